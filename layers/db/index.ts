@@ -1,0 +1,3 @@
+export * from './connection.ts';
+export * from './ident.ts';
+export * from './transaction.ts';

@@ -1,0 +1,53 @@
+// Installs or upgrades the SQL modules from TypeScript, without psql. Runs the same manifest
+// as `psql -f sql/install.sql`, in one transaction, so a failed install changes nothing.
+import type pg from 'pg';
+import { loadManifest, type SqlChunk } from './manifest.ts';
+
+export class InstallError extends Error {
+  override name = 'InstallError';
+}
+
+export interface InstallResult {
+  files: string[];
+  statements: number;
+  pgqVersion: string | null;
+}
+
+export async function install(
+  client: pg.ClientBase,
+  opts: { manifest?: string; onProgress?: (file: string) => void } = {},
+): Promise<InstallResult> {
+  const chunks = loadManifest(opts.manifest ?? 'install.sql');
+  const files: string[] = [];
+  // install.sql carries its own begin/commit; if a chunk fails we roll back so nothing changes.
+  try {
+    for (const chunk of chunks) {
+      if (files.at(-1) !== chunk.file) {
+        files.push(chunk.file);
+        opts.onProgress?.(chunk.file);
+      }
+      await runChunk(client, chunk);
+    }
+  } catch (err) {
+    await client.query('rollback').catch(() => {});
+    throw err;
+  }
+  const v = await client.query<{ v: string | null }>(
+    "select case when to_regproc('pgq.version') is null then null else pgq.version() end as v",
+  );
+  return { files, statements: chunks.length, pgqVersion: v.rows[0]?.v ?? null };
+}
+
+async function runChunk(client: pg.ClientBase, chunk: SqlChunk): Promise<void> {
+  try {
+    await client.query(chunk.text);
+  } catch (err) {
+    const e = err as Error & { position?: string; code?: string };
+    let where = `${chunk.file}:${chunk.line}`;
+    if (e.position) {
+      const upTo = chunk.text.slice(0, Number(e.position));
+      where = `${chunk.file}:${chunk.line + upTo.split('\n').length - 1}`;
+    }
+    throw new InstallError(`install failed at ${where}: ${e.message}`, { cause: err });
+  }
+}

@@ -1,0 +1,110 @@
+-- pgq.next_batch_custom(i_queue_name, i_consumer_name, i_min_lag interval, i_min_count int4,
+--                       i_min_interval interval,
+--                       out batch_id, out cur_tick_id, out prev_tick_id, out cur_tick_time,
+--                       out prev_tick_time, out cur_tick_event_seq, out prev_tick_event_seq)
+--
+-- Opens the consumer's next batch: the events between its last finished tick and the next
+-- tick. When a batch is open already (the consumer died before finish_batch), returns that
+-- same batch again. Knobs (NULL = off): i_min_lag — only ticks at least this old;
+-- i_min_count / i_min_interval — wait until the batch holds that many events / spans that long.
+-- When no batch is available, all outputs are NULL.
+-- Errors: 'Not subscriber to queue: <queue>/<consumer>'; a subscription whose last tick is gone
+-- ('PgQ corruption').
+-- Tables: reads pgq.queue, pgq.consumer, pgq.tick; updates pgq.subscription.
+create or replace function pgq.next_batch_custom(
+    in i_queue_name text, in i_consumer_name text,
+    in i_min_lag interval, in i_min_count int4, in i_min_interval interval,
+    out batch_id int8, out cur_tick_id int8, out prev_tick_id int8,
+    out cur_tick_time timestamptz, out prev_tick_time timestamptz,
+    out cur_tick_event_seq int8, out prev_tick_event_seq int8)
+language plpgsql
+security definer
+set search_path = pg_catalog, pgq
+as $$
+declare
+    qid  integer;
+    cid  integer;
+begin
+    select s.sub_queue, s.sub_consumer, s.sub_batch,
+           t1.tick_id, t1.tick_time, t1.tick_event_seq,
+           t2.tick_id, t2.tick_time, t2.tick_event_seq
+      into qid, cid, batch_id,
+           prev_tick_id, prev_tick_time, prev_tick_event_seq,
+           cur_tick_id, cur_tick_time, cur_tick_event_seq
+      from pgq.queue q
+      join pgq.subscription s on s.sub_queue = q.queue_id
+      join pgq.consumer c on c.co_id = s.sub_consumer
+      left join pgq.tick t1 on t1.tick_queue = s.sub_queue and t1.tick_id = s.sub_last_tick
+      left join pgq.tick t2 on t2.tick_queue = s.sub_queue and t2.tick_id = s.sub_next_tick
+     where q.queue_name = i_queue_name and c.co_name = i_consumer_name;
+    if not found then
+        raise exception '%', 'Not subscriber to queue: ' || coalesce(i_queue_name, 'NULL')
+            || '/' || coalesce(i_consumer_name, 'NULL') using errcode = 'PQ002';
+    end if;
+    if prev_tick_id is null then
+        raise exception 'PgQ corruption: Consumer % on queue % does not see tick %',
+            i_consumer_name, i_queue_name, prev_tick_id using errcode = 'PQ009';
+    end if;
+    -- An open batch is handed out again: at-least-once after a consumer crash.
+    if batch_id is not null then
+        return;
+    end if;
+
+    if i_min_count is null and i_min_interval is null then
+        select tick_id, tick_time, tick_event_seq
+          into cur_tick_id, cur_tick_time, cur_tick_event_seq
+          from pgq.tick
+         where tick_queue = qid and tick_id > prev_tick_id
+         order by tick_queue asc, tick_id asc
+         limit 1;
+    else
+        select h.next_tick_id, h.next_tick_time, h.next_tick_seq
+          into cur_tick_id, cur_tick_time, cur_tick_event_seq
+          from pgq.find_tick_helper(qid, prev_tick_id, prev_tick_time, prev_tick_event_seq,
+                                    i_min_count, i_min_interval) h;
+    end if;
+    if i_min_lag is not null and now() - cur_tick_time < i_min_lag then
+        cur_tick_id := null;
+    end if;
+    if cur_tick_id is null then
+        cur_tick_time := null;
+        cur_tick_event_seq := null;
+        prev_tick_id := null;
+        prev_tick_time := null;
+        prev_tick_event_seq := null;
+        return;
+    end if;
+
+    batch_id := nextval('pgq.batch_id_seq');
+    update pgq.subscription
+       set sub_batch = batch_id, sub_next_tick = cur_tick_id, sub_active = now()
+     where sub_queue = qid and sub_consumer = cid;
+end;
+$$;
+
+-- pgq.next_batch_info(i_queue_name text, i_consumer_name text,
+--                     out batch_id, out cur_tick_id, out prev_tick_id, out cur_tick_time,
+--                     out prev_tick_time, out cur_tick_event_seq, out prev_tick_event_seq)
+--
+-- pgq.next_batch_custom without knobs: the next batch with its tick details, or NULLs.
+create or replace function pgq.next_batch_info(
+    in i_queue_name text, in i_consumer_name text,
+    out batch_id int8, out cur_tick_id int8, out prev_tick_id int8,
+    out cur_tick_time timestamptz, out prev_tick_time timestamptz,
+    out cur_tick_event_seq int8, out prev_tick_event_seq int8)
+language sql
+as $$
+    select f.batch_id, f.cur_tick_id, f.prev_tick_id, f.cur_tick_time, f.prev_tick_time,
+           f.cur_tick_event_seq, f.prev_tick_event_seq
+      from pgq.next_batch_custom($1, $2, null, null, null) f;
+$$;
+
+-- pgq.next_batch(i_queue_name text, i_consumer_name text) returns int8
+--
+-- Id of the consumer's next (or still open) batch, NULL when there is none yet.
+create or replace function pgq.next_batch(in i_queue_name text, in i_consumer_name text)
+returns int8
+language sql
+as $$
+    select f.batch_id from pgq.next_batch_custom($1, $2, null, null, null) f;
+$$;

@@ -1,0 +1,138 @@
+-- pgq.ticker(i_queue_name text, i_tick_id bigint, i_orig_timestamp timestamptz, i_event_seq bigint) returns bigint
+--
+-- External tick: records a tick with the given id, time and event sequence position (a cascade
+-- copies its provider's ticks this way). Only for queues with queue_external_ticker set and
+-- the ticker not paused. Moves the queue's tick and event sequences forward to match.
+-- Returns i_tick_id. Errors: 'queue not found or ticker disabled: <name>'.
+create or replace function pgq.ticker(i_queue_name text, i_tick_id bigint, i_orig_timestamp timestamptz, i_event_seq bigint)
+returns bigint
+language plpgsql
+security definer
+set search_path = pg_catalog, pgq
+as $$
+declare
+    q record;
+begin
+    insert into pgq.tick (tick_queue, tick_id, tick_time, tick_event_seq)
+    select queue_id, i_tick_id, i_orig_timestamp, i_event_seq
+      from pgq.queue
+     where queue_name = i_queue_name and queue_external_ticker and not queue_ticker_paused
+    returning tick_queue into q;
+    if not found then
+        raise exception 'queue not found or ticker disabled: %', i_queue_name using errcode = 'PQ008';
+    end if;
+    perform pgq.seq_setval(queue_tick_seq, i_tick_id), pgq.seq_setval(queue_event_seq, i_event_seq)
+       from pgq.queue where queue_name = i_queue_name;
+    return i_tick_id;
+end;
+$$;
+
+-- pgq.ticker(i_queue_name text) returns bigint
+--
+-- Records a tick (a snapshot of committed transactions) for one queue when one is due:
+--   * events arrived since the last tick and either queue_ticker_max_count of them or
+--     queue_ticker_max_lag has passed; or
+--   * no events, and the idle back-off allows a tick: at most every queue_ticker_idle_period,
+--     the gap between idle ticks doubling from queue_ticker_max_lag / 2 up to that.
+-- Returns the new tick id, or NULL when no tick was due.
+-- Errors: 'no such queue'; external tick source; ticker paused; a last tick whose xmin is
+-- ahead of the current transaction ('Invalid PgQ state').
+create or replace function pgq.ticker(i_queue_name text)
+returns bigint
+language plpgsql
+security definer
+set search_path = pg_catalog, pgq
+as $$
+declare
+    q     record;
+    last  record;
+    gap   interval;
+    new_id bigint;
+begin
+    select queue_id, queue_tick_seq, queue_external_ticker, queue_ticker_paused,
+           queue_ticker_max_count, queue_ticker_max_lag, queue_ticker_idle_period,
+           pgq.seq_getval(queue_event_seq) as event_seq
+      into q
+      from pgq.queue where queue_name = i_queue_name;
+    if not found then
+        raise exception 'no such queue' using errcode = 'PQ001';
+    end if;
+    if q.queue_external_ticker then
+        raise exception 'This queue has external tick source.' using errcode = 'PQ008';
+    end if;
+    if q.queue_ticker_paused then
+        raise exception 'Ticker has been paused for this queue' using errcode = 'PQ008';
+    end if;
+
+    select tick_id, tick_time, tick_event_seq,
+           now() - tick_time as lag,
+           q.event_seq - tick_event_seq as new_events,
+           txid_snapshot_xmin(tick_snapshot) as sxmin,
+           txid_snapshot_xmax(tick_snapshot) as sxmax
+      into last
+      from pgq.tick
+     where tick_queue = q.queue_id
+     order by tick_queue desc, tick_id desc
+     limit 1;
+    if found then
+        if last.sxmin > txid_current() then
+            raise exception 'Invalid PgQ state: old xmin=%, old xmax=%, cur txid=%',
+                last.sxmin, last.sxmax, txid_current() using errcode = 'PQ009';
+        end if;
+        if last.new_events < 0 then
+            raise warning 'Negative new_events?  old=% cur=%', last.tick_event_seq, q.event_seq;
+        end if;
+        if last.sxmax > txid_current() then
+            raise warning 'Dubious PgQ state: old xmax=%, cur txid=%', last.sxmax, txid_current();
+        end if;
+        if last.new_events > 0 then
+            if last.new_events < q.queue_ticker_max_count and last.lag < q.queue_ticker_max_lag then
+                return null;
+            end if;
+        else
+            -- Idle: tick again only after twice the previous idle gap (starting from max_lag/2),
+            -- capped by idle_period, so an idle queue costs few tick rows.
+            select last.tick_time - tick_time into gap
+              from pgq.tick
+             where tick_queue = q.queue_id and tick_id < last.tick_id
+             order by tick_queue desc, tick_id desc
+             limit 1;
+            if found and (last.lag < q.queue_ticker_max_lag / 2
+                          or (last.lag < gap * 2 and last.lag < q.queue_ticker_idle_period)) then
+                return null;
+            end if;
+        end if;
+    end if;
+
+    new_id := nextval(q.queue_tick_seq::regclass);
+    insert into pgq.tick (tick_queue, tick_id, tick_event_seq) values (q.queue_id, new_id, q.event_seq);
+    return new_id;
+end;
+$$;
+
+-- pgq.ticker() returns bigint
+--
+-- Runs pgq.ticker(queue) for every queue that is neither externally ticked nor paused.
+-- Returns how many queues got a new tick.
+create or replace function pgq.ticker()
+returns bigint
+language plpgsql
+security definer
+set search_path = pg_catalog, pgq
+as $$
+declare
+    qname text;
+    n     bigint := 0;
+begin
+    for qname in
+        select queue_name from pgq.queue
+         where not queue_external_ticker and not queue_ticker_paused
+         order by queue_name
+    loop
+        if pgq.ticker(qname) > 0 then
+            n := n + 1;
+        end if;
+    end loop;
+    return n;
+end;
+$$;

@@ -1,0 +1,43 @@
+-- pgq.unregister_consumer(x_queue_name text, x_consumer_name text) returns integer
+--
+-- Removes a consumer's subscription to a queue with its pending retry events; the consumer
+-- name is forgotten when it has no other subscription. A cooperative subconsumer (pgq_coop:
+-- rows sharing one sub_id) removes only its own row.
+-- Returns the number of subscription rows the consumer had (0 when not registered).
+create or replace function pgq.unregister_consumer(x_queue_name text, x_consumer_name text)
+returns integer
+language plpgsql
+security definer
+set search_path = pg_catalog, pgq
+as $$
+declare
+    sid      integer;
+    cid      integer;
+    is_sub   boolean;
+    nrows    integer;
+begin
+    select s.sub_id, c.co_id,
+           (s.sub_last_tick is null and s.sub_next_tick is null)
+           or (s.sub_last_tick is not null and s.sub_next_tick is not null)
+      into sid, cid, is_sub
+      from pgq.subscription s
+      join pgq.consumer c on c.co_id = s.sub_consumer
+      join pgq.queue q on q.queue_id = s.sub_queue
+     where q.queue_name = x_queue_name and c.co_name = x_consumer_name
+       for update of s, c;
+    if not found then
+        return 0;
+    end if;
+    select count(*) into nrows from pgq.subscription where sub_id = sid;
+    if nrows > 1 and is_sub then
+        delete from pgq.subscription where sub_id = sid and sub_consumer = cid;
+        return 1;
+    end if;
+    delete from pgq.retry_queue where ev_owner = sid;
+    delete from pgq.subscription where sub_id = sid;
+    if not exists (select 1 from pgq.subscription where sub_consumer = cid) then
+        delete from pgq.consumer where co_id = cid;
+    end if;
+    return nrows;
+end;
+$$;

@@ -1,0 +1,154 @@
+-- PgQ tables. Every statement is idempotent (IF NOT EXISTS / guarded), so re-running the
+-- installer over an existing schema keeps all data. Later schema changes are appended here as
+-- guarded ALTERs, never by editing a CREATE that has shipped.
+--
+-- Layout, same names as PgQ 3.5:
+--   pgq.queue          one row per queue: settings and rotation state
+--   pgq.tick           snapshots (txid_snapshot) per queue; two consecutive ticks bound a batch
+--   pgq.consumer       consumer names
+--   pgq.subscription   consumer × queue: last finished tick, open batch
+--   pgq.retry_queue    events waiting to be retried for one subscription
+--   pgq.event_template columns of an event
+--   pgq.event_<id>     events of queue <id>; rotates over children pgq.event_<id>_0 .. _<n-1>
+--
+-- Difference from the C extension (internal; no client reads it): the per-queue event tables are
+-- list partitions of pgq.event_all (by ev_queue, then by ev_table) instead of inheritance
+-- children. A producer then inserts with one static, plan-cached statement into pgq.event_all
+-- and PostgreSQL routes the row, instead of building dynamic SQL per event.
+
+create schema if not exists pgq;
+
+-- Roles as in the original. Created only when the installing role may create roles.
+do $roles$
+declare
+    may_create boolean;
+begin
+    select rolsuper or rolcreaterole into may_create from pg_catalog.pg_roles where rolname = current_user;
+    if not exists (select 1 from pg_catalog.pg_roles where rolname = 'pgq_reader')
+       or not exists (select 1 from pg_catalog.pg_roles where rolname = 'pgq_writer')
+       or not exists (select 1 from pg_catalog.pg_roles where rolname = 'pgq_admin')
+    then
+        if not may_create then
+            raise notice 'role % may not create roles: skipping pgq_reader/pgq_writer/pgq_admin', current_user;
+            return;
+        end if;
+        if not exists (select 1 from pg_catalog.pg_roles where rolname = 'pgq_reader') then
+            create role pgq_reader;
+        end if;
+        if not exists (select 1 from pg_catalog.pg_roles where rolname = 'pgq_writer') then
+            create role pgq_writer;
+        end if;
+        if not exists (select 1 from pg_catalog.pg_roles where rolname = 'pgq_admin') then
+            create role pgq_admin in role pgq_reader, pgq_writer;
+        end if;
+    end if;
+end
+$roles$;
+
+create table if not exists pgq.consumer (
+    co_id       serial,
+    co_name     text        not null,
+    constraint consumer_pkey primary key (co_id),
+    constraint consumer_name_uq unique (co_name)
+);
+
+create table if not exists pgq.queue (
+    queue_id                    serial,
+    queue_name                  text        not null,
+    queue_ntables               integer     not null default 3,
+    queue_cur_table             integer     not null default 0,
+    queue_rotation_period       interval    not null default '2 hours',
+    queue_switch_step1          bigint      not null default txid_current(),
+    queue_switch_step2          bigint               default txid_current(),
+    queue_switch_time           timestamptz not null default now(),
+    queue_external_ticker       boolean     not null default false,
+    queue_disable_insert        boolean     not null default false,
+    queue_ticker_paused         boolean     not null default false,
+    queue_ticker_max_count      integer     not null default 500,
+    queue_ticker_max_lag        interval    not null default '3 seconds',
+    queue_ticker_idle_period    interval    not null default '1 minute',
+    queue_per_tx_limit          integer,
+    queue_data_pfx              text        not null,
+    queue_event_seq             text        not null,
+    queue_tick_seq              text        not null,
+    queue_extra_maint           text[],
+    constraint queue_pkey primary key (queue_id),
+    constraint queue_name_uq unique (queue_name)
+);
+
+create table if not exists pgq.tick (
+    tick_queue                  int4            not null,
+    tick_id                     bigint          not null,
+    tick_time                   timestamptz     not null default now(),
+    tick_snapshot               txid_snapshot   not null default txid_current_snapshot(),
+    tick_event_seq              bigint          not null,
+    constraint tick_pkey primary key (tick_queue, tick_id),
+    constraint tick_queue_fkey foreign key (tick_queue) references pgq.queue (queue_id)
+);
+
+create sequence if not exists pgq.batch_id_seq;
+
+create table if not exists pgq.subscription (
+    sub_id                      serial      not null,
+    sub_queue                   int4        not null,
+    sub_consumer                int4        not null,
+    sub_last_tick               bigint,
+    sub_active                  timestamptz not null default now(),
+    sub_batch                   bigint,
+    sub_next_tick               bigint,
+    constraint subscription_pkey primary key (sub_queue, sub_consumer),
+    constraint subscription_batch_idx unique (sub_batch),
+    constraint sub_queue_fkey foreign key (sub_queue) references pgq.queue (queue_id),
+    constraint sub_consumer_fkey foreign key (sub_consumer) references pgq.consumer (co_id)
+);
+
+create table if not exists pgq.event_template (
+    ev_id               bigint          not null,
+    ev_time             timestamptz     not null,
+    ev_txid             bigint          not null default txid_current(),
+    ev_owner            int4,
+    ev_retry            int4,
+    ev_type             text,
+    ev_data             text,
+    ev_extra1           text,
+    ev_extra2           text,
+    ev_extra3           text,
+    ev_extra4           text
+);
+
+create table if not exists pgq.retry_queue (
+    ev_retry_after      timestamptz     not null,
+    ev_queue            int4            not null,
+    ev_id               bigint          not null,
+    ev_time             timestamptz     not null,
+    ev_txid             bigint,
+    ev_owner            int4            not null,
+    ev_retry            int4,
+    ev_type             text,
+    ev_data             text,
+    ev_extra1           text,
+    ev_extra2           text,
+    ev_extra3           text,
+    ev_extra4           text,
+    constraint rq_pkey primary key (ev_owner, ev_id),
+    constraint rq_queue_id_fkey foreign key (ev_queue) references pgq.queue (queue_id)
+);
+create index if not exists rq_retry_idx on pgq.retry_queue (ev_retry_after);
+
+-- Root of all event tables (see the note at the top). ev_queue / ev_table are the routing keys.
+create table if not exists pgq.event_all (
+    ev_id               bigint          not null,
+    ev_time             timestamptz     not null,
+    ev_txid             bigint          not null default txid_current(),
+    ev_owner            int4,
+    ev_retry            int4,
+    ev_type             text,
+    ev_data             text,
+    ev_extra1           text,
+    ev_extra2           text,
+    ev_extra3           text,
+    ev_extra4           text,
+    ev_queue            int4            not null,
+    ev_table            int2            not null
+) partition by list (ev_queue);
+create index if not exists event_all_txid_idx on pgq.event_all (ev_txid);

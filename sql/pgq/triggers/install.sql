@@ -1,0 +1,1 @@
+-- Event triggers: pgq.logutriga, pgq.sqltriga, pgq.jsontriga (see README.md beside this file).
