@@ -1,0 +1,43 @@
+// The `skytools` command: one program for everything a person types. Each subcommand lives in
+// cli/commands/<name>.ts and registers itself on the root program; command modules are loaded
+// lazily so that e.g. `skytools walmgr archive` does not pay for the AWS SDK or pg when unused.
+import { Command, CommanderError } from 'commander';
+
+export interface CommandModule {
+  register(program: Command): void;
+}
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
+  install: { summary: 'install or upgrade the SQL schemas in a database', load: () => import('./commands/install.ts') },
+};
+
+/** Lets command modules add themselves to the table above without editing each other. */
+export function commandTable() {
+  return COMMANDS;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command('skytools')
+    .description('PgQ, Londiste and walmgr for PostgreSQL, serverless on AWS')
+    .version(process.env.npm_package_version ?? '0.1.0')
+    .showHelpAfterError()
+    .exitOverride();
+  const name = argv[2];
+  const entry = name ? COMMANDS[name] : undefined;
+  if (entry) {
+    (await entry.load()).register(program);
+  } else {
+    for (const [cmd, { summary }] of Object.entries(COMMANDS)) {
+      program.command(cmd).description(summary);
+    }
+  }
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode;
+    }
+    throw err;
+  }
+}
