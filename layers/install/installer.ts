@@ -19,10 +19,12 @@ export async function install(
 ): Promise<InstallResult> {
   const chunks = loadManifest(opts.manifest ?? 'install.sql');
   const files: string[] = [];
+  const seen = new Set<string>();
   // install.sql carries its own begin/commit; if a chunk fails we roll back so nothing changes.
   try {
     for (const chunk of chunks) {
-      if (files.at(-1) !== chunk.file) {
+      if (!seen.has(chunk.file)) {
+        seen.add(chunk.file);
         files.push(chunk.file);
         opts.onProgress?.(chunk.file);
       }
