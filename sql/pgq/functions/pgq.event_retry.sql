@@ -13,6 +13,10 @@ security definer
 set search_path = pg_catalog, pgq
 as $$
 begin
+    perform 1 from pgq.subscription where sub_batch = x_batch_id;
+    if not found then
+        raise exception 'batch not found' using errcode = 'PQ003';
+    end if;
     insert into pgq.retry_queue (ev_retry_after, ev_queue, ev_id, ev_time, ev_txid, ev_owner, ev_retry,
                                  ev_type, ev_data, ev_extra1, ev_extra2, ev_extra3, ev_extra4)
     select x_retry_time, s.sub_queue, e.ev_id, e.ev_time, null, s.sub_id, coalesce(e.ev_retry, 0) + 1,
