@@ -37,6 +37,7 @@ $$;
 -- Returns the new tick id, or NULL when no tick was due.
 -- Errors: 'no such queue'; external tick source; ticker paused; a last tick whose xmin is
 -- ahead of the current transaction ('Invalid PgQ state').
+-- Locks: the queue's pgq.queue row (FOR NO KEY UPDATE) until commit; producers do not wait.
 create or replace function pgq.ticker(i_queue_name text)
 returns bigint
 language plpgsql
@@ -49,14 +50,17 @@ declare
     gap   interval;
     new_id bigint;
 begin
-    select queue_id, queue_tick_seq, queue_external_ticker, queue_ticker_paused,
-           queue_ticker_max_count, queue_ticker_max_lag, queue_ticker_idle_period,
-           pgq.seq_getval(queue_event_seq) as event_seq
+    -- The row lock serializes concurrent tickers of one queue: the second one waits, then sees
+    -- the first one's tick and finds no tick due, so one moment never gets two ticks.
+    select queue_id, queue_tick_seq, queue_event_seq, queue_external_ticker, queue_ticker_paused,
+           queue_ticker_max_count, queue_ticker_max_lag, queue_ticker_idle_period, 0::bigint as event_seq
       into q
-      from pgq.queue where queue_name = i_queue_name;
+      from pgq.queue where queue_name = i_queue_name
+       for no key update;
     if not found then
         raise exception 'no such queue' using errcode = 'PQ001';
     end if;
+    q.event_seq := pgq.seq_getval(q.queue_event_seq);
     if q.queue_external_ticker then
         raise exception 'This queue has external tick source.' using errcode = 'PQ008';
     end if;

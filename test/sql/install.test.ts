@@ -1,0 +1,101 @@
+// Installing the SQL: as a role with only CREATE on the database, from TypeScript and from
+// psql, and again over an installed schema without losing queued events.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { install, InstallError } from '../../layers/install/installer.ts';
+import { loadManifest } from '../../layers/install/manifest.ts';
+import { useTestDatabase } from '../support/db.ts';
+import { drain, tick } from '../support/pgq.ts';
+
+const db = useTestDatabase({ empty: true });
+const repoRoot = path.resolve(import.meta.dirname, '../..');
+const hasPsql = spawnSync('psql', ['--version']).status === 0;
+
+async function asRole(url: string, fn: (c: pg.Client) => Promise<void>) {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+describe('install', () => {
+  it('installs as a role that has only CREATE on the database (no superuser)', async () => {
+    const role = `app_${randomBytes(4).toString('hex')}`;
+    await db.query(`create role ${role} login password 'pw'`);
+    await db.query(`grant create on database ${db.name} to ${role}`);
+    const u = new URL(db.url);
+    u.username = role;
+    u.password = 'pw';
+    await asRole(u.toString(), async (c) => {
+      const res = await install(c);
+      expect(res.pgqVersion).toMatch(/^3\./);
+      await c.query("select pgq.create_queue('q1')");
+      await c.query("select pgq.register_consumer('q1', 'c')");
+      await c.query("select pgq.insert_event('q1', 'T', 'hello')");
+      await tick(c, 'q1');
+      expect(await drain(c, 'q1', 'c')).toEqual(['hello']);
+    });
+    const owner = await db.one("select nspowner::regrole::text as o from pg_namespace where nspname = 'pgq'");
+    expect(owner.o).toBe(role);
+  });
+
+  it('re-running the installer keeps queued events and subscriptions', async () => {
+    await db.query("select pgq.insert_event('q1', 'T', 'kept')");
+    const c = await db.connect();
+    await install(c);
+    await install(c);
+    await tick(db, 'q1');
+    expect(await drain(db, 'q1', 'c')).toEqual(['kept']);
+  });
+
+  it.runIf(hasPsql)('psql -f sql/install.sql installs and re-installs cleanly', async () => {
+    const fresh = `t_psql_${randomBytes(4).toString('hex')}`;
+    await db.query(`create database ${fresh}`);
+    const u = new URL(db.url);
+    u.pathname = `/${fresh}`;
+    try {
+      for (let i = 0; i < 2; i++) {
+        execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', u.toString(), '-f', 'sql/install.sql'], {
+          cwd: repoRoot,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+      }
+      await asRole(u.toString(), async (c) => {
+        const r = await c.query("select pgq.create_queue('p') as r");
+        expect(r.rows[0].r).toBe(1);
+      });
+    } finally {
+      await db.query(`drop database ${fresh} with (force)`);
+    }
+  });
+
+  it('the manifest lists every function file exactly once', async () => {
+    const { readdirSync } = await import('node:fs');
+    const files = new Set(loadManifest('install.sql').map((c) => c.file));
+    for (const mod of ['pgq']) {
+      for (const f of readdirSync(path.join(repoRoot, 'sql', mod, 'functions'))) {
+        expect(files.has(path.join(mod, 'functions', f))).toBe(true);
+      }
+    }
+  });
+
+  it('a failing statement is reported with file and line and leaves nothing behind', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const os = await import('node:os');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'manifest-'));
+    writeFileSync(path.join(dir, 'install.sql'), 'begin;\n\\ir part.sql\ncommit;\n');
+    writeFileSync(path.join(dir, 'part.sql'), 'create schema broken_install;\n\nselect no_such_function();\n');
+    const c = await db.connect();
+    const err = await install(c, { manifest: path.join(dir, 'install.sql') }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InstallError);
+    expect((err as Error).message).toMatch(/part\.sql:3: function no_such_function\(\) does not exist/);
+    const r = await db.one("select count(*)::int as n from pg_namespace where nspname = 'broken_install'");
+    expect(r.n).toBe(0);
+  });
+});
