@@ -57,12 +57,14 @@ begin
         end if;
         perform set_config('pgq.tx_events_' || q_id, (n_in_tx + n)::text, true);
     end if;
+    -- unnest() of several arrays pads the shorter ones with NULLs; indexing arrays by position
+    -- inside the statement would detoast them per row (quadratic).
     insert into pgq.event_all (ev_id, ev_time, ev_type, ev_data, ev_extra1, ev_extra2, ev_extra3, ev_extra4,
                                ev_queue, ev_table)
-    select nextval(q_seq), now(), ev_type[i], ev_data[i], ev_extra1[i], ev_extra2[i], ev_extra3[i], ev_extra4[i],
-           q_id, q_table
-      from generate_subscripts(ev_data, 1) as i
-     order by i;
+    select nextval(q_seq), now(), u.t, u.d, u.x1, u.x2, u.x3, u.x4, q_id, q_table
+      from unnest(ev_type, ev_data, ev_extra1, ev_extra2, ev_extra3, ev_extra4)
+           with ordinality as u(t, d, x1, x2, x3, x4, ord)
+     order by u.ord;
     get diagnostics inserted = row_count;
     return inserted;
 end;
