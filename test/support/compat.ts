@@ -1,0 +1,72 @@
+// Access to the originals for the compatibility suite: a PostgreSQL server with Debian's
+// SkyTools packages (C extension pgq, pgqd, python3-pgq). Tests skip, saying why, when a piece
+// is missing, so `npm test` works on a machine without them; CI installs them.
+import { spawnSync } from 'node:child_process';
+import pg from 'pg';
+
+export const C_URL = process.env.PGQ_C_URL ?? 'postgres://root@localhost/postgres?host=/var/run/postgresql';
+
+export interface CompatEnv {
+  ok: boolean;
+  reason: string;
+  hasPgqd: boolean;
+  hasPythonPgq: boolean;
+  /** A python3 that can import the original pgq package (Debian's, not a pyenv shim). */
+  python: string;
+}
+
+export async function probeCompat(): Promise<CompatEnv> {
+  const env: CompatEnv = { ok: false, reason: '', hasPgqd: false, hasPythonPgq: false, python: 'python3' };
+  const c = new pg.Client({ connectionString: C_URL, connectionTimeoutMillis: 2000 });
+  try {
+    await c.connect();
+    const r = await c.query("select count(*)::int as n from pg_available_extensions where name = 'pgq'");
+    if (r.rows[0].n === 0) {
+      env.reason = `server ${C_URL} has no pgq extension available (install postgresql-15-pgq3)`;
+      return env;
+    }
+  } catch (err) {
+    env.reason = `no server with the original SkyTools at ${C_URL} (${(err as Error).message}); set PGQ_C_URL`;
+    return env;
+  } finally {
+    await c.end().catch(() => {});
+  }
+  env.ok = true;
+  env.hasPgqd = spawnSync('pgqd', ['-V']).status === 0;
+  for (const py of [process.env.PGQ_PYTHON, '/usr/bin/python3', 'python3']) {
+    if (py && spawnSync(py, ['-c', 'import pgq']).status === 0) {
+      env.hasPythonPgq = true;
+      env.python = py;
+      break;
+    }
+  }
+  return env;
+}
+
+export function urlFor(database: string): string {
+  const u = new URL(C_URL);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+/** libpq key=value connect string for the same server (for pgqd and python), without dbname. */
+export function libpqBase(): string {
+  const u = new URL(C_URL);
+  const parts: string[] = [];
+  const host = u.searchParams.get('host') ?? u.hostname;
+  if (host) parts.push(`host=${host}`);
+  if (u.port) parts.push(`port=${u.port}`);
+  if (u.username) parts.push(`user=${decodeURIComponent(u.username)}`);
+  if (u.password) parts.push(`password=${decodeURIComponent(u.password)}`);
+  return parts.join(' ');
+}
+
+export async function adminQuery(sql: string): Promise<void> {
+  const c = new pg.Client({ connectionString: C_URL });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
