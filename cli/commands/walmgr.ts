@@ -1,0 +1,459 @@
+// `skytools walmgr <command>`: WAL archive, base backups and point-in-time restore to S3 or a
+// local directory. `archive` runs once per WAL segment from archive_command, so its start is
+// kept cheap: the marker check imports only node:fs, and the storage (with the AWS SDK) loads
+// only when an upload is needed.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { consumeMarker, spoolDir } from '../../layers/walmgr/spool.ts';
+
+/**
+ * The settings table: option, environment variable, original walmgr .ini key ([walmgr]
+ * section), default. Flags win over env, env over the .ini file.
+ */
+const SETTINGS = {
+  repo: {
+    flag: '--repo <url>',
+    env: 'WALMGR_REPO',
+    ini: 'walmgr_data',
+    def: undefined,
+    help: 's3://bucket/prefix or a local directory',
+  },
+  pgdata: {
+    flag: '--pgdata <dir>',
+    env: 'PGDATA',
+    ini: 'master_data',
+    def: undefined,
+    help: 'data directory (default: current directory, as archive_command runs there)',
+  },
+  db: {
+    flag: '--db <url>',
+    env: 'DATABASE_URL',
+    ini: 'master_db',
+    def: undefined,
+    help: 'postgres:// URL for backup (default: PG* variables)',
+  },
+  endpoint: {
+    flag: '--endpoint <url>',
+    env: 'AWS_ENDPOINT_URL',
+    ini: 's3_endpoint',
+    def: undefined,
+    help: 'S3-compatible endpoint',
+  },
+  region: { flag: '--region <name>', env: 'AWS_REGION', ini: 's3_region', def: undefined, help: 'S3 region' },
+  spool: {
+    flag: '--spool <dir>',
+    env: 'WALMGR_SPOOL',
+    ini: 'spool_dir',
+    def: undefined,
+    help: 'local spool (default PGDATA/pg_wal/skytools_walmgr)',
+  },
+  parallel: {
+    flag: '--parallel <n>',
+    env: 'WALMGR_PARALLEL',
+    ini: 'parallel',
+    def: '4',
+    help: 'concurrent transfers',
+  },
+  ahead: {
+    flag: '--ahead <n>',
+    env: 'WALMGR_ARCHIVE_AHEAD',
+    ini: 'archive_ahead',
+    def: '32',
+    help: 'archive: also store up to n further .ready files',
+  },
+  prefetch: {
+    flag: '--prefetch <n>',
+    env: 'WALMGR_PREFETCH',
+    ini: 'prefetch',
+    def: '8',
+    help: 'restore-wal: segments fetched ahead',
+  },
+  compression: {
+    flag: '--compression <codec>',
+    env: 'WALMGR_COMPRESSION',
+    ini: 'compression',
+    def: 'zstd',
+    help: 'zstd | gzip | brotli | none',
+  },
+  conditionalPut: {
+    flag: '--s3-conditional-put <on|off>',
+    env: 'WALMGR_S3_CONDITIONAL_PUT',
+    ini: 's3_conditional_put',
+    def: 'on',
+    help: "use If-None-Match on S3 puts; 'off' for endpoints that ignore it (then: check, then put)",
+  },
+  timeout: {
+    flag: '--timeout <seconds>',
+    env: 'WALMGR_TIMEOUT',
+    ini: 'timeout',
+    def: '60',
+    help: 'deadline of one storage request',
+  },
+} as const;
+
+type SettingName = keyof typeof SETTINGS;
+type Settings = Partial<Record<SettingName, string>>;
+
+function readIni(file: string): Record<string, string> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read walmgr config ${file}: ${(err as Error).message}`);
+  }
+  const out: Record<string, string> = {};
+  let section = '';
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#') || line.startsWith(';')) continue;
+    const sec = /^\[(.+)\]$/.exec(line);
+    if (sec) {
+      section = sec[1]!.trim();
+      continue;
+    }
+    const kv = /^([^=:]+)[=:](.*)$/.exec(line);
+    if (kv && section === 'walmgr') out[kv[1]!.trim()] = kv[2]!.trim();
+  }
+  return out;
+}
+
+function resolve(cmd: Command): Settings {
+  const flags = cmd.optsWithGlobals() as Record<string, string | undefined>;
+  const configFile = flags.config ?? process.env.WALMGR_CONFIG;
+  const ini = configFile ? readIni(configFile) : {};
+  const out: Settings = {};
+  for (const [name, s] of Object.entries(SETTINGS) as [SettingName, (typeof SETTINGS)[SettingName]][]) {
+    const attr = s.flag
+      .split(' ')[0]!
+      .slice(2)
+      .replace(/-([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
+    const v = flags[attr] ?? process.env[s.env] ?? ini[s.ini] ?? s.def;
+    if (v !== undefined && v !== '') out[name] = v;
+  }
+  return out;
+}
+
+function int(s: Settings, name: SettingName, min: number, max: number): number {
+  const raw = s[name] ?? '';
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new Error(
+      `${SETTINGS[name].flag.split(' ')[0]} ${JSON.stringify(raw)} is not an integer between ${min} and ${max}`,
+    );
+  }
+  return n;
+}
+
+async function storageOf(s: Settings) {
+  if (!s.repo)
+    throw new Error(
+      'no repository: pass --repo s3://bucket/prefix (or a directory), set WALMGR_REPO, or walmgr_data in the .ini',
+    );
+  const { openStorage } = await import('../../layers/storage/index.ts');
+  const secs = int(s, 'timeout', 1, 3600);
+  return openStorage(s.repo, {
+    ...(s.endpoint ? { endpoint: s.endpoint } : {}),
+    ...(s.region ? { region: s.region } : {}),
+    conditionalPut: s.conditionalPut !== 'off',
+    requestDeadlineMs: secs * 1000,
+    idleTimeoutMs: Math.min(secs, 30) * 1000,
+  });
+}
+
+function pgdataOf(s: Settings): string {
+  return path.resolve(s.pgdata ?? process.cwd());
+}
+
+function shq(v: string): string {
+  return /^[\w@%+=:,./-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`;
+}
+
+const CLI_ENTRY = path.resolve(import.meta.dirname, '../../bin/skytools.ts');
+const FAST_ARCHIVE = path.resolve(import.meta.dirname, '../../layers/walmgr/archive-fast.sh');
+
+/** Flags that make a spawned walmgr find the same repository (never credentials). */
+function repoFlags(s: Settings): string {
+  const parts = [`--repo ${shq(s.repo ?? '')}`];
+  if (s.endpoint) parts.push(`--endpoint ${shq(s.endpoint)}`);
+  if (s.region) parts.push(`--region ${shq(s.region)}`);
+  if (s.spool) parts.push(`--spool ${shq(s.spool)}`);
+  return parts.join(' ');
+}
+
+async function fail(
+  err: unknown,
+  what: string,
+  codes: { notFound?: number; refused?: number; other: number },
+): Promise<void> {
+  const { WalError } = await import('../../layers/walmgr/errors.ts');
+  const e = err as Error;
+  process.stderr.write(`skytools walmgr ${what}: ${e?.message ?? String(err)}\n`);
+  if (process.env.SKYTOOLS_DEBUG && e?.stack) process.stderr.write(`${e.stack}\n`);
+  if (err instanceof WalError && err.kind === 'not-found' && codes.notFound !== undefined)
+    process.exitCode = codes.notFound;
+  else if (err instanceof WalError && err.kind === 'refused' && codes.refused !== undefined)
+    process.exitCode = codes.refused;
+  else process.exitCode = codes.other;
+}
+
+export function register(program: Command): void {
+  const walmgr = program
+    .command('walmgr')
+    .description('WAL archive, base backups and point-in-time restore (S3 or a local directory)');
+  walmgr.option(
+    '--config <file>',
+    'walmgr .ini file ([walmgr] section: walmgr_data, master_data, master_db, compression, …); env WALMGR_CONFIG',
+  );
+  for (const s of Object.values(SETTINGS))
+    walmgr.option(s.flag, `${s.help} (env ${s.env})${s.def ? ` [${s.def}]` : ''}`);
+
+  walmgr
+    .command('archive')
+    .description('archive_command: store WAL file %p named %f; exit 0 only once it is durable')
+    .argument('<path>', '%p')
+    .argument('<name>', '%f')
+    .action(async (walPath: string, walName: string, _o: unknown, cmd: Command) => {
+      const s = resolve(cmd);
+      const pgdata = pgdataOf(s);
+      const spool = spoolDir(pgdata, s.spool);
+      try {
+        // Fast path: stored earlier by an archive-ahead pass; no storage access needed.
+        if (consumeMarker(spool, walName, path.resolve(pgdata, walPath))) return;
+        const [{ archiveWal }, { parseCodec }] = await Promise.all([
+          import('../../layers/walmgr/archive.ts'),
+          import('../../layers/walmgr/codec.ts'),
+        ]);
+        const storage = await storageOf(s);
+        try {
+          await archiveWal({
+            storage,
+            walPath,
+            walName,
+            pgdata,
+            spool,
+            codec: parseCodec(s.compression ?? 'zstd'),
+            parallel: int(s, 'parallel', 1, 64),
+            ahead: int(s, 'ahead', 0, 10000),
+            log: (m) => process.stderr.write(`skytools walmgr archive: ${m}\n`),
+          });
+        } finally {
+          storage.close();
+        }
+      } catch (err) {
+        await fail(err, `archive ${walName}`, { refused: 3, other: 1 });
+      }
+    });
+
+  walmgr
+    .command('restore-wal')
+    .description(
+      'restore_command: fetch WAL file %f into %p; exit 1 when not archived, 126 (recovery stops) on corruption or errors',
+    )
+    .argument('<name>', '%f')
+    .argument('<path>', '%p')
+    .action(async (walName: string, destPath: string, _o: unknown, cmd: Command) => {
+      try {
+        const s = resolve(cmd);
+        const pgdata = pgdataOf(s);
+        const [{ restoreWal }, { readSystemId }] = await Promise.all([
+          import('../../layers/walmgr/restore-wal.ts'),
+          import('../../layers/walmgr/wal.ts'),
+        ]);
+        const sysid = readSystemId(pgdata);
+        if (!sysid)
+          throw new Error(
+            `cannot read ${path.join(pgdata, 'global/pg_control')}; restore-wal runs in the data directory (or pass --pgdata)`,
+          );
+        const storage = await storageOf(s);
+        try {
+          const res = await restoreWal({
+            storage,
+            walName,
+            destPath,
+            pgdata,
+            sysid,
+            spool: spoolDir(pgdata, s.spool),
+            prefetch: int(s, 'prefetch', 0, 1000),
+            parallel: int(s, 'parallel', 1, 64),
+            log: (m) => process.stderr.write(`skytools walmgr restore-wal: ${m}\n`),
+          });
+          if (res === 'not-found') {
+            process.stderr.write(
+              `skytools walmgr restore-wal: ${walName} is not in ${storage.description}\n`,
+            );
+            process.exitCode = 1;
+          }
+        } finally {
+          storage.close();
+        }
+      } catch (err) {
+        await fail(err, `restore-wal ${walName}`, { other: 126 });
+      }
+    });
+
+  walmgr
+    .command('backup')
+    .description('base backup of the running cluster (pg_backup_start/stop) into the repository')
+    .option('--no-fast', 'spread the start checkpoint instead of an immediate one')
+    .action(async (o: { fast: boolean }, cmd: Command) => {
+      const s = resolve(cmd);
+      const [{ backup }, { parseCodec }, { connectClient }] = await Promise.all([
+        import('../../layers/walmgr/backup.ts'),
+        import('../../layers/walmgr/codec.ts'),
+        import('../../layers/db/connection.ts'),
+      ]);
+      const storage = await storageOf(s);
+      const client = await connectClient({
+        ...(s.db ? { connectionString: s.db } : {}),
+        applicationName: 'skytools walmgr backup',
+      });
+      try {
+        const m = await backup({
+          storage,
+          client,
+          ...(s.pgdata ? { pgdata: path.resolve(s.pgdata) } : {}),
+          codec: parseCodec(s.compression ?? 'zstd'),
+          parallel: int(s, 'parallel', 1, 64),
+          fast: o.fast,
+          progress: (m) => process.stderr.write(`${m}\n`),
+        });
+        process.stdout.write(`${m.id}\n`);
+      } finally {
+        await client.end();
+        storage.close();
+      }
+    });
+
+  walmgr
+    .command('listbackups')
+    .description('list complete backups')
+    .option('--system-id <id>', 'only backups of this database system')
+    .option('--json', 'print manifests as JSON (without file lists)')
+    .action(async (o: { systemId?: string; json?: boolean }, cmd: Command) => {
+      const s = resolve(cmd);
+      const { listBackups } = await import('../../layers/walmgr/catalog.ts');
+      const storage = await storageOf(s);
+      try {
+        const list = await listBackups(storage, o.systemId);
+        if (o.json) {
+          process.stdout.write(
+            `${JSON.stringify(
+              list.map(({ files, dirs, ...rest }) => ({ ...rest, fileCount: files.length })),
+              null,
+              1,
+            )}\n`,
+          );
+          return;
+        }
+        process.stdout.write(
+          'id                    system id            tli  start lsn    stop lsn     size MiB  stored MiB  stop time\n',
+        );
+        for (const m of list) {
+          process.stdout.write(
+            `${m.id.padEnd(21)} ${m.systemId.padEnd(20)} ${String(m.timeline).padStart(3)}  ${m.startLsn.padEnd(12)} ${m.stopLsn.padEnd(12)} ${(m.totalSize / 1048576).toFixed(1).padStart(8)}  ${(m.storedSize / 1048576).toFixed(1).padStart(10)}  ${m.stopTime}\n`,
+          );
+        }
+      } finally {
+        storage.close();
+      }
+    });
+
+  walmgr
+    .command('verify')
+    .description('download and check every file of a backup and the WAL it needs; exit 1 on any problem')
+    .option('--backup <id>', "'latest', 'all' or a backup id", 'latest')
+    .option('--system-id <id>', 'database system (when the repository holds several)')
+    .action(async (o: { backup: string; systemId?: string }, cmd: Command) => {
+      const s = resolve(cmd);
+      const { verifyAll } = await import('../../layers/walmgr/catalog.ts');
+      const storage = await storageOf(s);
+      try {
+        const reports = await verifyAll(storage, o.backup, o.systemId, int(s, 'parallel', 1, 64), (m) =>
+          process.stderr.write(`${m}\n`),
+        );
+        for (const r of reports) {
+          process.stdout.write(
+            `${r.backup}: ${r.files} files, ${r.walSegments} WAL segments: ${r.problems.length ? 'FAILED' : 'ok'}\n`,
+          );
+          for (const p of r.problems) process.stdout.write(`  ${p}\n`);
+        }
+        if (reports.some((r) => r.problems.length)) process.exitCode = 1;
+      } finally {
+        storage.close();
+      }
+    });
+
+  walmgr
+    .command('restore')
+    .description('restore a base backup into an empty data directory and set up recovery (PITR / standby)')
+    .option('--backup <id>', "'latest' or a backup id", 'latest')
+    .option('--system-id <id>', 'database system (when the repository holds several)')
+    .option('--target-time <time>', 'recovery_target_time, e.g. "2026-01-02 03:04:05+00"')
+    .option('--target-lsn <lsn>', 'recovery_target_lsn')
+    .option('--target-xid <xid>', 'recovery_target_xid')
+    .option('--target-action <action>', 'pause | promote | shutdown', 'promote')
+    .option('--standby', 'write standby.signal (keep replaying archived WAL) instead of recovery.signal')
+    .option('--restore-command <cmd>', 'override the restore_command written (must contain %f and %p)')
+    .action(
+      async (
+        o: {
+          backup: string;
+          systemId?: string;
+          targetTime?: string;
+          targetLsn?: string;
+          targetXid?: string;
+          targetAction: string;
+          standby?: boolean;
+          restoreCommand?: string;
+        },
+        cmd: Command,
+      ) => {
+        const s = resolve(cmd);
+        if (!s.pgdata) throw new Error('restore needs --pgdata <new empty directory> (or PGDATA)');
+        if (!['pause', 'promote', 'shutdown'].includes(o.targetAction))
+          throw new Error(`--target-action ${o.targetAction}: use pause, promote or shutdown`);
+        const { restoreBackup } = await import('../../layers/walmgr/restore.ts');
+        const storage = await storageOf(s);
+        try {
+          const restoreCommand =
+            o.restoreCommand ??
+            `${shq(process.execPath)} ${shq(CLI_ENTRY)} walmgr restore-wal %f %p ${repoFlags(s)}`;
+          await restoreBackup({
+            storage,
+            backup: o.backup,
+            ...(o.systemId ? { systemId: o.systemId } : {}),
+            pgdata: path.resolve(s.pgdata),
+            parallel: int(s, 'parallel', 1, 64),
+            restoreCommand,
+            target: {
+              ...(o.targetTime ? { time: o.targetTime } : {}),
+              ...(o.targetLsn ? { lsn: o.targetLsn } : {}),
+              ...(o.targetXid ? { xid: o.targetXid } : {}),
+              action: o.targetAction as 'pause' | 'promote' | 'shutdown',
+            },
+            standby: Boolean(o.standby),
+            progress: (m) => process.stderr.write(`${m}\n`),
+          });
+        } finally {
+          storage.close();
+        }
+      },
+    );
+
+  walmgr
+    .command('archive-command')
+    .description('print the archive_command / restore_command lines for postgresql.conf')
+    .action((_o: unknown, cmd: Command) => {
+      const s = resolve(cmd);
+      if (!s.repo)
+        throw new Error('pass --repo (or WALMGR_REPO) so the printed commands name the repository');
+      const flags = repoFlags(s);
+      process.stdout.write(
+        `archive_mode = on\narchive_command = '${`SKYTOOLS_NODE=${shq(process.execPath)} ${shq(FAST_ARCHIVE)} %p %f ${flags}`.replace(/'/g, "''")}'\n`,
+      );
+      process.stdout.write(
+        `restore_command = '${`${shq(process.execPath)} ${shq(CLI_ENTRY)} walmgr restore-wal %f %p ${flags}`.replace(/'/g, "''")}'\n`,
+      );
+    });
+}

@@ -1,0 +1,187 @@
+// Local-directory backend. Each object is one file: a header line `SKYOBJ1 <json metadata>\n`
+// followed by the body, so data and metadata appear together in a single atomic rename/link.
+// Writes go to a temp file in the target directory, are fsynced, then renamed (or hard-linked
+// for ifAbsent, which fails atomically when the name exists); the directory is fsynced after.
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  checkKey,
+  type ObjectInfo,
+  type PutOptions,
+  type PutResult,
+  type Storage,
+  StorageError,
+} from './types.ts';
+
+const MAGIC = 'SKYOBJ1 ';
+const TMP_MARK = '.skytmp.';
+
+async function fsyncPath(p: string): Promise<void> {
+  const fh = await fs.open(p, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  return (
+    (err as NodeJS.ErrnoException)?.code === 'ENOENT' || (err as NodeJS.ErrnoException)?.code === 'ENOTDIR'
+  );
+}
+
+export class LocalStorage implements Storage {
+  readonly description: string;
+  readonly atomicIfAbsent = true;
+  private readonly root: string;
+
+  constructor(root: string) {
+    this.root = path.resolve(root);
+    this.description = `local directory ${this.root}`;
+  }
+
+  private file(key: string): string {
+    return path.join(this.root, checkKey(key));
+  }
+
+  async put(key: string, body: Buffer | Readable, opts: PutOptions = {}): Promise<PutResult> {
+    const target = this.file(key);
+    const dir = path.dirname(target);
+    try {
+      await fs.mkdir(dir, { recursive: true });
+      if (opts.ifAbsent && (await this.exists(target))) return 'exists';
+      const tmp = `${target}${TMP_MARK}${process.pid}.${randomBytes(4).toString('hex')}`;
+      const header = Buffer.from(`${MAGIC}${JSON.stringify(opts.metadata ?? {})}\n`);
+      try {
+        const fh = await fs.open(tmp, 'wx', 0o600);
+        try {
+          if (Buffer.isBuffer(body)) {
+            await fh.writev([header, body]);
+          } else {
+            await fh.write(header);
+            await pipeline(body, createWriteStream('', { fd: fh.fd, autoClose: false }));
+          }
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+        if (opts.ifAbsent) {
+          try {
+            await fs.link(tmp, target);
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code === 'EEXIST') return 'exists';
+            throw err;
+          }
+        } else {
+          await fs.rename(tmp, target);
+        }
+      } finally {
+        await fs.rm(tmp, { force: true });
+      }
+      await fsyncPath(dir);
+      return 'created';
+    } catch (err) {
+      throw new StorageError(
+        `writing ${key} to ${this.description} failed: ${(err as Error).message}; check the directory exists and is writable`,
+        { key, cause: err },
+      );
+    }
+  }
+
+  private async exists(file: string): Promise<boolean> {
+    try {
+      await fs.stat(file);
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  /** Reads the header; returns metadata and the body offset, or null when the file is missing. */
+  private async readHeader(key: string, file: string): Promise<{ info: ObjectInfo; offset: number } | null> {
+    let fh: fs.FileHandle;
+    try {
+      fh = await fs.open(file, 'r');
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw new StorageError(`reading ${key} from ${this.description} failed: ${(err as Error).message}`, {
+        key,
+        cause: err,
+      });
+    }
+    try {
+      const st = await fh.stat();
+      const buf = Buffer.alloc(Math.min(65536, st.size));
+      const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+      const nl = buf.subarray(0, bytesRead).indexOf(10);
+      if (nl < 0 || buf.subarray(0, MAGIC.length).toString() !== MAGIC) {
+        throw new StorageError(
+          `${file} is not an object written by skytools storage (bad header); remove it or point the repository elsewhere`,
+          { key },
+        );
+      }
+      const metadata = JSON.parse(buf.subarray(MAGIC.length, nl).toString()) as Record<string, string>;
+      const offset = nl + 1;
+      return { info: { key, size: st.size - offset, metadata, lastModified: st.mtime }, offset };
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async head(key: string): Promise<ObjectInfo | null> {
+    return (await this.readHeader(key, this.file(key)))?.info ?? null;
+  }
+
+  async get(key: string): Promise<{ body: Buffer; info: ObjectInfo } | null> {
+    const file = this.file(key);
+    const h = await this.readHeader(key, file);
+    if (!h) return null;
+    const all = await fs.readFile(file);
+    return { body: all.subarray(h.offset), info: { ...h.info, size: all.length - h.offset } };
+  }
+
+  async getStream(key: string): Promise<{ body: Readable; info: ObjectInfo } | null> {
+    const file = this.file(key);
+    const h = await this.readHeader(key, file);
+    if (!h) return null;
+    return { body: createReadStream(file, { start: h.offset }), info: h.info };
+  }
+
+  async list(prefix: string): Promise<ObjectInfo[]> {
+    const out: ObjectInfo[] = [];
+    const walk = async (dir: string, rel: string): Promise<void> => {
+      let entries: import('node:fs').Dirent[];
+      try {
+        entries = await fs.readdir(dir, { withFileTypes: true });
+      } catch (err) {
+        if (isNotFound(err)) return;
+        throw err;
+      }
+      for (const e of entries) {
+        const k = rel ? `${rel}/${e.name}` : e.name;
+        if (e.isDirectory()) {
+          if (prefix.startsWith(`${k}/`) || k.startsWith(prefix) || `${k}/`.startsWith(prefix))
+            await walk(path.join(dir, e.name), k);
+        } else if (e.isFile() && k.startsWith(prefix) && !e.name.includes(TMP_MARK)) {
+          const h = await this.readHeader(k, path.join(dir, e.name)).catch(() => null);
+          if (h) out.push(h.info);
+        }
+      }
+    };
+    await walk(this.root, '');
+    out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return out;
+  }
+
+  async delete(key: string): Promise<void> {
+    await fs.rm(this.file(key), { force: true });
+  }
+
+  close(): void {}
+}

@@ -1,0 +1,255 @@
+// S3 backend (AWS S3 or any S3-compatible endpoint). Imported lazily through openStorage() so
+// that commands which never touch S3 do not pay for loading the AWS SDK.
+// Every request is bounded: a connect timeout, a socket-idle timeout, and for whole-object
+// calls an overall deadline; a dead endpoint turns into an error within seconds, never a hang.
+import type { Readable } from 'node:stream';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import {
+  checkKey,
+  type ObjectInfo,
+  type PutOptions,
+  type PutResult,
+  type Storage,
+  StorageError,
+} from './types.ts';
+
+export interface S3StorageOptions {
+  bucket: string;
+  /** Key prefix inside the bucket, without leading/trailing slash ('' for the bucket root). */
+  prefix: string;
+  region?: string;
+  /** Custom endpoint (MinIO, LocalStack, emulators); defaults to AWS_ENDPOINT_URL(_S3) or AWS. */
+  endpoint?: string;
+  /** Path-style addressing; defaults to true when a custom endpoint is set. */
+  forcePathStyle?: boolean;
+  /** Send If-None-Match: * for ifAbsent puts (AWS S3 and MinIO honour it). Default true. */
+  conditionalPut?: boolean;
+  /** Overall deadline for one whole-object request, ms. Default 120 000. */
+  requestDeadlineMs?: number;
+  /** Socket idle timeout, ms. Default 30 000. */
+  idleTimeoutMs?: number;
+  /** Connect timeout, ms. Default 5 000. */
+  connectTimeoutMs?: number;
+  /** SDK attempts per request (with backoff). Default 3. */
+  maxAttempts?: number;
+  /** Objects at least this big (or streams of unknown size) go multipart. Default 64 MiB. */
+  multipartThreshold?: number;
+}
+
+interface AwsError {
+  name?: string;
+  Code?: string;
+  $metadata?: { httpStatusCode?: number };
+}
+
+function status(err: unknown): number | undefined {
+  return (err as AwsError)?.$metadata?.httpStatusCode;
+}
+
+function isNotFound(err: unknown): boolean {
+  const e = err as AwsError;
+  return status(err) === 404 || e?.name === 'NotFound' || e?.name === 'NoSuchKey';
+}
+
+export class S3Storage implements Storage {
+  readonly description: string;
+  readonly atomicIfAbsent: boolean;
+  private readonly client: S3Client;
+  private readonly opts: S3StorageOptions;
+
+  constructor(opts: S3StorageOptions) {
+    this.opts = opts;
+    const endpoint = opts.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
+    this.description = `s3://${opts.bucket}/${opts.prefix}${endpoint ? ` at ${endpoint}` : ''}`;
+    this.atomicIfAbsent = opts.conditionalPut !== false;
+    this.client = new S3Client({
+      region: opts.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
+      ...(endpoint ? { endpoint } : {}),
+      forcePathStyle: opts.forcePathStyle ?? Boolean(endpoint),
+      maxAttempts: opts.maxAttempts ?? 3,
+      requestHandler: {
+        connectionTimeout: opts.connectTimeoutMs ?? 5_000,
+        requestTimeout: opts.idleTimeoutMs ?? 30_000,
+      },
+    });
+  }
+
+  private key(key: string): string {
+    checkKey(key);
+    return this.opts.prefix ? `${this.opts.prefix}/${key}` : key;
+  }
+
+  private deadline(): { abortSignal: AbortSignal } {
+    return { abortSignal: AbortSignal.timeout(this.opts.requestDeadlineMs ?? 120_000) };
+  }
+
+  private fail(op: string, key: string, err: unknown): StorageError {
+    const e = err as AwsError & Error;
+    const code = e?.name ?? 'error';
+    const st = status(err);
+    return new StorageError(
+      `${op} ${key} on ${this.description} failed: ${code}${st ? ` (HTTP ${st})` : ''}: ${e?.message ?? String(err)}; check the endpoint is reachable, the bucket exists and the credentials allow ${op}`,
+      { key, cause: err },
+    );
+  }
+
+  async put(key: string, body: Buffer | Readable, opts: PutOptions = {}): Promise<PutResult> {
+    const Key = this.key(key);
+    const Metadata = opts.metadata ?? {};
+    const threshold = this.opts.multipartThreshold ?? 64 * 1024 * 1024;
+    const size = Buffer.isBuffer(body) ? body.length : opts.size;
+    try {
+      if (opts.ifAbsent && !this.atomicIfAbsent && (await this.head(key))) return 'exists';
+      if (size !== undefined && size < threshold) {
+        await this.client.send(
+          new PutObjectCommand({
+            Bucket: this.opts.bucket,
+            Key,
+            Body: body,
+            ContentLength: size,
+            Metadata,
+            ...(opts.ifAbsent && this.atomicIfAbsent ? { IfNoneMatch: '*' } : {}),
+          }),
+          this.deadline(),
+        );
+      } else {
+        // Multipart cannot be made conditional everywhere; check first (not atomic).
+        if (opts.ifAbsent && this.atomicIfAbsent && (await this.head(key))) return 'exists';
+        const up = new Upload({
+          client: this.client,
+          params: { Bucket: this.opts.bucket, Key, Body: body, Metadata },
+          // 8 MiB parts: above S3's 5 MiB minimum, small enough for emulators' body limits.
+          partSize: 8 * 1024 * 1024,
+          queueSize: 4,
+          leavePartsOnError: false,
+        });
+        await up.done();
+      }
+      return 'created';
+    } catch (err) {
+      const st = status(err);
+      if (opts.ifAbsent && (st === 412 || st === 409)) return 'exists';
+      if (err instanceof StorageError) throw err;
+      throw this.fail('PUT', key, err);
+    }
+  }
+
+  async head(key: string): Promise<ObjectInfo | null> {
+    try {
+      const r = await this.client.send(
+        new HeadObjectCommand({ Bucket: this.opts.bucket, Key: this.key(key) }),
+        this.deadline(),
+      );
+      return {
+        key,
+        size: r.ContentLength ?? 0,
+        metadata: r.Metadata ?? {},
+        ...(r.LastModified ? { lastModified: r.LastModified } : {}),
+      };
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw this.fail('HEAD', key, err);
+    }
+  }
+
+  async get(key: string): Promise<{ body: Buffer; info: ObjectInfo } | null> {
+    try {
+      const r = await this.client.send(
+        new GetObjectCommand({ Bucket: this.opts.bucket, Key: this.key(key) }),
+        this.deadline(),
+      );
+      const bytes = await r.Body!.transformToByteArray();
+      const body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      return {
+        body,
+        info: {
+          key,
+          size: body.length,
+          metadata: r.Metadata ?? {},
+          ...(r.LastModified ? { lastModified: r.LastModified } : {}),
+        },
+      };
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw this.fail('GET', key, err);
+    }
+  }
+
+  async getStream(key: string): Promise<{ body: Readable; info: ObjectInfo } | null> {
+    try {
+      // No overall deadline: the body may take long; the socket idle timeout still bounds stalls.
+      const r = await this.client.send(
+        new GetObjectCommand({ Bucket: this.opts.bucket, Key: this.key(key) }),
+      );
+      return {
+        body: r.Body as Readable,
+        info: {
+          key,
+          size: r.ContentLength ?? 0,
+          metadata: r.Metadata ?? {},
+          ...(r.LastModified ? { lastModified: r.LastModified } : {}),
+        },
+      };
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw this.fail('GET', key, err);
+    }
+  }
+
+  async list(prefix: string): Promise<ObjectInfo[]> {
+    const base = this.opts.prefix ? `${this.opts.prefix}/` : '';
+    const out: ObjectInfo[] = [];
+    let token: string | undefined;
+    try {
+      do {
+        const r = await this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.opts.bucket,
+            Prefix: base + prefix,
+            ...(token ? { ContinuationToken: token } : {}),
+          }),
+          this.deadline(),
+        );
+        for (const o of r.Contents ?? []) {
+          if (!o.Key) continue;
+          out.push({
+            key: o.Key.slice(base.length),
+            size: o.Size ?? 0,
+            metadata: {},
+            ...(o.LastModified ? { lastModified: o.LastModified } : {}),
+          });
+        }
+        token = r.IsTruncated ? r.NextContinuationToken : undefined;
+      } while (token);
+    } catch (err) {
+      if (isNotFound(err) && (err as AwsError).name === 'NoSuchBucket') return [];
+      throw this.fail('LIST', prefix, err);
+    }
+    out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return out;
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await this.client.send(
+        new DeleteObjectCommand({ Bucket: this.opts.bucket, Key: this.key(key) }),
+        this.deadline(),
+      );
+    } catch (err) {
+      if (isNotFound(err)) return;
+      throw this.fail('DELETE', key, err);
+    }
+  }
+
+  close(): void {
+    this.client.destroy();
+  }
+}

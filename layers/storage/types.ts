@@ -1,0 +1,66 @@
+// The one storage interface walmgr writes through. Keys are '/'-separated relative paths
+// (no leading slash, no '..'); every backend maps them under its own root/prefix.
+import type { Readable } from 'node:stream';
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  /** User metadata (lower-case keys). May be empty from list() (S3); use head() when it matters. */
+  metadata: Record<string, string>;
+  lastModified?: Date;
+}
+
+export interface PutOptions {
+  /** Small string map stored with the object (S3 user metadata; keys lower-case ASCII). */
+  metadata?: Record<string, string>;
+  /**
+   * Write only if no object exists under the key. Backends that can do this atomically
+   * (local directory; S3 with `If-None-Match: *`) report 'exists' instead of overwriting.
+   * Callers that need the guarantee on backends without it check head() first as well.
+   */
+  ifAbsent?: boolean;
+  /** Size of a stream body when known; lets S3 choose single PUT vs multipart. */
+  size?: number;
+}
+
+export type PutResult = 'created' | 'exists';
+
+export interface Storage {
+  /** Where this storage points, for messages; never contains credentials. */
+  readonly description: string;
+  /** True when put({ ifAbsent }) is atomic on this backend. */
+  readonly atomicIfAbsent: boolean;
+  /** Returns once the object is durable. 'exists' only with ifAbsent and an existing object. */
+  put(key: string, body: Buffer | Readable, opts?: PutOptions): Promise<PutResult>;
+  /** The whole object, or null when no object exists under the key. */
+  get(key: string): Promise<{ body: Buffer; info: ObjectInfo } | null>;
+  /** A stream of the object, or null when no object exists under the key. */
+  getStream(key: string): Promise<{ body: Readable; info: ObjectInfo } | null>;
+  /** Size and metadata, or null when no object exists under the key. */
+  head(key: string): Promise<ObjectInfo | null>;
+  /** Every object whose key starts with prefix, sorted by key. Missing prefix → []. */
+  list(prefix: string): Promise<ObjectInfo[]>;
+  /** Removes the object; deleting a missing key is not an error. */
+  delete(key: string): Promise<void>;
+  /** Releases sockets/handles. */
+  close(): void;
+}
+
+export class StorageError extends Error {
+  readonly key: string | undefined;
+  constructor(message: string, opts: { key?: string; cause?: unknown } = {}) {
+    super(message, { cause: opts.cause });
+    this.name = 'StorageError';
+    this.key = opts.key;
+  }
+}
+
+export function checkKey(key: string): string {
+  if (!key || key.startsWith('/') || key.split('/').some((p) => p === '..' || p === '.' || p === '')) {
+    throw new StorageError(
+      `invalid storage key ${JSON.stringify(key)}: use a relative path without '.', '..' or empty parts`,
+      { key },
+    );
+  }
+  return key;
+}

@@ -1,0 +1,223 @@
+// `walmgr backup`: a base backup of a running cluster. One connection runs
+// pg_backup_start/pg_backup_stop (non-exclusive, so the backup is aborted by the server if
+// we die); in between every file of PGDATA is uploaded, compressed and checksummed, several at
+// a time. The manifest goes last: a backup without one is incomplete and ignored.
+import { createReadStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import type { Storage } from '../storage/types.ts';
+import { type Codec, compress, compressStream, HashCounter, sha256 } from './codec.ts';
+import { WalError } from './errors.ts';
+import { backupFileKey, manifestKey } from './layout.ts';
+import type { Manifest, ManifestFile } from './manifest.ts';
+import { fmtLsn, parseLsn, segmentName } from './wal.ts';
+
+export interface BackupOptions {
+  storage: Storage;
+  client: pg.Client;
+  /** Defaults to the server's data_directory (the backup must run on the database host). */
+  pgdata?: string;
+  codec: Codec;
+  parallel: number;
+  /** Fast checkpoint at start (default true). */
+  fast?: boolean;
+  progress?: (msg: string) => void;
+}
+
+// Contents not needed (or harmful) in a restored cluster, as the PostgreSQL docs list them.
+const SKIP_CONTENTS = new Set([
+  'pg_wal',
+  'pg_dynshmem',
+  'pg_notify',
+  'pg_serial',
+  'pg_snapshots',
+  'pg_stat_tmp',
+  'pg_subtrans',
+  'pg_replslot',
+]);
+const SKIP_FILES = new Set([
+  'postmaster.pid',
+  'postmaster.opts',
+  'backup_label',
+  'tablespace_map',
+  'backup_manifest',
+  'backup_label.old',
+  'recovery.signal',
+  'standby.signal',
+]);
+const BUFFER_LIMIT = 32 * 1024 * 1024;
+
+interface Walked {
+  dirs: { path: string; mode: number }[];
+  files: { path: string; size: number; mode: number; mtime: string }[];
+}
+
+async function walk(pgdata: string): Promise<Walked> {
+  const out: Walked = { dirs: [], files: [] };
+  const visit = async (rel: string): Promise<void> => {
+    const abs = path.join(pgdata, rel);
+    const entries = await fs.readdir(abs, { withFileTypes: true });
+    for (const e of entries) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.name.startsWith('pgsql_tmp') || e.name === 'pg_internal.init') continue;
+      if (e.isSymbolicLink() && rel === 'pg_tblspc') {
+        throw new WalError(
+          'invalid',
+          `tablespace ${r} found: walmgr backup does not handle tablespaces yet; move them to the default tablespace or use another tool`,
+        );
+      }
+      const st = await fs.stat(path.join(pgdata, r)).catch(() => null);
+      if (!st) continue; // removed while we walk (e.g. a dropped table)
+      if (st.isDirectory()) {
+        out.dirs.push({ path: r, mode: st.mode & 0o7777 });
+        if (!SKIP_CONTENTS.has(r)) await visit(r);
+        else if (r === 'pg_wal') {
+          // Keep the directory structure PostgreSQL expects (archive_status, summaries).
+          for (const sub of await fs.readdir(path.join(pgdata, r), { withFileTypes: true })) {
+            if (sub.isDirectory() && sub.name !== 'skytools_walmgr')
+              out.dirs.push({ path: `${r}/${sub.name}`, mode: 0o700 });
+          }
+        }
+      } else if (st.isFile() && !(rel === '' && SKIP_FILES.has(e.name))) {
+        out.files.push({ path: r, size: st.size, mode: st.mode & 0o7777, mtime: st.mtime.toISOString() });
+      }
+    }
+  };
+  await visit('');
+  return out;
+}
+
+function backupId(d: Date): string {
+  return d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace('.', '')
+    .replace(/(\d{8}T\d{6})(\d{3})Z/, '$1.$2Z');
+}
+
+export async function backup(opts: BackupOptions): Promise<Manifest> {
+  const { client, storage } = opts;
+  const say = opts.progress ?? (() => {});
+  const info = await client.query<{ sysid: string; ver: string; datadir: string; segsize: string }>(
+    `select (select system_identifier::text from pg_control_system()) as sysid,
+            current_setting('server_version_num') as ver,
+            current_setting('data_directory') as datadir,
+            (select setting from pg_settings where name = 'wal_segment_size') as segsize`,
+  );
+  const row = info.rows[0]!;
+  const pgVersion = Number(row.ver);
+  if (pgVersion < 150000)
+    throw new WalError(
+      'invalid',
+      `walmgr backup needs PostgreSQL 15 or later (pg_backup_start); server is ${row.ver}`,
+    );
+  const pgdata = opts.pgdata ?? row.datadir;
+  const sysid = row.sysid;
+  const segSize = Number(row.segsize);
+  const startTime = new Date();
+  const id = backupId(startTime);
+  say(`backup ${id}: starting (system ${sysid}, ${pgdata})`);
+  await client.query('select pg_backup_start($1, $2)', [`skytools walmgr ${id}`, opts.fast !== false]);
+  const walked = await walk(pgdata);
+  const total = walked.files.reduce((s, f) => s + f.size, 0);
+  let doneFiles = 0;
+  let doneBytes = 0;
+  let lastReport = 0;
+  const files: ManifestFile[] = [];
+  const report = (force = false) => {
+    const now = Date.now();
+    if (!force && now - lastReport < 1000) return;
+    lastReport = now;
+    say(
+      `backup ${id}: ${doneFiles}/${walked.files.length} files, ${(doneBytes / 1048576).toFixed(1)}/${(total / 1048576).toFixed(1)} MiB`,
+    );
+  };
+  let next = 0;
+  const worker = async () => {
+    while (next < walked.files.length) {
+      const f = walked.files[next++]!;
+      const abs = path.join(pgdata, f.path);
+      const key = backupFileKey(sysid, id, f.path);
+      const metadata = { compression: opts.codec };
+      let rec: ManifestFile;
+      if (f.size <= BUFFER_LIMIT) {
+        const data = await fs.readFile(abs).catch((err: NodeJS.ErrnoException) => {
+          if (err.code === 'ENOENT') return null; // dropped during the backup; WAL replay removes it too
+          throw err;
+        });
+        if (!data) continue;
+        const body = await compress(opts.codec, data);
+        await storage.put(key, body, { metadata });
+        rec = {
+          path: f.path,
+          size: data.length,
+          sha256: sha256(data),
+          mode: f.mode,
+          mtime: f.mtime,
+          storedSize: body.length,
+        };
+      } else {
+        const hc = new HashCounter();
+        const out = new HashCounter();
+        const upload = storage.put(key, out, { metadata });
+        await Promise.all([pipeline(createReadStream(abs), hc, compressStream(opts.codec), out), upload]);
+        rec = {
+          path: f.path,
+          size: hc.bytes,
+          sha256: hc.hash.digest('hex'),
+          mode: f.mode,
+          mtime: f.mtime,
+          storedSize: out.bytes,
+        };
+      }
+      files.push(rec);
+      doneFiles++;
+      doneBytes += rec.size;
+      report();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, opts.parallel) }, worker));
+  report(true);
+  say(`backup ${id}: files stored; stopping backup and waiting for its WAL to be archived`);
+  const stop = await client.query<{ lsn: string; labelfile: string; spcmapfile: string }>(
+    'select lsn::text, labelfile, spcmapfile from pg_backup_stop(true)',
+  );
+  const { lsn: stopLsn, labelfile, spcmapfile } = stop.rows[0]!;
+  const startM = /START WAL LOCATION: ([0-9A-F]+\/[0-9A-F]+) \(file ([0-9A-F]{24})\)/.exec(labelfile);
+  const tliM = /START TIMELINE: (\d+)/.exec(labelfile);
+  if (!startM || !tliM)
+    throw new WalError('invalid', `unexpected backup label from the server:\n${labelfile}`);
+  const timeline = Number(tliM[1]);
+  const stopSeg = (parseLsn(stopLsn) - 1n) / BigInt(segSize);
+  files.sort((a, b) => (a.path < b.path ? -1 : 1));
+  const manifest: Manifest = {
+    format: 1,
+    id,
+    systemId: sysid,
+    pgVersion,
+    timeline,
+    walSegmentSize: segSize,
+    startLsn: startM[1]!,
+    stopLsn: fmtLsn(parseLsn(stopLsn)),
+    startWal: startM[2]!,
+    stopWal: segmentName(timeline, stopSeg, segSize),
+    startTime: startTime.toISOString(),
+    stopTime: new Date().toISOString(),
+    codec: opts.codec,
+    backupLabel: labelfile,
+    tablespaceMap: spcmapfile ?? '',
+    dirs: walked.dirs,
+    files,
+    totalSize: files.reduce((s, f) => s + f.size, 0),
+    storedSize: files.reduce((s, f) => s + f.storedSize, 0),
+  };
+  await storage.put(manifestKey(sysid, id), Buffer.from(JSON.stringify(manifest, null, 1)), {
+    ifAbsent: true,
+  });
+  say(
+    `backup ${id}: done, ${files.length} files, ${(manifest.totalSize / 1048576).toFixed(1)} MiB (${(manifest.storedSize / 1048576).toFixed(1)} MiB stored), WAL ${manifest.startWal}..${manifest.stopWal}`,
+  );
+  return manifest;
+}

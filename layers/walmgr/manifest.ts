@@ -1,0 +1,102 @@
+// The backup manifest: everything restore and verify need, written last.
+import type { Storage } from '../storage/types.ts';
+import { WalError } from './errors.ts';
+import { manifestKey } from './layout.ts';
+
+export interface ManifestFile {
+  /** Path relative to PGDATA, '/'-separated. */
+  path: string;
+  size: number;
+  sha256: string;
+  mode: number;
+  mtime: string;
+  /** Stored (compressed) size. */
+  storedSize: number;
+}
+
+export interface Manifest {
+  format: 1;
+  id: string;
+  systemId: string;
+  pgVersion: number;
+  timeline: number;
+  walSegmentSize: number;
+  startLsn: string;
+  stopLsn: string;
+  startWal: string;
+  stopWal: string;
+  startTime: string;
+  stopTime: string;
+  codec: string;
+  backupLabel: string;
+  tablespaceMap: string;
+  dirs: { path: string; mode: number }[];
+  files: ManifestFile[];
+  totalSize: number;
+  storedSize: number;
+}
+
+export async function readManifest(storage: Storage, sysid: string, id: string): Promise<Manifest> {
+  const key = manifestKey(sysid, id);
+  const obj = await storage.get(key);
+  if (!obj)
+    throw new WalError(
+      'not-found',
+      `backup ${id} of system ${sysid} not found in ${storage.description} (no ${key}); run walmgr listbackups`,
+    );
+  try {
+    const m = JSON.parse(obj.body.toString('utf8')) as Manifest;
+    if (m.format !== 1 || !Array.isArray(m.files))
+      throw new Error(`unknown manifest format ${String(m.format)}`);
+    return m;
+  } catch (err) {
+    throw new WalError(
+      'corrupt',
+      `manifest ${key} in ${storage.description} is unreadable: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+}
+
+export interface BackupRef {
+  systemId: string;
+  id: string;
+}
+
+/** Every complete backup (one with a manifest), oldest first; optionally of one system. */
+export async function listBackupRefs(storage: Storage, systemId?: string): Promise<BackupRef[]> {
+  const objs = await storage.list(systemId ? `${systemId}/backups/` : '');
+  const out: BackupRef[] = [];
+  for (const o of objs) {
+    const m = /^(\d+)\/backups\/([^/]+)\/manifest\.json$/.exec(o.key);
+    if (m) out.push({ systemId: m[1]!, id: m[2]! });
+  }
+  return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+export async function findBackup(storage: Storage, which: string, systemId?: string): Promise<BackupRef> {
+  const refs = await listBackupRefs(storage, systemId);
+  const systems = new Set(refs.map((r) => r.systemId));
+  if (systems.size > 1) {
+    throw new WalError(
+      'invalid',
+      `${storage.description} holds backups of several database systems (${[...systems].join(', ')}); pass --system-id`,
+    );
+  }
+  if (which === 'latest') {
+    const last = refs.at(-1);
+    if (!last)
+      throw new WalError(
+        'not-found',
+        `no complete backup in ${storage.description}; run walmgr backup first`,
+      );
+    return last;
+  }
+  const hit = refs.find((r) => r.id === which);
+  if (!hit)
+    throw new WalError(
+      'not-found',
+      `backup ${which} not found in ${storage.description}; run walmgr listbackups`,
+    );
+  return hit;
+}

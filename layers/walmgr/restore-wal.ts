@@ -1,0 +1,135 @@
+// `walmgr restore-wal %f %p` for restore_command: fetch, verify (SHA-256 of the uncompressed
+// bytes, the segment's own page header), decompress, write atomically. The next segments are
+// prefetched in parallel into the spool, already verified, so the following calls only rename.
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Storage } from '../storage/types.ts';
+import { decompress, sha256 } from './codec.ts';
+import { WalError } from './errors.ts';
+import { META, walKey } from './layout.ts';
+import { restoreSpoolPath } from './spool.ts';
+import { checkSegment, parseWalName, segmentName, segmentNumber, type WalName } from './wal.ts';
+
+export interface RestoreWalOptions {
+  storage: Storage;
+  walName: string;
+  /** %p: destination, relative to pgdata or absolute. */
+  destPath: string;
+  pgdata: string;
+  sysid: string;
+  spool: string;
+  /** Segments to fetch ahead (0: none). */
+  prefetch: number;
+  parallel: number;
+  log?: (msg: string) => void;
+}
+
+/** Fetches and verifies one WAL file; null when it is not in the archive. */
+export async function fetchWal(storage: Storage, sysid: string, wal: WalName): Promise<Buffer | null> {
+  const key = walKey(sysid, wal);
+  const obj = await storage.get(key);
+  if (!obj) return null;
+  const meta = obj.info.metadata;
+  const codec = meta[META.codec];
+  if (!codec || !meta[META.sha256]) {
+    throw new WalError(
+      'corrupt',
+      `${key} in ${storage.description} has no checksum/compression metadata; it was not written by walmgr archive`,
+    );
+  }
+  const data = await decompress(codec, obj.body).catch((err: Error) => {
+    throw new WalError('corrupt', `${key} in ${storage.description}: ${err.message}`, { cause: err });
+  });
+  const sum = sha256(data);
+  if (sum !== meta[META.sha256]) {
+    throw new WalError(
+      'corrupt',
+      `${key} in ${storage.description} is corrupt: SHA-256 of its content is ${sum}, archived as ${meta[META.sha256]}. Recovery stops here; restore this file from another copy or recover to an earlier target`,
+    );
+  }
+  if (wal.kind === 'segment' || wal.kind === 'partial') {
+    try {
+      checkSegment(data, wal, sysid);
+    } catch (err) {
+      throw new WalError('corrupt', `${key} in ${storage.description}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
+  return data;
+}
+
+async function writeAtomic(dest: string, data: Buffer): Promise<void> {
+  const tmp = `${dest}.tmp.${process.pid}.${randomBytes(3).toString('hex')}`;
+  try {
+    const fh = await fs.open(tmp, 'w', 0o600);
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fs.rename(tmp, dest);
+  } finally {
+    await fs.rm(tmp, { force: true });
+  }
+}
+
+export async function restoreWal(opts: RestoreWalOptions): Promise<'restored' | 'not-found'> {
+  const wal = parseWalName(opts.walName);
+  const dest = path.resolve(opts.pgdata, opts.destPath);
+  const spooled = restoreSpoolPath(opts.spool, wal.name);
+  let data: Buffer | null = null;
+  let fromSpool = false;
+  try {
+    await fs.rename(spooled, dest);
+    fromSpool = true;
+  } catch {
+    data = await fetchWal(opts.storage, opts.sysid, wal);
+    if (!data) return 'not-found';
+  }
+  if (data) await writeAtomic(dest, data);
+  if (wal.kind === 'segment' && opts.prefetch > 0) {
+    const segSize = data ? data.length : (await fs.stat(dest)).size;
+    await prefetch(opts, wal, segSize, fromSpool);
+  }
+  return 'restored';
+}
+
+async function prefetch(
+  opts: RestoreWalOptions,
+  wal: WalName,
+  segSize: number,
+  fromSpool: boolean,
+): Promise<void> {
+  const first = segmentNumber(wal.segment!, segSize);
+  const want: string[] = [];
+  for (let i = 1n; i <= BigInt(opts.prefetch); i++) {
+    const name = segmentName(wal.tli, first + i, segSize);
+    if (!(await fs.stat(restoreSpoolPath(opts.spool, name)).catch(() => null))) want.push(name);
+  }
+  // When we were served from the spool and most of the window is still there, skip a round
+  // trip; refill once half of it has been consumed.
+  if (fromSpool && want.length < opts.prefetch / 2) return;
+  await fs.mkdir(path.join(opts.spool, 'restore'), { recursive: true });
+  let next = 0;
+  let stop = false;
+  const worker = async () => {
+    while (!stop && next < want.length) {
+      const name = want[next++]!;
+      try {
+        const data = await fetchWal(opts.storage, opts.sysid, parseWalName(name));
+        if (!data) {
+          stop = true; // end of the archive for now
+          continue;
+        }
+        await writeAtomic(restoreSpoolPath(opts.spool, name), data);
+      } catch (err) {
+        // Not fatal here: the call for that segment will fetch it again and report.
+        opts.log?.(`prefetch of ${name} failed: ${(err as Error).message}`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(opts.parallel, want.length) }, worker));
+}

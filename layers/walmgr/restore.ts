@@ -1,0 +1,162 @@
+// `walmgr restore`: downloads a base backup in parallel into an empty data directory,
+// verifying each file's size and SHA-256, then writes backup_label, tablespace_map, the
+// recovery settings (restore_command = walmgr restore-wal, targets) and the signal file.
+import { createWriteStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Storage } from '../storage/types.ts';
+import { decompressStream, HashCounter } from './codec.ts';
+import { WalError } from './errors.ts';
+import { backupFileKey } from './layout.ts';
+import { findBackup, type Manifest, readManifest } from './manifest.ts';
+import { DEFAULT_SPOOL } from './spool.ts';
+
+export interface RecoveryTarget {
+  time?: string;
+  lsn?: string;
+  xid?: string;
+  /** recovery_target_action; default 'promote' when a target is given. */
+  action?: 'pause' | 'promote' | 'shutdown';
+  inclusive?: boolean;
+}
+
+export interface RestoreOptions {
+  storage: Storage;
+  /** 'latest' or a backup id. */
+  backup: string;
+  systemId?: string;
+  pgdata: string;
+  parallel: number;
+  /** Full restore_command to write (must contain %f and %p). */
+  restoreCommand: string;
+  target?: RecoveryTarget;
+  standby?: boolean;
+  progress?: (msg: string) => void;
+}
+
+/** Quotes a value for postgresql.conf. */
+export function confQuote(v: string): string {
+  return `'${v.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+}
+
+/** Downloads and verifies one backup file into dest (or only verifies, when dest is null). */
+export async function fetchBackupFile(
+  storage: Storage,
+  m: Manifest,
+  f: Manifest['files'][number],
+  dest: string | null,
+): Promise<void> {
+  const key = backupFileKey(m.systemId, m.id, f.path);
+  const obj = await storage.getStream(key);
+  if (!obj)
+    throw new WalError(
+      'corrupt',
+      `backup ${m.id} is incomplete: ${key} is missing from ${storage.description}`,
+    );
+  const hc = new HashCounter();
+  const sink = dest
+    ? createWriteStream(dest, { mode: f.mode & 0o777 || 0o600 })
+    : new (await import('node:stream')).Writable({ write: (_c, _e, cb) => cb() });
+  try {
+    await pipeline(obj.body, decompressStream(m.codec), hc, sink);
+  } catch (err) {
+    throw new WalError(
+      'corrupt',
+      `backup ${m.id}: ${f.path} could not be read/decompressed from ${key}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+  const sum = hc.hash.digest('hex');
+  if (hc.bytes !== f.size || sum !== f.sha256) {
+    throw new WalError(
+      'corrupt',
+      `backup ${m.id}: ${f.path} is corrupt in ${storage.description} (got ${hc.bytes} bytes sha256 ${sum}, manifest says ${f.size} bytes sha256 ${f.sha256}); use another backup`,
+    );
+  }
+}
+
+async function ensureEmptyDir(dir: string): Promise<void> {
+  const entries = await fs.readdir(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return null;
+    throw err;
+  });
+  if (entries && entries.length > 0) {
+    throw new WalError(
+      'invalid',
+      `target data directory ${dir} is not empty; restore into a new or empty directory`,
+    );
+  }
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  await fs.chmod(dir, 0o700);
+}
+
+export async function restoreBackup(opts: RestoreOptions): Promise<Manifest> {
+  const say = opts.progress ?? (() => {});
+  if (!opts.restoreCommand.includes('%f') || !opts.restoreCommand.includes('%p')) {
+    throw new WalError(
+      'invalid',
+      `restore command ${JSON.stringify(opts.restoreCommand)} must contain %f and %p`,
+    );
+  }
+  const t = opts.target ?? {};
+  if ([t.time, t.lsn, t.xid].filter(Boolean).length > 1) {
+    throw new WalError('invalid', 'give at most one of --target-time, --target-lsn, --target-xid');
+  }
+  const ref = await findBackup(opts.storage, opts.backup, opts.systemId);
+  const m = await readManifest(opts.storage, ref.systemId, ref.id);
+  await ensureEmptyDir(opts.pgdata);
+  say(
+    `restore: backup ${m.id} of system ${m.systemId} (${m.files.length} files, ${(m.totalSize / 1048576).toFixed(1)} MiB) into ${opts.pgdata}`,
+  );
+  for (const d of m.dirs)
+    await fs.mkdir(path.join(opts.pgdata, d.path), { recursive: true, mode: d.mode || 0o700 });
+  let next = 0;
+  let done = 0;
+  let bytes = 0;
+  let last = 0;
+  const worker = async () => {
+    while (next < m.files.length) {
+      const f = m.files[next++]!;
+      const dest = path.join(opts.pgdata, f.path);
+      await fs.mkdir(path.dirname(dest), { recursive: true, mode: 0o700 });
+      await fetchBackupFile(opts.storage, m, f, dest);
+      done++;
+      bytes += f.size;
+      if (Date.now() - last > 1000) {
+        last = Date.now();
+        say(`restore: ${done}/${m.files.length} files, ${(bytes / 1048576).toFixed(1)} MiB`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, opts.parallel) }, worker));
+  say(`restore: ${done}/${m.files.length} files verified`);
+  await fs.writeFile(path.join(opts.pgdata, 'backup_label'), m.backupLabel, { mode: 0o600 });
+  if (m.tablespaceMap)
+    await fs.writeFile(path.join(opts.pgdata, 'tablespace_map'), m.tablespaceMap, { mode: 0o600 });
+  const lines = [
+    '',
+    `# added by skytools walmgr restore of backup ${m.id}`,
+    `restore_command = ${confQuote(opts.restoreCommand)}`,
+  ];
+  lines.push(`recovery_target_timeline = 'latest'`);
+  if (t.time) lines.push(`recovery_target_time = ${confQuote(t.time)}`);
+  if (t.lsn) lines.push(`recovery_target_lsn = ${confQuote(t.lsn)}`);
+  if (t.xid) lines.push(`recovery_target_xid = ${confQuote(t.xid)}`);
+  if (t.time || t.lsn || t.xid) {
+    lines.push(`recovery_target_action = ${confQuote(t.action ?? 'promote')}`);
+    if (t.inclusive === false) lines.push(`recovery_target_inclusive = off`);
+  }
+  await fs.appendFile(path.join(opts.pgdata, 'postgresql.auto.conf'), `${lines.join('\n')}\n`, {
+    mode: 0o600,
+  });
+  await fs.writeFile(path.join(opts.pgdata, opts.standby ? 'standby.signal' : 'recovery.signal'), '', {
+    mode: 0o600,
+  });
+  // A stale restore spool from another restore must not feed this one.
+  await fs.rm(path.join(opts.pgdata, DEFAULT_SPOOL), { recursive: true, force: true });
+  say(
+    `restore: done; start the server to replay WAL from ${m.startWal}${opts.standby ? ' as a standby' : ''}`,
+  );
+  return m;
+}
