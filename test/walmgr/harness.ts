@@ -212,6 +212,8 @@ export interface S3Endpoint {
 
 /** fauxqs in-process, or the endpoint named by AWS_ENDPOINT_URL. */
 export async function startS3(bucket: string): Promise<S3Endpoint> {
+  // In-process clients (the tests' own storage handles) use the same credentials as the CLI.
+  for (const [k, v] of Object.entries(s3Env())) process.env[k] ??= v;
   if (process.env.AWS_ENDPOINT_URL) {
     const { S3Client, CreateBucketCommand } = await import('@aws-sdk/client-s3');
     const client = new S3Client({
