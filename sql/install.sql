@@ -12,4 +12,6 @@ set local client_min_messages = warning;
 set local check_function_bodies = off;
 \ir preflight.sql
 \ir pgq/install.sql
+\ir pgq_node/install.sql
+\ir pgq_coop/install.sql
 commit;
