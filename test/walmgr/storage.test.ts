@@ -1,0 +1,142 @@
+// The storage interface, same contract on both backends: a local directory and S3 over HTTP.
+import { randomBytes } from 'node:crypto';
+import { readdirSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStorage } from '../../layers/storage/index.ts';
+import { S3Storage } from '../../layers/storage/s3.ts';
+import type { Storage } from '../../layers/storage/types.ts';
+import { type S3Endpoint, startS3, tempDir } from './harness.ts';
+
+async function readAll(s: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of s) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
+
+function contract(name: string, open: () => Promise<{ storage: Storage; done: () => Promise<void> }>) {
+  describe(`storage contract: ${name}`, () => {
+    let storage: Storage;
+    let done: () => Promise<void>;
+    beforeAll(async () => {
+      ({ storage, done } = await open());
+    });
+    afterAll(async () => {
+      storage.close();
+      await done();
+    });
+
+    it('returns null for missing objects and ignores deleting them', async () => {
+      expect(await storage.get('nope/x')).toBeNull();
+      expect(await storage.head('nope/x')).toBeNull();
+      expect(await storage.getStream('nope/x')).toBeNull();
+      expect(await storage.list('nope/')).toEqual([]);
+      await storage.delete('nope/x');
+    });
+
+    it('puts, heads, gets, lists and deletes with metadata', async () => {
+      const body = randomBytes(1000);
+      expect(await storage.put('a/b/one', body, { metadata: { sha256: 'abc', size: '1000' } })).toBe(
+        'created',
+      );
+      await storage.put('a/b/two', Buffer.from('2'));
+      await storage.put('a/c', Buffer.from('3'));
+      const h = await storage.head('a/b/one');
+      expect(h).toMatchObject({ key: 'a/b/one', size: 1000, metadata: { sha256: 'abc', size: '1000' } });
+      const g = await storage.get('a/b/one');
+      expect(g!.body.equals(body)).toBe(true);
+      expect(g!.info.metadata.sha256).toBe('abc');
+      expect((await storage.list('a/b/')).map((o) => [o.key, o.size])).toEqual([
+        ['a/b/one', 1000],
+        ['a/b/two', 1],
+      ]);
+      expect((await storage.list('a/')).map((o) => o.key)).toEqual(['a/b/one', 'a/b/two', 'a/c']);
+      await storage.delete('a/b/two');
+      expect(await storage.head('a/b/two')).toBeNull();
+    });
+
+    it('puts only if absent when asked', async () => {
+      expect(await storage.put('cond/x', Buffer.from('first'), { ifAbsent: true })).toBe('created');
+      expect(await storage.put('cond/x', Buffer.from('second'), { ifAbsent: true })).toBe('exists');
+      expect((await storage.get('cond/x'))!.body.toString()).toBe('first');
+      expect(await storage.put('cond/x', Buffer.from('third'))).toBe('created');
+      expect((await storage.get('cond/x'))!.body.toString()).toBe('third');
+    });
+
+    it('streams large objects in and out (multipart on S3)', async () => {
+      const big = randomBytes(20 * 1024 * 1024);
+      const chunks = Array.from({ length: 20 }, (_, i) => big.subarray(i << 20, (i + 1) << 20));
+      expect(await storage.put('big/obj', Readable.from(chunks), { metadata: { kind: 'big' } })).toBe(
+        'created',
+      );
+      const s = await storage.getStream('big/obj');
+      expect(s!.info.metadata.kind).toBe('big');
+      expect((await readAll(s!.body)).equals(big)).toBe(true);
+    });
+
+    it('rejects keys that could escape the repository', async () => {
+      await expect(storage.put('../x', Buffer.from('x'))).rejects.toThrow(/invalid storage key/);
+      await expect(storage.head('/abs')).rejects.toThrow(/invalid storage key/);
+    });
+  });
+}
+
+contract('local directory', async () => {
+  const dir = await tempDir('storage');
+  const storage = await openStorage(dir);
+  return {
+    storage,
+    done: async () => {
+      // Atomic writes leave no temp files behind.
+      const walk = (d: string): string[] =>
+        readdirSync(d, { withFileTypes: true }).flatMap((e) =>
+          e.isDirectory() ? walk(`${d}/${e.name}`) : [e.name],
+        );
+      expect(walk(dir).filter((n) => n.includes('.skytmp.'))).toEqual([]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+contract('S3 over HTTP', async () => {
+  const s3: S3Endpoint = await startS3('storage-contract');
+  // fauxqs ignores If-None-Match, so the check-then-put mode is what runs against it.
+  const storage = await openStorage(`s3://${s3.bucket}/c`, {
+    endpoint: s3.endpoint,
+    conditionalPut: Boolean(process.env.AWS_ENDPOINT_URL),
+    multipartThreshold: 6 * 1024 * 1024,
+  });
+  return { storage, done: () => s3.stop() };
+});
+
+describe('S3 storage timeouts', () => {
+  it('gives up on an endpoint that accepts but never answers, within the deadline', async () => {
+    const sockets: net.Socket[] = [];
+    const server = net.createServer((s) => {
+      sockets.push(s);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as net.AddressInfo).port;
+    process.env.AWS_ACCESS_KEY_ID ??= 'test';
+    process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
+    const storage = new S3Storage({
+      bucket: 'black-hole',
+      prefix: 'p',
+      endpoint: `http://127.0.0.1:${port}`,
+      requestDeadlineMs: 1500,
+      idleTimeoutMs: 1000,
+      maxAttempts: 1,
+    });
+    const t0 = Date.now();
+    try {
+      await expect(storage.head('x')).rejects.toThrow(/HEAD x on s3:\/\/black-hole\/p .* failed/);
+      await expect(storage.put('x', Buffer.from('y'))).rejects.toThrow(/PUT x/);
+      expect(Date.now() - t0).toBeLessThan(8000);
+    } finally {
+      storage.close();
+      for (const s of sockets) s.destroy();
+      server.close();
+    }
+  });
+});
