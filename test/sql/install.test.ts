@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { install, InstallError } from '../../layers/install/installer.ts';
+import { InstallError, install } from '../../layers/install/installer.ts';
 import { loadManifest } from '../../layers/install/manifest.ts';
 import { useTestDatabase } from '../support/db.ts';
 import { drain, tick } from '../support/pgq.ts';
@@ -61,10 +61,14 @@ describe('install', () => {
     u.pathname = `/${fresh}`;
     try {
       for (let i = 0; i < 2; i++) {
-        execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', u.toString(), '-f', 'sql/install.sql'], {
-          cwd: repoRoot,
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
+        execFileSync(
+          'psql',
+          ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', u.toString(), '-f', 'sql/install.sql'],
+          {
+            cwd: repoRoot,
+            stdio: ['ignore', 'pipe', 'pipe'],
+          },
+        );
       }
       await asRole(u.toString(), async (c) => {
         const r = await c.query("select pgq.create_queue('p') as r");
@@ -90,7 +94,10 @@ describe('install', () => {
     const os = await import('node:os');
     const dir = mkdtempSync(path.join(os.tmpdir(), 'manifest-'));
     writeFileSync(path.join(dir, 'install.sql'), 'begin;\n\\ir part.sql\ncommit;\n');
-    writeFileSync(path.join(dir, 'part.sql'), 'create schema broken_install;\n\nselect no_such_function();\n');
+    writeFileSync(
+      path.join(dir, 'part.sql'),
+      'create schema broken_install;\n\nselect no_such_function();\n',
+    );
     const c = await db.connect();
     const err = await install(c, { manifest: path.join(dir, 'install.sql') }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InstallError);

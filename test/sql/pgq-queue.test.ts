@@ -56,8 +56,14 @@ describe('pgq.insert_event', () => {
       [b.id],
     );
     expect(row).toEqual({
-      ev_type: 'T2', ev_data: 'd2', ev_extra1: 'x1', ev_extra2: 'x2', ev_extra3: 'x3', ev_extra4: 'x4',
-      ev_owner: null, ev_retry: null,
+      ev_type: 'T2',
+      ev_data: 'd2',
+      ev_extra1: 'x1',
+      ev_extra2: 'x2',
+      ev_extra3: 'x3',
+      ev_extra4: 'x4',
+      ev_owner: null,
+      ev_retry: null,
     });
   });
 
@@ -70,7 +76,9 @@ describe('pgq.insert_event', () => {
 
   it('fails clearly for an unknown queue or NULL queue and inserts nothing', async () => {
     const before = await db.one('select count(*)::int as n from pgq.event_all');
-    expect((await pgError(db.query("select pgq.insert_event('nope', 'T', 'd')"))).message).toBe('No such queue');
+    expect((await pgError(db.query("select pgq.insert_event('nope', 'T', 'd')"))).message).toBe(
+      'No such queue',
+    );
     expect((await pgError(db.query("select pgq.insert_event(null, 'T', 'd')"))).message).toBe(
       'Queue name must not be NULL',
     );
@@ -116,7 +124,9 @@ describe('pgq.insert_event_bulk', () => {
     await db.query("select pgq.insert_event_bulk('bulk', 'S', array['4','5'])");
     await tick(db, 'bulk');
     const b = await db.one("select pgq.next_batch('bulk', 'c') as id");
-    const ev = await db.query('select ev_type, ev_data, ev_extra1, ev_extra4 from pgq.get_batch_events($1)', [b.id]);
+    const ev = await db.query('select ev_type, ev_data, ev_extra1, ev_extra4 from pgq.get_batch_events($1)', [
+      b.id,
+    ]);
     expect(ev.rows).toEqual([
       { ev_type: 'A', ev_data: '1', ev_extra1: 'x', ev_extra4: 'q' },
       { ev_type: 'B', ev_data: '2', ev_extra1: null, ev_extra4: null },
@@ -128,8 +138,13 @@ describe('pgq.insert_event_bulk', () => {
 
   it('rejects arrays longer than ev_data and an unknown queue', async () => {
     expect(
-      (await pgError(db.query("select pgq.insert_event_bulk('bulk', array['A','B'], array['1'], null, null, null, null)")))
-        .message,
+      (
+        await pgError(
+          db.query(
+            "select pgq.insert_event_bulk('bulk', array['A','B'], array['1'], null, null, null, null)",
+          ),
+        )
+      ).message,
     ).toBe('ev_type has more elements than ev_data');
     expect((await pgError(db.query("select pgq.insert_event_bulk('nope', 'T', array['1'])"))).message).toBe(
       'No such queue',
@@ -139,7 +154,9 @@ describe('pgq.insert_event_bulk', () => {
   it('counts towards queue_per_tx_limit', async () => {
     await db.query("select pgq.create_queue('bulk_limited')");
     await db.query("select pgq.set_queue_config('bulk_limited', 'per_tx_limit', '3')");
-    const e = await pgError(db.query("select pgq.insert_event_bulk('bulk_limited', 'T', array['1','2','3','4'])"));
+    const e = await pgError(
+      db.query("select pgq.insert_event_bulk('bulk_limited', 'T', array['1','2','3','4'])"),
+    );
     expect(e.code).toBe('PQ005');
   });
 });
@@ -160,14 +177,18 @@ describe('pgq.set_queue_config', () => {
     expect((await pgError(db.query("select pgq.set_queue_config('cfg', 'data_pfx', 'x')"))).message).toBe(
       'cannot change parameter "data_pfx"',
     );
-    expect((await pgError(db.query("select pgq.set_queue_config('nope', 'ticker_max_count', '1')"))).message).toBe(
-      'No such event queue',
-    );
+    expect(
+      (await pgError(db.query("select pgq.set_queue_config('nope', 'ticker_max_count', '1')"))).message,
+    ).toBe('No such event queue');
     const e = await pgError(db.query("select pgq.set_queue_config('cfg', 'ticker_max_count', 'lots')"));
     expect(e.message).toMatch(/invalid input syntax for type integer/);
-    const e2 = await pgError(db.query("select pgq.set_queue_config('cfg', 'x; drop table pgq.queue; --', '1')"));
+    const e2 = await pgError(
+      db.query("select pgq.set_queue_config('cfg', 'x; drop table pgq.queue; --', '1')"),
+    );
     expect(e2.message).toMatch(/cannot change parameter/);
-    expect((await db.one("select queue_ticker_max_count as n from pgq.queue where queue_name = 'cfg'")).n).toBe(42);
+    expect(
+      (await db.one("select queue_ticker_max_count as n from pgq.queue where queue_name = 'cfg'")).n,
+    ).toBe(42);
   });
 });
 
@@ -182,7 +203,9 @@ describe('pgq.drop_queue', () => {
     );
     expect((await db.one("select pgq.drop_queue('gone', true) as r")).r).toBe(1);
     expect((await db.one("select count(*)::int as n from pgq.queue where queue_name = 'gone'")).n).toBe(0);
-    expect((await db.one('select count(*)::int as n from pgq.tick where tick_queue = $1', [q.queue_id])).n).toBe(0);
+    expect(
+      (await db.one('select count(*)::int as n from pgq.tick where tick_queue = $1', [q.queue_id])).n,
+    ).toBe(0);
     expect((await db.one('select to_regclass($1) as t', [`pgq.event_${q.queue_id}`])).t).toBeNull();
     expect((await db.one("select count(*)::int as n from pgq.consumer where co_name = 'gone_c'")).n).toBe(0);
   });

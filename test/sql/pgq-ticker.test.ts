@@ -25,7 +25,7 @@ describe('pgq.ticker(queue)', () => {
     expect((await db.one("select pgq.ticker('cnt') as t")).t).toBeNull();
     await db.query("select pgq.insert_event('cnt', 'T', 'x') from generate_series(1, 2)");
     const t = (await db.one("select pgq.ticker('cnt') as t")).t;
-    expect(t).toBe((await lastTick('cnt')));
+    expect(t).toBe(await lastTick('cnt'));
     expect(t).not.toBeNull();
   });
 
@@ -38,7 +38,9 @@ describe('pgq.ticker(queue)', () => {
   });
 
   it('pgq.ticker() ticks all due queues and skips paused and external ones', async () => {
-    await db.query("select pgq.create_queue('all_a'), pgq.create_queue('all_paused'), pgq.create_queue('all_ext')");
+    await db.query(
+      "select pgq.create_queue('all_a'), pgq.create_queue('all_paused'), pgq.create_queue('all_ext')",
+    );
     await db.query("select pgq.set_queue_config('all_paused', 'ticker_paused', 'true')");
     await db.query("select pgq.set_queue_config('all_ext', 'external_ticker', 'true')");
     for (const q of ['all_a', 'all_paused', 'all_ext']) await db.query('select pgq.force_tick($1)', [q]);
@@ -77,7 +79,10 @@ describe('pgq.ticker(queue)', () => {
     const [a, b] = [await db.connect(), await db.connect()];
     for (let i = 0; i < 20; i++) {
       await db.query("select pgq.insert_event('race', 'T', 'x'), pgq.force_tick('race')");
-      const res = await Promise.allSettled([a.query("select pgq.ticker('race')"), b.query("select pgq.ticker('race')")]);
+      const res = await Promise.allSettled([
+        a.query("select pgq.ticker('race')"),
+        b.query("select pgq.ticker('race')"),
+      ]);
       expect(res.some((r) => r.status === 'fulfilled')).toBe(true);
     }
     const dup = await db.one(
@@ -100,14 +105,20 @@ describe('maintenance', () => {
     await db.query("select pgq.insert_event('maint', 'T', 'x')");
     const before = await db.one("select queue_cur_table as t from pgq.queue where queue_name = 'maint'");
     await db.query("select pgq.maint_rotate_tables_step1('maint')");
-    const mid = await db.one("select queue_cur_table as t, queue_switch_step2 as s2 from pgq.queue where queue_name = 'maint'");
+    const mid = await db.one(
+      "select queue_cur_table as t, queue_switch_step2 as s2 from pgq.queue where queue_name = 'maint'",
+    );
     expect(mid.t).toBe((before.t + 1) % 3);
     expect(mid.s2).toBeNull();
     // Until step2 runs, a second step1 does nothing.
     await db.query("select pgq.maint_rotate_tables_step1('maint')");
-    expect((await db.one("select queue_cur_table as t from pgq.queue where queue_name = 'maint'")).t).toBe(mid.t);
+    expect((await db.one("select queue_cur_table as t from pgq.queue where queue_name = 'maint'")).t).toBe(
+      mid.t,
+    );
     await db.query('select pgq.maint_rotate_tables_step2()');
-    expect((await db.one("select queue_switch_step2 as s2 from pgq.queue where queue_name = 'maint'")).s2).not.toBeNull();
+    expect(
+      (await db.one("select queue_switch_step2 as s2 from pgq.queue where queue_name = 'maint'")).s2,
+    ).not.toBeNull();
   });
 
   it('rotation skips a table locked by someone else instead of waiting', async () => {
@@ -131,7 +142,9 @@ describe('maintenance', () => {
   });
 
   it('queue_extra_maint functions are listed with the queue name', async () => {
-    await db.query("update pgq.queue set queue_extra_maint = array['public.my_maint'] where queue_name = 'maint'");
+    await db.query(
+      "update pgq.queue set queue_extra_maint = array['public.my_maint'] where queue_name = 'maint'",
+    );
     const ops = (await db.query('select * from pgq.maint_operations()')).rows;
     expect(ops).toContainEqual({ func_name: 'public.my_maint', func_arg: 'maint' });
   });

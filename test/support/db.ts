@@ -27,7 +27,9 @@ async function adminQuery(sql: string): Promise<void> {
   }
 }
 
-export async function createDatabase(opts: { empty?: boolean } = {}): Promise<TestDb & { drop(): Promise<void> }> {
+export async function createDatabase(
+  opts: { empty?: boolean } = {},
+): Promise<TestDb & { drop(): Promise<void> }> {
   const name = `t_${randomBytes(6).toString('hex')}`;
   const template = opts.empty ? 'template0' : inject('pgTemplateDb');
   // CREATE DATABASE … TEMPLATE fails if another session is connected to the template at that

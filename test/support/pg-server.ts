@@ -45,10 +45,19 @@ export async function startPgServer(opts: { log?: boolean; extraFlags?: string[]
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
     // Test data is disposable: trade durability for speed.
     postgresFlags: [
-      '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
-      '-c', 'max_connections=300', '-c', 'listen_addresses=127.0.0.1',
+      '-c',
+      'fsync=off',
+      '-c',
+      'synchronous_commit=off',
+      '-c',
+      'full_page_writes=off',
+      '-c',
+      'max_connections=300',
+      '-c',
+      'listen_addresses=127.0.0.1',
       // TCP only: no socket file to place where the postgres user may write.
-      '-c', 'unix_socket_directories=',
+      '-c',
+      'unix_socket_directories=',
       ...(opts.extraFlags ?? []),
     ],
     onLog: opts.log ? (m) => console.log(m) : () => {},

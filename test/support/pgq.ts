@@ -2,7 +2,10 @@
 // what is being tested.
 import type pg from 'pg';
 
-type Q = Pick<pg.ClientBase, 'query'>;
+// Anything with pg's query(text, params) — a Client, a Pool or a TestDb.
+type Q = {
+  query<R extends pg.QueryResultRow = any>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
+};
 
 /** Forces a tick now (force_tick + ticker) and returns its id. */
 export async function tick(db: Q, queue: string): Promise<bigint> {
@@ -26,7 +29,11 @@ export interface Ev {
 }
 
 /** Opens the next batch; returns its id and events, or null when there is none. */
-export async function nextBatch(db: Q, queue: string, consumer: string): Promise<{ id: bigint; events: Ev[] } | null> {
+export async function nextBatch(
+  db: Q,
+  queue: string,
+  consumer: string,
+): Promise<{ id: bigint; events: Ev[] } | null> {
   const r = await db.query<{ b: bigint | null }>('select pgq.next_batch($1, $2) as b', [queue, consumer]);
   const id = r.rows[0]?.b;
   if (id == null) return null;

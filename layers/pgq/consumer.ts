@@ -1,0 +1,300 @@
+// Consumers: read a batch, let a handler tag each event done or retry, finish the batch — all in
+// one transaction on the queue's database, so a consumer that dies mid-batch leaves nothing half
+// done and gets the same events again (at-least-once per batch; exactly-once for effects the
+// handler writes through the same client).
+import type pg from 'pg';
+import { inTransaction } from '../db/transaction.ts';
+import { asPgqError, PgqError } from './errors.ts';
+import { toBigInt } from './producer.ts';
+
+export interface PgqEvent {
+  id: bigint;
+  time: Date;
+  txid: bigint | null;
+  /** How many times the event was retried before (null: never). */
+  retry: number | null;
+  type: string | null;
+  data: string | null;
+  extra1: string | null;
+  extra2: string | null;
+  extra3: string | null;
+  extra4: string | null;
+}
+
+export type EventTag = { kind: 'untagged' } | { kind: 'done' } | { kind: 'retry'; after: number | Date };
+
+export interface BatchInfo {
+  batchId: bigint;
+  queue: string;
+  consumer: string;
+  tickId: bigint;
+  prevTickId: bigint;
+  tickTime: Date;
+  prevTickTime: Date;
+  /** Upper bound of the number of events in the batch (event sequence distance). */
+  eventSeqSpan: bigint;
+}
+
+export class BatchEvent implements PgqEvent {
+  id!: bigint;
+  time!: Date;
+  txid!: bigint | null;
+  retry!: number | null;
+  type!: string | null;
+  data!: string | null;
+  extra1!: string | null;
+  extra2!: string | null;
+  extra3!: string | null;
+  extra4!: string | null;
+  #tag: EventTag = { kind: 'untagged' };
+  readonly #tally: TagTally;
+
+  constructor(row: Record<string, unknown>, tally: TagTally) {
+    this.id = toBigInt(row.ev_id);
+    this.time = row.ev_time as Date;
+    this.txid = row.ev_txid == null ? null : toBigInt(row.ev_txid);
+    this.retry = (row.ev_retry as number | null) ?? null;
+    this.type = row.ev_type as string | null;
+    this.data = row.ev_data as string | null;
+    this.extra1 = row.ev_extra1 as string | null;
+    this.extra2 = row.ev_extra2 as string | null;
+    this.extra3 = row.ev_extra3 as string | null;
+    this.extra4 = row.ev_extra4 as string | null;
+    this.#tally = tally;
+    tally.untagged++;
+  }
+
+  get tag(): EventTag {
+    return this.#tag;
+  }
+
+  tagDone(): void {
+    this.#retag({ kind: 'done' });
+  }
+
+  /** Sends the event back to this consumer after `after` seconds (default 60) or at a time. */
+  tagRetry(after: number | Date = 60): void {
+    if (typeof after === 'number' && !(after >= 0)) {
+      throw new PgqError('invalid_argument', `retry delay must be a number of seconds ≥ 0, got ${after}`);
+    }
+    this.#retag({ kind: 'retry', after });
+  }
+
+  #retag(tag: EventTag) {
+    if (this.#tag.kind === 'untagged') this.#tally.untagged--;
+    if (this.#tag.kind === 'retry') this.#tally.retries.delete(this.id);
+    this.#tag = tag;
+    if (tag.kind === 'retry') this.#tally.retries.set(this.id, tag.after);
+  }
+}
+
+interface TagTally {
+  untagged: number;
+  retries: Map<bigint, number | Date>;
+}
+
+export interface Batch extends BatchInfo {
+  /** Events of the batch in id order (empty in lazy mode: iterate the batch instead). */
+  events: BatchEvent[];
+  /** Iterates the events; in lazy mode fetches them in chunks through a cursor. */
+  [Symbol.asyncIterator](): AsyncIterator<BatchEvent>;
+}
+
+/** Called with each batch inside its transaction; `client` is that transaction's connection. */
+export type BatchHandler = (batch: Batch, client: pg.ClientBase) => Promise<void>;
+
+export interface BatchOptions {
+  queue: string;
+  consumer: string;
+  handler: BatchHandler;
+  /** Fetch events through a cursor this many at a time (0 / undefined: all at once). */
+  lazyFetch?: number;
+  /** next_batch_custom knobs: wait for this many events / this long a batch / ticks this old. */
+  minCount?: number;
+  minIntervalMs?: number;
+  minLagMs?: number;
+  /** What untagged events mean after the handler returns: an error (default) or done. */
+  untagged?: 'error' | 'done';
+}
+
+export interface BatchResult {
+  batchId: bigint;
+  events: number;
+  retried: number;
+  tickId: bigint;
+}
+
+const interval = (ms: number | undefined) => (ms == null ? null : `${ms / 1000} seconds`);
+
+/**
+ * Processes the consumer's next batch, if any, in one transaction on `client`.
+ * Returns null when no batch is ready. Throws (after rolling back) when the handler throws or
+ * leaves events untagged; the same batch is then handed out again next time.
+ */
+export async function processNextBatch(
+  client: pg.ClientBase,
+  opts: BatchOptions,
+): Promise<BatchResult | null> {
+  return inTransaction(client, async () => {
+    let info: Record<string, unknown> | undefined;
+    try {
+      const r = await client.query(
+        'select * from pgq.next_batch_custom($1, $2, $3::interval, $4::int4, $5::interval)',
+        [
+          opts.queue,
+          opts.consumer,
+          interval(opts.minLagMs),
+          opts.minCount ?? null,
+          interval(opts.minIntervalMs),
+        ],
+      );
+      info = r.rows[0];
+    } catch (err) {
+      throw asPgqError(err, `next_batch for ${opts.queue}/${opts.consumer}`);
+    }
+    if (!info || info.batch_id == null) return null;
+    const batchId = toBigInt(info.batch_id);
+    const tally: TagTally = { untagged: 0, retries: new Map() };
+    const base: BatchInfo = {
+      batchId,
+      queue: opts.queue,
+      consumer: opts.consumer,
+      tickId: toBigInt(info.cur_tick_id),
+      prevTickId: toBigInt(info.prev_tick_id),
+      tickTime: info.cur_tick_time as Date,
+      prevTickTime: info.prev_tick_time as Date,
+      eventSeqSpan: toBigInt(info.cur_tick_event_seq) - toBigInt(info.prev_tick_event_seq),
+    };
+    let count = 0;
+    let batch: Batch;
+    let lazy: LazyBatch | null = null;
+    if (opts.lazyFetch && opts.lazyFetch > 0) {
+      lazy = lazyBatch(client, base, opts.lazyFetch, tally, () => count++);
+      batch = lazy.batch;
+    } else {
+      const rows = (await client.query('select * from pgq.get_batch_events($1)', [batchId])).rows;
+      const events = rows.map((row) => new BatchEvent(row, tally));
+      count = events.length;
+      batch = {
+        ...base,
+        events,
+        async *[Symbol.asyncIterator]() {
+          yield* events;
+        },
+      };
+    }
+    await opts.handler(batch, client);
+    await lazy?.drainRest();
+    if (tally.untagged > 0) {
+      if (opts.untagged === 'done') {
+        tally.untagged = 0;
+      } else {
+        throw new PgqError(
+          'untagged_events',
+          `batch ${batchId} of ${opts.queue}/${opts.consumer}: ${tally.untagged} event(s) left untagged; ` +
+            'call tagDone() or tagRetry() on every event (or set untagged: "done")',
+        );
+      }
+    }
+    for (const [evId, after] of tally.retries) {
+      if (after instanceof Date) {
+        await client.query('select pgq.event_retry($1, $2, $3::timestamptz)', [batchId, evId, after]);
+      } else {
+        await client.query('select pgq.event_retry($1, $2, $3::integer)', [batchId, evId, Math.round(after)]);
+      }
+    }
+    await client.query('select pgq.finish_batch($1)', [batchId]);
+    return { batchId, events: count, retried: tally.retries.size, tickId: base.tickId };
+  });
+}
+
+interface LazyBatch {
+  batch: Batch;
+  /** Reads (as untagged) whatever the handler did not iterate, so nothing is skipped silently. */
+  drainRest(): Promise<void>;
+}
+
+function lazyBatch(
+  client: pg.ClientBase,
+  base: BatchInfo,
+  fetchSize: number,
+  tally: TagTally,
+  counted: () => void,
+): LazyBatch {
+  const cursor = `pgq_batch_${base.batchId}`;
+  let gen: AsyncGenerator<BatchEvent> | null = null;
+  let exhausted = false;
+  async function* read(): AsyncGenerator<BatchEvent> {
+    let rows = (
+      await client.query('select * from pgq.get_batch_cursor($1, $2, $3)', [base.batchId, cursor, fetchSize])
+    ).rows;
+    try {
+      while (rows.length > 0) {
+        for (const row of rows) {
+          counted();
+          yield new BatchEvent(row, tally);
+        }
+        if (rows.length < fetchSize) break;
+        rows = (await client.query(`fetch ${fetchSize} from ${cursor}`)).rows;
+      }
+      exhausted = true;
+    } finally {
+      await client.query(`close ${cursor}`);
+    }
+  }
+  const batch: Batch = {
+    ...base,
+    events: [],
+    [Symbol.asyncIterator]() {
+      if (gen) throw new PgqError('invalid_argument', 'a lazily fetched batch can be iterated only once');
+      gen = read();
+      return gen;
+    },
+  };
+  return {
+    batch,
+    async drainRest() {
+      if (exhausted) return;
+      // A handler that stopped early left the generator suspended (or never started it).
+      const rest = gen && !exhausted ? null : read();
+      if (rest) {
+        for await (const _ of rest) {
+          // counted as untagged by BatchEvent's constructor
+        }
+        return;
+      }
+      throw new PgqError(
+        'untagged_events',
+        `batch ${base.batchId}: the handler stopped reading the lazily fetched events before the end`,
+      );
+    },
+  };
+}
+
+export async function registerConsumer(
+  client: pg.ClientBase,
+  queue: string,
+  consumer: string,
+): Promise<boolean> {
+  try {
+    const r = await client.query<{ r: number }>('select pgq.register_consumer($1, $2) as r', [
+      queue,
+      consumer,
+    ]);
+    return r.rows[0]!.r === 1;
+  } catch (err) {
+    throw asPgqError(err, `register consumer "${consumer}" on queue "${queue}"`);
+  }
+}
+
+export async function unregisterConsumer(
+  client: pg.ClientBase,
+  queue: string,
+  consumer: string,
+): Promise<boolean> {
+  const r = await client.query<{ r: number }>('select pgq.unregister_consumer($1, $2) as r', [
+    queue,
+    consumer,
+  ]);
+  return r.rows[0]!.r > 0;
+}

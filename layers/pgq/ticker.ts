@@ -1,0 +1,231 @@
+// The ticker and maintenance loop for one database — what pgqd does per database — as a library
+// function run by the CLI (`skytools pgqd`), the ticker Lambda and the local stack:
+//   pgq.ticker per queue every tickPeriodMs (and report each new tick: consumer wake-ups),
+//   pgq.maint_retry_events() every retryPeriodMs until it returns 0,
+//   pgq.maint_operations() every maintPeriodMs, each step in its own transaction, VACUUM outside one.
+// Beyond pgqd: sub-second ticks, a single-runner guard (session advisory lock, so the connection
+// must be direct, not through a transaction-pooling proxy), a deadline, and counters.
+import type pg from 'pg';
+import { quoteIdent } from '../db/ident.ts';
+import { type Logger, silentLogger } from '../util/log.ts';
+import { sleep } from '../util/sleep.ts';
+import { toBigInt } from './producer.ts';
+
+export interface TickEvent {
+  database: string;
+  queue: string;
+  tickId: bigint;
+}
+
+export interface TickerOptions {
+  /** Opens a dedicated connection; the loop keeps it (the advisory lock lives in its session). */
+  connect: () => Promise<pg.Client>;
+  tickPeriodMs?: number;
+  retryPeriodMs?: number;
+  maintPeriodMs?: number;
+  /** Stop cleanly once this much time has passed (e.g. before a Lambda times out). */
+  runForMs?: number;
+  signal?: AbortSignal;
+  /** Another ticker holds the database: wait for it to go away, or return at once. */
+  onBusy?: 'wait' | 'exit';
+  onTick?: (ev: TickEvent) => void | Promise<void>;
+  log?: Logger;
+}
+
+export interface TickerStats {
+  database: string;
+  /** False when another ticker held the guard for the whole run (onBusy = 'exit' or deadline). */
+  ran: boolean;
+  tickerCalls: number;
+  ticks: number;
+  retried: number;
+  maintSteps: number;
+  errors: number;
+  startedAt: Date;
+  stoppedAt?: Date;
+}
+
+export const TICKER_LOCK = [0x736b7974, 0x7469636b] as const; // 'skyt', 'tick'
+const MIN_TICK_MS = 10;
+
+const TICK_SQL = `select queue_name, pgq.ticker(queue_name) as tick_id
+                    from pgq.queue
+                   where not queue_external_ticker and not queue_ticker_paused
+                   order by queue_name`;
+
+export async function runTicker(opts: TickerOptions): Promise<TickerStats> {
+  const tickMs = Math.max(MIN_TICK_MS, opts.tickPeriodMs ?? 1000);
+  const retryMs = opts.retryPeriodMs ?? 30_000;
+  const maintMs = opts.maintPeriodMs ?? 120_000;
+  const log = opts.log ?? silentLogger;
+  const deadline = opts.runForMs != null ? Date.now() + opts.runForMs : Number.POSITIVE_INFINITY;
+  const stop = () => opts.signal?.aborted || Date.now() + Math.min(tickMs, 50) >= deadline;
+  const stats: TickerStats = {
+    database: '?',
+    ran: false,
+    tickerCalls: 0,
+    ticks: 0,
+    retried: 0,
+    maintSteps: 0,
+    errors: 0,
+    startedAt: new Date(),
+  };
+
+  let client: pg.Client | null = null;
+  let backoff = tickMs;
+  try {
+    while (!stop()) {
+      try {
+        if (!client) {
+          client = await opts.connect();
+          client.on('error', () => {}); // surfaced by the next query instead
+          stats.database = (await client.query<{ d: string }>('select current_database() as d')).rows[0]!.d;
+          const got = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1, $2) as ok', [
+            ...TICKER_LOCK,
+          ]);
+          if (!got.rows[0]!.ok) {
+            await client.end().catch(() => {});
+            client = null;
+            if (opts.onBusy === 'exit') {
+              log.info('another ticker is running on this database; exiting', { database: stats.database });
+              return stats;
+            }
+            log.debug('another ticker is running; waiting', { database: stats.database });
+            await sleep(Math.min(Math.max(tickMs, 1000), deadline - Date.now()), opts.signal);
+            continue;
+          }
+          stats.ran = true;
+          log.info('ticker started', { database: stats.database, tickPeriodMs: tickMs });
+        }
+        await loop(client, stats, { tickMs, retryMs, maintMs, stop, opts, log });
+        backoff = tickMs;
+      } catch (err) {
+        stats.errors++;
+        log.error('ticker failed; reconnecting', { database: stats.database, error: (err as Error).message });
+        await client?.end().catch(() => {});
+        client = null;
+        await sleep(Math.min(backoff, Math.max(0, deadline - Date.now())), opts.signal);
+        backoff = Math.min(backoff * 2, 30_000);
+      }
+    }
+  } finally {
+    if (client) {
+      await client.query('select pg_advisory_unlock($1, $2)', [...TICKER_LOCK]).catch(() => {});
+      await client.end().catch(() => {});
+    }
+    stats.stoppedAt = new Date();
+  }
+  return stats;
+}
+
+async function loop(
+  client: pg.Client,
+  stats: TickerStats,
+  ctx: {
+    tickMs: number;
+    retryMs: number;
+    maintMs: number;
+    stop: () => boolean | undefined;
+    opts: TickerOptions;
+    log: Logger;
+  },
+): Promise<void> {
+  let nextRetry = Date.now() + Math.min(ctx.retryMs, 1000);
+  let nextMaint = Date.now() + Math.min(ctx.maintMs, 1000);
+  let nextTick = Date.now();
+  while (!ctx.stop()) {
+    const now = Date.now();
+    if (now >= nextTick) {
+      await tickOnce(client, stats, ctx.opts.onTick, ctx.log);
+      // Fixed-rate schedule; if we fell behind, do not try to catch up with a burst.
+      nextTick = Math.max(nextTick + ctx.tickMs, Date.now());
+    }
+    if (now >= nextRetry) {
+      stats.retried += await retryEvents(client);
+      nextRetry = Date.now() + ctx.retryMs;
+    }
+    if (now >= nextMaint) {
+      stats.maintSteps += await runMaintenance(client, ctx.log);
+      nextMaint = Date.now() + ctx.maintMs;
+    }
+    await sleep(Math.max(0, Math.min(nextTick, nextRetry, nextMaint) - Date.now()), ctx.opts.signal);
+  }
+}
+
+/** One round: pgq.ticker for every queue; returns the new ticks. */
+export async function tickOnce(
+  client: pg.ClientBase,
+  stats?: TickerStats,
+  onTick?: TickerOptions['onTick'],
+  log: Logger = silentLogger,
+): Promise<TickEvent[]> {
+  const r = await client.query<{ queue_name: string; tick_id: unknown }>(TICK_SQL);
+  if (stats) stats.tickerCalls++;
+  const out: TickEvent[] = [];
+  for (const row of r.rows) {
+    if (row.tick_id == null) continue;
+    const ev = { database: stats?.database ?? '', queue: row.queue_name, tickId: toBigInt(row.tick_id) };
+    out.push(ev);
+    if (stats) stats.ticks++;
+    if (onTick) {
+      try {
+        await onTick(ev);
+      } catch (err) {
+        log.warn('tick callback failed', {
+          queue: ev.queue,
+          tickId: ev.tickId,
+          error: (err as Error).message,
+        });
+      }
+    }
+  }
+  return out;
+}
+
+/** Moves due retry events back into their queues (pgq.maint_retry_events until 0). */
+export async function retryEvents(client: pg.ClientBase): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const r = await client.query<{ n: number }>('select pgq.maint_retry_events() as n');
+    const n = Number(r.rows[0]!.n);
+    total += n;
+    if (n === 0) return total;
+  }
+}
+
+/** Runs the steps of pgq.maint_operations(), each in its own transaction; VACUUM outside one. */
+export async function runMaintenance(client: pg.ClientBase, log: Logger = silentLogger): Promise<number> {
+  const ops = (
+    await client.query<{ func_name: string; func_arg: string | null }>('select * from pgq.maint_operations()')
+  ).rows;
+  let done = 0;
+  for (const op of ops) {
+    try {
+      if (op.func_name.toLowerCase() === 'vacuum') {
+        if (op.func_arg) await client.query(`vacuum ${quoteQualified(op.func_arg)}`);
+      } else if (op.func_arg == null) {
+        await client.query(`select ${quoteQualified(op.func_name)}()`);
+      } else {
+        await client.query(`select ${quoteQualified(op.func_name)}($1)`, [op.func_arg]);
+      }
+      done++;
+    } catch (err) {
+      // One failing step (e.g. a user's queue_extra_maint function) must not stop the others.
+      log.warn('maintenance step failed', {
+        step: op.func_name,
+        arg: op.func_arg,
+        error: (err as Error).message,
+      });
+    }
+  }
+  return done;
+}
+
+/** "schema.name" from the catalog → quoted SQL; refuses anything that is not 1–2 plain parts. */
+function quoteQualified(name: string): string {
+  const parts = name.split('.');
+  if (parts.length < 1 || parts.length > 2 || parts.some((p) => p === '')) {
+    throw new Error(`refusing to run maintenance step with odd name ${JSON.stringify(name)}`);
+  }
+  return parts.map((p) => quoteIdent(p)).join('.');
+}

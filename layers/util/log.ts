@@ -1,0 +1,61 @@
+// Minimal structured logger: JSON lines in Lambda / when LOG_FORMAT=json, readable text on a
+// terminal. Scope fields (queue, consumer, batchId, …) are carried by child loggers.
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type LogFields = Record<string, unknown>;
+
+export interface Logger {
+  debug(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  error(msg: string, fields?: LogFields): void;
+  child(fields: LogFields): Logger;
+}
+
+const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export function createLogger(
+  opts: { level?: LogLevel; json?: boolean; write?: (line: string) => void; fields?: LogFields } = {},
+): Logger {
+  const level = opts.level ?? (process.env.LOG_LEVEL as LogLevel | undefined) ?? 'info';
+  const json = opts.json ?? (process.env.LOG_FORMAT === 'json' || !!process.env.AWS_LAMBDA_FUNCTION_NAME);
+  const write = opts.write ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const base = opts.fields ?? {};
+  const emit = (lvl: LogLevel, msg: string, fields?: LogFields) => {
+    if (ORDER[lvl] < ORDER[level]) return;
+    const all = { ...base, ...fields };
+    if (json) {
+      write(JSON.stringify({ level: lvl, time: new Date().toISOString(), msg, ...all }, jsonSafe));
+    } else {
+      const extra = Object.entries(all)
+        .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v, jsonSafe)}`)
+        .join(' ');
+      write(
+        `${new Date().toISOString().slice(11, 23)} ${lvl.toUpperCase().padEnd(5)} ${msg}${extra ? ` ${extra}` : ''}`,
+      );
+    }
+  };
+  return {
+    debug: (m, f) => emit('debug', m, f),
+    info: (m, f) => emit('info', m, f),
+    warn: (m, f) => emit('warn', m, f),
+    error: (m, f) => emit('error', m, f),
+    child: (fields) => createLogger({ level, json, write, fields: { ...base, ...fields } }),
+  };
+}
+
+/** A logger that drops everything (library default). */
+export const silentLogger: Logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  child() {
+    return silentLogger;
+  },
+};
+
+function jsonSafe(_key: string, value: unknown) {
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof Error) return { name: value.name, message: value.message };
+  return value;
+}
