@@ -87,7 +87,11 @@ export async function compare(
   return row;
 }
 
-export async function benchProducer(opts: { adminUrl: string; events: number; reps?: number }): Promise<BenchRow[]> {
+export async function benchProducer(opts: {
+  adminUrl: string;
+  events: number;
+  reps?: number;
+}): Promise<BenchRow[]> {
   const dbs = await createBenchDbs(opts.adminUrl, 'producer');
   try {
     for (const cl of [dbs.ours, dbs.c]) await cl.query("select pgq.create_queue('bench')");

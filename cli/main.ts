@@ -8,8 +8,14 @@ export interface CommandModule {
 }
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
-  install: { summary: 'install or upgrade the SQL schemas in a database', load: () => import('./commands/install.ts') },
-  walmgr: { summary: 'WAL archive, base backups and point-in-time restore to S3 or a directory', load: () => import('./commands/walmgr.ts') },
+  install: {
+    summary: 'install or upgrade the SQL schemas in a database',
+    load: () => import('./commands/install.ts'),
+  },
+  walmgr: {
+    summary: 'WAL archive, base backups and point-in-time restore to S3 or a directory',
+    load: () => import('./commands/walmgr.ts'),
+  },
 };
 
 /** Lets command modules add themselves to the table above without editing each other. */

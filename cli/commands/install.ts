@@ -19,7 +19,9 @@ export function register(program: Command): void {
         });
         if (!opts.quiet) {
           const target = opts.db ? redactUrl(opts.db) : (process.env.PGDATABASE ?? 'default database');
-          process.stdout.write(`installed PgQ ${res.pgqVersion} into ${target} (${res.files.length} files)\n`);
+          process.stdout.write(
+            `installed PgQ ${res.pgqVersion} into ${target} (${res.files.length} files)\n`,
+          );
         }
       } finally {
         await client.end();

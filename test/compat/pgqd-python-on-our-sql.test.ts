@@ -69,9 +69,9 @@ describe.runIf(ready)('original pgqd and python3-pgq consumer on our PgQ', () =>
     const script = path.join(import.meta.dirname, 'fixtures', 'recording_consumer.py');
     const reg = spawnSync(env.python, [script, consumerIni, '--register'], { encoding: 'utf8' });
     expect(reg.status, reg.stderr).toBe(0);
-    expect((await db.query("select * from pgq.get_consumer_info('compat_q')")).rows.map((r) => r.consumer_name)).toEqual([
-      'compat_consumer',
-    ]);
+    expect(
+      (await db.query("select * from pgq.get_consumer_info('compat_q')")).rows.map((r) => r.consumer_name),
+    ).toEqual(['compat_consumer']);
 
     const pgqdIni = path.join(dir, 'pgqd.ini');
     writeFileSync(
@@ -96,7 +96,9 @@ describe.runIf(ready)('original pgqd and python3-pgq consumer on our PgQ', () =>
     const hasTriggers = (await db.query("select to_regproc('pgq.logutriga') is not null as ok")).rows[0].ok;
     if (hasTriggers) {
       await db.query('create table compat_src (id int primary key, val text)');
-      await db.query("create trigger compat_src_ev after insert or update or delete on compat_src for each row execute procedure pgq.logutriga('compat_q')");
+      await db.query(
+        "create trigger compat_src_ev after insert or update or delete on compat_src for each row execute procedure pgq.logutriga('compat_q')",
+      );
     }
 
     // Produce from several connections over a few seconds, so batches span ticks and rotations.
@@ -133,7 +135,8 @@ describe.runIf(ready)('original pgqd and python3-pgq consumer on our PgQ', () =>
     const deadline = Date.now() + 60_000;
     let seen: { ev_type: string; ev_data: string; ev_retry: number | null; ev_extra1: string | null }[] = [];
     while (Date.now() < deadline) {
-      seen = (await db.query('select ev_type, ev_data, ev_retry, ev_extra1 from compat_seen order by ev_id')).rows;
+      seen = (await db.query('select ev_type, ev_data, ev_retry, ev_extra1 from compat_seen order by ev_id'))
+        .rows;
       if (seen.length >= expected.size) break;
       await new Promise((r) => setTimeout(r, 250));
     }
@@ -153,14 +156,19 @@ describe.runIf(ready)('original pgqd and python3-pgq consumer on our PgQ', () =>
       new Set([...expected].filter(([, t]) => t === 'plain').map(([d]) => d)),
     );
     expect(plain.every((s) => s.ev_extra1 === 'x1')).toBe(true);
-    expect(seen.find((s) => s.ev_type === 'retry-me')).toMatchObject({ ev_data: 'comes back once', ev_retry: 1 });
+    expect(seen.find((s) => s.ev_type === 'retry-me')).toMatchObject({
+      ev_data: 'comes back once',
+      ev_retry: 1,
+    });
     if (hasTriggers) {
       const trig = seen.filter((s) => s.ev_type.startsWith('I:'));
       expect(trig).toHaveLength(20);
       expect(trig.every((s) => s.ev_extra1 === 'public.compat_src')).toBe(true);
     }
     // pgqd ran our maintenance: the queue rotated at least once.
-    const rot = await db.query("select queue_switch_time > now() - interval '1 minute' as rotated from pgq.queue where queue_name = 'compat_q'");
+    const rot = await db.query(
+      "select queue_switch_time > now() - interval '1 minute' as rotated from pgq.queue where queue_name = 'compat_q'",
+    );
     expect(rot.rows[0].rotated, logTail()).toBe(true);
   });
 });
