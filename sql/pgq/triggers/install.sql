@@ -1,1 +1,29 @@
 -- Event triggers: pgq.logutriga, pgq.sqltriga, pgq.jsontriga (see README.md beside this file).
+\ir pgq._trigger_state.sql
+
+-- helpers
+\ir pgq._trigger_error.sql
+\ir pgq._urlenc_slow.sql
+\ir pgq._urlenc.sql
+\ir pgq._trigger_parse_args.sql
+
+-- code generation
+\ir pgq._trigger_outexpr.sql
+\ir pgq._trigger_gen_changed.sql
+\ir pgq._trigger_gen_keyeq.sql
+\ir pgq._trigger_gen_where.sql
+\ir pgq._trigger_gen_urlrow.sql
+\ir pgq._trigger_gen_jsonrow.sql
+\ir pgq._trigger_gen_branch.sql
+\ir pgq._trigger_gen_case.sql
+\ir pgq._trigger_gen_dispatcher.sql
+\ir pgq._trigger_prepare.sql
+\ir pgq._trigger_encode.sql
+\ir pgq._trigger_truncate.sql
+
+-- the triggers
+\ir pgq.logutriga.sql
+\ir pgq.sqltriga.sql
+\ir pgq.jsontriga.sql
+
+\ir pgq._trigger_install_refresh.sql

@@ -1,0 +1,218 @@
+-- pgq._trigger_gen_branch(i_kind, i_nsp, i_tbl, i_cols, i_types, i_pkeys, i_args, i_opt, i_before) returns text
+--
+-- Code generation for pgq._trigger_prepare: the PL/pgSQL statements that encode one row event
+-- for one trigger, inside the generated encoder (variables _pgq_n/_pgq_o = NEW/OLD, $2 = TG_OP).
+--   i_kind    'logutriga', 'sqltriga' or 'jsontriga'
+--   i_nsp, i_tbl  schema and table name (ev_extra1 is "<schema>.<table>", unquoted, as in C)
+--   i_cols, i_types  live columns in attnum order and their type oids
+--   i_pkeys   primary key columns in index order
+--   i_args    all trigger arguments (queue first); i_opt = pgq._trigger_parse_args(i_args)
+--   i_before  true for a BEFORE trigger
+-- Event formats (identical to PgQ 3.5's C triggers) are described in README.md beside this file.
+-- Misconfiguration (unknown argument, SKIP on AFTER, deny, unknown _pgq_ev_* column, no
+-- queue name) becomes a RAISE in the generated code, so only that trigger fails, when it fires.
+create or replace function pgq._trigger_gen_branch(
+    i_kind text, i_nsp text, i_tbl text, i_cols text[], i_types oid[], i_pkeys text[],
+    i_args text[], i_opt jsonb, i_before boolean)
+returns text
+language plpgsql
+stable
+as $$
+declare
+    ind text := '        ';
+    code text := '';
+    ign text[];
+    pkl text[];
+    pkstr text;
+    js_head text;
+    magic_fields text[] := array['_pgq_ev_type', '_pgq_ev_data', '_pgq_ev_extra1', '_pgq_ev_extra2',
+                                 '_pgq_ev_extra3', '_pgq_ev_extra4'];
+    magic_vars text[] := array['_pgq_t', '_pgq_d', '_pgq_e1', '_pgq_e2', '_pgq_e3', '_pgq_e4'];
+    expr_fields text[] := array['ev_type', 'ev_data', 'ev_extra1', 'ev_extra2', 'ev_extra3', 'ev_extra4'];
+    skip_lit text := case when (i_opt->>'skip')::boolean then '''y''' else 'null' end;
+    no_event text;
+    n int := coalesce(array_length(i_cols, 1), 0);
+    is_magic boolean[] := '{}';
+    is_skip boolean[] := '{}';
+    is_pk boolean[] := '{}';
+    eq_ok boolean[] := '{}';
+    first_pk int;
+    col text;
+    chk text;
+    parts text;
+    expr text;
+    tbl_name text := i_nsp || '.' || i_tbl;
+begin
+    no_event := 'return array[null, null, null, null, null, null, ''y'', ' || skip_lit || ']::text[];';
+    if coalesce(array_length(i_args, 1), 0) < 1 then
+        return ind || 'raise exception ''pgq trigger must have destination queue as argument'' using errcode = ''PQ010'';' || E'\n';
+    end if;
+    if i_opt->>'bad' is not null then
+        return ind || 'raise exception ''bad param to pgq trigger'' using errcode = ''PQ010'', detail = '
+               || quote_literal('argument: ' || (i_opt->>'bad')) || E';\n';
+    end if;
+    if i_opt->>'ignore' is not null then
+        ign := regexp_split_to_array(btrim(i_opt->>'ignore', E' \t\n\r,'), E'[\\s,]+');
+    end if;
+    if i_opt->>'pkey' is not null then
+        pkstr := i_opt->>'pkey';
+        pkl := regexp_split_to_array(btrim(pkstr, E' \t\n\r,'), E'[\\s,]+');
+        if pkstr = '' then pkl := '{}'; end if;
+    else
+        pkstr := array_to_string(i_pkeys, ',');
+        pkl := i_pkeys;
+    end if;
+
+    for i in 1 .. n loop
+        col := i_cols[i];
+        is_magic[i] := left(col, 8) = '_pgq_ev_';
+        if is_magic[i] and not col = any (magic_fields) then
+            return ind || 'raise exception ''Unknown magic column: %'', ' || quote_literal(col)
+                   || E' using errcode = ''PQ010'';\n';
+        end if;
+        is_skip[i] := is_magic[i] or (ign is not null and col = any (ign));
+        is_pk[i] := not is_magic[i] and col = any (pkl);
+        if is_pk[i] and first_pk is null then first_pk := i; end if;
+        eq_ok[i] := exists (
+            select 1 from pg_catalog.pg_type t
+              join pg_catalog.pg_opclass oc on oc.opcintype = case when t.typtype = 'd' then t.typbasetype else t.oid end
+              join pg_catalog.pg_am am on am.oid = oc.opcmethod
+             where t.oid = i_types[i] and oc.opcdefault and am.amname = 'btree' and t.typcategory <> 'A');
+    end loop;
+
+    -- checks done before anything else, in the C order
+    if cardinality(pkl) = 0 then
+        code := code || ind || 'if $2 <> ''INSERT'' then raise exception ''Update/Delete on table without pkey'''
+                || E' using errcode = ''PQ010''; end if;\n';
+    end if;
+    if (i_opt->>'skip')::boolean and not i_before then
+        return code || ind || E'raise exception ''SKIP does not work in AFTER trigger.'' using errcode = ''PQ010'';\n';
+    end if;
+    if (i_opt->>'deny')::boolean then
+        return code || ind || 'raise exception ''Table ''''%'''' to queue ''''%'''': change not allowed (%)'', '
+               || quote_literal(tbl_name) || ', ' || quote_literal(i_args[1]) || E', $2 using errcode = ''PQ010'';\n';
+    end if;
+
+    if i_kind = 'sqltriga' then
+        code := code || ind || E'if $2 = ''INSERT'' then\n';
+        -- (col,...) values ('v',...)
+        parts := '';
+        expr := '';
+        for i in 1 .. n loop
+            continue when is_skip[i];
+            parts := parts || case when parts = '' then '' else ',' end || quote_ident(i_cols[i]);
+            expr := expr || case when expr = '' then '' else ' || '','' || ' end
+                    || 'coalesce(pg_catalog.quote_literal('
+                    || pgq._trigger_outexpr('_pgq_n.' || quote_ident(i_cols[i]), i_types[i]) || '), ''null'')';
+        end loop;
+        code := code || ind || '    _pgq_d := ' || quote_literal('(' || parts || ') values (')
+                || case when expr = '' then '' else ' || ' || expr end || E' || '')'';\n'
+                || ind || E'    _pgq_r := _pgq_n;\n'
+                || ind || E'elsif $2 = ''UPDATE'' then\n'
+                || ind || E'    _pgq_d := ''''; _pgq_ic := 0;\n';
+        for i in 1 .. n loop
+            chk := pgq._trigger_gen_changed(i_cols[i], i_types[i], eq_ok[i]);
+            if is_pk[i] then
+                code := code || ind || '    if ' || chk || E' then raise exception ''primary key update not allowed'' using errcode = ''PQ010''; end if;\n';
+            elsif is_skip[i] then
+                code := code || ind || '    if ' || chk || E' then _pgq_ic := _pgq_ic + 1; end if;\n';
+            else
+                code := code || ind || '    if ' || chk || ' then _pgq_d := _pgq_d || case when _pgq_d = '''' then '''' else '','' end || '
+                        || quote_literal(quote_ident(i_cols[i]) || '=') || ' || coalesce(pg_catalog.quote_literal('
+                        || pgq._trigger_outexpr('_pgq_n.' || quote_ident(i_cols[i]), i_types[i]) || E'), ''NULL''); end if;\n';
+            end if;
+        end loop;
+        code := code || ind || E'    if _pgq_d = '''' then\n'
+                || ind || '        if _pgq_ic > 0 then ' || no_event || E' end if;\n';
+        if first_pk is null then
+            code := code || ind || E'        raise exception ''primary key column not found'' using errcode = ''PQ010'';\n';
+        else
+            code := code || ind || '        _pgq_d := ' || pgq._trigger_gen_keyeq('_pgq_o', i_cols[first_pk], i_types[first_pk]) || E';\n';
+        end if;
+        code := code || ind || E'    end if;\n'
+                || ind || '    _pgq_d := _pgq_d || '' where '' || ' || pgq._trigger_gen_where('_pgq_o', i_cols, i_types, is_pk) || E';\n'
+                || ind || E'    _pgq_r := _pgq_n;\n';
+        if (i_opt->>'backup')::boolean then
+            code := code || ind || '    _pgq_e2 := ' || pgq._trigger_gen_urlrow('_pgq_o', i_cols, i_types, is_skip) || E';\n';
+        end if;
+        code := code || ind || E'else\n'
+                || ind || '    _pgq_d := ' || pgq._trigger_gen_where('_pgq_o', i_cols, i_types, is_pk) || E';\n'
+                || ind || E'    _pgq_r := _pgq_o;\n'
+                || ind || E'end if;\n'
+                || ind || E'_pgq_t := left($2, 1);\n';
+    else
+        -- logutriga / jsontriga: an UPDATE that changed only ignored columns gives no event;
+        -- a changed key column is an error (checked up to the first interesting change, as in C)
+        code := code || ind || E'if $2 = ''UPDATE'' then\n'
+                || ind || E'    _pgq_ic := 0;\n'
+                || ind || E'    <<_pgq_chk>> begin\n';
+        for i in 1 .. n loop
+            continue when not is_pk[i] and ign is null;
+            chk := pgq._trigger_gen_changed(i_cols[i], i_types[i], eq_ok[i]);
+            if is_pk[i] then
+                code := code || ind || '        if ' || chk || E' then raise exception ''primary key update not allowed'' using errcode = ''PQ010''; end if;\n';
+            elsif is_skip[i] then
+                code := code || ind || '        if ' || chk || E' then _pgq_ic := _pgq_ic + 1; end if;\n';
+            else
+                code := code || ind || '        if ' || chk || E' then exit _pgq_chk; end if;\n';
+            end if;
+        end loop;
+        code := code || ind || '        if _pgq_ic > 0 then ' || no_event || E' end if;\n'
+                || ind || E'    end;\n'
+                || ind || E'    _pgq_r := _pgq_n;\n';
+        if (i_opt->>'backup')::boolean then
+            code := code || ind || '    _pgq_e2 := '
+                    || case when i_kind = 'jsontriga' then pgq._trigger_gen_jsonrow('_pgq_o', i_cols, i_types, is_skip)
+                            else pgq._trigger_gen_urlrow('_pgq_o', i_cols, i_types, is_skip) end || E';\n';
+        end if;
+        code := code || ind || E'elsif $2 = ''INSERT'' then\n'
+                || ind || E'    _pgq_r := _pgq_n;\n'
+                || ind || E'else\n'
+                || ind || E'    _pgq_r := _pgq_o;\n'
+                || ind || E'end if;\n';
+        if i_kind = 'jsontriga' then
+            if i_opt->>'pkey' is not null then
+                select string_agg(to_json(x)::text, ',' order by o) into js_head
+                  from unnest(string_to_array(i_opt->>'pkey', ',')) with ordinality as u(x, o);
+            else
+                select string_agg(to_json(x)::text, ',' order by o) into js_head
+                  from unnest(i_pkeys) with ordinality as u(x, o);
+            end if;
+            js_head := ',"table":[' || to_json(i_nsp)::text || ',' || to_json(i_tbl)::text || '],"pkey":['
+                       || coalesce(js_head, '') || ']}';
+            code := code || ind || '_pgq_t := ''{"op":"'' || $2 || ''"'' || ' || quote_literal(js_head) || E';\n'
+                    || ind || '_pgq_d := ' || pgq._trigger_gen_jsonrow('_pgq_r', i_cols, i_types, is_skip) || E';\n';
+        else
+            code := code || ind || '_pgq_t := left($2, 1) || ' || quote_literal(':' || pkstr) || E';\n'
+                    || ind || '_pgq_d := ' || pgq._trigger_gen_urlrow('_pgq_r', i_cols, i_types, is_skip) || E';\n';
+        end if;
+    end if;
+    code := code || ind || '_pgq_e1 := ' || quote_literal(tbl_name) || E';\n';
+
+    -- _pgq_ev_* columns override the fields, then ev_*= expressions, then when=
+    for i in 1 .. n loop
+        continue when not is_magic[i];
+        code := code || ind || magic_vars[array_position(magic_fields, i_cols[i])] || ' := '
+                || pgq._trigger_outexpr('_pgq_r.' || quote_ident(i_cols[i]), i_types[i]) || E';\n';
+    end loop;
+    -- positional parameters would reach the encoder's own arguments: refuse them (C: syntax error)
+    if exists (select 1 from jsonb_each_text(i_opt->'expr') e where e.value ~ '\$[0-9]') then
+        return ind || E'raise exception ''QB: syntax error'' using errcode = ''PQ010'';\n';
+    end if;
+    for i in 1 .. 6 loop
+        expr := i_opt->'expr'->>expr_fields[i];
+        continue when expr is null;
+        code := code || ind || 'select case when _pgq_v is null then null else pg_catalog.format(''%s'', _pgq_v) end into '
+                || magic_vars[i] || ' from (select (' || expr || E') as _pgq_v from (select (_pgq_r).*) as _pgq_s offset 0) as _pgq_x;\n';
+    end loop;
+    expr := i_opt->'expr'->>'when';
+    if expr is not null then
+        code := code || ind || 'select pg_catalog.pg_typeof(_pgq_v)::oid, case when _pgq_v is null then null else pg_catalog.format(''%s'', _pgq_v) end'
+                || ' into _pgq_wt, _pgq_w from (select (' || expr || E') as _pgq_v from (select (_pgq_r).*) as _pgq_s offset 0) as _pgq_x;\n'
+                || ind || E'if _pgq_wt <> 16 then raise exception ''when= query result must be boolean, got=%'', _pgq_wt using errcode = ''PQ010''; end if;\n'
+                || ind || E'if _pgq_w is null then raise exception ''when= should not be NULL'' using errcode = ''PQ010''; end if;\n'
+                || ind || 'if _pgq_w = ''f'' then ' || no_event || E' end if;\n';
+    end if;
+    return code || ind || 'return array[_pgq_t, _pgq_d, _pgq_e1, _pgq_e2, _pgq_e3, _pgq_e4, null, ' || skip_lit || E']::text[];\n';
+end;
+$$;

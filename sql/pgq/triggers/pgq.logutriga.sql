@@ -1,0 +1,69 @@
+-- pgq.logutriga() returns trigger
+--
+-- PgQ event trigger, event-for-event identical to the C pgq.logutriga of PgQ 3.5.
+--   create trigger t after insert or update or delete on tbl
+--       for each row execute procedure pgq.logutriga('queue' [, option ...]);
+--   create trigger t_r after truncate on tbl
+--       for each statement execute procedure pgq.logutriga('queue');
+-- Arguments: queue name, then any of SKIP (BEFORE trigger: log the change, do not apply it),
+-- ignore=col[,col], pkey=col[,col], backup, deny, when=<expr>, ev_type= ev_data= ev_extra1=
+-- .. ev_extra4=<expr> (expressions over the row's columns). Columns named _pgq_ev_type,
+-- _pgq_ev_data, _pgq_ev_extra1..4 override those fields and are not part of the row data.
+-- Event:
+--   ev_type   I:<pkey cols> / U:<pkey cols> / D:<pkey cols> (comma separated), R for TRUNCATE
+--   ev_data   the row urlencoded: col=value&col2=value2 (NULL: bare column name); NEW for
+--             INSERT/UPDATE, OLD for DELETE; '' for TRUNCATE
+--   ev_extra2 with 'backup', on UPDATE: the old row, urlencoded
+--   ev_extra1 schema.table
+-- Inserts with pgq.insert_event(queue, ...), so the user whose DML fires the trigger needs
+-- EXECUTE on it (pgq_writer). Does nothing when session_replication_role = local.
+-- Errors (SQLSTATE PQ010, nothing inserted): see pgq._trigger_prepare and pgq._trigger_truncate;
+-- UPDATE/DELETE on a table without primary key (and no pkey=), primary key change.
+-- Per row: one transaction-local setting lookup and one call of the table's generated
+-- encoder (pgq._trigger_prepare makes it, once per transaction per table).
+create or replace function pgq.logutriga()
+returns trigger
+language plpgsql
+as $$
+declare
+    ev text[];
+begin
+    if TG_LEVEL <> 'ROW' then
+        if TG_OP <> 'TRUNCATE' then
+            raise exception 'pgq Ins/Upd/Del trigger must be fired FOR EACH ROW' using errcode = 'PQ010';
+        end if;
+        if current_setting('session_replication_role') <> 'local' then
+            ev := pgq._trigger_truncate('logutriga', TG_RELID, TG_ARGV, TG_WHEN = 'BEFORE');
+            perform pgq.insert_event(TG_ARGV[0], ev[1], ev[2], ev[3], null, null, null);
+        end if;
+        return null;
+    end if;
+    if current_setting('session_replication_role') = 'local' then
+        if TG_WHEN = 'AFTER' then return null; elsif TG_OP = 'DELETE' then return OLD; end if;
+        return NEW;
+    end if;
+    if current_setting('pgq.tgv' || TG_RELID, true) is distinct from 'y' then
+        perform pgq._trigger_prepare(TG_RELID);
+        perform set_config('pgq.tgv' || TG_RELID, 'y', true);
+    end if;
+    ev := pgq._trigger_encode(TG_RELID, TG_NAME, TG_OP, NEW, OLD);
+    if ev[7] is null then
+        perform pgq.insert_event(TG_ARGV[0], ev[1], ev[2], ev[3], ev[4], ev[5], ev[6]);
+    elsif ev[7] = '?' then
+        -- a trigger or table the encoder does not know yet (created in this transaction)
+        perform pgq._trigger_prepare(TG_RELID);
+        ev := pgq._trigger_encode(TG_RELID, TG_NAME, TG_OP, NEW, OLD);
+        if ev[7] = '?' then
+            raise exception 'pgq trigger %: no encoder for table %', TG_NAME, TG_RELID::regclass using errcode = 'PQ010';
+        elsif ev[7] is null then
+            perform pgq.insert_event(TG_ARGV[0], ev[1], ev[2], ev[3], ev[4], ev[5], ev[6]);
+        end if;
+    end if;
+    if ev[8] is not null or TG_WHEN = 'AFTER' then
+        return null;
+    elsif TG_OP = 'DELETE' then
+        return OLD;
+    end if;
+    return NEW;
+end;
+$$;
