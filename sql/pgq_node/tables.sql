@@ -34,10 +34,11 @@ create table if not exists pgq_node.node_info (
     constraint node_info_queue_name_node_name_fkey foreign key (queue_name, node_name)
         references pgq_node.node_location (queue_name, node_name),
     constraint node_info_node_type_check check (node_type in ('root', 'branch', 'leaf')),
-    -- every node has a worker; only a leaf may feed a combined queue (merge-leaf)
+    -- every node has a worker; only a leaf may feed a combined queue (merge-leaf); an
+    -- unknown type fails here too (PostgreSQL checks constraints in name order)
     constraint node_info_check check (
         worker_name is not null
-        and (node_type = 'leaf' or combined_queue is null))
+        and (node_type = 'leaf' or (node_type in ('root', 'branch') and combined_queue is null)))
 );
 
 create table if not exists pgq_node.local_state (
