@@ -8,6 +8,10 @@ export interface CommandModule {
 }
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
+  pgqd: {
+    summary: 'ticker daemon: ticks, retries and maintains PgQ queues (like the original pgqd)',
+    load: () => import('./commands/pgqd.ts'),
+  },
   install: {
     summary: 'install or upgrade the SQL schemas in a database',
     load: () => import('./commands/install.ts'),

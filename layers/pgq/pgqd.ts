@@ -1,0 +1,178 @@
+// pgqd: the ticker daemon for many databases. Finds the databases to serve (database_list, or
+// every database that has the pgq schema) every check_period, and runs one ticker loop
+// (ticker.ts) per database until stopped.
+import pg from 'pg';
+import { withDatabaseName } from '../config/connstr.ts';
+import type { SettingSpec } from '../config/settings.ts';
+import { typeParsers } from '../db/connection.ts';
+import { type Logger, silentLogger } from '../util/log.ts';
+import { sleep } from '../util/sleep.ts';
+import { runTicker, type TickEvent, type TickerStats } from './ticker.ts';
+
+/** The [pgqd] section: the original pgqd's keys plus ours. */
+export const PGQD_SETTINGS: readonly SettingSpec[] = [
+  {
+    key: 'base_connstr',
+    env: 'PGQD_BASE_CONNSTR',
+    type: 'string',
+    default: '',
+    doc: 'libpq connect string or postgres:// URL, without dbname (default: $DATABASE_URL / PG* variables)',
+  },
+  {
+    key: 'initial_database',
+    type: 'string',
+    default: 'template1',
+    doc: 'database used to list the other databases',
+  },
+  {
+    key: 'database_list',
+    env: 'PGQD_DATABASE_LIST',
+    type: 'list',
+    doc: 'databases to tick (default: every database with the pgq schema)',
+  },
+  {
+    key: 'ticker_period',
+    env: 'PGQD_TICKER_PERIOD',
+    type: 'seconds',
+    default: '1',
+    min: 0.01,
+    doc: 'how often to run the ticker; below one second allowed, down to 10ms',
+  },
+  {
+    key: 'retry_period',
+    env: 'PGQD_RETRY_PERIOD',
+    type: 'seconds',
+    default: '30',
+    min: 0.01,
+    doc: 'how often to move due retry events back into their queues',
+  },
+  {
+    key: 'maint_period',
+    env: 'PGQD_MAINT_PERIOD',
+    type: 'seconds',
+    default: '120',
+    min: 0.01,
+    doc: 'how often to run maintenance (rotation, vacuum)',
+  },
+  {
+    key: 'check_period',
+    env: 'PGQD_CHECK_PERIOD',
+    type: 'seconds',
+    default: '60',
+    min: 0.1,
+    doc: 'how often to look for new or dropped databases',
+  },
+  { key: 'logfile', type: 'string', doc: 'append the log to this file (default: stderr)' },
+  { key: 'pidfile', type: 'string', doc: 'write the process id here while running' },
+  {
+    key: 'syslog',
+    type: 'string',
+    doc: '',
+    ignored: 'logs go to stderr/logfile; use your service manager for syslog',
+  },
+  { key: 'syslog_ident', type: 'string', doc: '', ignored: 'see syslog' },
+];
+
+export interface PgqdConfig {
+  base: pg.ClientConfig;
+  initialDatabase: string;
+  databaseList?: string[];
+  tickerPeriodMs: number;
+  retryPeriodMs: number;
+  maintPeriodMs: number;
+  checkPeriodMs: number;
+}
+
+export interface PgqdOptions {
+  config: PgqdConfig;
+  signal: AbortSignal;
+  log?: Logger;
+  onTick?: (ev: TickEvent) => void | Promise<void>;
+  /** Called whenever a database's ticker loop ends (abort, database gone). */
+  onStopped?: (stats: TickerStats) => void;
+}
+
+export function clientFor(cfg: PgqdConfig, database: string, app = 'skytools pgqd'): pg.ClientConfig {
+  return { ...withDatabaseName(cfg.base, database), application_name: app, types: typeParsers };
+}
+
+/** Databases to serve right now. */
+export async function discoverDatabases(cfg: PgqdConfig): Promise<string[]> {
+  if (cfg.databaseList && cfg.databaseList.length > 0) return cfg.databaseList;
+  const listing = new pg.Client(clientFor(cfg, cfg.initialDatabase));
+  await listing.connect();
+  let names: string[];
+  try {
+    names = (
+      await listing.query<{ datname: string }>(
+        'select datname from pg_database where not datistemplate and datallowconn order by 1',
+      )
+    ).rows.map((r) => r.datname);
+  } finally {
+    await listing.end();
+  }
+  const withPgq: string[] = [];
+  for (const db of names) {
+    const c = new pg.Client(clientFor(cfg, db));
+    try {
+      await c.connect();
+      const r = await c.query("select 1 from pg_namespace where nspname = 'pgq'");
+      if (r.rowCount) withPgq.push(db);
+    } catch {
+      // No access to that database: not ours to tick.
+    } finally {
+      await c.end().catch(() => {});
+    }
+  }
+  return withPgq;
+}
+
+export async function runPgqd(opts: PgqdOptions): Promise<void> {
+  const log = opts.log ?? silentLogger;
+  const running = new Map<string, { ac: AbortController; done: Promise<void> }>();
+  const startDb = (db: string) => {
+    const ac = new AbortController();
+    const abortAll = () => ac.abort();
+    opts.signal.addEventListener('abort', abortAll, { once: true });
+    const done = runTicker({
+      connect: async () => {
+        const c = new pg.Client(clientFor(opts.config, db));
+        await c.connect();
+        return c;
+      },
+      tickPeriodMs: opts.config.tickerPeriodMs,
+      retryPeriodMs: opts.config.retryPeriodMs,
+      maintPeriodMs: opts.config.maintPeriodMs,
+      signal: ac.signal,
+      onTick: opts.onTick,
+      log: log.child({ database: db }),
+    })
+      .then((stats) => opts.onStopped?.(stats))
+      .catch((err: unknown) =>
+        log.error('ticker loop crashed', { database: db, error: (err as Error).message }),
+      )
+      .finally(() => {
+        opts.signal.removeEventListener('abort', abortAll);
+        running.delete(db);
+      });
+    running.set(db, { ac, done });
+  };
+
+  while (!opts.signal.aborted) {
+    try {
+      const dbs = new Set(await discoverDatabases(opts.config));
+      for (const db of dbs) if (!running.has(db)) startDb(db);
+      for (const [db, r] of running) {
+        if (!dbs.has(db)) {
+          log.info('database no longer has pgq; stopping its ticker', { database: db });
+          r.ac.abort();
+        }
+      }
+      if (dbs.size === 0) log.warn('no database with the pgq schema found');
+    } catch (err) {
+      log.error('listing databases failed', { error: (err as Error).message });
+    }
+    await sleep(opts.config.checkPeriodMs, opts.signal);
+  }
+  await Promise.all([...running.values()].map((r) => r.done));
+}
