@@ -12,12 +12,13 @@ language plpgsql
 stable
 as $$
 declare
-    opt jsonb := pgq._trigger_parse_args(i_args);
+    args text[] := array(select pg_catalog.unnest(i_args));   -- TG_ARGV starts at 0
+    opt jsonb := pgq._trigger_parse_args(args);
     nsp text;
     tbl text;
     pk text;
 begin
-    if coalesce(array_length(i_args, 1), 0) < 1 then
+    if coalesce(array_length(args, 1), 0) < 1 then
         raise exception 'pgq trigger must have destination queue as argument' using errcode = 'PQ010';
     end if;
     if opt->>'bad' is not null then
@@ -41,7 +42,7 @@ begin
         raise exception 'SKIP does not work in AFTER trigger.' using errcode = 'PQ010';
     end if;
     if (opt->>'deny')::boolean then
-        raise exception 'Table ''%'' to queue ''%'': change not allowed (TRUNCATE)', nsp || '.' || tbl, i_args[1]
+        raise exception 'Table ''%'' to queue ''%'': change not allowed (TRUNCATE)', nsp || '.' || tbl, args[1]
             using errcode = 'PQ010';
     end if;
     if i_kind = 'jsontriga' then

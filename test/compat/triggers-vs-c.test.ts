@@ -1,0 +1,198 @@
+// Golden comparison of the event triggers: the same DDL and DML run on a database with Debian's
+// C extension (`create extension pgq`) and on one with our sql/install.sql, on the same server;
+// every event (ev_type, ev_data, ev_extra1..4) and every error message must be identical.
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { install } from '../../layers/install/installer.ts';
+import { adminQuery, probeCompat, urlFor } from '../support/compat.ts';
+
+const env = await probeCompat();
+if (!env.ok) console.warn(`compat (event triggers vs the original) skipped: ${env.reason}`);
+
+type Outcome = { ok: true } | { error: string };
+interface Ev {
+  ev_type: string | null;
+  ev_data: string | null;
+  ev_extra1: string | null;
+  ev_extra2: string | null;
+  ev_extra3: string | null;
+  ev_extra4: string | null;
+}
+
+const ALL = 'after insert or update or delete';
+const trig = (table: string, name: string, fn: string, args: string, when = ALL) =>
+  `create trigger ${name} ${when} on ${table} for each row execute procedure pgq.${fn}(${args})`;
+
+/** Scenarios: each is a list of statements run one by one (errors recorded, not fatal). */
+const scenarios: Record<string, string[]> = {
+  'many column types, all three triggers, insert/update/delete/truncate': [
+    `create table s.t1 (id int4, k2 text, txt text, num numeric, ts timestamptz, tsn timestamp, d date,
+       arr int[], tarr text[], js json, jb jsonb, ba bytea, b boolean, i2 int2, i8 int8, f4 float4,
+       f8 float8, u uuid, iv interval, ch char(4), vc varchar(10), ip inet, "Weird Col" text,
+       primary key (k2, id))`,
+    trig('s.t1', 'tj', 'jsontriga', "'q'"),
+    trig('s.t1', 'tl', 'logutriga', "'q'"),
+    trig('s.t1', 'ts', 'sqltriga', "'q'"),
+    "create trigger trj after truncate on s.t1 for each statement execute procedure pgq.jsontriga('q')",
+    "create trigger trl after truncate on s.t1 for each statement execute procedure pgq.logutriga('q')",
+    "create trigger trs after truncate on s.t1 for each statement execute procedure pgq.sqltriga('q')",
+    `insert into s.t1 values (1, 'a b', E'x & = % + ? '' " \\\\ \\n\\t end ü 日本 € ~*()!', 1.50,
+       '2024-03-05 10:11:12.345+02', '2024-03-05 10:11:12.5', '2024-03-05', '{1,2,NULL}',
+       '{"a b","c,d",NULL,"q\\"x"}', '{"a": [1, 2]}', '{"b": 1, "a": "x"}', E'\\\\x00ff41', true, -3,
+       9007199254740993, 1.5e20, 3.14159265358979, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+       '1 day 02:03:04', 'ab', 'v c', '10.0.0.1', 'w')`,
+    "insert into s.t1 (id, k2) values (2, 'k')",
+    "insert into s.t1 (id, k2, b, ts, d, num, f8) values (3, 'z', false, 'infinity', '-infinity', 'NaN', '-0')",
+    "update s.t1 set txt = 'new', b = null where id = 1",
+    'update s.t1 set txt = txt where id = 2',
+    "update s.t1 set num = 1.5 where id = 1",
+    "update s.t1 set arr = '{3}', js = '{}' where id = 1",
+    "update s.t1 set id = 5 where id = 2",
+    'delete from s.t1 where id = 2',
+    'delete from s.t1 where id = 3',
+    'truncate s.t1',
+  ],
+  'ignore=, pkey=, backup': [
+    'create table s.t2 (id int primary key, a text, b text, c int)',
+    trig('s.t2', 'tj', 'jsontriga', "'q', 'ignore=b, c', 'pkey=id, a', 'backup'"),
+    trig('s.t2', 'tl', 'logutriga', "'q', 'ignore=b,c', 'pkey=id,a', 'backup'"),
+    trig('s.t2', 'ts', 'sqltriga', "'q', 'ignore=b c', 'pkey=a id', 'backup'"),
+    "insert into s.t2 values (1, 'x', 'y', 3)",
+    "update s.t2 set b = 'z'",
+    "update s.t2 set b = 'z2', c = 4",
+    'update s.t2 set b = b',
+    "update s.t2 set c = 5, a = 'q'",
+    'delete from s.t2',
+  ],
+  'when=, ev_*= expressions and _pgq_ev_* columns': [
+    'create table s.t3 (id int primary key, a text, _pgq_ev_extra3 text, _pgq_ev_type text)',
+    trig('s.t3', 'tl', 'logutriga', "'q', 'when=a <> ''skip''', 'ev_extra1=a || ''!''', 'ev_extra4=id+1', 'ev_data=null'"),
+    trig('s.t3', 'tj', 'jsontriga', "'q', 'ev_type=now()::date > ''2000-01-01''', 'ev_extra2=array[a,a]'"),
+    trig('s.t3', 'ts', 'sqltriga', "'q', 'when=id > 1'"),
+    "insert into s.t3 values (1, 'x', 'e3', 'mytype')",
+    "insert into s.t3 values (2, 'skip', null, null)",
+    "update s.t3 set a = 'yy' where id = 1",
+    'delete from s.t3 where id = 1',
+    'create table s.t3b (id int primary key, a text)',
+    trig('s.t3b', 'tl', 'logutriga', "'q', 'when=null'", 'after insert'),
+    "insert into s.t3b values (1, 'x')",
+    'create table s.t3c (id int primary key, a text)',
+    trig('s.t3c', 'tl', 'logutriga', "'q', 'when=1'", 'after insert'),
+    "insert into s.t3c values (1, 'x')",
+    'create table s.t3d (id int primary key, _pgq_ev_bogus text)',
+    trig('s.t3d', 'tl', 'logutriga', "'q'", 'after insert'),
+    'insert into s.t3d values (1)',
+  ],
+  'SKIP, deny, bad arguments, tables without primary key, replication role': [
+    'create table s.t4 (id int primary key, a text)',
+    trig('s.t4', 'tl', 'logutriga', "'q', 'SKIP'", 'before insert or update or delete'),
+    "insert into s.t4 values (1, 'x')",
+    'select count(*) from s.t4',
+    'create table s.t5 (id int primary key, a text)',
+    trig('s.t5', 'tl', 'sqltriga', "'q', 'SKIP'"),
+    "insert into s.t5 values (1, 'x')",
+    'create table s.t6 (id int primary key, a text)',
+    trig('s.t6', 'tl', 'jsontriga', "'q', 'deny'"),
+    "insert into s.t6 values (1, 'x')",
+    'create table s.t7 (id int primary key, a text)',
+    trig('s.t7', 'tl', 'logutriga', "'q', 'nonsense'"),
+    "insert into s.t7 values (1, 'x')",
+    'create table s.t8 (id int, a text)',
+    trig('s.t8', 'tj', 'jsontriga', "'q'"),
+    trig('s.t8', 'tl', 'logutriga', "'q'"),
+    trig('s.t8', 'ts', 'sqltriga', "'q'"),
+    "insert into s.t8 values (1, 'x')",
+    "update s.t8 set a = 'y'",
+    'delete from s.t8',
+    'create table s.t9 (id int primary key, a text)',
+    trig('s.t9', 'tl', 'logutriga', "'q'"),
+    "set session_replication_role = local; insert into s.t9 values (1, 'x'); reset session_replication_role",
+    "insert into s.t9 values (2, 'y')",
+    "create table s.t10 (id int primary key, a text)",
+    "create trigger tr after truncate on s.t10 for each statement execute procedure pgq.logutriga('q', 'ignore=a')",
+    'truncate s.t10',
+  ],
+  'quoted names, dropped columns, domains, schema changes between transactions': [
+    'create domain s.posint as int4 check (value > 0)',
+    'create table s."Odd Table" ("Key" int primary key, "select" text, gone text, dom s.posint, flag boolean)',
+    trig('s."Odd Table"', 'tj', 'jsontriga', "'q'"),
+    trig('s."Odd Table"', 'tl', 'logutriga', "'q'"),
+    trig('s."Odd Table"', 'ts', 'sqltriga', "'q'"),
+    `insert into s."Odd Table" values (1, 'a''b', 'x', 7, true)`,
+    'alter table s."Odd Table" drop column gone',
+    `insert into s."Odd Table" values (2, 'c', 8, false)`,
+    'alter table s."Odd Table" add column extra numeric',
+    `insert into s."Odd Table" values (3, 'd', 9, null, 2.50)`,
+    'alter table s."Odd Table" rename column "select" to sel',
+    `update s."Odd Table" set sel = 'e', extra = 3 where "Key" = 3`,
+    'alter table s."Odd Table" rename to "Renamed"',
+    `delete from s."Renamed" where "Key" = 1`,
+  ],
+};
+
+async function run(c: pg.Client, sql: string): Promise<Outcome> {
+  try {
+    await c.query(sql);
+    return { ok: true };
+  } catch (err) {
+    return { error: (err as Error).message };
+  }
+}
+
+describe.skipIf(!env.ok)('event triggers: ours vs the original C triggers', () => {
+  const cName = `trg_c_${randomBytes(4).toString('hex')}`;
+  const oName = `trg_o_${randomBytes(4).toString('hex')}`;
+  let cdb: pg.Client;
+  let odb: pg.Client;
+
+  beforeAll(async () => {
+    await adminQuery(`create database ${cName}`);
+    await adminQuery(`create database ${oName}`);
+    cdb = new pg.Client({ connectionString: urlFor(cName) });
+    odb = new pg.Client({ connectionString: urlFor(oName) });
+    await cdb.connect();
+    await odb.connect();
+    await cdb.query('create extension pgq');
+    await install(odb);
+    for (const c of [cdb, odb]) {
+      await c.query("set timezone = 'Europe/Tallinn'");
+      await c.query("select pgq.create_queue('q')");
+    }
+  });
+
+  afterAll(async () => {
+    await cdb?.end().catch(() => {});
+    await odb?.end().catch(() => {});
+    await adminQuery(`drop database if exists ${cName} with (force)`).catch(() => {});
+    await adminQuery(`drop database if exists ${oName} with (force)`).catch(() => {});
+  });
+
+  async function events(c: pg.Client, table: string): Promise<Ev[]> {
+    const r = await c.query<Ev>(
+      `select ev_type, ev_data, ev_extra1, ev_extra2, ev_extra3, ev_extra4 from ${table} order by ev_id`,
+    );
+    await c.query(`delete from ${table}`);
+    return r.rows;
+  }
+
+  for (const [name, statements] of Object.entries(scenarios)) {
+    it(`gives identical events and errors: ${name}`, async () => {
+      const outcomes: Array<[string, Outcome, Outcome]> = [];
+      for (const c of [cdb, odb]) {
+        await c.query('drop schema if exists s cascade');
+        await c.query('create schema s');
+      }
+      for (const sql of statements) {
+        outcomes.push([sql, await run(cdb, sql), await run(odb, sql)]);
+      }
+      const cEvents = await events(cdb, 'pgq.event_template');
+      const oEvents = await events(odb, 'pgq.event_all');
+      expect(cEvents.length).toBeGreaterThan(0);
+      expect(oEvents).toEqual(cEvents);
+      for (const [sql, c, o] of outcomes) {
+        expect({ sql, outcome: o }).toEqual({ sql, outcome: c });
+      }
+    });
+  }
+});
