@@ -19,7 +19,9 @@ const TABLE = 'bench_triggers_t';
 
 async function setup(client: pg.Client): Promise<void> {
   await client.query('set client_min_messages = warning');
-  await client.query(`select pgq.create_queue('${QUEUE}') where not exists (select 1 from pgq.queue where queue_name = '${QUEUE}')`);
+  await client.query(
+    `select pgq.create_queue('${QUEUE}') where not exists (select 1 from pgq.queue where queue_name = '${QUEUE}')`,
+  );
   await client.query(`drop table if exists ${TABLE}`);
   await client.query(
     `create table ${TABLE} (id int8 primary key, name text, qty int4, price numeric, created timestamptz)`,
