@@ -8,6 +8,10 @@ export interface CommandModule {
 }
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
+  dev: {
+    summary: 'run the local stack: embedded PostgreSQL, PgQ, ticker, demo consumer, live status',
+    load: () => import('./commands/dev.ts'),
+  },
   pgqd: {
     summary: 'ticker daemon: ticks, retries and maintains PgQ queues (like the original pgqd)',
     load: () => import('./commands/pgqd.ts'),

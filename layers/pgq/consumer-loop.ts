@@ -18,6 +18,8 @@ export interface ConsumerLoopOptions extends BatchOptions {
   onBatch?: (res: BatchResult) => void;
   /** Upper bound of the error back-off (default 60 s). */
   maxBackoffMs?: number;
+  /** Counters to update as batches complete (for live views); a fresh object by default. */
+  stats?: ConsumerStats;
 }
 
 export interface ConsumerStats {
@@ -27,13 +29,31 @@ export interface ConsumerStats {
   errors: number;
   lastBatchAt?: Date;
   lastError?: string;
+  /** Recent end-to-end latencies (event time → handler start), ms; the last LATENCY_SAMPLES. */
+  latencyMs: number[];
+}
+
+const LATENCY_SAMPLES = 1000;
+
+/** p-th percentile (0..100) of a list of numbers; null for an empty list. */
+export function percentile(xs: readonly number[], p: number): number | null {
+  if (xs.length === 0) return null;
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 export async function runConsumer(opts: ConsumerLoopOptions): Promise<ConsumerStats> {
   const log = (opts.log ?? silentLogger).child({ queue: opts.queue, consumer: opts.consumer });
   const loopDelay = opts.loopDelayMs ?? 1000;
   const maxBackoff = opts.maxBackoffMs ?? 60_000;
-  const stats: ConsumerStats = { batches: 0, events: 0, retried: 0, errors: 0 };
+  const stats: ConsumerStats = opts.stats ?? { batches: 0, events: 0, retried: 0, errors: 0, latencyMs: [] };
+  const handler: BatchOptions['handler'] = (batch, client) => {
+    const now = Date.now();
+    for (const ev of batch.events) stats.latencyMs.push(now - ev.time.getTime());
+    if (stats.latencyMs.length > LATENCY_SAMPLES)
+      stats.latencyMs.splice(0, stats.latencyMs.length - LATENCY_SAMPLES);
+    return opts.handler(batch, client);
+  };
   let backoff = Math.max(100, loopDelay);
   let client: pg.PoolClient | null = null;
   let registered = !opts.register;
@@ -45,7 +65,7 @@ export async function runConsumer(opts: ConsumerLoopOptions): Promise<ConsumerSt
           if (await registerConsumer(client, opts.queue, opts.consumer)) log.info('consumer registered');
           registered = true;
         }
-        const res = await processNextBatch(client, opts);
+        const res = await processNextBatch(client, { ...opts, handler });
         backoff = Math.max(100, loopDelay);
         if (res) {
           stats.batches++;

@@ -30,6 +30,8 @@ export interface TickerOptions {
   onBusy?: 'wait' | 'exit';
   onTick?: (ev: TickEvent) => void | Promise<void>;
   log?: Logger;
+  /** Counters to update while running (for live views); a fresh object by default. */
+  stats?: TickerStats;
 }
 
 export interface TickerStats {
@@ -60,7 +62,7 @@ export async function runTicker(opts: TickerOptions): Promise<TickerStats> {
   const log = opts.log ?? silentLogger;
   const deadline = opts.runForMs != null ? Date.now() + opts.runForMs : Number.POSITIVE_INFINITY;
   const stop = () => opts.signal?.aborted || Date.now() + Math.min(tickMs, 50) >= deadline;
-  const stats: TickerStats = {
+  const stats: TickerStats = opts.stats ?? {
     database: '?',
     ran: false,
     tickerCalls: 0,

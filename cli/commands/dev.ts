@@ -1,0 +1,141 @@
+// `skytools dev` (npm start): the local stack — an embedded PostgreSQL (or DATABASE_URL), the
+// schema, the ticker loop, the consumers of a config file, demo traffic, and a live status view
+// until Ctrl-C. The embedded cluster's data directory is kept, so the next start resumes.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import pg from 'pg';
+import { redactUrl } from '../../layers/db/connection.ts';
+import { startEmbedded } from '../../layers/dev/embedded.ts';
+import { loadDevConfig, type StackStatus, startStack } from '../../layers/dev/stack.ts';
+import { percentile } from '../../layers/pgq/consumer-loop.ts';
+import { createLogger } from '../../layers/util/log.ts';
+import { sleep } from '../../layers/util/sleep.ts';
+
+const DEFAULT_CONFIG = fileURLToPath(new URL('../../examples/dev/skytools-dev.ini', import.meta.url));
+const DEV_DB = 'skytools_dev';
+
+interface Flags {
+  status: boolean;
+  runFor?: string;
+}
+
+export function register(program: Command): void {
+  program
+    .command('dev')
+    .description('run the local stack: PostgreSQL, PgQ, ticker, consumers and a live status view')
+    .argument('[config]', 'stack config (.ini)', DEFAULT_CONFIG)
+    .option('--no-status', 'print a status line per period instead of the live view')
+    .option('--run-for <seconds>', 'stop by itself after this many seconds')
+    .action(async (file: string, flags: Flags) => {
+      const cfg = loadDevConfig(file);
+      const tty = process.stdout.isTTY && flags.status;
+      const log = createLogger({ level: process.env.LOG_LEVEL === 'debug' ? 'debug' : 'warn' });
+      for (const w of cfg.warnings) log.warn(w);
+
+      let url = cfg.database;
+      let server: Awaited<ReturnType<typeof startEmbedded>> | null = null;
+      if (!url) {
+        say(`starting embedded PostgreSQL in ${path.relative(process.cwd(), cfg.dataDir) || cfg.dataDir} …`);
+        server = await startEmbedded({ dataDir: cfg.dataDir, persistent: true, port: cfg.port });
+        url = await ensureDatabase(server.url, DEV_DB);
+      }
+      const ac = new AbortController();
+      const stopNow = () => ac.abort();
+      process.on('SIGINT', stopNow);
+      process.on('SIGTERM', stopNow);
+      let stack: Awaited<ReturnType<typeof startStack>> | null = null;
+      try {
+        say(`installing PgQ and starting the stack on ${redactUrl(url)} …`);
+        stack = await startStack(cfg, url, log);
+        const until = flags.runFor ? Date.now() + Number(flags.runFor) * 1000 : Number.POSITIVE_INFINITY;
+        while (!ac.signal.aborted && Date.now() < until) {
+          const status = await stack.status();
+          if (tty) process.stdout.write(`\x1b[2J\x1b[H${render(status, url, cfg.tickerPeriodMs)}`);
+          else process.stdout.write(`${statusLine(status)}\n`);
+          await sleep(Math.min(cfg.statusPeriodMs, until - Date.now()), ac.signal);
+        }
+      } finally {
+        process.off('SIGINT', stopNow);
+        process.off('SIGTERM', stopNow);
+        say('\nstopping …');
+        await stack?.stop();
+        if (server) {
+          await server.stop();
+          say(`stopped; data kept in ${cfg.dataDir} (the next start resumes)`);
+        } else {
+          say('stopped');
+        }
+      }
+    });
+}
+
+function say(msg: string) {
+  process.stderr.write(`${msg}\n`);
+}
+
+async function ensureDatabase(adminUrl: string, name: string): Promise<string> {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    const r = await admin.query('select 1 from pg_database where datname = $1', [name]);
+    if (r.rowCount === 0) await admin.query(`create database ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const u = new URL(adminUrl);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+const ms = (v: number | null) => (v == null ? '-' : `${Math.round(v)}ms`);
+const pad = (s: unknown, n: number) => String(s ?? '-').padEnd(n);
+const padL = (s: unknown, n: number) => String(s ?? '-').padStart(n);
+const shortInterval = (sec: number | null) =>
+  sec == null
+    ? '-'
+    : sec < 1
+      ? `${Math.round(sec * 1000)}ms`
+      : sec < 120
+        ? `${sec.toFixed(1)}s`
+        : `${Math.round(sec / 60)}min`;
+
+export function render(s: StackStatus, url: string, tickMs: number): string {
+  const lines: string[] = [];
+  lines.push(`skytools dev — ${redactUrl(url)}   (Ctrl-C to stop)   ${s.at.toISOString().slice(11, 19)}`);
+  lines.push(
+    `ticker: every ${tickMs}ms · ${s.ticker.ticks} ticks · ${s.ticker.maintSteps} maintenance steps · ${s.ticker.errors} errors`,
+  );
+  lines.push('');
+  lines.push(
+    `${pad('QUEUE', 16)}${padL('LAST TICK', 10)}${padL('TICK AGE', 11)}${padL('EV/S', 8)}${padL('NEW', 6)}${padL('TABLE', 7)}`,
+  );
+  for (const q of s.queues) {
+    lines.push(
+      `${pad(q.name, 16)}${padL(q.lastTick, 10)}${padL(shortInterval(q.tickerLag), 11)}${padL(q.evPerSec == null ? '-' : q.evPerSec.toFixed(1), 8)}${padL(q.evNew, 6)}${padL(q.table, 7)}`,
+    );
+  }
+  lines.push('');
+  lines.push(
+    `${pad('CONSUMER', 16)}${pad('QUEUE', 14)}${padL('LAG', 10)}${padL('PENDING', 9)}${padL('BATCHES', 9)}${padL('EVENTS', 8)}${padL('LATENCY p50 / p99', 20)}`,
+  );
+  for (const c of s.consumers) {
+    const lat = c.stats
+      ? `${ms(percentile(c.stats.latencyMs, 50))} / ${ms(percentile(c.stats.latencyMs, 99))}`
+      : '-';
+    lines.push(
+      `${pad(c.name, 16)}${pad(c.queue, 14)}${padL(shortInterval(c.lag), 10)}${padL(c.pending, 9)}${padL(c.stats?.batches, 9)}${padL(c.stats?.events, 8)}${padL(lat, 20)}`,
+    );
+    if (c.stats?.lastError) lines.push(`  last error: ${c.stats.lastError}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export function statusLine(s: StackStatus): string {
+  const cons = s.consumers
+    .map(
+      (c) => `${c.name}: ${c.stats?.events ?? 0} events, p50 ${ms(percentile(c.stats?.latencyMs ?? [], 50))}`,
+    )
+    .join('; ');
+  return `${s.at.toISOString().slice(11, 19)} ticks=${s.ticker.ticks} ${cons}`;
+}

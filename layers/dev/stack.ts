@@ -1,0 +1,350 @@
+// The local stack (`skytools dev`): one database, the ticker loop, the consumers declared in a
+// config file, an optional demo producer, and a status snapshot for the live view. The same
+// runtime pieces (ticker.ts, consumer-loop.ts) that run in Lambda and Fargate run here.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import pg from 'pg';
+import { readIni } from '../config/ini.ts';
+import { ConfigError, resolveSettings, type SettingSpec } from '../config/settings.ts';
+import { typeParsers } from '../db/connection.ts';
+import { withClient } from '../db/transaction.ts';
+import { install } from '../install/installer.ts';
+import type { BatchHandler } from '../pgq/consumer.ts';
+import { registerConsumer } from '../pgq/consumer.ts';
+import { type ConsumerStats, runConsumer } from '../pgq/consumer-loop.ts';
+import { runTicker, type TickerStats } from '../pgq/ticker.ts';
+import { type Logger, silentLogger } from '../util/log.ts';
+import { sleep, Waker } from '../util/sleep.ts';
+
+export const DEV_SETTINGS: readonly SettingSpec[] = [
+  {
+    key: 'database',
+    env: 'DATABASE_URL',
+    type: 'string',
+    doc: 'postgres:// URL; default: the embedded PostgreSQL',
+  },
+  {
+    key: 'data_dir',
+    env: 'SKYTOOLS_DEV_DATA',
+    type: 'string',
+    default: '.data/dev-pg',
+    doc: 'embedded cluster directory (kept between runs), relative to the config file',
+  },
+  {
+    key: 'port',
+    env: 'SKYTOOLS_DEV_PORT',
+    type: 'integer',
+    default: '54329',
+    min: 0,
+    max: 65535,
+    doc: 'embedded server port (another free one if taken)',
+  },
+  { key: 'ticker_period', type: 'seconds', default: '20ms', min: 0.01, doc: 'tick period' },
+  { key: 'retry_period', type: 'seconds', default: '1', min: 0.01, doc: 'retry-event period' },
+  { key: 'maint_period', type: 'seconds', default: '30', min: 0.01, doc: 'maintenance period' },
+  { key: 'setup_sql', type: 'string', doc: 'SQL file run once at start (relative to the config file)' },
+  {
+    key: 'demo_producer_sql',
+    type: 'string',
+    doc: 'statement run every demo_producer_period to make traffic',
+  },
+  { key: 'demo_producer_period', type: 'seconds', default: '1', min: 0.01, doc: 'demo traffic period' },
+  { key: 'status_period', type: 'seconds', default: '1', min: 0.1, doc: 'status view refresh period' },
+];
+
+const CONSUMER_SETTINGS: readonly SettingSpec[] = [
+  { key: 'queue', type: 'string', doc: 'queue to consume' },
+  { key: 'handler', type: 'string', doc: 'module exporting the batch handler (default export or `handler`)' },
+  {
+    key: 'loop_delay',
+    type: 'seconds',
+    default: '1',
+    min: 0.001,
+    doc: 'sleep when idle (a new tick wakes it sooner)',
+  },
+  {
+    key: 'lazy_fetch',
+    type: 'integer',
+    default: '0',
+    min: 0,
+    doc: 'fetch events through a cursor this many at a time',
+  },
+  { key: 'batch_collect_events', type: 'integer', min: 1, doc: 'wait until a batch has this many events' },
+  { key: 'keep_lag', type: 'seconds', min: 0, doc: 'only take ticks at least this old' },
+];
+
+export interface ConsumerDecl {
+  name: string;
+  queue: string;
+  handlerPath: string;
+  loopDelayMs: number;
+  lazyFetch: number;
+  minCount?: number;
+  minLagMs?: number;
+}
+
+export interface DevConfig {
+  file: string;
+  database?: string;
+  dataDir: string;
+  port: number;
+  tickerPeriodMs: number;
+  retryPeriodMs: number;
+  maintPeriodMs: number;
+  setupSql?: string;
+  demoProducerSql?: string;
+  demoProducerPeriodMs: number;
+  statusPeriodMs: number;
+  queues: Map<string, Record<string, string>>;
+  consumers: ConsumerDecl[];
+  warnings: string[];
+}
+
+export function loadDevConfig(file: string): DevConfig {
+  const sections = readIni(file);
+  const dir = path.dirname(path.resolve(file));
+  const rel = (p: string) => path.resolve(dir, p);
+  const { values, warnings } = resolveSettings(
+    DEV_SETTINGS,
+    { file: sections.dev, env: process.env },
+    `${file} [dev]`,
+  );
+  const cfg: DevConfig = {
+    file,
+    database: values.database as string | undefined,
+    dataDir: rel(values.data_dir as string),
+    port: values.port as number,
+    tickerPeriodMs: (values.ticker_period as number) * 1000,
+    retryPeriodMs: (values.retry_period as number) * 1000,
+    maintPeriodMs: (values.maint_period as number) * 1000,
+    setupSql: values.setup_sql ? rel(values.setup_sql as string) : undefined,
+    demoProducerSql: values.demo_producer_sql as string | undefined,
+    demoProducerPeriodMs: (values.demo_producer_period as number) * 1000,
+    statusPeriodMs: (values.status_period as number) * 1000,
+    queues: new Map(),
+    consumers: [],
+    warnings,
+  };
+  for (const [section, body] of Object.entries(sections)) {
+    const m = /^(queue|consumer)\s+(.+)$/.exec(section);
+    if (section === 'dev') continue;
+    if (!m) {
+      warnings.push(`${file}: unknown section [${section}] ignored`);
+      continue;
+    }
+    const name = m[2]!.trim();
+    if (m[1] === 'queue') {
+      cfg.queues.set(name, body);
+      continue;
+    }
+    const where = `${file} [consumer ${name}]`;
+    const c = resolveSettings(CONSUMER_SETTINGS, { file: body }, where);
+    warnings.push(...c.warnings);
+    if (!c.values.queue) throw new ConfigError(`${where}: "queue" is required`);
+    if (!c.values.handler)
+      throw new ConfigError(`${where}: "handler" is required (a module exporting the batch handler)`);
+    cfg.consumers.push({
+      name,
+      queue: c.values.queue as string,
+      handlerPath: rel(c.values.handler as string),
+      loopDelayMs: (c.values.loop_delay as number) * 1000,
+      lazyFetch: c.values.lazy_fetch as number,
+      minCount: c.values.batch_collect_events as number | undefined,
+      minLagMs: c.values.keep_lag == null ? undefined : (c.values.keep_lag as number) * 1000,
+    });
+  }
+  return cfg;
+}
+
+export async function loadHandler(file: string): Promise<BatchHandler> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  } catch (err) {
+    throw new ConfigError(`cannot load consumer handler ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  const fn = mod.default ?? mod.handler;
+  if (typeof fn !== 'function') {
+    throw new ConfigError(`${file} must export the batch handler as default export or as "handler"`);
+  }
+  return fn as BatchHandler;
+}
+
+export interface StackStatus {
+  at: Date;
+  queues: Array<{
+    name: string;
+    lastTick: bigint | null;
+    /** Seconds since the queue's last tick. */
+    tickerLag: number | null;
+    evPerSec: number | null;
+    evNew: bigint | null;
+    table: number;
+  }>;
+  consumers: Array<{
+    queue: string;
+    name: string;
+    /** Seconds: age of the consumer's last finished tick. */
+    lag: number | null;
+    pending: bigint | null;
+    /** Seconds since the consumer last took or finished a batch. */
+    lastSeen: number | null;
+    stats?: ConsumerStats;
+  }>;
+  ticker: TickerStats;
+}
+
+export interface RunningStack {
+  pool: pg.Pool;
+  status(): Promise<StackStatus>;
+  stop(): Promise<void>;
+}
+
+/** Prepares the database (install, setup SQL, queues, registrations) and starts the loops. */
+export async function startStack(
+  cfg: DevConfig,
+  url: string,
+  log: Logger = silentLogger,
+): Promise<RunningStack> {
+  const pool = new pg.Pool({ connectionString: url, types: typeParsers, max: 4 + cfg.consumers.length * 2 });
+  let stopping = false;
+  pool.on('error', (err) => {
+    // While shutting down, the server ending connections is expected.
+    if (!stopping) log.warn('idle connection failed', { error: err.message });
+  });
+  await withClient(pool, async (c) => {
+    await install(c);
+    if (cfg.setupSql) await c.query(readFileSync(cfg.setupSql, 'utf8'));
+    for (const [queue, settings] of cfg.queues) {
+      await c.query('select pgq.create_queue($1)', [queue]);
+      for (const [k, v] of Object.entries(settings)) {
+        await c.query('select pgq.set_queue_config($1, $2, $3)', [queue, k, v]);
+      }
+    }
+    for (const decl of cfg.consumers) {
+      if (await registerConsumer(c, decl.queue, decl.name))
+        log.info('registered consumer', { queue: decl.queue, consumer: decl.name });
+    }
+  });
+
+  const ac = new AbortController();
+  const wakers = new Map<string, Waker[]>();
+  const consumerStats = new Map<string, ConsumerStats>();
+  const loops: Promise<unknown>[] = [];
+  const tickerStats: TickerStats = {
+    database: '?',
+    ran: false,
+    tickerCalls: 0,
+    ticks: 0,
+    retried: 0,
+    maintSteps: 0,
+    errors: 0,
+    startedAt: new Date(),
+  };
+
+  for (const decl of cfg.consumers) {
+    const handler = await loadHandler(decl.handlerPath);
+    const waker = new Waker();
+    wakers.set(decl.queue, [...(wakers.get(decl.queue) ?? []), waker]);
+    const key = `${decl.queue}/${decl.name}`;
+    const stats: ConsumerStats = { batches: 0, events: 0, retried: 0, errors: 0, latencyMs: [] };
+    consumerStats.set(key, stats);
+    loops.push(
+      runConsumer({
+        pool,
+        queue: decl.queue,
+        consumer: decl.name,
+        handler,
+        loopDelayMs: decl.loopDelayMs,
+        lazyFetch: decl.lazyFetch,
+        minCount: decl.minCount,
+        minLagMs: decl.minLagMs,
+        waker,
+        signal: ac.signal,
+        log,
+        stats,
+      }),
+    );
+  }
+
+  loops.push(
+    runTicker({
+      connect: async () => {
+        const c = new pg.Client({
+          connectionString: url,
+          types: typeParsers,
+          application_name: 'skytools dev ticker',
+        });
+        await c.connect();
+        return c;
+      },
+      tickPeriodMs: cfg.tickerPeriodMs,
+      retryPeriodMs: cfg.retryPeriodMs,
+      maintPeriodMs: cfg.maintPeriodMs,
+      signal: ac.signal,
+      log,
+      stats: tickerStats,
+      onTick: (ev) => {
+        for (const w of wakers.get(ev.queue) ?? []) w.wake();
+      },
+    }),
+  );
+
+  if (cfg.demoProducerSql) {
+    const sql = cfg.demoProducerSql;
+    loops.push(
+      (async () => {
+        while (!ac.signal.aborted) {
+          try {
+            await pool.query(sql);
+          } catch (err) {
+            log.warn('demo producer failed', { error: (err as Error).message });
+          }
+          await sleep(cfg.demoProducerPeriodMs, ac.signal);
+        }
+      })(),
+    );
+  }
+
+  return {
+    pool,
+    async status() {
+      const q = await pool.query(
+        `select queue_name, last_tick_id, extract(epoch from ticker_lag)::float8 as ticker_lag, ev_per_sec, ev_new, queue_cur_table
+           from pgq.get_queue_info() order by 1`,
+      );
+      const c = await pool.query(
+        `select queue_name, consumer_name, extract(epoch from lag)::float8 as lag, pending_events,
+                extract(epoch from last_seen)::float8 as last_seen
+           from pgq.get_consumer_info() order by 1, 2`,
+      );
+      return {
+        at: new Date(),
+        queues: q.rows.map((r) => ({
+          name: r.queue_name,
+          lastTick: r.last_tick_id,
+          tickerLag: r.ticker_lag,
+          evPerSec: r.ev_per_sec,
+          evNew: r.ev_new,
+          table: r.queue_cur_table,
+        })),
+        consumers: c.rows.map((r) => ({
+          queue: r.queue_name,
+          name: r.consumer_name,
+          lag: r.lag,
+          pending: r.pending_events,
+          lastSeen: r.last_seen,
+          stats: consumerStats.get(`${r.queue_name}/${r.consumer_name}`),
+        })),
+        ticker: tickerStats,
+      };
+    },
+    async stop() {
+      stopping = true;
+      ac.abort();
+      await Promise.allSettled(loops);
+      await pool.end();
+    },
+  };
+}

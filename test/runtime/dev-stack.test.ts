@@ -1,0 +1,68 @@
+// The local stack behind `npm start`: the shipped example config, its trigger-fed queue and its
+// consumer, end to end on a real database; and the CLI's clean start and stop.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../layers/config/settings.ts';
+import { loadDevConfig, startStack } from '../../layers/dev/stack.ts';
+import { useTestDatabase } from '../support/db.ts';
+
+const db = useTestDatabase();
+const repo = path.resolve(import.meta.dirname, '../..');
+const example = path.join(repo, 'examples/dev/skytools-dev.ini');
+
+describe('skytools dev stack', () => {
+  it('moves every change of the demo table through the queue into the audit table', async () => {
+    const cfg = loadDevConfig(example);
+    cfg.demoProducerSql = undefined; // the test makes its own, countable traffic
+    const stack = await startStack(cfg, db.url);
+    try {
+      for (let i = 0; i < 20; i++) {
+        await db.query('insert into demo.orders (customer, amount) values ($1, 10)', [`c${i}`]);
+      }
+      await db.query("update demo.orders set status = 'paid' where customer in ('c1', 'c2')");
+      await db.query("delete from demo.orders where customer = 'c3'");
+      let rows: { op: string; order_id: string }[] = [];
+      for (let i = 0; i < 200 && rows.length < 23; i++) {
+        await new Promise((r) => setTimeout(r, 25));
+        rows = (await db.query('select op, order_id::text from demo.order_audit order by ev_id')).rows;
+      }
+      expect(rows.filter((r) => r.op === 'I')).toHaveLength(20);
+      expect(rows.filter((r) => r.op === 'U')).toHaveLength(2);
+      expect(rows.filter((r) => r.op === 'D')).toHaveLength(1);
+      const status = await stack.status();
+      expect(status.queues.map((q) => q.name)).toContain('demo_orders');
+      const audit = status.consumers.find((c) => c.name === 'order_audit');
+      expect(audit?.stats?.events).toBeGreaterThanOrEqual(23);
+      expect(audit?.stats?.latencyMs.length).toBeGreaterThan(0);
+      expect(status.ticker.ran).toBe(true);
+    } finally {
+      await stack.stop();
+    }
+  });
+
+  it('the CLI starts, shows status lines, and stops cleanly by itself', () => {
+    const r = spawnSync(
+      process.execPath,
+      [path.join(repo, 'bin/skytools.ts'), 'dev', '--no-status', '--run-for', '2'],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, DATABASE_URL: db.url },
+        timeout: 60_000,
+      },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/ticks=\d+ order_audit: \d+ events/);
+    expect(r.stderr).toMatch(/stopped/);
+  });
+
+  it('rejects a consumer without a handler with a clear message', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'devcfg-'));
+    const f = path.join(dir, 'bad.ini');
+    writeFileSync(f, '[consumer c]\nqueue = q\n');
+    expect(() => loadDevConfig(f)).toThrow(ConfigError);
+    expect(() => loadDevConfig(f)).toThrow(/"handler" is required/);
+  });
+});
