@@ -122,7 +122,7 @@ describe('logutriga', () => {
     expect(evs.map((e) => e.ev_type)).toEqual(['I:code', 'U:code']);
     const err = await errorOf("update app.pk set code = 'c2'");
     expect(err.message).toBe('primary key update not allowed');
-    expect(err.code).toBe('PQ010');
+    expect(err.code).toBe('PQ020');
   });
 
   it('takes fields from when= and ev_*= expressions and _pgq_ev_* columns', async () => {
@@ -235,7 +235,7 @@ describe('errors insert nothing', () => {
       "create trigger t after insert on app.e1 for each row execute procedure pgq.logutriga('tq', 'bogus')",
     );
     const err = await errorOf('insert into app.e1 values (1)');
-    expect([err.code, err.message]).toEqual(['PQ010', 'bad param to pgq trigger']);
+    expect([err.code, err.message]).toEqual(['PQ020', 'bad param to pgq trigger']);
   });
 
   it('rejects UPDATE and DELETE on a table without primary key', async () => {

@@ -45,10 +45,10 @@ declare
 begin
     no_event := 'return array[null, null, null, null, null, null, ''y'', ' || skip_lit || ']::text[];';
     if coalesce(array_length(i_args, 1), 0) < 1 then
-        return ind || 'raise exception ''pgq trigger must have destination queue as argument'' using errcode = ''PQ010'';' || E'\n';
+        return ind || 'raise exception ''pgq trigger must have destination queue as argument'' using errcode = ''PQ020'';' || E'\n';
     end if;
     if i_opt->>'bad' is not null then
-        return ind || 'raise exception ''bad param to pgq trigger'' using errcode = ''PQ010'', detail = '
+        return ind || 'raise exception ''bad param to pgq trigger'' using errcode = ''PQ020'', detail = '
                || quote_literal('argument: ' || (i_opt->>'bad')) || E';\n';
     end if;
     if i_opt->>'ignore' is not null then
@@ -68,7 +68,7 @@ begin
         is_magic[i] := left(col, 8) = '_pgq_ev_';
         if is_magic[i] and not col = any (magic_fields) then
             return ind || 'raise exception ''Unknown magic column: %'', ' || quote_literal(col)
-                   || E' using errcode = ''PQ010'';\n';
+                   || E' using errcode = ''PQ020'';\n';
         end if;
         is_skip[i] := is_magic[i] or (ign is not null and col = any (ign));
         is_pk[i] := not is_magic[i] and col = any (pkl);
@@ -83,14 +83,14 @@ begin
     -- checks done before anything else, in the C order
     if cardinality(pkl) = 0 then
         code := code || ind || 'if $2 <> ''INSERT'' then raise exception ''Update/Delete on table without pkey'''
-                || E' using errcode = ''PQ010''; end if;\n';
+                || E' using errcode = ''PQ020''; end if;\n';
     end if;
     if (i_opt->>'skip')::boolean and not i_before then
-        return code || ind || E'raise exception ''SKIP does not work in AFTER trigger.'' using errcode = ''PQ010'';\n';
+        return code || ind || E'raise exception ''SKIP does not work in AFTER trigger.'' using errcode = ''PQ020'';\n';
     end if;
     if (i_opt->>'deny')::boolean then
         return code || ind || 'raise exception ''Table ''''%'''' to queue ''''%'''': change not allowed (%)'', '
-               || quote_literal(tbl_name) || ', ' || quote_literal(i_args[1]) || E', $2 using errcode = ''PQ010'';\n';
+               || quote_literal(tbl_name) || ', ' || quote_literal(i_args[1]) || E', $2 using errcode = ''PQ020'';\n';
     end if;
 
     if i_kind = 'sqltriga' then
@@ -113,7 +113,7 @@ begin
         for i in 1 .. n loop
             chk := pgq._trigger_gen_changed(i_cols[i], i_types[i], eq_ok[i]);
             if is_pk[i] then
-                code := code || ind || '    if ' || chk || E' then raise exception ''primary key update not allowed'' using errcode = ''PQ010''; end if;\n';
+                code := code || ind || '    if ' || chk || E' then raise exception ''primary key update not allowed'' using errcode = ''PQ020''; end if;\n';
             elsif is_skip[i] then
                 code := code || ind || '    if ' || chk || E' then _pgq_ic := _pgq_ic + 1; end if;\n';
             else
@@ -125,7 +125,7 @@ begin
         code := code || ind || E'    if _pgq_d = '''' then\n'
                 || ind || '        if _pgq_ic > 0 then ' || no_event || E' end if;\n';
         if first_pk is null then
-            code := code || ind || E'        raise exception ''primary key column not found'' using errcode = ''PQ010'';\n';
+            code := code || ind || E'        raise exception ''primary key column not found'' using errcode = ''PQ020'';\n';
         else
             code := code || ind || '        _pgq_d := ' || pgq._trigger_gen_keyeq('_pgq_o', i_cols[first_pk], i_types[first_pk]) || E';\n';
         end if;
@@ -150,7 +150,7 @@ begin
             continue when not is_pk[i] and ign is null;
             chk := pgq._trigger_gen_changed(i_cols[i], i_types[i], eq_ok[i]);
             if is_pk[i] then
-                code := code || ind || '        if ' || chk || E' then raise exception ''primary key update not allowed'' using errcode = ''PQ010''; end if;\n';
+                code := code || ind || '        if ' || chk || E' then raise exception ''primary key update not allowed'' using errcode = ''PQ020''; end if;\n';
             elsif is_skip[i] then
                 code := code || ind || '        if ' || chk || E' then _pgq_ic := _pgq_ic + 1; end if;\n';
             else
@@ -197,7 +197,7 @@ begin
     end loop;
     -- positional parameters would reach the encoder's own arguments: refuse them (C: syntax error)
     if exists (select 1 from jsonb_each_text(i_opt->'expr') e where e.value ~ '\$[0-9]') then
-        return ind || E'raise exception ''QB: syntax error'' using errcode = ''PQ010'';\n';
+        return ind || E'raise exception ''QB: syntax error'' using errcode = ''PQ020'';\n';
     end if;
     for i in 1 .. 6 loop
         expr := i_opt->'expr'->>expr_fields[i];
@@ -209,8 +209,8 @@ begin
     if expr is not null then
         code := code || ind || 'select pg_catalog.pg_typeof(_pgq_v)::oid, case when _pgq_v is null then null else pg_catalog.format(''%s'', _pgq_v) end'
                 || ' into _pgq_wt, _pgq_w from (select (' || expr || E') as _pgq_v from (select (_pgq_r).*) as _pgq_s offset 0) as _pgq_x;\n'
-                || ind || E'if _pgq_wt <> 16 then raise exception ''when= query result must be boolean, got=%'', _pgq_wt using errcode = ''PQ010''; end if;\n'
-                || ind || E'if _pgq_w is null then raise exception ''when= should not be NULL'' using errcode = ''PQ010''; end if;\n'
+                || ind || E'if _pgq_wt <> 16 then raise exception ''when= query result must be boolean, got=%'', _pgq_wt using errcode = ''PQ020''; end if;\n'
+                || ind || E'if _pgq_w is null then raise exception ''when= should not be NULL'' using errcode = ''PQ020''; end if;\n'
                 || ind || 'if _pgq_w = ''f'' then ' || no_event || E' end if;\n';
     end if;
     return code || ind || 'return array[_pgq_t, _pgq_d, _pgq_e1, _pgq_e2, _pgq_e3, _pgq_e4, null, ' || skip_lit || E']::text[];\n';

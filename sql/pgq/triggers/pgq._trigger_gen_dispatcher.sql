@@ -35,3 +35,4 @@ begin
     grant execute on function pgq._trigger_encode(oid, text, text, anyelement, anyelement) to public;
 end;
 $$;
+revoke all on function pgq._trigger_gen_dispatcher() from public;

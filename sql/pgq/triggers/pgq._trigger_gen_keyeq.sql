@@ -1,7 +1,7 @@
 -- pgq._trigger_gen_keyeq(i_rec text, i_col text, i_type oid) returns text
 --
 -- Code generation for sqltriga: text expression  <quoted ident>='<quoted value of i_rec.i_col>'
--- raising "logtriga: Unexpected NULL key value" (PQ010) when the value is NULL.
+-- raising "logtriga: Unexpected NULL key value" (PQ020) when the value is NULL.
 create or replace function pgq._trigger_gen_keyeq(i_rec text, i_col text, i_type oid)
 returns text
 language sql

@@ -16,7 +16,7 @@
 --
 -- Encoder result: array[ev_type, ev_data, ev_extra1, ev_extra2, ev_extra3, ev_extra4,
 --   no_event ('y' = insert nothing, '?' = trigger unknown to the encoder), skip_row ('y' for SKIP)].
--- Errors raised by the encoder (SQLSTATE PQ010): bad param to pgq trigger, SKIP in an AFTER
+-- Errors raised by the encoder (SQLSTATE PQ020): bad param to pgq trigger, SKIP in an AFTER
 -- trigger, deny, Update/Delete on table without pkey, primary key update not allowed,
 -- Unknown magic column, NULL key value, when= not boolean or NULL.
 -- Security definer (creates functions in schema pgq); serialised with an advisory lock.
@@ -50,7 +50,7 @@ begin
     select n.nspname, c.relname into nsp, tbl
       from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.oid = i_relid;
     if not found then
-        raise exception 'pgq trigger: relation % not found', i_relid using errcode = 'PQ010';
+        raise exception 'pgq trigger: relation % not found', i_relid using errcode = 'PQ020';
     end if;
     select coalesce(array_agg(a.attname::text order by a.attnum), '{}'), coalesce(array_agg(a.atttypid order by a.attnum), '{}')
       into col_names, col_types

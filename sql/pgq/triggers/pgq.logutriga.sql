@@ -17,7 +17,7 @@
 --   ev_extra1 schema.table
 -- Inserts with pgq.insert_event(queue, ...), so the user whose DML fires the trigger needs
 -- EXECUTE on it (pgq_writer). Does nothing when session_replication_role = local.
--- Errors (SQLSTATE PQ010, nothing inserted): see pgq._trigger_prepare and pgq._trigger_truncate;
+-- Errors (SQLSTATE PQ020, nothing inserted): see pgq._trigger_prepare and pgq._trigger_truncate;
 -- UPDATE/DELETE on a table without primary key (and no pkey=), primary key change.
 -- Per row: one transaction-local setting lookup and one call of the table's generated
 -- encoder (pgq._trigger_prepare makes it, once per transaction per table).
@@ -30,7 +30,7 @@ declare
 begin
     if TG_LEVEL <> 'ROW' then
         if TG_OP <> 'TRUNCATE' then
-            raise exception 'pgq Ins/Upd/Del trigger must be fired FOR EACH ROW' using errcode = 'PQ010';
+            raise exception 'pgq Ins/Upd/Del trigger must be fired FOR EACH ROW' using errcode = 'PQ020';
         end if;
         if current_setting('session_replication_role') <> 'local' then
             ev := pgq._trigger_truncate('logutriga', TG_RELID, TG_ARGV, TG_WHEN = 'BEFORE');
@@ -54,7 +54,7 @@ begin
         perform pgq._trigger_prepare(TG_RELID);
         ev := pgq._trigger_encode(TG_RELID, TG_NAME, TG_OP, NEW, OLD);
         if ev[7] = '?' then
-            raise exception 'pgq trigger %: no encoder for table %', TG_NAME, TG_RELID::regclass using errcode = 'PQ010';
+            raise exception 'pgq trigger %: no encoder for table %', TG_NAME, TG_RELID::regclass using errcode = 'PQ020';
         elsif ev[7] is null then
             perform pgq.insert_event(TG_ARGV[0], ev[1], ev[2], ev[3], ev[4], ev[5], ev[6]);
         end if;
