@@ -14,4 +14,5 @@ set local check_function_bodies = off;
 \ir pgq/install.sql
 \ir pgq_node/install.sql
 \ir pgq_coop/install.sql
+\ir pgq_ext/install.sql
 commit;
