@@ -1,6 +1,6 @@
 // `npm run bench -- [suite ...]`: side-by-side benchmarks against the originals, measured in the
 // same run on the same server. Prints a table; never fails on timings (benchmarks are not tests).
-// Suites: pgq (producer + triggers), wal. Default: pgq.
+// Suites: pgq (producer + triggers), consumer (drain rate, latency), wal. Default: pgq.
 import { type BenchRow, benchProducer } from './pgq.ts';
 
 // Suites contributed as separate modules are loaded by path, so a missing one is reported at
@@ -42,6 +42,14 @@ async function suitePgq() {
 
 const SUITES: Record<string, () => Promise<void>> = {
   pgq: suitePgq,
+  consumer: async () => {
+    const { benchConsumer } = await import('./consumer.ts');
+    await benchConsumer({
+      adminUrl: C_URL,
+      events: Number(process.env.BENCH_EVENTS ?? 1_000_000),
+      latencySeconds: Number(process.env.BENCH_LATENCY_SECONDS ?? 10),
+    });
+  },
   wal: async () => {
     const mod = (await import(optionalModule('./wal.ts'))) as {
       benchWal: (o: Record<string, unknown>) => Promise<unknown>;

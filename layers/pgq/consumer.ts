@@ -35,33 +35,87 @@ export interface BatchInfo {
   eventSeqSpan: bigint;
 }
 
+// Events arrive as raw text (rowMode 'array', no type parsing) and are parsed on first access:
+// a consumer that only looks at type and data does not pay for BigInt and Date parsing.
+const RAW_TEXT: pg.CustomTypesConfig = {
+  getTypeParser: () => (v: string) => v,
+} as unknown as pg.CustomTypesConfig;
+const DONE: EventTag = { kind: 'done' };
+const UNTAGGED: EventTag = { kind: 'untagged' };
+
+/** Column order of pgq.batch_event_sql / get_batch_events / get_batch_cursor rows. */
+type RawEventRow = [
+  id: string,
+  time: string,
+  txid: string | null,
+  retry: string | null,
+  type: string | null,
+  data: string | null,
+  extra1: string | null,
+  extra2: string | null,
+  extra3: string | null,
+  extra4: string | null,
+];
+
 export class BatchEvent implements PgqEvent {
-  id!: bigint;
-  time!: Date;
-  txid!: bigint | null;
-  retry!: number | null;
-  type!: string | null;
-  data!: string | null;
-  extra1!: string | null;
-  extra2!: string | null;
-  extra3!: string | null;
-  extra4!: string | null;
-  #tag: EventTag = { kind: 'untagged' };
+  readonly #row: RawEventRow;
+  #id: bigint | undefined;
+  #time: Date | undefined;
+  #tag: EventTag = UNTAGGED;
   readonly #tally: TagTally;
 
-  constructor(row: Record<string, unknown>, tally: TagTally) {
-    this.id = toBigInt(row.ev_id);
-    this.time = row.ev_time as Date;
-    this.txid = row.ev_txid == null ? null : toBigInt(row.ev_txid);
-    this.retry = (row.ev_retry as number | null) ?? null;
-    this.type = row.ev_type as string | null;
-    this.data = row.ev_data as string | null;
-    this.extra1 = row.ev_extra1 as string | null;
-    this.extra2 = row.ev_extra2 as string | null;
-    this.extra3 = row.ev_extra3 as string | null;
-    this.extra4 = row.ev_extra4 as string | null;
+  constructor(row: RawEventRow, tally: TagTally) {
+    this.#row = row;
     this.#tally = tally;
     tally.untagged++;
+  }
+
+  get id(): bigint {
+    this.#id ??= BigInt(this.#row[0]);
+    return this.#id;
+  }
+  get time(): Date {
+    this.#time ??= parseTimestamptz(this.#row[1]);
+    return this.#time;
+  }
+  get txid(): bigint | null {
+    return this.#row[2] == null ? null : BigInt(this.#row[2]);
+  }
+  get retry(): number | null {
+    return this.#row[3] == null ? null : Number(this.#row[3]);
+  }
+  get type(): string | null {
+    return this.#row[4];
+  }
+  get data(): string | null {
+    return this.#row[5];
+  }
+  get extra1(): string | null {
+    return this.#row[6];
+  }
+  get extra2(): string | null {
+    return this.#row[7];
+  }
+  get extra3(): string | null {
+    return this.#row[8];
+  }
+  get extra4(): string | null {
+    return this.#row[9];
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      id: this.id.toString(),
+      time: this.time.toISOString(),
+      txid: this.txid?.toString() ?? null,
+      retry: this.retry,
+      type: this.type,
+      data: this.data,
+      extra1: this.extra1,
+      extra2: this.extra2,
+      extra3: this.extra3,
+      extra4: this.extra4,
+    };
   }
 
   get tag(): EventTag {
@@ -69,7 +123,7 @@ export class BatchEvent implements PgqEvent {
   }
 
   tagDone(): void {
-    this.#retag({ kind: 'done' });
+    this.#retag(DONE);
   }
 
   /** Sends the event back to this consumer after `after` seconds (default 60) or at a time. */
@@ -115,6 +169,12 @@ export interface BatchOptions {
   minLagMs?: number;
   /** What untagged events mean after the handler returns: an error (default) or done. */
   untagged?: 'error' | 'done';
+  /**
+   * Runs after every event is tagged and retries are recorded, right before finish_batch, in
+   * the batch's transaction; throwing rolls the batch back. Remote consumers commit the target
+   * database here.
+   */
+  beforeFinish?: (batch: BatchInfo, result: BatchResult, client: pg.ClientBase) => Promise<void>;
 }
 
 export interface BatchResult {
@@ -172,7 +232,10 @@ export async function processNextBatch(
       lazy = lazyBatch(client, base, opts.lazyFetch, tally, () => count++);
       batch = lazy.batch;
     } else {
-      const rows = (await client.query('select * from pgq.get_batch_events($1)', [batchId])).rows;
+      // Running the batch's SELECT directly (instead of through get_batch_events) skips
+      // materializing the rows in a PL/pgSQL function; both give the same rows.
+      const sql = await batchSql(client, batchId);
+      const rows = (await client.query<RawEventRow>({ text: sql, rowMode: 'array', types: RAW_TEXT })).rows;
       const events = rows.map((row) => new BatchEvent(row, tally));
       count = events.length;
       batch = {
@@ -203,8 +266,10 @@ export async function processNextBatch(
         await client.query('select pgq.event_retry($1, $2, $3::integer)', [batchId, evId, Math.round(after)]);
       }
     }
+    const result: BatchResult = { batchId, events: count, retried: tally.retries.size, tickId: base.tickId };
+    await opts.beforeFinish?.(base, result, client);
     await client.query('select pgq.finish_batch($1)', [batchId]);
-    return { batchId, events: count, retried: tally.retries.size, tickId: base.tickId };
+    return result;
   });
 }
 
@@ -225,17 +290,21 @@ function lazyBatch(
   let gen: AsyncGenerator<BatchEvent> | null = null;
   let exhausted = false;
   async function* read(): AsyncGenerator<BatchEvent> {
-    let rows = (
-      await client.query('select * from pgq.get_batch_cursor($1, $2, $3)', [base.batchId, cursor, fetchSize])
-    ).rows;
+    await client.query(`declare ${cursor} no scroll cursor for ${await batchSql(client, base.batchId)}`);
     try {
-      while (rows.length > 0) {
+      for (;;) {
+        const rows = (
+          await client.query<RawEventRow>({
+            text: `fetch ${fetchSize} from ${cursor}`,
+            rowMode: 'array',
+            types: RAW_TEXT,
+          })
+        ).rows;
         for (const row of rows) {
           counted();
           yield new BatchEvent(row, tally);
         }
         if (rows.length < fetchSize) break;
-        rows = (await client.query(`fetch ${fetchSize} from ${cursor}`)).rows;
       }
       exhausted = true;
     } finally {
@@ -269,6 +338,19 @@ function lazyBatch(
       );
     },
   };
+}
+
+async function batchSql(client: pg.ClientBase, batchId: bigint): Promise<string> {
+  const r = await client.query<{ sql: string }>('select pgq.batch_event_sql($1) as sql', [batchId]);
+  return r.rows[0]!.sql;
+}
+
+/** PostgreSQL timestamptz text (ISO style, as the server sends it) → Date. */
+export function parseTimestamptz(text: string): Date {
+  // e.g. "2026-11-27 21:06:49.546072+00" or "…+05:30"; Date wants "T" and a full offset.
+  const m = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d(?:\.\d+)?)([+-]\d\d)(?::?(\d\d))?(?::\d\d)?$/.exec(text);
+  if (!m) return new Date(text);
+  return new Date(`${m[1]}T${m[2]}${m[3]}:${m[4] ?? '00'}`);
 }
 
 export async function registerConsumer(
