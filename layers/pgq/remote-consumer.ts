@@ -40,6 +40,8 @@ export interface RemoteBatchOptions extends Omit<BatchOptions, 'handler' | 'befo
 }
 
 export interface RemoteBatchResult extends BatchResult {
+  /** The tick the batch starts after (a serial consumer's target moves from it to tickId). */
+  prevTickId: bigint;
   /** True when the target already had this batch: it was finished without being read. */
   skipped: boolean;
 }
@@ -133,7 +135,14 @@ async function processTracked(
   if (!info) return null;
   if (await tracker.isApplied(opts.target, info)) {
     await queue.query('select pgq.finish_batch($1)', [info.batchId]);
-    return { batchId: info.batchId, events: 0, retried: 0, tickId: info.tickId, skipped: true };
+    return {
+      batchId: info.batchId,
+      events: 0,
+      retried: 0,
+      tickId: info.tickId,
+      prevTickId: info.prevTickId,
+      skipped: true,
+    };
   }
   const { target, handler, onTargetCommit, subconsumer: _sub, ...batchOpts } = opts;
   let targetOpen = false;
@@ -169,7 +178,7 @@ async function processTracked(
     if (!res) {
       throw new PgqError('corrupt_state', `batch ${info.batchId} of ${opts.queue}/${opts.consumer} vanished`);
     }
-    return { ...res, skipped: false };
+    return { ...res, prevTickId: info.prevTickId, skipped: false };
   } catch (err) {
     if (targetOpen) await target.query('rollback').catch(() => {});
     throw err;
