@@ -20,6 +20,11 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
     summary: 'install or upgrade the SQL schemas in a database',
     load: () => import('./commands/install.ts'),
   },
+  setadm: {
+    summary: 'cascaded queues (pgq_node): create nodes, status, switchover/failover, worker (alias: cascade)',
+    load: () => import('./commands/setadm.ts'),
+  },
+  cascade: { summary: 'alias of setadm', load: () => import('./commands/setadm.ts') },
   walmgr: {
     summary: 'WAL archive, base backups and point-in-time restore to S3 or a directory',
     load: () => import('./commands/walmgr.ts'),

@@ -1,0 +1,516 @@
+// The cascaded worker: one per node per queue. On a branch it copies each batch of its provider's
+// queue (events with their ids, then the tick with its id) into the local queue; on a leaf it only
+// tracks its position; on every node it applies the cascade's own events (pgq.location-info, …),
+// calls the user's handler (Londiste's apply later) and moves watermarks: the root publishes the
+// global watermark downstream, the others report their local watermark upstream.
+//
+// Crash safety, per batch:
+//   1. local transaction: copied events + cascade events + handler + set_consumer_completed(tick)
+//   2. branch only, next local transaction: the tick itself (pgq.ticker with the provider's id)
+//   3. provider: finish_batch
+// A crash between any two steps re-delivers the same batch; it is recognised by its tick id
+// (completed tick = the batch's tick) and only the missing steps run. The tick gets its own
+// transaction because a tick's snapshot taken inside the copying transaction would not reliably
+// contain that transaction's own events (own xid vs. snapshot xmax), and batches on the branch
+// must hold exactly the provider's events for tick ids to mean the same position on every node.
+import type pg from 'pg';
+import { inTransaction } from '../db/transaction.ts';
+import type { PgqEvent } from '../pgq/consumer.ts';
+import { toBigInt } from '../pgq/producer.ts';
+import { type Logger, silentLogger } from '../util/log.ts';
+import { sleep } from '../util/sleep.ts';
+import {
+  CascadeError,
+  type ConsumerState,
+  connectLocation,
+  getConsumerState,
+  getNodeInfo,
+  lastLocalTick,
+  type NodeInfo,
+  nodeCmd,
+  redactLocation,
+} from './node.ts';
+
+export interface CascadeBatch {
+  queue: string;
+  batchId: bigint;
+  tickId: bigint;
+  prevTickId: bigint;
+  tickTime: Date;
+  prevTickTime: Date;
+  /** The provider's event sequence at the batch's tick. */
+  tickEventSeq: bigint;
+  nodeType: 'branch' | 'leaf';
+  nodeName: string;
+  /** Every event of the batch in id order, cascade events (type pgq.*) included. */
+  events: PgqEvent[];
+}
+
+/**
+ * The user-level hook of a cascaded consumer (Londiste plugs its apply in here). Called once per
+ * batch on branches and leaves, inside the local transaction that also records the batch as done,
+ * so whatever it writes through `local` is applied exactly once. Cascade events (type `pgq.*`)
+ * are handled by the worker; a handler usually skips them (see isCascadeEvent).
+ */
+export type CascadeHandler = (
+  batch: CascadeBatch,
+  local: pg.ClientBase,
+  provider: pg.ClientBase,
+) => Promise<void>;
+
+export const isCascadeEvent = (ev: Pick<PgqEvent, 'type'>) => (ev.type ?? '').startsWith('pgq.');
+
+export interface CascadeWorkerOptions {
+  queue: string;
+  /** The node's worker name (job_name in the .ini). */
+  worker: string;
+  /** Opens a connection to the local node's database. */
+  connectLocal: () => Promise<pg.Client>;
+  /** Opens a connection to another node by its location (default: connectLocation). */
+  connectRemote?: (location: string) => Promise<pg.Client>;
+  handler?: CascadeHandler;
+  /** Sleep when idle, paused or on the root (default 1 s). */
+  loopDelayMs?: number;
+  /** How often a non-root node reports its local watermark upstream (default 300 s, as the original). */
+  localWmPublishPeriodMs?: number;
+  /** How often the root publishes the global watermark downstream (default 300 s). */
+  globalWmPublishPeriodMs?: number;
+  /**
+   * How the worker writes into its branch queue, which refuses ordinary inserts: by setting
+   * session_replication_role = replica for the copy statement (needs superuser or, on
+   * PostgreSQL 15+, a SET grant), or by lifting queue_disable_insert inside the copying transaction
+   * (needs UPDATE on pgq.queue). 'auto' (default) tries the first and falls back to the second.
+   */
+  insertMode?: 'auto' | 'replica' | 'toggle';
+  signal?: AbortSignal;
+  log?: Logger;
+  onBatch?: (res: WorkResult) => void;
+  maxBackoffMs?: number;
+  stats?: CascadeWorkerStats;
+}
+
+export type WorkResult =
+  | { kind: 'paused' }
+  | { kind: 'root' }
+  | { kind: 'idle' }
+  | { kind: 'batch'; batchId: bigint; tickId: bigint; events: number; skipped: boolean };
+
+export interface CascadeWorkerStats {
+  batches: number;
+  events: number;
+  skipped: number;
+  errors: number;
+  lastError?: string;
+  lastTick?: bigint;
+}
+
+const ADVISORY_CLASS = 0x736b7963; // 'skyc'
+
+export class CascadeWorker {
+  readonly opts: CascadeWorkerOptions;
+  readonly stats: CascadeWorkerStats;
+  #log: Logger;
+  #local: pg.Client | null = null;
+  #provider: pg.Client | null = null;
+  #providerLocation: string | null = null;
+  #lastLocalWm = 0;
+  #lastGlobalWm = 0;
+  #insertMode: 'replica' | 'toggle' | null;
+
+  constructor(opts: CascadeWorkerOptions) {
+    this.opts = opts;
+    this.stats = opts.stats ?? { batches: 0, events: 0, skipped: 0, errors: 0 };
+    this.#log = (opts.log ?? silentLogger).child({ queue: opts.queue, worker: opts.worker });
+    this.#insertMode = opts.insertMode && opts.insertMode !== 'auto' ? opts.insertMode : null;
+  }
+
+  /** Runs until the signal aborts: batches back to back, sleeping when idle, backing off on errors. */
+  async run(): Promise<CascadeWorkerStats> {
+    const delay = this.opts.loopDelayMs ?? 1000;
+    const maxBackoff = this.opts.maxBackoffMs ?? 30_000;
+    let backoff = delay;
+    try {
+      while (!this.opts.signal?.aborted) {
+        try {
+          const res = await this.workOnce();
+          backoff = delay;
+          if (res.kind === 'batch') continue;
+          await sleep(delay, this.opts.signal);
+        } catch (err) {
+          if (this.opts.signal?.aborted) break;
+          this.stats.errors++;
+          this.stats.lastError = (err as Error).message;
+          this.#log.error('cascade worker failed; retrying', {
+            error: this.stats.lastError,
+            retryInMs: backoff,
+          });
+          await this.#recordError(this.stats.lastError);
+          await this.#dropConnections();
+          await sleep(backoff, this.opts.signal);
+          backoff = Math.min(backoff * 2, maxBackoff);
+        }
+      }
+    } finally {
+      await this.close();
+    }
+    return this.stats;
+  }
+
+  async close(): Promise<void> {
+    await this.#dropConnections();
+  }
+
+  /** One step: refresh state, then (branch/leaf) one batch from the provider or (root) watermark duty. */
+  async workOnce(): Promise<WorkResult> {
+    const local = await this.#localClient();
+    const { queue, worker } = this.opts;
+    const state = await this.#refreshState(local);
+    if (state.paused) return { kind: 'paused' };
+    const node = await getNodeInfo(local, queue);
+    if (node.nodeType === 'root') {
+      await this.#publishGlobalWatermark(local);
+      await this.#clearError(local, state);
+      return { kind: 'root' };
+    }
+    if (node.combinedQueue) {
+      throw new CascadeError(
+        `${queue}: merge-leaf nodes (combined queue ${node.combinedQueue}) are not supported yet`,
+      );
+    }
+    if (!state.providerLocation) {
+      throw new CascadeError(`${queue}: provider node ${state.providerNode} has no location on this node`);
+    }
+    const provider = await this.#providerClient(state.providerLocation);
+
+    const b = (await provider.query('select * from pgq.next_batch_info($1, $2)', [queue, worker])).rows[0];
+    if (!b || b.batch_id == null) {
+      await this.#clearError(local, state);
+      return { kind: 'idle' };
+    }
+    const batch: CascadeBatch = {
+      queue,
+      batchId: toBigInt(b.batch_id),
+      tickId: toBigInt(b.cur_tick_id),
+      prevTickId: toBigInt(b.prev_tick_id),
+      tickTime: b.cur_tick_time,
+      prevTickTime: b.prev_tick_time,
+      tickEventSeq: toBigInt(b.cur_tick_event_seq),
+      nodeType: node.nodeType as 'branch' | 'leaf',
+      nodeName: state.nodeName,
+      events: [],
+    };
+    const log = this.#log.child({ batchId: batch.batchId, tickId: batch.tickId });
+
+    let skipped: boolean;
+    if (state.completedTick === batch.tickId) {
+      skipped = true; // applied before a crash / restart; only the tick and finish may be missing
+    } else if (state.completedTick === batch.prevTickId) {
+      const rows = (await provider.query('select * from pgq.get_batch_events($1)', [batch.batchId])).rows;
+      batch.events = rows.map(toEvent);
+      skipped = !(await this.#applyBatch(local, provider, batch));
+    } else {
+      throw new CascadeError(
+        `${queue}: lost position: provider batch ${batch.prevTickId}..${batch.tickId}, ` +
+          `this node completed tick ${state.completedTick}; ` +
+          'the node needs change-provider / resurrect, or the provider lost its ticks',
+      );
+    }
+    if (batch.nodeType === 'branch') await this.#ensureBranchTick(local, batch);
+    await provider.query('select pgq.finish_batch($1)', [batch.batchId]);
+    await this.#publishLocalWatermark(local, provider, state.nodeName, batch.tickId);
+
+    this.stats.batches++;
+    this.stats.lastTick = batch.tickId;
+    if (skipped) this.stats.skipped++;
+    else this.stats.events += batch.events.length;
+    log.debug(skipped ? 'batch was applied before; finished it' : 'batch applied', {
+      events: batch.events.length,
+    });
+    const res: WorkResult = {
+      kind: 'batch',
+      batchId: batch.batchId,
+      tickId: batch.tickId,
+      events: batch.events.length,
+      skipped,
+    };
+    this.opts.onBatch?.(res);
+    return res;
+  }
+
+  /** The local transaction of a batch; returns false when (under the lock) it turned out done. */
+  async #applyBatch(local: pg.Client, provider: pg.Client, batch: CascadeBatch): Promise<boolean> {
+    const { queue, worker } = this.opts;
+    return inTransaction(local, async () => {
+      // Re-read our position under the row lock: an admin command or a second worker may have
+      // moved it since the state refresh.
+      const r = await local.query(
+        'select last_tick_id from pgq_node.local_state where queue_name = $1 and consumer_name = $2 for update',
+        [queue, worker],
+      );
+      const completed = r.rows.length ? toBigInt(r.rows[0].last_tick_id) : null;
+      if (completed === batch.tickId) return false;
+      if (completed !== batch.prevTickId) {
+        throw new CascadeError(
+          `${queue}: position moved to ${completed} while batch ${batch.prevTickId}..${batch.tickId} was read`,
+        );
+      }
+      if (batch.nodeType === 'branch') await this.#copyEvents(local, batch.events);
+      for (const ev of batch.events) {
+        if (isCascadeEvent(ev)) await this.#cascadeEvent(local, batch, ev);
+      }
+      if (this.opts.handler) await this.opts.handler(batch, local, provider);
+      await nodeCmd(local, 'select * from pgq_node.set_consumer_completed($1, $2, $3)', [
+        queue,
+        worker,
+        batch.tickId,
+      ]);
+      return true;
+    });
+  }
+
+  async #cascadeEvent(local: pg.Client, batch: CascadeBatch, ev: PgqEvent): Promise<void> {
+    const q = this.opts.queue;
+    if (ev.type !== 'pgq.tick-id' && ev.extra1 !== q) {
+      throw new CascadeError(`${q}: cascade event ${ev.id} (${ev.type}) is for queue ${ev.extra1}`);
+    }
+    switch (ev.type) {
+      case 'pgq.location-info':
+        await nodeCmd(local, 'select * from pgq_node.register_location($1, $2, $3, $4)', [
+          q,
+          ev.data,
+          ev.extra2,
+          ev.extra3 ?? 'false',
+        ]);
+        return;
+      case 'pgq.unregister-location':
+        await nodeCmd(local, 'select * from pgq_node.unregister_location($1, $2)', [q, ev.data], [301, 404]);
+        return;
+      case 'pgq.global-watermark':
+        if (batch.nodeType === 'branch') {
+          await nodeCmd(local, 'select * from pgq_node.set_global_watermark($1, $2)', [
+            q,
+            BigInt(ev.data ?? '0'),
+          ]);
+        }
+        return;
+      case 'pgq.tick-id':
+        if (ev.extra1 === q) throw new CascadeError(`${q}: pgq.tick-id event for the node's own queue`);
+        if (batch.nodeType === 'branch') {
+          await nodeCmd(local, 'select * from pgq_node.set_partition_watermark($1, $2, $3)', [
+            q,
+            ev.extra1,
+            BigInt(ev.data ?? '0'),
+          ]);
+        }
+        return;
+      default:
+        throw new CascadeError(`${q}: unknown cascade event type ${ev.type} (event ${ev.id})`);
+    }
+  }
+
+  /** Inserts the batch's events into the local queue with their original ids and times. */
+  async #copyEvents(local: pg.Client, events: PgqEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const q = this.opts.queue;
+    const insert = async () => {
+      const CHUNK = 5000;
+      for (let i = 0; i < events.length; i += CHUNK) {
+        const part = events.slice(i, i + CHUNK);
+        const col = <K extends keyof PgqEvent>(k: K) => part.map((e) => e[k]);
+        await local.query(
+          `select pgq.insert_event_raw($1, u.id, u.t, null, null, u.ty, u.d, u.x1, u.x2, u.x3, u.x4)
+             from unnest($2::int8[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[],
+                         $8::text[], $9::text[]) with ordinality as u(id, t, ty, d, x1, x2, x3, x4, ord)
+            order by u.ord`,
+          [
+            q,
+            col('id').map(String),
+            col('time'),
+            col('type'),
+            col('data'),
+            col('extra1'),
+            col('extra2'),
+            col('extra3'),
+            col('extra4'),
+          ],
+        );
+      }
+    };
+    if (this.#insertMode !== 'toggle') {
+      await local.query('savepoint cascade_copy');
+      try {
+        const prev = (await local.query("select current_setting('session_replication_role') as p")).rows[0].p;
+        await local.query("select set_config('session_replication_role', 'replica', true)");
+        await insert();
+        // Back to what the handler expects (Londiste may set its own role in this transaction).
+        await local.query("select set_config('session_replication_role', $1, true)", [prev]);
+        await local.query('release savepoint cascade_copy');
+        this.#insertMode = 'replica';
+        return;
+      } catch (err) {
+        await local.query('rollback to savepoint cascade_copy');
+        await local.query('release savepoint cascade_copy');
+        if (this.#insertMode === 'replica' || (err as { code?: string }).code !== '42501') throw err;
+        this.#log.info(
+          'no permission for session_replication_role; lifting queue_disable_insert during copies',
+        );
+        this.#insertMode = 'toggle';
+      }
+    }
+    const lifted = await local.query(
+      'update pgq.queue set queue_disable_insert = false where queue_name = $1 and queue_disable_insert',
+      [q],
+    );
+    await insert();
+    if (lifted.rowCount) {
+      await local.query('update pgq.queue set queue_disable_insert = true where queue_name = $1', [q]);
+    }
+  }
+
+  /** Branch: records the provider's tick locally unless it is there already. */
+  async #ensureBranchTick(local: pg.Client, batch: CascadeBatch): Promise<void> {
+    const q = this.opts.queue;
+    const last = await lastLocalTick(local, q);
+    if (last === batch.tickId) return;
+    if (last !== batch.prevTickId) {
+      throw new CascadeError(
+        `${q}: last local tick is ${last}, expected ${batch.prevTickId} or ${batch.tickId}`,
+      );
+    }
+    await local.query('select pgq.ticker($1, $2, $3, $4)', [
+      q,
+      batch.tickId,
+      batch.tickTime,
+      batch.tickEventSeq,
+    ]);
+  }
+
+  async #publishLocalWatermark(local: pg.Client, provider: pg.Client, nodeName: string, curTick: bigint) {
+    const period = this.opts.localWmPublishPeriodMs ?? 300_000;
+    if (Date.now() - this.#lastLocalWm < period) return;
+    const node: NodeInfo = await getNodeInfo(local, this.opts.queue);
+    let wm = node.localWatermark;
+    if (wm == null) return;
+    if (wm > curTick) wm = curTick;
+    const r = await nodeCmd(
+      provider,
+      'select * from pgq_node.set_subscriber_watermark($1, $2, $3)',
+      [this.opts.queue, nodeName, wm],
+      [404, 405],
+    );
+    if (r.ret_code >= 300) this.#log.warn('local watermark not accepted by provider', { note: r.ret_note });
+    else this.#log.debug('local watermark published', { watermark: wm });
+    this.#lastLocalWm = Date.now();
+  }
+
+  async #publishGlobalWatermark(local: pg.Client) {
+    const period = this.opts.globalWmPublishPeriodMs ?? 300_000;
+    if (Date.now() - this.#lastGlobalWm < period) return;
+    await nodeCmd(local, 'select * from pgq_node.set_global_watermark($1, null)', [this.opts.queue]);
+    this.#lastGlobalWm = Date.now();
+  }
+
+  /** Reads our state and acknowledges pause/resume/provider changes (uptodate) atomically. */
+  async #refreshState(local: pg.Client): Promise<ConsumerState> {
+    const { queue, worker } = this.opts;
+    return inTransaction(local, async () => {
+      // Lock our row first so that an admin's set_consumer_paused cannot slip in between reading
+      // the flags and confirming them.
+      await local.query(
+        'select 1 from pgq_node.local_state where queue_name = $1 and consumer_name = $2 for update',
+        [queue, worker],
+      );
+      const state = await getConsumerState(local, queue, worker);
+      if (!state.uptodate) {
+        await local.query('select * from pgq_node.set_consumer_uptodate($1, $2, true)', [queue, worker]);
+        this.#log.info(state.paused ? 'paused' : 'state reloaded', { provider: state.providerNode });
+      }
+      return state;
+    });
+  }
+
+  async #clearError(local: pg.Client, state: ConsumerState) {
+    if (state.curError) {
+      await local.query('select * from pgq_node.set_consumer_error($1, $2, null)', [
+        this.opts.queue,
+        this.opts.worker,
+      ]);
+    }
+  }
+
+  async #recordError(msg: string) {
+    try {
+      const local = await this.#localClient();
+      await local.query('select * from pgq_node.set_consumer_error($1, $2, $3)', [
+        this.opts.queue,
+        this.opts.worker,
+        msg,
+      ]);
+    } catch {
+      // the local node itself may be what failed
+    }
+  }
+
+  async #localClient(): Promise<pg.Client> {
+    if (this.#local) return this.#local;
+    const c = await this.opts.connectLocal();
+    c.on('error', () => {});
+    // One worker per node and queue: a second one would race on the same batches.
+    const got = await c.query('select pg_try_advisory_lock($1, hashtext($2)) as ok', [
+      ADVISORY_CLASS,
+      `${this.opts.queue}/${this.opts.worker}`,
+    ]);
+    if (!got.rows[0].ok) {
+      await c.end().catch(() => {});
+      throw new CascadeError(
+        `another worker for ${this.opts.queue}/${this.opts.worker} is running on this node`,
+      );
+    }
+    this.#local = c;
+    return c;
+  }
+
+  async #providerClient(location: string): Promise<pg.Client> {
+    if (this.#provider && this.#providerLocation === location) return this.#provider;
+    if (this.#provider) {
+      this.#log.info('provider changed; reconnecting', { location: redactLocation(location) });
+      await this.#provider.end().catch(() => {});
+    }
+    this.#provider = null;
+    const connect =
+      this.opts.connectRemote ??
+      ((loc: string) => connectLocation(loc, { applicationName: `skytools cascade ${this.opts.worker}` }));
+    this.#provider = await connect(location);
+    this.#providerLocation = location;
+    this.#lastLocalWm = 0;
+    return this.#provider;
+  }
+
+  async #dropConnections() {
+    const conns = [this.#local, this.#provider];
+    this.#local = null;
+    this.#provider = null;
+    this.#providerLocation = null;
+    await Promise.all(conns.map((c) => c?.end().catch(() => {})));
+  }
+}
+
+export function toEvent(row: Record<string, unknown>): PgqEvent {
+  return {
+    id: toBigInt(row.ev_id),
+    time: row.ev_time as Date,
+    txid: row.ev_txid == null ? null : toBigInt(row.ev_txid),
+    retry: (row.ev_retry as number | null) ?? null,
+    type: (row.ev_type as string | null) ?? null,
+    data: (row.ev_data as string | null) ?? null,
+    extra1: (row.ev_extra1 as string | null) ?? null,
+    extra2: (row.ev_extra2 as string | null) ?? null,
+    extra3: (row.ev_extra3 as string | null) ?? null,
+    extra4: (row.ev_extra4 as string | null) ?? null,
+  };
+}
+
+/** Runs a cascade worker until the signal aborts (the long-running form). */
+export function runCascadeWorker(opts: CascadeWorkerOptions): Promise<CascadeWorkerStats> {
+  return new CascadeWorker(opts).run();
+}
