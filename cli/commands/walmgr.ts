@@ -265,10 +265,14 @@ export function register(program: Command): void {
           throw new Error(
             `cannot read ${path.join(pgdata, 'global/pg_control')}; restore-wal runs in the data directory (or pass --pgdata)`,
           );
-        const storage = await storageOf(s);
+        let storage: Awaited<ReturnType<typeof storageOf>> | undefined;
+        const open = async () => {
+          storage ??= await storageOf(s);
+          return storage;
+        };
         try {
           const res = await restoreWal({
-            storage,
+            storage: open,
             walName,
             destPath,
             pgdata,
@@ -280,12 +284,12 @@ export function register(program: Command): void {
           });
           if (res === 'not-found') {
             process.stderr.write(
-              `skytools walmgr restore-wal: ${walName} is not in ${storage.description}\n`,
+              `skytools walmgr restore-wal: ${walName} is not in ${(await open()).description}\n`,
             );
             process.exitCode = 1;
           }
         } finally {
-          storage.close();
+          storage?.close();
         }
       } catch (err) {
         await fail(err, `restore-wal ${walName}`, { other: 126 });

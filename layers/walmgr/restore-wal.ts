@@ -12,7 +12,8 @@ import { restoreSpoolPath } from './spool.ts';
 import { checkSegment, parseWalName, segmentName, segmentNumber, type WalName } from './wal.ts';
 
 export interface RestoreWalOptions {
-  storage: Storage;
+  /** Opened only when needed: a segment served from the spool with a full window needs none. */
+  storage: () => Promise<Storage>;
   walName: string;
   /** %p: destination, relative to pgdata or absolute. */
   destPath: string;
@@ -86,7 +87,7 @@ export async function restoreWal(opts: RestoreWalOptions): Promise<'restored' | 
     await fs.rename(spooled, dest);
     fromSpool = true;
   } catch {
-    data = await fetchWal(opts.storage, opts.sysid, wal);
+    data = await fetchWal(await opts.storage(), opts.sysid, wal);
     if (!data) return 'not-found';
   }
   if (data) await writeAtomic(dest, data);
@@ -113,13 +114,14 @@ async function prefetch(
   // trip; refill once half of it has been consumed.
   if (fromSpool && want.length < opts.prefetch / 2) return;
   await fs.mkdir(path.join(opts.spool, 'restore'), { recursive: true });
+  const storage = await opts.storage();
   let next = 0;
   let stop = false;
   const worker = async () => {
     while (!stop && next < want.length) {
       const name = want[next++]!;
       try {
-        const data = await fetchWal(opts.storage, opts.sysid, parseWalName(name));
+        const data = await fetchWal(storage, opts.sysid, parseWalName(name));
         if (!data) {
           stop = true; // end of the archive for now
           continue;

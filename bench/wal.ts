@@ -1,0 +1,356 @@
+// `npm run bench -- wal`: WAL archive throughput of `skytools walmgr archive` against
+// pgBackRest's async archive-push, same WAL, same S3 endpoint, same run.
+//
+// How: one cluster (16 MiB segments) writes N segments while archiving is held back
+// (archive_command = ''), so every segment waits as .ready; it is stopped and copied once per
+// tool. Each copy is started with that tool's archive_command and timed until no .ready file is
+// left. The S3 endpoint is in-process fauxqs behind a local TLS proxy (pgBackRest speaks S3 only
+// over TLS), used by both tools. Then restore_command throughput: every segment fetched in
+// order, one command per segment as PostgreSQL runs it.
+import { execFile, spawn } from 'node:child_process';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import tls from 'node:tls';
+import { promisify } from 'node:util';
+import {
+  archiveCommand,
+  type Cluster,
+  chownR,
+  createCluster,
+  s3Env,
+  startS3,
+  tempDir,
+} from '../test/walmgr/harness.ts';
+
+const run = promisify(execFile);
+
+export interface BenchWalOptions {
+  /** Segments to archive (default $BENCH_WAL_SEGMENTS or 130). */
+  segments?: number;
+  /** Concurrent uploads for both tools (default 4). */
+  parallel?: number;
+  /** Our archive-ahead window (default 64). */
+  ahead?: number;
+  log?: (msg: string) => void;
+}
+
+export interface BenchWalRow {
+  tool: string;
+  segments: number;
+  seconds: number;
+  segmentsPerSec: number;
+  mibPerSec: number;
+}
+
+async function tlsProxy(
+  targetPort: number,
+  dir: string,
+): Promise<{ port: number; cert: string; stop: () => void }> {
+  const key = path.join(dir, 'key.pem');
+  const cert = path.join(dir, 'cert.pem');
+  await run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+  ]);
+  const { readFileSync } = await import('node:fs');
+  const server = tls.createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (client) => {
+    const up = net.connect(targetPort, '127.0.0.1');
+    client.pipe(up);
+    up.pipe(client);
+    const close = () => {
+      client.destroy();
+      up.destroy();
+    };
+    client.on('error', close);
+    up.on('error', close);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { port: (server.address() as net.AddressInfo).port, cert, stop: () => server.close() };
+}
+
+function readyCount(pgdata: string): number {
+  try {
+    return readdirSync(path.join(pgdata, 'pg_wal/archive_status')).filter((f) => f.endsWith('.ready')).length;
+  } catch {
+    return -1;
+  }
+}
+
+async function timeArchive(
+  c: Cluster,
+  total: number,
+  say: (m: string) => void,
+  tool: string,
+): Promise<number> {
+  const t0 = performance.now();
+  await c.start();
+  let last = 0;
+  let progressAt = performance.now();
+  let prevLeft = total;
+  for (;;) {
+    const left = readyCount(c.pgdata);
+    if (left === 0) break;
+    if (left !== prevLeft) {
+      prevLeft = left;
+      progressAt = performance.now();
+    } else if (performance.now() - progressAt > 60_000) {
+      throw new Error(`${tool}: no segment archived for 60 s; server log:\n${(await c.log()).slice(-3000)}`);
+    }
+    if (performance.now() - last > 5000) {
+      last = performance.now();
+      say(`  ${tool}: ${total - left}/${total} archived`);
+    }
+    if (performance.now() - t0 > 900_000)
+      throw new Error(`${tool}: archiving did not finish in 15 minutes:\n${(await c.log()).slice(-3000)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return (performance.now() - t0) / 1000;
+}
+
+function runAsPostgres(
+  cmd: string,
+  args: string[],
+  env: Record<string, string>,
+  cwd: string,
+): Promise<number> {
+  const [c, a] = process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args];
+  return new Promise((resolve, reject) => {
+    const p = spawn(c, a as string[], {
+      env: { ...process.env, ...env },
+      cwd,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let err = '';
+    p.stderr.on('data', (d) => {
+      err += d;
+    });
+    p.on('error', reject);
+    p.on('close', (code) =>
+      code === 0 ? resolve(0) : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${err}`)),
+    );
+  });
+}
+
+export async function benchWal(opts: BenchWalOptions = {}): Promise<BenchWalRow[]> {
+  const say = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
+  const segments = opts.segments ?? Number(process.env.BENCH_WAL_SEGMENTS ?? 130);
+  const parallel = opts.parallel ?? 4;
+  const ahead = opts.ahead ?? 64;
+  const cleanup: (() => Promise<void> | void)[] = [];
+  const rows: BenchWalRow[] = [];
+  try {
+    const work = await tempDir('bench');
+    cleanup.push(() => rmSync(work, { recursive: true, force: true }));
+    const s3 = await startS3('walbench');
+    cleanup.push(() => s3.stop());
+    const proxy = await tlsProxy(Number(new URL(s3.endpoint).port), work);
+    cleanup.push(() => proxy.stop());
+    await chownR(work);
+
+    const pgbrConf = path.join(work, 'pgbackrest.conf');
+    const source = await createCluster({
+      walSegMb: 16,
+      conf: { archive_mode: 'on', archive_command: '', max_wal_size: '8GB', checkpoint_timeout: '1h' },
+    });
+    cleanup.push(() => source.destroy());
+    writeFileSync(
+      pgbrConf,
+      [
+        '[global]',
+        'repo1-type=s3',
+        'repo1-path=/pgbackrest',
+        `repo1-s3-bucket=${s3.bucket}`,
+        'repo1-s3-endpoint=127.0.0.1',
+        'repo1-s3-region=us-east-1',
+        'repo1-s3-uri-style=path',
+        `repo1-s3-key=${s3Env().AWS_ACCESS_KEY_ID}`,
+        `repo1-s3-key-secret=${s3Env().AWS_SECRET_ACCESS_KEY}`,
+        `repo1-storage-port=${proxy.port}`,
+        'repo1-storage-verify-tls=n',
+        'compress-type=zst',
+        'archive-async=y',
+        `process-max=${parallel}`,
+        `spool-path=${work}/pgbr-spool`,
+        `lock-path=${work}/pgbr-lock`,
+        `log-path=${work}/pgbr-log`,
+        'log-level-console=warn',
+        'log-level-file=off',
+        'start-fast=y',
+        '',
+        '[bench]',
+        `pg1-path=${source.pgdata}`,
+        `pg1-port=${source.port}`,
+        `pg1-socket-path=${source.dir}`,
+        'pg1-user=postgres',
+        '',
+      ].join('\n'),
+    );
+    await chownR(work);
+    await source.start();
+    // The stanza (pgBackRest's per-cluster repository record) must exist before archive-push;
+    // every copy below shares this system identifier.
+    await runAsPostgres('pgbackrest', [`--config=${pgbrConf}`, '--stanza=bench', 'stanza-create'], {}, work);
+    say(`wal bench: writing ${segments} WAL segments of 16 MiB`);
+    await source.query('create table w (id bigint, a text, b text, n numeric)');
+    const startLsn = (await source.query<{ l: string }>('select pg_current_wal_lsn()::text as l'))[0]!.l;
+    const toBytes = (l: string) => {
+      const [hi, lo] = l.split('/') as [string, string];
+      return BigInt(`0x${hi}`) * 0x100000000n + BigInt(`0x${lo}`);
+    };
+    let id = 0;
+    for (;;) {
+      const cur = (await source.query<{ l: string }>('select pg_current_wal_lsn()::text as l'))[0]!.l;
+      if (toBytes(cur) - toBytes(startLsn) >= BigInt(segments) * 16n * 1048576n) break;
+      await source.query(
+        `insert into w select g, md5(g::text), repeat(md5((g * 7)::text), 3), g * 1.5 from generate_series($1::bigint, $1::bigint + 49999) g`,
+        [id],
+      );
+      id += 50_000;
+    }
+    await source.stop();
+    const total = readyCount(source.pgdata);
+    const walBytes = total * 16 * 1048576;
+    say(`wal bench: ${total} segments ready (${(walBytes / 1048576).toFixed(0)} MiB)`);
+
+    const copyOf = async (
+      name: string,
+      archiveCmd: (dir: string) => string,
+      env: Record<string, string>,
+    ): Promise<Cluster> => {
+      const dir = path.join(work, name);
+      await run('cp', ['-a', source.pgdata, dir]);
+      // Each copy gets its own port/socket via createCluster's settings; drop stale pid files.
+      rmSync(path.join(dir, 'postmaster.pid'), { force: true });
+      await chownR(dir);
+      const c = await createCluster({
+        pgdata: dir,
+        env,
+        conf: { archive_mode: 'on', archive_command: archiveCmd(dir) },
+      });
+      cleanup.push(() => c.destroy());
+      return c;
+    };
+
+    const measure = async (tool: string, c: Cluster) => {
+      const secs = await timeArchive(c, total, say, tool);
+      await c.stop();
+      const row = {
+        tool,
+        segments: total,
+        seconds: secs,
+        segmentsPerSec: total / secs,
+        mibPerSec: walBytes / 1048576 / secs,
+      };
+      rows.push(row);
+      say(
+        `  ${tool}: ${secs.toFixed(1)} s, ${row.segmentsPerSec.toFixed(1)} segments/s, ${row.mibPerSec.toFixed(0)} MiB/s`,
+      );
+      return c;
+    };
+
+    const pgbr = await copyOf(
+      'pgbackrest',
+      (dir) => `pgbackrest --config=${pgbrConf} --stanza=bench --pg1-path=${dir} archive-push %p`,
+      {},
+    );
+    await measure('pgbackrest archive-push (async, zst, process-max 4)', pgbr);
+
+    const endpoint = `https://127.0.0.1:${proxy.port}`;
+    const ourEnv = { NODE_EXTRA_CA_CERTS: proxy.cert };
+    const oursFlags = `--repo s3://${s3.bucket}/walmgr --endpoint ${endpoint} --s3-conditional-put off --parallel ${parallel} --ahead ${ahead}`;
+    const ours = await copyOf('walmgr', () => archiveCommand(oursFlags), ourEnv);
+    await measure(`skytools walmgr archive (ahead ${ahead}, zstd-1, parallel ${parallel})`, ours);
+
+    // restore_command rate: fetch every archived segment in order, one command each.
+    // The stopped source still holds every segment both tools archived.
+    const names = readdirSync(path.join(source.pgdata, 'pg_wal'))
+      .filter((n) => /^[0-9A-F]{24}$/.test(n))
+      .sort();
+    const fetchAll = async (
+      tool: string,
+      cmd: (f: string) => [string, string[]],
+      env: Record<string, string>,
+      cwd: string,
+    ) => {
+      const t0 = performance.now();
+      for (const f of names) {
+        const [c, a] = cmd(f);
+        await runAsPostgres(c, a, env, cwd);
+      }
+      const secs = (performance.now() - t0) / 1000;
+      const row = {
+        tool,
+        segments: names.length,
+        seconds: secs,
+        segmentsPerSec: names.length / secs,
+        mibPerSec: (names.length * 16) / secs,
+      };
+      rows.push(row);
+      say(`  ${tool}: ${secs.toFixed(1)} s, ${row.segmentsPerSec.toFixed(1)} segments/s`);
+    };
+    await fetchAll(
+      'pgbackrest archive-get (async, process-max 4)',
+      (f) => [
+        'pgbackrest',
+        [`--config=${pgbrConf}`, '--stanza=bench', 'archive-get', f, `${source.pgdata}/pg_wal/RECOVERYXLOG`],
+      ],
+      {},
+      source.pgdata,
+    );
+    const flagsArr = oursFlags.split(' ');
+    await fetchAll(
+      'skytools walmgr restore-wal (prefetch 8)',
+      (f) => [
+        process.execPath,
+        [
+          path.resolve(import.meta.dirname, '../bin/skytools.ts'),
+          'walmgr',
+          'restore-wal',
+          f,
+          'pg_wal/RECOVERYXLOG',
+          ...flagsArr,
+          '--pgdata',
+          source.pgdata,
+        ],
+      ],
+      { ...s3Env(), ...ourEnv },
+      source.pgdata,
+    );
+
+    const base = rows[0]!;
+    console.log('\nwalmgr: WAL archive (16 MiB segments, same WAL, same local S3 endpoint over TLS)');
+    console.log(
+      `${'tool'.padEnd(58)} ${'segs'.padStart(5)} ${'s'.padStart(7)} ${'seg/s'.padStart(7)} ${'MiB/s'.padStart(7)} ${'÷pgBR'.padStart(6)}`,
+    );
+    for (const [i, r] of rows.entries()) {
+      const ref = i < 2 ? base : rows[2]!;
+      console.log(
+        `${r.tool.padEnd(58)} ${String(r.segments).padStart(5)} ${r.seconds.toFixed(1).padStart(7)} ${r.segmentsPerSec.toFixed(1).padStart(7)} ${r.mibPerSec.toFixed(0).padStart(7)} ${(r.segmentsPerSec / ref.segmentsPerSec).toFixed(2).padStart(6)}`,
+      );
+    }
+    return rows;
+  } finally {
+    for (const f of cleanup.reverse()) await Promise.resolve(f()).catch(() => {});
+  }
+}
+
+if (import.meta.main) {
+  benchWal().catch((err: Error) => {
+    console.error(err.stack ?? err.message);
+    process.exitCode = 1;
+  });
+}
