@@ -16,6 +16,7 @@ export interface BenchRow {
 export interface BenchDbs {
   ours: pg.Client;
   c: pg.Client;
+  urls: { ours: string; c: string };
   cleanup(): Promise<void>;
 }
 
@@ -29,10 +30,13 @@ export async function createBenchDbs(adminUrl: string, tag: string): Promise<Ben
     await admin.query(`drop database if exists ${n} with (force)`);
     await admin.query(`create database ${n}`);
   }
-  const open = async (db: string) => {
+  const urlOf = (db: string) => {
     const u = new URL(adminUrl);
     u.pathname = `/${db}`;
-    const cl = new pg.Client({ connectionString: u.toString() });
+    return u.toString();
+  };
+  const open = async (db: string) => {
+    const cl = new pg.Client({ connectionString: urlOf(db) });
     await cl.connect();
     return cl;
   };
@@ -43,6 +47,7 @@ export async function createBenchDbs(adminUrl: string, tag: string): Promise<Ben
   return {
     ours,
     c,
+    urls: { ours: urlOf(names.ours), c: urlOf(names.c) },
     async cleanup() {
       await ours.end();
       await c.end();

@@ -1,7 +1,7 @@
 // `npm run bench -- [suite ...]`: side-by-side benchmarks against the originals, measured in the
 // same run on the same server. Prints a table; never fails on timings (benchmarks are not tests).
 // Suites: pgq (producer + triggers), consumer (drain rate, latency), wal. Default: pgq.
-import { type BenchRow, benchProducer } from './pgq.ts';
+import { type BenchRow, benchProducer, createBenchDbs } from './pgq.ts';
 
 // Suites contributed as separate modules are loaded by path, so a missing one is reported at
 // run time instead of breaking the type check of the others.
@@ -27,16 +27,19 @@ async function suitePgq() {
     `PgQ producers: ${events} operations per transaction, server ${C_URL.replace(/:[^:@/]*@/, ':***@')}`,
   );
   printRows('producer', await benchProducer({ adminUrl: C_URL, events }));
+  const dbs = await createBenchDbs(C_URL, 'triggers');
   try {
     const { benchTriggers } = (await import(optionalModule('./triggers.ts'))) as {
       benchTriggers: (o: { cUrl: string; oursUrl: string; rows: number }) => Promise<BenchRow[]>;
     };
     printRows(
-      'triggers (single-row INSERT, 5 columns)',
-      await benchTriggers({ cUrl: C_URL, oursUrl: C_URL, rows: events }),
+      'triggers (single-row INSERT into a 5-column table)',
+      await benchTriggers({ cUrl: dbs.urls.c, oursUrl: dbs.urls.ours, rows: events }),
     );
   } catch (err) {
     console.log(`triggers: not run (${(err as Error).message})`);
+  } finally {
+    await dbs.cleanup();
   }
 }
 
