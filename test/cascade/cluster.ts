@@ -1,0 +1,269 @@
+// A three-node cascade for tests: databases, the admin per node, in-process workers and tickers
+// (what `skytools setadm <ini> worker` and `skytools pgqd` run), and a recording handler on the
+// leaf that stores every user event in a table in the worker's local transaction.
+import pg from 'pg';
+import { CascadeAdmin } from '../../layers/cascade/admin.ts';
+import { getNodeInfo } from '../../layers/cascade/node.ts';
+import { type CascadeHandler, CascadeWorker, isCascadeEvent } from '../../layers/cascade/worker.ts';
+import { typeParsers } from '../../layers/db/connection.ts';
+import { runTicker } from '../../layers/pgq/ticker.ts';
+
+export interface NodeDb {
+  name: string;
+  url: string;
+  query<R extends pg.QueryResultRow = any>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
+}
+
+export const QUEUE = 'cq';
+
+export function connectUrl(url: string): () => Promise<pg.Client> {
+  return async () => {
+    const c = new pg.Client({ connectionString: url, types: typeParsers, connectionTimeoutMillis: 5000 });
+    c.on('error', () => {});
+    await c.connect();
+    return c;
+  };
+}
+
+/** Records user events into leaf table cascade_seen (ev_id, data) in the batch's transaction. */
+export const recordingHandler: CascadeHandler = async (batch, local) => {
+  const evs = batch.events.filter((e) => !isCascadeEvent(e));
+  if (evs.length === 0) return;
+  await local.query('insert into cascade_seen (ev_id, data) select * from unnest($1::int8[], $2::text[])', [
+    evs.map((e) => e.id.toString()),
+    evs.map((e) => e.data),
+  ]);
+};
+
+export class Cluster {
+  readonly nodes: Record<string, NodeDb>;
+  readonly queue: string;
+  #workers = new Map<string, { ctl: AbortController; done: Promise<unknown>; worker: CascadeWorker }>();
+  #tickers = new Map<string, { ctl: AbortController; done: Promise<unknown> }>();
+  handlers: Record<string, CascadeHandler | undefined> = {};
+  /** Extra worker options (e.g. to inject faults). */
+  workerPatch: Record<string, Partial<ConstructorParameters<typeof CascadeWorker>[0]>> = {};
+
+  constructor(nodes: Record<string, NodeDb>, queue = QUEUE) {
+    this.nodes = nodes;
+    this.queue = queue;
+  }
+
+  admin(name: string, extra: Partial<ConstructorParameters<typeof CascadeAdmin>[0]> = {}): CascadeAdmin {
+    return new CascadeAdmin({
+      queue: this.queue,
+      localLocation: this.nodes[name]!.url,
+      waitTimeoutMs: 90_000,
+      pollMs: 100,
+      ...extra,
+    });
+  }
+
+  async withAdmin<T>(name: string, fn: (a: CascadeAdmin) => Promise<T>, extra = {}): Promise<T> {
+    const a = this.admin(name, extra);
+    try {
+      return await fn(a);
+    } finally {
+      await a.close();
+    }
+  }
+
+  /** root → branch → leaf with the given names; fast ticks on every queue. */
+  async build(root: string, branch: string, leaf: string): Promise<void> {
+    await this.withAdmin(root, (a) =>
+      a.createNode('root', { nodeName: root, location: this.nodes[root]!.url, worker: `w_${root}` }),
+    );
+    await this.tune(root);
+    await this.withAdmin(branch, (a) =>
+      a.createNode('branch', {
+        nodeName: branch,
+        location: this.nodes[branch]!.url,
+        worker: `w_${branch}`,
+        provider: this.nodes[root]!.url,
+      }),
+    );
+    await this.tune(branch);
+    await this.withAdmin(leaf, (a) =>
+      a.createNode('leaf', {
+        nodeName: leaf,
+        location: this.nodes[leaf]!.url,
+        worker: `w_${leaf}`,
+        provider: this.nodes[branch]!.url,
+      }),
+    );
+  }
+
+  /** Tick at most every 50 ms when there are events (the default waits up to 3 s). */
+  async tune(name: string) {
+    const db = this.nodes[name]!;
+    await db.query("select pgq.set_queue_config($1, 'ticker_max_lag', '50 milliseconds')", [this.queue]);
+    await db.query("select pgq.set_queue_config($1, 'ticker_idle_period', '1 second')", [this.queue]);
+  }
+
+  startWorker(name: string, handler = this.handlers[name]) {
+    if (this.#workers.has(name)) return;
+    const ctl = new AbortController();
+    const worker = new CascadeWorker({
+      queue: this.queue,
+      worker: `w_${name}`,
+      connectLocal: connectUrl(this.nodes[name]!.url),
+      handler,
+      loopDelayMs: 100,
+      maxBackoffMs: 500,
+      localWmPublishPeriodMs: 500,
+      globalWmPublishPeriodMs: 500,
+      signal: ctl.signal,
+      ...this.workerPatch[name],
+    });
+    this.#workers.set(name, { ctl, worker, done: worker.run() });
+  }
+
+  async stopWorker(name: string) {
+    const w = this.#workers.get(name);
+    if (!w) return;
+    this.#workers.delete(name);
+    w.ctl.abort();
+    await w.done;
+  }
+
+  worker(name: string): CascadeWorker | undefined {
+    return this.#workers.get(name)?.worker;
+  }
+
+  startTicker(name: string) {
+    if (this.#tickers.has(name)) return;
+    const ctl = new AbortController();
+    const done = runTicker({
+      connect: connectUrl(this.nodes[name]!.url),
+      tickPeriodMs: 50,
+      signal: ctl.signal,
+    });
+    this.#tickers.set(name, { ctl, done });
+  }
+
+  async stopTicker(name: string) {
+    const t = this.#tickers.get(name);
+    if (!t) return;
+    this.#tickers.delete(name);
+    t.ctl.abort();
+    await t.done;
+  }
+
+  startAll() {
+    for (const n of Object.keys(this.nodes)) {
+      this.startTicker(n);
+      this.startWorker(n);
+    }
+  }
+
+  async stopAll() {
+    await Promise.all([...this.#workers.keys()].map((n) => this.stopWorker(n)));
+    await Promise.all([...this.#tickers.keys()].map((n) => this.stopTicker(n)));
+  }
+
+  async info(name: string) {
+    const c = await connectUrl(this.nodes[name]!.url)();
+    try {
+      return await getNodeInfo(c, this.queue);
+    } finally {
+      await c.end();
+    }
+  }
+
+  /** The node that currently says it is the root (among the reachable ones). */
+  async currentRoot(except: string[] = []): Promise<string> {
+    for (const n of Object.keys(this.nodes)) {
+      if (except.includes(n)) continue;
+      try {
+        if ((await this.info(n)).nodeType === 'root') return n;
+      } catch {
+        // unreachable node
+      }
+    }
+    throw new Error('no root node found');
+  }
+}
+
+export async function waitUntil(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs = 90_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Inserts consecutive numbers as events on whichever node is the root, retrying through a switchover. */
+export class Producer {
+  next = 1;
+  done = false;
+  #stop = false;
+  #loop: Promise<void> | null = null;
+  readonly cluster: Cluster;
+  root: string;
+  except: string[] = [];
+  delayMs: number;
+
+  constructor(cluster: Cluster, root: string, delayMs = 5) {
+    this.cluster = cluster;
+    this.root = root;
+    this.delayMs = delayMs;
+  }
+
+  async one(): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.cluster.nodes[this.root]!.query("select pgq.insert_event($1, 'ev', $2)", [
+          this.cluster.queue,
+          String(this.next),
+        ]);
+        this.next++;
+        return;
+      } catch (err) {
+        if (attempt > 2000) throw err;
+        await new Promise((r) => setTimeout(r, 20));
+        try {
+          this.root = await this.cluster.currentRoot(this.except);
+        } catch {
+          // mid-switchover: no root for a moment
+        }
+      }
+    }
+  }
+
+  async many(n: number) {
+    for (let i = 0; i < n; i++) await this.one();
+  }
+
+  start() {
+    this.#loop = (async () => {
+      while (!this.#stop) {
+        await this.one();
+        await new Promise((r) => setTimeout(r, this.delayMs));
+      }
+    })();
+  }
+
+  async stop() {
+    this.#stop = true;
+    await this.#loop;
+    this.#stop = false;
+  }
+
+  /** Numbers produced so far: 1..last. */
+  get last() {
+    return this.next - 1;
+  }
+}
+
+export async function seen(db: NodeDb): Promise<number[]> {
+  const r = await db.query<{ data: string }>('select data from cascade_seen order by seq');
+  return r.rows.map((x) => Number(x.data));
+}
+
+export const range = (a: number, b: number) =>
+  Array.from({ length: Math.max(0, b - a + 1) }, (_, i) => a + i);
