@@ -15,9 +15,14 @@ export interface InstallResult {
 
 export async function install(
   client: pg.ClientBase,
-  opts: { manifest?: string; onProgress?: (file: string) => void } = {},
+  opts: {
+    manifest?: string;
+    onProgress?: (file: string) => void;
+    /** Statements to run instead of reading the manifest from sql/ (bundles: generated-sql.ts). */
+    chunks?: readonly SqlChunk[];
+  } = {},
 ): Promise<InstallResult> {
-  const chunks = loadManifest(opts.manifest ?? 'install.sql');
+  const chunks = opts.chunks ?? loadManifest(opts.manifest ?? 'install.sql');
   const files: string[] = [];
   const seen = new Set<string>();
   // install.sql carries its own begin/commit; if a chunk fails we roll back so nothing changes.

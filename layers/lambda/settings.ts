@@ -1,0 +1,155 @@
+// The settings of the Lambda handlers: one table each (environment variable, type, default,
+// range), validated once per container. The README's configuration reference is written from
+// these tables (settingsMarkdown), and a test checks it is current.
+import { ConfigError, resolveSettings, type SettingSpec, type SettingValue } from '../config/settings.ts';
+
+export const DATABASE_SETTINGS: readonly SettingSpec[] = [
+  {
+    key: 'database_secret_arn',
+    env: 'DATABASE_SECRET_ARN',
+    type: 'string',
+    doc: 'Secrets Manager secret with the RDS JSON shape (host, port, dbname, username, password); fetched once per container',
+  },
+  {
+    key: 'database_url',
+    env: 'DATABASE_URL',
+    type: 'string',
+    doc: 'postgres:// URL, used when no secret is set (local runs)',
+  },
+  {
+    key: 'database_host',
+    env: 'DATABASE_HOST',
+    type: 'string',
+    doc: "overrides the secret's host, e.g. an RDS Proxy endpoint for consumers (never for the ticker)",
+  },
+  {
+    key: 'database_ssl',
+    env: 'DATABASE_SSL',
+    type: 'string',
+    doc: 'disable | require | verify-full; default verify-full with a secret (set NODE_EXTRA_CA_CERTS=/var/runtime/ca-cert.pem), else as the URL says',
+  },
+  {
+    key: 'database_secret_ttl',
+    env: 'DATABASE_SECRET_TTL',
+    type: 'seconds',
+    default: '300',
+    min: 0,
+    doc: 'how long a fetched secret is reused before it is read again (rotation); an auth failure re-reads at once',
+  },
+];
+
+export const TICKER_SETTINGS: readonly SettingSpec[] = [
+  ...DATABASE_SETTINGS,
+  {
+    key: 'tick_period',
+    env: 'PGQ_TICK_PERIOD',
+    type: 'seconds',
+    default: '1',
+    min: 0.01,
+    doc: 'tick period',
+  },
+  {
+    key: 'retry_period',
+    env: 'PGQ_RETRY_PERIOD',
+    type: 'seconds',
+    default: '30',
+    min: 0.01,
+    doc: 'how often due retry events are moved back (also once per invocation)',
+  },
+  {
+    key: 'maint_period',
+    env: 'PGQ_MAINT_PERIOD',
+    type: 'seconds',
+    default: '120',
+    min: 0.01,
+    doc: 'how often the maintenance steps run (also once per invocation)',
+  },
+  {
+    key: 'schedule_period',
+    env: 'PGQ_SCHEDULE_PERIOD',
+    type: 'seconds',
+    default: '60',
+    min: 1,
+    doc: "period of the schedule that invokes the ticker: a run stops before the next one is due (from the event's time)",
+  },
+  {
+    key: 'deadline_margin',
+    env: 'PGQ_DEADLINE_MARGIN',
+    type: 'seconds',
+    default: '3',
+    min: 0,
+    doc: "stop this long before the invocation's deadline and before the next scheduled run",
+  },
+  {
+    key: 'on_busy',
+    env: 'PGQ_TICKER_ON_BUSY',
+    type: 'string',
+    default: 'exit',
+    doc: 'exit | wait: what to do when another ticker holds the database',
+  },
+  {
+    key: 'wakeup_targets',
+    env: 'PGQ_WAKEUP_TARGETS',
+    type: 'string',
+    default: '[]',
+    doc: 'JSON list of {"queue", "consumer", "queueUrl"}: the SQS FIFO queue to wake for each consumer on a new tick',
+  },
+];
+
+export const MAINTENANCE_SETTINGS: readonly SettingSpec[] = [...DATABASE_SETTINGS];
+
+export const CONSUMER_SETTINGS: readonly SettingSpec[] = [
+  ...DATABASE_SETTINGS,
+  { key: 'queue', env: 'PGQ_QUEUE', type: 'string', doc: 'queue to consume (unless given in code)' },
+  { key: 'consumer', env: 'PGQ_CONSUMER', type: 'string', doc: 'consumer name (unless given in code)' },
+  {
+    key: 'min_remaining',
+    env: 'PGQ_MIN_REMAINING',
+    type: 'seconds',
+    default: '10',
+    min: 0,
+    doc: 'start another batch only while more than this much invocation time is left',
+  },
+  {
+    key: 'continue_queue_url',
+    env: 'PGQ_CONTINUE_QUEUE_URL',
+    type: 'string',
+    doc: "the function's own wake-up queue: when time runs short with batches left, it wakes itself again",
+  },
+];
+
+export type Settings = Record<string, SettingValue>;
+
+export function loadSettings(
+  specs: readonly SettingSpec[],
+  env: NodeJS.ProcessEnv = process.env,
+  where = 'environment',
+): Settings {
+  return resolveSettings(specs, { env }, where).values;
+}
+
+export interface WakeupTarget {
+  queue: string;
+  consumer: string;
+  queueUrl: string;
+}
+
+export function parseWakeupTargets(raw: string | undefined): WakeupTarget[] {
+  if (!raw || raw.trim() === '') return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (err) {
+    throw new ConfigError(`PGQ_WAKEUP_TARGETS is not JSON: ${(err as Error).message}`);
+  }
+  if (!Array.isArray(parsed)) throw new ConfigError('PGQ_WAKEUP_TARGETS must be a JSON list');
+  return parsed.map((t, i) => {
+    const o = t as Partial<WakeupTarget>;
+    for (const k of ['queue', 'consumer', 'queueUrl'] as const) {
+      if (typeof o?.[k] !== 'string' || o[k] === '') {
+        throw new ConfigError(`PGQ_WAKEUP_TARGETS[${i}].${k} must be a non-empty string`);
+      }
+    }
+    return { queue: o.queue!, consumer: o.consumer!, queueUrl: o.queueUrl! };
+  });
+}
