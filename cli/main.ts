@@ -16,6 +16,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
     summary: 'ticker daemon: ticks, retries and maintains PgQ queues (like the original pgqd)',
     load: () => import('./commands/pgqd.ts'),
   },
+  qadmin: {
+    summary: 'PgQ administration: create/drop/show/alter queues, (un)register consumers, install',
+    load: () => import('./commands/qadmin.ts'),
+  },
   install: {
     summary: 'install or upgrade the SQL schemas in a database',
     load: () => import('./commands/install.ts'),
