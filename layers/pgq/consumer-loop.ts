@@ -20,6 +20,8 @@ export interface ConsumerLoopOptions extends BatchOptions {
   maxBackoffMs?: number;
   /** Counters to update as batches complete (for live views); a fresh object by default. */
   stats?: ConsumerStats;
+  /** Processes one batch (default processNextBatch); remote and serial consumers plug in here. */
+  processBatch?: (client: pg.PoolClient, opts: BatchOptions) => Promise<BatchResult | null>;
 }
 
 export interface ConsumerStats {
@@ -65,7 +67,7 @@ export async function runConsumer(opts: ConsumerLoopOptions): Promise<ConsumerSt
           if (await registerConsumer(client, opts.queue, opts.consumer)) log.info('consumer registered');
           registered = true;
         }
-        const res = await processNextBatch(client, { ...opts, handler });
+        const res = await (opts.processBatch ?? processNextBatch)(client, { ...opts, handler });
         backoff = Math.max(100, loopDelay);
         if (res) {
           stats.batches++;

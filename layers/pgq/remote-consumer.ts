@@ -23,6 +23,7 @@ import {
   registerConsumer,
   unregisterConsumer,
 } from './consumer.ts';
+import { type ConsumerLoopOptions, type ConsumerStats, runConsumer } from './consumer-loop.ts';
 import { asPgqError, PgqError } from './errors.ts';
 import { toBigInt } from './producer.ts';
 
@@ -278,4 +279,64 @@ export async function unregisterSerialConsumer(
   const removed = await unregisterConsumer(queue, queueName, consumer);
   await serialResetTarget(target, consumer, subconsumer);
   return removed;
+}
+
+export interface RemoteConsumerLoopOptions extends Omit<ConsumerLoopOptions, 'handler' | 'processBatch'> {
+  /** Pool of the target database (pgq_ext installed); one connection is used per batch. */
+  targetPool: pg.Pool;
+  handler: RemoteBatchHandler;
+  /** 'remote' (batch tracking, default) or 'serial' (tick tracking). */
+  mode?: 'remote' | 'serial';
+  subconsumer?: string;
+  onTargetCommit?: RemoteBatchOptions['onTargetCommit'];
+}
+
+/**
+ * The long-running form of a remote or serial consumer: runConsumer's loop (drain, sleep or
+ * wake-up, back-off on errors) with each batch applied into the target database exactly once.
+ * With `register`, a serial consumer that is new on the queue also resets its target position.
+ */
+export async function runRemoteConsumer(opts: RemoteConsumerLoopOptions): Promise<ConsumerStats> {
+  const { targetPool, handler, mode = 'remote', subconsumer, onTargetCommit, ...loop } = opts;
+  const processOne = mode === 'serial' ? processSerialBatch : processRemoteBatch;
+  if (opts.register) {
+    const queue = await opts.pool.connect();
+    const target = await targetPool.connect();
+    try {
+      if (mode === 'serial')
+        await registerSerialConsumer(queue, target, opts.queue, opts.consumer, subconsumer);
+      else await registerConsumer(queue, opts.queue, opts.consumer);
+    } finally {
+      queue.release();
+      target.release();
+    }
+  }
+  // runConsumer hands its (latency-measuring) handler the client it was given: here, the target.
+  let queueClient: pg.ClientBase | null = null;
+  return runConsumer({
+    ...loop,
+    register: false,
+    handler: (batch, target) => handler(batch, target, queueClient!),
+    processBatch: async (queue, batchOpts) => {
+      const target = await targetPool.connect();
+      try {
+        const res = await processOne(queue, {
+          ...batchOpts,
+          target,
+          subconsumer,
+          onTargetCommit,
+          handler: (batch, t, q) => {
+            queueClient = q;
+            return batchOpts.handler(batch, t);
+          },
+        });
+        target.release();
+        return res;
+      } catch (err) {
+        // The target connection may be broken: do not hand it back to the pool for reuse.
+        target.release(err as Error);
+        throw err;
+      }
+    },
+  });
 }

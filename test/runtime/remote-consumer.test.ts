@@ -14,6 +14,7 @@ import {
   type RemoteBatchOptions,
   registerConsumer,
   registerSerialConsumer,
+  runRemoteConsumer,
   serialRewind,
   unregisterSerialConsumer,
 } from '../../layers/pgq/index.ts';
@@ -217,6 +218,59 @@ describe.each(targetNames)('remote and serial consumers, queue on %s', (name) =>
       const results = await drainInProcess(mode, queue, 'c');
       expect(results.map((r) => [r.batchId, r.events, r.skipped])).toEqual([[open, 6, false]]);
       expect(await sinkData(prefix)).toEqual(data);
+    });
+  }
+
+  for (const mode of ['remote', 'serial'] as const) {
+    it(`${mode}: the long-running loop registers, applies each event once across a failure, and stops`, async () => {
+      const queue = `${mode}_loop`;
+      const prefix = `${mode}L`;
+      await q.pool.query('select pgq.create_queue($1)', [queue]);
+      const stop = new AbortController();
+      let failures = 0;
+      const loop = runRemoteConsumer({
+        pool: q.pool,
+        targetPool: target.pool,
+        mode,
+        queue,
+        consumer: 'loop',
+        register: true,
+        loopDelayMs: 50,
+        maxBackoffMs: 200,
+        signal: stop.signal,
+        handler: async (batch, tx) => {
+          for (const ev of batch.events) {
+            await tx.query('insert into sink (ev_id, ev_data) values ($1, $2)', [ev.id, ev.data]);
+            ev.tagDone();
+          }
+          if (batch.events.some((e) => e.data === `${prefix}0_1`) && failures === 0) {
+            failures++;
+            throw new Error('transient failure');
+          }
+        },
+      });
+      const expected: string[] = [];
+      try {
+        // wait for the registration before producing
+        for (let i = 0; i < 200; i++) {
+          const r = await q.pool.query('select 1 from pgq.get_consumer_info($1, $2)', [queue, 'loop']);
+          if (r.rows.length > 0) break;
+          await new Promise((res) => setTimeout(res, 50));
+        }
+        for (let round = 0; round < 2; round++) {
+          expected.push(...(await produce(queue, `${prefix}${round}_`, 3)));
+        }
+        for (let i = 0; i < 600 && (await sinkData(prefix)).length < expected.length; i++) {
+          await new Promise((res) => setTimeout(res, 50));
+        }
+      } finally {
+        stop.abort();
+      }
+      const stats = await loop;
+      expect(failures).toBe(1);
+      expect(stats.errors).toBe(1);
+      expect(stats.events).toBe(6);
+      expect(await sinkData(prefix)).toEqual(expected);
     });
   }
 
