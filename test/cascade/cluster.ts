@@ -11,7 +11,10 @@ import { runTicker } from '../../layers/pgq/ticker.ts';
 export interface NodeDb {
   name: string;
   url: string;
-  query<R extends pg.QueryResultRow = any>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    sql: string,
+    params?: unknown[],
+  ): Promise<pg.QueryResult<R>>;
 }
 
 export const QUEUE = 'cq';

@@ -140,7 +140,7 @@ describe('failover and resurrect', () => {
     await admin(`alter database ${aName} allow_connections true`);
     const dumpFile = path.join(dir, 'lost.json');
     const res = await c.withAdmin('A', (a) => a.resurrect({ dumpFile }));
-    expect(res.failoverTick).toBe(grave.rows[0].last_tick);
+    expect(res.failoverTick).toBe(grave.rows[0]?.last_tick);
     expect(existsSync(dumpFile)).toBe(true);
     const dumped = JSON.parse(readFileSync(dumpFile, 'utf8')) as { ev_type: string; ev_data: string }[];
     expect(dumped.filter((e) => e.ev_type === 'ev').map((e) => Number(e.ev_data))).toEqual(
@@ -176,7 +176,7 @@ describe('failover and resurrect', () => {
     });
     const onA: number[] = [];
     for (;;) {
-      const b2 = (await c.nodes.A!.query("select pgq.next_batch($1, 'check') as b", [c.queue])).rows[0].b;
+      const b2 = (await c.nodes.A!.query("select pgq.next_batch($1, 'check') as b", [c.queue])).rows[0]?.b;
       if (b2 == null) break;
       const evs = await c.nodes.A!.query('select ev_type, ev_data from pgq.get_batch_events($1)', [b2]);
       onA.push(...evs.rows.filter((e) => e.ev_type === 'ev').map((e) => Number(e.ev_data)));
