@@ -2,8 +2,6 @@
 // database exactly once, even when the consumer process is killed between the target commit and
 // finish_batch on the queue, or its handler throws half way. The queue side runs on our SQL and
 // on the original C extension; the target always has our pgq_ext.
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -18,50 +16,13 @@ import {
   serialRewind,
   unregisterSerialConsumer,
 } from '../../layers/pgq/index.ts';
+import { killAfterTargetCommit } from '../support/crash.ts';
 import { createDatabase, type TestDb } from '../support/db.ts';
 import { tick } from '../support/pgq.ts';
 import { targetNames, useTarget } from '../support/targets.ts';
 
-const fixture = path.resolve(import.meta.dirname, 'fixtures/crashing-remote-consumer.ts');
-
 type Mode = 'remote' | 'serial';
 const processors = { remote: processRemoteBatch, serial: processSerialBatch };
-
-/** Runs the crashing child until it reports the target commit, then SIGKILLs it. */
-async function killAfterTargetCommit(
-  queueUrl: string,
-  targetUrl: string,
-  queue: string,
-  consumer: string,
-  mode: Mode,
-): Promise<{ batchId: bigint; skipped: bigint[] }> {
-  const child = spawn(process.execPath, [fixture, queueUrl, targetUrl, queue, consumer, mode], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stderr.on('data', (d) => (err += d));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const ready = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`child not ready in 45 s: ${out} ${err}`)), 45_000);
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = /READY (\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`child exited (${code}) before READY: ${out} ${err}`));
-    });
-  });
-  child.kill('SIGKILL');
-  await exited;
-  const skipped = [...out.matchAll(/SKIPPED (\d+)/g)].map((m) => BigInt(m[1]!));
-  return { batchId: BigInt(ready), skipped };
-}
 
 describe.each(targetNames)('remote and serial consumers, queue on %s', (name) => {
   const q = useTarget(name);
