@@ -319,6 +319,9 @@ export async function runRemoteConsumer(opts: RemoteConsumerLoopOptions): Promis
     handler: (batch, target) => handler(batch, target, queueClient!),
     processBatch: async (queue, batchOpts) => {
       const target = await targetPool.connect();
+      // A checked-out client has no pool error listener: a dropped connection must surface as
+      // the next query's error, not crash the process.
+      target.on('error', ignoreClientError);
       try {
         const res = await processOne(queue, {
           ...batchOpts,
@@ -330,13 +333,17 @@ export async function runRemoteConsumer(opts: RemoteConsumerLoopOptions): Promis
             return batchOpts.handler(batch, t);
           },
         });
+        target.off('error', ignoreClientError);
         target.release();
         return res;
       } catch (err) {
         // The target connection may be broken: do not hand it back to the pool for reuse.
+        target.off('error', ignoreClientError);
         target.release(err as Error);
         throw err;
       }
     },
   });
 }
+
+function ignoreClientError() {}
