@@ -1,0 +1,76 @@
+// Custom resources against the database: one provider per stack and database (schema install,
+// consumer registration), backed by functions/admin/handler.ts through the CDK Provider framework.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { CustomResource, Duration, Stack, Validations } from 'aws-cdk-lib';
+import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as cr from 'aws-cdk-lib/custom-resources';
+import { Construct } from 'constructs';
+import {
+  ackInvokeVersions,
+  FUNCTIONS_DIR,
+  makeFunction,
+  type PgqDatabase,
+  type PgqFunctionOptions,
+  REPO_ROOT,
+} from './defaults.ts';
+
+export interface PgqAdminProps extends PgqFunctionOptions {
+  readonly database: PgqDatabase;
+}
+
+export class PgqAdmin extends Construct {
+  /** The onEvent function (connects with the secret's credentials). */
+  public readonly function: nodejs.NodejsFunction;
+  public readonly provider: cr.Provider;
+
+  /** The stack's admin provider for this database, created on first use. */
+  static of(scope: Construct, database: PgqDatabase): PgqAdmin {
+    const stack = Stack.of(scope);
+    const id = `PgqAdmin${database.secret.node.addr}`;
+    return (stack.node.tryFindChild(id) as PgqAdmin | undefined) ?? new PgqAdmin(stack, id, { database });
+  }
+
+  constructor(scope: Construct, id: string, props: PgqAdminProps) {
+    super(scope, id);
+    this.function = makeFunction(this, 'OnEvent', {
+      ...props,
+      entry: path.join(FUNCTIONS_DIR, 'admin/handler.ts'),
+      timeout: Duration.minutes(5),
+      description: 'skytools: schema install and consumer registration (custom resources)',
+    });
+    this.provider = new cr.Provider(this, 'Provider', {
+      onEventHandler: this.function,
+      logGroup: new logs.LogGroup(this, 'ProviderLogs', { retention: logs.RetentionDays.ONE_MONTH }),
+    });
+    Validations.of(this.provider).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      reason: 'CDK Provider framework function: AWSLambdaBasicExecutionRole only lets it write its own logs.',
+    });
+    ackInvokeVersions(this.provider, this.function, 'The CDK Provider framework function');
+  }
+}
+
+export interface PgqSchemaProps {
+  readonly database: PgqDatabase;
+}
+
+/** Installs (on create) and upgrades (when the SQL changes) the schema; never drops it. */
+export class PgqSchema extends Construct {
+  public readonly resource: CustomResource;
+  /** The pgq version reported by the installed schema. */
+  public readonly pgqVersion: string;
+
+  constructor(scope: Construct, id: string, props: PgqSchemaProps) {
+    super(scope, id);
+    const sql = readFileSync(path.join(REPO_ROOT, 'layers/install/generated-sql.ts'));
+    this.resource = new CustomResource(this, 'Resource', {
+      serviceToken: PgqAdmin.of(this, props.database).provider.serviceToken,
+      resourceType: 'Custom::PgqSchema',
+      properties: { Action: 'install', SqlHash: createHash('sha256').update(sql).digest('hex').slice(0, 16) },
+    });
+    this.pgqVersion = this.resource.getAttString('PgqVersion');
+  }
+}

@@ -1,0 +1,45 @@
+// Scheduled PgQ maintenance: retry events and pgq.maint_operations() (rotation, VACUUM) with a
+// longer timeout than the ticker's; two runs never overlap (advisory lock).
+import path from 'node:path';
+import { Duration, Stack } from 'aws-cdk-lib';
+import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
+import { Construct } from 'constructs';
+import {
+  ackInvokeVersions,
+  FUNCTIONS_DIR,
+  makeFunction,
+  type PgqDatabase,
+  type PgqFunctionOptions,
+} from './defaults.ts';
+
+export interface PgqMaintenanceProps extends PgqFunctionOptions {
+  readonly database: PgqDatabase;
+  /** @default rate(5 minutes) */
+  readonly schedulePeriod?: Duration;
+  /** @default 5 minutes */
+  readonly timeout?: Duration;
+}
+
+export class PgqMaintenance extends Construct {
+  public readonly function: nodejs.NodejsFunction;
+  public readonly schedule: scheduler.Schedule;
+
+  constructor(scope: Construct, id: string, props: PgqMaintenanceProps) {
+    super(scope, id);
+    this.function = makeFunction(this, 'Function', {
+      ...props,
+      entry: path.join(FUNCTIONS_DIR, 'maintenance/handler.ts'),
+      timeout: props.timeout ?? Duration.minutes(5),
+      description: 'skytools: PgQ retry and maintenance steps',
+    });
+    this.schedule = new scheduler.Schedule(this, 'Schedule', {
+      schedule: scheduler.ScheduleExpression.rate(props.schedulePeriod ?? Duration.minutes(5)),
+      description: 'skytools maintenance',
+      target: new targets.LambdaInvoke(this.function, { retryAttempts: 0 }),
+    });
+    // The schedule's role is shared per stack (created by aws-cdk-lib at the stack level).
+    ackInvokeVersions(Stack.of(this), this.function, 'The EventBridge Scheduler role of the maintenance');
+  }
+}
