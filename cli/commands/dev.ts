@@ -37,7 +37,12 @@ export function register(program: Command): void {
       let server: Awaited<ReturnType<typeof startEmbedded>> | null = null;
       if (!url) {
         say(`starting embedded PostgreSQL in ${path.relative(process.cwd(), cfg.dataDir) || cfg.dataDir} …`);
-        server = await startEmbedded({ dataDir: cfg.dataDir, persistent: true, port: cfg.port, callerHandlesSignals: true });
+        server = await startEmbedded({
+          dataDir: cfg.dataDir,
+          persistent: true,
+          port: cfg.port,
+          callerHandlesSignals: true,
+        });
         url = await ensureDatabase(server.url, DEV_DB);
       }
       const ac = new AbortController();

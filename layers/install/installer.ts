@@ -39,9 +39,11 @@ export async function install(
     await client.query('rollback').catch(() => {});
     throw err;
   }
-  const v = await client.query<{ v: string | null }>(
-    "select case when to_regproc('pgq.version') is null then null else pgq.version() end as v",
-  );
+  // pgq may not be part of this manifest (e.g. pgq_ext alone): look before calling it.
+  const has = await client.query<{ ok: boolean }>("select to_regproc('pgq.version') is not null as ok");
+  const v = has.rows[0]?.ok
+    ? await client.query<{ v: string | null }>('select pgq.version() as v')
+    : { rows: [{ v: null }] };
   return { files, statements: chunks.length, pgqVersion: v.rows[0]?.v ?? null };
 }
 

@@ -15,7 +15,9 @@ export interface PgServer {
 
 export { freePort } from '../../layers/dev/embedded.ts';
 
-export async function startPgServer(opts: { log?: boolean; extraFlags?: Record<string, string> } = {}): Promise<PgServer> {
+export async function startPgServer(
+  opts: { log?: boolean; extraFlags?: Record<string, string> } = {},
+): Promise<PgServer> {
   if (process.env.DATABASE_URL) {
     return { adminUrl: process.env.DATABASE_URL, binDir: null, stop: async () => {} };
   }
@@ -24,7 +26,13 @@ export async function startPgServer(opts: { log?: boolean; extraFlags?: Record<s
   const server = await startEmbedded({
     dataDir: path.join(dir, 'data'),
     persistent: false,
-    settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: '300', ...opts.extraFlags },
+    settings: {
+      fsync: 'off',
+      synchronous_commit: 'off',
+      full_page_writes: 'off',
+      max_connections: '300',
+      ...opts.extraFlags,
+    },
     onLog: opts.log ? (m) => console.log(m) : undefined,
   });
   return {
