@@ -26,6 +26,9 @@ language plpgsql
 as $$
 declare
     ev text[];
+    -- Assignment, not PERFORM: PL/pgSQL evaluates it as a simple expression, without starting
+    -- an executor for a SELECT per row.
+    ev_id bigint;
 begin
     if TG_LEVEL <> 'ROW' then
         if TG_OP <> 'TRUNCATE' then
@@ -33,7 +36,7 @@ begin
         end if;
         if current_setting('session_replication_role') <> 'local' then
             ev := pgq._trigger_truncate('jsontriga', TG_RELID, TG_ARGV, TG_WHEN = 'BEFORE');
-            perform pgq.insert_event(TG_ARGV[0], ev[1], ev[2], ev[3], null, null, null);
+            ev_id := pgq.insert_event(TG_ARGV[0], ev[1], ev[2], ev[3], null, null, null);
         end if;
         return null;
     end if;
@@ -47,7 +50,7 @@ begin
     end if;
     ev := pgq._trigger_encode(TG_RELID, TG_NAME, TG_OP, NEW, OLD);
     if ev[7] is null then
-        perform pgq.insert_event(TG_ARGV[0], ev[1], ev[2], ev[3], ev[4], ev[5], ev[6]);
+        ev_id := pgq.insert_event(TG_ARGV[0], ev[1], ev[2], ev[3], ev[4], ev[5], ev[6]);
     elsif ev[7] = '?' then
         -- a trigger or table the encoder does not know yet (created in this transaction)
         perform pgq._trigger_prepare(TG_RELID);
@@ -55,7 +58,7 @@ begin
         if ev[7] = '?' then
             raise exception 'pgq trigger %: no encoder for table %', TG_NAME, TG_RELID::regclass using errcode = 'PQ020';
         elsif ev[7] is null then
-            perform pgq.insert_event(TG_ARGV[0], ev[1], ev[2], ev[3], ev[4], ev[5], ev[6]);
+            ev_id := pgq.insert_event(TG_ARGV[0], ev[1], ev[2], ev[3], ev[4], ev[5], ev[6]);
         end if;
     end if;
     if ev[8] is not null or TG_WHEN = 'AFTER' then
