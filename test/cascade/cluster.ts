@@ -1,12 +1,17 @@
 // A three-node cascade for tests: databases, the admin per node, in-process workers and tickers
 // (what `skytools setadm <ini> worker` and `skytools pgqd` run), and a recording handler on the
 // leaf that stores every user event in a table in the worker's local transaction.
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { inject } from 'vitest';
 import { CascadeAdmin } from '../../layers/cascade/admin.ts';
 import { getNodeInfo } from '../../layers/cascade/node.ts';
 import { type CascadeHandler, CascadeWorker, isCascadeEvent } from '../../layers/cascade/worker.ts';
 import { typeParsers } from '../../layers/db/connection.ts';
+import { quoteIdent } from '../../layers/db/ident.ts';
 import { runTicker } from '../../layers/pgq/ticker.ts';
+import { adminQuery, urlFor } from '../support/compat.ts';
+import { createDatabase } from '../support/db.ts';
 
 export interface NodeDb {
   name: string;
@@ -270,3 +275,69 @@ export async function seen(db: NodeDb): Promise<number[]> {
 
 export const range = (a: number, b: number) =>
   Array.from({ length: Math.max(0, b - a + 1) }, (_, i) => a + i);
+
+export type Target = 'ours' | 'c-extension';
+
+export interface OwnedNodeDb extends NodeDb {
+  drop(): Promise<void>;
+  /** Runs SQL as the server's admin (for allow_connections, pg_terminate_backend). */
+  admin(sql: string): Promise<void>;
+}
+
+/** A fresh database on the target: a clone of our installed template, or one with the C extensions. */
+export async function createNodeDb(target: Target): Promise<OwnedNodeDb> {
+  if (target === 'ours') {
+    const d = await createDatabase();
+    const adminUrl = inject('pgAdminUrl');
+    return {
+      name: d.name,
+      url: d.url,
+      query: (sql, params) => d.pool.query(sql, params),
+      drop: async () => {
+        await runAdmin(adminUrl, `alter database ${d.name} allow_connections true`).catch(() => {});
+        await d.drop();
+      },
+      admin: (sql) => runAdmin(adminUrl, sql),
+    };
+  }
+  const name = `cc_c_${randomBytes(5).toString('hex')}`;
+  await adminQuery(`create database ${name}`);
+  const url = urlFor(name);
+  const pool = new pg.Pool({ connectionString: url, types: typeParsers, max: 6 });
+  pool.on('error', () => {});
+  await pool.query('create extension pgq');
+  await pool.query('create extension pgq_node');
+  return {
+    name,
+    url,
+    query: (sql, params) => pool.query(sql, params),
+    drop: async () => {
+      await pool.end();
+      await adminQuery(`alter database ${name} allow_connections true`).catch(() => {});
+      await adminQuery(`drop database if exists ${name} with (force)`);
+    },
+    admin: adminQuery,
+  };
+}
+
+async function runAdmin(url: string, sql: string) {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+/** The user events ('ev') stored in a node's queue, by id — via the queue's own parent table (ours and C). */
+export async function queueEvents(db: NodeDb, queue: string): Promise<{ ev_id: bigint; ev_data: string }[]> {
+  const pfx = (await db.query('select queue_data_pfx from pgq.queue where queue_name = $1', [queue])).rows[0]
+    ?.queue_data_pfx;
+  if (!pfx) return [];
+  const [schema, table] = String(pfx).split('.');
+  const r = await db.query(
+    `select ev_id, ev_data from ${quoteIdent(schema!)}.${quoteIdent(table!)} where ev_type = 'ev' order by ev_id`,
+  );
+  return r.rows as { ev_id: bigint; ev_data: string }[];
+}

@@ -1,173 +1,178 @@
-// root → branch → leaf on our SQL: events produced on the root reach the leaf's cascaded consumer
+// root → branch → leaf on our SQL and on the C extension: events produced on the root reach the leaf's cascaded consumer
 // in order, exactly once; a batch re-delivered after a crash between the local commit and the
 // provider's finish_batch (or the branch tick) is recognised by its tick id and not applied again.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDatabase, type TestDb } from '../support/db.ts';
-import { Cluster, Producer, range, recordingHandler, seen, waitUntil } from './cluster.ts';
+import { targetNames } from '../support/targets.ts';
+import {
+  Cluster,
+  createNodeDb,
+  type OwnedNodeDb,
+  Producer,
+  queueEvents,
+  range,
+  recordingHandler,
+  seen,
+  waitUntil,
+} from './cluster.ts';
 
-type Db = TestDb & { drop(): Promise<void> };
-let dbs: Db[] = [];
-let c: Cluster;
+for (const target of targetNames) {
+  let dbs: OwnedNodeDb[] = [];
+  let c: Cluster;
 
-beforeAll(async () => {
-  dbs = await Promise.all([createDatabase(), createDatabase(), createDatabase()]);
-  const [r, b, l] = dbs as [Db, Db, Db];
-  c = new Cluster({ r1: r, b1: b, l1: l });
-  await l.query('create table cascade_seen (seq bigserial primary key, ev_id int8, data text)');
-  c.handlers.l1 = recordingHandler;
-  await c.build('r1', 'b1', 'l1');
-});
-
-afterAll(async () => {
-  await c?.stopAll();
-  await Promise.all(dbs.map((d) => d.drop()));
-});
-
-describe('cascade root → branch → leaf', () => {
-  it('creates the nodes with the right roles and members', async () => {
-    expect((await c.info('r1')).nodeType).toBe('root');
-    const b = await c.info('b1');
-    expect([b.nodeType, b.providerNode, b.workerName]).toEqual(['branch', 'r1', 'w_b1']);
-    const l = await c.info('l1');
-    expect([l.nodeType, l.providerNode]).toEqual(['leaf', 'b1']);
-    const members = await c.withAdmin('l1', (a) => a.members());
-    expect(members.map((m) => [m.name, m.dead])).toEqual([
-      ['b1', false],
-      ['l1', false],
-      ['r1', false],
-    ]);
-    // creating again is a no-op with a note, not an error
-    const again = await c.withAdmin('b1', (a) =>
-      a.createNode('branch', {
-        nodeName: 'b1',
-        location: c.nodes.b1!.url,
-        worker: 'w_b1',
-        provider: c.nodes.r1!.url,
-      }),
-    );
-    expect(again).toMatch(/already initialized as branch/);
+  beforeAll(async () => {
+    dbs = await Promise.all([createNodeDb(target), createNodeDb(target), createNodeDb(target)]);
+    const [r, b, l] = dbs as [OwnedNodeDb, OwnedNodeDb, OwnedNodeDb];
+    c = new Cluster({ r1: r, b1: b, l1: l });
+    await l.query('create table cascade_seen (seq bigserial primary key, ev_id int8, data text)');
+    c.handlers.l1 = recordingHandler;
+    await c.build('r1', 'b1', 'l1');
   });
 
-  it('delivers every event produced on the root to the leaf, in order, once', async () => {
-    c.startAll();
-    const p = new Producer(c, 'r1', 0);
-    for (let i = 0; i < 10; i++) await p.many(30); // 300 events in many transactions and batches
-    await waitUntil('leaf has all events', async () => (await seen(c.nodes.l1!)).length >= p.last);
-    expect(await seen(c.nodes.l1!)).toEqual(range(1, p.last));
-    // the branch holds the same events with the root's event ids
-    const ids = async (n: string) =>
-      (
-        await c.nodes[n]!.query(
-          `select ev_id from pgq.event_all e join pgq.queue q on q.queue_id = e.ev_queue
-                                  where q.queue_name = $1 and ev_type = 'ev' order by ev_id`,
-          [c.queue],
-        )
-      ).rows.map((r) => r.ev_id);
-    expect(await ids('b1')).toEqual(await ids('r1'));
-    // ticks line up: every tick the branch has exists on the root with the same event position
-    const ticks = async (n: string) =>
-      (
-        await c.nodes[n]!.query(
-          `select tick_id, tick_event_seq from pgq.tick t join pgq.queue q on q.queue_id = t.tick_queue
+  afterAll(async () => {
+    await c?.stopAll();
+    await Promise.all(dbs.map((d) => d.drop()));
+  });
+
+  describe(`cascade root → branch → leaf (${target})`, () => {
+    it('creates the nodes with the right roles and members', async () => {
+      expect((await c.info('r1')).nodeType).toBe('root');
+      const b = await c.info('b1');
+      expect([b.nodeType, b.providerNode, b.workerName]).toEqual(['branch', 'r1', 'w_b1']);
+      const l = await c.info('l1');
+      expect([l.nodeType, l.providerNode]).toEqual(['leaf', 'b1']);
+      const members = await c.withAdmin('l1', (a) => a.members());
+      expect(members.map((m) => [m.name, m.dead])).toEqual([
+        ['b1', false],
+        ['l1', false],
+        ['r1', false],
+      ]);
+      // creating again is a no-op with a note, not an error
+      const again = await c.withAdmin('b1', (a) =>
+        a.createNode('branch', {
+          nodeName: 'b1',
+          location: c.nodes.b1!.url,
+          worker: 'w_b1',
+          provider: c.nodes.r1!.url,
+        }),
+      );
+      expect(again).toMatch(/already initialized as branch/);
+    });
+
+    it('delivers every event produced on the root to the leaf, in order, once', async () => {
+      c.startAll();
+      const p = new Producer(c, 'r1', 0);
+      for (let i = 0; i < 10; i++) await p.many(30); // 300 events in many transactions and batches
+      await waitUntil('leaf has all events', async () => (await seen(c.nodes.l1!)).length >= p.last);
+      expect(await seen(c.nodes.l1!)).toEqual(range(1, p.last));
+      // the branch holds the same events with the root's event ids
+      const ids = async (n: string) => (await queueEvents(c.nodes[n]!, c.queue)).map((e) => e.ev_id);
+      expect(await ids('b1')).toEqual(await ids('r1'));
+      // ticks line up: every tick the branch has exists on the root with the same event position
+      const ticks = async (n: string) =>
+        (
+          await c.nodes[n]!.query(
+            `select tick_id, tick_event_seq from pgq.tick t join pgq.queue q on q.queue_id = t.tick_queue
                                  where q.queue_name = $1 and tick_id > 1 order by tick_id`,
-          [c.queue],
-        )
-      ).rows;
-    const rootTicks = new Map((await ticks('r1')).map((t) => [t.tick_id, t.tick_event_seq]));
-    const branchTicks = await ticks('b1');
-    expect(branchTicks.length).toBeGreaterThan(3);
-    for (const t of branchTicks) expect(rootTicks.get(t.tick_id)).toBe(t.tick_event_seq);
-  });
+            [c.queue],
+          )
+        ).rows;
+      const rootTicks = new Map((await ticks('r1')).map((t) => [t.tick_id, t.tick_event_seq]));
+      const branchTicks = await ticks('b1');
+      expect(branchTicks.length).toBeGreaterThan(3);
+      for (const t of branchTicks) expect(rootTicks.get(t.tick_id)).toBe(t.tick_event_seq);
+    });
 
-  it('status shows the tree with ticks and lag; watermarks move upstream', async () => {
-    const st = await c.withAdmin('b1', (a) => a.status());
-    expect(st.localNode).toBe('b1');
-    expect(st.roots.map((r) => r.name)).toEqual(['r1']);
-    const root = st.roots[0]!;
-    expect(root.children.map((x) => x.name)).toEqual(['b1']);
-    expect(root.children[0]!.children.map((x) => [x.name, x.type])).toEqual([['l1', 'leaf']]);
-    expect(root.children[0]!.lagSeconds).not.toBeNull();
-    // the leaf reported its position to the branch, the branch to the root
-    await waitUntil('watermarks published', async () => {
-      const r = await c.nodes.r1!.query("select last_tick from pgq.get_consumer_info($1, '.b1.watermark')", [
+    it('status shows the tree with ticks and lag; watermarks move upstream', async () => {
+      const st = await c.withAdmin('b1', (a) => a.status());
+      expect(st.localNode).toBe('b1');
+      expect(st.roots.map((r) => r.name)).toEqual(['r1']);
+      const root = st.roots[0]!;
+      expect(root.children.map((x) => x.name)).toEqual(['b1']);
+      expect(root.children[0]!.children.map((x) => [x.name, x.type])).toEqual([['l1', 'leaf']]);
+      expect(root.children[0]!.lagSeconds).not.toBeNull();
+      // the leaf reported its position to the branch, the branch to the root
+      await waitUntil('watermarks published', async () => {
+        const r = await c.nodes.r1!.query(
+          "select last_tick from pgq.get_consumer_info($1, '.b1.watermark')",
+          [c.queue],
+        );
+        return (r.rows[0]?.last_tick ?? 0n) > 1n;
+      });
+      const lw = await c.nodes.b1!.query("select last_tick from pgq.get_consumer_info($1, '.l1.watermark')", [
         c.queue,
       ]);
-      return (r.rows[0]?.last_tick ?? 0n) > 1n;
+      expect(lw.rows[0]?.last_tick).toBeGreaterThan(1n);
     });
-    const lw = await c.nodes.b1!.query("select last_tick from pgq.get_consumer_info($1, '.l1.watermark')", [
-      c.queue,
-    ]);
-    expect(lw.rows[0]?.last_tick).toBeGreaterThan(1n);
-  });
 
-  it('pause stops the leaf (acknowledged by the worker), resume catches up', async () => {
-    await c.withAdmin('l1', (a) => a.pause());
-    expect((await c.info('l1')).paused).toBe(true);
-    const before = (await seen(c.nodes.l1!)).length;
-    const p = new Producer(c, 'r1', 0);
-    p.next = before + 1;
-    await p.many(20);
-    await new Promise((r) => setTimeout(r, 1500));
-    expect((await seen(c.nodes.l1!)).length).toBe(before);
-    await c.withAdmin('l1', (a) => a.resume());
-    await waitUntil('leaf caught up after resume', async () => (await seen(c.nodes.l1!)).length >= p.last);
-    expect(await seen(c.nodes.l1!)).toEqual(range(1, p.last));
-  });
+    it('pause stops the leaf (acknowledged by the worker), resume catches up', async () => {
+      await c.withAdmin('l1', (a) => a.pause());
+      expect((await c.info('l1')).paused).toBe(true);
+      const before = (await seen(c.nodes.l1!)).length;
+      const p = new Producer(c, 'r1', 0);
+      p.next = before + 1;
+      await p.many(20);
+      await new Promise((r) => setTimeout(r, 1500));
+      expect((await seen(c.nodes.l1!)).length).toBe(before);
+      await c.withAdmin('l1', (a) => a.resume());
+      await waitUntil('leaf caught up after resume', async () => (await seen(c.nodes.l1!)).length >= p.last);
+      expect(await seen(c.nodes.l1!)).toEqual(range(1, p.last));
+    });
 
-  it('a batch re-delivered after a crash before finish_batch / the branch tick is not applied twice', async () => {
-    await c.stopWorker('b1');
-    await c.stopWorker('l1');
-    const before = (await seen(c.nodes.l1!)).length;
-    // Crash 1: the leaf commits locally, then "dies" before finish_batch on the provider.
-    let failFinish = 1;
-    c.workerPatch.l1 = {
-      connectRemote: async (loc) => {
-        const client = await (await import('../../layers/cascade/node.ts')).connectLocation(loc);
-        const orig = client.query.bind(client) as (...a: unknown[]) => unknown;
-        (client as unknown as { query: unknown }).query = (...a: unknown[]) => {
-          if (typeof a[0] === 'string' && a[0].includes('finish_batch') && failFinish-- > 0) {
-            return Promise.reject(new Error('simulated crash before finish_batch'));
-          }
-          return orig(...a);
-        };
-        return client;
-      },
-    };
-    // Crash 2: the branch commits the copied events, then dies before writing the tick.
-    let failTick = 1;
-    c.workerPatch.b1 = {
-      connectLocal: async () => {
-        const client = await (await import('./cluster.ts')).connectUrl(c.nodes.b1!.url)();
-        const orig = client.query.bind(client) as (...a: unknown[]) => unknown;
-        (client as unknown as { query: unknown }).query = (...a: unknown[]) => {
-          if (typeof a[0] === 'string' && a[0].startsWith('select pgq.ticker(') && failTick-- > 0) {
-            return Promise.reject(new Error('simulated crash before the branch tick'));
-          }
-          return orig(...a);
-        };
-        return client;
-      },
-    };
-    const p = new Producer(c, 'r1', 0);
-    p.next = before + 1;
-    await p.many(50);
-    c.startWorker('b1');
-    c.startWorker('l1');
-    await waitUntil(
-      'leaf has all events after the crashes',
-      async () => (await seen(c.nodes.l1!)).length >= p.last,
-    );
-    await new Promise((r) => setTimeout(r, 1000));
-    expect(failFinish).toBeLessThan(0);
-    expect(failTick).toBeLessThan(0);
-    expect(await seen(c.nodes.l1!)).toEqual(range(1, p.last));
-    expect(c.worker('l1')!.stats.skipped).toBeGreaterThanOrEqual(1);
-    expect(c.worker('b1')!.stats.skipped).toBeGreaterThanOrEqual(1);
-    // the error was recorded on the node and cleared by the next good batch
-    expect(
-      (await c.nodes.l1!.query('select cur_error from pgq_node.local_state')).rows.every(
-        (r) => r.cur_error == null,
-      ),
-    ).toBe(true);
+    it('a batch re-delivered after a crash before finish_batch / the branch tick is not applied twice', async () => {
+      await c.stopWorker('b1');
+      await c.stopWorker('l1');
+      const before = (await seen(c.nodes.l1!)).length;
+      // Crash 1: the leaf commits locally, then "dies" before finish_batch on the provider.
+      let failFinish = 1;
+      c.workerPatch.l1 = {
+        connectRemote: async (loc) => {
+          const client = await (await import('../../layers/cascade/node.ts')).connectLocation(loc);
+          const orig = client.query.bind(client) as (...a: unknown[]) => unknown;
+          (client as unknown as { query: unknown }).query = (...a: unknown[]) => {
+            if (typeof a[0] === 'string' && a[0].includes('finish_batch') && failFinish-- > 0) {
+              return Promise.reject(new Error('simulated crash before finish_batch'));
+            }
+            return orig(...a);
+          };
+          return client;
+        },
+      };
+      // Crash 2: the branch commits the copied events, then dies before writing the tick.
+      let failTick = 1;
+      c.workerPatch.b1 = {
+        connectLocal: async () => {
+          const client = await (await import('./cluster.ts')).connectUrl(c.nodes.b1!.url)();
+          const orig = client.query.bind(client) as (...a: unknown[]) => unknown;
+          (client as unknown as { query: unknown }).query = (...a: unknown[]) => {
+            if (typeof a[0] === 'string' && a[0].startsWith('select pgq.ticker(') && failTick-- > 0) {
+              return Promise.reject(new Error('simulated crash before the branch tick'));
+            }
+            return orig(...a);
+          };
+          return client;
+        },
+      };
+      const p = new Producer(c, 'r1', 0);
+      p.next = before + 1;
+      await p.many(50);
+      c.startWorker('b1');
+      c.startWorker('l1');
+      await waitUntil(
+        'leaf has all events after the crashes',
+        async () => (await seen(c.nodes.l1!)).length >= p.last,
+      );
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(failFinish).toBeLessThan(0);
+      expect(failTick).toBeLessThan(0);
+      expect(await seen(c.nodes.l1!)).toEqual(range(1, p.last));
+      expect(c.worker('l1')!.stats.skipped).toBeGreaterThanOrEqual(1);
+      expect(c.worker('b1')!.stats.skipped).toBeGreaterThanOrEqual(1);
+      // the error was recorded on the node and cleared by the next good batch
+      expect(
+        (await c.nodes.l1!.query('select cur_error from pgq_node.local_state')).rows.every(
+          (r) => r.cur_error == null,
+        ),
+      ).toBe(true);
+    });
   });
-});
+}
