@@ -142,32 +142,22 @@ interface LatencyRow {
   samples: number;
 }
 
-/** Measures commit→handler latency with our ticker at the given period (consumer woken by ticks). */
-export async function latencyOurs(url: string, tickMs: number, seconds: number): Promise<LatencyRow> {
-  const pool = new pg.Pool({ connectionString: url, types: typeParsers, max: 4 });
-  const queue = `lat_${tickMs}`;
-  await pool.query('select pgq.create_queue($1)', [queue]);
-  await pool.query("select pgq.set_queue_config($1, 'ticker_max_lag', '0')", [queue]);
-  await pool.query("select pgq.set_queue_config($1, 'ticker_idle_period', '10 seconds')", [queue]);
-  const c0 = await pool.connect();
-  await registerConsumer(c0, queue, 'lat');
-  c0.release();
+/**
+ * Runs a consumer on `queue` that records commit → handler latency, produces ~20 events/s for
+ * `seconds` (each event's data is its index; the client notes when its commit returned), waits
+ * `settleMs` for the stragglers, then stops the consumer. Returns the samples.
+ */
+async function measureLatency(
+  pool: pg.Pool,
+  url: string,
+  queue: string,
+  seconds: number,
+  settleMs: number,
+  waker?: Waker,
+): Promise<number[]> {
   const ac = new AbortController();
-  const waker = new Waker();
   const samples: number[] = [];
   const commits: number[] = [];
-  const ticker = runTicker({
-    connect: async () => {
-      const c = new pg.Client({ connectionString: url, types: typeParsers });
-      await c.connect();
-      return c;
-    },
-    tickPeriodMs: tickMs,
-    signal: ac.signal,
-    onTick: (ev) => {
-      if (ev.queue === queue) waker.wake();
-    },
-  });
   const consumer = runConsumer({
     pool,
     queue,
@@ -194,10 +184,44 @@ export async function latencyOurs(url: string, tickMs: number, seconds: number):
     commits[i] = Date.now();
     await new Promise((r) => setTimeout(r, 37 + (i % 7) * 5)); // ~20 events/s, not in step with ticks
   }
-  await new Promise((r) => setTimeout(r, Math.max(1500, tickMs * 3)));
+  await new Promise((r) => setTimeout(r, settleMs));
   await pc.end();
   ac.abort();
-  await Promise.all([ticker, consumer]);
+  await consumer;
+  return samples;
+}
+
+async function prepareLatencyQueue(pool: pg.Pool, queue: string) {
+  await pool.query('select pgq.create_queue($1)', [queue]);
+  const c0 = await pool.connect();
+  await registerConsumer(c0, queue, 'lat');
+  c0.release();
+}
+
+/** Measures commit→handler latency with our ticker at the given period (consumer woken by ticks). */
+export async function latencyOurs(url: string, tickMs: number, seconds: number): Promise<LatencyRow> {
+  const pool = new pg.Pool({ connectionString: url, types: typeParsers, max: 4 });
+  const queue = `lat_${tickMs}`;
+  await prepareLatencyQueue(pool, queue);
+  await pool.query("select pgq.set_queue_config($1, 'ticker_max_lag', '0')", [queue]);
+  await pool.query("select pgq.set_queue_config($1, 'ticker_idle_period', '10 seconds')", [queue]);
+  const ac = new AbortController();
+  const waker = new Waker();
+  const ticker = runTicker({
+    connect: async () => {
+      const c = new pg.Client({ connectionString: url, types: typeParsers });
+      await c.connect();
+      return c;
+    },
+    tickPeriodMs: tickMs,
+    signal: ac.signal,
+    onTick: (ev) => {
+      if (ev.queue === queue) waker.wake();
+    },
+  });
+  const samples = await measureLatency(pool, url, queue, seconds, Math.max(1500, tickMs * 3), waker);
+  ac.abort();
+  await ticker;
   await pool.end();
   return {
     setup: `ours, tick ${tickMs} ms`,
@@ -218,42 +242,8 @@ export async function latencyPgqd(url: string, seconds: number): Promise<Latency
   const pgqd = spawn('pgqd', [path.join(dir, 'pgqd.ini')], { stdio: 'ignore' });
   const pool = new pg.Pool({ connectionString: url, types: typeParsers, max: 4 });
   const queue = 'lat_pgqd';
-  await pool.query('select pgq.create_queue($1)', [queue]);
-  const c0 = await pool.connect();
-  await registerConsumer(c0, queue, 'lat');
-  c0.release();
-  const ac = new AbortController();
-  const samples: number[] = [];
-  const commits: number[] = [];
-  const consumer = runConsumer({
-    pool,
-    queue,
-    consumer: 'lat',
-    loopDelayMs: 1000,
-    signal: ac.signal,
-    handler: async (batch) => {
-      const now = Date.now();
-      for (const ev of batch.events) {
-        const committed = commits[Number(ev.data)];
-        if (committed !== undefined) samples.push(now - committed);
-        ev.tagDone();
-      }
-    },
-  });
-  const pc = new pg.Client({ connectionString: url });
-  await pc.connect();
-  const end = Date.now() + seconds * 1000;
-  for (let i = 0; Date.now() < end; i++) {
-    await pc.query('begin');
-    await pc.query("select pgq.insert_event($1, 'lat', $2)", [queue, String(i)]);
-    await pc.query('commit');
-    commits[i] = Date.now();
-    await new Promise((r) => setTimeout(r, 37 + (i % 7) * 5));
-  }
-  await new Promise((r) => setTimeout(r, 5000));
-  await pc.end();
-  ac.abort();
-  await consumer;
+  await prepareLatencyQueue(pool, queue);
+  const samples = await measureLatency(pool, url, queue, seconds, 5000);
   await pool.end();
   pgqd.kill('SIGTERM');
   rmSync(dir, { recursive: true, force: true });
