@@ -16,6 +16,8 @@ import { createDatabase } from '../support/db.ts';
 export interface NodeDb {
   name: string;
   url: string;
+  /** Location other nodes store for this node (default: url), e.g. a libpq key=value string. */
+  location?: string;
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(
     sql: string,
     params?: unknown[],
@@ -79,26 +81,31 @@ export class Cluster {
   /** root → branch → leaf with the given names; fast ticks on every queue. */
   async build(root: string, branch: string, leaf: string): Promise<void> {
     await this.withAdmin(root, (a) =>
-      a.createNode('root', { nodeName: root, location: this.nodes[root]!.url, worker: `w_${root}` }),
+      a.createNode('root', { nodeName: root, location: this.loc(root), worker: `w_${root}` }),
     );
     await this.tune(root);
     await this.withAdmin(branch, (a) =>
       a.createNode('branch', {
         nodeName: branch,
-        location: this.nodes[branch]!.url,
+        location: this.loc(branch),
         worker: `w_${branch}`,
-        provider: this.nodes[root]!.url,
+        provider: this.loc(root),
       }),
     );
     await this.tune(branch);
     await this.withAdmin(leaf, (a) =>
       a.createNode('leaf', {
         nodeName: leaf,
-        location: this.nodes[leaf]!.url,
+        location: this.loc(leaf),
         worker: `w_${leaf}`,
-        provider: this.nodes[branch]!.url,
+        provider: this.loc(branch),
       }),
     );
+  }
+
+  loc(name: string): string {
+    const n = this.nodes[name]!;
+    return n.location ?? n.url;
   }
 
   /** Tick at most every 50 ms when there are events (the default waits up to 3 s). */
