@@ -213,7 +213,7 @@ export function consumerHandler(
   opts: PgqConsumerOptions,
   deps: () => ConsumerDeps & Observability = consumerDeps,
 ) {
-  return middy<SQSEvent, SQSBatchResponse>()
-    .use(injectLambdaContext(deps().logger))
-    .use(pgqConsumer(opts, deps));
+  // Resolved once, when the function's module loads (its cold start), from that moment's environment.
+  const d = deps();
+  return middy<SQSEvent, SQSBatchResponse>().use(injectLambdaContext(d.logger)).use(pgqConsumer(opts, d));
 }

@@ -59,7 +59,8 @@ export function maintenanceDeps(): { db: DatabaseSource; log: ReturnType<typeof 
 }
 
 export function consumerDeps(): ConsumerDeps & Observability {
-  return once('consumer', () => {
+  // Keyed by queue/consumer so that several consumer modules in one process (local runs) keep theirs.
+  return once(`consumer:${process.env.PGQ_QUEUE}/${process.env.PGQ_CONSUMER}`, () => {
     const settings = loadSettings(CONSUMER_SETTINGS);
     const obs = observability(`pgq-consumer-${settings.consumer ?? 'unnamed'}`);
     return {

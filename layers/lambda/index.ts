@@ -2,6 +2,7 @@ export * from './admin.ts';
 export * from './consumer.ts';
 export * from './container.ts';
 export * from './database.ts';
+export * from './local.ts';
 export * from './maintenance.ts';
 export * from './observability.ts';
 export * from './settings.ts';
