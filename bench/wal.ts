@@ -313,21 +313,12 @@ export async function benchWal(opts: BenchWalOptions = {}): Promise<BenchWalRow[
     );
     const flagsArr = oursFlags.split(' ');
     await fetchAll(
-      'skytools walmgr restore-wal (prefetch 8)',
+      'skytools walmgr restore-fast.sh → restore-wal (prefetch 8)',
       (f) => [
-        process.execPath,
-        [
-          path.resolve(import.meta.dirname, '../bin/skytools.ts'),
-          'walmgr',
-          'restore-wal',
-          f,
-          'pg_wal/RECOVERYXLOG',
-          ...flagsArr,
-          '--pgdata',
-          source.pgdata,
-        ],
+        path.resolve(import.meta.dirname, '../layers/walmgr/restore-fast.sh'),
+        [f, 'pg_wal/RECOVERYXLOG', ...flagsArr, '--pgdata', source.pgdata],
       ],
-      { ...s3Env(), ...ourEnv },
+      { ...s3Env(), ...ourEnv, SKYTOOLS_NODE: process.execPath },
       source.pgdata,
     );
 

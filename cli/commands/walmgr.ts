@@ -169,8 +169,8 @@ function shq(v: string): string {
   return /^[\w@%+=:,./-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`;
 }
 
-const CLI_ENTRY = path.resolve(import.meta.dirname, '../../bin/skytools.ts');
 const FAST_ARCHIVE = path.resolve(import.meta.dirname, '../../layers/walmgr/archive-fast.sh');
+const FAST_RESTORE = path.resolve(import.meta.dirname, '../../layers/walmgr/restore-fast.sh');
 
 /** Flags that make a spawned walmgr find the same repository (never credentials). */
 function repoFlags(s: Settings): string {
@@ -282,7 +282,25 @@ export function register(program: Command): void {
             parallel: int(s, 'parallel', 1, 64),
             log: (m) => process.stderr.write(`skytools walmgr restore-wal: ${m}\n`),
           });
-          if (res === 'not-found') {
+          if (res.refillAfter) {
+            // Refill the prefetch window in a detached process so this call returns now.
+            const { spawn } = await import('node:child_process');
+            const argv = process.argv.slice(1);
+            const at = argv.indexOf('restore-wal');
+            const child = spawn(
+              process.execPath,
+              [
+                ...argv.slice(0, at),
+                'restore-prefetch',
+                res.refillAfter.walName,
+                String(res.refillAfter.segSize),
+                ...argv.slice(at + 3),
+              ],
+              { detached: true, stdio: 'ignore', cwd: process.cwd() },
+            );
+            child.unref();
+          }
+          if (res.status === 'not-found') {
             process.stderr.write(
               `skytools walmgr restore-wal: ${walName} is not in ${(await open()).description}\n`,
             );
@@ -293,6 +311,44 @@ export function register(program: Command): void {
         }
       } catch (err) {
         await fail(err, `restore-wal ${walName}`, { other: 126 });
+      }
+    });
+
+  walmgr
+    .command('restore-prefetch', { hidden: true })
+    .description('background part of restore-wal: fetch the segments after <name> into the spool')
+    .argument('<name>')
+    .argument('<segsize>')
+    .action(async (walName: string, segSize: string, _o: unknown, cmd: Command) => {
+      const s = resolve(cmd);
+      const pgdata = pgdataOf(s);
+      const [{ prefetchWindow }, { readSystemId }] = await Promise.all([
+        import('../../layers/walmgr/restore-wal.ts'),
+        import('../../layers/walmgr/wal.ts'),
+      ]);
+      const sysid = readSystemId(pgdata);
+      if (!sysid) return;
+      let storage: Awaited<ReturnType<typeof storageOf>> | undefined;
+      try {
+        await prefetchWindow(
+          {
+            storage: async () => {
+              storage ??= await storageOf(s);
+              return storage;
+            },
+            walName,
+            destPath: '',
+            pgdata,
+            sysid,
+            spool: spoolDir(pgdata, s.spool),
+            prefetch: int(s, 'prefetch', 0, 1000),
+            parallel: int(s, 'parallel', 1, 64),
+          },
+          walName,
+          Number(segSize),
+        );
+      } finally {
+        storage?.close();
       }
     });
 
@@ -422,7 +478,7 @@ export function register(program: Command): void {
         try {
           const restoreCommand =
             o.restoreCommand ??
-            `${shq(process.execPath)} ${shq(CLI_ENTRY)} walmgr restore-wal %f %p ${repoFlags(s)}`;
+            `SKYTOOLS_NODE=${shq(process.execPath)} ${shq(FAST_RESTORE)} %f %p ${repoFlags(s)}`;
           await restoreBackup({
             storage,
             backup: o.backup,
@@ -457,7 +513,7 @@ export function register(program: Command): void {
         `archive_mode = on\narchive_command = '${`SKYTOOLS_NODE=${shq(process.execPath)} ${shq(FAST_ARCHIVE)} %p %f ${flags}`.replace(/'/g, "''")}'\n`,
       );
       process.stdout.write(
-        `restore_command = '${`${shq(process.execPath)} ${shq(CLI_ENTRY)} walmgr restore-wal %f %p ${flags}`.replace(/'/g, "''")}'\n`,
+        `restore_command = '${`SKYTOOLS_NODE=${shq(process.execPath)} ${shq(FAST_RESTORE)} %f %p ${flags}`.replace(/'/g, "''")}'\n`,
       );
     });
 }

@@ -77,42 +77,114 @@ async function writeAtomic(dest: string, data: Buffer): Promise<void> {
   }
 }
 
-export async function restoreWal(opts: RestoreWalOptions): Promise<'restored' | 'not-found'> {
+/** Lock file of a running background prefetcher (see prefetchWindow). */
+function lockPath(spool: string): string {
+  return path.join(spool, 'restore', '.prefetch.lock');
+}
+
+async function prefetcherRunning(spool: string): Promise<boolean> {
+  const st = await fs.stat(lockPath(spool)).catch(() => null);
+  // A lock older than two minutes belongs to a prefetcher that died.
+  return Boolean(st && Date.now() - st.mtimeMs < 120_000);
+}
+
+async function waitForSpooled(file: string, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await fs.stat(file).catch(() => null)) return true;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return false;
+}
+
+export interface RestoreWalResult {
+  status: 'restored' | 'not-found';
+  /** Set when the prefetch window should be refilled (by the caller, in the background). */
+  refillAfter?: { walName: string; segSize: number };
+}
+
+/**
+ * Serves one WAL file: from the spool when prefetched (waiting briefly for a running
+ * prefetcher), else from storage. With `inlinePrefetch` the window is refilled before
+ * returning; otherwise `refillAfter` tells the caller to start a background prefetcher.
+ */
+export async function restoreWal(
+  opts: RestoreWalOptions & { inlinePrefetch?: boolean },
+): Promise<RestoreWalResult> {
   const wal = parseWalName(opts.walName);
   const dest = path.resolve(opts.pgdata, opts.destPath);
   const spooled = restoreSpoolPath(opts.spool, wal.name);
   let data: Buffer | null = null;
   let fromSpool = false;
+  if (
+    wal.kind === 'segment' &&
+    opts.prefetch > 0 &&
+    !(await fs.stat(spooled).catch(() => null)) &&
+    (await prefetcherRunning(opts.spool))
+  ) {
+    await waitForSpooled(spooled, 5_000);
+  }
   try {
     await fs.rename(spooled, dest);
     fromSpool = true;
   } catch {
     data = await fetchWal(await opts.storage(), opts.sysid, wal);
-    if (!data) return 'not-found';
+    if (!data) return { status: 'not-found' };
   }
   if (data) await writeAtomic(dest, data);
-  if (wal.kind === 'segment' && opts.prefetch > 0) {
-    const segSize = data ? data.length : (await fs.stat(dest)).size;
-    await prefetch(opts, wal, segSize, fromSpool);
+  if (wal.kind !== 'segment' || opts.prefetch <= 0) return { status: 'restored' };
+  const segSize = data ? data.length : (await fs.stat(dest)).size;
+  const want = await missingInWindow(opts, wal, segSize);
+  // Served from the spool with most of the window still there: nothing to do yet.
+  if (fromSpool && want.length < opts.prefetch / 2) return { status: 'restored' };
+  if (await prefetcherRunning(opts.spool)) return { status: 'restored' };
+  if (opts.inlinePrefetch) {
+    await fetchIntoSpool(opts, want);
+    return { status: 'restored' };
   }
-  return 'restored';
+  return { status: 'restored', refillAfter: { walName: wal.name, segSize } };
 }
 
-async function prefetch(
-  opts: RestoreWalOptions,
-  wal: WalName,
-  segSize: number,
-  fromSpool: boolean,
-): Promise<void> {
+async function missingInWindow(opts: RestoreWalOptions, wal: WalName, segSize: number): Promise<string[]> {
   const first = segmentNumber(wal.segment!, segSize);
   const want: string[] = [];
   for (let i = 1n; i <= BigInt(opts.prefetch); i++) {
     const name = segmentName(wal.tli, first + i, segSize);
     if (!(await fs.stat(restoreSpoolPath(opts.spool, name)).catch(() => null))) want.push(name);
   }
-  // When we were served from the spool and most of the window is still there, skip a round
-  // trip; refill once half of it has been consumed.
-  if (fromSpool && want.length < opts.prefetch / 2) return;
+  return want;
+}
+
+/**
+ * The background prefetcher: one at a time per spool (lock file), fills the window after
+ * `walName`, and drops spooled segments recovery has already passed.
+ */
+export async function prefetchWindow(
+  opts: RestoreWalOptions,
+  walName: string,
+  segSize: number,
+): Promise<void> {
+  const dir = path.join(opts.spool, 'restore');
+  await fs.mkdir(dir, { recursive: true });
+  const lock = lockPath(opts.spool);
+  try {
+    await fs.writeFile(lock, String(process.pid), { flag: 'wx' });
+  } catch {
+    if (await prefetcherRunning(opts.spool)) return;
+    await fs.writeFile(lock, String(process.pid));
+  }
+  try {
+    for (const f of await fs.readdir(dir)) {
+      if (/^[0-9A-F]{24}$/.test(f) && f <= walName) await fs.rm(path.join(dir, f), { force: true });
+    }
+    await fetchIntoSpool(opts, await missingInWindow(opts, parseWalName(walName), segSize));
+  } finally {
+    await fs.rm(lock, { force: true });
+  }
+}
+
+async function fetchIntoSpool(opts: RestoreWalOptions, want: string[]): Promise<void> {
+  if (want.length === 0) return;
   await fs.mkdir(path.join(opts.spool, 'restore'), { recursive: true });
   const storage = await opts.storage();
   let next = 0;

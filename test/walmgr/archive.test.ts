@@ -12,11 +12,11 @@ import {
   type Cluster,
   chownR,
   createCluster,
-  type Proxy,
   type S3Endpoint,
   startProxy,
   startS3,
   switchAndWaitArchived,
+  type Proxy as TcpProxy,
   tempDir,
   waitFor,
   walmgr,
@@ -170,7 +170,7 @@ describe('walmgr archive and restore-wal', () => {
 
 describe('walmgr archive while S3 goes away', () => {
   let s3: S3Endpoint;
-  let proxy: Proxy;
+  let proxy: TcpProxy;
   let c: Cluster;
   const cleanup: (() => Promise<void>)[] = [];
 

@@ -1,6 +1,8 @@
-// End to end on real parts: a cluster archiving through `skytools walmgr archive` into S3
-// (fauxqs over HTTP) or a local directory, a base backup, more writes, then restores into new
-// data directories — full, to a time, to an LSN — each started and checked row by row.
+// The end-to-end scenario, run per backend by backup-restore-*.test.ts: a cluster archiving
+// through `skytools walmgr archive` into the repository, a base backup, more writes, then
+// restores into new data directories (full, to a time, an LSN, an xid; a standby), each started
+// and checked row by row.
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -8,8 +10,6 @@ import {
   type Cluster,
   chownR,
   createCluster,
-  type S3Endpoint,
-  startS3,
   switchAndWaitArchived,
   tempDir,
   waitFor,
@@ -47,12 +47,17 @@ async function restoreAndCount(
   return rows;
 }
 
-function scenario(name: string, makeRepo: () => Promise<{ repoArgs: string[]; done: () => Promise<void> }>) {
+export function scenario(
+  name: string,
+  makeRepo: () => Promise<{ repoArgs: string[]; done: () => Promise<void> }>,
+  opts: { more?: boolean } = {},
+) {
   describe(name, () => {
     let primary: Cluster;
     let repoArgs: string[];
     let t1: string;
     let lsn1: string;
+    let xid1: string;
     const cleanup: (() => Promise<void>)[] = [];
 
     beforeAll(async () => {
@@ -67,7 +72,9 @@ function scenario(name: string, makeRepo: () => Promise<{ repoArgs: string[]; do
       const b = await walmgr(['backup', ...repoArgs, '--db', primary.url]);
       expect(b.stderr).toContain('done');
       expect(b.code, b.stderr).toBe(0);
-      await primary.query(`insert into t select g, 'b-after' from generate_series(1001, 3000) g`);
+      [{ x: xid1 }] = (await primary.query<{ x: string }>(
+        `with i as (insert into t select g, 'b-after' from generate_series(1001, 3000) g returning 1) select txid_current()::text as x from i limit 1`,
+      )) as [{ x: string }];
       // A point in time and an LSN between the 'b-after' and 'c-late' commits.
       [{ t: t1 }] = (await primary.query<{ t: string }>(
         `select to_char(clock_timestamp() at time zone 'utc', 'YYYY-MM-DD HH24:MI:SS.US') || '+00' as t`,
@@ -119,26 +126,35 @@ function scenario(name: string, makeRepo: () => Promise<{ repoArgs: string[]; do
         { batch: 'b-after', n: 2000 },
       ]);
     });
+
+    it.runIf(opts.more)('restores to a transaction id', async () => {
+      const rows = await restoreAndCount(repoArgs, ['--target-xid', xid1], cleanup);
+      expect(rows).toEqual([
+        { batch: 'a-base', n: 1000 },
+        { batch: 'b-after', n: 2000 },
+      ]);
+    });
+
+    it.runIf(opts.more)('restores a standby that stays in recovery, replaying the archive', async () => {
+      const dir = await tempDir('standby');
+      const pgdata = path.join(dir, 'data');
+      const r = await walmgr(['restore', ...repoArgs, '--pgdata', pgdata, '--standby']);
+      expect(r.code, r.stderr).toBe(0);
+      await chownR(dir);
+      const c = await createCluster({ pgdata, conf: { archive_mode: 'off' } });
+      cleanup.push(async () => {
+        await c.destroy();
+        rmSync(dir, { recursive: true, force: true });
+      });
+      await c.start();
+      const count = async () => (await c.query<{ n: number }>('select count(*)::int as n from t'))[0]?.n;
+      await waitFor(async () => (await count()) === 3500, 60_000, 'standby replay', c);
+      expect((await c.query<{ r: boolean }>('select pg_is_in_recovery() as r'))[0]!.r).toBe(true);
+      // New WAL archived by the primary reaches the standby through restore-wal.
+      await primary.query(`insert into t select g, 'd-standby' from generate_series(3501, 3510) g`);
+      await switchAndWaitArchived(primary);
+      await waitFor(async () => (await count()) === 3510, 60_000, 'standby catches up', c);
+      await c.stop();
+    });
   });
 }
-
-scenario('walmgr on S3', async () => {
-  const s3: S3Endpoint = await startS3('walmgr-e2e');
-  return {
-    repoArgs: [
-      '--repo',
-      `s3://${s3.bucket}/e2e`,
-      '--endpoint',
-      s3.endpoint,
-      '--s3-conditional-put',
-      process.env.AWS_ENDPOINT_URL ? 'on' : 'off',
-    ],
-    done: () => s3.stop(),
-  };
-});
-
-scenario('walmgr on a local directory', async () => {
-  const dir = await tempDir('repo');
-  const { rmSync } = await import('node:fs');
-  return { repoArgs: ['--repo', dir], done: async () => rmSync(dir, { recursive: true, force: true }) };
-});

@@ -1,0 +1,9 @@
+// Backup → writes → restore (full, time, LSN) with the repository in a local directory.
+import { tempDir } from './harness.ts';
+import { scenario } from './scenario.ts';
+
+scenario('walmgr on a local directory', async () => {
+  const dir = await tempDir('repo');
+  const { rmSync } = await import('node:fs');
+  return { repoArgs: ['--repo', dir], done: async () => rmSync(dir, { recursive: true, force: true }) };
+});
