@@ -118,6 +118,29 @@ for (const target of targetNames) {
       expect(await seen(c.nodes.l1!)).toEqual(range(1, p.last));
     });
 
+    it('the branch also copies when it may not set session_replication_role (insertMode toggle)', async () => {
+      await c.stopWorker('b1');
+      c.workerPatch.b1 = { insertMode: 'toggle' };
+      c.startWorker('b1');
+      const before = (await seen(c.nodes.l1!)).length;
+      const p = new Producer(c, 'r1', 0);
+      p.next = before + 1;
+      await p.many(25);
+      await waitUntil(
+        'leaf has the events copied in toggle mode',
+        async () => (await seen(c.nodes.l1!)).length >= p.last,
+      );
+      expect(await seen(c.nodes.l1!)).toEqual(range(1, p.last));
+      // inserts stay disabled on the branch for everyone else
+      const q = await c.nodes.b1!.query('select queue_disable_insert from pgq.queue where queue_name = $1', [
+        c.queue,
+      ]);
+      expect(q.rows[0]?.queue_disable_insert).toBe(true);
+      await c.stopWorker('b1');
+      c.workerPatch.b1 = {};
+      c.startWorker('b1');
+    });
+
     it('a batch re-delivered after a crash before finish_batch / the branch tick is not applied twice', async () => {
       await c.stopWorker('b1');
       await c.stopWorker('l1');

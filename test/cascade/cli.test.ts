@@ -1,0 +1,133 @@
+// `skytools setadm <ini> <command>` end to end: create-root/branch/leaf from .ini files with the
+// original keys, `worker` processes per node, status/members output, errors with a clear message.
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tickOnce } from '../../layers/pgq/ticker.ts';
+import {
+  Cluster,
+  connectUrl,
+  createNodeDb,
+  type OwnedNodeDb,
+  Producer,
+  queueEvents,
+  range,
+  waitUntil,
+} from './cluster.ts';
+
+const cli = path.resolve(import.meta.dirname, '../../bin/skytools.ts');
+const dir = mkdtempSync(path.join(os.tmpdir(), 'cascade-cli-'));
+let dbs: OwnedNodeDb[] = [];
+let c: Cluster;
+const procs: ChildProcess[] = [];
+
+function ini(node: string): string {
+  const file = path.join(dir, `${node}.ini`);
+  writeFileSync(
+    file,
+    [
+      '[setadm]',
+      `job_name = ${node}_worker`,
+      'queue_name = cq',
+      `db = ${c.nodes[node]!.url}`,
+      `node_name = ${node}`,
+      'loop_delay = 0.1',
+      'local_wm_publish_period = 1',
+      'global_wm_publish_period = 1',
+      '',
+    ].join('\n'),
+  );
+  return file;
+}
+
+function run(node: string, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [cli, 'setadm', ini(node), ...args],
+      { encoding: 'utf8', timeout: 60_000 },
+      (e, out, err) => resolve({ code: e ? ((e as { code?: number }).code ?? 1) : 0, out, err }),
+    );
+  });
+}
+
+beforeAll(async () => {
+  dbs = await Promise.all([createNodeDb('ours'), createNodeDb('ours'), createNodeDb('ours')]);
+  const [r, b, l] = dbs as [OwnedNodeDb, OwnedNodeDb, OwnedNodeDb];
+  c = new Cluster({ root: r, mid: b, tip: l });
+});
+
+afterAll(async () => {
+  for (const p of procs) p.kill('SIGTERM');
+  await Promise.all(
+    procs.map((p) => new Promise((r) => (p.exitCode === null ? p.once('exit', r) : r(null)))),
+  );
+  await c?.stopAll();
+  await Promise.all(dbs.map((d) => d.drop()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('skytools setadm CLI', () => {
+  it('creates the cascade from .ini files, runs workers, shows status and members', async () => {
+    expect((await run('root', 'create-root')).code).toBe(0);
+    await c.tune('root');
+    const noProvider = await run('mid', 'create-branch');
+    expect(noProvider.code).toBe(1);
+    expect(noProvider.err).toMatch(/needs --provider/);
+    expect((await run('mid', 'create-branch', `--provider=${c.nodes.root!.url}`)).code).toBe(0);
+    const leaf = await run('tip', 'create-leaf', 'tip', c.nodes.tip!.url, `--provider=${c.nodes.mid!.url}`);
+    expect(leaf.code).toBe(0);
+    expect(leaf.out).toMatch(/node tip created as leaf/);
+
+    for (const n of ['root', 'mid', 'tip']) {
+      const p = spawn(process.execPath, [cli, 'cascade', ini(n), 'worker', '-q'], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      procs.push(p);
+    }
+    c.startTicker('root');
+    const p = new Producer(c, 'root', 0);
+    await p.many(40);
+    const root = await connectUrl(c.nodes.root!.url)();
+    await tickOnce(root);
+    await root.end();
+    await waitUntil('leaf worker reaches the root tick', async () => {
+      const [r, l] = [await c.info('root'), await c.info('tip')];
+      return l.workerLastTick != null && r.workerLastTick != null && l.workerLastTick >= r.workerLastTick;
+    });
+    expect((await queueEvents(c.nodes.mid!, 'cq')).map((e) => Number(e.ev_data))).toEqual(range(1, 40));
+
+    const st = await run('tip', 'status');
+    expect(st.code).toBe(0);
+    expect(st.out).toMatch(/^Queue: cq {3}Local node: tip/);
+    expect(st.out).toMatch(/root \(root\)/);
+    expect(st.out).toMatch(/└─ mid \(branch\)/);
+    expect(st.out).toMatch(/└─ tip \(leaf\)\s+Lag: \d+s, Tick: \d+/);
+    const js = JSON.parse((await run('tip', 'status', '--json')).out);
+    expect(js.roots[0].children[0].children[0].name).toBe('tip');
+    const members = JSON.parse((await run('mid', 'members', '--json')).out);
+    expect(members.map((m: { name: string }) => m.name)).toEqual(['mid', 'root', 'tip']);
+
+    expect((await run('tip', 'pause', '--timeout=60')).code).toBe(0);
+    expect((await c.info('tip')).paused).toBe(true);
+    expect((await run('tip', 'resume', '--timeout=60')).code).toBe(0);
+    expect((await c.info('tip')).paused).toBe(false);
+
+    // drop the leaf: its worker stops first, then the node disappears everywhere
+    const tipWorker = procs[2]!;
+    tipWorker.kill('SIGTERM');
+    await new Promise((r) => (tipWorker.exitCode === null ? tipWorker.once('exit', r) : r(null)));
+    expect((await run('mid', 'drop-node', 'tip')).code).toBe(0);
+    const after = JSON.parse((await run('mid', 'members', '--json')).out);
+    expect(after.map((m: { name: string }) => m.name)).toEqual(['mid', 'root']);
+    expect((await c.info('tip')).nodeType).toBeNull();
+    const subs = await c.nodes.mid!.query("select node_name from pgq_node.get_subscriber_info('cq')");
+    expect(subs.rows).toEqual([]);
+
+    const bad = await run('mid', 'no-such-command');
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/unknown command "no-such-command"/);
+  });
+});
