@@ -22,7 +22,8 @@ if [ -f "$s" ] && mv -f "$s" "$p"; then
   lock="$spool/restore/.prefetch.lock"
   fresh=0
   if [ -f "$lock" ] && [ $(($(date +%s) - $(stat -c %Y "$lock" 2>/dev/null || echo 0))) -lt 120 ]; then fresh=1; fi
-  if [ "$left" -lt $((window / 2)) ] && [ "$fresh" = 0 ]; then
+  # Refill as soon as the window is short, so fetching overlaps with replay.
+  if [ "$left" -lt "$window" ] && [ "$fresh" = 0 ]; then
     shift 2
     (setsid "$node" "$cli" walmgr restore-prefetch "$f" "$(stat -c %s "$p")" "$@" </dev/null >/dev/null 2>&1 &)
   fi

@@ -135,8 +135,7 @@ export async function restoreWal(
   if (wal.kind !== 'segment' || opts.prefetch <= 0) return { status: 'restored' };
   const segSize = data ? data.length : (await fs.stat(dest)).size;
   const want = await missingInWindow(opts, wal, segSize);
-  // Served from the spool with most of the window still there: nothing to do yet.
-  if (fromSpool && want.length < opts.prefetch / 2) return { status: 'restored' };
+  if (want.length === 0) return { status: 'restored' };
   if (await prefetcherRunning(opts.spool)) return { status: 'restored' };
   if (opts.inlinePrefetch) {
     await fetchIntoSpool(opts, want);
@@ -156,13 +155,15 @@ async function missingInWindow(opts: RestoreWalOptions, wal: WalName, segSize: n
 }
 
 /**
- * The background prefetcher: one at a time per spool (lock file), fills the window after
- * `walName`, and drops spooled segments recovery has already passed.
+ * The background prefetcher: one at a time per spool (lock file). It keeps the window after
+ * the segment recovery last took filled, following recovery as it consumes spooled segments,
+ * and exits once recovery has taken nothing for a few seconds (or the archive ends).
  */
 export async function prefetchWindow(
   opts: RestoreWalOptions,
   walName: string,
   segSize: number,
+  idleMs = 5_000,
 ): Promise<void> {
   const dir = path.join(opts.spool, 'restore');
   await fs.mkdir(dir, { recursive: true });
@@ -174,17 +175,47 @@ export async function prefetchWindow(
     await fs.writeFile(lock, String(process.pid));
   }
   try {
+    const wal = parseWalName(walName);
+    let base = segmentNumber(wal.segment!, segSize);
+    const fetched = new Set<string>();
+    let lastProgress = Date.now();
     for (const f of await fs.readdir(dir)) {
       if (/^[0-9A-F]{24}$/.test(f) && f <= walName) await fs.rm(path.join(dir, f), { force: true });
     }
-    await fetchIntoSpool(opts, await missingInWindow(opts, parseWalName(walName), segSize));
+    while (Date.now() - lastProgress < idleMs) {
+      await fs.utimes(lock, new Date(), new Date()).catch(() => {});
+      const present = new Set(await fs.readdir(dir));
+      // A segment we spooled that is gone was taken by recovery: move the window past it.
+      for (const name of fetched) {
+        if (!present.has(name)) {
+          fetched.delete(name);
+          const n = segmentNumber(parseWalName(name).segment!, segSize);
+          if (n > base) base = n;
+          lastProgress = Date.now();
+        }
+      }
+      const want: string[] = [];
+      for (let i = 1n; i <= BigInt(opts.prefetch); i++) {
+        const name = segmentName(wal.tli, base + i, segSize);
+        if (!present.has(name) && !fetched.has(name)) want.push(name);
+      }
+      if (want.length === 0) {
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
+      const got = await fetchIntoSpool(opts, want);
+      for (const name of got) fetched.add(name);
+      if (got.length < want.length && got.length === 0) break; // end of the archive (or errors)
+    }
   } finally {
     await fs.rm(lock, { force: true });
   }
 }
 
-async function fetchIntoSpool(opts: RestoreWalOptions, want: string[]): Promise<void> {
-  if (want.length === 0) return;
+/** Fetches the named segments (in order, stopping at the end of the archive); returns those spooled. */
+async function fetchIntoSpool(opts: RestoreWalOptions, want: string[]): Promise<string[]> {
+  const got: string[] = [];
+  if (want.length === 0) return got;
   await fs.mkdir(path.join(opts.spool, 'restore'), { recursive: true });
   const storage = await opts.storage();
   let next = 0;
@@ -199,6 +230,7 @@ async function fetchIntoSpool(opts: RestoreWalOptions, want: string[]): Promise<
           continue;
         }
         await writeAtomic(restoreSpoolPath(opts.spool, name), data);
+        got.push(name);
       } catch (err) {
         // Not fatal here: the call for that segment will fetch it again and report.
         opts.log?.(`prefetch of ${name} failed: ${(err as Error).message}`);
@@ -206,4 +238,5 @@ async function fetchIntoSpool(opts: RestoreWalOptions, want: string[]): Promise<
     }
   };
   await Promise.all(Array.from({ length: Math.min(opts.parallel, want.length) }, worker));
+  return got;
 }
