@@ -4,20 +4,23 @@
 // events, only "look now", so a duplicate or late wake-up finds no batch and returns at once.
 // A failing batch is rolled back (PgQ hands it out again) and every message of the invocation is
 // reported in batchItemFailures, so SQS redelivers and, after maxReceiveCount, moves it to the DLQ.
+// Cooperative mode (subconsumers > 1): the same drain, as the subconsumer(s) named by the records'
+// message groups, with pgq_coop batches; only a failing subconsumer's records are failed.
 
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import middy, { type MiddlewareObj } from '@middy/core';
-import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type pg from 'pg';
 import { ConfigError } from '../config/settings.ts';
-import { type BatchOptions, type BatchResult, processNextBatch } from '../pgq/consumer.ts';
+import { type BatchHandler, type BatchOptions, type BatchResult, processNextBatch } from '../pgq/consumer.ts';
+import { processNextCoopBatch, registerSubconsumer } from '../pgq/coop-consumer.ts';
 import { type Logger, silentLogger } from '../util/log.ts';
 import { consumerDeps } from './container.ts';
 import type { DatabaseSource } from './database.ts';
 import { MetricUnit, type Observability } from './observability.ts';
-import type { Settings } from './settings.ts';
+import { type Settings, subconsumerNames } from './settings.ts';
 import { sendWakeup, type WakeupMessage } from './wakeup.ts';
 
 export interface PgqConsumerOptions extends Omit<BatchOptions, 'queue' | 'consumer'> {
@@ -25,6 +28,14 @@ export interface PgqConsumerOptions extends Omit<BatchOptions, 'queue' | 'consum
   queue?: string;
   /** Consumer name; default PGQ_CONSUMER. */
   consumer?: string;
+  /**
+   * Cooperative consumer (pgq_coop): N > 1 subconsumers '1' … 'N' (or these names), each the SQS
+   * message group `<consumer>.<name>` of its wake-ups, so up to N function instances share the
+   * consumer's batches, each batch going to one of them. Default PGQ_SUBCONSUMERS (1: plain).
+   */
+  subconsumers?: number | readonly string[];
+  /** Cooperative consumer: take over the batch of a subconsumer silent this long (default PGQ_DEAD_INTERVAL, else never). */
+  deadIntervalMs?: number;
 }
 
 export interface ConsumerDeps {
@@ -41,6 +52,14 @@ export interface DrainResult {
   batches: BatchResult[];
   /** Why the drain stopped: no batch left, time ran short, or a batch failed. */
   stopped: 'empty' | 'time' | 'error';
+  error?: Error;
+  /** Cooperative consumers: how each subconsumer drained by this invocation fared. */
+  subconsumers?: Record<string, SubconsumerDrain>;
+}
+
+export interface SubconsumerDrain {
+  batches: BatchResult[];
+  stopped: DrainResult['stopped'];
   error?: Error;
 }
 
@@ -68,7 +87,6 @@ export async function drainOnWakeup(
 ): Promise<DrainResult> {
   const { queue, consumer } = resolveQueueConsumer(opts, deps.settings);
   const log = (deps.log ?? silentLogger).child({ queue, consumer });
-  const minRemainingMs = Number(deps.settings.min_remaining ?? 10) * 1000;
   const records = event.Records ?? [];
   for (const r of records) {
     const msg = parseWakeup(r.body);
@@ -79,9 +97,145 @@ export async function drainOnWakeup(
       });
     }
   }
-  const batches: BatchResult[] = [];
   const m = deps.metrics;
   m?.addDimensions({ queue, consumer });
+  const subs = subconsumerNames(opts.subconsumers ?? (deps.settings.subconsumers as number | undefined));
+  const result = subs
+    ? await drainCoop(records, context, opts, deps, { queue, consumer, subs, log })
+    : await drainPlain(records, context, opts, deps, { queue, consumer, log });
+  if (m?.hasStoredMetrics()) m.publishStoredMetrics();
+  return result;
+}
+
+async function drainPlain(
+  records: SQSRecord[],
+  context: Pick<Context, 'getRemainingTimeInMillis'>,
+  opts: PgqConsumerOptions,
+  deps: ConsumerDeps,
+  { queue, consumer, log }: { queue: string; consumer: string; log: Logger },
+): Promise<DrainResult> {
+  const r = await drainBatches(context, deps, log, opts.handler, (client, handler) =>
+    processNextBatch(client, { ...opts, queue, consumer, handler }),
+  );
+  if (r.stopped === 'time') await wakeSelf(deps, queue, consumer, undefined, r.batches.at(-1), log);
+  return {
+    ...r,
+    response: {
+      batchItemFailures: r.stopped === 'error' ? records.map((x) => ({ itemIdentifier: x.messageId })) : [],
+    },
+  };
+}
+
+/**
+ * Cooperative mode: the records' message groups `<consumer>.<subconsumer>` say which
+ * subconsumers this invocation is (SQS FIFO hands a message group to one invocation at a time, so
+ * no other instance is the same subconsumer meanwhile); each is drained in turn with
+ * pgq_coop.next_batch, registered on first use. Only a failing subconsumer's records are failed.
+ */
+async function drainCoop(
+  records: SQSRecord[],
+  context: Pick<Context, 'getRemainingTimeInMillis'>,
+  opts: PgqConsumerOptions,
+  deps: ConsumerDeps,
+  { queue, consumer, subs, log }: { queue: string; consumer: string; subs: string[]; log: Logger },
+): Promise<DrainResult> {
+  const deadSetting = deps.settings.dead_interval as number | undefined;
+  const deadIntervalMs =
+    opts.deadIntervalMs ?? (deadSetting == null ? undefined : Number(deadSetting) * 1000);
+  const byGroup = new Map<string, SQSRecord[]>();
+  for (const r of records) {
+    const group = r.attributes?.MessageGroupId ?? '';
+    byGroup.set(group, [...(byGroup.get(group) ?? []), r]);
+  }
+  const failed: string[] = [];
+  const batches: BatchResult[] = [];
+  const perSub: Record<string, SubconsumerDrain> = {};
+  let stopped: DrainResult['stopped'] = 'empty';
+  let error: Error | undefined;
+  for (const [group, recs] of byGroup) {
+    const sub = group.startsWith(`${consumer}.`) ? group.slice(consumer.length + 1) : undefined;
+    if (sub === undefined || !subs.includes(sub)) {
+      if (group === consumer) {
+        // A plain consumer's wake-up (e.g. sent before the switch to coop mode): only "look now",
+        // and the subconsumers' own wake-ups follow on the next tick.
+        log.warn('plain wake-up for a cooperative consumer; ignored', { group });
+      } else {
+        log.error('wake-up for no subconsumer of this consumer; reported failed (DLQ)', { group, subs });
+        failed.push(...recs.map((r) => r.messageId));
+      }
+      continue;
+    }
+    const slog = log.child({ subconsumer: sub });
+    const r = await drainBatches(context, deps, slog, opts.handler, async (client, handler) => {
+      await ensureSubconsumer(deps.db, client, queue, consumer, sub);
+      return processNextCoopBatch(client, {
+        ...opts,
+        queue,
+        consumer,
+        subconsumer: sub,
+        deadIntervalMs,
+        handler,
+      });
+    });
+    perSub[sub] = r;
+    batches.push(...r.batches);
+    if (r.stopped === 'error') {
+      failed.push(...recs.map((x) => x.messageId));
+      stopped = 'error';
+      error ??= r.error;
+    } else if (r.stopped === 'time') {
+      if (stopped !== 'error') stopped = 'time';
+      await wakeSelf(deps, queue, consumer, sub, r.batches.at(-1), slog);
+    }
+  }
+  return {
+    response: { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) },
+    batches,
+    stopped,
+    error,
+    subconsumers: perSub,
+  };
+}
+
+// Subconsumers registered by this container, per database source: register_subconsumer is
+// idempotent, this only saves the round trip on every later batch.
+const registered = new WeakMap<DatabaseSource, Set<string>>();
+
+async function ensureSubconsumer(
+  db: DatabaseSource,
+  client: pg.ClientBase,
+  queue: string,
+  consumer: string,
+  sub: string,
+): Promise<void> {
+  const key = `${queue}\0${consumer}\0${sub}`;
+  let set = registered.get(db);
+  if (set?.has(key)) return;
+  await registerSubconsumer(client, queue, consumer, sub);
+  if (!set) {
+    set = new Set();
+    registered.set(db, set);
+  }
+  set.add(key);
+}
+
+/** One step of the drain: process the next batch with `handler`, or null when there is none. */
+type BatchStep = (client: pg.PoolClient, handler: BatchHandler) => Promise<BatchResult | null>;
+
+/**
+ * The drain loop shared by plain and cooperative consumers: `step` until it finds no batch, the
+ * invocation's remaining time runs short, or a batch fails (its connection is then discarded).
+ */
+async function drainBatches(
+  context: Pick<Context, 'getRemainingTimeInMillis'>,
+  deps: ConsumerDeps,
+  log: Logger,
+  userHandler: BatchHandler,
+  step: BatchStep,
+): Promise<SubconsumerDrain> {
+  const minRemainingMs = Number(deps.settings.min_remaining ?? 10) * 1000;
+  const batches: BatchResult[] = [];
+  const m = deps.metrics;
   let stopped: DrainResult['stopped'] = 'empty';
   let error: Error | undefined;
   let client: pg.PoolClient | null = null;
@@ -94,14 +248,9 @@ export async function drainOnWakeup(
       }
       const started = Date.now();
       let tickTime = new Date();
-      const res = await processNextBatch(client, {
-        ...opts,
-        queue,
-        consumer,
-        handler: (batch, tx) => {
-          tickTime = batch.tickTime;
-          return opts.handler(batch, tx);
-        },
+      const res = await step(client, (batch, tx) => {
+        tickTime = batch.tickTime;
+        return userHandler(batch, tx);
       });
       if (!res) break;
       batches.push(res);
@@ -134,16 +283,7 @@ export async function drainOnWakeup(
       kind: (error as { kind?: string }).kind,
     });
   }
-  if (stopped === 'time') await wakeSelf(deps, queue, consumer, batches.at(-1), log);
-  if (m?.hasStoredMetrics()) m.publishStoredMetrics();
-  return {
-    response: {
-      batchItemFailures: stopped === 'error' ? records.map((r) => ({ itemIdentifier: r.messageId })) : [],
-    },
-    batches,
-    stopped,
-    error,
-  };
+  return { batches, stopped, error };
 }
 
 /** Time ran short with batches possibly left: wake ourselves instead of waiting for the next tick. */
@@ -151,6 +291,7 @@ async function wakeSelf(
   deps: ConsumerDeps,
   queue: string,
   consumer: string,
+  subconsumer: string | undefined,
   last: BatchResult | undefined,
   log: Logger,
 ): Promise<void> {
@@ -166,6 +307,7 @@ async function wakeSelf(
     consumer,
     tickId: last ? `${last.tickId}.${last.batchId}` : `t${Date.now()}`,
     reason: 'continue',
+    ...(subconsumer == null ? {} : { subconsumer }),
   };
   await sendWakeup(deps.sqs, url, msg).catch((err: Error) =>
     log.warn('continue wake-up not sent; the next tick will wake the consumer', { error: err.message }),

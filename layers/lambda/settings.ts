@@ -92,7 +92,7 @@ export const TICKER_SETTINGS: readonly SettingSpec[] = [
     env: 'PGQ_WAKEUP_TARGETS',
     type: 'string',
     default: '[]',
-    doc: 'JSON list of {"queue", "consumer", "queueUrl"}: the SQS FIFO queue to wake for each consumer on a new tick',
+    doc: 'JSON list of {"queue", "consumer", "queueUrl", "subconsumers"?}: the SQS FIFO queue to wake for each consumer on a new tick; with "subconsumers": N (N > 1, a cooperative consumer) N wake-ups go out, one per message group "<consumer>.1" … "<consumer>.N"',
   },
 ];
 
@@ -116,6 +116,21 @@ export const CONSUMER_SETTINGS: readonly SettingSpec[] = [
     type: 'string',
     doc: "the function's own wake-up queue: when time runs short with batches left, it wakes itself again",
   },
+  {
+    key: 'subconsumers',
+    env: 'PGQ_SUBCONSUMERS',
+    type: 'integer',
+    default: '1',
+    min: 1,
+    doc: 'N > 1: a cooperative consumer (pgq_coop) whose subconsumers 1 … N are the SQS message groups "<consumer>.1" … "<consumer>.N" (unless given in code); 1: a plain consumer',
+  },
+  {
+    key: 'dead_interval',
+    env: 'PGQ_DEAD_INTERVAL',
+    type: 'seconds',
+    min: 0,
+    doc: 'cooperative consumer: take over the open batch of a subconsumer silent this long (default: never)',
+  },
 ];
 
 export type Settings = Record<string, SettingValue>;
@@ -132,6 +147,31 @@ export interface WakeupTarget {
   queue: string;
   consumer: string;
   queueUrl: string;
+  /** N > 1: a cooperative consumer; one wake-up per subconsumer's message group. Default 1. */
+  subconsumers?: number;
+}
+
+/**
+ * The subconsumer names of a cooperative consumer: N → '1' … 'N', a list as given. null for a
+ * plain consumer (N = 1 or none). Its SQS message groups are `<consumer>.<name>`, which is also
+ * the subconsumer's name in PgQ (pgq_coop registers it as consumer `<consumer>.<name>`).
+ */
+export function subconsumerNames(spec: number | readonly string[] | undefined): string[] | null {
+  if (spec == null) return null;
+  if (typeof spec === 'number') {
+    if (!Number.isInteger(spec) || spec < 1)
+      throw new ConfigError(`subconsumers must be a positive integer, got ${spec}`);
+    return spec === 1 ? null : Array.from({ length: spec }, (_, i) => String(i + 1));
+  }
+  if (spec.length === 0 || spec.some((n) => typeof n !== 'string' || n === '')) {
+    throw new ConfigError('subconsumers must be a non-empty list of non-empty names');
+  }
+  return [...spec];
+}
+
+/** The SQS message group of a consumer's wake-ups: the consumer, or `<consumer>.<subconsumer>`. */
+export function messageGroup(consumer: string, subconsumer?: string): string {
+  return subconsumer == null ? consumer : `${consumer}.${subconsumer}`;
 }
 
 export function parseWakeupTargets(raw: string | undefined): WakeupTarget[] {
@@ -150,6 +190,15 @@ export function parseWakeupTargets(raw: string | undefined): WakeupTarget[] {
         throw new ConfigError(`PGQ_WAKEUP_TARGETS[${i}].${k} must be a non-empty string`);
       }
     }
-    return { queue: o.queue!, consumer: o.consumer!, queueUrl: o.queueUrl! };
+    const n = (o as { subconsumers?: unknown }).subconsumers;
+    if (n !== undefined && (typeof n !== 'number' || !Number.isInteger(n) || n < 1)) {
+      throw new ConfigError(`PGQ_WAKEUP_TARGETS[${i}].subconsumers must be a positive integer`);
+    }
+    return {
+      queue: o.queue!,
+      consumer: o.consumer!,
+      queueUrl: o.queueUrl!,
+      ...(n !== undefined ? { subconsumers: n } : {}),
+    };
   });
 }
