@@ -115,7 +115,6 @@ export async function restoreWal(
   const dest = path.resolve(opts.pgdata, opts.destPath);
   const spooled = restoreSpoolPath(opts.spool, wal.name);
   let data: Buffer | null = null;
-  let fromSpool = false;
   if (
     wal.kind === 'segment' &&
     opts.prefetch > 0 &&
@@ -126,7 +125,6 @@ export async function restoreWal(
   }
   try {
     await fs.rename(spooled, dest);
-    fromSpool = true;
   } catch {
     data = await fetchWal(await opts.storage(), opts.sysid, wal);
     if (!data) return { status: 'not-found' };
