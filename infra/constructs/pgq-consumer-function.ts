@@ -1,6 +1,6 @@
 // A user's consumer as a Lambda function: the user's entry (bundled with esbuild) wrapped by
 // pgqConsumer, an SQS FIFO wake-up queue (message group = consumer, so the consumer never runs
-// twice at once) with a DLQ and an alarm on it, the event source mapping (batchItemFailures),
+// twice at once; with subconsumers: N, one group per subconsumer, so up to N run at once) with a DLQ and an alarm on it, the event source mapping (batchItemFailures),
 // and the consumer's registration on its queue (custom resource).
 import { CustomResource, Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -40,6 +40,15 @@ export interface PgqConsumerFunctionProps extends PgqFunctionOptions {
   readonly alarmTopic?: sns.ITopic;
   /** Start a batch only while more than this much invocation time is left. @default 10 seconds */
   readonly minRemaining?: Duration;
+  /**
+   * Subconsumers of a cooperative consumer (pgq_coop): N > 1 makes the ticker send N wake-ups
+   * per tick, one per message group `<consumer>.1` … `<consumer>.N`, so up to N instances of the
+   * function share the consumer's batches (each batch to one of them). Sets PGQ_SUBCONSUMERS.
+   * @default 1 (a plain consumer: one instance at a time)
+   */
+  readonly subconsumers?: number;
+  /** Cooperative consumer: take over the batch of a subconsumer silent this long. @default never */
+  readonly deadInterval?: Duration;
 }
 
 export class PgqConsumerFunction extends Construct {
@@ -56,6 +65,12 @@ export class PgqConsumerFunction extends Construct {
     this.queue = props.queue;
     this.consumer = props.consumer;
     const timeout = props.timeout ?? Duration.minutes(1);
+    const subconsumers = props.subconsumers ?? 1;
+    if (!Number.isInteger(subconsumers) || subconsumers < 1) {
+      throw new Error(
+        `PgqConsumerFunction ${id}: subconsumers must be a positive integer, got ${subconsumers}`,
+      );
+    }
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetters', {
       fifo: true,
       encryption: sqs.QueueEncryption.SQS_MANAGED,
@@ -82,6 +97,8 @@ export class PgqConsumerFunction extends Construct {
         PGQ_CONSUMER: props.consumer,
         PGQ_MIN_REMAINING: String((props.minRemaining ?? Duration.seconds(10)).toSeconds()),
         PGQ_CONTINUE_QUEUE_URL: this.wakeupQueue.queueUrl,
+        ...(subconsumers > 1 ? { PGQ_SUBCONSUMERS: String(subconsumers) } : {}),
+        ...(props.deadInterval ? { PGQ_DEAD_INTERVAL: String(props.deadInterval.toSeconds()) } : {}),
         ...props.environment,
       },
     });
@@ -97,6 +114,7 @@ export class PgqConsumerFunction extends Construct {
       queue: props.queue,
       consumer: props.consumer,
       wakeupQueue: this.wakeupQueue,
+      ...(subconsumers > 1 ? { subconsumers } : {}),
     });
 
     this.alarm = new cloudwatch.Alarm(this, 'DeadLetterAlarm', {

@@ -34,6 +34,8 @@ export interface WakeupTarget {
   readonly queue: string;
   readonly consumer: string;
   readonly wakeupQueue: sqs.IQueue;
+  /** Cooperative consumer: N > 1 wake-ups per tick, message groups `<consumer>.1` … `<consumer>.N`. @default 1 */
+  readonly subconsumers?: number;
 }
 
 export class PgqTicker extends Construct {
@@ -62,6 +64,7 @@ export class PgqTicker extends Construct {
                 queue: t.queue,
                 consumer: t.consumer,
                 queueUrl: t.wakeupQueue.queueUrl,
+                ...(t.subconsumers && t.subconsumers > 1 ? { subconsumers: t.subconsumers } : {}),
               })),
             ),
         }),
@@ -83,7 +86,7 @@ export class PgqTicker extends Construct {
     ackInvokeVersions(Stack.of(this), this.function, 'The EventBridge Scheduler role of the ticker');
   }
 
-  /** Wake this SQS FIFO queue (message group = consumer) on each new tick of `queue`. */
+  /** Wake this SQS FIFO queue (message group = consumer, or one per subconsumer) on each new tick of `queue`. */
   addConsumer(target: WakeupTarget): void {
     this.#targets.push(target);
     target.wakeupQueue.grantSendMessages(this.function);

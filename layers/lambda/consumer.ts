@@ -166,17 +166,19 @@ async function drainCoop(
       continue;
     }
     const slog = log.child({ subconsumer: sub });
-    const r = await drainBatches(context, deps, slog, opts.handler, async (client, handler) => {
-      await ensureSubconsumer(deps.db, client, queue, consumer, sub);
-      return processNextCoopBatch(client, {
-        ...opts,
-        queue,
-        consumer,
-        subconsumer: sub,
-        deadIntervalMs,
-        handler,
-      });
-    });
+    const r = await drainBatches(context, deps, slog, opts.handler, (client, handler) =>
+      retryTransient(slog, async () => {
+        await ensureSubconsumer(deps.db, client, queue, consumer, sub);
+        return processNextCoopBatch(client, {
+          ...opts,
+          queue,
+          consumer,
+          subconsumer: sub,
+          deadIntervalMs,
+          handler,
+        });
+      }),
+    );
     perSub[sub] = r;
     batches.push(...r.batches);
     if (r.stopped === 'error') {
@@ -195,6 +197,27 @@ async function drainCoop(
     error,
     subconsumers: perSub,
   };
+}
+
+const TRANSIENT = new Set(['40P01', '40001']);
+
+/**
+ * Subconsumers starting at once can deadlock in pgq_coop (registration, claiming from the shared
+ * position). Nothing is half done then — the claim commits atomically and a claimed batch is
+ * returned to the same subconsumer again — so the step is simply retried, a few times.
+ */
+async function retryTransient<T>(log: Logger, fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const e = err as { code?: string; sqlState?: string; cause?: { code?: string } };
+      const code = e.sqlState ?? e.code ?? e.cause?.code;
+      if (attempt >= 5 || !code || !TRANSIENT.has(code)) throw err;
+      log.warn('transient database error; retrying', { code, attempt, error: (err as Error).message });
+      await new Promise((r) => setTimeout(r, 20 * attempt + Math.random() * 50));
+    }
+  }
 }
 
 // Subconsumers registered by this container, per database source: register_subconsumer is

@@ -3,7 +3,7 @@
 // bundles every handler with esbuild, as `cdk synth` does.
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { App, Stack, Validations } from 'aws-cdk-lib';
+import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -159,6 +159,65 @@ describe('CDK constructs', () => {
     });
     // One admin provider per database, shared by the schema and the registration.
     expect(Object.keys(fnProps('schema install and consumer registration'))).toHaveLength(1);
+  });
+
+  it('PgqConsumerFunction with subconsumers: the function and the ticker both know the cooperative consumer (default 1: plain)', () => {
+    // The plain consumer above: no coop settings anywhere.
+    const plain = Object.values(fnProps('consumer billing of orders'))[0]!;
+    expect(plain.Properties.Environment.Variables.PGQ_SUBCONSUMERS).toBeUndefined();
+    const plainTicker = Object.values(fnProps('PgQ ticker'))[0]!;
+    expect(
+      JSON.stringify(s.stack.resolve(plainTicker.Properties.Environment.Variables.PGQ_WAKEUP_TARGETS)),
+    ).not.toContain('subconsumers');
+
+    const app = new App({ context: NO_BUNDLING });
+    const stack = new Stack(app, 'Coop', { env: { account: '111111111111', region: 'eu-west-1' } });
+    const vpc = new ec2.Vpc(stack, 'Vpc', {
+      natGateways: 0,
+      subnetConfiguration: [{ name: 'i', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }],
+    });
+    const database = { secret: new secretsmanager.Secret(stack, 'Secret'), vpc };
+    const ticker = new PgqTicker(stack, 'Ticker', { database });
+    new PgqConsumerFunction(stack, 'Crew', {
+      database,
+      queue: 'orders',
+      consumer: 'crew',
+      entry: `${FUNCTIONS_DIR}/example-consumer/handler.ts`,
+      ticker,
+      subconsumers: 3,
+      deadInterval: Duration.minutes(5),
+    });
+    const ct = Template.fromStack(stack);
+    ct.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('consumer crew of orders'),
+      Environment: {
+        Variables: Match.objectLike({
+          PGQ_CONSUMER: 'crew',
+          PGQ_SUBCONSUMERS: '3',
+          PGQ_DEAD_INTERVAL: '300',
+        }),
+      },
+    });
+    const tickerFn = Object.values(
+      ct.findResources('AWS::Lambda::Function', {
+        Properties: { Description: Match.stringLikeRegexp('PgQ ticker') },
+      }),
+    )[0]!;
+    const targets = JSON.stringify(
+      stack.resolve(tickerFn.Properties.Environment.Variables.PGQ_WAKEUP_TARGETS),
+    );
+    expect(targets).toMatch(/crew/);
+    expect(targets).toMatch(/subconsumers\W+3/);
+    expect(
+      () =>
+        new PgqConsumerFunction(stack, 'Bad', {
+          database,
+          queue: 'orders',
+          consumer: 'bad',
+          entry: `${FUNCTIONS_DIR}/example-consumer/handler.ts`,
+          subconsumers: 0,
+        }),
+    ).toThrow(/subconsumers must be a positive integer/);
   });
 
   it('SkytoolsDashboard: ticks, events/s, lag, errors and dead letters', () => {
