@@ -18,6 +18,7 @@ const DEV_DB = 'skytools_dev';
 interface Flags {
   status: boolean;
   runFor?: string;
+  serverless?: boolean;
 }
 
 export function register(program: Command): void {
@@ -27,6 +28,10 @@ export function register(program: Command): void {
     .argument('[config]', 'stack config (.ini)', DEFAULT_CONFIG)
     .option('--no-status', 'print a status line per period instead of the live view')
     .option('--run-for <seconds>', 'stop by itself after this many seconds')
+    .option(
+      '--serverless',
+      'run the Lambda handlers instead of loops: ticker invocations, SQS wake-ups (local emulator or $AWS_ENDPOINT_URL), consumer drains',
+    )
     .action(async (file: string, flags: Flags) => {
       const cfg = loadDevConfig(file);
       const tty = process.stdout.isTTY && flags.status;
@@ -51,8 +56,10 @@ export function register(program: Command): void {
       process.on('SIGTERM', stopNow);
       let stack: Awaited<ReturnType<typeof startStack>> | null = null;
       try {
-        say(`installing PgQ and starting the stack on ${redactUrl(url)} …`);
-        stack = await startStack(cfg, url, log);
+        say(
+          `installing PgQ and starting the stack${flags.serverless ? ' (serverless: Lambda handlers over SQS)' : ''} on ${redactUrl(url)} …`,
+        );
+        stack = await startStack(cfg, url, log, flags.serverless ? 'serverless' : 'loops');
         const until = flags.runFor ? Date.now() + Number(flags.runFor) * 1000 : Number.POSITIVE_INFINITY;
         while (!ac.signal.aborted && Date.now() < until) {
           const status = await stack.status();

@@ -201,18 +201,8 @@ export interface RunningStack {
   stop(): Promise<void>;
 }
 
-/** Prepares the database (install, setup SQL, queues, registrations) and starts the loops. */
-export async function startStack(
-  cfg: DevConfig,
-  url: string,
-  log: Logger = silentLogger,
-): Promise<RunningStack> {
-  const pool = new pg.Pool({ connectionString: url, types: typeParsers, max: 4 + cfg.consumers.length * 2 });
-  let stopping = false;
-  pool.on('error', (err) => {
-    // While shutting down, the server ending connections is expected.
-    if (!stopping) log.warn('idle connection failed', { error: err.message });
-  });
+/** Installs PgQ, runs the setup SQL, creates and configures the queues, registers the consumers. */
+export async function prepareDatabase(pool: pg.Pool, cfg: DevConfig, log: Logger): Promise<void> {
   await withClient(pool, async (c) => {
     await install(c);
     if (cfg.setupSql) await c.query(readFileSync(cfg.setupSql, 'utf8'));
@@ -227,12 +217,10 @@ export async function startStack(
         log.info('registered consumer', { queue: decl.queue, consumer: decl.name });
     }
   });
+}
 
-  const ac = new AbortController();
-  const wakers = new Map<string, Waker[]>();
-  const consumerStats = new Map<string, ConsumerStats>();
-  const loops: Promise<unknown>[] = [];
-  const tickerStats: TickerStats = {
+export function newTickerStats(): TickerStats {
+  return {
     database: '?',
     ran: false,
     tickerCalls: 0,
@@ -242,54 +230,53 @@ export async function startStack(
     errors: 0,
     startedAt: new Date(),
   };
+}
 
+export function newConsumerStats(): ConsumerStats {
+  return { batches: 0, events: 0, retried: 0, errors: 0, latencyMs: [] };
+}
+
+/**
+ * How the ticker and consumers run: 'loops' (long-running loops in this process, as on Fargate)
+ * or 'serverless' (the Lambda handlers, woken through SQS on a local endpoint, as deployed).
+ */
+export type StackMode = 'loops' | 'serverless';
+
+/** Prepares the database (install, setup SQL, queues, registrations) and starts the stack. */
+export async function startStack(
+  cfg: DevConfig,
+  url: string,
+  log: Logger = silentLogger,
+  mode: StackMode = 'loops',
+): Promise<RunningStack> {
+  const pool = new pg.Pool({ connectionString: url, types: typeParsers, max: 4 + cfg.consumers.length * 2 });
+  let stopping = false;
+  pool.on('error', (err) => {
+    // While shutting down, the server ending connections is expected.
+    if (!stopping) log.warn('idle connection failed', { error: err.message });
+  });
+  await prepareDatabase(pool, cfg, log);
+
+  const ac = new AbortController();
+  const consumerStats = new Map<string, ConsumerStats>();
+  const tickerStats = newTickerStats();
+  const handlers = new Map<ConsumerDecl, BatchHandler>();
   for (const decl of cfg.consumers) {
-    const handler = await loadHandler(decl.handlerPath);
-    const waker = new Waker();
-    wakers.set(decl.queue, [...(wakers.get(decl.queue) ?? []), waker]);
-    const key = `${decl.queue}/${decl.name}`;
-    const stats: ConsumerStats = { batches: 0, events: 0, retried: 0, errors: 0, latencyMs: [] };
-    consumerStats.set(key, stats);
-    loops.push(
-      runConsumer({
-        pool,
-        queue: decl.queue,
-        consumer: decl.name,
-        handler,
-        loopDelayMs: decl.loopDelayMs,
-        lazyFetch: decl.lazyFetch,
-        minCount: decl.minCount,
-        minLagMs: decl.minLagMs,
-        waker,
-        signal: ac.signal,
-        log,
-        stats,
-      }),
-    );
+    handlers.set(decl, await loadHandler(decl.handlerPath));
+    consumerStats.set(`${decl.queue}/${decl.name}`, newConsumerStats());
   }
-
-  loops.push(
-    runTicker({
-      connect: async () => {
-        const c = new pg.Client({
-          connectionString: url,
-          types: typeParsers,
-          application_name: 'skytools dev ticker',
-        });
-        await c.connect();
-        return c;
-      },
-      tickPeriodMs: cfg.tickerPeriodMs,
-      retryPeriodMs: cfg.retryPeriodMs,
-      maintPeriodMs: cfg.maintPeriodMs,
-      signal: ac.signal,
-      log,
-      stats: tickerStats,
-      onTick: (ev) => {
-        for (const w of wakers.get(ev.queue) ?? []) w.wake();
-      },
-    }),
-  );
+  const loops: Promise<unknown>[] =
+    mode === 'serverless'
+      ? await (await import('./serverless.ts')).startServerless({
+          cfg,
+          url,
+          handlers,
+          consumerStats,
+          tickerStats,
+          signal: ac.signal,
+          log,
+        })
+      : startLoops({ cfg, url, pool, handlers, consumerStats, tickerStats, signal: ac.signal, log });
 
   if (cfg.demoProducerSql) {
     const sql = cfg.demoProducerSql;
@@ -309,42 +296,107 @@ export async function startStack(
 
   return {
     pool,
-    async status() {
-      const q = await pool.query(
-        `select queue_name, last_tick_id, extract(epoch from ticker_lag)::float8 as ticker_lag, ev_per_sec, ev_new, queue_cur_table
-           from pgq.get_queue_info() order by 1`,
-      );
-      const c = await pool.query(
-        `select queue_name, consumer_name, extract(epoch from lag)::float8 as lag, pending_events,
-                extract(epoch from last_seen)::float8 as last_seen
-           from pgq.get_consumer_info() order by 1, 2`,
-      );
-      return {
-        at: new Date(),
-        queues: q.rows.map((r) => ({
-          name: r.queue_name,
-          lastTick: r.last_tick_id,
-          tickerLag: r.ticker_lag,
-          evPerSec: r.ev_per_sec,
-          evNew: r.ev_new,
-          table: r.queue_cur_table,
-        })),
-        consumers: c.rows.map((r) => ({
-          queue: r.queue_name,
-          name: r.consumer_name,
-          lag: r.lag,
-          pending: r.pending_events,
-          lastSeen: r.last_seen,
-          stats: consumerStats.get(`${r.queue_name}/${r.consumer_name}`),
-        })),
-        ticker: tickerStats,
-      };
-    },
+    status: () => queryStatus(pool, consumerStats, tickerStats),
     async stop() {
       stopping = true;
       ac.abort();
       await Promise.allSettled(loops);
       await pool.end();
     },
+  };
+}
+
+export interface StackParts {
+  cfg: DevConfig;
+  url: string;
+  handlers: Map<ConsumerDecl, BatchHandler>;
+  consumerStats: Map<string, ConsumerStats>;
+  tickerStats: TickerStats;
+  signal: AbortSignal;
+  log: Logger;
+}
+
+/** The ticker loop and one consumer loop per consumer, woken in-process by each new tick. */
+function startLoops(p: StackParts & { pool: pg.Pool }): Promise<unknown>[] {
+  const wakers = new Map<string, Waker[]>();
+  const loops: Promise<unknown>[] = [];
+  for (const [decl, handler] of p.handlers) {
+    const waker = new Waker();
+    wakers.set(decl.queue, [...(wakers.get(decl.queue) ?? []), waker]);
+    loops.push(
+      runConsumer({
+        pool: p.pool,
+        queue: decl.queue,
+        consumer: decl.name,
+        handler,
+        loopDelayMs: decl.loopDelayMs,
+        lazyFetch: decl.lazyFetch,
+        minCount: decl.minCount,
+        minLagMs: decl.minLagMs,
+        waker,
+        signal: p.signal,
+        log: p.log,
+        stats: p.consumerStats.get(`${decl.queue}/${decl.name}`),
+      }),
+    );
+  }
+  loops.push(
+    runTicker({
+      connect: async () => {
+        const c = new pg.Client({
+          connectionString: p.url,
+          types: typeParsers,
+          application_name: 'skytools dev ticker',
+        });
+        await c.connect();
+        return c;
+      },
+      tickPeriodMs: p.cfg.tickerPeriodMs,
+      retryPeriodMs: p.cfg.retryPeriodMs,
+      maintPeriodMs: p.cfg.maintPeriodMs,
+      signal: p.signal,
+      log: p.log,
+      stats: p.tickerStats,
+      onTick: (ev) => {
+        for (const w of wakers.get(ev.queue) ?? []) w.wake();
+      },
+    }),
+  );
+  return loops;
+}
+
+async function queryStatus(
+  pool: pg.Pool,
+  consumerStats: Map<string, ConsumerStats>,
+  tickerStats: TickerStats,
+): Promise<StackStatus> {
+  const q = await pool.query(
+    `select queue_name, last_tick_id, extract(epoch from ticker_lag)::float8 as ticker_lag, ev_per_sec, ev_new, queue_cur_table
+       from pgq.get_queue_info() order by 1`,
+  );
+  const c = await pool.query(
+    `select queue_name, consumer_name, extract(epoch from lag)::float8 as lag, pending_events,
+            extract(epoch from last_seen)::float8 as last_seen
+       from pgq.get_consumer_info() order by 1, 2`,
+  );
+  return {
+    at: new Date(),
+    queues: q.rows.map((r) => ({
+      name: r.queue_name,
+      lastTick: r.last_tick_id,
+      tickerLag: r.ticker_lag,
+      evPerSec: r.ev_per_sec,
+      evNew: r.ev_new,
+      table: r.queue_cur_table,
+    })),
+    consumers: c.rows.map((r) => ({
+      queue: r.queue_name,
+      name: r.consumer_name,
+      lag: r.lag,
+      pending: r.pending_events,
+      lastSeen: r.last_seen,
+      stats: consumerStats.get(`${r.queue_name}/${r.consumer_name}`),
+    })),
+    ticker: tickerStats,
   };
 }

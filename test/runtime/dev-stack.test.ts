@@ -43,6 +43,29 @@ describe('skytools dev stack', () => {
     }
   });
 
+  it('serverless mode: the Lambda handlers, woken through SQS, move the same changes', async () => {
+    const cfg = loadDevConfig(example);
+    cfg.demoProducerSql = undefined;
+    const stack = await startStack(cfg, db.url, undefined, 'serverless');
+    try {
+      const before = (await db.query('select count(*)::int as n from demo.order_audit')).rows[0].n;
+      for (let i = 0; i < 10; i++) {
+        await db.query('insert into demo.orders (customer, amount) values ($1, 5)', [`sls${i}`]);
+      }
+      let n = before;
+      for (let i = 0; i < 400 && n < before + 10; i++) {
+        await new Promise((r) => setTimeout(r, 25));
+        n = (await db.query('select count(*)::int as n from demo.order_audit')).rows[0].n;
+      }
+      expect(n).toBe(before + 10);
+      const audit = (await stack.status()).consumers.find((c) => c.name === 'order_audit');
+      expect(audit?.stats?.events).toBeGreaterThanOrEqual(10);
+      expect(audit?.stats?.errors).toBe(0);
+    } finally {
+      await stack.stop();
+    }
+  });
+
   it('the CLI starts, shows status lines, and stops cleanly by itself', () => {
     const r = spawnSync(
       process.execPath,
