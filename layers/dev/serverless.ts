@@ -10,7 +10,7 @@ import { createWakeupQueues, pollConsumer } from '../lambda/local.ts';
 import { CONSUMER_SETTINGS, TICKER_SETTINGS } from '../lambda/settings.ts';
 import { runTickerInvocation } from '../lambda/ticker.ts';
 import type { BatchHandler } from '../pgq/consumer.ts';
-import type { ConsumerStats } from '../pgq/consumer-loop.ts';
+import { type ConsumerStats, withLatencySamples } from '../pgq/consumer-loop.ts';
 import { sleep } from '../util/sleep.ts';
 import type { StackParts } from './stack.ts';
 
@@ -125,13 +125,11 @@ export async function startServerless(p: StackParts): Promise<Promise<unknown>[]
   return loops;
 }
 
-/** Counts events and end-to-end latency (event time → handler start) like the loop form does. */
+/** Counts events and end-to-end latency like the loop form does. */
 function measured(handler: BatchHandler, stats: ConsumerStats): BatchHandler {
+  const sampled = withLatencySamples(handler, stats);
   return (batch, client) => {
-    const now = Date.now();
-    for (const ev of batch.events) stats.latencyMs.push(now - ev.time.getTime());
-    if (stats.latencyMs.length > 1000) stats.latencyMs.splice(0, stats.latencyMs.length - 1000);
     stats.events += batch.events.length;
-    return handler(batch, client);
+    return sampled(batch, client);
   };
 }

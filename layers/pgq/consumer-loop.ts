@@ -44,18 +44,29 @@ export function percentile(xs: readonly number[], p: number): number | null {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+/**
+ * Wraps a batch handler so that each batch records its events' end-to-end latency (event time →
+ * handler start) into stats.latencyMs, keeping the last LATENCY_SAMPLES.
+ */
+export function withLatencySamples(
+  handler: BatchOptions['handler'],
+  stats: ConsumerStats,
+): BatchOptions['handler'] {
+  return (batch, client) => {
+    const now = Date.now();
+    for (const ev of batch.events) stats.latencyMs.push(now - ev.time.getTime());
+    if (stats.latencyMs.length > LATENCY_SAMPLES)
+      stats.latencyMs.splice(0, stats.latencyMs.length - LATENCY_SAMPLES);
+    return handler(batch, client);
+  };
+}
+
 export async function runConsumer(opts: ConsumerLoopOptions): Promise<ConsumerStats> {
   const log = (opts.log ?? silentLogger).child({ queue: opts.queue, consumer: opts.consumer });
   const loopDelay = opts.loopDelayMs ?? 1000;
   const maxBackoff = opts.maxBackoffMs ?? 60_000;
   const stats: ConsumerStats = opts.stats ?? { batches: 0, events: 0, retried: 0, errors: 0, latencyMs: [] };
-  const handler: BatchOptions['handler'] = (batch, client) => {
-    const now = Date.now();
-    for (const ev of batch.events) stats.latencyMs.push(now - ev.time.getTime());
-    if (stats.latencyMs.length > LATENCY_SAMPLES)
-      stats.latencyMs.splice(0, stats.latencyMs.length - LATENCY_SAMPLES);
-    return opts.handler(batch, client);
-  };
+  const handler = withLatencySamples(opts.handler, stats);
   let backoff = Math.max(100, loopDelay);
   let client: pg.PoolClient | null = null;
   let registered = !opts.register;
