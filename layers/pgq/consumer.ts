@@ -184,7 +184,45 @@ export interface BatchResult {
   tickId: bigint;
 }
 
-const interval = (ms: number | undefined) => (ms == null ? null : `${ms / 1000} seconds`);
+/** Milliseconds → an interval literal for next_batch_custom's knobs (null stays null). */
+export const msInterval = (ms: number | undefined) => (ms == null ? null : `${ms / 1000} seconds`);
+
+/**
+ * pgq.next_batch_custom for the consumer: its next (or still open) batch and the ticks that
+ * bound it, or null when none is ready. Runs in the caller's transaction.
+ */
+export async function openNextBatch(
+  client: pg.ClientBase,
+  opts: Pick<BatchOptions, 'queue' | 'consumer' | 'minLagMs' | 'minCount' | 'minIntervalMs'>,
+): Promise<BatchInfo | null> {
+  let row: Record<string, unknown> | undefined;
+  try {
+    const r = await client.query(
+      'select * from pgq.next_batch_custom($1, $2, $3::interval, $4::int4, $5::interval)',
+      [
+        opts.queue,
+        opts.consumer,
+        msInterval(opts.minLagMs),
+        opts.minCount ?? null,
+        msInterval(opts.minIntervalMs),
+      ],
+    );
+    row = r.rows[0];
+  } catch (err) {
+    throw asPgqError(err, `next_batch for ${opts.queue}/${opts.consumer}`);
+  }
+  if (!row || row.batch_id == null) return null;
+  return {
+    batchId: toBigInt(row.batch_id),
+    queue: opts.queue,
+    consumer: opts.consumer,
+    tickId: toBigInt(row.cur_tick_id),
+    prevTickId: toBigInt(row.prev_tick_id),
+    tickTime: row.cur_tick_time as Date,
+    prevTickTime: row.prev_tick_time as Date,
+    eventSeqSpan: toBigInt(row.cur_tick_event_seq) - toBigInt(row.prev_tick_event_seq),
+  };
+}
 
 /**
  * Processes the consumer's next batch, if any, in one transaction on `client`.
@@ -196,35 +234,10 @@ export async function processNextBatch(
   opts: BatchOptions,
 ): Promise<BatchResult | null> {
   return inTransaction(client, async () => {
-    let info: Record<string, unknown> | undefined;
-    try {
-      const r = await client.query(
-        'select * from pgq.next_batch_custom($1, $2, $3::interval, $4::int4, $5::interval)',
-        [
-          opts.queue,
-          opts.consumer,
-          interval(opts.minLagMs),
-          opts.minCount ?? null,
-          interval(opts.minIntervalMs),
-        ],
-      );
-      info = r.rows[0];
-    } catch (err) {
-      throw asPgqError(err, `next_batch for ${opts.queue}/${opts.consumer}`);
-    }
-    if (!info || info.batch_id == null) return null;
-    const batchId = toBigInt(info.batch_id);
+    const base = await openNextBatch(client, opts);
+    if (!base) return null;
+    const batchId = base.batchId;
     const tally: TagTally = { untagged: 0, retries: new Map() };
-    const base: BatchInfo = {
-      batchId,
-      queue: opts.queue,
-      consumer: opts.consumer,
-      tickId: toBigInt(info.cur_tick_id),
-      prevTickId: toBigInt(info.prev_tick_id),
-      tickTime: info.cur_tick_time as Date,
-      prevTickTime: info.prev_tick_time as Date,
-      eventSeqSpan: toBigInt(info.cur_tick_event_seq) - toBigInt(info.prev_tick_event_seq),
-    };
     let count = 0;
     let batch: Batch;
     let lazy: LazyBatch | null = null;

@@ -8,7 +8,14 @@ import type pg from 'pg';
 import { inTransaction } from '../db/transaction.ts';
 import { type Logger, silentLogger } from '../util/log.ts';
 import { sleep } from '../util/sleep.ts';
-import { type Batch, BatchEvent, type BatchHandler, type BatchInfo, type BatchOptions } from './consumer.ts';
+import {
+  type Batch,
+  BatchEvent,
+  type BatchHandler,
+  type BatchInfo,
+  type BatchOptions,
+  msInterval,
+} from './consumer.ts';
 import { asPgqError, PgqError } from './errors.ts';
 import { toBigInt } from './producer.ts';
 
@@ -27,8 +34,6 @@ export interface CoopBatchResult {
 
 const RAW_TEXT = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
 
-const interval = (ms: number | undefined) => (ms == null ? null : `${ms / 1000} seconds`);
-
 /** Claims the subconsumer's next batch (committed at once); null when there is none. */
 export async function claimCoopBatch(
   client: pg.ClientBase,
@@ -43,10 +48,10 @@ export async function claimCoopBatch(
           opts.queue,
           opts.consumer,
           opts.subconsumer,
-          interval(opts.minLagMs),
+          msInterval(opts.minLagMs),
           opts.minCount ?? null,
-          interval(opts.minIntervalMs),
-          interval(opts.deadIntervalMs),
+          msInterval(opts.minIntervalMs),
+          msInterval(opts.deadIntervalMs),
         ],
       )
     ).rows[0];

@@ -19,6 +19,7 @@ import {
   type BatchInfo,
   type BatchOptions,
   type BatchResult,
+  openNextBatch,
   processNextBatch,
   registerConsumer,
   unregisterConsumer,
@@ -186,38 +187,8 @@ async function processTracked(
   }
 }
 
-const interval = (ms: number | undefined) => (ms == null ? null : `${ms / 1000} seconds`);
-
-/** Opens (or gets back) the consumer's batch and commits that, so a crash keeps its id. */
-async function openBatch(queue: pg.ClientBase, opts: RemoteBatchOptions): Promise<BatchInfo | null> {
-  let row: Record<string, unknown> | undefined;
-  try {
-    const r = await queue.query(
-      'select * from pgq.next_batch_custom($1, $2, $3::interval, $4::int4, $5::interval)',
-      [
-        opts.queue,
-        opts.consumer,
-        interval(opts.minLagMs),
-        opts.minCount ?? null,
-        interval(opts.minIntervalMs),
-      ],
-    );
-    row = r.rows[0];
-  } catch (err) {
-    throw asPgqError(err, `next_batch for ${opts.queue}/${opts.consumer}`);
-  }
-  if (!row || row.batch_id == null) return null;
-  return {
-    batchId: toBigInt(row.batch_id),
-    queue: opts.queue,
-    consumer: opts.consumer,
-    tickId: toBigInt(row.cur_tick_id),
-    prevTickId: toBigInt(row.prev_tick_id),
-    tickTime: row.cur_tick_time as Date,
-    prevTickTime: row.prev_tick_time as Date,
-    eventSeqSpan: toBigInt(row.cur_tick_event_seq) - toBigInt(row.prev_tick_event_seq),
-  };
-}
+/** Opens (or gets back) the consumer's batch; the caller commits that, so a crash keeps its id. */
+const openBatch = (queue: pg.ClientBase, opts: RemoteBatchOptions) => openNextBatch(queue, opts);
 
 async function getLastTick(target: pg.ClientBase, consumer: string, sub: string): Promise<bigint | null> {
   const r = await target.query<{ t: unknown }>('select pgq_ext.get_last_tick($1, $2) as t', [consumer, sub]);
