@@ -83,6 +83,13 @@ const SETTINGS = {
     def: 'on',
     help: "use If-None-Match on S3 puts; 'off' for endpoints that ignore it (then: check, then put)",
   },
+  usePartial: {
+    flag: '--use-partial [on|off]',
+    env: 'WALMGR_USE_PARTIAL',
+    ini: 'use_partial',
+    def: 'off',
+    help: "restore-wal: serve <segment>.partial (from 'stream') for the last, unarchived segment",
+  },
   timeout: {
     flag: '--timeout <seconds>',
     env: 'WALMGR_TIMEOUT',
@@ -161,6 +168,13 @@ async function storageOf(s: Settings) {
   });
 }
 
+function usePartialOf(s: Settings): boolean {
+  const v = String(s.usePartial ?? 'off').toLowerCase();
+  if (['true', 'on', '1', 'yes'].includes(v)) return true;
+  if (['off', 'false', '0', 'no'].includes(v)) return false;
+  throw new Error(`--use-partial ${JSON.stringify(s.usePartial)}: use on or off`);
+}
+
 function pgdataOf(s: Settings): string {
   return path.resolve(s.pgdata ?? process.cwd());
 }
@@ -178,6 +192,7 @@ function repoFlags(s: Settings): string {
   if (s.endpoint) parts.push(`--endpoint ${shq(s.endpoint)}`);
   if (s.region) parts.push(`--region ${shq(s.region)}`);
   if (s.spool) parts.push(`--spool ${shq(s.spool)}`);
+  if (usePartialOf(s)) parts.push('--use-partial on');
   return parts.join(' ');
 }
 
@@ -280,6 +295,7 @@ export function register(program: Command): void {
             spool: spoolDir(pgdata, s.spool),
             prefetch: int(s, 'prefetch', 0, 1000),
             parallel: int(s, 'parallel', 1, 64),
+            usePartial: usePartialOf(s),
             log: (m) => process.stderr.write(`skytools walmgr restore-wal: ${m}\n`),
           });
           if (res.refillAfter) {
@@ -313,6 +329,54 @@ export function register(program: Command): void {
         await fail(err, `restore-wal ${walName}`, { other: 126 });
       }
     });
+
+  walmgr
+    .command('stream')
+    .description(
+      'stream WAL with pg_receivewal through a replication slot; upload the segment in progress as <segment>.partial every interval, completed segments as archive does; SIGTERM stops after a final upload',
+    )
+    .option('--slot <name>', 'replication slot (created if missing)', 'skytools_walmgr')
+    .option('--interval <seconds>', 'seconds between uploads of the partial segment', '5')
+    .option('--pg-bin <dir>', 'directory of pg_receivewal (default: PATH, then /usr/lib/postgresql/15/bin)')
+    .option('--stream-dir <dir>', 'local directory pg_receivewal writes into (default: <spool>/stream)')
+    .action(
+      async (o: { slot: string; interval: string; pgBin?: string; streamDir?: string }, cmd: Command) => {
+        try {
+          const s = resolve(cmd);
+          const interval = Number(o.interval);
+          if (!(interval > 0 && interval <= 3600))
+            throw new Error(`--interval ${JSON.stringify(o.interval)} is not a number of seconds (0-3600]`);
+          const [{ streamWal, findReceivewal }, { parseCodec }] = await Promise.all([
+            import('../../layers/walmgr/stream.ts'),
+            import('../../layers/walmgr/codec.ts'),
+          ]);
+          const receivewal = findReceivewal(o.pgBin);
+          const dir = path.resolve(o.streamDir ?? path.join(spoolDir(pgdataOf(s), s.spool), 'stream'));
+          const storage = await storageOf(s);
+          const stop = new Promise<void>((res) => {
+            process.once('SIGTERM', () => res());
+            process.once('SIGINT', () => res());
+          });
+          try {
+            await streamWal({
+              storage,
+              dir,
+              ...(s.db ? { db: s.db } : {}),
+              slot: o.slot,
+              codec: parseCodec(s.compression ?? 'zstd'),
+              intervalMs: interval * 1000,
+              receivewal,
+              stop,
+              log: (m) => process.stderr.write(`skytools walmgr stream: ${m}\n`),
+            });
+          } finally {
+            storage.close();
+          }
+        } catch (err) {
+          await fail(err, 'stream', { other: 1 });
+        }
+      },
+    );
 
   walmgr
     .command('restore-prefetch', { hidden: true })

@@ -23,6 +23,12 @@ export interface RestoreWalOptions {
   /** Segments to fetch ahead (0: none). */
   prefetch: number;
   parallel: number;
+  /**
+   * For a segment not in the archive, serve its `.partial` (uploaded by `walmgr stream`)
+   * instead — only when it is the newest WAL of its timeline in the archive. Off by default:
+   * a partial served as a complete segment hides lost WAL unless it is the very end.
+   */
+  usePartial?: boolean;
   log?: (msg: string) => void;
 }
 
@@ -58,6 +64,39 @@ export async function fetchWal(storage: Storage, sysid: string, wal: WalName): P
       });
     }
   }
+  return data;
+}
+
+/**
+ * The `.partial` of segment `wal` (zero-padded to the segment size, as pg_receivewal writes it),
+ * or null when there is none. Refused (exit 126) when the archive holds any later WAL file of
+ * the timeline: then this partial is not the end of the WAL and serving it would skip WAL.
+ */
+export async function fetchPartialAsLast(
+  storage: Storage,
+  sysid: string,
+  wal: WalName,
+  log?: (msg: string) => void,
+): Promise<Buffer | null> {
+  const partial = parseWalName(`${wal.name}.partial`);
+  const data = await fetchWal(storage, sysid, partial);
+  if (!data) return null;
+  const key = walKey(sysid, partial);
+  const dir = key.slice(0, key.lastIndexOf('/') + 1);
+  const later = (await storage.list(dir))
+    .map((o) => o.key.slice(dir.length))
+    .filter((n) => /^[0-9A-F]{24}(\.partial)?$/.test(n) && n.slice(0, 24) > wal.name);
+  if (later.length > 0) {
+    throw new WalError(
+      'corrupt',
+      `${wal.name} is missing from ${storage.description} but later WAL is archived (${later[0]}${later.length > 1 ? ` and ${later.length - 1} more` : ''}); its .partial is not the end of the WAL and is not served. Recovery stops here; find the complete segment or recover to an earlier target`,
+    );
+  }
+  let end = data.length;
+  while (end > 0 && data[end - 1] === 0) end--;
+  log?.(
+    `WARNING: ${wal.name} is not archived; serving ${partial.name} (streamed, ${end} of ${data.length} bytes hold WAL) as the last segment. WAL written after that point was never streamed and is lost; recovery ends in this segment`,
+  );
   return data;
 }
 
@@ -127,6 +166,13 @@ export async function restoreWal(
     await fs.rename(spooled, dest);
   } catch {
     data = await fetchWal(await opts.storage(), opts.sysid, wal);
+    if (!data && opts.usePartial && wal.kind === 'segment') {
+      data = await fetchPartialAsLast(await opts.storage(), opts.sysid, wal, opts.log);
+      if (data) {
+        await writeAtomic(dest, data);
+        return { status: 'restored' }; // the end of the archive: nothing to prefetch
+      }
+    }
     if (!data) return { status: 'not-found' };
   }
   if (data) await writeAtomic(dest, data);
