@@ -12,8 +12,9 @@
 -- statement (one plan, one executor run, cached per session). Queues that need checks
 -- (unknown, insert disabled, per-transaction limit) match no row and go to
 -- pgq.insert_event_raw, which raises or counts. No "set search_path" (it costs a GUC save and
--- restore per call): every name below is schema-qualified or in pg_catalog, which PostgreSQL
--- searches first, so the security definer cannot be misled by the caller's search_path.
+-- restore per call): every table, function and operator below is schema-qualified (the
+-- comparison as operator(pg_catalog.=)), so the security definer cannot be misled by objects a
+-- caller puts on its search_path.
 create or replace function pgq.insert_event(
     queue_name text, ev_type text, ev_data text,
     ev_extra1 text, ev_extra2 text, ev_extra3 text, ev_extra4 text)
@@ -30,7 +31,7 @@ begin
            insert_event.ev_type, insert_event.ev_data, insert_event.ev_extra1, insert_event.ev_extra2,
            insert_event.ev_extra3, insert_event.ev_extra4, q.queue_id, q.queue_cur_table
       from pgq.queue q
-     where q.queue_name = insert_event.queue_name
+     where q.queue_name operator(pg_catalog.=) insert_event.queue_name
        and not q.queue_disable_insert
        and q.queue_per_tx_limit is null
     returning ev_id into new_id;
@@ -57,7 +58,7 @@ begin
     select pg_catalog.nextval(q.queue_event_seq::pg_catalog.regclass), pg_catalog.now(),
            insert_event.ev_type, insert_event.ev_data, q.queue_id, q.queue_cur_table
       from pgq.queue q
-     where q.queue_name = insert_event.queue_name
+     where q.queue_name operator(pg_catalog.=) insert_event.queue_name
        and not q.queue_disable_insert
        and q.queue_per_tx_limit is null
     returning ev_id into new_id;

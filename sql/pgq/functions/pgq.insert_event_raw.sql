@@ -16,6 +16,9 @@ create or replace function pgq.insert_event_raw(
     ev_extra1 text, ev_extra2 text, ev_extra3 text, ev_extra4 text)
 returns bigint
 language plpgsql
+-- Also reached from the security-definer pgq.insert_event (its slow path), so it must not
+-- resolve names through the caller's search_path.
+set search_path = pg_catalog, pgq
 as $$
 declare
     q_id       int4;
