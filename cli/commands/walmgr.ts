@@ -565,6 +565,33 @@ export function register(program: Command): void {
       },
     );
 
+  for (const [action, what] of [
+    ['pause', 'pause WAL replay on a standby (pg_wal_replay_pause)'],
+    ['continue', 'resume WAL replay on a paused standby (pg_wal_replay_resume)'],
+    ['boot', 'end recovery on a standby and open it read-write (promote)'],
+  ] as const) {
+    walmgr
+      .command(action)
+      .description(`${what}; connects with --db (the standby)`)
+      .action(async (_o: unknown, cmd: Command) => {
+        const s = resolve(cmd);
+        const [{ standbyControl }, { connectClient }] = await Promise.all([
+          import('../../layers/walmgr/standby.ts'),
+          import('../../layers/db/connection.ts'),
+        ]);
+        const client = await connectClient({
+          ...(s.db ? { connectionString: s.db } : {}),
+          applicationName: `skytools walmgr ${action}`,
+        });
+        try {
+          const r = await standbyControl(client, action);
+          process.stdout.write(`${r.state}${r.replayLsn ? ` (replayed up to ${r.replayLsn})` : ''}\n`);
+        } finally {
+          await client.end();
+        }
+      });
+  }
+
   walmgr
     .command('archive-command')
     .description('print the archive_command / restore_command lines for postgresql.conf')

@@ -154,6 +154,28 @@ export function scenario(
       await primary.query(`insert into t select g, 'd-standby' from generate_series(3501, 3510) g`);
       await switchAndWaitArchived(primary);
       await waitFor(async () => (await count()) === 3510, 60_000, 'standby catches up', c);
+
+      // walmgr pause / continue / boot, as the original's standby commands.
+      const paused = await walmgr(['pause', '--db', c.url]);
+      expect(paused.code, paused.stderr).toBe(0);
+      expect(paused.stdout).toMatch(/^paus(ed|e requested)/);
+      expect((await c.query<{ s: string }>('select pg_get_wal_replay_pause_state() as s'))[0]!.s).not.toBe(
+        'not paused',
+      );
+      const resumed = await walmgr(['continue', '--db', c.url]);
+      expect(resumed.code, resumed.stderr).toBe(0);
+      expect(resumed.stdout).toMatch(/^not paused/);
+      await primary.query(`insert into t select g, 'e-resumed' from generate_series(3511, 3520) g`);
+      await switchAndWaitArchived(primary);
+      await waitFor(async () => (await count()) === 3520, 60_000, 'standby replays after continue', c);
+      const booted = await walmgr(['boot', '--db', c.url]);
+      expect(booted.code, booted.stderr).toBe(0);
+      expect(booted.stdout).toMatch(/^promoted/);
+      expect((await c.query<{ r: boolean }>('select pg_is_in_recovery() as r'))[0]!.r).toBe(false);
+      await c.query(`insert into t values (9999, 'written after boot')`);
+      const again = await walmgr(['boot', '--db', c.url]);
+      expect(again.code).not.toBe(0);
+      expect(again.stderr).toMatch(/not in recovery/);
       await c.stop();
     });
   });
