@@ -6,7 +6,9 @@
 // tool. Each copy is started with that tool's archive_command and timed until no .ready file is
 // left. The S3 endpoint is in-process fauxqs behind a local TLS proxy (pgBackRest speaks S3 only
 // over TLS), used by both tools. Then restore_command throughput: every segment fetched in
-// order, one command per segment as PostgreSQL runs it.
+// order, one command per segment as PostgreSQL runs it. Then full restore: one full base backup
+// of the same cluster per tool (pgBackRest `backup --type=full`, `walmgr backup`), each restored
+// into an empty directory with the same parallelism, timed as MiB of data directory per second.
 import { execFile, spawn } from 'node:child_process';
 import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -18,9 +20,11 @@ import {
   type Cluster,
   chownR,
   createCluster,
+  ROOT as REPO_ROOT,
   s3Env,
   startS3,
   tempDir,
+  walmgr,
 } from '../test/walmgr/harness.ts';
 
 const run = promisify(execFile);
@@ -33,6 +37,19 @@ export interface BenchWalOptions {
   /** Our archive-ahead window (default 64). */
   ahead?: number;
   log?: (msg: string) => void;
+}
+
+export interface BenchRestoreRow {
+  tool: string;
+  /** Bytes of the restored data directory (du -sb). */
+  bytes: number;
+  seconds: number;
+  mibPerSec: number;
+}
+
+export interface BenchWalResult {
+  wal: BenchWalRow[];
+  restore: BenchRestoreRow[];
 }
 
 export interface BenchWalRow {
@@ -145,13 +162,19 @@ function runAsPostgres(
   });
 }
 
-export async function benchWal(opts: BenchWalOptions = {}): Promise<BenchWalRow[]> {
+async function duBytes(dir: string): Promise<number> {
+  const { stdout } = await run('du', ['-sb', dir]);
+  return Number(stdout.split(/\s/)[0]);
+}
+
+export async function benchWal(opts: BenchWalOptions = {}): Promise<BenchWalResult> {
   const say = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
   const segments = opts.segments ?? Number(process.env.BENCH_WAL_SEGMENTS ?? 130);
   const parallel = opts.parallel ?? 4;
   const ahead = opts.ahead ?? 64;
   const cleanup: (() => Promise<void> | void)[] = [];
   const rows: BenchWalRow[] = [];
+  const restoreRows: BenchRestoreRow[] = [];
   try {
     const work = await tempDir('bench');
     cleanup.push(() => rmSync(work, { recursive: true, force: true }));
@@ -322,6 +345,68 @@ export async function benchWal(opts: BenchWalOptions = {}): Promise<BenchWalRow[
       source.pgdata,
     );
 
+    // Full restore: one full base backup per tool of its own (archiving) copy — same data,
+    // same system identifier — then each restored into an empty directory, same parallelism.
+    say('wal bench: full base backups');
+    await pgbr.start();
+    await runAsPostgres(
+      'pgbackrest',
+      [
+        `--config=${pgbrConf}`,
+        '--stanza=bench',
+        `--pg1-path=${pgbr.pgdata}`,
+        `--pg1-port=${pgbr.port}`,
+        `--pg1-socket-path=${pgbr.dir}`,
+        'backup',
+        '--type=full',
+      ],
+      {},
+      work,
+    );
+    await pgbr.stop();
+    await ours.start();
+    const bk = await walmgr(['backup', ...flagsArr, '--pgdata', ours.pgdata, '--db', ours.url], {
+      env: { ...ourEnv, SKYTOOLS_NODE: process.execPath },
+      asPostgres: true,
+      cwd: REPO_ROOT,
+    });
+    if (bk.code !== 0) throw new Error(`walmgr backup exited ${bk.code}: ${bk.stderr.slice(-3000)}`);
+    await ours.stop();
+
+    const timeRestore = async (tool: string, dir: string, restore: () => Promise<void>) => {
+      const t0 = performance.now();
+      await restore();
+      const secs = (performance.now() - t0) / 1000;
+      const bytes = await duBytes(dir);
+      const row = { tool, bytes, seconds: secs, mibPerSec: bytes / 1048576 / secs };
+      restoreRows.push(row);
+      say(
+        `  ${tool}: ${(bytes / 1048576).toFixed(0)} MiB in ${secs.toFixed(1)} s, ${row.mibPerSec.toFixed(1)} MiB/s`,
+      );
+      rmSync(dir, { recursive: true, force: true });
+    };
+    say('wal bench: full restores');
+    const pgbrRestoreDir = path.join(work, 'restore-pgbackrest');
+    await run('mkdir', ['-m', '700', pgbrRestoreDir]);
+    await chownR(pgbrRestoreDir);
+    await timeRestore(`pgbackrest restore (process-max ${parallel})`, pgbrRestoreDir, () =>
+      runAsPostgres(
+        'pgbackrest',
+        [`--config=${pgbrConf}`, '--stanza=bench', `--pg1-path=${pgbrRestoreDir}`, 'restore'],
+        {},
+        work,
+      ).then(() => {}),
+    );
+    const oursRestoreDir = path.join(work, 'restore-walmgr');
+    await timeRestore(`skytools walmgr restore (parallel ${parallel})`, oursRestoreDir, async () => {
+      const r = await walmgr(['restore', '--backup', 'latest', ...flagsArr, '--pgdata', oursRestoreDir], {
+        env: { ...ourEnv, SKYTOOLS_NODE: process.execPath },
+        asPostgres: true,
+        cwd: REPO_ROOT,
+      });
+      if (r.code !== 0) throw new Error(`walmgr restore exited ${r.code}: ${r.stderr.slice(-3000)}`);
+    });
+
     const base = rows[0]!;
     console.log('\nwalmgr: WAL archive (16 MiB segments, same WAL, same local S3 endpoint over TLS)');
     console.log(
@@ -333,7 +418,17 @@ export async function benchWal(opts: BenchWalOptions = {}): Promise<BenchWalRow[
         `${r.tool.padEnd(58)} ${String(r.segments).padStart(5)} ${r.seconds.toFixed(1).padStart(7)} ${r.segmentsPerSec.toFixed(1).padStart(7)} ${r.mibPerSec.toFixed(0).padStart(7)} ${(r.segmentsPerSec / ref.segmentsPerSec).toFixed(2).padStart(6)}`,
       );
     }
-    return rows;
+    const [rb, ro] = restoreRows as [BenchRestoreRow, BenchRestoreRow];
+    console.log('\nwalmgr: full restore of a base backup into an empty directory (same endpoint)');
+    console.log(
+      `${'tool'.padEnd(58)} ${'MiB'.padStart(7)} ${'s'.padStart(7)} ${'MiB/s'.padStart(7)} ${'÷pgBR'.padStart(6)}`,
+    );
+    for (const r of [rb, ro]) {
+      console.log(
+        `${r.tool.padEnd(58)} ${(r.bytes / 1048576).toFixed(0).padStart(7)} ${r.seconds.toFixed(1).padStart(7)} ${r.mibPerSec.toFixed(1).padStart(7)} ${(r.mibPerSec / rb.mibPerSec).toFixed(2).padStart(6)}`,
+      );
+    }
+    return { wal: rows, restore: restoreRows };
   } finally {
     for (const f of cleanup.reverse()) await Promise.resolve(f()).catch(() => {});
   }
