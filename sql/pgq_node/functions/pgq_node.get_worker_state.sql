@@ -47,28 +47,16 @@ begin
         return;
     end if;
 
-    select w.last_tick_id, w.provider_node, w.paused, w.uptodate, w.cur_error
-      into completed_tick, provider_node, paused, uptodate, cur_error
-      from pgq_node.local_state w
-     where w.queue_name = i_queue_name
-       and w.consumer_name = worker_name;
-    if not found then
-        ret_code := 404;
-        ret_note := 'Unknown consumer: ' || i_queue_name || '/' || worker_name;
+    -- Position, flags and provider of the worker's own consumer: get_consumer_state's job
+    -- (same 404s, naming the worker as the consumer).
+    select s.ret_code, s.ret_note, s.completed_tick, s.provider_node, s.provider_location,
+           s.paused, s.uptodate, s.cur_error
+      into ret_code, ret_note, completed_tick, provider_node, provider_location,
+           paused, uptodate, cur_error
+      from pgq_node.get_consumer_state(i_queue_name, worker_name) s;
+    if ret_code <> 100 then
         return;
     end if;
-
-    select l.node_location into provider_location
-      from pgq_node.node_location l
-     where l.queue_name = i_queue_name
-       and l.node_name = provider_node;
-    if not found then
-        ret_code := 404;
-        ret_note := 'Unknown provider node: ' || i_queue_name || '/' || provider_node;
-        return;
-    end if;
-    ret_code := 100;
-    ret_note := 'Ok';
 
     if combined_queue is not null then
         select c.node_type into combined_type
