@@ -420,7 +420,17 @@ export function register(program: Command): void {
     .command('backup')
     .description('base backup of the running cluster (pg_backup_start/stop) into the repository')
     .option('--no-fast', 'spread the start checkpoint instead of an immediate one')
-    .action(async (o: { fast: boolean }, cmd: Command) => {
+    .option(
+      '--archive-timeout <seconds>',
+      "how long to wait for the backup's last WAL segment to be archived into the repository",
+      '300',
+    )
+    .action(async (o: { fast: boolean; archiveTimeout: string }, cmd: Command) => {
+      const archiveTimeout = Number(o.archiveTimeout);
+      if (!Number.isFinite(archiveTimeout) || archiveTimeout <= 0)
+        throw new Error(
+          `--archive-timeout ${JSON.stringify(o.archiveTimeout)} is not a positive number of seconds`,
+        );
       const s = resolve(cmd);
       const [{ backup }, { parseCodec }, { connectClient }] = await Promise.all([
         import('../../layers/walmgr/backup.ts'),
@@ -440,6 +450,7 @@ export function register(program: Command): void {
           codec: parseCodec(s.compression ?? 'zstd'),
           parallel: int(s, 'parallel', 1, 64),
           fast: o.fast,
+          archiveTimeoutMs: archiveTimeout * 1000,
           progress: (m) => process.stderr.write(`${m}\n`),
         });
         process.stdout.write(`${m.id}\n`);

@@ -45,6 +45,37 @@ export class LocalStorage implements Storage {
     this.description = `local directory ${this.root}`;
   }
 
+  /**
+   * When we run as root in a repository owned by another user (typically `walmgr backup` run
+   * by root while PostgreSQL's archive_command runs as postgres), what we create gets the
+   * repository's owner: a root-owned directory would make the archiver fail (and a backup
+   * wait for it) and root-owned files would be unreadable to a restore run as postgres.
+   */
+  private ownerChecked = false;
+  private owner: { uid: number; gid: number } | null = null;
+
+  private async repoOwner(): Promise<{ uid: number; gid: number } | null> {
+    if (!this.ownerChecked) {
+      this.ownerChecked = true;
+      if (process.getuid?.() === 0) {
+        const st = await fs.stat(this.root).catch(() => null);
+        if (st && st.uid !== 0) this.owner = { uid: st.uid, gid: st.gid };
+      }
+    }
+    return this.owner;
+  }
+
+  /** mkdir -p, giving the directories it created the repository's owner (see repoOwner). */
+  private async makeDir(dir: string): Promise<void> {
+    const first = await fs.mkdir(dir, { recursive: true });
+    const owner = await this.repoOwner();
+    if (!first || !owner) return;
+    for (let d = dir; ; d = path.dirname(d)) {
+      await fs.chown(d, owner.uid, owner.gid);
+      if (d === first || d === path.dirname(d)) break;
+    }
+  }
+
   private file(key: string): string {
     return path.join(this.root, checkKey(key));
   }
@@ -53,13 +84,15 @@ export class LocalStorage implements Storage {
     const target = this.file(key);
     const dir = path.dirname(target);
     try {
-      await fs.mkdir(dir, { recursive: true });
+      await this.makeDir(dir);
       if (opts.ifAbsent && (await this.exists(target))) return 'exists';
       const tmp = `${target}${TMP_MARK}${process.pid}.${randomBytes(4).toString('hex')}`;
       const header = Buffer.from(`${MAGIC}${JSON.stringify(opts.metadata ?? {})}\n`);
       try {
         const fh = await fs.open(tmp, 'wx', 0o600);
         try {
+          const owner = await this.repoOwner();
+          if (owner) await fh.chown(owner.uid, owner.gid);
           if (Buffer.isBuffer(body)) {
             await fh.writev([header, body]);
           } else {

@@ -10,9 +10,9 @@ import type pg from 'pg';
 import type { Storage } from '../storage/types.ts';
 import { type Codec, compress, compressStream, HashCounter, sha256 } from './codec.ts';
 import { WalError } from './errors.ts';
-import { backupFileKey, manifestKey } from './layout.ts';
+import { backupFileKey, manifestKey, walKey } from './layout.ts';
 import type { Manifest, ManifestFile } from './manifest.ts';
-import { fmtLsn, parseLsn, segmentName } from './wal.ts';
+import { fmtLsn, parseLsn, parseWalName, segmentName } from './wal.ts';
 
 export interface BackupOptions {
   storage: Storage;
@@ -23,6 +23,8 @@ export interface BackupOptions {
   parallel: number;
   /** Fast checkpoint at start (default true). */
   fast?: boolean;
+  /** How long to wait for the backup's last WAL segment to reach storage (default 300 s). */
+  archiveTimeoutMs?: number;
   progress?: (msg: string) => void;
 }
 
@@ -180,9 +182,12 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
   };
   await Promise.all(Array.from({ length: Math.max(1, opts.parallel) }, worker));
   report(true);
-  say(`backup ${id}: files stored; stopping backup and waiting for its WAL to be archived`);
+  say(`backup ${id}: files stored; stopping backup`);
+  // Not pg_backup_stop(true): the server would wait for archiving without limit and without
+  // telling why. We wait for the WAL object in *our* storage instead (the backup is only
+  // usable once it is there), with a deadline and the archiver's failures in the progress.
   const stop = await client.query<{ lsn: string; labelfile: string; spcmapfile: string }>(
-    'select lsn::text, labelfile, spcmapfile from pg_backup_stop(true)',
+    'select lsn::text, labelfile, spcmapfile from pg_backup_stop(false)',
   );
   const { lsn: stopLsn, labelfile, spcmapfile } = stop.rows[0]!;
   const startM = /START WAL LOCATION: ([0-9A-F]+\/[0-9A-F]+) \(file ([0-9A-F]{24})\)/.exec(labelfile);
@@ -191,6 +196,14 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     throw new WalError('invalid', `unexpected backup label from the server:\n${labelfile}`);
   const timeline = Number(tliM[1]);
   const stopSeg = (parseLsn(stopLsn) - 1n) / BigInt(segSize);
+  const stopWal = segmentName(timeline, stopSeg, segSize);
+  await waitForArchived(
+    storage,
+    client,
+    walKey(sysid, parseWalName(stopWal)),
+    opts.archiveTimeoutMs ?? 300_000,
+    (m) => say(`backup ${id}: ${m}`),
+  );
   files.sort((a, b) => (a.path < b.path ? -1 : 1));
   const manifest: Manifest = {
     format: 1,
@@ -202,7 +215,7 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     startLsn: startM[1]!,
     stopLsn: fmtLsn(parseLsn(stopLsn)),
     startWal: startM[2]!,
-    stopWal: segmentName(timeline, stopSeg, segSize),
+    stopWal,
     startTime: startTime.toISOString(),
     stopTime: new Date().toISOString(),
     codec: opts.codec,
@@ -220,4 +233,60 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     `backup ${id}: done, ${files.length} files, ${(manifest.totalSize / 1048576).toFixed(1)} MiB (${(manifest.storedSize / 1048576).toFixed(1)} MiB stored), WAL ${manifest.startWal}..${manifest.stopWal}`,
   );
   return manifest;
+}
+
+/**
+ * Waits until the WAL object `key` is in storage. While waiting it reports, every few
+ * seconds, what the server's archiver says (a failing archive_command is the usual cause of
+ * a stuck backup); after `timeoutMs` it gives up with that diagnosis.
+ */
+async function waitForArchived(
+  storage: Storage,
+  client: pg.Client,
+  key: string,
+  timeoutMs: number,
+  say: (msg: string) => void,
+): Promise<void> {
+  const name = path.basename(key);
+  const started = Date.now();
+  let lastSay = started;
+  let delay = 100;
+  say(`waiting for WAL ${name} to be archived into ${storage.description}`);
+  const archiverState = async (): Promise<string> => {
+    const r = await client.query<{
+      last_ok: string | null;
+      failed: string | null;
+      failed_at: Date | null;
+      n: string;
+    }>(
+      `select last_archived_wal as last_ok, last_failed_wal as failed, last_failed_time as failed_at,
+              failed_count::text as n from pg_stat_archiver`,
+    );
+    const a = r.rows[0];
+    if (!a) return 'no archiver statistics';
+    const failing =
+      a.failed && a.failed_at && a.failed_at.getTime() >= started - 1000
+        ? `; archive_command FAILING on ${a.failed} (last at ${a.failed_at.toISOString()}, ${a.n} failures in all): see the server log`
+        : '';
+    return `archiver last stored ${a.last_ok ?? 'nothing'}${failing}`;
+  };
+  for (;;) {
+    if (await storage.head(key)) return;
+    const now = Date.now();
+    if (now - started >= timeoutMs) {
+      throw new WalError(
+        'io',
+        `WAL ${name} did not reach ${storage.description} within ${Math.round(timeoutMs / 1000)} s (${await archiverState()}). ` +
+          'The backup is not usable without it: check that archive_mode is on and archive_command stores into this repository (walmgr archive with the same --repo), then run the backup again',
+      );
+    }
+    if (now - lastSay >= 5000) {
+      lastSay = now;
+      say(
+        `still waiting for WAL ${name} (${Math.round((now - started) / 1000)} s): ${await archiverState()}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(1000, delay * 2);
+  }
 }

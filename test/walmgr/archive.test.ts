@@ -248,4 +248,54 @@ describe('walmgr archive while S3 goes away', () => {
     })();
     expect(left).toEqual([]);
   });
+
+  it('a backup whose WAL cannot be archived fails after --archive-timeout and says why', async () => {
+    proxy.down();
+    try {
+      const t0 = Date.now();
+      // The backup's own files go straight to S3; only the archiver's path is cut.
+      const b = await walmgr([
+        'backup',
+        '--repo',
+        `s3://${s3.bucket}/o`,
+        '--endpoint',
+        s3.endpoint,
+        '--s3-conditional-put',
+        'off',
+        '--db',
+        c.url,
+        '--archive-timeout',
+        '6',
+      ]);
+      expect(b.code).not.toBe(0);
+      expect(b.stderr).toMatch(/did not reach .* within 6 s/);
+      expect(b.stderr).toMatch(/archive_command FAILING on [0-9A-F]{24}/);
+      expect(Date.now() - t0).toBeLessThan(60_000);
+      const l = await walmgr([
+        'listbackups',
+        '--repo',
+        `s3://${s3.bucket}/o`,
+        '--endpoint',
+        s3.endpoint,
+        '--json',
+      ]);
+      expect(JSON.parse(l.stdout)).toEqual([]);
+    } finally {
+      proxy.up();
+    }
+  });
+
+  it('refuses a bad --archive-timeout before touching the database', async () => {
+    const b = await walmgr([
+      'backup',
+      '--repo',
+      `s3://${s3.bucket}/o`,
+      '--db',
+      c.url,
+      '--archive-timeout',
+      'soon',
+    ]);
+    expect(b.code).not.toBe(0);
+    expect(b.stderr).toContain('--archive-timeout "soon" is not a positive number of seconds');
+  });
 });

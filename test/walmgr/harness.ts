@@ -293,7 +293,7 @@ export interface CliResult {
 /** Runs `skytools walmgr …` as a child process (optionally as the postgres OS user). */
 export function walmgr(
   args: string[],
-  opts: { env?: Record<string, string>; cwd?: string; asPostgres?: boolean } = {},
+  opts: { env?: Record<string, string>; cwd?: string; asPostgres?: boolean; timeoutMs?: number } = {},
 ): Promise<CliResult> {
   const argv = [CLI, 'walmgr', ...args];
   const [cmd, full] =
@@ -313,8 +313,22 @@ export function walmgr(
     child.stderr.on('data', (d) => {
       stderr += d;
     });
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
+    // A hung command fails its test with what it printed, not a silent hook timeout.
+    const limit = opts.timeoutMs ?? 150_000;
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(
+        new Error(`skytools walmgr ${args.join(' ')} still running after ${limit} ms; stderr:\n${stderr}`),
+      );
+    }, limit);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
+    });
   });
 }
 

@@ -1,6 +1,6 @@
 // The storage interface, same contract on both backends: a local directory and S3 over HTTP.
 import { randomBytes } from 'node:crypto';
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -97,6 +97,28 @@ contract('local directory', async () => {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+});
+
+describe('local directory owned by another user', () => {
+  it.runIf(process.getuid?.() === 0)(
+    'gives what root creates the repository owner, so the postgres archiver can still write',
+    async () => {
+      const dir = await tempDir('owner'); // owned by postgres
+      const owner = statSync(dir);
+      expect(owner.uid).not.toBe(0);
+      const storage = await openStorage(dir);
+      try {
+        await storage.put('123/backups/b1/base/1/1259', Buffer.from('x'), { metadata: {} });
+        for (const p of ['123', '123/backups', '123/backups/b1', '123/backups/b1/base/1/1259']) {
+          const st = statSync(`${dir}/${p}`);
+          expect([p, st.uid, st.gid]).toEqual([p, owner.uid, owner.gid]);
+        }
+      } finally {
+        storage.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });
 
 contract('S3 over HTTP', async () => {
