@@ -141,6 +141,18 @@ function resolve(cmd: Command): Settings {
   return out;
 }
 
+/** '16M', '256k', '1048576' → bytes, within [min, max]. */
+function parseSize(v: string, what: string, min: number, max: number): number {
+  const m = /^(\d+)([kKmMgG]?)$/.exec(v.trim());
+  const mult = { '': 1, k: 1024, m: 1024 * 1024, g: 1024 * 1024 * 1024 }[(m?.[2] ?? '').toLowerCase()] ?? 1;
+  const n = m ? Number(m[1]) * mult : Number.NaN;
+  if (!Number.isFinite(n) || n < min || n > max)
+    throw new Error(
+      `${what} ${JSON.stringify(v)}: give a size between ${min / 1024}k and ${max / 1048576}M, e.g. 16M`,
+    );
+  return n;
+}
+
 function int(s: Settings, name: SettingName, min: number, max: number): number {
   const raw = s[name] ?? '';
   const n = Number(raw);
@@ -425,7 +437,13 @@ export function register(program: Command): void {
       "how long to wait for the backup's last WAL segment to be archived into the repository",
       '300',
     )
-    .action(async (o: { fast: boolean; archiveTimeout: string }, cmd: Command) => {
+    .option(
+      '--piece-size <size>',
+      'files larger than this are stored in pieces of this size, backed up and restored in parallel (e.g. 16M, 256k)',
+      '16M',
+    )
+    .action(async (o: { fast: boolean; archiveTimeout: string; pieceSize: string }, cmd: Command) => {
+      const pieceSize = parseSize(o.pieceSize, '--piece-size', 64 * 1024, 1024 * 1024 * 1024);
       const archiveTimeout = Number(o.archiveTimeout);
       if (!Number.isFinite(archiveTimeout) || archiveTimeout <= 0)
         throw new Error(
@@ -451,6 +469,7 @@ export function register(program: Command): void {
           parallel: int(s, 'parallel', 1, 64),
           fast: o.fast,
           archiveTimeoutMs: archiveTimeout * 1000,
+          pieceSize,
           progress: (m) => process.stderr.write(`${m}\n`),
         });
         process.stdout.write(`${m.id}\n`);

@@ -59,6 +59,31 @@ function isNotFound(err: unknown): boolean {
   return status(err) === 404 || e?.name === 'NotFound' || e?.name === 'NoSuchKey';
 }
 
+/**
+ * Reads a response body into one buffer of the announced length, copying each chunk once
+ * (the SDK's transformToByteArray keeps every chunk and concatenates at the end).
+ */
+async function readBody(body: Readable, length: number | undefined): Promise<Buffer> {
+  if (length === undefined) {
+    const parts: Buffer[] = [];
+    for await (const c of body) parts.push(c as Buffer);
+    return Buffer.concat(parts);
+  }
+  const buf = Buffer.allocUnsafe(length);
+  let off = 0;
+  for await (const c of body) {
+    const chunk = c as Buffer;
+    if (off + chunk.length > length)
+      throw new Error(`response body longer than its Content-Length ${length}`);
+    chunk.copy(buf, off);
+    off += chunk.length;
+  }
+  if (off !== length) throw new Error(`response body ended after ${off} of ${length} bytes`);
+  return buf;
+}
+
+const UNSIGNED_OK = new Set(['PutObjectCommand', 'UploadPartCommand']);
+
 export class S3Storage implements Storage {
   readonly description: string;
   readonly atomicIfAbsent: boolean;
@@ -80,6 +105,26 @@ export class S3Storage implements Storage {
         requestTimeout: opts.idleTimeoutMs ?? 30_000,
       },
     });
+    this.unsignedPayloadOverTls(endpoint);
+  }
+
+  /**
+   * Over TLS, uploads are signed with UNSIGNED-PAYLOAD instead of the body's SHA-256: the SDK
+   * would otherwise hash every body on the main thread a second time (after our own content
+   * hash). TLS protects the bytes in transit and the CRC32 checksum header the SDK still sends
+   * is verified by S3 before it stores the object.
+   */
+  private unsignedPayloadOverTls(endpoint: string | undefined): void {
+    if (endpoint && !endpoint.startsWith('https:')) return;
+    this.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const req = args.request as { headers?: Record<string, string> };
+        if (req.headers && UNSIGNED_OK.has(context.commandName ?? ''))
+          req.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+        return next(args);
+      },
+      { step: 'build', name: 'skytoolsUnsignedPayloadOverTls' },
+    );
   }
 
   private key(key: string): string {
@@ -166,8 +211,7 @@ export class S3Storage implements Storage {
         new GetObjectCommand({ Bucket: this.opts.bucket, Key: this.key(key) }),
         this.deadline(),
       );
-      const bytes = await r.Body!.transformToByteArray();
-      const body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      const body = await readBody(r.Body as Readable, r.ContentLength);
       return {
         body,
         info: {

@@ -1,7 +1,7 @@
 #!/bin/sh
 # archive_command fast path: `archive-fast.sh %p %f [walmgr archive options]`.
 # When an earlier `walmgr archive` call already stored this file (archive ahead), it left a
-# durable marker whose first line is the file's `stat -c '%s %i %Y'`; then we are done
+# marker whose first line is the file's `stat -c '%s %i %Y'`; then we are done
 # without starting Node. Otherwise hand over to the full command, which uploads.
 p="$1"
 f="$2"

@@ -1,5 +1,5 @@
 // `walmgr archive %p %f`: stores one WAL file and, in the same call, the next `.ready` files
-// ("archive ahead"), leaving a durable marker for each of those so the following calls return
+// ("archive ahead"), leaving a marker for each of those so the following calls return
 // at once (spool.ts, archive-fast.sh). Success is reported only for a file whose object is
 // durable in storage with the same SHA-256: an object that exists with other content is
 // refused, never overwritten.
@@ -174,7 +174,7 @@ export async function archiveWal(opts: ArchiveOptions): Promise<ArchiveResult> {
       const w = parseWalName(name);
       const st = await fs.stat(file);
       await storeWalFile(opts.storage, file, w, await sysidOf(file, w), opts.codec);
-      writeMarker(opts.spool, name, fileStamp(st), { key: name, at: new Date().toISOString() });
+      await writeMarker(opts.spool, name, fileStamp(st), { key: name, at: new Date().toISOString() });
       aheadStored++;
     } catch (err) {
       // The archiver will call us for this file later and report the error then.

@@ -1,17 +1,17 @@
 // `walmgr backup`: a base backup of a running cluster. One connection runs
 // pg_backup_start/pg_backup_stop (non-exclusive, so the backup is aborted by the server if
 // we die); in between every file of PGDATA is uploaded, compressed and checksummed, several at
-// a time. The manifest goes last: a backup without one is incomplete and ignored.
-import { createReadStream } from 'node:fs';
+// a time. Files larger than the piece size are read and stored in pieces (each compressed and
+// checksummed on its own) so a big relation file keeps every worker busy, on backup and on
+// restore. The manifest goes last: a backup without one is incomplete and ignored.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import type { Storage } from '../storage/types.ts';
-import { type Codec, compress, compressStream, HashCounter, sha256 } from './codec.ts';
+import { type Codec, compress, sha256 } from './codec.ts';
 import { WalError } from './errors.ts';
-import { backupFileKey, manifestKey, walKey } from './layout.ts';
-import type { Manifest, ManifestFile } from './manifest.ts';
+import { backupFileKey, manifestKey, pieceKey, walKey } from './layout.ts';
+import type { Manifest, ManifestFile, ManifestPiece } from './manifest.ts';
 import { fmtLsn, parseLsn, parseWalName, segmentName } from './wal.ts';
 
 export interface BackupOptions {
@@ -23,6 +23,8 @@ export interface BackupOptions {
   parallel: number;
   /** Fast checkpoint at start (default true). */
   fast?: boolean;
+  /** Piece length for big files (default PIECE_SIZE; tests use small pieces). */
+  pieceSize?: number;
   /** How long to wait for the backup's last WAL segment to reach storage (default 300 s). */
   archiveTimeoutMs?: number;
   progress?: (msg: string) => void;
@@ -49,7 +51,17 @@ const SKIP_FILES = new Set([
   'recovery.signal',
   'standby.signal',
 ]);
-const BUFFER_LIMIT = 32 * 1024 * 1024;
+/** Files larger than this are stored in pieces of this size (ManifestFile.pieces). */
+export const PIECE_SIZE = 16 * 1024 * 1024;
+
+async function openIfExists(file: string): Promise<fs.FileHandle | null> {
+  try {
+    return await fs.open(file, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
 
 interface Walked {
   dirs: { path: string; mode: number }[];
@@ -136,48 +148,88 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
       `backup ${id}: ${doneFiles}/${walked.files.length} files, ${(doneBytes / 1048576).toFixed(1)}/${(total / 1048576).toFixed(1)} MiB`,
     );
   };
+  // Work items: whole small files, and the pieces of big ones (see ManifestFile.pieces).
+  const pieceSize = opts.pieceSize ?? PIECE_SIZE;
+  type Big = {
+    f: Walked['files'][number];
+    fh: Promise<fs.FileHandle | null>;
+    left: number;
+    pieces: ManifestPiece[];
+  };
+  type Job = { f: Walked['files'][number]; big?: Big; n?: number };
+  const jobs: Job[] = [];
+  for (const f of walked.files) {
+    if (f.size <= pieceSize) {
+      jobs.push({ f });
+      continue;
+    }
+    const count = Math.ceil(f.size / pieceSize);
+    const big: Big = { f, fh: openIfExists(path.join(pgdata, f.path)), left: count, pieces: [] };
+    // Errors surface in the worker that awaits it; never as an unhandled rejection.
+    big.fh.catch(() => {});
+    for (let n = 0; n < count; n++) jobs.push({ f, big, n });
+  }
+  const fileDone = (rec: ManifestFile) => {
+    files.push(rec);
+    doneFiles++;
+    report();
+  };
+  const storePiece = async (big: Big, n: number) => {
+    const fh = await big.fh;
+    if (!fh) return; // dropped before we opened it; WAL replay drops it too
+    // Exactly the walk-time length, zero-padded if the file shrank meanwhile (as
+    // pg_basebackup does): a torn or truncated relation file is fixed by WAL replay.
+    const len = Math.min(pieceSize, big.f.size - n * pieceSize);
+    const data = Buffer.alloc(len);
+    let got = 0;
+    while (got < len) {
+      const { bytesRead } = await fh.read(data, got, len - got, n * pieceSize + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    const body = await compress(opts.codec, data);
+    await storage.put(pieceKey(backupFileKey(sysid, id, big.f.path), n), body, { metadata });
+    big.pieces[n] = { size: len, storedSize: body.length, sha256: sha256(data) };
+    doneBytes += len;
+    if (--big.left === 0) {
+      await fh.close();
+      fileDone({
+        path: big.f.path,
+        size: big.f.size,
+        sha256: '',
+        mode: big.f.mode,
+        mtime: big.f.mtime,
+        storedSize: big.pieces.reduce((t, p) => t + p.storedSize, 0),
+        pieces: big.pieces,
+      });
+    } else report();
+  };
+  const metadata = { compression: opts.codec };
   let next = 0;
   const worker = async () => {
-    while (next < walked.files.length) {
-      const f = walked.files[next++]!;
-      const abs = path.join(pgdata, f.path);
-      const key = backupFileKey(sysid, id, f.path);
-      const metadata = { compression: opts.codec };
-      let rec: ManifestFile;
-      if (f.size <= BUFFER_LIMIT) {
-        const data = await fs.readFile(abs).catch((err: NodeJS.ErrnoException) => {
-          if (err.code === 'ENOENT') return null; // dropped during the backup; WAL replay removes it too
-          throw err;
-        });
-        if (!data) continue;
-        const body = await compress(opts.codec, data);
-        await storage.put(key, body, { metadata });
-        rec = {
-          path: f.path,
-          size: data.length,
-          sha256: sha256(data),
-          mode: f.mode,
-          mtime: f.mtime,
-          storedSize: body.length,
-        };
-      } else {
-        const hc = new HashCounter();
-        const out = new HashCounter();
-        const upload = storage.put(key, out, { metadata });
-        await Promise.all([pipeline(createReadStream(abs), hc, compressStream(opts.codec), out), upload]);
-        rec = {
-          path: f.path,
-          size: hc.bytes,
-          sha256: hc.hash.digest('hex'),
-          mode: f.mode,
-          mtime: f.mtime,
-          storedSize: out.bytes,
-        };
+    while (next < jobs.length) {
+      const job = jobs[next++]!;
+      if (job.big) {
+        await storePiece(job.big, job.n!);
+        continue;
       }
-      files.push(rec);
-      doneFiles++;
-      doneBytes += rec.size;
-      report();
+      const f = job.f;
+      const data = await fs.readFile(path.join(pgdata, f.path)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return null; // dropped during the backup; WAL replay removes it too
+        throw err;
+      });
+      if (!data) continue;
+      const body = await compress(opts.codec, data);
+      await storage.put(backupFileKey(sysid, id, f.path), body, { metadata });
+      doneBytes += data.length;
+      fileDone({
+        path: f.path,
+        size: data.length,
+        sha256: sha256(data),
+        mode: f.mode,
+        mtime: f.mtime,
+        storedSize: body.length,
+      });
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, opts.parallel) }, worker));
@@ -219,6 +271,7 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     startTime: startTime.toISOString(),
     stopTime: new Date().toISOString(),
     codec: opts.codec,
+    ...(files.some((f) => f.pieces) ? { pieceSize } : {}),
     backupLabel: labelfile,
     tablespaceMap: spcmapfile ?? '',
     dirs: walked.dirs,

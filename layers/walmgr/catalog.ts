@@ -1,9 +1,9 @@
 // listbackups and verify: what the repository holds and whether it is intact.
 import type { Storage } from '../storage/types.ts';
 import { WalError } from './errors.ts';
+import { fetchBackupFiles } from './fetch-backup.ts';
 import { walKey } from './layout.ts';
 import { listBackupRefs, type Manifest, readManifest } from './manifest.ts';
-import { fetchBackupFile } from './restore.ts';
 import { fetchWal } from './restore-wal.ts';
 import { parseWalName, segmentName, segmentNumber } from './wal.ts';
 
@@ -30,18 +30,7 @@ export async function verifyBackup(
   progress?: (msg: string) => void,
 ): Promise<VerifyReport> {
   const problems: string[] = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < m.files.length) {
-      const f = m.files[next++]!;
-      try {
-        await fetchBackupFile(storage, m, f, null);
-      } catch (err) {
-        problems.push((err as Error).message);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, parallel) }, worker));
+  await fetchBackupFiles(storage, m, { pgdata: null, parallel, onProblem: (msg) => problems.push(msg) });
   progress?.(`verify ${m.id}: ${m.files.length} files checked`);
   const first = segmentNumber(m.startWal, m.walSegmentSize);
   const last = segmentNumber(m.stopWal, m.walSegmentSize);

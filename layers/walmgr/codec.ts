@@ -2,7 +2,10 @@
 // segments here it compressed at ~430 MiB/s to 17 % (gzip-1: 110 MiB/s, 22 %; brotli-1:
 // 230 MiB/s, 20 %; zstd-3: 190 MiB/s, 21 %) and decompressed at ~750 MiB/s. The async zlib
 // calls run on the libuv thread pool, so parallel uploads use every core.
-import { createHash } from 'node:crypto';
+// Every call passes CHUNK as zlib's chunkSize: with the 16 KiB default each 16 MiB segment
+// costs ~1000 thread-pool round trips, and measured here 1 MiB chunks made zstd compression
+// 1.7× and decompression 2.3× faster (151 → 262 and 210 → 491 MiB/s).
+import { createHash, webcrypto } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
@@ -11,6 +14,7 @@ import { WalError } from './errors.ts';
 export type Codec = 'zstd' | 'gzip' | 'brotli' | 'none';
 export const CODECS: readonly Codec[] = ['zstd', 'gzip', 'brotli', 'none'];
 
+const CHUNK = 1 << 20;
 const zstdC = promisify(zlib.zstdCompress);
 const zstdD = promisify(zlib.zstdDecompress);
 const gzipC = promisify(zlib.gzip);
@@ -26,25 +30,31 @@ export function parseCodec(v: string): Codec {
 export async function compress(codec: Codec, data: Buffer): Promise<Buffer> {
   switch (codec) {
     case 'zstd':
-      return zstdC(data, { params: { [zlib.constants.ZSTD_c_compressionLevel]: 1 } });
+      return zstdC(data, { chunkSize: CHUNK, params: { [zlib.constants.ZSTD_c_compressionLevel]: 1 } });
     case 'gzip':
-      return gzipC(data, { level: 1 });
+      return gzipC(data, { chunkSize: CHUNK, level: 1 });
     case 'brotli':
-      return brC(data, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 1 } });
+      return brC(data, { chunkSize: CHUNK, params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 1 } });
     case 'none':
       return data;
   }
 }
 
-export async function decompress(codec: string, data: Buffer): Promise<Buffer> {
+/**
+ * `expectedSize` (when the caller knows the uncompressed size) sizes zlib's output chunk so
+ * the result is one buffer instead of 1 MiB chunks concatenated at the end: one copy and
+ * one large allocation less per object.
+ */
+export async function decompress(codec: string, data: Buffer, expectedSize?: number): Promise<Buffer> {
+  const chunkSize = expectedSize !== undefined ? Math.max(64 * 1024, expectedSize + 1024) : CHUNK;
   try {
     switch (codec) {
       case 'zstd':
-        return await zstdD(data);
+        return await zstdD(data, { chunkSize });
       case 'gzip':
-        return await gzipD(data);
+        return await gzipD(data, { chunkSize });
       case 'brotli':
-        return await brD(data);
+        return await brD(data, { chunkSize });
       case 'none':
         return data;
     }
@@ -61,11 +71,17 @@ export async function decompress(codec: string, data: Buffer): Promise<Buffer> {
 export function compressStream(codec: Codec): Transform {
   switch (codec) {
     case 'zstd':
-      return zlib.createZstdCompress({ params: { [zlib.constants.ZSTD_c_compressionLevel]: 1 } });
+      return zlib.createZstdCompress({
+        chunkSize: CHUNK,
+        params: { [zlib.constants.ZSTD_c_compressionLevel]: 1 },
+      });
     case 'gzip':
-      return zlib.createGzip({ level: 1 });
+      return zlib.createGzip({ chunkSize: CHUNK, level: 1 });
     case 'brotli':
-      return zlib.createBrotliCompress({ params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 1 } });
+      return zlib.createBrotliCompress({
+        chunkSize: CHUNK,
+        params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 1 },
+      });
     case 'none':
       return new Transform({ transform: (c, _e, cb) => cb(null, c) });
   }
@@ -74,11 +90,11 @@ export function compressStream(codec: Codec): Transform {
 export function decompressStream(codec: string): Transform {
   switch (codec) {
     case 'zstd':
-      return zlib.createZstdDecompress();
+      return zlib.createZstdDecompress({ chunkSize: CHUNK });
     case 'gzip':
-      return zlib.createGunzip();
+      return zlib.createGunzip({ chunkSize: CHUNK });
     case 'brotli':
-      return zlib.createBrotliDecompress();
+      return zlib.createBrotliDecompress({ chunkSize: CHUNK });
     case 'none':
       return new Transform({ transform: (c, _e, cb) => cb(null, c) });
   }
@@ -89,6 +105,14 @@ export function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
+/**
+ * The same digest computed on the libuv thread pool (WebCrypto), leaving the main thread
+ * free for I/O: restore and archive are bound by the main thread once zlib runs in the pool.
+ */
+export async function sha256Async(data: Buffer): Promise<string> {
+  return Buffer.from(await webcrypto.subtle.digest('SHA-256', data)).toString('hex');
+}
+
 /** Pass-through that hashes and counts what flows through it. */
 export class HashCounter extends Transform {
   readonly hash = createHash('sha256');
@@ -97,5 +121,34 @@ export class HashCounter extends Transform {
     this.hash.update(chunk);
     this.bytes += chunk.length;
     cb(null, chunk);
+  }
+}
+
+/**
+ * Joins small chunks (an HTTP body arrives in 16–64 KiB pieces) into chunks of at least
+ * `size` bytes, so the zlib stream after it makes one thread-pool call per `size`.
+ */
+export class Rechunk extends Transform {
+  private parts: Buffer[] = [];
+  private held = 0;
+  private readonly size: number;
+  constructor(size: number) {
+    super();
+    this.size = size;
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.parts.push(chunk);
+    this.held += chunk.length;
+    if (this.held >= this.size) this.flushParts();
+    cb();
+  }
+  override _flush(cb: TransformCallback): void {
+    if (this.held > 0) this.flushParts();
+    cb();
+  }
+  private flushParts(): void {
+    this.push(this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.held));
+    this.parts = [];
+    this.held = 0;
   }
 }

@@ -16,6 +16,11 @@ export function backupFileKey(sysid: string, id: string, rel: string): string {
   return `${backupPrefix(sysid, id)}/data/${rel}`;
 }
 
+/** Key of piece n of a file stored in pieces ('~' never occurs in PGDATA file names). */
+export function pieceKey(fileKey: string, n: number): string {
+  return `${fileKey}~${n}`;
+}
+
 export function manifestKey(sysid: string, id: string): string {
   return `${backupPrefix(sysid, id)}/manifest.json`;
 }

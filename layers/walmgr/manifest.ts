@@ -7,11 +7,24 @@ export interface ManifestFile {
   /** Path relative to PGDATA, '/'-separated. */
   path: string;
   size: number;
+  /** SHA-256 of the whole file; '' for a file stored in pieces (each piece has its own). */
   sha256: string;
   mode: number;
   mtime: string;
-  /** Stored (compressed) size. */
+  /** Stored (compressed) size; for pieces, their sum. */
   storedSize: number;
+  /**
+   * A file larger than the manifest's pieceSize is stored as pieces of that size (the last
+   * one shorter), each compressed on its own under `<file key>~<n>` (pieceKey), so one big
+   * relation file is backed up and restored by several workers at once.
+   */
+  pieces?: ManifestPiece[];
+}
+
+export interface ManifestPiece {
+  size: number;
+  storedSize: number;
+  sha256: string;
 }
 
 export interface Manifest {
@@ -30,6 +43,8 @@ export interface Manifest {
   codec: string;
   backupLabel: string;
   tablespaceMap: string;
+  /** Piece length of files stored in pieces (absent in backups without any). */
+  pieceSize?: number;
   dirs: { path: string; mode: number }[];
   files: ManifestFile[];
   totalSize: number;

@@ -1,14 +1,11 @@
 // `walmgr restore`: downloads a base backup in parallel into an empty data directory,
 // verifying each file's size and SHA-256, then writes backup_label, tablespace_map, the
 // recovery settings (restore_command = walmgr restore-wal, targets) and the signal file.
-import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type { Storage } from '../storage/types.ts';
-import { decompressStream, HashCounter } from './codec.ts';
 import { WalError } from './errors.ts';
-import { backupFileKey } from './layout.ts';
+import { fetchBackupFiles } from './fetch-backup.ts';
 import { findBackup, type Manifest, readManifest } from './manifest.ts';
 import { DEFAULT_SPOOL } from './spool.ts';
 
@@ -38,42 +35,6 @@ export interface RestoreOptions {
 /** Quotes a value for postgresql.conf. */
 export function confQuote(v: string): string {
   return `'${v.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
-}
-
-/** Downloads and verifies one backup file into dest (or only verifies, when dest is null). */
-export async function fetchBackupFile(
-  storage: Storage,
-  m: Manifest,
-  f: Manifest['files'][number],
-  dest: string | null,
-): Promise<void> {
-  const key = backupFileKey(m.systemId, m.id, f.path);
-  const obj = await storage.getStream(key);
-  if (!obj)
-    throw new WalError(
-      'corrupt',
-      `backup ${m.id} is incomplete: ${key} is missing from ${storage.description}`,
-    );
-  const hc = new HashCounter();
-  const sink = dest
-    ? createWriteStream(dest, { mode: f.mode & 0o777 || 0o600 })
-    : new (await import('node:stream')).Writable({ write: (_c, _e, cb) => cb() });
-  try {
-    await pipeline(obj.body, decompressStream(m.codec), hc, sink);
-  } catch (err) {
-    throw new WalError(
-      'corrupt',
-      `backup ${m.id}: ${f.path} could not be read/decompressed from ${key}: ${(err as Error).message}`,
-      { cause: err },
-    );
-  }
-  const sum = hc.hash.digest('hex');
-  if (hc.bytes !== f.size || sum !== f.sha256) {
-    throw new WalError(
-      'corrupt',
-      `backup ${m.id}: ${f.path} is corrupt in ${storage.description} (got ${hc.bytes} bytes sha256 ${sum}, manifest says ${f.size} bytes sha256 ${f.sha256}); use another backup`,
-    );
-  }
 }
 
 async function ensureEmptyDir(dir: string): Promise<void> {
@@ -111,25 +72,21 @@ export async function restoreBackup(opts: RestoreOptions): Promise<Manifest> {
   );
   for (const d of m.dirs)
     await fs.mkdir(path.join(opts.pgdata, d.path), { recursive: true, mode: d.mode || 0o700 });
-  let next = 0;
   let done = 0;
   let bytes = 0;
   let last = 0;
-  const worker = async () => {
-    while (next < m.files.length) {
-      const f = m.files[next++]!;
-      const dest = path.join(opts.pgdata, f.path);
-      await fs.mkdir(path.dirname(dest), { recursive: true, mode: 0o700 });
-      await fetchBackupFile(opts.storage, m, f, dest);
+  await fetchBackupFiles(opts.storage, m, {
+    pgdata: opts.pgdata,
+    parallel: opts.parallel,
+    onFile: (f) => {
       done++;
       bytes += f.size;
       if (Date.now() - last > 1000) {
         last = Date.now();
         say(`restore: ${done}/${m.files.length} files, ${(bytes / 1048576).toFixed(1)} MiB`);
       }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, opts.parallel) }, worker));
+    },
+  });
   say(`restore: ${done}/${m.files.length} files verified`);
   await fs.writeFile(path.join(opts.pgdata, 'backup_label'), m.backupLabel, { mode: 0o600 });
   if (m.tablespaceMap)

@@ -15,7 +15,7 @@
 // anything not laid out by walmgr) are skipped without reading them.
 import type { Storage } from '../storage/types.ts';
 import { verifyBackup } from './catalog.ts';
-import { backupPrefix, META, manifestKey } from './layout.ts';
+import { backupPrefix, META, manifestKey, pieceKey } from './layout.ts';
 import { readManifest } from './manifest.ts';
 import { fetchWal } from './restore-wal.ts';
 import { parseWalName, segmentName, segmentNumber, type WalName } from './wal.ts';
@@ -245,16 +245,20 @@ async function verifyBackupObject(
   const stored = new Map(
     (await storage.list(dataPrefix)).map((o) => [o.key.slice(dataPrefix.length), o.size]),
   );
+  // Each stored object the manifest names, with the size it must have: a file's own key, or
+  // its pieces' keys (pieceKey relative to the data prefix).
+  const expected = new Map<string, number>();
   for (const f of m.files) {
-    const size = stored.get(f.path);
-    if (size === undefined)
-      verdict.problems.push(`backup ${id}: ${f.path} is in the manifest but not stored`);
-    else if (size !== f.storedSize)
-      verdict.problems.push(
-        `backup ${id}: ${f.path} is stored with ${size} bytes, the manifest says ${f.storedSize}`,
-      );
+    if (!f.pieces) expected.set(f.path, f.storedSize);
+    else for (const [n, p] of f.pieces.entries()) expected.set(pieceKey(f.path, n), p.storedSize);
   }
-  const listed = new Set(m.files.map((f) => f.path));
+  for (const [p, want] of expected) {
+    const size = stored.get(p);
+    if (size === undefined) verdict.problems.push(`backup ${id}: ${p} is in the manifest but not stored`);
+    else if (size !== want)
+      verdict.problems.push(`backup ${id}: ${p} is stored with ${size} bytes, the manifest says ${want}`);
+  }
+  const listed = new Set(expected.keys());
   for (const p of stored.keys())
     if (!listed.has(p)) verdict.problems.push(`backup ${id}: stored file ${p} is not in the manifest`);
   // The WAL that makes the backup consistent must be archived (checked by metadata only).

@@ -5,6 +5,10 @@
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStorage } from '../../layers/storage/index.ts';
+import type { Storage } from '../../layers/storage/types.ts';
+import { listBackups } from '../../layers/walmgr/catalog.ts';
+import { backupFileKey, pieceKey } from '../../layers/walmgr/layout.ts';
 import {
   archiveCommand,
   type Cluster,
@@ -50,7 +54,7 @@ async function restoreAndCount(
 export function scenario(
   name: string,
   makeRepo: () => Promise<{ repoArgs: string[]; done: () => Promise<void> }>,
-  opts: { more?: boolean } = {},
+  opts: { more?: boolean; pieceSize?: string } = {},
 ) {
   describe(name, () => {
     let primary: Cluster;
@@ -69,7 +73,13 @@ export function scenario(
       await primary.start();
       await primary.query('create table t (id int primary key, batch text not null)');
       await primary.query(`insert into t select g, 'a-base' from generate_series(1, 1000) g`);
-      const b = await walmgr(['backup', ...repoArgs, '--db', primary.url]);
+      const b = await walmgr([
+        'backup',
+        ...repoArgs,
+        '--db',
+        primary.url,
+        ...(opts.pieceSize ? ['--piece-size', opts.pieceSize] : []),
+      ]);
       expect(b.stderr).toContain('done');
       expect(b.code, b.stderr).toBe(0);
       [{ x: xid1 }] = (await primary.query<{ x: string }>(
@@ -100,6 +110,21 @@ export function scenario(
       const v = await walmgr(['verify', ...repoArgs]);
       expect(v.stdout).toContain(': ok');
       expect(v.code).toBe(0);
+    });
+
+    it.runIf(opts.pieceSize)('stores files larger than --piece-size in pieces', async () => {
+      const storage = await openRepo(repoArgs);
+      try {
+        const [m] = await listBackups(storage);
+        const pieced = m!.files.filter((f) => f.pieces);
+        expect(pieced.length).toBeGreaterThan(0);
+        for (const f of pieced) {
+          expect(f.pieces).toHaveLength(Math.ceil(f.size / m!.pieceSize!));
+          expect(f.pieces!.reduce((t, p) => t + p.size, 0)).toBe(f.size);
+        }
+      } finally {
+        storage.close();
+      }
     });
 
     it('restores to the end of the archive with every committed row', async () => {
@@ -178,5 +203,41 @@ export function scenario(
       expect(again.stderr).toMatch(/not in recovery/);
       await c.stop();
     });
+
+    // Last: it damages the backup.
+    it.runIf(opts.pieceSize)('verify and restore name a corrupted piece and stop', async () => {
+      const storage = await openRepo(repoArgs);
+      let key: string;
+      try {
+        const [m] = await listBackups(storage);
+        const f = m!.files.find((x) => x.pieces && x.pieces.length > 1)!;
+        key = pieceKey(backupFileKey(m!.systemId, m!.id, f.path), 1);
+        const obj = await storage.get(key);
+        const body = Buffer.from(obj!.body);
+        body[body.length >> 1]! ^= 0xff;
+        await storage.put(key, body, { metadata: obj!.info.metadata });
+      } finally {
+        storage.close();
+      }
+      const v = await walmgr(['verify', ...repoArgs]);
+      expect(v.code).toBe(1);
+      expect(v.stdout).toContain('FAILED');
+      expect(`${v.stdout}${v.stderr}`).toMatch(/piece 1/);
+      const dir = await tempDir('restore-bad');
+      cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
+      const r = await walmgr(['restore', ...repoArgs, '--pgdata', path.join(dir, 'data')]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/piece 1 (is corrupt|could not be decompressed)/);
+    });
   });
+}
+
+/** The repository named by --repo/--endpoint in a scenario's arguments. */
+async function openRepo(repoArgs: string[]): Promise<Storage> {
+  const arg = (flag: string) => {
+    const i = repoArgs.indexOf(flag);
+    return i >= 0 ? repoArgs[i + 1] : undefined;
+  };
+  const endpoint = arg('--endpoint');
+  return openStorage(arg('--repo')!, endpoint ? { endpoint, conditionalPut: false } : {});
 }

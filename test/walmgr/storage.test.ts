@@ -162,3 +162,38 @@ describe('S3 storage timeouts', () => {
     }
   });
 });
+
+describe('S3 request signing', () => {
+  // What the SDK would send, captured after signing (deserialize step) instead of sending it.
+  async function signedPutHeaders(endpoint: string): Promise<Record<string, string>> {
+    process.env.AWS_ACCESS_KEY_ID ??= 'test';
+    process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
+    const storage = new S3Storage({ bucket: 'signing', prefix: 'p', endpoint, maxAttempts: 1 });
+    let headers: Record<string, string> = {};
+    (storage as any).client.middlewareStack.add(
+      () => async (args: any) => {
+        headers = { ...args.request.headers };
+        throw new Error('captured');
+      },
+      { step: 'deserialize', name: 'captureSignedRequest' },
+    );
+    try {
+      await expect(storage.put('k', Buffer.alloc(4096, 1))).rejects.toThrow(/captured/);
+    } finally {
+      storage.close();
+    }
+    return headers;
+  }
+
+  it('signs uploads with UNSIGNED-PAYLOAD over TLS, keeping the CRC32 checksum', async () => {
+    const h = await signedPutHeaders('https://127.0.0.1:9');
+    expect(h['x-amz-content-sha256']).toBe('UNSIGNED-PAYLOAD');
+    expect(h['x-amz-checksum-crc32']).toMatch(/^[A-Za-z0-9+/=]{8}$/);
+    expect(h.authorization).toContain('x-amz-content-sha256');
+  });
+
+  it('keeps the signed payload hash over plain HTTP', async () => {
+    const h = await signedPutHeaders('http://127.0.0.1:9');
+    expect(h['x-amz-content-sha256']).toMatch(/^[0-9a-f]{64}$/);
+  });
+});

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStorage } from '../../layers/storage/index.ts';
 import type { Storage } from '../../layers/storage/types.ts';
 import { storeWalFile } from '../../layers/walmgr/archive.ts';
-import { backupFileKey, META, manifestKey, walKey } from '../../layers/walmgr/layout.ts';
+import { backupFileKey, META, manifestKey, pieceKey, walKey } from '../../layers/walmgr/layout.ts';
 import type { Manifest } from '../../layers/walmgr/manifest.ts';
 import { catalogKey, readTimelineCatalog, verifyObject } from '../../layers/walmgr/verify-object.ts';
 import { parseWalName, segmentName } from '../../layers/walmgr/wal.ts';
@@ -145,12 +145,27 @@ function suite(name: string, open: () => Promise<{ storage: Storage; done: () =>
         files: [
           { path: 'PG_VERSION', size: 3, sha256: 'a', mode: 0o600, mtime: '', storedSize: 3 },
           { path: 'base/1/1259', size: 5, sha256: 'b', mode: 0o600, mtime: '', storedSize: 5 },
+          {
+            path: 'base/1/16384',
+            size: 6,
+            sha256: '',
+            mode: 0o600,
+            mtime: '',
+            storedSize: 6,
+            pieces: [
+              { size: 4, storedSize: 4, sha256: 'c' },
+              { size: 2, storedSize: 2, sha256: 'd' },
+            ],
+          },
         ],
-        totalSize: 8,
-        storedSize: 8,
+        pieceSize: 4,
+        totalSize: 14,
+        storedSize: 14,
       };
       await storage.put(backupFileKey(SYS, m.id, 'PG_VERSION'), Buffer.from('17\n'));
       await storage.put(backupFileKey(SYS, m.id, 'base/1/1259'), Buffer.from('12345'));
+      await storage.put(pieceKey(backupFileKey(SYS, m.id, 'base/1/16384'), 0), Buffer.from('abcd'));
+      await storage.put(pieceKey(backupFileKey(SYS, m.id, 'base/1/16384'), 1), Buffer.from('ef'));
       await storage.put(manifestKey(SYS, m.id), Buffer.from(JSON.stringify(m)));
       expect(await verifyObject(storage, manifestKey(SYS, m.id))).toMatchObject({
         kind: 'backup',
@@ -165,11 +180,13 @@ function suite(name: string, open: () => Promise<{ storage: Storage; done: () =>
       };
       await storage.put(backupFileKey(SYS, bad.id, 'PG_VERSION'), Buffer.from('17\n\n'));
       await storage.put(backupFileKey(SYS, bad.id, 'stray'), Buffer.from('?'));
+      await storage.put(pieceKey(backupFileKey(SYS, bad.id, 'base/1/16384'), 0), Buffer.from('abcd'));
       await storage.put(manifestKey(SYS, bad.id), Buffer.from(JSON.stringify(bad)));
       const v = await verifyObject(storage, manifestKey(SYS, bad.id));
       expect(v.problems).toEqual([
         `backup ${bad.id}: PG_VERSION is stored with 4 bytes, the manifest says 3`,
         `backup ${bad.id}: base/1/1259 is in the manifest but not stored`,
+        `backup ${bad.id}: base/1/16384~1 is in the manifest but not stored`,
         `backup ${bad.id}: stored file stray is not in the manifest`,
         expect.stringContaining(`WAL segment ${segmentName(1, 10n, SEG)} it needs is not archived`),
         expect.stringContaining(`WAL segment ${segmentName(1, 11n, SEG)} it needs is not archived`),
