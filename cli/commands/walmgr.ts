@@ -539,6 +539,62 @@ export function register(program: Command): void {
     });
 
   walmgr
+    .command('expire')
+    .description(
+      'delete backups beyond a retention policy and the WAL no kept backup needs (the newest backup and .history files always stay)',
+    )
+    .option('--keep-last <n>', 'keep the newest N complete backups')
+    .option('--max-age-days <days>', 'keep every backup that stopped less than this many days ago')
+    .option('--system-id <id>', 'only this database system (default: every system in the repository)')
+    .option('--dry-run', 'print what would be deleted, delete nothing')
+    .action(
+      async (
+        o: { keepLast?: string; maxAgeDays?: string; systemId?: string; dryRun?: boolean },
+        cmd: Command,
+      ) => {
+        const s = resolve(cmd);
+        const num = (v: string | undefined, flag: string) => {
+          if (v === undefined) return undefined;
+          const n = Number(v);
+          if (v.trim() === '' || !Number.isFinite(n))
+            throw new Error(`${flag} ${JSON.stringify(v)} is not a number`);
+          return n;
+        };
+        if (o.keepLast === undefined && o.maxAgeDays === undefined)
+          throw new Error('expire needs a retention policy: give --keep-last N and/or --max-age-days D');
+        const { applyRetention, checkPolicy } = await import('../../layers/walmgr/retention.ts');
+        const policy = checkPolicy({
+          keepLast: num(o.keepLast, '--keep-last'),
+          maxAgeDays: num(o.maxAgeDays, '--max-age-days'),
+        });
+        const storage = await storageOf(s);
+        try {
+          const res = await applyRetention({
+            storage,
+            policy,
+            ...(o.systemId ? { systemId: o.systemId } : {}),
+            dryRun: Boolean(o.dryRun),
+            parallel: int(s, 'parallel', 1, 64) * 4,
+          });
+          const verb = res.dryRun ? 'would delete' : 'deleted';
+          for (const r of res.systems) {
+            process.stdout.write(
+              `${r.systemId}: kept ${r.keptBackups.length} backup(s) [${r.keptBackups.join(', ')}]; ${verb} ${r.expiredBackups.length} backup(s) [${r.expiredBackups.join(', ')}] and ${r.expiredWal.length} WAL file(s) below ${r.walBoundary ?? '(none)'}; ${r.deletedObjects} object(s)\n`,
+            );
+            if (r.incompleteBackups.length)
+              process.stdout.write(
+                `${r.systemId}: left alone ${r.incompleteBackups.length} incomplete backup(s) without a manifest [${r.incompleteBackups.join(', ')}]\n`,
+              );
+          }
+          if (res.systems.length === 0)
+            process.stdout.write('no backups in the repository: nothing to expire\n');
+        } finally {
+          storage.close();
+        }
+      },
+    );
+
+  walmgr
     .command('restore')
     .description('restore a base backup into an empty data directory and set up recovery (PITR / standby)')
     .option('--backup <id>', "'latest' or a backup id", 'latest')

@@ -15,6 +15,8 @@ export type Codec = 'zstd' | 'gzip' | 'brotli' | 'none';
 export const CODECS: readonly Codec[] = ['zstd', 'gzip', 'brotli', 'none'];
 
 const CHUNK = 1 << 20;
+/** ZSTD_COMPRESSBOUND: the largest output zstd can produce for n input bytes. */
+const zstdBound = (n: number) => n + (n >>> 8) + (n < 128 << 10 ? ((128 << 10) - n) >>> 11 : 0);
 const zstdC = promisify(zlib.zstdCompress);
 const zstdD = promisify(zlib.zstdDecompress);
 const gzipC = promisify(zlib.gzip);
@@ -30,7 +32,12 @@ export function parseCodec(v: string): Codec {
 export async function compress(codec: Codec, data: Buffer): Promise<Buffer> {
   switch (codec) {
     case 'zstd':
-      return zstdC(data, { chunkSize: CHUNK, params: { [zlib.constants.ZSTD_c_compressionLevel]: 1 } });
+      // One output buffer as large as the input: the result is a slice of it, not 1 MiB chunks
+      // joined at the end (a copy, and more memory for the collector to chase).
+      return zstdC(data, {
+        chunkSize: Math.max(CHUNK, zstdBound(data.length)),
+        params: { [zlib.constants.ZSTD_c_compressionLevel]: 1 },
+      });
     case 'gzip':
       return gzipC(data, { chunkSize: CHUNK, level: 1 });
     case 'brotli':

@@ -7,7 +7,7 @@ import type { Storage } from '../../layers/storage/types.ts';
 import { backupFileKey, manifestKey } from '../../layers/walmgr/layout.ts';
 import type { Manifest } from '../../layers/walmgr/manifest.ts';
 import { applyRetention, checkPolicy, selectKept } from '../../layers/walmgr/retention.ts';
-import { startS3, tempDir } from './harness.ts';
+import { startS3, tempDir, walmgr } from './harness.ts';
 
 const SYS = '7300000000000000001';
 const OTHER = '7300000000000000002';
@@ -214,5 +214,50 @@ describe('retention policy', () => {
     const now = new Date(Date.UTC(2026, 10, 4, 12));
     expect([...selectKept(ms, { keepLast: 1, maxAgeDays: 2 }, now)].sort()).toEqual(['c', 'd']);
     expect([...selectKept(ms, { keepLast: 3, maxAgeDays: 1 }, now)].sort()).toEqual(['b', 'c', 'd']);
+  });
+});
+
+describe('skytools walmgr expire', () => {
+  it('reports the plan with --dry-run, then expires by --keep-last; refuses a missing or bad policy', async () => {
+    const dir = await tempDir('expire-cli');
+    const storage = await openStorage(dir);
+    try {
+      await buildArchive(storage);
+      const before = await keys(storage);
+      const bad = await walmgr(['expire', '--repo', dir]);
+      expect(bad.code).not.toBe(0);
+      expect(bad.stderr).toContain('give --keep-last N and/or --max-age-days D');
+      const nan = await walmgr(['expire', '--repo', dir, '--keep-last', 'two']);
+      expect(nan.stderr).toContain('--keep-last "two" is not a number');
+      expect(await keys(storage)).toEqual(before);
+
+      const dry = await walmgr([
+        'expire',
+        '--repo',
+        dir,
+        '--keep-last',
+        '2',
+        '--system-id',
+        SYS,
+        '--dry-run',
+      ]);
+      expect(dry.code, dry.stderr).toBe(0);
+      expect(dry.stdout).toContain(
+        `${SYS}: kept 2 backup(s) [20261105T010000Z, 20261110T010000Z]; would delete 1 backup(s) [20261101T010000Z] and 6 WAL file(s) below 000000010000000000000006`,
+      );
+      expect(dry.stdout).toContain('left alone 1 incomplete backup(s)');
+      expect(await keys(storage)).toEqual(before);
+
+      const real = await walmgr(['expire', '--repo', dir, '--keep-last', '2', '--system-id', SYS]);
+      expect(real.code, real.stderr).toBe(0);
+      expect(real.stdout).toContain('deleted 1 backup(s) [20261101T010000Z]');
+      const after = await keys(storage);
+      expect(after).not.toContain(manifestKey(SYS, '20261101T010000Z'));
+      expect(after).toContain(manifestKey(SYS, '20261105T010000Z'));
+      expect(after).toContain(manifestKey(OTHER, '20261101T000000Z'));
+    } finally {
+      storage.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
