@@ -3,6 +3,7 @@
 // kept cheap: the marker check imports only node:fs, and the storage (with the AWS SDK) loads
 // only when an upload is needed.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { consumeMarker, spoolDir } from '../../layers/walmgr/spool.ts';
@@ -635,6 +636,8 @@ export function register(program: Command): void {
             ...(o.systemId ? { systemId: o.systemId } : {}),
             pgdata: path.resolve(s.pgdata),
             parallel: int(s, 'parallel', 1, 64),
+            // Decompress + check + write in worker threads, one per core at most.
+            workers: Math.min(int(s, 'parallel', 1, 64), os.availableParallelism()),
             restoreCommand,
             target: {
               ...(o.targetTime ? { time: o.targetTime } : {}),

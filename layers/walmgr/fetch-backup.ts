@@ -13,6 +13,7 @@ import { decompress, decompressStream, HashCounter, Rechunk, sha256Async } from 
 import { WalError } from './errors.ts';
 import { backupFileKey, pieceKey } from './layout.ts';
 import type { Manifest, ManifestFile } from './manifest.ts';
+import { type PieceResult, PieceWorkers } from './piece-worker.ts';
 
 /** Objects up to this size are fetched whole and decompressed in one thread-pool call. */
 const WHOLE_LIMIT = 32 * 1024 * 1024;
@@ -23,6 +24,11 @@ export interface FetchBackupOptions {
   parallel: number;
   /** Verify mode: report a bad file and go on (restore stops at the first one). */
   onProblem?: (msg: string) => void;
+  /**
+   * Worker threads for decompress + check + write (piece-worker.ts); 0 or absent: all in this
+   * thread (what the Lambda bundles need).
+   */
+  workers?: number;
   /** Called after each finished file. */
   onFile?: (f: ManifestFile) => void;
 }
@@ -40,48 +46,102 @@ function corrupt(
   );
 }
 
-/** GET + decompress one object; `null` body errors are reported as missing. */
-async function fetchObject(
-  storage: Storage,
-  m: Manifest,
-  key: string,
-  what: string,
-  size: number,
-): Promise<Buffer> {
+/** GET one object, or fail naming it as missing. */
+async function getObject(storage: Storage, m: Manifest, key: string): Promise<Buffer> {
   const obj = await storage.get(key);
   if (!obj)
     throw new WalError(
       'corrupt',
       `backup ${m.id} is incomplete: ${key} is missing from ${storage.description}`,
     );
-  try {
-    return await decompress(m.codec, obj.body, size);
-  } catch (err) {
+  return obj.body;
+}
+
+/** What one fetched object must decompress to, and where it goes. */
+interface Target {
+  what: string;
+  key: string;
+  size: number;
+  sha256: string;
+  dest: string | null;
+  /** Offset in an existing file (a piece), or -1: write the file whole. */
+  offset: number;
+  mode: number;
+}
+
+/** Decompress + check + write, in this thread or in a worker (piece-worker.ts). */
+type Checker = (body: Buffer, t: Target) => Promise<PieceResult>;
+
+const inlineChecker =
+  (codec: string): Checker =>
+  async (body, t) => {
+    let data: Buffer;
+    try {
+      data = await decompress(codec, body, t.size);
+    } catch (err) {
+      return { size: -1, sha256: '', error: (err as Error).message };
+    }
+    const sum = await sha256Async(data);
+    if (data.length === t.size && sum === t.sha256 && t.dest) {
+      if (t.offset < 0) await fs.writeFile(t.dest, data, { mode: t.mode });
+      else {
+        const fh = await fs.open(t.dest, 'r+');
+        try {
+          let off = 0;
+          while (off < data.length)
+            off += (await fh.write(data, off, data.length - off, t.offset + off)).bytesWritten;
+        } finally {
+          await fh.close();
+        }
+      }
+    }
+    return { size: data.length, sha256: sum };
+  };
+
+const workerChecker =
+  (codec: string, workers: PieceWorkers): Checker =>
+  (body, t) =>
+    workers.run({
+      body,
+      codec,
+      size: t.size,
+      sha256: t.sha256,
+      dest: t.dest,
+      offset: t.offset,
+      mode: t.mode,
+    });
+
+async function fetchChecked(storage: Storage, m: Manifest, check: Checker, t: Target): Promise<void> {
+  const r = await check(await getObject(storage, m, t.key), t);
+  if (r.error !== undefined)
     throw new WalError(
       'corrupt',
-      `backup ${m.id}: ${what} could not be decompressed from ${key}: ${(err as Error).message}`,
-      {
-        cause: err,
-      },
+      `backup ${m.id}: ${t.what} could not be decompressed from ${t.key}: ${r.error}`,
     );
-  }
+  if (r.size !== t.size || r.sha256 !== t.sha256)
+    throw corrupt(m, t.what, storage, { size: r.size, sum: r.sha256 }, t);
 }
 
 /** A file stored as one object: into dest, or only checked when dest is null. */
 async function fetchWhole(
   storage: Storage,
   m: Manifest,
+  check: Checker,
   f: ManifestFile,
   dest: string | null,
 ): Promise<void> {
   const key = backupFileKey(m.systemId, m.id, f.path);
   const mode = f.mode & 0o777 || 0o600;
   if (f.storedSize <= WHOLE_LIMIT) {
-    const data = await fetchObject(storage, m, key, f.path, f.size);
-    const sum = await sha256Async(data);
-    if (data.length !== f.size || sum !== f.sha256)
-      throw corrupt(m, f.path, storage, { size: data.length, sum }, f);
-    if (dest) await fs.writeFile(dest, data, { mode });
+    await fetchChecked(storage, m, check, {
+      what: f.path,
+      key,
+      size: f.size,
+      sha256: f.sha256,
+      dest,
+      offset: -1,
+      mode,
+    });
     return;
   }
   // Backups written before pieces existed keep big files as one object: stream those.
@@ -112,8 +172,8 @@ async function fetchWhole(
 
 interface PiecedFile {
   f: ManifestFile;
-  /** Opened (created at full size) by the first piece that needs it. */
-  fh: Promise<fs.FileHandle> | null;
+  /** Created at full size by the first piece that needs it. */
+  created: Promise<void> | null;
   left: number;
   failed: boolean;
 }
@@ -135,7 +195,7 @@ export async function fetchBackupFiles(
         'corrupt',
         `backup ${m.id}: ${f.path} is stored in pieces but the manifest has no pieceSize`,
       );
-    const pieced: PiecedFile = { f, fh: null, left: f.pieces.length, failed: false };
+    const pieced: PiecedFile = { f, created: null, left: f.pieces.length, failed: false };
     for (let n = 0; n < f.pieces.length; n++) jobs.push({ f, pieced, n });
   }
   let firstError: unknown = null;
@@ -144,29 +204,32 @@ export async function fetchBackupFiles(
     else firstError ??= err;
   };
 
+  const workers = opts.workers ? new PieceWorkers(opts.workers) : null;
+  const check = workers ? workerChecker(m.codec, workers) : inlineChecker(m.codec);
+
   const piece = async (p: PiecedFile, n: number) => {
     const want = p.f.pieces![n]!;
-    const what = `${p.f.path} piece ${n}`;
-    const data = await fetchObject(
-      storage,
-      m,
-      pieceKey(backupFileKey(m.systemId, m.id, p.f.path), n),
-      what,
-      want.size,
-    );
-    const sum = await sha256Async(data);
-    if (data.length !== want.size || sum !== want.sha256)
-      throw corrupt(m, what, storage, { size: data.length, sum }, want);
-    if (!opts.pgdata) return;
-    p.fh ??= (async () => {
-      const h = await fs.open(path.join(opts.pgdata!, p.f.path), 'w', p.f.mode & 0o777 || 0o600);
-      await h.truncate(p.f.size);
-      return h;
-    })();
-    const fh = await p.fh;
-    let off = 0;
-    while (off < data.length)
-      off += (await fh.write(data, off, data.length - off, n * m.pieceSize! + off)).bytesWritten;
+    const dest = opts.pgdata ? path.join(opts.pgdata, p.f.path) : null;
+    if (dest) {
+      p.created ??= (async () => {
+        const h = await fs.open(dest, 'w', p.f.mode & 0o777 || 0o600);
+        try {
+          await h.truncate(p.f.size);
+        } finally {
+          await h.close();
+        }
+      })();
+      await p.created;
+    }
+    await fetchChecked(storage, m, check, {
+      what: `${p.f.path} piece ${n}`,
+      key: pieceKey(backupFileKey(m.systemId, m.id, p.f.path), n),
+      size: want.size,
+      sha256: want.sha256,
+      dest,
+      offset: n * m.pieceSize!,
+      mode: 0,
+    });
   };
 
   let next = 0;
@@ -176,7 +239,7 @@ export async function fetchBackupFiles(
       const p = job.pieced;
       if (!p) {
         try {
-          await fetchWhole(storage, m, job.f, opts.pgdata ? path.join(opts.pgdata, job.f.path) : null);
+          await fetchWhole(storage, m, check, job.f, opts.pgdata ? path.join(opts.pgdata, job.f.path) : null);
           opts.onFile?.(job.f);
         } catch (err) {
           fail(err);
@@ -191,11 +254,14 @@ export async function fetchBackupFiles(
         p.failed = true;
       }
       if (--p.left === 0) {
-        if (p.fh) await p.fh.then((h) => h.close()).catch((err) => (p.failed ? undefined : fail(err)));
         if (!p.failed) opts.onFile?.(p.f);
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, opts.parallel) }, worker));
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, opts.parallel) }, worker));
+  } finally {
+    await workers?.close();
+  }
   if (firstError) throw firstError;
 }

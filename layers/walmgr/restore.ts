@@ -25,6 +25,8 @@ export interface RestoreOptions {
   systemId?: string;
   pgdata: string;
   parallel: number;
+  /** Worker threads for decompress + check + write (fetch-backup.ts); default none. */
+  workers?: number;
   /** Full restore_command to write (must contain %f and %p). */
   restoreCommand: string;
   target?: RecoveryTarget;
@@ -78,6 +80,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<Manifest> {
   await fetchBackupFiles(opts.storage, m, {
     pgdata: opts.pgdata,
     parallel: opts.parallel,
+    workers: opts.workers ?? 0,
     onFile: (f) => {
       done++;
       bytes += f.size;
