@@ -9,11 +9,11 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Storage } from '../storage/types.ts';
-import { decompress, decompressStream, HashCounter, Rechunk, sha256Async } from './codec.ts';
+import { decompressStream, HashCounter, Rechunk } from './codec.ts';
 import { WalError } from './errors.ts';
 import { backupFileKey, pieceKey } from './layout.ts';
 import type { Manifest, ManifestFile } from './manifest.ts';
-import { type PieceResult, PieceWorkers } from './piece-worker.ts';
+import { type PieceResult, PieceWorkers, runPieceJob } from './piece-worker.ts';
 
 /** Objects up to this size are fetched whole and decompressed in one thread-pool call. */
 const WHOLE_LIMIT = 32 * 1024 * 1024;
@@ -72,31 +72,19 @@ interface Target {
 /** Decompress + check + write, in this thread or in a worker (piece-worker.ts). */
 type Checker = (body: Buffer, t: Target) => Promise<PieceResult>;
 
+/** In this thread (verify, the Lambda bundles): the same work, synchronously. */
 const inlineChecker =
   (codec: string): Checker =>
-  async (body, t) => {
-    let data: Buffer;
-    try {
-      data = await decompress(codec, body, t.size);
-    } catch (err) {
-      return { size: -1, sha256: '', error: (err as Error).message };
-    }
-    const sum = await sha256Async(data);
-    if (data.length === t.size && sum === t.sha256 && t.dest) {
-      if (t.offset < 0) await fs.writeFile(t.dest, data, { mode: t.mode });
-      else {
-        const fh = await fs.open(t.dest, 'r+');
-        try {
-          let off = 0;
-          while (off < data.length)
-            off += (await fh.write(data, off, data.length - off, t.offset + off)).bytesWritten;
-        } finally {
-          await fh.close();
-        }
-      }
-    }
-    return { size: data.length, sha256: sum };
-  };
+  async (body, t) =>
+    runPieceJob({
+      body,
+      codec,
+      size: t.size,
+      sha256: t.sha256,
+      dest: t.dest,
+      offset: t.offset,
+      mode: t.mode,
+    });
 
 const workerChecker =
   (codec: string, workers: PieceWorkers): Checker =>

@@ -45,9 +45,13 @@ export async function fetchWal(storage: Storage, sysid: string, wal: WalName): P
       `${key} in ${storage.description} has no checksum/compression metadata; it was not written by walmgr archive`,
     );
   }
-  const data = await decompress(codec, obj.body).catch((err: Error) => {
-    throw new WalError('corrupt', `${key} in ${storage.description}: ${err.message}`, { cause: err });
-  });
+  // The archived size (metadata) lets the output be one buffer; a wrong value only costs speed.
+  const size = Number(meta[META.size]);
+  const data = await decompress(codec, obj.body, size > 0 && size <= 1 << 30 ? size : undefined).catch(
+    (err: Error) => {
+      throw new WalError('corrupt', `${key} in ${storage.description}: ${err.message}`, { cause: err });
+    },
+  );
   const sum = sha256(data);
   if (sum !== meta[META.sha256]) {
     throw new WalError(
