@@ -13,7 +13,7 @@ import { decompressStream, HashCounter, Rechunk } from './codec.ts';
 import { WalError } from './errors.ts';
 import { backupFileKey, pieceKey } from './layout.ts';
 import type { Manifest, ManifestFile } from './manifest.ts';
-import { type PieceResult, PieceWorkers, runPieceJob } from './piece-worker.ts';
+import { type PieceJob, type PieceResult, PieceWorkers, runPieceJob } from './piece-worker.ts';
 
 /** Objects up to this size are fetched whole and decompressed in one thread-pool call. */
 const WHOLE_LIMIT = 32 * 1024 * 1024;
@@ -58,49 +58,17 @@ async function getObject(storage: Storage, m: Manifest, key: string): Promise<Bu
 }
 
 /** What one fetched object must decompress to, and where it goes. */
-interface Target {
+interface Target extends Omit<PieceJob, 'body' | 'codec'> {
   what: string;
   key: string;
-  size: number;
-  sha256: string;
-  dest: string | null;
-  /** Offset in an existing file (a piece), or -1: write the file whole. */
-  offset: number;
-  mode: number;
 }
 
-/** Decompress + check + write, in this thread or in a worker (piece-worker.ts). */
-type Checker = (body: Buffer, t: Target) => Promise<PieceResult>;
-
-/** In this thread (verify, the Lambda bundles): the same work, synchronously. */
-const inlineChecker =
-  (codec: string): Checker =>
-  async (body, t) =>
-    runPieceJob({
-      body,
-      codec,
-      size: t.size,
-      sha256: t.sha256,
-      dest: t.dest,
-      offset: t.offset,
-      mode: t.mode,
-    });
-
-const workerChecker =
-  (codec: string, workers: PieceWorkers): Checker =>
-  (body, t) =>
-    workers.run({
-      body,
-      codec,
-      size: t.size,
-      sha256: t.sha256,
-      dest: t.dest,
-      offset: t.offset,
-      mode: t.mode,
-    });
+/** Decompress + check + write: in this thread (verify, the Lambda bundles) or a worker. */
+type Checker = (job: PieceJob) => Promise<PieceResult>;
+const inlineChecker: Checker = async (job) => runPieceJob(job);
 
 async function fetchChecked(storage: Storage, m: Manifest, check: Checker, t: Target): Promise<void> {
-  const r = await check(await getObject(storage, m, t.key), t);
+  const r = await check({ ...t, body: await getObject(storage, m, t.key), codec: m.codec });
   if (r.error !== undefined)
     throw new WalError(
       'corrupt',
@@ -193,7 +161,7 @@ export async function fetchBackupFiles(
   };
 
   const workers = opts.workers ? new PieceWorkers(opts.workers) : null;
-  const check = workers ? workerChecker(m.codec, workers) : inlineChecker(m.codec);
+  const check: Checker = workers ? (job) => workers.run(job) : inlineChecker;
 
   const piece = async (p: PiecedFile, n: number) => {
     const want = p.f.pieces![n]!;

@@ -82,17 +82,18 @@ if (!isMainThread && parentPort) {
 
 /** A fixed set of workers taking jobs round-robin by least outstanding work. */
 export class PieceWorkers {
-  private readonly workers: { w: Worker; busy: number }[] = [];
+  private readonly workers: { w: Worker; busy: number; dead: Error | null }[] = [];
   private readonly waiting = new Map<
     number,
-    { resolve: (r: PieceResult) => void; reject: (e: Error) => void }
+    { resolve: (r: PieceResult) => void; reject: (e: Error) => void; slot: object }
   >();
   private nextId = 0;
+  private closing = false;
 
   constructor(count: number) {
     for (let i = 0; i < count; i++) {
       const w = new Worker(new URL(import.meta.url));
-      const slot = { w, busy: 0 };
+      const slot = { w, busy: 0, dead: null as Error | null };
       w.on('message', (m: { id: number; result?: PieceResult; fail?: string }) => {
         slot.busy--;
         const p = this.waiting.get(m.id);
@@ -100,16 +101,28 @@ export class PieceWorkers {
         if (m.fail !== undefined) p?.reject(new Error(m.fail));
         else p?.resolve(m.result!);
       });
-      w.on('error', (err) => {
-        for (const p of this.waiting.values()) p.reject(err);
-        this.waiting.clear();
+      // A worker that dies fails what it held and takes no more work; never a hang.
+      const die = (err: Error) => {
+        slot.dead ??= err;
+        for (const [id, p] of this.waiting)
+          if (p.slot === slot) {
+            this.waiting.delete(id);
+            p.reject(err);
+          }
+      };
+      w.on('error', die);
+      w.on('exit', (code) => {
+        if (!this.closing) die(new Error(`restore worker thread exited (code ${code})`));
       });
       this.workers.push(slot);
     }
   }
 
   run(job: PieceJob): Promise<PieceResult> {
-    const slot = this.workers.reduce((a, b) => (b.busy < a.busy ? b : a));
+    const alive = this.workers.filter((s) => !s.dead);
+    if (alive.length === 0)
+      return Promise.reject(this.workers[0]?.dead ?? new Error('no restore worker threads'));
+    const slot = alive.reduce((a, b) => (b.busy < a.busy ? b : a));
     const id = this.nextId++;
     slot.busy++;
     // Large bodies move to the worker without a copy; small ones (possibly slices of Node's
@@ -117,12 +130,13 @@ export class PieceWorkers {
     const own = job.body.byteOffset === 0 && job.body.byteLength === job.body.buffer.byteLength;
     const transfer = own && job.body.byteLength >= 64 * 1024 ? [job.body.buffer as ArrayBuffer] : [];
     return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
+      this.waiting.set(id, { resolve, reject, slot });
       slot.w.postMessage({ id, job }, transfer);
     });
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all(this.workers.map((s) => s.w.terminate()));
   }
 }
