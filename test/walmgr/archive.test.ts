@@ -254,12 +254,10 @@ describe('walmgr archive while S3 goes away', () => {
     try {
       const t0 = Date.now();
       // The backup's own files go straight to S3; only the archiver's path is cut.
+      const repo = ['--repo', `s3://${s3.bucket}/o`, '--endpoint', s3.endpoint];
       const b = await walmgr([
         'backup',
-        '--repo',
-        `s3://${s3.bucket}/o`,
-        '--endpoint',
-        s3.endpoint,
+        ...repo,
         '--s3-conditional-put',
         'off',
         '--db',
@@ -271,14 +269,7 @@ describe('walmgr archive while S3 goes away', () => {
       expect(b.stderr).toMatch(/did not reach .* within 6 s/);
       expect(b.stderr).toMatch(/archive_command FAILING on [0-9A-F]{24}/);
       expect(Date.now() - t0).toBeLessThan(60_000);
-      const l = await walmgr([
-        'listbackups',
-        '--repo',
-        `s3://${s3.bucket}/o`,
-        '--endpoint',
-        s3.endpoint,
-        '--json',
-      ]);
+      const l = await walmgr(['listbackups', ...repo, '--json']);
       expect(JSON.parse(l.stdout)).toEqual([]);
     } finally {
       proxy.up();
