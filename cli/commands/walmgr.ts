@@ -524,8 +524,14 @@ export function register(program: Command): void {
       const { verifyAll } = await import('../../layers/walmgr/catalog.ts');
       const storage = await storageOf(s);
       try {
-        const reports = await verifyAll(storage, o.backup, o.systemId, int(s, 'parallel', 1, 64), (m) =>
-          process.stderr.write(`${m}\n`),
+        const parallel = int(s, 'parallel', 1, 64);
+        const reports = await verifyAll(
+          storage,
+          o.backup,
+          o.systemId,
+          parallel,
+          (m) => process.stderr.write(`${m}\n`),
+          Math.min(parallel, os.availableParallelism()),
         );
         for (const r of reports) {
           process.stdout.write(

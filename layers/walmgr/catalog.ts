@@ -28,9 +28,16 @@ export async function verifyBackup(
   m: Manifest,
   parallel: number,
   progress?: (msg: string) => void,
+  /** Worker threads for decompress + check (fetch-backup.ts); 0: this thread (Lambda). */
+  workers = 0,
 ): Promise<VerifyReport> {
   const problems: string[] = [];
-  await fetchBackupFiles(storage, m, { pgdata: null, parallel, onProblem: (msg) => problems.push(msg) });
+  await fetchBackupFiles(storage, m, {
+    pgdata: null,
+    parallel,
+    workers,
+    onProblem: (msg) => problems.push(msg),
+  });
   progress?.(`verify ${m.id}: ${m.files.length} files checked`);
   const first = segmentNumber(m.startWal, m.walSegmentSize);
   const last = segmentNumber(m.stopWal, m.walSegmentSize);
@@ -58,6 +65,7 @@ export async function verifyAll(
   systemId: string | undefined,
   parallel: number,
   progress?: (msg: string) => void,
+  workers = 0,
 ): Promise<VerifyReport[]> {
   const refs = await listBackupRefs(storage, systemId);
   const chosen =
@@ -66,6 +74,8 @@ export async function verifyAll(
     throw new WalError('not-found', `no backup ${which} in ${storage.description}; run walmgr listbackups`);
   const out: VerifyReport[] = [];
   for (const r of chosen)
-    out.push(await verifyBackup(storage, await readManifest(storage, r.systemId, r.id), parallel, progress));
+    out.push(
+      await verifyBackup(storage, await readManifest(storage, r.systemId, r.id), parallel, progress, workers),
+    );
   return out;
 }
