@@ -9,6 +9,7 @@ import type { Storage } from '../storage/types.ts';
 import { type Codec, compress, sha256 } from './codec.ts';
 import { WalError } from './errors.ts';
 import { META, walKey } from './layout.ts';
+import { readAt } from './read-at.ts';
 import { fileStamp, writeMarker } from './spool.ts';
 import { checkSegment, parseWalName, readSystemId, type WalName } from './wal.ts';
 
@@ -49,13 +50,7 @@ export class ReadBuffer {
     try {
       const { size } = await fh.stat();
       if (this.buf.length < size) this.buf = Buffer.allocUnsafe(size);
-      let got = 0;
-      while (got < size) {
-        const { bytesRead } = await fh.read(this.buf, got, size - got, got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
-      }
-      return this.buf.subarray(0, got);
+      return this.buf.subarray(0, await readAt(fh, this.buf, size, 0));
     } finally {
       await fh.close();
     }

@@ -12,6 +12,7 @@ import { type Codec, compress, sha256 } from './codec.ts';
 import { WalError } from './errors.ts';
 import { backupFileKey, manifestKey, pieceKey, walKey } from './layout.ts';
 import type { Manifest, ManifestFile, ManifestPiece } from './manifest.ts';
+import { readAt } from './read-at.ts';
 import { fmtLsn, parseLsn, parseWalName, segmentName } from './wal.ts';
 
 export interface BackupOptions {
@@ -180,13 +181,8 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     // Exactly the walk-time length, zero-padded if the file shrank meanwhile (as
     // pg_basebackup does): a torn or truncated relation file is fixed by WAL replay.
     const len = Math.min(pieceSize, big.f.size - n * pieceSize);
-    const data = Buffer.alloc(len);
-    let got = 0;
-    while (got < len) {
-      const { bytesRead } = await fh.read(data, got, len - got, n * pieceSize + got);
-      if (bytesRead === 0) break;
-      got += bytesRead;
-    }
+    const data = Buffer.alloc(len); // zeroed: what a shrunk file no longer has stays zero
+    await readAt(fh, data, len, n * pieceSize);
     const body = await compress(opts.codec, data);
     await storage.put(pieceKey(backupFileKey(sysid, id, big.f.path), n), body, { metadata });
     big.pieces[n] = { size: len, storedSize: body.length, sha256: sha256(data) };

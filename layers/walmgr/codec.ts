@@ -47,13 +47,17 @@ export async function compress(codec: Codec, data: Buffer): Promise<Buffer> {
   }
 }
 
+/** zlib output chunk for a known result size: all of it in one buffer (plus slack). */
+const outputChunk = (expectedSize?: number) =>
+  expectedSize === undefined ? CHUNK : Math.max(64 * 1024, expectedSize + 1024);
+
 /**
  * `expectedSize` (when the caller knows the uncompressed size) sizes zlib's output chunk so
  * the result is one buffer instead of 1 MiB chunks concatenated at the end: one copy and
  * one large allocation less per object.
  */
 export async function decompress(codec: string, data: Buffer, expectedSize?: number): Promise<Buffer> {
-  const chunkSize = expectedSize !== undefined ? Math.max(64 * 1024, expectedSize + 1024) : CHUNK;
+  const chunkSize = outputChunk(expectedSize);
   try {
     switch (codec) {
       case 'zstd':
@@ -71,6 +75,25 @@ export async function decompress(codec: string, data: Buffer, expectedSize?: num
       `stored object does not decompress as ${codec}: ${(err as Error).message}`,
       { cause: err },
     );
+  }
+  throw new WalError('corrupt', `stored object names unknown compression ${JSON.stringify(codec)}`);
+}
+
+/**
+ * decompress() without the thread pool, for restore's worker threads (which are the
+ * parallelism there). `expectedSize` as in decompress().
+ */
+export function decompressSync(codec: string, data: Uint8Array, expectedSize: number): Buffer {
+  const chunkSize = outputChunk(expectedSize);
+  switch (codec) {
+    case 'zstd':
+      return zlib.zstdDecompressSync(data, { chunkSize });
+    case 'gzip':
+      return zlib.gunzipSync(data, { chunkSize });
+    case 'brotli':
+      return zlib.brotliDecompressSync(data, { chunkSize });
+    case 'none':
+      return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   }
   throw new WalError('corrupt', `stored object names unknown compression ${JSON.stringify(codec)}`);
 }

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { isMainThread, parentPort, Worker } from 'node:worker_threads';
-import zlib from 'node:zlib';
+import { decompressSync } from './codec.ts';
 
 export interface PieceJob {
   /** Compressed bytes (transferred when large). */
@@ -28,21 +28,6 @@ export interface PieceResult {
   sha256: string;
   /** Decompression error message, when it failed. */
   error?: string;
-}
-
-function decompressSync(codec: string, data: Uint8Array, size: number): Buffer {
-  const chunkSize = Math.max(64 * 1024, size + 1024);
-  switch (codec) {
-    case 'zstd':
-      return zlib.zstdDecompressSync(data, { chunkSize });
-    case 'gzip':
-      return zlib.gunzipSync(data, { chunkSize });
-    case 'brotli':
-      return zlib.brotliDecompressSync(data, { chunkSize });
-    case 'none':
-      return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  }
-  throw new Error(`unknown compression ${JSON.stringify(codec)}`);
 }
 
 /** The work itself; runs in a worker (or inline, in tests). */
