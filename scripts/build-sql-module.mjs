@@ -1,6 +1,6 @@
 // Writes layers/install/generated-sql.ts: the statements of sql/install.sql (with every \ir
 // expanded, exactly as the installer reads them) as a module, so a bundled Lambda installs the
-// schema without reading files at run time. test/functions/generated-sql.test.ts checks it is
+// schema without reading files at run time. test/pgq/admin.lambda.test.ts checks it is
 // current; rerun after changing anything under sql/:  node scripts/build-sql-module.mjs
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';

@@ -1,9 +1,9 @@
-// Kills a remote/serial consumer process (test/runtime/fixtures/crashing-remote-consumer.ts)
+// Kills a remote/serial consumer process (test/pgq/fixtures/crashing-remote-consumer.ts)
 // right after its target commit, before finish_batch: the window exactly-once must survive.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 
-const fixture = path.resolve(import.meta.dirname, '../runtime/fixtures/crashing-remote-consumer.ts');
+const fixture = path.resolve(import.meta.dirname, '../pgq/fixtures/crashing-remote-consumer.ts');
 
 /**
  * Runs the child until it reports the target commit (READY), then SIGKILLs it. Returns the

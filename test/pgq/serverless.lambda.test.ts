@@ -181,14 +181,10 @@ describe('serverless path', () => {
     const file = path.join(os.tmpdir(), `skytools-fn-event-${process.pid}.json`);
     writeFileSync(file, JSON.stringify(sqsEvent(msgs, arn)));
 
-    const child = spawn(
-      process.execPath,
-      [path.join(ROOT, 'test/functions/fixtures/consumer-child.ts'), file],
-      {
-        env: { ...process.env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    const child = spawn(process.execPath, [path.join(ROOT, 'test/pgq/fixtures/consumer-child.ts'), file], {
+      env: { ...process.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d) => {
       stderr += d;

@@ -1,7 +1,7 @@
 // Behaviour of pgq.logutriga / pgq.sqltriga / pgq.jsontriga (PL/pgSQL): event formats, every
 // trigger option, errors (which insert nothing), and regeneration of the per-table encoder
 // after schema changes. Byte-for-byte equality with the C triggers is in
-// test/compat/triggers-vs-c.test.ts.
+// test/pgq/triggers-vs-c.compat.test.ts.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../support/db.ts';
 
