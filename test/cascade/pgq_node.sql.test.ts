@@ -1,7 +1,7 @@
 // pgq_node contracts: node creation per type, the node map, subscribers on a provider,
 // cascaded consumer state, watermarks, switchover steps and drop_node. Each queue of the test
 // database plays one node (a database holds one node per cascaded queue).
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../support/db.ts';
 import { drain, pgError, tick } from '../support/pgq.ts';
 
@@ -12,6 +12,22 @@ type Ret = { ret_code: number; ret_note: string };
 async function call(sql: string, params: unknown[] = []): Promise<Ret> {
   const r = await db.one<Ret>(sql, params);
   return { ret_code: r.ret_code, ret_note: r.ret_note };
+}
+
+/**
+ * A pgq_node admin call (`fn(args)`, run as `select * from pgq_node.fn(args)`) and its expected
+ * (ret_code, ret_note): the code, and the note unless omitted; bind parameters last.
+ */
+type Case = [fn: string, code: number, note?: string, params?: unknown[]];
+
+/** Runs the calls in order (each may depend on the ones before), each checked against its case. */
+async function expectCalls(cases: Case[]): Promise<void> {
+  for (const [fn, code, note, params] of cases) {
+    const sql = `select * from pgq_node.${fn}`;
+    const got = await call(sql, params);
+    if (note === undefined) expect(got.ret_code, sql).toBe(code);
+    else expect(got, sql).toEqual({ ret_code: code, ret_note: note });
+  }
 }
 
 async function loc(queue: string, node: string, dead = false): Promise<void> {
@@ -25,13 +41,14 @@ async function loc(queue: string, node: string, dead = false): Promise<void> {
 
 async function rootNode(queue: string, node = 'root1'): Promise<void> {
   await loc(queue, node);
-  expect(
-    await call("select * from pgq_node.create_node($1, 'root', $2, $3, null, null, null)", [
-      queue,
-      node,
-      `${node}_worker`,
-    ]),
-  ).toEqual({ ret_code: 200, ret_note: `Node "${node}" initialized for queue "${queue}" with type "root"` });
+  await expectCalls([
+    [
+      "create_node($1, 'root', $2, $3, null, null, null)",
+      200,
+      `Node "${node}" initialized for queue "${queue}" with type "root"`,
+      [queue, node, `${node}_worker`],
+    ],
+  ]);
 }
 
 async function snapshot() {
@@ -78,46 +95,31 @@ describe('create_node', () => {
   it('root: refuses provider/watermark/combined args and a second initialization, changing nothing', async () => {
     await loc('cn_bad', 'r');
     const before = await snapshot();
-    expect(
-      await call("select * from pgq_node.create_node('cn_bad', 'root', 'r', 'w', 'p', null, null)"),
-    ).toEqual({
-      ret_code: 401,
-      ret_note: 'unexpected args for root',
-    });
-    expect(
-      await call("select * from pgq_node.create_node('cn_bad', 'root', 'r', 'w', null, 5, null)"),
-    ).toEqual({
-      ret_code: 401,
-      ret_note: 'unexpected args for root',
-    });
+    await expectCalls([
+      ["create_node('cn_bad', 'root', 'r', 'w', 'p', null, null)", 401, 'unexpected args for root'],
+      ["create_node('cn_bad', 'root', 'r', 'w', null, 5, null)", 401, 'unexpected args for root'],
+    ]);
     expect(await snapshot()).toEqual(before);
     await rootNode('cn_bad', 'r');
     const after = await snapshot();
-    expect(
-      await call("select * from pgq_node.create_node('cn_bad', 'root', 'r', 'w', null, null, null)"),
-    ).toEqual({
-      ret_code: 401,
-      ret_note: 'Node already initialized',
-    });
+    await expectCalls([
+      ["create_node('cn_bad', 'root', 'r', 'w', null, null, null)", 401, 'Node already initialized'],
+    ]);
     expect(await snapshot()).toEqual(after);
   });
 
   it('branch: external ticker, inserts disabled, queue starts at the global watermark tick', async () => {
     await loc('cn_branch', 'b1');
     await loc('cn_branch', 'r1');
-    expect(
-      await call("select * from pgq_node.create_node('cn_branch', 'branch', 'b1', 'bw', null, 7, null)"),
-    ).toEqual({
-      ret_code: 401,
-      ret_note: 'provider not set for branch',
-    });
-    expect(
-      await call("select * from pgq_node.create_node('cn_branch', 'branch', 'b1', 'bw', 'r1', null, null)"),
-    ).toEqual({ ret_code: 401, ret_note: 'global watermark not set for branch' });
-    expect(
-      (await call("select * from pgq_node.create_node('cn_branch', 'branch', 'b1', 'bw', 'r1', 7, null)"))
-        .ret_code,
-    ).toBe(200);
+    await expectCalls([
+      ["create_node('cn_branch', 'branch', 'b1', 'bw', null, 7, null)", 401, 'provider not set for branch'],
+      [
+        "create_node('cn_branch', 'branch', 'b1', 'bw', 'r1', null, null)",
+        401,
+        'global watermark not set for branch',
+      ],
+      ["create_node('cn_branch', 'branch', 'b1', 'bw', 'r1', 7, null)", 200],
+    ]);
     const q = await db.one(
       "select queue_external_ticker, queue_disable_insert from pgq.queue where queue_name = 'cn_branch'",
     );
@@ -142,15 +144,14 @@ describe('create_node', () => {
   it('leaf and merge-leaf: no local queue; the combined queue must exist', async () => {
     await loc('cn_leaf', 'l1');
     await loc('cn_leaf', 'b1');
-    expect(
-      await call(
-        "select * from pgq_node.create_node('cn_leaf', 'leaf', 'l1', 'lw', 'b1', 5, 'no_such_queue')",
-      ),
-    ).toEqual({ ret_code: 401, ret_note: 'non-existing queue on leaf side: no_such_queue' });
-    expect(
-      (await call("select * from pgq_node.create_node('cn_leaf', 'leaf', 'l1', 'lw', 'b1', 5, null)"))
-        .ret_code,
-    ).toBe(200);
+    await expectCalls([
+      [
+        "create_node('cn_leaf', 'leaf', 'l1', 'lw', 'b1', 5, 'no_such_queue')",
+        401,
+        'non-existing queue on leaf side: no_such_queue',
+      ],
+      ["create_node('cn_leaf', 'leaf', 'l1', 'lw', 'b1', 5, null)", 200],
+    ]);
     expect((await db.one("select count(*)::int as n from pgq.queue where queue_name = 'cn_leaf'")).n).toBe(0);
     const info = await db.one("select * from pgq_node.get_node_info('cn_leaf')");
     expect(info).toMatchObject({
@@ -167,10 +168,7 @@ describe('create_node', () => {
     await call("select * from pgq_node.create_node('cn_comb', 'branch', 'c1', 'cw', 'r1', 1, null)");
     await loc('cn_part', 'p1');
     await loc('cn_part', 'b1');
-    expect(
-      (await call("select * from pgq_node.create_node('cn_part', 'leaf', 'p1', 'pw', 'b1', 5, 'cn_comb')"))
-        .ret_code,
-    ).toBe(200);
+    await expectCalls([["create_node('cn_part', 'leaf', 'p1', 'pw', 'b1', 5, 'cn_comb')", 200]]);
     expect(
       await db.one("select combined_queue, combined_type from pgq_node.get_node_info('cn_part')"),
     ).toEqual({
@@ -180,17 +178,13 @@ describe('create_node', () => {
     expect((await db.one("select target_for from pgq_node.get_node_info('cn_comb')")).target_for).toEqual([
       'cn_part',
     ]);
-    expect(await call("select * from pgq_node.set_partition_watermark('cn_comb', 'cn_part', 42)")).toEqual({
-      ret_code: 200,
-      ret_note: 'Ok',
-    });
+    await expectCalls([["set_partition_watermark('cn_comb', 'cn_part', 42)", 200, 'Ok']]);
     expect(
       (await db.one("select last_tick_id from pgq_node.local_state where consumer_name = 'pw'")).last_tick_id,
     ).toBe(42n);
-    expect(await call("select * from pgq_node.set_partition_watermark('cn_leaf', 'cn_part', 1)")).toEqual({
-      ret_code: 201,
-      ret_note: 'Part-queue does not exist',
-    });
+    await expectCalls([
+      ["set_partition_watermark('cn_leaf', 'cn_part', 1)", 201, 'Part-queue does not exist'],
+    ]);
   });
 
   it('bad input raises the constraint errors of the original and leaves nothing behind', async () => {
@@ -281,22 +275,12 @@ describe('node map', () => {
     await loc('nm_b', 'r1');
     await loc('nm_b', 'x1');
     await call("select * from pgq_node.create_node('nm_b', 'branch', 'b1', 'bw', 'r1', 1, null)");
-    expect(await call("select * from pgq_node.unregister_location('nm_b', 'b1')")).toEqual({
-      ret_code: 403,
-      ret_note: "Cannot drop node's own location",
-    });
-    expect(await call("select * from pgq_node.unregister_location('nm_b', 'r1')")).toEqual({
-      ret_code: 403,
-      ret_note: "Cannot drop location of node's parent",
-    });
-    expect(await call("select * from pgq_node.unregister_location('nm_b', 'x1')")).toEqual({
-      ret_code: 200,
-      ret_note: 'Ok',
-    });
-    expect(await call("select * from pgq_node.unregister_location('nm_b', 'x1')")).toEqual({
-      ret_code: 301,
-      ret_note: 'Location not found: nm_b/x1',
-    });
+    await expectCalls([
+      ["unregister_location('nm_b', 'b1')", 403, "Cannot drop node's own location"],
+      ["unregister_location('nm_b', 'r1')", 403, "Cannot drop location of node's parent"],
+      ["unregister_location('nm_b', 'x1')", 200, 'Ok'],
+      ["unregister_location('nm_b', 'x1')", 301, 'Location not found: nm_b/x1'],
+    ]);
   });
 });
 
@@ -318,31 +302,15 @@ describe('subscribers on a provider', () => {
 
     // watermark moves forward only
     const t2 = await tick(db, 'sub_q');
-    expect(await call("select * from pgq_node.set_subscriber_watermark('sub_q', 'b', $1)", [t2])).toEqual({
-      ret_code: 200,
-      ret_note: `.b.watermark set to ${t2}`,
-    });
-    expect(await call("select * from pgq_node.set_subscriber_watermark('sub_q', 'b', $1)", [t2])).toEqual({
-      ret_code: 100,
-      ret_note: 'watermark already set',
-    });
-    expect(await call("select * from pgq_node.set_subscriber_watermark('sub_q', 'b', $1)", [gw])).toEqual({
-      ret_code: 405,
-      ret_note: 'watermark must not be moved backwards',
-    });
-    expect(await call("select * from pgq_node.set_subscriber_watermark('sub_q', 'nobody', 1)")).toEqual({
-      ret_code: 404,
-      ret_note: 'node nobody not subscribed to queue ',
-    });
-
-    expect(await call("select * from pgq_node.unregister_subscriber('sub_q', 'b')")).toEqual({
-      ret_code: 200,
-      ret_note: 'Subscriber unregistered: b',
-    });
-    expect(await call("select * from pgq_node.unregister_subscriber('sub_q', 'b')")).toEqual({
-      ret_code: 304,
-      ret_note: 'Subscriber not found',
-    });
+    const setWm = "set_subscriber_watermark('sub_q', 'b', $1)";
+    await expectCalls([
+      [setWm, 200, `.b.watermark set to ${t2}`, [t2]],
+      [setWm, 100, 'watermark already set', [t2]],
+      [setWm, 405, 'watermark must not be moved backwards', [gw]],
+      ["set_subscriber_watermark('sub_q', 'nobody', 1)", 404, 'node nobody not subscribed to queue '],
+      ["unregister_subscriber('sub_q', 'b')", 200, 'Subscriber unregistered: b'],
+      ["unregister_subscriber('sub_q', 'b')", 304, 'Subscriber not found'],
+    ]);
     const cons = await db.query("select consumer_name from pgq.get_consumer_info('sub_q')");
     expect(cons.rows.map((r) => r.consumer_name)).toEqual(['.global_watermark']);
   });
@@ -356,9 +324,7 @@ describe('subscribers on a provider', () => {
     await loc('sub_leaf', 'l');
     await loc('sub_leaf', 'p');
     await call("select * from pgq_node.create_node('sub_leaf', 'leaf', 'l', 'lw', 'p', 1, null)");
-    expect(
-      (await call("select * from pgq_node.register_subscriber('sub_leaf', 'p', 'w', null)")).ret_code,
-    ).toBe(401);
+    await expectCalls([["register_subscriber('sub_leaf', 'p', 'w', null)", 401]]);
     await rootNode('sub_dup', 'r');
     await loc('sub_dup', 'b');
     await db.query("select * from pgq_node.register_subscriber('sub_dup', 'b', 'bw', null)");
@@ -373,14 +339,10 @@ describe('cascaded consumer state', () => {
   it('register, pause/resume, uptodate, completed, error, change provider, unregister', async () => {
     await rootNode('cs', 'r');
     await loc('cs', 'b');
-    expect(await call("select * from pgq_node.register_consumer('cs', 'cc', 'r', 1)")).toEqual({
-      ret_code: 200,
-      ret_note: 'Consumer cc registered on queue cs',
-    });
-    expect(await call("select * from pgq_node.register_consumer('cs', 'cc', 'r', 1)")).toEqual({
-      ret_code: 201,
-      ret_note: 'Consumer already registered: cs/cc',
-    });
+    await expectCalls([
+      ["register_consumer('cs', 'cc', 'r', 1)", 200, 'Consumer cc registered on queue cs'],
+      ["register_consumer('cs', 'cc', 'r', 1)", 201, 'Consumer already registered: cs/cc'],
+    ]);
     expect(await db.one("select * from pgq_node.get_consumer_state('cs', 'cc')")).toEqual({
       ret_code: 100,
       ret_note: 'Ok',
@@ -393,38 +355,21 @@ describe('cascaded consumer state', () => {
       uptodate: false,
       cur_error: null,
     });
-    expect(await call("select * from pgq_node.set_consumer_paused('cs', 'cc', true)")).toEqual({
-      ret_code: 200,
-      ret_note: 'Consumer cc tagged as paused',
-    });
-    expect(await call("select * from pgq_node.set_consumer_paused('cs', 'cc', true)")).toEqual({
-      ret_code: 201,
-      ret_note: 'Consumer cc already paused',
-    });
-    expect(await call("select * from pgq_node.set_consumer_uptodate('cs', 'cc', true)")).toEqual({
-      ret_code: 200,
-      ret_note: 'Consumer uptodate = 1',
-    });
-    expect(await call("select * from pgq_node.set_consumer_paused('cs', 'cc', false)")).toEqual({
-      ret_code: 200,
-      ret_note: 'Consumer cc tagged as resumed',
-    });
+    await expectCalls([
+      ["set_consumer_paused('cs', 'cc', true)", 200, 'Consumer cc tagged as paused'],
+      ["set_consumer_paused('cs', 'cc', true)", 201, 'Consumer cc already paused'],
+      ["set_consumer_uptodate('cs', 'cc', true)", 200, 'Consumer uptodate = 1'],
+      ["set_consumer_paused('cs', 'cc', false)", 200, 'Consumer cc tagged as resumed'],
+    ]);
     // resuming clears uptodate so the consumer notices
     expect((await db.one("select uptodate from pgq_node.get_consumer_state('cs', 'cc')")).uptodate).toBe(
       false,
     );
-    expect(await call("select * from pgq_node.set_consumer_error('cs', 'cc', 'boom')")).toEqual({
-      ret_code: 100,
-      ret_note: 'Consumer cc error = boom',
-    });
-    expect(await call("select * from pgq_node.set_consumer_completed('cs', 'cc', 5)")).toEqual({
-      ret_code: 100,
-      ret_note: 'Consumer cc completed tick = 5',
-    });
-    expect(await call("select * from pgq_node.change_consumer_provider('cs', 'cc', 'b')")).toEqual({
-      ret_code: 200,
-      ret_note: 'Consumer provider node set to : b',
-    });
+    await expectCalls([
+      ["set_consumer_error('cs', 'cc', 'boom')", 100, 'Consumer cc error = boom'],
+      ["set_consumer_completed('cs', 'cc', 5)", 100, 'Consumer cc completed tick = 5'],
+      ["change_consumer_provider('cs', 'cc', 'b')", 200, 'Consumer provider node set to : b'],
+    ]);
     expect((await db.query("select * from pgq_node.get_consumer_info('cs')")).rows).toEqual([
       {
         consumer_name: 'cc',
@@ -443,80 +388,45 @@ describe('cascaded consumer state', () => {
         cur_error: null,
       },
     ]);
-    expect(await call("select * from pgq_node.unregister_consumer('cs', 'cc')")).toEqual({
-      ret_code: 200,
-      ret_note: 'Consumer cc unregistered from cs',
-    });
+    await expectCalls([["unregister_consumer('cs', 'cc')", 200, 'Consumer cc unregistered from cs']]);
     expect((await db.one("select ret_code from pgq_node.get_consumer_state('cs', 'cc')")).ret_code).toBe(404);
   });
 
-  it('unknown queue or consumer: the original codes, nothing changes', async () => {
-    await rootNode('cs_bad', 'r');
-    const before = await snapshot();
-    const cases: [string, Ret][] = [
-      [
-        "select * from pgq_node.register_consumer('nothing', 'c', 'r', 1)",
-        { ret_code: 404, ret_note: 'Unknown queue: nothing' },
-      ],
-      [
-        "select * from pgq_node.unregister_consumer('nothing', 'c')",
-        { ret_code: 404, ret_note: 'Unknown queue: nothing' },
-      ],
-      [
-        "select * from pgq_node.set_consumer_paused('cs_bad', 'ghost', true)",
-        { ret_code: 404, ret_note: 'Unknown consumer: ghost' },
-      ],
-      [
-        "select * from pgq_node.set_consumer_uptodate('cs_bad', 'ghost', true)",
-        { ret_code: 404, ret_note: 'Consumer not known: cs_bad/ghost' },
-      ],
-      [
-        "select * from pgq_node.set_consumer_completed('cs_bad', 'ghost', 1)",
-        { ret_code: 404, ret_note: 'Consumer not known: cs_bad/ghost' },
-      ],
-      [
-        "select * from pgq_node.set_consumer_error('cs_bad', 'ghost', 'x')",
-        { ret_code: 101, ret_note: 'Consumer not known, ignoring: cs_bad/ghost' },
-      ],
-      [
-        "select * from pgq_node.change_consumer_provider('cs_bad', 'r_worker', 'nowhere')",
-        { ret_code: 404, ret_note: 'New node not found: nowhere' },
-      ],
-      [
-        "select * from pgq_node.change_consumer_provider('cs_bad', 'ghost', 'r')",
-        { ret_code: 404, ret_note: 'Unknown consumer: cs_bad/ghost' },
-      ],
-      [
-        "select ret_code, ret_note from pgq_node.get_consumer_state('cs_bad', 'ghost')",
-        { ret_code: 404, ret_note: 'Unknown consumer: cs_bad/ghost' },
-      ],
-      [
-        "select ret_code, ret_note from pgq_node.get_consumer_state('nothing', 'c')",
-        { ret_code: 404, ret_note: 'Unknown queue: nothing' },
-      ],
-      [
-        "select ret_code, ret_note from pgq_node.get_node_info('nothing')",
-        { ret_code: 404, ret_note: 'Unknown queue: nothing' },
-      ],
-      [
-        "select ret_code, ret_note from pgq_node.get_worker_state('nothing')",
-        { ret_code: 404, ret_note: 'Unknown queue: nothing' },
-      ],
-      [
-        "select * from pgq_node.set_node_attrs('nothing', 'a=b')",
-        { ret_code: 404, ret_note: 'Node not found' },
-      ],
-    ];
-    for (const [sql, want] of cases) expect(await call(sql), sql).toEqual(want);
-    const nulls = await pgError(
-      db.query("select * from pgq_node.set_consumer_completed('cs_bad', 'r_worker', null)"),
-    );
-    expect(nulls.message).toMatch(/last_tick_id/);
-    expect((await pgError(db.query("select pgq_node.is_root_node('nothing')"))).message).toBe(
-      'queue does not exist: nothing',
-    );
-    expect((await pgError(db.query('select pgq_node.is_leaf_node(null)'))).code).toBe('PN001');
-    expect(await snapshot()).toEqual(before);
+  describe('unknown queue or consumer: the original codes, nothing changes', () => {
+    beforeAll(() => rootNode('cs_bad', 'r'));
+
+    it.each<Case>([
+      ["register_consumer('nothing', 'c', 'r', 1)", 404, 'Unknown queue: nothing'],
+      ["unregister_consumer('nothing', 'c')", 404, 'Unknown queue: nothing'],
+      ["set_consumer_paused('cs_bad', 'ghost', true)", 404, 'Unknown consumer: ghost'],
+      ["set_consumer_uptodate('cs_bad', 'ghost', true)", 404, 'Consumer not known: cs_bad/ghost'],
+      ["set_consumer_completed('cs_bad', 'ghost', 1)", 404, 'Consumer not known: cs_bad/ghost'],
+      ["set_consumer_error('cs_bad', 'ghost', 'x')", 101, 'Consumer not known, ignoring: cs_bad/ghost'],
+      ["change_consumer_provider('cs_bad', 'r_worker', 'nowhere')", 404, 'New node not found: nowhere'],
+      ["change_consumer_provider('cs_bad', 'ghost', 'r')", 404, 'Unknown consumer: cs_bad/ghost'],
+      ["get_consumer_state('cs_bad', 'ghost')", 404, 'Unknown consumer: cs_bad/ghost'],
+      ["get_consumer_state('nothing', 'c')", 404, 'Unknown queue: nothing'],
+      ["get_node_info('nothing')", 404, 'Unknown queue: nothing'],
+      ["get_worker_state('nothing')", 404, 'Unknown queue: nothing'],
+      ["set_node_attrs('nothing', 'a=b')", 404, 'Node not found'],
+    ])('%s → %i', async (...c) => {
+      const before = await snapshot();
+      await expectCalls([c]);
+      expect(await snapshot()).toEqual(before);
+    });
+
+    it('NULL tick and unknown queue in the boolean helpers raise', async () => {
+      const before = await snapshot();
+      const nulls = await pgError(
+        db.query("select * from pgq_node.set_consumer_completed('cs_bad', 'r_worker', null)"),
+      );
+      expect(nulls.message).toMatch(/last_tick_id/);
+      expect((await pgError(db.query("select pgq_node.is_root_node('nothing')"))).message).toBe(
+        'queue does not exist: nothing',
+      );
+      expect((await pgError(db.query('select pgq_node.is_leaf_node(null)'))).code).toBe('PN001');
+      expect(await snapshot()).toEqual(before);
+    });
   });
 });
 
@@ -535,10 +445,7 @@ describe('watermarks', () => {
     expect((await db.one("select local_watermark from pgq_node.get_node_info('wm')")).local_watermark).toBe(
       t3,
     );
-    expect(await call("select * from pgq_node.set_global_watermark('wm', null)")).toEqual({
-      ret_code: 200,
-      ret_note: `Global watermark set to ${t3}`,
-    });
+    await expectCalls([["set_global_watermark('wm', null)", 200, `Global watermark set to ${t3}`]]);
     const info = await db.one("select global_watermark, worker_last_tick from pgq_node.get_node_info('wm')");
     expect(info.global_watermark).toBe(t3);
     expect(
@@ -560,33 +467,22 @@ describe('watermarks', () => {
     await loc('wm_b', 'b');
     await loc('wm_b', 'r');
     await call("select * from pgq_node.create_node('wm_b', 'branch', 'b', 'bw', 'r', 3, null)");
-    expect(await call("select * from pgq_node.set_global_watermark('wm_b', null)")).toEqual({
-      ret_code: 500,
-      ret_note: 'bad usage: wm=null on branch node',
-    });
-    expect(await call("select * from pgq_node.set_global_watermark('wm_b', 99)")).toEqual({
-      ret_code: 200,
-      ret_note: 'Skipping global watermark update to 99',
-    });
+    await expectCalls([
+      ["set_global_watermark('wm_b', null)", 500, 'bad usage: wm=null on branch node'],
+      ["set_global_watermark('wm_b', 99)", 200, 'Skipping global watermark update to 99'],
+    ]);
     await db.query("select pgq.ticker('wm_b', 4, now(), 10)");
-    expect(await call("select * from pgq_node.set_global_watermark('wm_b', 4)")).toEqual({
-      ret_code: 200,
-      ret_note: 'Global watermark set to 4',
-    });
+    await expectCalls([["set_global_watermark('wm_b', 4)", 200, 'Global watermark set to 4']]);
     expect(
       (await db.one("select global_watermark from pgq_node.get_node_info('wm_b')")).global_watermark,
     ).toBe(4n);
     await loc('wm_l', 'l');
     await loc('wm_l', 'b');
     await call("select * from pgq_node.create_node('wm_l', 'leaf', 'l', 'lw', 'b', 3, null)");
-    expect(await call("select * from pgq_node.set_global_watermark('wm_l', 5)")).toEqual({
-      ret_code: 100,
-      ret_note: 'Ignoring global watermark in leaf',
-    });
-    expect(await call("select * from pgq_node.set_global_watermark('nothing', 5)")).toEqual({
-      ret_code: 404,
-      ret_note: 'Queuenothing not found',
-    });
+    await expectCalls([
+      ["set_global_watermark('wm_l', 5)", 100, 'Ignoring global watermark in leaf'],
+      ["set_global_watermark('nothing', 5)", 404, 'Queuenothing not found'],
+    ]);
   });
 
   it('maint_watermark republishes only a stale global watermark, and only on the root', async () => {
@@ -621,14 +517,10 @@ describe('switchover', () => {
       ret_note: 'Node not root',
       last_tick: null,
     });
-    expect(await call("select * from pgq_node.promote_branch('sw')")).toEqual({
-      ret_code: 200,
-      ret_note: 'Branch node promoted to root',
-    });
-    expect(await call("select * from pgq_node.promote_branch('sw')")).toEqual({
-      ret_code: 301,
-      ret_note: 'Node not branch',
-    });
+    await expectCalls([
+      ["promote_branch('sw')", 200, 'Branch node promoted to root'],
+      ["promote_branch('sw')", 301, 'Node not branch'],
+    ]);
     expect(
       await db.one("select node_type, provider_node, worker_last_tick from pgq_node.get_node_info('sw')"),
     ).toEqual({
@@ -709,10 +601,7 @@ describe('drop_node', () => {
     await loc('dn', 'b');
     await loc('dn', 'c');
     await db.query("select * from pgq_node.register_subscriber('dn', 'b', 'bw', null)");
-    expect(await call("select * from pgq_node.drop_node('dn', 'b')")).toEqual({
-      ret_code: 200,
-      ret_note: 'Node dropped: b',
-    });
+    await expectCalls([["drop_node('dn', 'b')", 200, 'Node dropped: b']]);
     expect((await db.query("select * from pgq_node.get_subscriber_info('dn')")).rows).toEqual([]);
     expect(
       (await db.query("select node_name from pgq_node.get_queue_locations('dn') order by 1")).rows,
@@ -721,23 +610,15 @@ describe('drop_node', () => {
     await loc('dn_leaf', 'l');
     await loc('dn_leaf', 'p');
     await call("select * from pgq_node.create_node('dn_leaf', 'leaf', 'l', 'lw', 'p', 1, null)");
-    expect(await call("select * from pgq_node.drop_node('dn_leaf', 'p')")).toEqual({
-      ret_code: 405,
-      ret_note: 'Cannot drop provider node: p',
-    });
-
-    expect(await call("select * from pgq_node.drop_node('dn', 'r')")).toEqual({
-      ret_code: 200,
-      ret_note: 'Node dropped: r',
-    });
+    await expectCalls([
+      ["drop_node('dn_leaf', 'p')", 405, 'Cannot drop provider node: p'],
+      ["drop_node('dn', 'r')", 200, 'Node dropped: r'],
+    ]);
     const s = await snapshot();
     expect(s.info.filter((r) => r.queue_name === 'dn')).toEqual([]);
     expect(s.loc.filter((r) => r.queue_name === 'dn')).toEqual([]);
     expect(s.queues.filter((r) => r.queue_name === 'dn')).toEqual([]);
-    expect(await call("select * from pgq_node.drop_node('never', 'x')")).toEqual({
-      ret_code: 200,
-      ret_note: 'Node dropped: x',
-    });
+    await expectCalls([["drop_node('never', 'x')", 200, 'Node dropped: x']]);
   });
 });
 
