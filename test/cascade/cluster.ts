@@ -3,14 +3,15 @@
 // leaf that stores every user event in a table in the worker's local transaction.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { CascadeAdmin } from '../../layers/cascade/admin.ts';
 import { getNodeInfo } from '../../layers/cascade/node.ts';
 import { type CascadeHandler, CascadeWorker, isCascadeEvent } from '../../layers/cascade/worker.ts';
 import { typeParsers } from '../../layers/db/connection.ts';
 import { quoteIdent } from '../../layers/db/ident.ts';
+import { install } from '../../layers/install/installer.ts';
 import { runTicker } from '../../layers/pgq/ticker.ts';
-import { adminQuery, urlFor } from '../support/compat.ts';
+import { adminQuery, libpqBase, urlFor } from '../support/compat.ts';
 import { createDatabase } from '../support/db.ts';
 
 export interface NodeDb {
@@ -101,6 +102,14 @@ export class Cluster {
         provider: this.loc(branch),
       }),
     );
+  }
+
+  /** Creates the node's cascade_seen table and lets its worker record every user event into it. */
+  async record(name: string): Promise<void> {
+    await this.nodes[name]!.query(
+      'create table cascade_seen (seq bigserial primary key, ev_id int8, data text)',
+    );
+    this.handlers[name] = recordingHandler;
   }
 
   loc(name: string): string {
@@ -291,6 +300,44 @@ export interface OwnedNodeDb extends NodeDb {
   admin(sql: string): Promise<void>;
 }
 
+export interface ClusterFixture {
+  /** Set before the file's tests run. */
+  readonly c: Cluster;
+  readonly dbs: OwnedNodeDb[];
+}
+
+/**
+ * A cluster for one test file (or describe): before its tests, one fresh database per node name
+ * (on `target`, or from `create`), the worker of `record` recording into cascade_seen, with
+ * `build` root → branch → leaf created from the first three names, with `start` every worker and
+ * ticker running; after them, everything stopped and dropped.
+ */
+export function useCluster(
+  names: string[],
+  o: {
+    target?: Target;
+    create?: () => Promise<OwnedNodeDb>;
+    record?: string;
+    build?: boolean;
+    start?: boolean;
+  } = {},
+): ClusterFixture {
+  const f = { c: null as unknown as Cluster, dbs: [] as OwnedNodeDb[] };
+  beforeAll(async () => {
+    const create = o.create ?? (() => createNodeDb(o.target ?? 'ours'));
+    f.dbs = await Promise.all(names.map(() => create()));
+    f.c = new Cluster(Object.fromEntries(names.map((n, i) => [n, f.dbs[i]!])));
+    if (o.record) await f.c.record(o.record);
+    if (o.build) await f.c.build(names[0]!, names[1]!, names[2]!);
+    if (o.start) f.c.startAll();
+  });
+  afterAll(async () => {
+    await f.c?.stopAll();
+    await Promise.all(f.dbs.map((d) => d.drop()));
+  });
+  return f;
+}
+
 /** A fresh database on the target: a clone of our installed template, or one with the C extensions. */
 export async function createNodeDb(target: Target): Promise<OwnedNodeDb> {
   if (target === 'ours') {
@@ -307,16 +354,35 @@ export async function createNodeDb(target: Target): Promise<OwnedNodeDb> {
       admin: (sql) => runAdmin(adminUrl, sql),
     };
   }
-  const name = `cc_c_${randomBytes(5).toString('hex')}`;
+  return compatServerDb('c-extension');
+}
+
+/**
+ * A database on the Debian server of the compat tests (where python3-pgq and the C extensions
+ * run), with the C extensions or with our SQL installed; `location` is its libpq string, as the
+ * python tools store it.
+ */
+export async function compatServerDb(schema: Target): Promise<OwnedNodeDb> {
+  const name = `cc_${schema === 'ours' ? 'py' : 'c'}_${randomBytes(5).toString('hex')}`;
   await adminQuery(`create database ${name}`);
   const url = urlFor(name);
   const pool = new pg.Pool({ connectionString: url, types: typeParsers, max: 6 });
   pool.on('error', () => {});
-  await pool.query('create extension pgq');
-  await pool.query('create extension pgq_node');
+  if (schema === 'ours') {
+    const c = await pool.connect();
+    try {
+      await install(c);
+    } finally {
+      c.release();
+    }
+  } else {
+    await pool.query('create extension pgq');
+    await pool.query('create extension pgq_node');
+  }
   return {
     name,
     url,
+    location: schema === 'ours' ? `${libpqBase()} dbname=${name}` : undefined,
     query: (sql, params) => pool.query(sql, params),
     drop: async () => {
       await pool.end();

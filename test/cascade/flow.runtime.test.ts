@@ -1,40 +1,16 @@
 // root → branch → leaf on our SQL and on the C extension: events produced on the root reach the leaf's cascaded consumer
 // in order, exactly once; a batch re-delivered after a crash between the local commit and the
 // provider's finish_batch (or the branch tick) is recognised by its tick id and not applied again.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { targetNames } from '../support/targets.ts';
-import {
-  Cluster,
-  createNodeDb,
-  type OwnedNodeDb,
-  Producer,
-  queueEvents,
-  range,
-  recordingHandler,
-  seen,
-  waitUntil,
-} from './cluster.ts';
+import { Producer, queueEvents, range, seen, useCluster, waitUntil } from './cluster.ts';
 
 for (const target of targetNames) {
-  let dbs: OwnedNodeDb[] = [];
-  let c: Cluster;
-
-  beforeAll(async () => {
-    dbs = await Promise.all([createNodeDb(target), createNodeDb(target), createNodeDb(target)]);
-    const [r, b, l] = dbs as [OwnedNodeDb, OwnedNodeDb, OwnedNodeDb];
-    c = new Cluster({ r1: r, b1: b, l1: l });
-    await l.query('create table cascade_seen (seq bigserial primary key, ev_id int8, data text)');
-    c.handlers.l1 = recordingHandler;
-    await c.build('r1', 'b1', 'l1');
-  });
-
-  afterAll(async () => {
-    await c?.stopAll();
-    await Promise.all(dbs.map((d) => d.drop()));
-  });
+  const s = useCluster(['r1', 'b1', 'l1'], { target, record: 'l1', build: true });
 
   describe(`cascade root → branch → leaf (${target})`, () => {
     it('creates the nodes with the right roles and members', async () => {
+      const { c } = s;
       expect((await c.info('r1')).nodeType).toBe('root');
       const b = await c.info('b1');
       expect([b.nodeType, b.providerNode, b.workerName]).toEqual(['branch', 'r1', 'w_b1']);
@@ -59,6 +35,7 @@ for (const target of targetNames) {
     });
 
     it('delivers every event produced on the root to the leaf, in order, once', async () => {
+      const { c } = s;
       c.startAll();
       const p = new Producer(c, 'r1', 0);
       for (let i = 0; i < 10; i++) await p.many(30); // 300 events in many transactions and batches
@@ -83,6 +60,7 @@ for (const target of targetNames) {
     });
 
     it('status shows the tree with ticks and lag; watermarks move upstream', async () => {
+      const { c } = s;
       const st = await c.withAdmin('b1', (a) => a.status());
       expect(st.localNode).toBe('b1');
       expect(st.roots.map((r) => r.name)).toEqual(['r1']);
@@ -105,6 +83,7 @@ for (const target of targetNames) {
     });
 
     it('pause stops the leaf (acknowledged by the worker), resume catches up', async () => {
+      const { c } = s;
       await c.withAdmin('l1', (a) => a.pause());
       expect((await c.info('l1')).paused).toBe(true);
       const before = (await seen(c.nodes.l1!)).length;
@@ -119,6 +98,7 @@ for (const target of targetNames) {
     });
 
     it('the branch also copies when it may not set session_replication_role (insertMode toggle)', async () => {
+      const { c } = s;
       await c.stopWorker('b1');
       c.workerPatch.b1 = { insertMode: 'toggle' };
       c.startWorker('b1');
@@ -142,6 +122,7 @@ for (const target of targetNames) {
     });
 
     it('a batch re-delivered after a crash before finish_batch / the branch tick is not applied twice', async () => {
+      const { c } = s;
       await c.stopWorker('b1');
       await c.stopWorker('l1');
       const before = (await seen(c.nodes.l1!)).length;

@@ -2,52 +2,21 @@
 // runs on our SQL with our workers: it creates a leaf under our branch, shows members and the
 // status tree, pauses and resumes our worker; events from the root reach the python-made leaf.
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { typeParsers } from '../../layers/db/connection.ts';
-import { install } from '../../layers/install/installer.ts';
-import { adminQuery, libpqBase, probeCompat, urlFor } from '../support/compat.ts';
-import { Cluster, type OwnedNodeDb, Producer, range, recordingHandler, seen, waitUntil } from './cluster.ts';
+import { probeCompat } from '../support/compat.ts';
+import { type Cluster, compatServerDb, Producer, range, seen, useCluster, waitUntil } from './cluster.ts';
 
 const env = await probeCompat();
 const ready = env.ok && env.hasPythonPgq;
 if (!ready)
   console.warn(`python cascade admin on our SQL skipped: ${env.reason || 'python3-pgq not installed'}`);
 
-/** A database on the Debian server with our SQL installed (not the C extension). */
-async function ourSqlDb(): Promise<OwnedNodeDb> {
-  const name = `cc_py_${randomBytes(5).toString('hex')}`;
-  await adminQuery(`create database ${name}`);
-  const url = urlFor(name);
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    await install(c);
-  } finally {
-    await c.end();
-  }
-  const pool = new pg.Pool({ connectionString: url, types: typeParsers, max: 4 });
-  pool.on('error', () => {});
-  return {
-    name,
-    url,
-    location: `${libpqBase()} dbname=${name}`,
-    query: (sql, params) => pool.query(sql, params),
-    drop: async () => {
-      await pool.end();
-      await adminQuery(`drop database if exists ${name} with (force)`);
-    },
-    admin: adminQuery,
-  };
-}
-
 describe.runIf(ready)('python3-pgq setadm on a cascade running on our SQL', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cascade-py-'));
-  let dbs: OwnedNodeDb[] = [];
+  const f = useCluster(['A', 'B', 'L'], { create: () => compatServerDb('ours'), record: 'L' });
   let c: Cluster;
   const ini = (node: string) => {
     const file = path.join(dir, `${node}.ini`);
@@ -80,11 +49,7 @@ describe.runIf(ready)('python3-pgq setadm on a cascade running on our SQL', () =
     });
 
   beforeAll(async () => {
-    dbs = await Promise.all([ourSqlDb(), ourSqlDb(), ourSqlDb()]);
-    const [a, b, l] = dbs as [OwnedNodeDb, OwnedNodeDb, OwnedNodeDb];
-    c = new Cluster({ A: a, B: b, L: l });
-    await l.query('create table cascade_seen (seq bigserial primary key, ev_id int8, data text)');
-    c.handlers.L = recordingHandler;
+    c = f.c;
     await c.withAdmin('A', (x) =>
       x.createNode('root', { nodeName: 'A', location: c.loc('A'), worker: 'w_A' }),
     );
@@ -95,11 +60,7 @@ describe.runIf(ready)('python3-pgq setadm on a cascade running on our SQL', () =
     c.startAll();
   });
 
-  afterAll(async () => {
-    await c?.stopAll();
-    for (const d of dbs) await d.drop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('creates a leaf, lists members, shows status, pauses and resumes our worker', async () => {
     await setadm('L', 'create-leaf', 'L', c.loc('L'), `--provider=${c.loc('B')}`, '--worker=w_L');

@@ -4,23 +4,13 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { tickOnce } from '../../layers/pgq/ticker.ts';
-import {
-  Cluster,
-  connectUrl,
-  createNodeDb,
-  type OwnedNodeDb,
-  Producer,
-  queueEvents,
-  range,
-  waitUntil,
-} from './cluster.ts';
+import { connectUrl, Producer, queueEvents, range, useCluster, waitUntil } from './cluster.ts';
 
 const cli = path.resolve(import.meta.dirname, '../../bin/skytools.ts');
 const dir = mkdtempSync(path.join(os.tmpdir(), 'cascade-cli-'));
-let dbs: OwnedNodeDb[] = [];
-let c: Cluster;
+const s = useCluster(['root', 'mid', 'tip']);
 const procs: ChildProcess[] = [];
 
 function ini(node: string): string {
@@ -31,7 +21,7 @@ function ini(node: string): string {
       '[setadm]',
       `job_name = ${node}_worker`,
       'queue_name = cq',
-      `db = ${c.nodes[node]!.url}`,
+      `db = ${s.c.nodes[node]!.url}`,
       `node_name = ${node}`,
       'loop_delay = 0.1',
       'local_wm_publish_period = 1',
@@ -53,24 +43,18 @@ function run(node: string, ...args: string[]): Promise<{ code: number; out: stri
   });
 }
 
-beforeAll(async () => {
-  dbs = await Promise.all([createNodeDb('ours'), createNodeDb('ours'), createNodeDb('ours')]);
-  const [r, b, l] = dbs as [OwnedNodeDb, OwnedNodeDb, OwnedNodeDb];
-  c = new Cluster({ root: r, mid: b, tip: l });
-});
-
+// Registered after useCluster, so it runs first: the workers stop before their databases go.
 afterAll(async () => {
   for (const p of procs) p.kill('SIGTERM');
   await Promise.all(
     procs.map((p) => new Promise((r) => (p.exitCode === null ? p.once('exit', r) : r(null)))),
   );
-  await c?.stopAll();
-  await Promise.all(dbs.map((d) => d.drop()));
   rmSync(dir, { recursive: true, force: true });
 });
 
 describe('skytools setadm CLI', () => {
   it('creates the cascade from .ini files, runs workers, shows status and members', async () => {
+    const { c } = s;
     expect((await run('root', 'create-root')).code).toBe(0);
     await c.tune('root');
     const noProvider = await run('mid', 'create-branch');

@@ -5,37 +5,12 @@
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { targetNames } from '../support/targets.ts';
-import {
-  Cluster,
-  createNodeDb,
-  type OwnedNodeDb,
-  Producer,
-  queueEvents,
-  range,
-  recordingHandler,
-  seen,
-  waitUntil,
-} from './cluster.ts';
+import { Producer, queueEvents, range, seen, useCluster, waitUntil } from './cluster.ts';
 
-function setup(target: (typeof targetNames)[number]) {
-  const state = { dbs: [] as OwnedNodeDb[], c: null as unknown as Cluster };
-  beforeAll(async () => {
-    state.dbs = await Promise.all([createNodeDb(target), createNodeDb(target), createNodeDb(target)]);
-    const [r, b, l] = state.dbs as [OwnedNodeDb, OwnedNodeDb, OwnedNodeDb];
-    state.c = new Cluster({ A: r, B: b, L: l });
-    await l.query('create table cascade_seen (seq bigserial primary key, ev_id int8, data text)');
-    state.c.handlers.L = recordingHandler;
-    await state.c.build('A', 'B', 'L');
-    state.c.startAll();
-  });
-  afterAll(async () => {
-    await state.c?.stopAll();
-    for (const d of state.dbs) await d.drop();
-  });
-  return state;
-}
+const setup = (target: (typeof targetNames)[number]) =>
+  useCluster(['A', 'B', 'L'], { target, record: 'L', build: true, start: true });
 
 for (const target of targetNames) {
   describe(`switchover (${target})`, () => {
