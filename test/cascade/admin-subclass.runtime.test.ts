@@ -12,11 +12,14 @@ import { registerAdminProgram } from '../../cli/commands/setadm.ts';
 import { CascadeAdmin } from '../../layers/cascade/admin.ts';
 import { commandsHelp, extendCommands } from '../../layers/cascade/admin-commands.ts';
 import type { NodeStatus } from '../../layers/cascade/admin-status.ts';
-import { CascadeError, type NodeInfo, type NodeType } from '../../layers/cascade/node.ts';
+import { CascadeError, getNodeInfo, type NodeInfo, type NodeType } from '../../layers/cascade/node.ts';
 import { Producer, useCluster } from './cluster.ts';
 
 interface Inventory {
   local: string;
+  /** The local node's provider and the root reached by walking the provider chain. */
+  provider: string | null;
+  chainRoot: string | null;
   root: string;
   rootTick: string;
   nodes: { name: string; type: string | null; provider: string | null; tick: string }[];
@@ -74,7 +77,15 @@ class InventoryAdmin extends CascadeAdmin {
         tick: String(info.workerLastTick),
       });
     }
-    return { local: s.localName, root, rootTick: String(await s.lastTick(root)), nodes };
+    const nameAt = async (db: pg.Client) => (await getNodeInfo(db, s.queue)).nodeName;
+    return {
+      local: s.localName,
+      provider: await nameAt(await s.providerDb()),
+      chainRoot: await nameAt(await s.rootDb()),
+      root,
+      rootTick: String(await s.lastTick(root)),
+      nodes,
+    };
   }
 
   async setAttr(kv: string): Promise<void> {
@@ -193,7 +204,7 @@ describe('an admin subclass with its own commands', () => {
     const inv = await run('L', 'inventory');
     expect(inv.code).toBe(0);
     const got = JSON.parse(inv.out) as Inventory;
-    expect([got.local, got.root]).toEqual(['L', 'A']);
+    expect([got.local, got.provider, got.chainRoot, got.root]).toEqual(['L', 'B', 'A', 'A']);
     expect(BigInt(got.rootTick) >= reached).toBe(true);
     expect(got.nodes.map((n) => [n.name, n.type, n.provider])).toEqual([
       ['A', 'root', 'A'],
