@@ -3,7 +3,7 @@ import { appendFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { runPgqd } from '../../layers/pgq/pgqd.ts';
 import { loadPgqdConfig, PGQD_SETTINGS } from '../../layers/pgq/settings.ts';
-import { createLogger, type Logger } from '../../layers/util/log.ts';
+import { createLogger } from '../../layers/util/log.ts';
 
 interface Flags {
   ini?: boolean;

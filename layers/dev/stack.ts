@@ -2,7 +2,6 @@
 // config file, an optional demo producer, and a status snapshot for the live view. The same
 // runtime pieces (ticker.ts, consumer-loop.ts) that run in Lambda and Fargate run here.
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { ConfigError } from '../config/settings.ts';
