@@ -11,8 +11,8 @@ import {
   commandsHelp,
   findCommand,
 } from '../../layers/cascade/admin-commands.ts';
-import { loadCascadeConfig } from '../../layers/cascade/config.ts';
 import { CascadeError } from '../../layers/cascade/node.ts';
+import { loadCascadeConfig } from '../../layers/cascade/settings.ts';
 import { createLogger } from '../../layers/util/log.ts';
 
 export interface AdminProgram<A extends CascadeAdmin> {

@@ -6,8 +6,8 @@ import { rmSync, writeFileSync } from 'node:fs';
 import type { Logger } from '../util/log.ts';
 import type { CascadeAdmin, CascadeAdminOptions } from './admin.ts';
 import { formatMembers, formatStatus, statusJson } from './admin-status.ts';
-import type { CascadeConfig } from './config.ts';
 import { CascadeError, connectLocation, type NodeType } from './node.ts';
+import type { CascadeConfig } from './settings.ts';
 import { CascadeWorker } from './worker.ts';
 
 /** A command-line option shared by the table's commands (commander `.option` arguments). */

@@ -5,6 +5,6 @@ export * from './admin-resurrect.ts';
 export * from './admin-session.ts';
 export * from './admin-status.ts';
 export * from './admin-takeover.ts';
-export * from './config.ts';
 export * from './node.ts';
+export * from './settings.ts';
 export * from './worker.ts';
