@@ -55,7 +55,12 @@ export async function runBatchLoop<C, R>(opts: BatchLoopOptions<C, R>): Promise<
       } catch (e) {
         const err = e as Error;
         const retryInMs = opts.onError === 'stop' ? null : backoff.failure();
-        await opts.onFailure?.(err, retryInMs);
+        try {
+          await opts.onFailure?.(err, retryInMs);
+        } catch {
+          // Reporting the failure failed too (e.g. recording it in the database that is down):
+          // the retry below is what matters.
+        }
         const broken = conn;
         conn = null;
         if (broken) await opts.close(broken.c, err);
