@@ -1,9 +1,10 @@
 // `skytools pgqd [config.ini]`: the ticker daemon, config-compatible with the original pgqd.
-import { appendFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { runPgqd } from '../../layers/pgq/pgqd.ts';
 import { loadPgqdConfig, PGQD_SETTINGS } from '../../layers/pgq/settings.ts';
 import { createLogger } from '../../layers/util/log.ts';
+import { claimPidfile } from '../../layers/util/pidfile.ts';
 
 interface Flags {
   ini?: boolean;
@@ -26,16 +27,13 @@ export function register(program: Command): void {
         process.stdout.write(PGQD_SETTINGS.sampleIni());
         return;
       }
-      let log = createLogger({ level: flags.verbose ? 'debug' : flags.quiet ? 'warn' : 'info' });
+      // -v / -q apply to the log wherever it goes, stderr or the ini's logfile.
+      const level = flags.verbose ? 'debug' : flags.quiet ? 'warn' : 'info';
+      let log = createLogger({ level });
       let cfg = loadPgqdConfig(file, flags as Record<string, unknown>, (w) => log.warn(w));
       const { logfile, pidfile } = cfg.settings;
-      if (logfile) {
-        log = createLogger({
-          level: flags.verbose ? 'debug' : 'info',
-          write: (l) => appendFileSync(logfile, `${l}\n`),
-        });
-      }
-      if (pidfile) writeFileSync(pidfile, `${process.pid}\n`);
+      if (logfile) log = createLogger({ level, write: (l) => appendFileSync(logfile, `${l}\n`) });
+      const releasePidfile = pidfile ? claimPidfile(pidfile) : () => {};
       const stop = new AbortController();
       let current = new AbortController();
       const onStop = () => {
@@ -69,7 +67,7 @@ export function register(program: Command): void {
         process.off('SIGINT', onStop);
         process.off('SIGTERM', onStop);
         process.off('SIGHUP', onReload);
-        if (pidfile) rmSync(pidfile, { force: true });
+        releasePidfile();
       }
     });
 }
