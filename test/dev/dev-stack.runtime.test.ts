@@ -86,7 +86,7 @@ describe('skytools dev stack', () => {
     const dataDir = path.join(mkdtempSync(path.join(os.tmpdir(), 'devdata-')), 'pg');
     const first = await startEmbedded({ dataDir, persistent: true });
     try {
-      const env = { ...process.env, SKYTOOLS_DEV_DATA: dataDir };
+      const env: NodeJS.ProcessEnv = { ...process.env, SKYTOOLS_DEV_DATA: dataDir };
       delete env.DATABASE_URL;
       const r = spawnSync(
         process.execPath,
