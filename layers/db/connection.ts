@@ -6,6 +6,7 @@
 //   or checked out of a pool by checkout() / withClient()) has one while it is in use: a
 //   connection the server drops then fails the next query instead of crashing the process.
 import pg from 'pg';
+import { parseConnstr } from './connstr.ts';
 
 const INT8_OID = 20;
 
@@ -21,7 +22,7 @@ export const typeParsers = {
 
 export interface ConnectOptions {
   /**
-   * postgres:// URL. Without it (and without `config`) DATABASE_URL is used, then libpq's PG*
+   * postgres:// URL or libpq "key=value …" string. Without it (and without `config`) DATABASE_URL is used, then libpq's PG*
    * variables.
    */
   connectionString?: string;
@@ -44,7 +45,8 @@ export function clientConfig(opts: ConnectOptions = {}): pg.ClientConfig {
   const connectionString = opts.connectionString ?? (opts.config ? undefined : process.env.DATABASE_URL);
   return {
     ...opts.config,
-    ...(connectionString ? { connectionString } : {}),
+    // Both forms the originals take: a postgres:// URL or a libpq "key=value" string.
+    ...(connectionString ? parseConnstr(connectionString) : {}),
     application_name: opts.applicationName ?? opts.config?.application_name ?? 'skytools',
     types: typeParsers,
   };

@@ -2,7 +2,7 @@
 // every database that has the pgq schema) every check_period, and runs one ticker loop
 // (ticker.ts) per database until stopped.
 import type pg from 'pg';
-import { withDatabaseName } from '../config/connstr.ts';
+import { withDatabaseName } from '../db/connstr.ts';
 import { connectClient } from '../db/connection.ts';
 import { type Logger, silentLogger } from '../util/log.ts';
 import { sleep } from '../util/sleep.ts';
