@@ -2,8 +2,8 @@
 // location on the root, the provider and the node itself, subscribe at the provider's global
 // watermark, create the node), tag-dead / tag-alive on every live member, drop-node.
 import type pg from 'pg';
+import { toBigInt } from '../db/connection.ts';
 import { inTransaction } from '../db/transaction.ts';
-import { toBigInt } from '../pgq/producer.ts';
 import type { AdminSession } from './admin-session.ts';
 import { CascadeError, getMembers, getNodeInfo, type NodeInfo, type NodeType } from './node.ts';
 

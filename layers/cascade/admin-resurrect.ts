@@ -3,9 +3,9 @@
 // dumped to a JSON file and deleted first.
 import { writeFileSync } from 'node:fs';
 import type pg from 'pg';
+import { toBigInt } from '../db/connection.ts';
 import { quoteIdent } from '../db/ident.ts';
 import { inTransaction } from '../db/transaction.ts';
-import { toBigInt } from '../pgq/producer.ts';
 import type { AdminSession } from './admin-session.ts';
 import { CascadeError, getNodeInfo, nodeCmd } from './node.ts';
 

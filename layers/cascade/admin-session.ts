@@ -4,7 +4,7 @@
 // workers. One session per command run; `close()` ends every connection it opened. The cascade
 // admin and the admins built on it (Londiste's) hold one and sequence their steps with it.
 import type pg from 'pg';
-import { toBigInt } from '../pgq/producer.ts';
+import { toBigInt } from '../db/connection.ts';
 import { type Logger, silentLogger } from '../util/log.ts';
 import { sleep } from '../util/sleep.ts';
 import {

@@ -2,7 +2,7 @@
 // switchover of a live root (pause, demote steps 1–2, catch up, promote, demote step 3) or branch,
 // or a failover past a dead one (--dead-root / --dead-branch: tag it dead, move its subscribers,
 // promote the best-positioned node, keep a `<old>.gravestone` subscription for resurrect).
-import { toBigInt } from '../pgq/producer.ts';
+import { toBigInt } from '../db/connection.ts';
 import { tagDead } from './admin-membership.ts';
 import type { AdminSession } from './admin-session.ts';
 import { CascadeError, type NodeType } from './node.ts';
