@@ -2,8 +2,8 @@
 // every database that has the pgq schema) every check_period, and runs one ticker loop
 // (ticker.ts) per database until stopped.
 import type pg from 'pg';
-import { withDatabaseName } from '../db/connstr.ts';
 import { connectClient } from '../db/connection.ts';
+import { withDatabaseName } from '../db/connstr.ts';
 import { type Logger, silentLogger } from '../util/log.ts';
 import { sleep } from '../util/sleep.ts';
 import { runTicker, type TickEvent, type TickerStats } from './ticker.ts';
@@ -75,6 +75,7 @@ export async function runPgqd(opts: PgqdOptions): Promise<void> {
     opts.signal.addEventListener('abort', abortAll, { once: true });
     const done = runTicker({
       connect: () => connectTo(opts.config, db),
+      database: db,
       tickPeriodMs: opts.config.tickerPeriodMs,
       retryPeriodMs: opts.config.retryPeriodMs,
       maintPeriodMs: opts.config.maintPeriodMs,
