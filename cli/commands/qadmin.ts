@@ -2,8 +2,8 @@
 // (`skytools qadmin show queue q1`), with -c (`skytools qadmin -c "create queue a; show queue"`)
 // or on stdin; output is an aligned table or, with --json, JSON.
 import type { Command } from 'commander';
-import { parseConnstr } from '../../layers/db/connstr.ts';
 import { connectClient } from '../../layers/db/connection.ts';
+import { parseConnstr } from '../../layers/db/connstr.ts';
 import {
   formatTable,
   parseStatements,

@@ -2,8 +2,8 @@
 // a node by its location (the connect string stored in pgq_node.node_location). Everything here
 // works on our SQL and on the packaged C extension + pgq_node alike.
 import type pg from 'pg';
-import { parseConnstr } from '../db/connstr.ts';
 import { connectClient, toBigInt } from '../db/connection.ts';
+import { parseConnstr } from '../db/connstr.ts';
 import type { Queryable } from '../db/transaction.ts';
 
 export class CascadeError extends Error {

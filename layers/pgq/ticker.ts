@@ -9,7 +9,7 @@ import type pg from 'pg';
 import { guardClient, toBigInt } from '../db/connection.ts';
 import { quoteIdent } from '../db/ident.ts';
 import { Backoff } from '../util/backoff.ts';
-import { type Logger, silentLogger } from '../util/log.ts';
+import { defaultLogger, type Logger, silentLogger } from '../util/log.ts';
 import { sleep } from '../util/sleep.ts';
 
 export interface TickEvent {
@@ -64,7 +64,7 @@ export async function runTicker(opts: TickerOptions): Promise<TickerStats> {
   const tickMs = Math.max(MIN_TICK_MS, opts.tickPeriodMs ?? 1000);
   const retryMs = opts.retryPeriodMs ?? 30_000;
   const maintMs = opts.maintPeriodMs ?? 120_000;
-  const log = opts.log ?? silentLogger;
+  const log = opts.log ?? defaultLogger();
   const deadline = opts.runForMs != null ? Date.now() + opts.runForMs : Number.POSITIVE_INFINITY;
   // Stop early enough that one more round as slow as the slowest seen, plus closing the
   // connection, still ends before the deadline.
