@@ -2,15 +2,16 @@
 // Lambda — the ticker invocation, SQS wake-ups, the consumer drain — with SQS served by a local
 // endpoint (the in-process emulator fauxqs, or AWS_ENDPOINT_URL such as LocalStack). Only the
 // Lambda service itself is played by this process: it invokes the handlers back to back.
+
+import { DatabaseSource } from '../aws/database.ts';
+import { sqsClient } from '../aws/sqs.ts';
 import { resolveSettings } from '../config/settings.ts';
-import { drainOnWakeup } from '../lambda/consumer.ts';
-import { sqsClient } from '../lambda/container.ts';
-import { DatabaseSource } from '../lambda/database.ts';
-import { createWakeupQueues, pollConsumer } from '../lambda/local.ts';
-import { CONSUMER_SETTINGS, TICKER_SETTINGS } from '../lambda/settings.ts';
-import { runTickerInvocation } from '../lambda/ticker.ts';
 import type { BatchHandler } from '../pgq/consumer.ts';
 import { type ConsumerStats, withLatencySamples } from '../pgq/consumer-loop.ts';
+import { drainOnWakeup } from '../pgq/lambda/consumer.ts';
+import { createWakeupQueues, pollConsumer } from '../pgq/lambda/local.ts';
+import { CONSUMER_SETTINGS, TICKER_SETTINGS } from '../pgq/lambda/settings.ts';
+import { runTickerInvocation } from '../pgq/lambda/ticker.ts';
 import { sleep } from '../util/sleep.ts';
 import type { StackParts } from './stack.ts';
 

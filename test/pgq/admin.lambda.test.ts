@@ -6,17 +6,17 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
+import { DatabaseSource } from '../../layers/aws/database.ts';
+import { loadSettings } from '../../layers/aws/settings.ts';
 import { settingsMarkdown } from '../../layers/config/settings.ts';
 import { INSTALL_CHUNKS } from '../../layers/install/generated-sql.ts';
 import { loadManifest } from '../../layers/install/manifest.ts';
 import {
   CONSUMER_SETTINGS,
-  DatabaseSource,
   handleAdminEvent,
-  loadSettings,
   MAINTENANCE_SETTINGS,
   TICKER_SETTINGS,
-} from '../../layers/lambda/index.ts';
+} from '../../layers/pgq/lambda/index.ts';
 import { useTestDatabase } from '../support/db.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');

@@ -1,40 +1,14 @@
-// Per-container singletons of the handlers: settings read and validated once, the database
-// source (secret cache, pool) and AWS clients reused across invocations. Created on first use,
-// so importing a handler module has no side effects.
-import { SQSClient } from '@aws-sdk/client-sqs';
+// PgQ's per-container dependencies of the handlers (ticker, maintenance, consumer): settings
+// read and validated once, the database source (secret cache, pool) and the SQS client reused
+// across invocations, through the per-container cache of layers/aws.
+import { observability, once } from '../../aws/container.ts';
+import { DatabaseSource } from '../../aws/database.ts';
+import { asLogger, type Observability } from '../../aws/observability.ts';
+import { loadSettings, type Settings } from '../../aws/settings.ts';
+import { sqsClient } from '../../aws/sqs.ts';
 import type { ConsumerDeps } from './consumer.ts';
-import { DatabaseSource } from './database.ts';
-import { asLogger, createObservability, type Observability } from './observability.ts';
-import {
-  CONSUMER_SETTINGS,
-  loadSettings,
-  MAINTENANCE_SETTINGS,
-  type Settings,
-  TICKER_SETTINGS,
-} from './settings.ts';
+import { CONSUMER_SETTINGS, MAINTENANCE_SETTINGS, TICKER_SETTINGS } from './settings.ts';
 import type { TickerDeps } from './ticker.ts';
-
-let sqs: SQSClient | null = null;
-const cache = new Map<string, unknown>();
-
-/**
- * One SQS client per container. AWS_ENDPOINT_URL_SQS / AWS_ENDPOINT_URL (fauxqs, LocalStack) is
- * passed as an explicit endpoint so queue URLs of the emulator are not taken as endpoints.
- */
-export function sqsClient(): SQSClient {
-  const endpoint = process.env.AWS_ENDPOINT_URL_SQS ?? process.env.AWS_ENDPOINT_URL;
-  sqs ??= new SQSClient(endpoint ? { endpoint } : {});
-  return sqs;
-}
-
-function once<T>(key: string, make: () => T): T {
-  if (!cache.has(key)) cache.set(key, make());
-  return cache.get(key) as T;
-}
-
-export function observability(service: string): Observability {
-  return once(`obs:${service}`, () => createObservability(service));
-}
 
 export function tickerDeps(): TickerDeps & Observability {
   return once('ticker', () => {

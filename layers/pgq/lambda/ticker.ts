@@ -4,11 +4,12 @@
 // the queues' and consumers' state (events/s, lag, pending events) as metrics.
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { runTicker, type TickerStats } from '../pgq/ticker.ts';
-import { type Logger, silentLogger } from '../util/log.ts';
-import type { DatabaseSource } from './database.ts';
-import { MetricUnit, putMetric } from './observability.ts';
-import { parseWakeupTargets, type Settings } from './settings.ts';
+import type { DatabaseSource } from '../../aws/database.ts';
+import { MetricUnit, putMetric } from '../../aws/observability.ts';
+import type { Settings } from '../../aws/settings.ts';
+import { type Logger, silentLogger } from '../../util/log.ts';
+import { runTicker, type TickerStats } from '../ticker.ts';
+import { parseWakeupTargets } from './settings.ts';
 import { SqsWaker } from './wakeup.ts';
 
 export interface TickerInvocation {

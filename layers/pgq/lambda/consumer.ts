@@ -13,14 +13,15 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type pg from 'pg';
-import { ConfigError } from '../config/settings.ts';
-import { type BatchHandler, type BatchOptions, type BatchResult, processNextBatch } from '../pgq/consumer.ts';
-import { processNextCoopBatch, registerSubconsumer } from '../pgq/coop-consumer.ts';
-import { type Logger, silentLogger } from '../util/log.ts';
+import type { DatabaseSource } from '../../aws/database.ts';
+import { MetricUnit, type Observability } from '../../aws/observability.ts';
+import type { Settings } from '../../aws/settings.ts';
+import { ConfigError } from '../../config/settings.ts';
+import { type Logger, silentLogger } from '../../util/log.ts';
+import { type BatchHandler, type BatchOptions, type BatchResult, processNextBatch } from '../consumer.ts';
+import { processNextCoopBatch, registerSubconsumer } from '../coop-consumer.ts';
 import { consumerDeps } from './container.ts';
-import type { DatabaseSource } from './database.ts';
-import { MetricUnit, type Observability } from './observability.ts';
-import { type Settings, subconsumerNames } from './settings.ts';
+import { subconsumerNames } from './settings.ts';
 import { sendWakeup, type WakeupMessage } from './wakeup.ts';
 
 export interface PgqConsumerOptions extends Omit<BatchOptions, 'queue' | 'consumer'> {

@@ -1,42 +1,9 @@
-// The settings of the Lambda handlers: one table each (environment variable, type, default,
-// range), validated once per container. The README's configuration reference is written from
-// these tables (settingsMarkdown), and a test checks it is current.
-import { ConfigError, resolveSettings, type SettingSpec, type SettingValue } from '../config/settings.ts';
-
-export const DATABASE_SETTINGS: readonly SettingSpec[] = [
-  {
-    key: 'database_secret_arn',
-    env: 'DATABASE_SECRET_ARN',
-    type: 'string',
-    doc: 'Secrets Manager secret with the RDS JSON shape (host, port, dbname, username, password); fetched once per container',
-  },
-  {
-    key: 'database_url',
-    env: 'DATABASE_URL',
-    type: 'string',
-    doc: 'postgres:// URL, used when no secret is set (local runs)',
-  },
-  {
-    key: 'database_host',
-    env: 'DATABASE_HOST',
-    type: 'string',
-    doc: "overrides the secret's host, e.g. an RDS Proxy endpoint for consumers (never for the ticker)",
-  },
-  {
-    key: 'database_ssl',
-    env: 'DATABASE_SSL',
-    type: 'string',
-    doc: 'disable | require | verify-full; default verify-full with a secret (set NODE_EXTRA_CA_CERTS=/var/runtime/ca-cert.pem), else as the URL says',
-  },
-  {
-    key: 'database_secret_ttl',
-    env: 'DATABASE_SECRET_TTL',
-    type: 'seconds',
-    default: '300',
-    min: 0,
-    doc: 'how long a fetched secret is reused before it is read again (rotation); an auth failure re-reads at once',
-  },
-];
+// The settings of PgQ's Lambda handlers: one table each (environment variable, type, default,
+// range), each starting with the database settings of layers/aws, validated once per container.
+// The README's configuration reference is written from these tables (settingsMarkdown), and a
+// test checks it is current. Also the wake-up targets and cooperative subconsumer names.
+import { DATABASE_SETTINGS } from '../../aws/settings.ts';
+import { ConfigError, type SettingSpec } from '../../config/settings.ts';
 
 export const TICKER_SETTINGS: readonly SettingSpec[] = [
   ...DATABASE_SETTINGS,
@@ -132,16 +99,6 @@ export const CONSUMER_SETTINGS: readonly SettingSpec[] = [
     doc: 'cooperative consumer: take over the open batch of a subconsumer silent this long (default: never)',
   },
 ];
-
-export type Settings = Record<string, SettingValue>;
-
-export function loadSettings(
-  specs: readonly SettingSpec[],
-  env: NodeJS.ProcessEnv = process.env,
-  where = 'environment',
-): Settings {
-  return resolveSettings(specs, { env }, where).values;
-}
 
 export interface WakeupTarget {
   queue: string;
