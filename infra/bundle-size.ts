@@ -7,7 +7,7 @@ import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { FUNCTIONS_DIR } from './constructs/defaults.ts';
 
-const handlers = ['ticker', 'maintenance', 'admin', 'example-consumer'];
+const handlers = ['ticker', 'maintenance', 'admin', 'example-consumer', 'wal-verify', 'wal-expire'];
 console.log('| handler | bundle | gzip | biggest inputs |');
 console.log('| --- | ---: | ---: | --- |');
 for (const name of handlers) {
