@@ -1,50 +1,45 @@
 // Settings every database-backed Lambda or task shares, whatever the tool: where the database
 // is (a Secrets Manager secret or a URL), host override, TLS mode, how long a secret is reused.
-// Each tool's settings table starts with DATABASE_SETTINGS; loadSettings resolves a table from
-// the environment once per container.
-import { resolveSettings, type SettingSpec, type SettingValue } from '../config/settings.ts';
+// Each tool's table spreads DATABASE_SETTINGS.specs into its own (defineSettings), and its
+// container loads it from the environment once (loadSettings).
+import { defineSettings, type SettingsOf, type SettingsSpec, setting } from '../config/settings.ts';
 
-export const DATABASE_SETTINGS: readonly SettingSpec[] = [
-  {
-    key: 'database_secret_arn',
+export const SSL_MODES = ['disable', 'require', 'verify-full'] as const;
+export type SslMode = (typeof SSL_MODES)[number];
+
+export const DATABASE_SETTINGS = defineSettings('database', {
+  database_secret_arn: setting.string({
     env: 'DATABASE_SECRET_ARN',
-    type: 'string',
     doc: 'Secrets Manager secret with the RDS JSON shape (host, port, dbname, username, password); fetched once per container',
-  },
-  {
-    key: 'database_url',
+  }),
+  database_url: setting.string({
     env: 'DATABASE_URL',
-    type: 'string',
     doc: 'postgres:// URL, used when no secret is set (local runs)',
-  },
-  {
-    key: 'database_host',
+  }),
+  database_host: setting.string({
     env: 'DATABASE_HOST',
-    type: 'string',
     doc: "overrides the secret's host, e.g. an RDS Proxy endpoint for consumers (never for the ticker)",
-  },
-  {
-    key: 'database_ssl',
+  }),
+  database_ssl: setting.choice(SSL_MODES, {
     env: 'DATABASE_SSL',
-    type: 'string',
-    doc: 'disable | require | verify-full; default verify-full with a secret (set NODE_EXTRA_CA_CERTS=/var/runtime/ca-cert.pem), else as the URL says',
-  },
-  {
-    key: 'database_secret_ttl',
+    doc: 'TLS to the database; default verify-full with a secret (set NODE_EXTRA_CA_CERTS=/var/runtime/ca-cert.pem), else as the URL says',
+  }),
+  database_secret_ttl: setting.seconds({
     env: 'DATABASE_SECRET_TTL',
-    type: 'seconds',
-    default: '300',
+    default: 300,
     min: 0,
     doc: 'how long a fetched secret is reused before it is read again (rotation); an auth failure re-reads at once',
-  },
-];
+  }),
+});
 
-export type Settings = Record<string, SettingValue>;
+/** What a DatabaseSource needs; every tool's settings include these. */
+export type DatabaseSettings = SettingsOf<typeof DATABASE_SETTINGS.specs>;
 
-export function loadSettings(
-  specs: readonly SettingSpec[],
+/** A settings table resolved from the environment (a Lambda's or task's only source), typed. */
+// biome-ignore lint/suspicious/noExplicitAny: any table of settings, whatever its value types
+export function loadSettings<S extends Record<string, any>>(
+  spec: SettingsSpec<S>,
   env: NodeJS.ProcessEnv = process.env,
-  where = 'environment',
-): Settings {
-  return resolveSettings(specs, { env }, where).values;
+): SettingsOf<S> {
+  return spec.load({ env }).values;
 }

@@ -4,7 +4,7 @@
 import { observability, once } from '../../aws/container.ts';
 import { DatabaseSource } from '../../aws/database.ts';
 import { asLogger, type Observability } from '../../aws/observability.ts';
-import { loadSettings, type Settings } from '../../aws/settings.ts';
+import { loadSettings } from '../../aws/settings.ts';
 import { sqsClient } from '../../aws/sqs.ts';
 import type { ConsumerDeps } from './consumer.ts';
 import { CONSUMER_SETTINGS, MAINTENANCE_SETTINGS, TICKER_SETTINGS } from './settings.ts';
@@ -12,7 +12,7 @@ import type { TickerDeps } from './ticker.ts';
 
 export function tickerDeps(): TickerDeps & Observability {
   return once('ticker', () => {
-    const settings: Settings = loadSettings(TICKER_SETTINGS);
+    const settings = loadSettings(TICKER_SETTINGS);
     const obs = observability('pgq-ticker');
     return {
       ...obs,
