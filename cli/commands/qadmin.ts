@@ -2,9 +2,8 @@
 // (`skytools qadmin show queue q1`), with -c (`skytools qadmin -c "create queue a; show queue"`)
 // or on stdin; output is an aligned table or, with --json, JSON.
 import type { Command } from 'commander';
-import pg from 'pg';
-import { parseConnstr } from '../../layers/config/connstr.ts';
-import { clientConfig } from '../../layers/db/connection.ts';
+import { connectClient } from '../../layers/db/connection.ts';
+import { parseConnstr } from '../../layers/db/connstr.ts';
 import {
   formatTable,
   parseStatements,
@@ -40,10 +39,19 @@ Examples:
   skytools qadmin show queue --json
 `;
 
-/** Re-quotes argv words so that a value with spaces survives being joined into one statement. */
-function joinWords(words: string[]): string {
+/**
+ * Joins argv words into one statement. The shell has already removed the user's quotes, so a
+ * word with spaces was one quoted name or value: quote it again — as a "quoted identifier", which
+ * the parser takes both as a name and as a value — keeping a trailing , or ; outside the quotes
+ * (`set ticker_max_lag = '0.1 s', ticker_max_count = 1000` arrives as the word `0.1 s,`).
+ */
+export function joinWords(words: string[]): string {
   return words
-    .map((w) => (/[\s;]/.test(w) && !/^'.*'$/s.test(w) ? `'${w.replaceAll("'", "''")}'` : w))
+    .map((w) => {
+      if (!/\s/.test(w) || /^(['"]).*\1[,;]?$/s.test(w)) return w;
+      const [, body, tail] = /^(.*?)([,;]?)$/s.exec(w)!;
+      return `"${body!.replaceAll('"', '""')}"${tail}`;
+    })
     .join(' ');
 }
 
@@ -95,9 +103,10 @@ export function register(program: Command): void {
       // Parse everything before connecting: a typo changes nothing.
       const statements = parseStatements(text, { queue: flags.queue });
       if (statements.length === 0) throw new QadminError('no statement given');
-      const base = clientConfig({ applicationName: 'skytools qadmin' });
-      const client = new pg.Client(flags.db ? { ...base, ...parseConnstr(flags.db) } : base);
-      await client.connect();
+      const client = await connectClient({
+        applicationName: 'skytools qadmin',
+        ...(flags.db ? { config: parseConnstr(flags.db) } : {}),
+      });
       try {
         process.stdout.write(render(await runStatements(client, statements), !!flags.json));
       } finally {

@@ -4,9 +4,9 @@
 // across invocations; the ticker opens a direct connection of its own (its advisory lock lives in
 // the session, which a transaction-pooling proxy would pin or break).
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import pg from 'pg';
+import type pg from 'pg';
 import { ConfigError } from '../config/settings.ts';
-import { typeParsers } from '../db/connection.ts';
+import { checkout, connectClient, createPool } from '../db/connection.ts';
 import type { DatabaseSettings, SslMode } from './settings.ts';
 
 interface RdsSecret {
@@ -46,7 +46,7 @@ export class DatabaseSource {
     if (!this.#cached || Date.now() - this.#cached.at > ttlMs) {
       this.#cached = { config: await this.#load(), at: Date.now() };
     }
-    return { ...this.#cached.config, application_name: applicationName, types: typeParsers };
+    return { ...this.#cached.config, application_name: applicationName };
   }
 
   /** Forget the cached secret (after an authentication failure). */
@@ -57,12 +57,9 @@ export class DatabaseSource {
   /** A new dedicated connection; re-reads the secret once if the login is refused. */
   async connect(applicationName: string): Promise<pg.Client> {
     for (let attempt = 0; ; attempt++) {
-      const client = new pg.Client(await this.config(applicationName));
       try {
-        await client.connect();
-        return client;
+        return await connectClient({ config: await this.config(applicationName) });
       } catch (err) {
-        await client.end().catch(() => {});
         if (
           attempt === 0 &&
           (err as { code?: string }).code === AUTH_FAILED &&
@@ -84,9 +81,12 @@ export class DatabaseSource {
     const config = await this.config(applicationName);
     if (this.#pool && sameLogin(this.#poolConfig!, config)) return this.#pool;
     const old = this.#pool;
-    this.#pool = new pg.Pool({ ...config, max: 1, idleTimeoutMillis: 0 });
-    this.#pool.on('error', () => {
+    this.#pool = createPool({
+      config,
+      max: 1,
+      idleTimeoutMillis: 0,
       // An idle connection died (e.g. the database restarted); the next checkout reconnects.
+      onIdleError: () => {},
     });
     this.#poolConfig = config;
     await old?.end().catch(() => {});
@@ -96,11 +96,11 @@ export class DatabaseSource {
   /** Checks out a pooled client; on an authentication failure re-reads the secret once. */
   async pooledClient(applicationName: string): Promise<pg.PoolClient> {
     try {
-      return await (await this.pool(applicationName)).connect();
+      return await checkout(await this.pool(applicationName));
     } catch (err) {
       if ((err as { code?: string }).code !== AUTH_FAILED || !this.#settings.database_secret_arn) throw err;
       this.invalidate();
-      return (await this.pool(applicationName)).connect();
+      return checkout(await this.pool(applicationName));
     }
   }
 

@@ -6,10 +6,11 @@
 // Beyond pgqd: sub-second ticks, a single-runner guard (session advisory lock, so the connection
 // must be direct, not through a transaction-pooling proxy), a deadline, and counters.
 import type pg from 'pg';
+import { guardClient, toBigInt } from '../db/connection.ts';
 import { quoteIdent } from '../db/ident.ts';
+import { Backoff } from '../util/backoff.ts';
 import { type Logger, silentLogger } from '../util/log.ts';
 import { sleep } from '../util/sleep.ts';
-import { toBigInt } from './producer.ts';
 
 export interface TickEvent {
   database: string;
@@ -32,6 +33,8 @@ export interface TickerOptions {
   log?: Logger;
   /** Counters to update while running (for live views); a fresh object by default. */
   stats?: TickerStats;
+  /** Upper bound of the reconnect back-off (default 30 s); it starts again after a good round. */
+  maxBackoffMs?: number;
 }
 
 export interface TickerStats {
@@ -77,13 +80,12 @@ export async function runTicker(opts: TickerOptions): Promise<TickerStats> {
   };
 
   let client: pg.Client | null = null;
-  let backoff = tickMs;
+  const backoff = new Backoff({ delayMs: tickMs, maxMs: opts.maxBackoffMs ?? 30_000 });
   try {
     while (!stop()) {
       try {
         if (!client) {
-          client = await opts.connect();
-          client.on('error', () => {}); // surfaced by the next query instead
+          client = guardClient(await opts.connect());
           stats.database = (await client.query<{ d: string }>('select current_database() as d')).rows[0]!.d;
           const got = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1, $2) as ok', [
             ...TICKER_LOCK,
@@ -102,15 +104,18 @@ export async function runTicker(opts: TickerOptions): Promise<TickerStats> {
           stats.ran = true;
           log.info('ticker started', { database: stats.database, tickPeriodMs: tickMs });
         }
-        await loop(client, stats, { tickMs, retryMs, maintMs, stop, opts, log, slowest });
-        backoff = tickMs;
+        await loop(client, stats, { tickMs, retryMs, maintMs, stop, opts, log, slowest, backoff });
       } catch (err) {
         stats.errors++;
-        log.error('ticker failed; reconnecting', { database: stats.database, error: (err as Error).message });
+        const retryInMs = backoff.failure();
+        log.error('ticker failed; reconnecting', {
+          database: stats.database,
+          error: (err as Error).message,
+          retryInMs,
+        });
         await client?.end().catch(() => {});
         client = null;
-        await sleep(Math.min(backoff, Math.max(0, deadline - Date.now())), opts.signal);
-        backoff = Math.min(backoff * 2, 30_000);
+        await sleep(Math.min(retryInMs, Math.max(0, deadline - Date.now())), opts.signal);
       }
     }
   } finally {
@@ -134,6 +139,8 @@ async function loop(
     opts: TickerOptions;
     log: Logger;
     slowest: { ms: number };
+    /** Reset after every good round, so the next outage starts with a short wait again. */
+    backoff: Backoff;
   },
 ): Promise<void> {
   let nextRetry = Date.now() + Math.min(ctx.retryMs, 1000);
@@ -156,6 +163,7 @@ async function loop(
       nextMaint = Date.now() + ctx.maintMs;
     }
     ctx.slowest.ms = Math.max(ctx.slowest.ms, Date.now() - roundStart);
+    ctx.backoff.success();
     await sleep(Math.max(0, Math.min(nextTick, nextRetry, nextMaint) - Date.now()), ctx.opts.signal);
   }
 }

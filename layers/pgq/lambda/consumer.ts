@@ -17,6 +17,7 @@ import type { DatabaseSource } from '../../aws/database.ts';
 import { MetricUnit, type Observability } from '../../aws/observability.ts';
 import { ConfigError } from '../../config/settings.ts';
 import { type Logger, silentLogger } from '../../util/log.ts';
+import { runBatchLoop } from '../batch-loop.ts';
 import { type BatchHandler, type BatchOptions, type BatchResult, processNextBatch } from '../consumer.ts';
 import { processNextCoopBatch, registerSubconsumer } from '../coop-consumer.ts';
 import { consumerDeps } from './container.ts';
@@ -245,8 +246,10 @@ async function ensureSubconsumer(
 type BatchStep = (client: pg.PoolClient, handler: BatchHandler) => Promise<BatchResult | null>;
 
 /**
- * The drain loop shared by plain and cooperative consumers: `step` until it finds no batch, the
- * invocation's remaining time runs short, or a batch fails (its connection is then discarded).
+ * The drain shared by plain and cooperative consumers: the batch loop (layers/pgq/batch-loop.ts)
+ * with `step`, without sleeping — it stops when a step finds no batch, when the invocation's
+ * remaining time is down to min_remaining, or at the first failure (its connection is then
+ * discarded; SQS redelivers the wake-up).
  */
 async function drainBatches(
   context: Pick<Context, 'getRemainingTimeInMillis'>,
@@ -258,23 +261,21 @@ async function drainBatches(
   const minRemainingMs = deps.settings.min_remaining * 1000;
   const batches: BatchResult[] = [];
   const m = deps.metrics;
-  let stopped: DrainResult['stopped'] = 'empty';
-  let error: Error | undefined;
-  let client: pg.PoolClient | null = null;
-  try {
-    client = await deps.db.pooledClient(APP_NAME);
-    for (;;) {
-      if (context.getRemainingTimeInMillis() <= minRemainingMs) {
-        stopped = 'time';
-        break;
-      }
+  const r = await runBatchLoop<pg.PoolClient, BatchResult>({
+    open: () => deps.db.pooledClient(APP_NAME),
+    // A connection that failed mid-transaction is discarded, not returned to the pool.
+    close: (client, err) => client.release(err),
+    idle: 'stop',
+    timeUp: () => context.getRemainingTimeInMillis() <= minRemainingMs,
+    onError: 'stop',
+    step: async (client) => {
       const started = Date.now();
       let tickTime = new Date();
       const res = await step(client, (batch, tx) => {
         tickTime = batch.tickTime;
         return userHandler(batch, tx);
       });
-      if (!res) break;
+      if (!res) return null;
       batches.push(res);
       // Consumer lag as PgQ defines it: how old the tick this batch ends at was when finished.
       const lagS = (Date.now() - tickTime.getTime()) / 1000;
@@ -290,22 +291,19 @@ async function drainBatches(
       m?.addMetric('Events', MetricUnit.Count, res.events);
       m?.addMetric('RetriedEvents', MetricUnit.Count, res.retried);
       m?.addMetric('BatchLagSeconds', MetricUnit.Seconds, lagS);
-    }
-    client.release();
-    client = null;
-  } catch (err) {
-    stopped = 'error';
-    error = err as Error;
-    // A connection that failed mid-transaction is discarded, not returned to the pool.
-    client?.release(error);
-    client = null;
-    m?.addMetric('ConsumerErrors', MetricUnit.Count, 1);
-    log.error('batch failed; it will be handed out again', {
-      error: error.message,
-      kind: (error as { kind?: string }).kind,
-    });
-  }
-  return { batches, stopped, error };
+      return res;
+    },
+    onFailure: (error) => {
+      m?.addMetric('ConsumerErrors', MetricUnit.Count, 1);
+      log.error('batch failed; it will be handed out again', {
+        error: error.message,
+        kind: (error as { kind?: string }).kind,
+      });
+    },
+  });
+  // The loop has no signal here, so it ends only as 'empty', 'time' or 'error'.
+  const stopped: DrainResult['stopped'] = r.stopped === 'signal' ? 'empty' : r.stopped;
+  return { batches, stopped, error: r.error };
 }
 
 /** Time ran short with batches possibly left: wake ourselves instead of waiting for the next tick. */
