@@ -2,7 +2,6 @@
 // Lambda — the ticker invocation, SQS wake-ups, the consumer drain — with SQS served by a local
 // endpoint (the in-process emulator fauxqs, or AWS_ENDPOINT_URL such as LocalStack). Only the
 // Lambda service itself is played by this process: it invokes the handlers back to back.
-
 import { DatabaseSource } from '../aws/database.ts';
 import { sqsClient } from '../aws/sqs.ts';
 import type { BatchHandler } from '../pgq/consumer.ts';
