@@ -75,6 +75,7 @@ export async function runPgqd(opts: PgqdOptions): Promise<void> {
     opts.signal.addEventListener('abort', abortAll, { once: true });
     const done = runTicker({
       connect: () => connectTo(opts.config, db),
+      database: db,
       tickPeriodMs: opts.config.tickerPeriodMs,
       retryPeriodMs: opts.config.retryPeriodMs,
       maintPeriodMs: opts.config.maintPeriodMs,

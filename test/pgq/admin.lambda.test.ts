@@ -1,7 +1,7 @@
 // The custom resources' handler on an empty database: installs the schema from the generated
 // module (no sql/ files at run time), registers a consumer, keeps it on Delete unless asked.
-// Also checks that the generated module matches sql/ (the handlers' settings are documented in
-// docs/configuration.md, checked by test/config/configuration-doc.unit.test.ts).
+// Also checks that the generated module matches sql/ (the settings reference is checked by
+// test/config/configuration-doc.unit.test.ts).
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { DatabaseSource } from '../../layers/aws/database.ts';
