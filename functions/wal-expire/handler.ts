@@ -6,7 +6,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
-import { createObservability, MetricUnit, type Observability } from '../../layers/lambda/observability.ts';
+import { createObservability, MetricUnit, type Observability } from '../../layers/aws/observability.ts';
 import { openStorage } from '../../layers/storage/index.ts';
 import type { Storage } from '../../layers/storage/types.ts';
 import { applyRetention, type RetentionPolicy, type RetentionResult } from '../../layers/walmgr/retention.ts';

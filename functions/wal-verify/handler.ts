@@ -10,7 +10,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { S3Event } from 'aws-lambda';
-import { createObservability, MetricUnit, type Observability } from '../../layers/lambda/observability.ts';
+import { createObservability, MetricUnit, type Observability } from '../../layers/aws/observability.ts';
 import { openStorage } from '../../layers/storage/index.ts';
 import type { Storage } from '../../layers/storage/types.ts';
 import { type ObjectVerdict, verifyObject } from '../../layers/walmgr/verify-object.ts';

@@ -19,7 +19,7 @@ import { inTransaction } from '../db/transaction.ts';
 import { runBatchLoop } from '../pgq/batch-loop.ts';
 import type { PgqEvent } from '../pgq/consumer.ts';
 import { Backoff } from '../util/backoff.ts';
-import { type Logger, silentLogger } from '../util/log.ts';
+import { defaultLogger, type Logger } from '../util/log.ts';
 import {
   CascadeError,
   type ConsumerState,
@@ -127,7 +127,7 @@ export class CascadeWorker {
   constructor(opts: CascadeWorkerOptions) {
     this.opts = opts;
     this.stats = opts.stats ?? { batches: 0, events: 0, skipped: 0, errors: 0 };
-    this.log = (opts.log ?? silentLogger).child({ queue: opts.queue, worker: opts.worker });
+    this.log = (opts.log ?? defaultLogger()).child({ queue: opts.queue, worker: opts.worker });
     this.insertMode = opts.insertMode && opts.insertMode !== 'auto' ? opts.insertMode : null;
   }
 

@@ -4,7 +4,7 @@
 import type pg from 'pg';
 import { checkout } from '../db/connection.ts';
 import { Backoff } from '../util/backoff.ts';
-import { type Logger, silentLogger } from '../util/log.ts';
+import { defaultLogger, type Logger } from '../util/log.ts';
 import type { Waker } from '../util/sleep.ts';
 import { runBatchLoop } from './batch-loop.ts';
 import { type BatchOptions, type BatchResult, processNextBatch, registerConsumer } from './consumer.ts';
@@ -65,7 +65,7 @@ export function withLatencySamples(
 }
 
 export async function runConsumer(opts: ConsumerLoopOptions): Promise<ConsumerStats> {
-  const log = (opts.log ?? silentLogger).child({ queue: opts.queue, consumer: opts.consumer });
+  const log = (opts.log ?? defaultLogger()).child({ queue: opts.queue, consumer: opts.consumer });
   const loopDelay = opts.loopDelayMs ?? 1000;
   const stats: ConsumerStats = opts.stats ?? { batches: 0, events: 0, retried: 0, errors: 0, latencyMs: [] };
   const handler = withLatencySamples(opts.handler, stats);

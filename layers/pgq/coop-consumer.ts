@@ -8,7 +8,7 @@ import type pg from 'pg';
 import { checkout, toBigInt } from '../db/connection.ts';
 import { inTransaction } from '../db/transaction.ts';
 import { Backoff } from '../util/backoff.ts';
-import { type Logger, silentLogger } from '../util/log.ts';
+import { defaultLogger, type Logger } from '../util/log.ts';
 import { runBatchLoop } from './batch-loop.ts';
 import {
   type Batch,
@@ -185,7 +185,7 @@ export interface CoopConsumerLoopOptions extends CoopBatchOptions {
 export async function runCoopConsumer(
   opts: CoopConsumerLoopOptions,
 ): Promise<{ batches: number; events: number; errors: number }> {
-  const log = (opts.log ?? silentLogger).child({
+  const log = (opts.log ?? defaultLogger()).child({
     queue: opts.queue,
     consumer: opts.consumer,
     subconsumer: opts.subconsumer,

@@ -4,7 +4,7 @@
 import type pg from 'pg';
 import { connectClient } from '../db/connection.ts';
 import { withDatabaseName } from '../db/connstr.ts';
-import { type Logger, silentLogger } from '../util/log.ts';
+import { defaultLogger, type Logger } from '../util/log.ts';
 import { sleep } from '../util/sleep.ts';
 import { runTicker, type TickEvent, type TickerStats } from './ticker.ts';
 
@@ -67,7 +67,7 @@ export async function discoverDatabases(cfg: PgqdConfig): Promise<string[]> {
 }
 
 export async function runPgqd(opts: PgqdOptions): Promise<void> {
-  const log = opts.log ?? silentLogger;
+  const log = opts.log ?? defaultLogger();
   const running = new Map<string, { ac: AbortController; done: Promise<void> }>();
   const startDb = (db: string) => {
     const ac = new AbortController();
@@ -75,6 +75,7 @@ export async function runPgqd(opts: PgqdOptions): Promise<void> {
     opts.signal.addEventListener('abort', abortAll, { once: true });
     const done = runTicker({
       connect: () => connectTo(opts.config, db),
+      database: db,
       tickPeriodMs: opts.config.tickerPeriodMs,
       retryPeriodMs: opts.config.retryPeriodMs,
       maintPeriodMs: opts.config.maintPeriodMs,

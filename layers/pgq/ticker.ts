@@ -9,7 +9,7 @@ import type pg from 'pg';
 import { guardClient, toBigInt } from '../db/connection.ts';
 import { quoteIdent } from '../db/ident.ts';
 import { Backoff } from '../util/backoff.ts';
-import { type Logger, silentLogger } from '../util/log.ts';
+import { defaultLogger, type Logger, silentLogger } from '../util/log.ts';
 import { sleep } from '../util/sleep.ts';
 
 export interface TickEvent {
@@ -21,6 +21,8 @@ export interface TickEvent {
 export interface TickerOptions {
   /** Opens a dedicated connection; the loop keeps it (the advisory lock lives in its session). */
   connect: () => Promise<pg.Client>;
+  /** The database's name, for logs and stats before the first connection succeeds. */
+  database?: string;
   tickPeriodMs?: number;
   retryPeriodMs?: number;
   maintPeriodMs?: number;
@@ -62,14 +64,14 @@ export async function runTicker(opts: TickerOptions): Promise<TickerStats> {
   const tickMs = Math.max(MIN_TICK_MS, opts.tickPeriodMs ?? 1000);
   const retryMs = opts.retryPeriodMs ?? 30_000;
   const maintMs = opts.maintPeriodMs ?? 120_000;
-  const log = opts.log ?? silentLogger;
+  const log = opts.log ?? defaultLogger();
   const deadline = opts.runForMs != null ? Date.now() + opts.runForMs : Number.POSITIVE_INFINITY;
   // Stop early enough that one more round as slow as the slowest seen, plus closing the
   // connection, still ends before the deadline.
   const slowest = { ms: Math.min(tickMs, 50) };
   const stop = () => opts.signal?.aborted || Date.now() + slowest.ms * 2 + 50 >= deadline;
   const stats: TickerStats = opts.stats ?? {
-    database: '?',
+    database: opts.database ?? '?',
     ran: false,
     tickerCalls: 0,
     ticks: 0,
@@ -80,6 +82,7 @@ export async function runTicker(opts: TickerOptions): Promise<TickerStats> {
   };
 
   let client: pg.Client | null = null;
+  let saidWaiting = false;
   const backoff = new Backoff({ delayMs: tickMs, maxMs: opts.maxBackoffMs ?? 30_000 });
   try {
     while (!stop()) {
@@ -97,7 +100,11 @@ export async function runTicker(opts: TickerOptions): Promise<TickerStats> {
               log.info('another ticker is running on this database; exiting', { database: stats.database });
               return stats;
             }
-            log.debug('another ticker is running; waiting', { database: stats.database });
+            // Once at INFO (an operator must see why nothing ticks), then quietly.
+            const waiting = { database: stats.database };
+            if (saidWaiting) log.debug('another ticker holds this database; waiting for it to stop', waiting);
+            else log.info('another ticker holds this database; waiting for it to stop', waiting);
+            saidWaiting = true;
             await sleep(Math.min(Math.max(tickMs, 1000), deadline - Date.now()), opts.signal);
             continue;
           }

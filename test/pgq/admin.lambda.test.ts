@@ -4,14 +4,11 @@
 // test/config/configuration-doc.unit.test.ts).
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
+import { DatabaseSource } from '../../layers/aws/database.ts';
+import { loadSettings } from '../../layers/aws/settings.ts';
 import { INSTALL_CHUNKS } from '../../layers/install/generated-sql.ts';
 import { loadManifest } from '../../layers/install/manifest.ts';
-import {
-  DatabaseSource,
-  handleAdminEvent,
-  loadSettings,
-  MAINTENANCE_SETTINGS,
-} from '../../layers/lambda/index.ts';
+import { handleAdminEvent, MAINTENANCE_SETTINGS } from '../../layers/pgq/lambda/index.ts';
 import { useTestDatabase } from '../support/db.ts';
 
 const db = useTestDatabase({ empty: true });

@@ -4,7 +4,7 @@ import type { S3Event } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expireOnce } from '../../functions/wal-expire/handler.ts';
 import { repositoryKey, verifyEvent } from '../../functions/wal-verify/handler.ts';
-import { createObservability } from '../../layers/lambda/observability.ts';
+import { createObservability } from '../../layers/aws/observability.ts';
 import { openStorage } from '../../layers/storage/index.ts';
 import type { Storage } from '../../layers/storage/types.ts';
 import { compress, sha256 } from '../../layers/walmgr/codec.ts';

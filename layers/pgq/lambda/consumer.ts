@@ -13,15 +13,15 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type pg from 'pg';
-import { ConfigError } from '../config/settings.ts';
-import { runBatchLoop } from '../pgq/batch-loop.ts';
-import { type BatchHandler, type BatchOptions, type BatchResult, processNextBatch } from '../pgq/consumer.ts';
-import { processNextCoopBatch, registerSubconsumer } from '../pgq/coop-consumer.ts';
-import { type Logger, silentLogger } from '../util/log.ts';
+import type { DatabaseSource } from '../../aws/database.ts';
+import { MetricUnit, type Observability } from '../../aws/observability.ts';
+import { ConfigError } from '../../config/settings.ts';
+import { type Logger, silentLogger } from '../../util/log.ts';
+import { runBatchLoop } from '../batch-loop.ts';
+import { type BatchHandler, type BatchOptions, type BatchResult, processNextBatch } from '../consumer.ts';
+import { processNextCoopBatch, registerSubconsumer } from '../coop-consumer.ts';
 import { consumerDeps } from './container.ts';
-import type { DatabaseSource } from './database.ts';
-import { MetricUnit, type Observability } from './observability.ts';
-import { type Settings, subconsumerNames } from './settings.ts';
+import { type ConsumerSettings, subconsumerNames } from './settings.ts';
 import { sendWakeup, type WakeupMessage } from './wakeup.ts';
 
 export interface PgqConsumerOptions extends Omit<BatchOptions, 'queue' | 'consumer'> {
@@ -40,7 +40,7 @@ export interface PgqConsumerOptions extends Omit<BatchOptions, 'queue' | 'consum
 }
 
 export interface ConsumerDeps {
-  settings: Settings;
+  settings: ConsumerSettings;
   db: DatabaseSource;
   /** Needed only to wake itself again (PGQ_CONTINUE_QUEUE_URL). */
   sqs?: SQSClient;
@@ -66,10 +66,10 @@ export interface SubconsumerDrain {
 
 export function resolveQueueConsumer(
   opts: PgqConsumerOptions,
-  settings: Settings,
+  settings: ConsumerSettings,
 ): { queue: string; consumer: string } {
-  const queue = opts.queue ?? (settings.queue as string | undefined);
-  const consumer = opts.consumer ?? (settings.consumer as string | undefined);
+  const queue = opts.queue ?? settings.queue;
+  const consumer = opts.consumer ?? settings.consumer;
   if (!queue || !consumer) {
     throw new ConfigError(
       'pgqConsumer needs a queue and a consumer: pass them in code or set PGQ_QUEUE and PGQ_CONSUMER',
@@ -100,7 +100,7 @@ export async function drainOnWakeup(
   }
   const m = deps.metrics;
   m?.addDimensions({ queue, consumer });
-  const subs = subconsumerNames(opts.subconsumers ?? (deps.settings.subconsumers as number | undefined));
+  const subs = subconsumerNames(opts.subconsumers ?? deps.settings.subconsumers);
   const result = subs
     ? await drainCoop(records, context, opts, deps, { queue, consumer, subs, log })
     : await drainPlain(records, context, opts, deps, { queue, consumer, log });
@@ -140,9 +140,8 @@ async function drainCoop(
   deps: ConsumerDeps,
   { queue, consumer, subs, log }: { queue: string; consumer: string; subs: string[]; log: Logger },
 ): Promise<DrainResult> {
-  const deadSetting = deps.settings.dead_interval as number | undefined;
-  const deadIntervalMs =
-    opts.deadIntervalMs ?? (deadSetting == null ? undefined : Number(deadSetting) * 1000);
+  const deadSetting = deps.settings.dead_interval;
+  const deadIntervalMs = opts.deadIntervalMs ?? (deadSetting == null ? undefined : deadSetting * 1000);
   const byGroup = new Map<string, SQSRecord[]>();
   for (const r of records) {
     const group = r.attributes?.MessageGroupId ?? '';
@@ -259,7 +258,7 @@ async function drainBatches(
   userHandler: BatchHandler,
   step: BatchStep,
 ): Promise<SubconsumerDrain> {
-  const minRemainingMs = Number(deps.settings.min_remaining ?? 10) * 1000;
+  const minRemainingMs = deps.settings.min_remaining * 1000;
   const batches: BatchResult[] = [];
   const m = deps.metrics;
   const r = await runBatchLoop<pg.PoolClient, BatchResult>({
@@ -316,7 +315,7 @@ async function wakeSelf(
   last: BatchResult | undefined,
   log: Logger,
 ): Promise<void> {
-  const url = deps.settings.continue_queue_url as string | undefined;
+  const url = deps.settings.continue_queue_url;
   if (!url || !deps.sqs) {
     log.info('time ran short; the next tick will wake the consumer again');
     return;
