@@ -48,6 +48,13 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride();
   const name = argv[2];
   const entry = name ? COMMANDS[name] : undefined;
+  // Which command runs (e.g. "walmgr archive") and its operands: the exit policy depends on it.
+  let running = { command: name ?? '', operands: [] as readonly string[] };
+  program.hook('preAction', (_root, action) => {
+    const names: string[] = [];
+    for (let c: Command | null = action; c && c !== program; c = c.parent) names.unshift(c.name());
+    running = { command: names.join(' '), operands: action.args };
+  });
   if (entry) {
     (await entry.load()).register(program);
   } else {
@@ -62,6 +69,8 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof CommanderError) {
       return err.exitCode;
     }
-    throw err;
+    // Loaded only on failure: the archive fast path pays nothing for it.
+    const { reportError } = await import('../layers/errors/exit.ts');
+    return reportError(err, running);
   }
 }

@@ -5,10 +5,10 @@ import type { Command } from 'commander';
 import pg from 'pg';
 import { parseConnstr } from '../../layers/config/connstr.ts';
 import { clientConfig } from '../../layers/db/connection.ts';
+import { PgqError } from '../../layers/pgq/errors.ts';
 import {
   formatTable,
   parseStatements,
-  QadminError,
   runStatements,
   type StatementResult,
   toJson,
@@ -82,7 +82,7 @@ export function register(program: Command): void {
     .action(async (words: string[], flags: Flags) => {
       let text: string;
       if (flags.command != null && words.length > 0) {
-        throw new QadminError('give statements either with -c or as words, not both');
+        throw new PgqError('invalid_statement', 'give statements either with -c or as words, not both');
       } else if (flags.command != null) {
         text = flags.command;
       } else if (words.length > 0) {
@@ -90,11 +90,14 @@ export function register(program: Command): void {
       } else if (!process.stdin.isTTY) {
         text = await readStdin();
       } else {
-        throw new QadminError('no statement given (try: skytools qadmin show queue, or --help)');
+        throw new PgqError(
+          'invalid_statement',
+          'no statement given (try: skytools qadmin show queue, or --help)',
+        );
       }
       // Parse everything before connecting: a typo changes nothing.
       const statements = parseStatements(text, { queue: flags.queue });
-      if (statements.length === 0) throw new QadminError('no statement given');
+      if (statements.length === 0) throw new PgqError('invalid_statement', 'no statement given');
       const base = clientConfig({ applicationName: 'skytools qadmin' });
       const client = new pg.Client(flags.db ? { ...base, ...parseConnstr(flags.db) } : base);
       await client.connect();

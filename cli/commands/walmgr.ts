@@ -209,22 +209,6 @@ function repoFlags(s: Settings): string {
   return parts.join(' ');
 }
 
-async function fail(
-  err: unknown,
-  what: string,
-  codes: { notFound?: number; refused?: number; other: number },
-): Promise<void> {
-  const { WalError } = await import('../../layers/walmgr/errors.ts');
-  const e = err as Error;
-  process.stderr.write(`skytools walmgr ${what}: ${e?.message ?? String(err)}\n`);
-  if (process.env.SKYTOOLS_DEBUG && e?.stack) process.stderr.write(`${e.stack}\n`);
-  if (err instanceof WalError && err.kind === 'not-found' && codes.notFound !== undefined)
-    process.exitCode = codes.notFound;
-  else if (err instanceof WalError && err.kind === 'refused' && codes.refused !== undefined)
-    process.exitCode = codes.refused;
-  else process.exitCode = codes.other;
-}
-
 export function register(program: Command): void {
   const walmgr = program
     .command('walmgr')
@@ -245,7 +229,7 @@ export function register(program: Command): void {
       const s = resolve(cmd);
       const pgdata = pgdataOf(s);
       const spool = spoolDir(pgdata, s.spool);
-      try {
+      {
         // Fast path: stored earlier by an archive-ahead pass; no storage access needed.
         if (consumeMarker(spool, walName, path.resolve(pgdata, walPath))) return;
         const [{ archiveWal }, { parseCodec }] = await Promise.all([
@@ -268,8 +252,6 @@ export function register(program: Command): void {
         } finally {
           storage.close();
         }
-      } catch (err) {
-        await fail(err, `archive ${walName}`, { refused: 3, other: 1 });
       }
     });
 
@@ -281,7 +263,7 @@ export function register(program: Command): void {
     .argument('<name>', '%f')
     .argument('<path>', '%p')
     .action(async (walName: string, destPath: string, _o: unknown, cmd: Command) => {
-      try {
+      {
         const s = resolve(cmd);
         const pgdata = pgdataOf(s);
         const [{ restoreWal }, { readSystemId }] = await Promise.all([
@@ -338,8 +320,6 @@ export function register(program: Command): void {
         } finally {
           storage?.close();
         }
-      } catch (err) {
-        await fail(err, `restore-wal ${walName}`, { other: 126 });
       }
     });
 
@@ -354,7 +334,7 @@ export function register(program: Command): void {
     .option('--stream-dir <dir>', 'local directory pg_receivewal writes into (default: <spool>/stream)')
     .action(
       async (o: { slot: string; interval: string; pgBin?: string; streamDir?: string }, cmd: Command) => {
-        try {
+        {
           const s = resolve(cmd);
           const interval = Number(o.interval);
           if (!(interval > 0 && interval <= 3600))
@@ -385,8 +365,6 @@ export function register(program: Command): void {
           } finally {
             storage.close();
           }
-        } catch (err) {
-          await fail(err, 'stream', { other: 1 });
         }
       },
     );

@@ -5,11 +5,11 @@ import pg from 'pg';
 import { parseConnstr } from '../config/connstr.ts';
 import { typeParsers } from '../db/connection.ts';
 import type { Queryable } from '../db/transaction.ts';
+import { CascadeError, type CascadeErrorKind } from '../errors/domains.ts';
 import { toBigInt } from '../pgq/producer.ts';
 
-export class CascadeError extends Error {
-  override name = 'CascadeError';
-}
+// The cascade's error class belongs to the shared error scheme (pgq_node / pgq_coop SQLSTATEs map to it).
+export { CascadeError, type CascadeErrorKind };
 
 /** A (ret_code, ret_note) result of a pgq_node admin function. */
 export interface RetNote {
@@ -83,6 +83,7 @@ export async function getConsumerState(
   const r = (await db.query('select * from pgq_node.get_consumer_state($1, $2)', [queue, consumer])).rows[0];
   if (r.ret_code >= 300) {
     throw new CascadeError(
+      'refused',
       `${queue}/${consumer}: ${r.ret_note} (is the node created? see "skytools setadm <ini> status")`,
     );
   }
@@ -118,9 +119,10 @@ export async function nodeCmd<R extends RetNote = RetNote & Record<string, unkno
 ): Promise<R> {
   const r = await db.query(sql, params);
   const row = r.rows[0] as R | undefined;
-  if (!row) throw new CascadeError(`${sql}: returned no row`);
+  if (!row) throw new CascadeError('protocol', `${sql}: returned no row`);
   if (row.ret_code >= 300 && !allow.includes(row.ret_code)) {
     throw new CascadeError(
+      'refused',
       `${sql.replace(/^select \* from /, '')} [${params.join(', ')}]: ${row.ret_code} ${row.ret_note}`,
     );
   }
@@ -152,7 +154,10 @@ export async function connectLocation(
   try {
     cfg = parseConnstr(location);
   } catch (err) {
-    throw new CascadeError(`bad node location ${JSON.stringify(location)}: ${(err as Error).message}`);
+    throw new CascadeError(
+      'usage',
+      `bad node location ${JSON.stringify(location)}: ${(err as Error).message}`,
+    );
   }
   const client = new pg.Client({
     connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000,
@@ -166,6 +171,7 @@ export async function connectLocation(
   } catch (err) {
     await client.end().catch(() => {});
     throw new CascadeError(
+      'unreachable',
       `cannot connect to node at ${redactLocation(location)}: ${(err as Error).message}`,
       {
         cause: err,

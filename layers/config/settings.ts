@@ -18,9 +18,10 @@ export interface SettingSpec {
 
 export type SettingValue = string | number | boolean | string[] | undefined;
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+// ConfigError is part of the shared error scheme (layers/errors/); exported here as before.
+import { ConfigError } from '../errors/domains.ts';
+
+export { ConfigError };
 
 export function resolveSettings(
   specs: readonly SettingSpec[],

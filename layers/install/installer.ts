@@ -1,11 +1,11 @@
 // Installs or upgrades the SQL modules from TypeScript, without psql. Runs the same manifest
 // as `psql -f sql/install.sql`, in one transaction, so a failed install changes nothing.
 import type pg from 'pg';
+import { InstallError } from '../errors/domains.ts';
 import { loadManifest, type SqlChunk } from './manifest.ts';
 
-export class InstallError extends Error {
-  override name = 'InstallError';
-}
+// InstallError is part of the shared error scheme (layers/errors/).
+export { InstallError } from '../errors/domains.ts';
 
 export interface InstallResult {
   files: string[];
@@ -57,6 +57,6 @@ async function runChunk(client: pg.ClientBase, chunk: SqlChunk): Promise<void> {
       const upTo = chunk.text.slice(0, Number(e.position));
       where = `${chunk.file}:${chunk.line + upTo.split('\n').length - 1}`;
     }
-    throw new InstallError(`install failed at ${where}: ${e.message}`, { cause: err });
+    throw new InstallError('sql_failed', `install failed at ${where}: ${e.message}`, { cause: err });
   }
 }

@@ -9,6 +9,7 @@ import type pg from 'pg';
 import { quoteIdent } from '../db/ident.ts';
 import { type Logger, silentLogger } from '../util/log.ts';
 import { sleep } from '../util/sleep.ts';
+import { PgqError } from './errors.ts';
 import { toBigInt } from './producer.ts';
 
 export interface TickEvent {
@@ -233,7 +234,10 @@ export async function runMaintenance(client: pg.ClientBase, log: Logger = silent
 function quoteQualified(name: string): string {
   const parts = name.split('.');
   if (parts.length < 1 || parts.length > 2 || parts.some((p) => p === '')) {
-    throw new Error(`refusing to run maintenance step with odd name ${JSON.stringify(name)}`);
+    throw new PgqError(
+      'corrupt_state',
+      `refusing to run maintenance step with odd name ${JSON.stringify(name)}`,
+    );
   }
   return parts.map((p) => quoteIdent(p)).join('.');
 }
