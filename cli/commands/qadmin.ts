@@ -40,10 +40,19 @@ Examples:
   skytools qadmin show queue --json
 `;
 
-/** Re-quotes argv words so that a value with spaces survives being joined into one statement. */
-function joinWords(words: string[]): string {
+/**
+ * Joins argv words into one statement. The shell has already removed the user's quotes, so a
+ * word with spaces was one quoted name or value: quote it again — as a "quoted identifier", which
+ * the parser takes both as a name and as a value — keeping a trailing , or ; outside the quotes
+ * (`set ticker_max_lag = '0.1 s', ticker_max_count = 1000` arrives as the word `0.1 s,`).
+ */
+export function joinWords(words: string[]): string {
   return words
-    .map((w) => (/[\s;]/.test(w) && !/^'.*'$/s.test(w) ? `'${w.replaceAll("'", "''")}'` : w))
+    .map((w) => {
+      if (!/\s/.test(w) || /^(['"]).*\1[,;]?$/s.test(w)) return w;
+      const [, body, tail] = /^(.*?)([,;]?)$/s.exec(w)!;
+      return `"${body!.replaceAll('"', '""')}"${tail}`;
+    })
     .join(' ');
 }
 

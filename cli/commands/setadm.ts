@@ -3,8 +3,8 @@
 import { appendFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { CascadeAdmin, formatStatus } from '../../layers/cascade/admin.ts';
-import { type CascadeConfig, loadCascadeConfig } from '../../layers/cascade/config.ts';
 import { CascadeError, connectLocation, type NodeType } from '../../layers/cascade/node.ts';
+import { type CascadeConfig, loadCascadeConfig } from '../../layers/cascade/settings.ts';
 import { CascadeWorker } from '../../layers/cascade/worker.ts';
 import { createLogger, type Logger } from '../../layers/util/log.ts';
 

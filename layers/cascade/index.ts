@@ -1,4 +1,4 @@
 export * from './admin.ts';
-export * from './config.ts';
 export * from './node.ts';
+export * from './settings.ts';
 export * from './worker.ts';

@@ -2,11 +2,9 @@
 // config file, an optional demo producer, and a status snapshot for the live view. The same
 // runtime pieces (ticker.ts, consumer-loop.ts) that run in Lambda and Fargate run here.
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
-import { readIni } from '../config/ini.ts';
-import { ConfigError, resolveSettings, type SettingSpec } from '../config/settings.ts';
+import { ConfigError } from '../config/settings.ts';
 import { typeParsers } from '../db/connection.ts';
 import { withClient } from '../db/transaction.ts';
 import { install } from '../install/installer.ts';
@@ -16,146 +14,10 @@ import { type ConsumerStats, runConsumer } from '../pgq/consumer-loop.ts';
 import { runTicker, type TickerStats } from '../pgq/ticker.ts';
 import { type Logger, silentLogger } from '../util/log.ts';
 import { sleep, Waker } from '../util/sleep.ts';
+import type { ConsumerDecl, DevConfig } from './settings.ts';
 
-export const DEV_SETTINGS: readonly SettingSpec[] = [
-  {
-    key: 'database',
-    env: 'DATABASE_URL',
-    type: 'string',
-    doc: 'postgres:// URL; default: the embedded PostgreSQL',
-  },
-  {
-    key: 'data_dir',
-    env: 'SKYTOOLS_DEV_DATA',
-    type: 'string',
-    default: '.data/dev-pg',
-    doc: 'embedded cluster directory (kept between runs), relative to the config file',
-  },
-  {
-    key: 'port',
-    env: 'SKYTOOLS_DEV_PORT',
-    type: 'integer',
-    default: '54329',
-    min: 0,
-    max: 65535,
-    doc: 'embedded server port (another free one if taken)',
-  },
-  { key: 'ticker_period', type: 'seconds', default: '20ms', min: 0.01, doc: 'tick period' },
-  { key: 'retry_period', type: 'seconds', default: '1', min: 0.01, doc: 'retry-event period' },
-  { key: 'maint_period', type: 'seconds', default: '30', min: 0.01, doc: 'maintenance period' },
-  { key: 'setup_sql', type: 'string', doc: 'SQL file run once at start (relative to the config file)' },
-  {
-    key: 'demo_producer_sql',
-    type: 'string',
-    doc: 'statement run every demo_producer_period to make traffic',
-  },
-  { key: 'demo_producer_period', type: 'seconds', default: '1', min: 0.01, doc: 'demo traffic period' },
-  { key: 'status_period', type: 'seconds', default: '1', min: 0.1, doc: 'status view refresh period' },
-];
-
-const CONSUMER_SETTINGS: readonly SettingSpec[] = [
-  { key: 'queue', type: 'string', doc: 'queue to consume' },
-  { key: 'handler', type: 'string', doc: 'module exporting the batch handler (default export or `handler`)' },
-  {
-    key: 'loop_delay',
-    type: 'seconds',
-    default: '1',
-    min: 0.001,
-    doc: 'sleep when idle (a new tick wakes it sooner)',
-  },
-  {
-    key: 'lazy_fetch',
-    type: 'integer',
-    default: '0',
-    min: 0,
-    doc: 'fetch events through a cursor this many at a time',
-  },
-  { key: 'batch_collect_events', type: 'integer', min: 1, doc: 'wait until a batch has this many events' },
-  { key: 'keep_lag', type: 'seconds', min: 0, doc: 'only take ticks at least this old' },
-];
-
-export interface ConsumerDecl {
-  name: string;
-  queue: string;
-  handlerPath: string;
-  loopDelayMs: number;
-  lazyFetch: number;
-  minCount?: number;
-  minLagMs?: number;
-}
-
-export interface DevConfig {
-  file: string;
-  database?: string;
-  dataDir: string;
-  port: number;
-  tickerPeriodMs: number;
-  retryPeriodMs: number;
-  maintPeriodMs: number;
-  setupSql?: string;
-  demoProducerSql?: string;
-  demoProducerPeriodMs: number;
-  statusPeriodMs: number;
-  queues: Map<string, Record<string, string>>;
-  consumers: ConsumerDecl[];
-  warnings: string[];
-}
-
-export function loadDevConfig(file: string): DevConfig {
-  const sections = readIni(file);
-  const dir = path.dirname(path.resolve(file));
-  const rel = (p: string) => path.resolve(dir, p);
-  const { values, warnings } = resolveSettings(
-    DEV_SETTINGS,
-    { file: sections.dev, env: process.env },
-    `${file} [dev]`,
-  );
-  const cfg: DevConfig = {
-    file,
-    database: values.database as string | undefined,
-    dataDir: rel(values.data_dir as string),
-    port: values.port as number,
-    tickerPeriodMs: (values.ticker_period as number) * 1000,
-    retryPeriodMs: (values.retry_period as number) * 1000,
-    maintPeriodMs: (values.maint_period as number) * 1000,
-    setupSql: values.setup_sql ? rel(values.setup_sql as string) : undefined,
-    demoProducerSql: values.demo_producer_sql as string | undefined,
-    demoProducerPeriodMs: (values.demo_producer_period as number) * 1000,
-    statusPeriodMs: (values.status_period as number) * 1000,
-    queues: new Map(),
-    consumers: [],
-    warnings,
-  };
-  for (const [section, body] of Object.entries(sections)) {
-    const m = /^(queue|consumer)\s+(.+)$/.exec(section);
-    if (section === 'dev') continue;
-    if (!m) {
-      warnings.push(`${file}: unknown section [${section}] ignored`);
-      continue;
-    }
-    const name = m[2]!.trim();
-    if (m[1] === 'queue') {
-      cfg.queues.set(name, body);
-      continue;
-    }
-    const where = `${file} [consumer ${name}]`;
-    const c = resolveSettings(CONSUMER_SETTINGS, { file: body }, where);
-    warnings.push(...c.warnings);
-    if (!c.values.queue) throw new ConfigError(`${where}: "queue" is required`);
-    if (!c.values.handler)
-      throw new ConfigError(`${where}: "handler" is required (a module exporting the batch handler)`);
-    cfg.consumers.push({
-      name,
-      queue: c.values.queue as string,
-      handlerPath: rel(c.values.handler as string),
-      loopDelayMs: (c.values.loop_delay as number) * 1000,
-      lazyFetch: c.values.lazy_fetch as number,
-      minCount: c.values.batch_collect_events as number | undefined,
-      minLagMs: c.values.keep_lag == null ? undefined : (c.values.keep_lag as number) * 1000,
-    });
-  }
-  return cfg;
-}
+export type { ConsumerDecl, DevConfig } from './settings.ts';
+export { loadDevConfig } from './settings.ts';
 
 export async function loadHandler(file: string): Promise<BatchHandler> {
   let mod: Record<string, unknown>;

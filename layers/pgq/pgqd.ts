@@ -3,75 +3,10 @@
 // (ticker.ts) per database until stopped.
 import pg from 'pg';
 import { withDatabaseName } from '../config/connstr.ts';
-import type { SettingSpec } from '../config/settings.ts';
 import { typeParsers } from '../db/connection.ts';
 import { type Logger, silentLogger } from '../util/log.ts';
 import { sleep } from '../util/sleep.ts';
 import { runTicker, type TickEvent, type TickerStats } from './ticker.ts';
-
-/** The [pgqd] section: the original pgqd's keys plus ours. */
-export const PGQD_SETTINGS: readonly SettingSpec[] = [
-  {
-    key: 'base_connstr',
-    env: 'PGQD_BASE_CONNSTR',
-    type: 'string',
-    default: '',
-    doc: 'libpq connect string or postgres:// URL, without dbname (default: $DATABASE_URL / PG* variables)',
-  },
-  {
-    key: 'initial_database',
-    type: 'string',
-    default: 'template1',
-    doc: 'database used to list the other databases',
-  },
-  {
-    key: 'database_list',
-    env: 'PGQD_DATABASE_LIST',
-    type: 'list',
-    doc: 'databases to tick (default: every database with the pgq schema)',
-  },
-  {
-    key: 'ticker_period',
-    env: 'PGQD_TICKER_PERIOD',
-    type: 'seconds',
-    default: '1',
-    min: 0.01,
-    doc: 'how often to run the ticker; below one second allowed, down to 10ms',
-  },
-  {
-    key: 'retry_period',
-    env: 'PGQD_RETRY_PERIOD',
-    type: 'seconds',
-    default: '30',
-    min: 0.01,
-    doc: 'how often to move due retry events back into their queues',
-  },
-  {
-    key: 'maint_period',
-    env: 'PGQD_MAINT_PERIOD',
-    type: 'seconds',
-    default: '120',
-    min: 0.01,
-    doc: 'how often to run maintenance (rotation, vacuum)',
-  },
-  {
-    key: 'check_period',
-    env: 'PGQD_CHECK_PERIOD',
-    type: 'seconds',
-    default: '60',
-    min: 0.1,
-    doc: 'how often to look for new or dropped databases',
-  },
-  { key: 'logfile', type: 'string', doc: 'append the log to this file (default: stderr)' },
-  { key: 'pidfile', type: 'string', doc: 'write the process id here while running' },
-  {
-    key: 'syslog',
-    type: 'string',
-    doc: '',
-    ignored: 'logs go to stderr/logfile; use your service manager for syslog',
-  },
-  { key: 'syslog_ident', type: 'string', doc: '', ignored: 'see syslog' },
-];
 
 export interface PgqdConfig {
   base: pg.ClientConfig;

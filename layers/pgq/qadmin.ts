@@ -45,7 +45,8 @@ type Token = { t: 'word' | 'quoted' | 'string' | 'punct'; v: string };
 
 function tokenize(text: string): Token[] {
   const out: Token[] = [];
-  const re = /\s+|--[^\n]*|([A-Za-z0-9_.$*?-]+)|"((?:[^"]|"")*)"|'((?:[^']|'')*)'|([=,;])|(.)/gy;
+  // Bare words take letters of any script, as SQL identifiers do (queue zażółć, 注文).
+  const re = /\s+|--[^\n]*|([\p{L}\p{M}\p{N}_.$*?-]+)|"((?:[^"]|"")*)"|'((?:[^']|'')*)'|([=,;])|(.)/guy;
   for (const m of text.matchAll(re)) {
     if (m[1] !== undefined) out.push({ t: 'word', v: m[1] });
     else if (m[2] !== undefined) out.push({ t: 'quoted', v: m[2].replaceAll('""', '"') });

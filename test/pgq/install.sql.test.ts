@@ -105,4 +105,53 @@ describe('install', () => {
     const r = await db.one("select count(*)::int as n from pg_namespace where nspname = 'broken_install'");
     expect(r.n).toBe(0);
   });
+
+  it('an error raised in a DO block names its line and passes the server HINT and DETAIL on', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const os = await import('node:os');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'manifest-'));
+    writeFileSync(path.join(dir, 'install.sql'), 'begin;\n\\ir check.sql\ncommit;\n');
+    writeFileSync(
+      path.join(dir, 'check.sql'),
+      [
+        '-- a preflight check',
+        'do $check$',
+        'begin',
+        '    if true then',
+        "        raise exception 'refused here' using detail = 'the detail', hint = 'do this instead';",
+        '    end if;',
+        'end',
+        '$check$;',
+      ].join('\n'),
+    );
+    const c = await db.connect();
+    const err = await install(c, { manifest: path.join(dir, 'install.sql') }).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(
+      /^install failed at \S*check\.sql:5: refused here\nDETAIL: the detail\nHINT: do this instead$/,
+    );
+  });
+
+  it('`skytools install` says in one line whether it installed, upgraded or found PgQ current', async () => {
+    const cli = path.join(repoRoot, 'bin/skytools.ts');
+    const fresh = `t_cli_${randomBytes(4).toString('hex')}`;
+    await db.query(`create database ${fresh}`);
+    const u = new URL(db.url);
+    u.pathname = `/${fresh}`;
+    try {
+      const run = (...extra: string[]) =>
+        spawnSync(process.execPath, [cli, 'install', '--db', u.toString(), ...extra], { encoding: 'utf8' });
+      const first = run();
+      expect(first.status).toBe(0);
+      expect(first.stdout).toMatch(
+        new RegExp(`^installed PgQ 3\\.[\\d.]+ in database ${fresh} \\(\\d+ files\\)\\n$`),
+      );
+      expect(first.stderr).toBe('');
+      const again = run('--verbose');
+      expect(again.stdout).toMatch(/^PgQ 3\.[\d.]+ already current \(functions re-applied\) in database /);
+      expect(again.stderr).toContain('pgq/functions/pgq.next_batch.sql');
+      expect(first.stdout + again.stdout).not.toContain(u.password);
+    } finally {
+      await db.query(`drop database ${fresh} with (force)`);
+    }
+  });
 });

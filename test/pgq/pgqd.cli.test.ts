@@ -68,6 +68,56 @@ describe('skytools pgqd', () => {
     expect(r2.stderr).toMatch(/no \[pgqd\] section/);
   });
 
+  it('refuses a pidfile held by a running pgqd and never deletes it; -q keeps INFO out of the logfile', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pgqd-'));
+    const u = new URL(db.url);
+    const ini = path.join(dir, 'pgqd.ini');
+    const pidfile = path.join(dir, 'pgqd.pid');
+    const logfile = path.join(dir, 'pgqd.log');
+    writeFileSync(
+      ini,
+      [
+        '[pgqd]',
+        `base_connstr = host=${u.hostname} port=${u.port} user=${u.username} password=${u.password}`,
+        `database_list = ${db.name}`,
+        'ticker_period = 50ms',
+        `pidfile = ${pidfile}`,
+        `logfile = ${logfile}`,
+        '',
+      ].join('\n'),
+    );
+    const first = spawn(process.execPath, [cli, 'pgqd', '-q', ini], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      for (let i = 0; i < 100 && !existsSync(pidfile); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(readFileSync(pidfile, 'utf8').trim()).toBe(String(first.pid));
+      const second = spawnSync(process.execPath, [cli, 'pgqd', ini], { encoding: 'utf8', timeout: 30_000 });
+      expect(second.status).not.toBe(0);
+      expect(second.stderr).toMatch(
+        new RegExp(`already running as pid ${first.pid} \\(pidfile ${pidfile}\\)`),
+      );
+      expect(readFileSync(pidfile, 'utf8').trim()).toBe(String(first.pid));
+    } finally {
+      first.kill('SIGTERM');
+    }
+    expect(await new Promise((r) => first.once('exit', r))).toBe(0);
+    expect(existsSync(pidfile)).toBe(false);
+    // -q: the stop message is INFO, so nothing of it reaches the logfile.
+    const log = existsSync(logfile) ? readFileSync(logfile, 'utf8') : '';
+    expect(log).not.toMatch(/INFO/);
+  });
+
+  it('takes over a stale pidfile whose process is gone', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pgqd-'));
+    const pidfile = path.join(dir, 'pgqd.pid');
+    const { claimPidfile } = await import('../../layers/util/pidfile.ts');
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid;
+    writeFileSync(pidfile, `${dead}\n`);
+    const release = claimPidfile(pidfile);
+    expect(readFileSync(pidfile, 'utf8').trim()).toBe(String(process.pid));
+    release();
+    expect(existsSync(pidfile)).toBe(false);
+  });
+
   it('prints a sample config with --ini', () => {
     const r = spawnSync(process.execPath, [cli, 'pgqd', '--ini'], { encoding: 'utf8' });
     expect(r.status).toBe(0);

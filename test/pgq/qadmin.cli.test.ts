@@ -161,6 +161,40 @@ describe('skytools qadmin', () => {
     ]);
   });
 
+  it('takes the words as the shell passed them: values with spaces before a comma, quoted and unicode names', async () => {
+    await qadmin(['create', 'queue', 'shellq']);
+    // what the shell hands over for: alter queue shellq set ticker_max_lag = '0.1 s', ticker_max_count = 1000
+    const alter = await qadmin([
+      'alter',
+      'queue',
+      'shellq',
+      'set',
+      'ticker_max_lag',
+      '=',
+      '0.1 s,',
+      'ticker_max_count',
+      '=',
+      '1000',
+    ]);
+    expect(alter.stderr).toBe('');
+    expect(alter.code).toBe(0);
+    const q = await db.one(
+      "select queue_ticker_max_lag::text as lag, queue_ticker_max_count as n from pgq.queue where queue_name = 'shellq'",
+    );
+    expect(q).toEqual({ lag: '00:00:00.1', n: 1000 });
+    // create queue "my queue" from the shell, and the same inside -c
+    expect(await qadmin(['create', 'queue', 'my queue'])).toMatchObject({
+      code: 0,
+      stdout: 'queue my queue created\n',
+    });
+    expect((await qadmin(['-c', 'create queue "other queue"'])).code).toBe(0);
+    expect(await qadmin(['create', 'queue', 'zażółć'])).toMatchObject({
+      code: 0,
+      stdout: 'queue zażółć created\n',
+    });
+    expect(await queues()).toEqual(expect.arrayContaining(['my queue', 'other queue', 'zażółć']));
+  });
+
   it('installs everything, or pgq_ext alone into a consumer’s target database', async () => {
     const empty = await createDatabase({ empty: true });
     const target = await createDatabase({ empty: true });

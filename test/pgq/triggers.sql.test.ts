@@ -147,6 +147,24 @@ describe('logutriga', () => {
     ]);
   });
 
+  it('accepts any SQL expression in ev_*= and when=, dollar quotes included; refuses $n parameters', async () => {
+    await db.query('create table app.dq (id int primary key, a text)');
+    await db.query(
+      `create trigger t after insert on app.dq for each row execute procedure
+         pgq.logutriga('tq', 'ev_extra3=$$333$$', 'ev_extra4=$t$<$t$ || upper(a) || E''\\''''', 'when=a <> $$no$$')`,
+    );
+    const evs = await eventsOf("insert into app.dq values (1, 'yes')", "insert into app.dq values (2, 'no')");
+    expect(evs).toMatchObject([{ ev_data: 'id=1&a=yes', ev_extra3: '333', ev_extra4: "<YES'" }]);
+    await db.query('create table app.dq2 (id int primary key)');
+    await db.query(
+      `create trigger t after insert on app.dq2 for each row execute procedure pgq.logutriga('tq', 'ev_extra3=$1')`,
+    );
+    await expect(db.query('insert into app.dq2 values (1)')).rejects.toMatchObject({
+      code: '42P02',
+      message: 'there is no parameter $1',
+    });
+  });
+
   it('with SKIP in a BEFORE trigger logs the change but does not apply it', async () => {
     await db.query('create table app.sk (id int primary key)');
     await db.query(

@@ -6,6 +6,7 @@
 \ir pgq._urlenc_slow.sql
 \ir pgq._urlenc.sql
 \ir pgq._trigger_parse_args.sql
+\ir pgq._trigger_expr_param.sql
 
 -- code generation
 \ir pgq._trigger_outexpr.sql

@@ -19,6 +19,7 @@ language plpgsql
 stable
 as $$
 declare
+    param int4;
     ind text := '        ';
     code text := '';
     ign text[];
@@ -195,9 +196,11 @@ begin
         code := code || ind || magic_vars[array_position(magic_fields, i_cols[i])] || ' := '
                 || pgq._trigger_outexpr('_pgq_r.' || quote_ident(i_cols[i]), i_types[i]) || E';\n';
     end loop;
-    -- positional parameters would reach the encoder's own arguments: refuse them (C: syntax error)
-    if exists (select 1 from jsonb_each_text(i_opt->'expr') e where e.value ~ '\$[0-9]') then
-        return ind || E'raise exception ''QB: syntax error'' using errcode = ''PQ020'';\n';
+    -- positional parameters would reach the encoder's own arguments: refuse them as C does
+    select pgq._trigger_expr_param(e.value) into param
+      from jsonb_each_text(i_opt->'expr') e where pgq._trigger_expr_param(e.value) is not null limit 1;
+    if param is not null then
+        return ind || format(E'raise exception ''there is no parameter $%s'' using errcode = ''42P02'';\n', param);
     end if;
     for i in 1 .. 6 loop
         expr := i_opt->'expr'->>expr_fields[i];
