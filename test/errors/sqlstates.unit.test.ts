@@ -19,12 +19,16 @@ function sqlFiles(dir: string): string[] {
   );
 }
 
-/** Every code in `errcode = 'XXnnn'`, also inside generated code (`errcode = ''PQ020''`), by file. */
+/**
+ * Every code of ours in `errcode = 'XXnnn'`, also inside generated code (`errcode = ''PQ020''`),
+ * by file. Ours are the P classes with a letter (PQ pgq, PN pgq_node, PC pgq_coop); PostgreSQL's
+ * own codes (e.g. 42P02, P0001) may be raised too and need no entry.
+ */
 function raisedCodes(): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const f of sqlFiles(SQL)) {
     for (const m of readFileSync(f, 'utf8').matchAll(/errcode\s*=\s*'{1,2}([0-9A-Z]{5})'{1,2}/g)) {
-      out.set(m[1]!, [...(out.get(m[1]!) ?? []), path.relative(SQL, f)]);
+      if (/^P[A-Z]/.test(m[1]!)) out.set(m[1]!, [...(out.get(m[1]!) ?? []), path.relative(SQL, f)]);
     }
   }
   return out;
