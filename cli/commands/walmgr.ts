@@ -4,13 +4,17 @@
 // exit policy (layers/errors/exit.ts: archive refused → 3, restore-wal errors → 126). `archive`
 // with a marker never gets here: cli/main.ts answers it first (layers/walmgr/command/archive-marker.ts).
 import type { Command } from 'commander';
-import type { BackupOptions } from '../../layers/walmgr/command/backup.ts';
-import type { ExpireOptions } from '../../layers/walmgr/command/expire.ts';
 import type { ListBackupsOptions } from '../../layers/walmgr/command/listbackups.ts';
 import type { RestoreOptions } from '../../layers/walmgr/command/restore.ts';
-import type { StreamOptions } from '../../layers/walmgr/command/stream.ts';
 import type { VerifyOptions } from '../../layers/walmgr/command/verify.ts';
-import { addWalmgrOptions, loadWalmgrSettings, type WalmgrSettings } from '../../layers/walmgr/settings.ts';
+import {
+  addWalmgrOptions,
+  BACKUP_OPTIONS,
+  EXPIRE_OPTIONS,
+  loadWalmgrSettings,
+  STREAM_OPTIONS,
+  type WalmgrSettings,
+} from '../../layers/walmgr/settings.ts';
 
 /** The settings of this invocation (flags > env > .ini > defaults); warnings to stderr. */
 function settings(cmd: Command): WalmgrSettings {
@@ -53,18 +57,19 @@ export function register(program: Command): void {
       exitWith(await restoreWalCommand(walName, destPath, settings(cmd)));
     });
 
-  walmgr
-    .command('stream')
-    .description(
-      'stream WAL with pg_receivewal through a replication slot; upload the segment in progress as <segment>.partial every interval, completed segments as archive does; SIGTERM stops after a final upload',
-    )
+  STREAM_OPTIONS.addOptions(
+    walmgr
+      .command('stream')
+      .description(
+        'stream WAL with pg_receivewal through a replication slot; upload the segment in progress as <segment>.partial every interval, completed segments as archive does; SIGTERM stops after a final upload',
+      ),
+  )
     .option('--slot <name>', 'replication slot (created if missing)', 'skytools_walmgr')
-    .option('--interval <seconds>', 'seconds between uploads of the partial segment', '5')
     .option('--pg-bin <dir>', 'directory of pg_receivewal (default: PATH, then /usr/lib/postgresql/15/bin)')
     .option('--stream-dir <dir>', 'local directory pg_receivewal writes into (default: <spool>/stream)')
-    .action(async (o: StreamOptions, cmd: Command) => {
+    .action(async (o: { slot: string; pgBin?: string; streamDir?: string }, cmd: Command) => {
       const { streamCommand } = await import('../../layers/walmgr/command/stream.ts');
-      await streamCommand(o, settings(cmd));
+      await streamCommand({ ...o, ...STREAM_OPTIONS.load({ flags: o }).values }, settings(cmd));
     });
 
   walmgr
@@ -77,23 +82,17 @@ export function register(program: Command): void {
       await restorePrefetchCommand(walName, segSize, settings(cmd));
     });
 
-  walmgr
-    .command('backup')
-    .description('base backup of the running cluster (pg_backup_start/stop) into the repository')
+  BACKUP_OPTIONS.addOptions(
+    walmgr
+      .command('backup')
+      .description('base backup of the running cluster (pg_backup_start/stop) into the repository'),
+  )
     .option('--no-fast', 'spread the start checkpoint instead of an immediate one')
-    .option(
-      '--archive-timeout <seconds>',
-      "how long to wait for the backup's last WAL segment to be archived into the repository",
-      '300',
-    )
-    .option(
-      '--piece-size <size>',
-      'files larger than this are stored in pieces of this size, backed up and restored in parallel (e.g. 16M, 256k)',
-      '16M',
-    )
-    .action(async (o: BackupOptions, cmd: Command) => {
+    .action(async (o: { fast: boolean }, cmd: Command) => {
       const { backupCommand } = await import('../../layers/walmgr/command/backup.ts');
-      await backupCommand(o, settings(cmd));
+      // Options before settings: a typo must not start a backup.
+      const own = BACKUP_OPTIONS.load({ flags: o }).values;
+      await backupCommand({ fast: o.fast, ...own }, settings(cmd));
     });
 
   walmgr
@@ -116,18 +115,18 @@ export function register(program: Command): void {
       exitWith(await verifyCommand(o, settings(cmd)));
     });
 
-  walmgr
-    .command('expire')
-    .description(
-      'delete backups beyond a retention policy and the WAL no kept backup needs (the newest backup and .history files always stay)',
-    )
-    .option('--keep-last <n>', 'keep the newest N complete backups')
-    .option('--max-age-days <days>', 'keep every backup that stopped less than this many days ago')
+  EXPIRE_OPTIONS.addOptions(
+    walmgr
+      .command('expire')
+      .description(
+        'delete backups beyond a retention policy and the WAL no kept backup needs (the newest backup and .history files always stay)',
+      ),
+  )
     .option('--system-id <id>', 'only this database system (default: every system in the repository)')
     .option('--dry-run', 'print what would be deleted, delete nothing')
-    .action(async (o: ExpireOptions, cmd: Command) => {
+    .action(async (o: { systemId?: string; dryRun?: boolean }, cmd: Command) => {
       const { expireCommand } = await import('../../layers/walmgr/command/expire.ts');
-      await expireCommand(o, settings(cmd));
+      await expireCommand({ ...o, ...EXPIRE_OPTIONS.load({ flags: o }).values }, settings(cmd));
     });
 
   walmgr

@@ -16,14 +16,14 @@ import {
 import { openStorage } from '../../layers/storage/index.ts';
 import type { Storage } from '../../layers/storage/types.ts';
 import { type ExpireDeps, expireOnce, expireSummary } from '../../layers/walmgr/lambda/expire-schedule.ts';
-import { walLambdaSettings } from '../../layers/walmgr/lambda/settings.ts';
+import { walExpireSettings } from '../../layers/walmgr/lambda/settings.ts';
 
 export type WalExpireDeps = Observability & Omit<ExpireDeps, 'log' | 'count'>;
 
 let shared: WalExpireDeps | undefined;
 export function walExpireDeps(): WalExpireDeps {
   if (shared) return shared;
-  const { bucket, prefix, policy, dryRun } = walLambdaSettings();
+  const { bucket, prefix, policy, dryRun } = walExpireSettings();
   let opened: Promise<Storage> | undefined;
   shared = {
     ...createObservability('wal-expire'),

@@ -14,7 +14,7 @@ import {
 } from '../../layers/lambda/observability.ts';
 import { openStorage } from '../../layers/storage/index.ts';
 import type { Storage } from '../../layers/storage/types.ts';
-import { walLambdaSettings } from '../../layers/walmgr/lambda/settings.ts';
+import { walVerifySettings } from '../../layers/walmgr/lambda/settings.ts';
 import {
   type VerifyEventsDeps,
   verifyObjectEvents,
@@ -26,7 +26,7 @@ export type WalVerifyDeps = Observability & Omit<VerifyEventsDeps, 'log' | 'coun
 let shared: WalVerifyDeps | undefined;
 export function walVerifyDeps(): WalVerifyDeps {
   if (shared) return shared;
-  const { prefix, pending, deep } = walLambdaSettings();
+  const { prefix, pending, deep } = walVerifySettings();
   const opened = new Map<string, Promise<Storage>>();
   shared = {
     ...createObservability('wal-verify'),

@@ -1,272 +1,186 @@
-// walmgr's settings: one spec per setting (ini key of the original walmgr's [walmgr] section,
-// environment variable, command-line flag, type, default, range), resolved once at start through
-// the project's settings mechanism (layers/config/settings.ts). Precedence: flag > environment >
-// .ini file (--config / WALMGR_CONFIG, section [walmgr], read by layers/config/ini.ts) > default.
-// Unknown .ini keys are warnings; a bad value is an error naming where it came from.
+// walmgr's settings, declared with the project's one settings mechanism (layers/config/settings.ts):
+// the original walmgr's [walmgr] ini keys, environment variables, flags, types, defaults, ranges.
+// Precedence: flag > environment > .ini file (--config / WALMGR_CONFIG, section [walmgr], read by
+// layers/config/ini.ts) > default. Unknown ini keys are warnings; a bad value is an error naming
+// the flag, the variable, or the file and key. Options of a single command (backup's
+// --piece-size, …) are specs too, next to the command that uses them (BACKUP_OPTIONS, …).
 import path from 'node:path';
 import type { Command } from 'commander';
 import { readIni } from '../config/ini.ts';
-import { ConfigError, resolveSettings, type SettingSpec } from '../config/settings.ts';
-import { CODECS, type Codec } from './codec.ts';
+import { defineSettings, type SettingsOf, setting } from '../config/settings.ts';
+import { CODECS } from './codec.ts';
 
-/** One walmgr setting: the spec plus the command-line flag that sets it. */
-interface WalmgrSpec extends SettingSpec {
-  flag: string;
-  /** The commander attribute of the flag (camelCase). */
-  attr: keyof WalmgrSettingsInput;
-}
-
-export interface WalmgrSettings {
-  /** s3://bucket/prefix or a directory; required by commands that touch the repository. */
-  repo?: string;
-  /** Absolute data directory (default: the current directory, where archive_command runs). */
-  pgdata: string;
-  /** Whether the data directory was named (restore needs it named). */
-  pgdataGiven: boolean;
-  db?: string;
-  endpoint?: string;
-  region?: string;
-  spool?: string;
-  parallel: number;
-  ahead: number;
-  prefetch: number;
-  compression: Codec;
-  conditionalPut: boolean;
-  usePartial: boolean;
-  /** Deadline of one storage request, seconds. */
-  timeout: number;
-}
-
-/** The flags as commander hands them over (strings), plus --config. */
-export interface WalmgrSettingsInput {
-  config?: string;
-  repo?: string;
-  pgdata?: string;
-  db?: string;
-  endpoint?: string;
-  region?: string;
-  spool?: string;
-  parallel?: string;
-  ahead?: string;
-  prefetch?: string;
-  compression?: string;
-  s3ConditionalPut?: string;
-  usePartial?: string | boolean;
-  timeout?: string;
-}
-
-const s = (spec: WalmgrSpec) => spec;
-
-export const WALMGR_SETTINGS: readonly WalmgrSpec[] = [
-  s({
-    key: 'walmgr_data',
-    attr: 'repo',
-    flag: '--repo <url>',
+export const WALMGR_SETTINGS = defineSettings('walmgr', {
+  repo: setting.string({
+    ini: 'walmgr_data',
     env: 'WALMGR_REPO',
-    type: 'string',
+    flag: '--repo <url>',
     doc: 's3://bucket/prefix or a local directory',
   }),
-  s({
-    key: 'master_data',
-    attr: 'pgdata',
-    flag: '--pgdata <dir>',
+  pgdata: setting.string({
+    ini: 'master_data',
     env: 'PGDATA',
-    type: 'string',
-    doc: 'data directory (default: current directory, as archive_command runs there)',
+    flag: '--pgdata <dir>',
+    doc: 'data directory (default: the current directory, where archive_command runs)',
   }),
-  s({
-    key: 'master_db',
-    attr: 'db',
-    flag: '--db <url>',
+  db: setting.string({
+    ini: 'master_db',
     env: 'DATABASE_URL',
-    type: 'string',
+    flag: '--db <url>',
     doc: 'postgres:// URL for backup and standby control (default: PG* variables)',
   }),
-  s({
-    key: 's3_endpoint',
-    attr: 'endpoint',
-    flag: '--endpoint <url>',
+  endpoint: setting.string({
+    ini: 's3_endpoint',
     env: 'AWS_ENDPOINT_URL',
-    type: 'string',
+    flag: '--endpoint <url>',
     doc: 'S3-compatible endpoint',
   }),
-  s({
-    key: 's3_region',
-    attr: 'region',
-    flag: '--region <name>',
-    env: 'AWS_REGION',
-    type: 'string',
-    doc: 'S3 region',
-  }),
-  s({
-    key: 'spool_dir',
-    attr: 'spool',
-    flag: '--spool <dir>',
+  region: setting.string({ ini: 's3_region', env: 'AWS_REGION', flag: '--region <name>', doc: 'S3 region' }),
+  spool: setting.string({
+    ini: 'spool_dir',
     env: 'WALMGR_SPOOL',
-    type: 'string',
+    flag: '--spool <dir>',
     doc: 'local spool (default PGDATA/pg_wal/skytools_walmgr)',
   }),
-  s({
-    key: 'parallel',
-    attr: 'parallel',
-    flag: '--parallel <n>',
+  parallel: setting.integer({
     env: 'WALMGR_PARALLEL',
-    type: 'integer',
-    default: '4',
+    flag: '--parallel <n>',
+    default: 4,
     min: 1,
     max: 64,
     doc: 'concurrent transfers',
   }),
-  s({
-    key: 'archive_ahead',
-    attr: 'ahead',
-    flag: '--ahead <n>',
+  ahead: setting.integer({
+    ini: 'archive_ahead',
     env: 'WALMGR_ARCHIVE_AHEAD',
-    type: 'integer',
-    default: '32',
+    flag: '--ahead <n>',
+    default: 32,
     min: 0,
     max: 10000,
     doc: 'archive: also store up to n further .ready files',
   }),
-  s({
-    key: 'prefetch',
-    attr: 'prefetch',
-    flag: '--prefetch <n>',
+  prefetch: setting.integer({
     env: 'WALMGR_PREFETCH',
-    type: 'integer',
-    default: '8',
+    flag: '--prefetch <n>',
+    default: 8,
     min: 0,
     max: 1000,
     doc: 'restore-wal: segments fetched ahead',
   }),
-  s({
-    key: 'compression',
-    attr: 'compression',
-    flag: '--compression <codec>',
+  compression: setting.choice(CODECS, {
     env: 'WALMGR_COMPRESSION',
-    type: 'string',
+    flag: '--compression <codec>',
     default: 'zstd',
-    doc: CODECS.join(' | '),
+    doc: 'compression of stored WAL and backup files',
   }),
-  s({
-    key: 's3_conditional_put',
-    attr: 's3ConditionalPut',
-    flag: '--s3-conditional-put <on|off>',
+  conditionalPut: setting.boolean({
+    ini: 's3_conditional_put',
     env: 'WALMGR_S3_CONDITIONAL_PUT',
-    type: 'boolean',
-    default: 'on',
+    flag: '--s3-conditional-put <on|off>',
+    default: true,
     doc: "use If-None-Match on S3 puts; 'off' for endpoints that ignore it (then: check, then put)",
   }),
-  s({
-    key: 'use_partial',
-    attr: 'usePartial',
-    flag: '--use-partial [on|off]',
+  usePartial: setting.boolean({
+    ini: 'use_partial',
     env: 'WALMGR_USE_PARTIAL',
-    type: 'boolean',
-    default: 'off',
+    flag: '--use-partial [on|off]',
+    default: false,
     doc: "restore-wal: serve <segment>.partial (from 'stream') for the last, unarchived segment",
   }),
-  s({
-    key: 'timeout',
-    attr: 'timeout',
-    flag: '--timeout <seconds>',
+  timeout: setting.seconds({
     env: 'WALMGR_TIMEOUT',
-    type: 'integer',
-    default: '60',
+    flag: '--timeout <seconds>',
+    default: 60,
     min: 1,
     max: 3600,
     doc: 'deadline of one storage request',
   }),
-];
+});
+
+type Values = SettingsOf<(typeof WALMGR_SETTINGS)['specs']>;
+
+/** The resolved settings, as every walmgr command receives them. */
+export interface WalmgrSettings extends Omit<Values, 'pgdata'> {
+  /** Absolute data directory (default: the current directory). */
+  pgdata: string;
+  /** Whether the data directory was named (restore needs it named; backup asks the server otherwise). */
+  pgdataGiven: boolean;
+}
 
 /** The walmgr .ini file and its section; the original walmgr's keys are accepted. */
+export const CONFIG_FLAG = '--config <file>';
 export const CONFIG_ENV = 'WALMGR_CONFIG';
 export const CONFIG_SECTION = 'walmgr';
 
-/**
- * Resolves every setting once. Throws ConfigError naming the flag, variable or file and key of a
- * bad value; returns unknown .ini keys as warnings.
- */
+/** Resolves every setting once; throws ConfigError naming the source of a bad value. */
 export function loadWalmgrSettings(
-  input: WalmgrSettingsInput,
+  flags: Record<string, unknown> & { config?: string },
   env: NodeJS.ProcessEnv = process.env,
   cwd: string = process.cwd(),
 ): { values: WalmgrSettings; warnings: string[] } {
-  const file = input.config ?? env[CONFIG_ENV];
+  const file = flags.config || env[CONFIG_ENV] || undefined;
   const sections = file ? readIni(file) : {};
-  const section = sections[CONFIG_SECTION] ?? {};
-  const warnings: string[] = [];
+  const { values, warnings, origin } = WALMGR_SETTINGS.load({
+    ...(file
+      ? { file: { path: file, section: CONFIG_SECTION, values: sections[CONFIG_SECTION] ?? {} } }
+      : {}),
+    env,
+    flags,
+  });
   if (file && !sections[CONFIG_SECTION])
-    warnings.push(`${file}: no [${CONFIG_SECTION}] section; nothing read from it`);
-  const raw: Record<string, string | number | boolean | string[] | undefined> = {};
-  for (const spec of WALMGR_SETTINGS) {
-    // Resolve one setting at a time so an error names the source that gave the bad value.
-    const flagValue = input[spec.attr];
-    const flag = flagValue === true ? 'on' : flagValue === false || flagValue === '' ? undefined : flagValue;
-    const [where, sources] =
-      flag !== undefined
-        ? [spec.flag.split(' ')[0]!, { flags: { [spec.key]: flag } }]
-        : spec.env && env[spec.env]
-          ? [`environment ${spec.env}`, { env: { [spec.env]: env[spec.env] } }]
-          : section[spec.key] !== undefined
-            ? [`${file} [${CONFIG_SECTION}]`, { file: { [spec.key]: section[spec.key]! } }]
-            : ['default', {}];
-    raw[spec.key] = resolveSettings([spec], sources, where).values[spec.key];
-  }
-  const known = new Set(WALMGR_SETTINGS.map((x) => x.key));
-  for (const k of Object.keys(section)) {
-    if (!known.has(k)) warnings.push(`${file} [${CONFIG_SECTION}]: unknown key "${k}" ignored`);
-  }
-  const compression = raw.compression as string;
-  if (!(CODECS as readonly string[]).includes(compression)) {
-    const spec = WALMGR_SETTINGS.find((x) => x.key === 'compression')!;
-    const where =
-      input.compression !== undefined
-        ? spec.flag.split(' ')[0]
-        : env[spec.env!]
-          ? `environment ${spec.env}`
-          : `${file} [${CONFIG_SECTION}]`;
-    throw new ConfigError(
-      `${where}: compression = ${JSON.stringify(compression)}: use one of ${CODECS.join(', ')}`,
-    );
-  }
-  const str = (k: string) => {
-    const v = raw[k] as string | undefined;
-    return v === undefined || v === '' ? undefined : v;
-  };
-  const pgdata = str('master_data');
+    warnings.unshift(`${file}: no [${CONFIG_SECTION}] section; nothing read from it`);
   return {
     warnings,
     values: {
-      ...opt('repo', str('walmgr_data')),
-      pgdata: path.resolve(cwd, pgdata ?? '.'),
-      pgdataGiven: pgdata !== undefined,
-      ...opt('db', str('master_db')),
-      ...opt('endpoint', str('s3_endpoint')),
-      ...opt('region', str('s3_region')),
-      ...opt('spool', str('spool_dir')),
-      parallel: raw.parallel as number,
-      ahead: raw.archive_ahead as number,
-      prefetch: raw.prefetch as number,
-      compression: compression as Codec,
-      conditionalPut: raw.s3_conditional_put as boolean,
-      usePartial: raw.use_partial as boolean,
-      timeout: raw.timeout as number,
+      ...values,
+      pgdata: path.resolve(cwd, values.pgdata ?? '.'),
+      pgdataGiven: origin.pgdata !== undefined,
     },
   };
 }
 
-function opt<K extends string>(k: K, v: string | undefined): Partial<Record<K, string>> {
-  return v === undefined ? {} : ({ [k]: v } as Record<K, string>);
-}
-
-/** Registers --config and every setting's flag on the `walmgr` command (inherited by its subcommands). */
+/** Registers --config and every setting's flag on the `walmgr` command (its subcommands inherit them). */
 export function addWalmgrOptions(command: Command): Command {
   command.option(
-    '--config <file>',
+    CONFIG_FLAG,
     `walmgr .ini file ([${CONFIG_SECTION}] section: walmgr_data, master_data, master_db, compression, …); env ${CONFIG_ENV}`,
   );
-  for (const spec of WALMGR_SETTINGS)
-    command.option(spec.flag, `${spec.doc} (env ${spec.env})${spec.default ? ` [${spec.default}]` : ''}`);
-  return command;
+  return WALMGR_SETTINGS.addOptions(command);
 }
+
+// Options of one command each, read from its flags only.
+
+export const BACKUP_OPTIONS = defineSettings('walmgr backup', {
+  archiveTimeout: setting.seconds({
+    flag: '--archive-timeout <seconds>',
+    default: 300,
+    min: 0.001,
+    doc: "how long to wait for the backup's last WAL segment to be archived into the repository",
+  }),
+  pieceSize: setting.size({
+    flag: '--piece-size <size>',
+    default: '16M',
+    min: 64 * 1024,
+    max: 1024 ** 3,
+    doc: 'files larger than this are stored in pieces of this size, backed up and restored in parallel (e.g. 16M, 256k)',
+  }),
+});
+
+export const STREAM_OPTIONS = defineSettings('walmgr stream', {
+  interval: setting.seconds({
+    flag: '--interval <seconds>',
+    default: 5,
+    min: 0.001,
+    max: 3600,
+    doc: 'seconds between uploads of the partial segment',
+  }),
+});
+
+export const EXPIRE_OPTIONS = defineSettings('walmgr expire', {
+  keepLast: setting.integer({ flag: '--keep-last <n>', min: 1, doc: 'keep the newest N complete backups' }),
+  maxAgeDays: setting.number({
+    flag: '--max-age-days <days>',
+    min: 0.001,
+    doc: 'keep every backup that stopped less than this many days ago',
+  }),
+});

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { archivedByMarker, FAST_PATH_NAMES } from '../../layers/walmgr/command/archive-marker.ts';
-import { CONFIG_ENV, WALMGR_SETTINGS } from '../../layers/walmgr/settings.ts';
+import { CONFIG_ENV, CONFIG_FLAG, WALMGR_SETTINGS } from '../../layers/walmgr/settings.ts';
 import { fileStamp, markerPath, spoolDir } from '../../layers/walmgr/spool.ts';
 
 const SEG = '000000010000000000000007';
@@ -72,15 +72,9 @@ describe('archivedByMarker', () => {
   });
 
   it('uses the names of the settings specs', () => {
-    const spec = (key: string) => WALMGR_SETTINGS.find((s) => s.key === key)!;
-    expect(FAST_PATH_NAMES.pgdata).toEqual({
-      flag: spec('master_data').flag.split(' ')[0],
-      env: spec('master_data').env,
-    });
-    expect(FAST_PATH_NAMES.spool).toEqual({
-      flag: spec('spool_dir').flag.split(' ')[0],
-      env: spec('spool_dir').env,
-    });
-    expect(FAST_PATH_NAMES.config.env).toBe(CONFIG_ENV);
+    const { pgdata, spool } = WALMGR_SETTINGS.specs;
+    expect(FAST_PATH_NAMES.pgdata).toEqual({ flag: pgdata.flag!.split(' ')[0], env: pgdata.env });
+    expect(FAST_PATH_NAMES.spool).toEqual({ flag: spool.flag!.split(' ')[0], env: spool.env });
+    expect(FAST_PATH_NAMES.config).toEqual({ flag: CONFIG_FLAG.split(' ')[0], env: CONFIG_ENV });
   });
 });

@@ -30,14 +30,18 @@ describe('walmgr settings', () => {
     });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^id\s+system id/);
-    expect(r.stderr).toContain('typo.ini [walmgr]: unknown key "compresion" ignored');
+    expect(r.stderr).toContain(
+      'typo.ini [walmgr]: unknown key "compresion" ignored (did you mean "compression"?)',
+    );
   });
 
   it('refuses a bad value in the file, naming file, section and key', async () => {
     const f = ini('lz4.ini', 'compression = lz4\n');
     const r = await walmgr(['listbackups'], { env: { ...clean, WALMGR_CONFIG: f } });
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`${f} [walmgr]: compression = "lz4": use one of zstd, gzip, brotli, none`);
+    expect(r.stderr).toContain(
+      `${f} [walmgr]: compression = "lz4": expected one of: zstd, gzip, brotli, none`,
+    );
     expect(r.stdout).toBe('');
   });
 
@@ -56,7 +60,7 @@ describe('walmgr settings', () => {
   it('refuses a bad flag before touching the repository', async () => {
     const r = await walmgr(['listbackups', '--repo', repo, '--parallel', '0'], { env: clean });
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('skytools walmgr listbackups: --parallel: parallel = "0": must be ≥ 1');
+    expect(r.stderr).toContain('skytools walmgr listbackups: --parallel "0": must be ≥ 1');
   });
 
   it('gives restore-wal 126 for a bad setting (recovery stops rather than ending early)', async () => {
@@ -69,7 +73,7 @@ describe('walmgr settings', () => {
     );
     expect(r.code).toBe(126);
     expect(r.stderr).toContain(
-      'skytools walmgr restore-wal 000000010000000000000001: environment WALMGR_PARALLEL: parallel = "many": expected an integer',
+      'skytools walmgr restore-wal 000000010000000000000001: environment variable WALMGR_PARALLEL="many": expected an integer',
     );
   });
 

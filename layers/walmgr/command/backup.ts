@@ -1,26 +1,14 @@
 // `walmgr backup`: a base backup of the running cluster into the repository; prints its id.
-import { ConfigError } from '../../config/settings.ts';
 import type { WalmgrSettings } from '../settings.ts';
 import { type CommandIo, processIo, withRepository } from './context.ts';
 
 export interface BackupOptions {
+  /** Immediate checkpoint at the start (false: spread). */
   fast: boolean;
-  /** Seconds, as given. */
-  archiveTimeout: string;
-  /** e.g. 16M, 256k, 1048576. */
-  pieceSize: string;
-}
-
-/** '16M', '256k', '1048576' → bytes, within [min, max]. */
-export function parseSize(v: string, what: string, min: number, max: number): number {
-  const m = /^(\d+)([kKmMgG]?)$/.exec(v.trim());
-  const mult = { '': 1, k: 1024, m: 1024 * 1024, g: 1024 * 1024 * 1024 }[(m?.[2] ?? '').toLowerCase()] ?? 1;
-  const n = m ? Number(m[1]) * mult : Number.NaN;
-  if (!Number.isFinite(n) || n < min || n > max)
-    throw new ConfigError(
-      `${what} ${JSON.stringify(v)}: give a size between ${min / 1024}k and ${max / 1048576}M, e.g. 16M`,
-    );
-  return n;
+  /** Seconds to wait for the stop segment to be archived. */
+  archiveTimeout: number;
+  /** Bytes: files larger than this are stored in pieces of this size. */
+  pieceSize: number;
 }
 
 export async function backupCommand(
@@ -28,13 +16,6 @@ export async function backupCommand(
   s: WalmgrSettings,
   io: CommandIo = processIo,
 ): Promise<void> {
-  // Options first: a typo must not start a backup.
-  const pieceSize = parseSize(o.pieceSize, '--piece-size', 64 * 1024, 1024 * 1024 * 1024);
-  const archiveTimeout = Number(o.archiveTimeout);
-  if (!Number.isFinite(archiveTimeout) || archiveTimeout <= 0)
-    throw new ConfigError(
-      `--archive-timeout ${JSON.stringify(o.archiveTimeout)} is not a positive number of seconds`,
-    );
   const [{ backup }, { connectClient }] = await Promise.all([
     import('../backup.ts'),
     import('../../db/connection.ts'),
@@ -52,8 +33,8 @@ export async function backupCommand(
         codec: s.compression,
         parallel: s.parallel,
         fast: o.fast,
-        archiveTimeoutMs: archiveTimeout * 1000,
-        pieceSize,
+        archiveTimeoutMs: o.archiveTimeout * 1000,
+        pieceSize: o.pieceSize,
         progress: (m) => io.err(`${m}\n`),
       });
       io.out(`${m.id}\n`);

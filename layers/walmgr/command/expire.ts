@@ -6,18 +6,10 @@ import type { WalmgrSettings } from '../settings.ts';
 import { type CommandIo, processIo, withRepository } from './context.ts';
 
 export interface ExpireOptions {
-  keepLast?: string;
-  maxAgeDays?: string;
+  keepLast?: number;
+  maxAgeDays?: number;
   systemId?: string;
   dryRun?: boolean;
-}
-
-function num(v: string | undefined, flag: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n))
-    throw new ConfigError(`${flag} ${JSON.stringify(v)} is not a number`);
-  return n;
 }
 
 export function formatRetention(res: RetentionResult): string {
@@ -46,10 +38,7 @@ export async function expireCommand(
       kind: 'missing',
     });
   const { applyRetention, checkPolicy } = await import('../retention.ts');
-  const policy = checkPolicy({
-    keepLast: num(o.keepLast, '--keep-last'),
-    maxAgeDays: num(o.maxAgeDays, '--max-age-days'),
-  });
+  const policy = checkPolicy({ keepLast: o.keepLast, maxAgeDays: o.maxAgeDays });
   const res = await withRepository(s, (storage) =>
     applyRetention({
       storage,

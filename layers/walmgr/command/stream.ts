@@ -1,15 +1,14 @@
 // `walmgr stream`: pg_receivewal through a slot, the segment in progress uploaded as .partial
 // every interval (stream.ts); stops cleanly on SIGTERM / SIGINT after a final upload.
 import path from 'node:path';
-import { ConfigError } from '../../config/settings.ts';
 import type { WalmgrSettings } from '../settings.ts';
 import { spoolDir } from '../spool.ts';
 import { type CommandIo, processIo, withRepository } from './context.ts';
 
 export interface StreamOptions {
   slot: string;
-  /** Seconds between uploads of the partial segment, as given. */
-  interval: string;
+  /** Seconds between uploads of the partial segment. */
+  interval: number;
   pgBin?: string;
   streamDir?: string;
 }
@@ -19,9 +18,6 @@ export async function streamCommand(
   s: WalmgrSettings,
   io: CommandIo = processIo,
 ): Promise<void> {
-  const interval = Number(o.interval);
-  if (!(interval > 0 && interval <= 3600))
-    throw new ConfigError(`--interval ${JSON.stringify(o.interval)} is not a number of seconds (0-3600]`);
   const { streamWal, findReceivewal } = await import('../stream.ts');
   const receivewal = findReceivewal(o.pgBin);
   const dir = path.resolve(o.streamDir ?? path.join(spoolDir(s.pgdata, s.spool), 'stream'));
@@ -36,7 +32,7 @@ export async function streamCommand(
       ...(s.db ? { db: s.db } : {}),
       slot: o.slot,
       codec: s.compression,
-      intervalMs: interval * 1000,
+      intervalMs: o.interval * 1000,
       receivewal,
       stop,
       log: (m) => io.err(`skytools walmgr stream: ${m}\n`),

@@ -1,79 +1,71 @@
-// Settings of walmgr's Lambdas (environment only, set by the WalArchive construct), resolved once
-// per container through the shared settings mechanism; a bad value fails the cold start naming
-// the variable.
-import { resolveSettings, type SettingSpec } from '../../config/settings.ts';
+// Settings of walmgr's Lambdas (environment only, set by the WalArchive construct), declared with
+// the one settings mechanism and resolved once per container; a bad value fails the cold start
+// naming the variable.
+import { defineSettings, setting } from '../../config/settings.ts';
 import type { RetentionPolicy } from '../retention.ts';
 
-const SPECS: readonly SettingSpec[] = [
-  { key: 'bucket', env: 'WAL_ARCHIVE_BUCKET', type: 'string', doc: 'the archive bucket (wal-expire)' },
-  {
-    key: 'prefix',
-    env: 'WAL_ARCHIVE_PREFIX',
-    type: 'string',
-    default: '',
-    doc: 'repository prefix in the bucket',
-  },
-  {
-    key: 'pending',
+export const WAL_VERIFY_SETTINGS = defineSettings('wal-verify', {
+  prefix: setting.string({ env: 'WAL_ARCHIVE_PREFIX', default: '', doc: 'repository prefix in the bucket' }),
+  pending: setting.integer({
     env: 'WAL_VERIFY_PENDING',
-    type: 'integer',
-    default: '16',
+    default: 16,
     min: 0,
-    doc: 'wal-verify: segments below the newest that may still be in flight before a hole counts',
-  },
-  {
-    key: 'deep',
+    doc: 'segments below the newest that may still be in flight before a hole counts',
+  }),
+  deep: setting.boolean({
     env: 'WAL_VERIFY_DEEP',
-    type: 'boolean',
-    default: 'false',
-    doc: 'wal-verify: read and checksum every file of a new backup',
-  },
-  {
-    key: 'keep_last',
-    env: 'WAL_RETENTION_KEEP_LAST',
-    type: 'integer',
-    min: 1,
-    doc: 'wal-expire: keep the newest N complete backups',
-  },
-  {
-    key: 'max_age_days',
-    env: 'WAL_RETENTION_MAX_AGE_DAYS',
-    type: 'string',
-    doc: 'wal-expire: keep every backup younger than this many days',
-  },
-  {
-    key: 'dry_run',
-    env: 'WAL_RETENTION_DRY_RUN',
-    type: 'boolean',
-    default: 'false',
-    doc: 'wal-expire: report only',
-  },
-];
+    default: false,
+    doc: 'read and checksum every file of a new backup',
+  }),
+});
 
-export interface WalLambdaSettings {
-  bucket?: string;
+export const WAL_EXPIRE_SETTINGS = defineSettings('wal-expire', {
+  bucket: setting.string({ env: 'WAL_ARCHIVE_BUCKET', doc: 'the archive bucket' }),
+  prefix: setting.string({ env: 'WAL_ARCHIVE_PREFIX', default: '', doc: 'repository prefix in the bucket' }),
+  keepLast: setting.integer({
+    env: 'WAL_RETENTION_KEEP_LAST',
+    min: 1,
+    doc: 'keep the newest N complete backups',
+  }),
+  maxAgeDays: setting.number({
+    env: 'WAL_RETENTION_MAX_AGE_DAYS',
+    min: 0.001,
+    doc: 'keep every backup younger than this many days (at least one of the two policies)',
+  }),
+  dryRun: setting.boolean({
+    env: 'WAL_RETENTION_DRY_RUN',
+    default: false,
+    doc: 'report only, delete nothing',
+  }),
+});
+
+const cleanPrefix = (p: string) => p.replace(/^\/+|\/+$/g, '');
+
+export interface WalVerifySettings {
   /** Without leading or trailing slashes; '' for the bucket's root. */
   prefix: string;
   pending: number;
   deep: boolean;
+}
+
+export function walVerifySettings(env: NodeJS.ProcessEnv = process.env): WalVerifySettings {
+  const v = WAL_VERIFY_SETTINGS.load({ env }).values;
+  return { ...v, prefix: cleanPrefix(v.prefix) };
+}
+
+export interface WalExpireSettings {
+  bucket?: string;
+  prefix: string;
   policy: RetentionPolicy;
   dryRun: boolean;
 }
 
-export function walLambdaSettings(env: NodeJS.ProcessEnv = process.env): WalLambdaSettings {
-  // Empty variables count as unset (CloudFormation writes '' for an omitted optional value).
-  const set = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''));
-  const { values: v } = resolveSettings(SPECS, { env: set }, 'environment');
-  const maxAge = v.max_age_days as string | undefined;
+export function walExpireSettings(env: NodeJS.ProcessEnv = process.env): WalExpireSettings {
+  const v = WAL_EXPIRE_SETTINGS.load({ env }).values;
   return {
-    ...(v.bucket ? { bucket: v.bucket as string } : {}),
-    prefix: (v.prefix as string).replace(/^\/+|\/+$/g, ''),
-    pending: v.pending as number,
-    deep: v.deep as boolean,
-    policy: {
-      keepLast: v.keep_last as number | undefined,
-      maxAgeDays: maxAge === undefined ? undefined : Number(maxAge),
-    },
-    dryRun: v.dry_run as boolean,
+    ...(v.bucket ? { bucket: v.bucket } : {}),
+    prefix: cleanPrefix(v.prefix),
+    policy: { keepLast: v.keepLast, maxAgeDays: v.maxAgeDays },
+    dryRun: v.dryRun,
   };
 }
