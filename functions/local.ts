@@ -8,13 +8,13 @@
 // PGQ_CONSUMER are set per consumer before its module is loaded.
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { sqsClient } from '../layers/aws/sqs.ts';
 import {
   createWakeupQueues,
   type LocalConsumer,
   localContext,
   pollConsumer,
-  sqsClient,
-} from '../layers/lambda/index.ts';
+} from '../layers/pgq/lambda/index.ts';
 
 const specs = process.argv.slice(2).map((arg) => {
   const m = /^([^:=]+):([^=]+)=(.+)$/.exec(arg);

@@ -2,9 +2,8 @@
 // tool: `npm run build:docs` rewrites it, test/config/configuration-doc.unit.test.ts keeps it current.
 
 import { CASCADE_SETTINGS } from '../layers/cascade/settings.ts';
-import { settingsMarkdown } from '../layers/config/settings.ts';
 import { DEV_CONSUMER_SETTINGS, DEV_SETTINGS } from '../layers/dev/settings.ts';
-import { CONSUMER_SETTINGS, MAINTENANCE_SETTINGS, TICKER_SETTINGS } from '../layers/lambda/settings.ts';
+import { CONSUMER_SETTINGS, MAINTENANCE_SETTINGS, TICKER_SETTINGS } from '../layers/pgq/lambda/settings.ts';
 import { PGQD_SETTINGS } from '../layers/pgq/settings.ts';
 import { WAL_EXPIRE_SETTINGS, WAL_VERIFY_SETTINGS } from '../layers/walmgr/lambda/settings.ts';
 import {
@@ -80,17 +79,17 @@ const SECTIONS: Section[] = [
   {
     title: 'Ticker Lambda',
     intro: 'Environment of the ticker function (`PgqTicker`).',
-    table: settingsMarkdown(TICKER_SETTINGS),
+    table: TICKER_SETTINGS.markdown(),
   },
   {
     title: 'Consumer Lambda',
     intro: 'Environment of a consumer function (`PgqConsumerFunction`, `pgqConsumer` middleware).',
-    table: settingsMarkdown(CONSUMER_SETTINGS),
+    table: CONSUMER_SETTINGS.markdown(),
   },
   {
     title: 'Maintenance Lambda',
     intro: 'Environment of the maintenance function.',
-    table: settingsMarkdown(MAINTENANCE_SETTINGS),
+    table: MAINTENANCE_SETTINGS.markdown(),
   },
 ];
 

@@ -4,8 +4,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import pg from 'pg';
-import { redactUrl } from '../../layers/db/connection.ts';
+import { connectClient, redactUrl } from '../../layers/db/connection.ts';
 import { startEmbedded } from '../../layers/dev/embedded.ts';
 import { loadDevConfig, type StackStatus, startStack } from '../../layers/dev/stack.ts';
 import { percentile } from '../../layers/pgq/consumer-loop.ts';
@@ -96,8 +95,7 @@ function say(msg: string) {
 }
 
 async function ensureDatabase(adminUrl: string, name: string): Promise<string> {
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
+  const admin = await connectClient({ connectionString: adminUrl, applicationName: 'skytools dev' });
   try {
     const r = await admin.query('select 1 from pg_database where datname = $1', [name]);
     if (r.rowCount === 0) await admin.query(`create database ${name}`);

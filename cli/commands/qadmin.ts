@@ -2,9 +2,8 @@
 // (`skytools qadmin show queue q1`), with -c (`skytools qadmin -c "create queue a; show queue"`)
 // or on stdin; output is an aligned table or, with --json, JSON.
 import type { Command } from 'commander';
-import pg from 'pg';
-import { parseConnstr } from '../../layers/config/connstr.ts';
-import { clientConfig } from '../../layers/db/connection.ts';
+import { connectClient } from '../../layers/db/connection.ts';
+import { parseConnstr } from '../../layers/db/connstr.ts';
 import { PgqError } from '../../layers/pgq/errors.ts';
 import {
   formatTable,
@@ -107,9 +106,10 @@ export function register(program: Command): void {
       // Parse everything before connecting: a typo changes nothing.
       const statements = parseStatements(text, { queue: flags.queue });
       if (statements.length === 0) throw new PgqError('invalid_statement', 'no statement given');
-      const base = clientConfig({ applicationName: 'skytools qadmin' });
-      const client = new pg.Client(flags.db ? { ...base, ...parseConnstr(flags.db) } : base);
-      await client.connect();
+      const client = await connectClient({
+        applicationName: 'skytools qadmin',
+        ...(flags.db ? { config: parseConnstr(flags.db) } : {}),
+      });
       try {
         process.stdout.write(render(await runStatements(client, statements), !!flags.json));
       } finally {

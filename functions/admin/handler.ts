@@ -3,7 +3,8 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
-import { handleAdminEvent, maintenanceDeps, observability } from '../../layers/lambda/index.ts';
+import { observability } from '../../layers/aws/container.ts';
+import { handleAdminEvent, maintenanceDeps } from '../../layers/pgq/lambda/index.ts';
 
 export const handler = middy(async (event: CloudFormationCustomResourceEvent) =>
   handleAdminEvent(event, maintenanceDeps()),

@@ -1,7 +1,8 @@
 // Maintenance Lambda (scheduled): moves due retry events back and runs PgQ's maintenance steps.
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import { maintenanceDeps, observability, runMaintenanceInvocation } from '../../layers/lambda/index.ts';
+import { observability } from '../../layers/aws/container.ts';
+import { maintenanceDeps, runMaintenanceInvocation } from '../../layers/pgq/lambda/index.ts';
 
 export function createHandler(deps: () => Parameters<typeof runMaintenanceInvocation>[0] = maintenanceDeps) {
   return middy(async () => runMaintenanceInvocation(deps())).use(

@@ -3,12 +3,8 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context, ScheduledEvent } from 'aws-lambda';
-import {
-  observability,
-  runTickerInvocation,
-  type TickerDeps,
-  tickerDeps,
-} from '../../layers/lambda/index.ts';
+import { observability } from '../../layers/aws/container.ts';
+import { runTickerInvocation, type TickerDeps, tickerDeps } from '../../layers/pgq/lambda/index.ts';
 
 export function createHandler(deps: () => TickerDeps = tickerDeps) {
   return middy(async (event: Partial<ScheduledEvent>, context: Context) => {

@@ -6,13 +6,9 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
+import { observability, once } from '../../layers/aws/container.ts';
+import { asLogger, MetricUnit, type Observability } from '../../layers/aws/observability.ts';
 import { ConfigError } from '../../layers/config/settings.ts';
-import {
-  asLogger,
-  createObservability,
-  MetricUnit,
-  type Observability,
-} from '../../layers/lambda/observability.ts';
 import { openStorage } from '../../layers/storage/index.ts';
 import type { Storage } from '../../layers/storage/types.ts';
 import { type ExpireDeps, expireOnce, expireSummary } from '../../layers/walmgr/lambda/expire-schedule.ts';
@@ -20,23 +16,24 @@ import { walExpireSettings } from '../../layers/walmgr/lambda/settings.ts';
 
 export type WalExpireDeps = Observability & Omit<ExpireDeps, 'log' | 'count'>;
 
-let shared: WalExpireDeps | undefined;
 export function walExpireDeps(): WalExpireDeps {
-  if (shared) return shared;
-  const { bucket, prefix, policy, dryRun } = walExpireSettings();
-  let opened: Promise<Storage> | undefined;
-  shared = {
-    ...createObservability('wal-expire'),
-    policy,
-    dryRun,
-    storage() {
-      if (!bucket)
-        throw new ConfigError('WAL_ARCHIVE_BUCKET is not set: name the archive bucket', { kind: 'missing' });
-      opened ??= openStorage(`s3://${bucket}/${prefix}`);
-      return opened;
-    },
-  };
-  return shared;
+  return once('wal-expire', () => {
+    const { bucket, prefix, policy, dryRun } = walExpireSettings();
+    let opened: Promise<Storage> | undefined;
+    return {
+      ...observability('wal-expire'),
+      policy,
+      dryRun,
+      storage() {
+        if (!bucket)
+          throw new ConfigError('WAL_ARCHIVE_BUCKET is not set: name the archive bucket', {
+            kind: 'missing',
+          });
+        opened ??= openStorage(`s3://${bucket}/${prefix}`);
+        return opened;
+      },
+    };
+  });
 }
 
 export function createHandler(deps: () => WalExpireDeps = walExpireDeps) {

@@ -6,12 +6,8 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { S3Event } from 'aws-lambda';
-import {
-  asLogger,
-  createObservability,
-  MetricUnit,
-  type Observability,
-} from '../../layers/lambda/observability.ts';
+import { observability, once } from '../../layers/aws/container.ts';
+import { asLogger, MetricUnit, type Observability } from '../../layers/aws/observability.ts';
 import { openStorage } from '../../layers/storage/index.ts';
 import type { Storage } from '../../layers/storage/types.ts';
 import { walVerifySettings } from '../../layers/walmgr/lambda/settings.ts';
@@ -23,26 +19,25 @@ import {
 
 export type WalVerifyDeps = Observability & Omit<VerifyEventsDeps, 'log' | 'count'>;
 
-let shared: WalVerifyDeps | undefined;
 export function walVerifyDeps(): WalVerifyDeps {
-  if (shared) return shared;
-  const { prefix, pending, deep } = walVerifySettings();
-  const opened = new Map<string, Promise<Storage>>();
-  shared = {
-    ...createObservability('wal-verify'),
-    prefix,
-    pending,
-    deep,
-    storage(bucket) {
-      let s = opened.get(bucket);
-      if (!s) {
-        s = openStorage(`s3://${bucket}/${prefix}`);
-        opened.set(bucket, s);
-      }
-      return s;
-    },
-  };
-  return shared;
+  return once('wal-verify', () => {
+    const { prefix, pending, deep } = walVerifySettings();
+    const opened = new Map<string, Promise<Storage>>();
+    return {
+      ...observability('wal-verify'),
+      prefix,
+      pending,
+      deep,
+      storage(bucket: string) {
+        let s = opened.get(bucket);
+        if (!s) {
+          s = openStorage(`s3://${bucket}/${prefix}`);
+          opened.set(bucket, s);
+        }
+        return s;
+      },
+    };
+  });
 }
 
 export function createHandler(deps: () => WalVerifyDeps = walVerifyDeps) {

@@ -1,6 +1,7 @@
 // Secure defaults shared by the constructs, in one place: newest Node runtime, ARM, esbuild
-// bundling on this machine (never Docker), source maps, bounded log retention, functions in the
-// database's VPC with its credentials readable and nothing else.
+// bundling on this machine (never Docker), source maps, bounded log retention (bundledFunction,
+// for any function); PgQ's functions in the database's VPC with its credentials readable and
+// nothing else (makeFunction).
 import path from 'node:path';
 import { type CfnElement, Duration, Stack, Validations } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -37,7 +38,8 @@ export interface PgqDatabase {
   readonly ssl?: 'verify-full' | 'require' | 'disable';
 }
 
-export interface PgqFunctionOptions {
+/** What every bundled function of ours may tune, whatever it runs. */
+export interface FunctionOptions {
   /** @default nodejs24.x */
   readonly runtime?: lambda.Runtime;
   /** @default ARM_64 (cheaper per GB-second) */
@@ -50,17 +52,32 @@ export interface PgqFunctionOptions {
   readonly environment?: Record<string, string>;
 }
 
-export interface MakeFunctionProps extends PgqFunctionOptions {
-  readonly database: PgqDatabase;
+/** The PgQ constructs' function options (no more than any function's). */
+export type PgqFunctionOptions = FunctionOptions;
+
+export interface BundledFunctionProps extends FunctionOptions {
+  /** The handler module (a functions/<name>/handler.ts). */
   readonly entry: string;
+  /** @default 'handler' */
   readonly handler?: string;
   readonly timeout: Duration;
   readonly description: string;
-  /** Host override (consumers may go through RDS Proxy). */
-  readonly host?: string;
+  /** VPC to run in. @default none (the function reaches only public AWS endpoints) */
+  readonly vpc?: ec2.IVpc;
+  readonly vpcSubnets?: ec2.SubnetSelection;
 }
 
-export function makeFunction(scope: Construct, id: string, props: MakeFunctionProps): nodejs.NodejsFunction {
+/**
+ * A function bundled from this repository, knowing nothing of what it runs: its own log group
+ * (bounded retention), nodejs24.x on ARM, an ESM bundle built here by esbuild (never Docker) with
+ * source maps, Powertools' metrics namespace, and the findings every function has acknowledged.
+ * Tool-specific wiring (a database's VPC, secret and TLS) is the caller's, e.g. makeFunction.
+ */
+export function bundledFunction(
+  scope: Construct,
+  id: string,
+  props: BundledFunctionProps,
+): nodejs.NodejsFunction {
   const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
     retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
   });
@@ -73,18 +90,13 @@ export function makeFunction(scope: Construct, id: string, props: MakeFunctionPr
     memorySize: props.memorySize ?? 256,
     timeout: props.timeout,
     logGroup,
-    vpc: props.database.vpc,
-    vpcSubnets: props.database.vpcSubnets,
+    vpc: props.vpc,
+    vpcSubnets: props.vpcSubnets,
     projectRoot: REPO_ROOT,
     depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
     environment: {
-      DATABASE_SECRET_ARN: props.database.secret.secretArn,
-      DATABASE_SSL: props.database.ssl ?? 'verify-full',
-      // The RDS CA bundle shipped in the runtime, for verify-full.
-      NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
       NODE_OPTIONS: '--enable-source-maps',
       POWERTOOLS_METRICS_NAMESPACE: 'Skytools',
-      ...(props.host ? { DATABASE_HOST: props.host } : {}),
       ...props.environment,
     },
     bundling: {
@@ -99,14 +111,53 @@ export function makeFunction(scope: Construct, id: string, props: MakeFunctionPr
       banner: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
     },
   });
-  props.database.secret.grantRead(fn);
-  props.database.connections?.connections.allowDefaultPortFrom(fn, `${id} to the database`);
-  suppressFunctionFindings(fn);
+  suppressFunctionFindings(fn, props.vpc !== undefined);
   return fn;
 }
 
-/** The findings every function of ours has, with the reason each is accepted. */
-export function suppressFunctionFindings(fn: lambda.Function): void {
+export interface MakeFunctionProps extends Omit<BundledFunctionProps, 'vpc' | 'vpcSubnets'> {
+  readonly database: PgqDatabase;
+  /** Host override (consumers may go through RDS Proxy). */
+  readonly host?: string;
+}
+
+/**
+ * A PgQ function: a bundled function in the database's VPC, with its secret readable, ingress to
+ * it opened, and the database settings of layers/aws (secret, TLS mode, host override) set.
+ */
+export function makeFunction(scope: Construct, id: string, props: MakeFunctionProps): nodejs.NodejsFunction {
+  const { database, host, ...rest } = props;
+  const fn = bundledFunction(scope, id, {
+    ...rest,
+    vpc: database.vpc,
+    vpcSubnets: database.vpcSubnets,
+    environment: {
+      DATABASE_SECRET_ARN: database.secret.secretArn,
+      DATABASE_SSL: database.ssl ?? 'verify-full',
+      // The RDS CA bundle shipped in the runtime, for verify-full.
+      NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
+      ...(host ? { DATABASE_HOST: host } : {}),
+      ...props.environment,
+    },
+  });
+  database.secret.grantRead(fn);
+  database.connections?.connections.allowDefaultPortFrom(fn, `${id} to the database`);
+  return fn;
+}
+
+/**
+ * The findings every function of ours has, with the reason each is accepted: the basic execution
+ * role, and for a function in a VPC the VPC access role.
+ */
+export function suppressFunctionFindings(fn: lambda.Function, inVpc = true): void {
+  if (!inVpc) {
+    Validations.of(fn).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      reason:
+        'AWS-maintained minimum for a function: AWSLambdaBasicExecutionRole writes its own log streams.',
+    });
+    return;
+  }
   const why =
     'AWS-maintained minimum for a VPC function: AWSLambdaBasicExecutionRole writes its own log ' +
     'streams, AWSLambdaVPCAccessExecutionRole manages its network interfaces.';

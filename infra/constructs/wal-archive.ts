@@ -6,15 +6,15 @@ import path from 'node:path';
 import { type CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import { Construct } from 'constructs';
-import { ackInvokeVersions, DEFAULT_RUNTIME, FUNCTIONS_DIR, REPO_ROOT } from './defaults.ts';
+import { ackInvokeVersions, bundledFunction, FUNCTIONS_DIR } from './defaults.ts';
 
 export interface WalArchiveRetention {
   /** Keep the newest N complete backups. @default 7 (when maxAgeDays is not set either) */
@@ -140,16 +140,18 @@ export class WalArchive extends Construct {
     }
     this.repository = `s3://${this.bucket.bucketName}/${prefix}`;
     const objects = this.bucket.arnForObjects(`${prefix}/*`);
+    // Bundled functions with the shared defaults (bundledFunction), but no VPC and no database:
+    // they only talk to S3.
     const fnDefaults = {
-      runtime: props.runtime ?? DEFAULT_RUNTIME,
-      architecture: props.architecture ?? lambda.Architecture.ARM_64,
-      logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      runtime: props.runtime,
+      architecture: props.architecture,
+      logRetention: props.logRetention,
     };
 
     // wal-verify: reads everything under the prefix, writes only the catalog objects.
-    this.verifyFunction = this.makeFunction('Verify', {
+    this.verifyFunction = bundledFunction(this, 'Verify', {
       ...fnDefaults,
-      entry: 'wal-verify/handler.ts',
+      entry: path.join(FUNCTIONS_DIR, 'wal-verify/handler.ts'),
       description: 'skytools: verify new WAL archive objects (checksum, header, continuity)',
       memorySize: props.memorySize ?? 512,
       timeout: Duration.minutes(5),
@@ -171,9 +173,9 @@ export class WalArchive extends Construct {
     // wal-expire: reads and deletes under the prefix.
     const r = props.retention ?? {};
     const keepLast = r.keepLast ?? (r.maxAgeDays === undefined ? 7 : undefined);
-    this.expireFunction = this.makeFunction('Expire', {
+    this.expireFunction = bundledFunction(this, 'Expire', {
       ...fnDefaults,
-      entry: 'wal-expire/handler.ts',
+      entry: path.join(FUNCTIONS_DIR, 'wal-expire/handler.ts'),
       description: 'skytools: expire WAL archive backups and WAL beyond the retention policy',
       memorySize: 256,
       timeout: Duration.minutes(15),
@@ -313,56 +315,5 @@ export class WalArchive extends Construct {
   /** Lets the database host (its instance role) archive, back up and restore; nothing else. */
   public grantDatabaseHost(role: iam.IRole): void {
     role.addManagedPolicy(this.hostPolicy);
-  }
-
-  private makeFunction(
-    id: string,
-    p: {
-      entry: string;
-      description: string;
-      memorySize: number;
-      timeout: Duration;
-      environment: Record<string, string>;
-      runtime: lambda.Runtime;
-      architecture: lambda.Architecture;
-      logRetention: logs.RetentionDays;
-    },
-  ): nodejs.NodejsFunction {
-    const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention: p.logRetention });
-    // Same bundling as the other constructs (defaults.ts makeFunction), without VPC or database:
-    // these functions only talk to S3.
-    const fn = new nodejs.NodejsFunction(this, id, {
-      entry: path.join(FUNCTIONS_DIR, p.entry),
-      handler: 'handler',
-      description: p.description,
-      runtime: p.runtime,
-      architecture: p.architecture,
-      memorySize: p.memorySize,
-      timeout: p.timeout,
-      logGroup,
-      projectRoot: REPO_ROOT,
-      depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
-      environment: {
-        NODE_OPTIONS: '--enable-source-maps',
-        POWERTOOLS_METRICS_NAMESPACE: 'Skytools',
-        ...p.environment,
-      },
-      bundling: {
-        forceDockerBundling: false,
-        format: nodejs.OutputFormat.ESM,
-        target: 'node24',
-        minify: true,
-        sourceMap: true,
-        mainFields: ['module', 'main'],
-        externalModules: ['@aws-sdk/*', 'pg-native'],
-        banner: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
-      },
-    });
-    Validations.of(fn).acknowledge({
-      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      reason:
-        'AWS-maintained minimum for a function: AWSLambdaBasicExecutionRole writes its own log streams.',
-    });
-    return fn;
   }
 }

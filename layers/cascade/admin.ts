@@ -5,9 +5,9 @@
 // and waits for the workers to acknowledge (uptodate) where the original waits.
 import { writeFileSync } from 'node:fs';
 import type pg from 'pg';
+import { toBigInt } from '../db/connection.ts';
 import { quoteIdent } from '../db/ident.ts';
 import { inTransaction } from '../db/transaction.ts';
-import { toBigInt } from '../pgq/producer.ts';
 import { type Logger, silentLogger } from '../util/log.ts';
 import { sleep } from '../util/sleep.ts';
 import {

@@ -1,12 +1,11 @@
 // Thin typed wrappers over the pgq_node functions the worker and the admin call, and how to reach
 // a node by its location (the connect string stored in pgq_node.node_location). Everything here
 // works on our SQL and on the packaged C extension + pgq_node alike.
-import pg from 'pg';
-import { parseConnstr } from '../config/connstr.ts';
-import { typeParsers } from '../db/connection.ts';
+import type pg from 'pg';
+import { connectClient, toBigInt } from '../db/connection.ts';
+import { parseConnstr } from '../db/connstr.ts';
 import type { Queryable } from '../db/transaction.ts';
 import { CascadeError, type CascadeErrorKind } from '../errors/domains.ts';
-import { toBigInt } from '../pgq/producer.ts';
 
 // The cascade's error class belongs to the shared error scheme (pgq_node / pgq_coop SQLSTATEs map to it).
 export { CascadeError, type CascadeErrorKind };
@@ -159,17 +158,12 @@ export async function connectLocation(
       `bad node location ${JSON.stringify(location)}: ${(err as Error).message}`,
     );
   }
-  const client = new pg.Client({
-    connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000,
-    ...cfg,
-    application_name: opts.applicationName ?? 'skytools cascade',
-    types: typeParsers,
-  });
-  client.on('error', () => {}); // surfaced by the next query
   try {
-    await client.connect();
+    return await connectClient({
+      config: { connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000, ...cfg },
+      applicationName: opts.applicationName ?? 'skytools cascade',
+    });
   } catch (err) {
-    await client.end().catch(() => {});
     throw new CascadeError(
       'unreachable',
       `cannot connect to node at ${redactLocation(location)}: ${(err as Error).message}`,
@@ -178,7 +172,6 @@ export async function connectLocation(
       },
     );
   }
-  return client;
 }
 
 /** Hides passwords in a location for messages. */

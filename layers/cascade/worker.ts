@@ -14,11 +14,12 @@
 // contain that transaction's own events (own xid vs. snapshot xmax), and batches on the branch
 // must hold exactly the provider's events for tick ids to mean the same position on every node.
 import type pg from 'pg';
+import { guardClient, toBigInt } from '../db/connection.ts';
 import { inTransaction } from '../db/transaction.ts';
+import { runBatchLoop } from '../pgq/batch-loop.ts';
 import type { PgqEvent } from '../pgq/consumer.ts';
-import { toBigInt } from '../pgq/producer.ts';
-import { type Logger, silentLogger } from '../util/log.ts';
-import { sleep } from '../util/sleep.ts';
+import { Backoff } from '../util/backoff.ts';
+import { defaultLogger, type Logger } from '../util/log.ts';
 import {
   CascadeError,
   type ConsumerState,
@@ -47,10 +48,11 @@ export interface CascadeBatch {
 }
 
 /**
- * The user-level hook of a cascaded consumer (Londiste plugs its apply in here). Called once per
- * batch on branches and leaves, inside the local transaction that also records the batch as done,
- * so whatever it writes through `local` is applied exactly once. Cascade events (type `pgq.*`)
- * are handled by the worker; a handler usually skips them (see isCascadeEvent).
+ * The user-level hook of a cascaded consumer, as an option (a subclass overrides
+ * processRemoteBatch / processRemoteEvent instead: Londiste's replay). Called once per batch on
+ * branches and leaves, inside the local transaction that also records the batch as done, so
+ * whatever it writes through `local` is applied exactly once. Cascade events (type `pgq.*`) are
+ * handled by the worker; a handler usually skips them (see isCascadeEvent).
  */
 export type CascadeHandler = (
   batch: CascadeBatch,
@@ -109,67 +111,70 @@ const ADVISORY_CLASS = 0x736b7963; // 'skyc'
 export class CascadeWorker {
   readonly opts: CascadeWorkerOptions;
   readonly stats: CascadeWorkerStats;
-  #log: Logger;
-  #local: pg.Client | null = null;
-  #provider: pg.Client | null = null;
-  #providerLocation: string | null = null;
-  #lastLocalWm = 0;
-  #lastGlobalWm = 0;
-  #insertMode: 'replica' | 'toggle' | null;
+  // Protected, not private: Londiste's replay is a subclass and works with the same connections.
+  protected readonly log: Logger;
+  /** The local node's connection (holds the one-worker advisory lock); null until first use. */
+  protected localConn: pg.Client | null = null;
+  /** The provider's connection, to providerLocation. */
+  protected providerConn: pg.Client | null = null;
+  protected providerLocation: string | null = null;
+  /** When the local / global watermark was last published (ms since epoch). */
+  protected lastLocalWmAt = 0;
+  protected lastGlobalWmAt = 0;
+  /** How copies write into the branch queue, once known (see CascadeWorkerOptions.insertMode). */
+  protected insertMode: 'replica' | 'toggle' | null;
 
   constructor(opts: CascadeWorkerOptions) {
     this.opts = opts;
     this.stats = opts.stats ?? { batches: 0, events: 0, skipped: 0, errors: 0 };
-    this.#log = (opts.log ?? silentLogger).child({ queue: opts.queue, worker: opts.worker });
-    this.#insertMode = opts.insertMode && opts.insertMode !== 'auto' ? opts.insertMode : null;
+    this.log = (opts.log ?? defaultLogger()).child({ queue: opts.queue, worker: opts.worker });
+    this.insertMode = opts.insertMode && opts.insertMode !== 'auto' ? opts.insertMode : null;
   }
 
-  /** Runs until the signal aborts: batches back to back, sleeping when idle, backing off on errors. */
+  /**
+   * Runs until the signal aborts: the batch loop (layers/pgq/batch-loop.ts) with workOnce as its
+   * step — batches back to back, sleeping when idle, paused or on the root, and on errors
+   * recording them on the node, dropping both connections and backing off.
+   */
   async run(): Promise<CascadeWorkerStats> {
     const delay = this.opts.loopDelayMs ?? 1000;
-    const maxBackoff = this.opts.maxBackoffMs ?? 30_000;
-    let backoff = delay;
-    try {
-      while (!this.opts.signal?.aborted) {
-        try {
-          const res = await this.workOnce();
-          backoff = delay;
-          if (res.kind === 'batch') continue;
-          await sleep(delay, this.opts.signal);
-        } catch (err) {
-          if (this.opts.signal?.aborted) break;
-          this.stats.errors++;
-          this.stats.lastError = (err as Error).message;
-          this.#log.error('cascade worker failed; retrying', {
-            error: this.stats.lastError,
-            retryInMs: backoff,
-          });
-          await this.#recordError(this.stats.lastError);
-          await this.#dropConnections();
-          await sleep(backoff, this.opts.signal);
-          backoff = Math.min(backoff * 2, maxBackoff);
-        }
-      }
-    } finally {
-      await this.close();
-    }
+    await runBatchLoop<null, WorkResult>({
+      // workOnce connects by itself: the local node first, then whichever provider it names.
+      open: async () => null,
+      close: () => this.dropConnections(),
+      step: async () => {
+        const res = await this.workOnce();
+        return res.kind === 'batch' ? res : null;
+      },
+      signal: this.opts.signal,
+      idle: { delayMs: delay },
+      backoff: new Backoff({ delayMs: delay, maxMs: this.opts.maxBackoffMs ?? 30_000 }),
+      onFailure: async (err, retryInMs) => {
+        if (this.opts.signal?.aborted) return; // shutting down: not the node's error
+        this.stats.errors++;
+        this.stats.lastError = err.message;
+        this.log.error('cascade worker failed; retrying', { error: err.message, retryInMs });
+        await this.recordError(err.message);
+      },
+    });
+    await this.close();
     return this.stats;
   }
 
   async close(): Promise<void> {
-    await this.#dropConnections();
+    await this.dropConnections();
   }
 
   /** One step: refresh state, then (branch/leaf) one batch from the provider or (root) watermark duty. */
   async workOnce(): Promise<WorkResult> {
-    const local = await this.#localClient();
+    const local = await this.localClient();
     const { queue, worker } = this.opts;
-    const state = await this.#refreshState(local);
+    const state = await this.refreshState(local);
     if (state.paused) return { kind: 'paused' };
     const node = await getNodeInfo(local, queue);
     if (node.nodeType === 'root') {
-      await this.#publishGlobalWatermark(local);
-      await this.#clearError(local, state);
+      await this.publishGlobalWatermark(local);
+      await this.clearError(local, state);
       return { kind: 'root' };
     }
     if (node.combinedQueue) {
@@ -184,11 +189,11 @@ export class CascadeWorker {
         `${queue}: provider node ${state.providerNode} has no location on this node`,
       );
     }
-    const provider = await this.#providerClient(state.providerLocation);
+    const provider = await this.providerClient(state.providerLocation);
 
     const b = (await provider.query('select * from pgq.next_batch_info($1, $2)', [queue, worker])).rows[0];
     if (!b || b.batch_id == null) {
-      await this.#clearError(local, state);
+      await this.clearError(local, state);
       return { kind: 'idle' };
     }
     const batch: CascadeBatch = {
@@ -203,7 +208,7 @@ export class CascadeWorker {
       nodeName: state.nodeName,
       events: [],
     };
-    const log = this.#log.child({ batchId: batch.batchId, tickId: batch.tickId });
+    const log = this.log.child({ batchId: batch.batchId, tickId: batch.tickId });
 
     let skipped: boolean;
     if (state.completedTick === batch.tickId) {
@@ -211,7 +216,7 @@ export class CascadeWorker {
     } else if (state.completedTick === batch.prevTickId) {
       const rows = (await provider.query('select * from pgq.get_batch_events($1)', [batch.batchId])).rows;
       batch.events = rows.map(toEvent);
-      skipped = !(await this.#applyBatch(local, provider, batch));
+      skipped = !(await this.applyBatch(local, provider, batch));
     } else {
       throw new CascadeError(
         'node_state',
@@ -220,9 +225,9 @@ export class CascadeWorker {
           'the node needs change-provider / resurrect, or the provider lost its ticks',
       );
     }
-    if (batch.nodeType === 'branch') await this.#ensureBranchTick(local, batch);
+    if (batch.nodeType === 'branch') await this.ensureBranchTick(local, batch);
     await provider.query('select pgq.finish_batch($1)', [batch.batchId]);
-    await this.#publishLocalWatermark(local, provider, state.nodeName, batch.tickId);
+    await this.publishLocalWatermark(local, provider, state.nodeName, batch.tickId);
 
     this.stats.batches++;
     this.stats.lastTick = batch.tickId;
@@ -242,8 +247,35 @@ export class CascadeWorker {
     return res;
   }
 
+  /**
+   * The per-batch step, after the cascade bookkeeping (on a branch the events are already in the
+   * local queue, cascade events applied), inside the local transaction that then records the
+   * batch as done: whatever it writes through `local` is applied exactly once. Default:
+   * opts.handler, then processRemoteEvent for every user event. A subclass (Londiste's replay)
+   * overrides either, as the original's CascadedWorker subclasses override
+   * process_remote_batch / process_remote_event.
+   */
+  protected async processRemoteBatch(
+    batch: CascadeBatch,
+    local: pg.ClientBase,
+    provider: pg.ClientBase,
+  ): Promise<void> {
+    if (this.opts.handler) await this.opts.handler(batch, local, provider);
+    for (const ev of batch.events) {
+      if (!isCascadeEvent(ev)) await this.processRemoteEvent(batch, ev, local, provider);
+    }
+  }
+
+  /** One user event of a batch, in processRemoteBatch's transaction; default: nothing. */
+  protected async processRemoteEvent(
+    _batch: CascadeBatch,
+    _ev: PgqEvent,
+    _local: pg.ClientBase,
+    _provider: pg.ClientBase,
+  ): Promise<void> {}
+
   /** The local transaction of a batch; returns false when (under the lock) it turned out done. */
-  async #applyBatch(local: pg.Client, provider: pg.Client, batch: CascadeBatch): Promise<boolean> {
+  protected async applyBatch(local: pg.Client, provider: pg.Client, batch: CascadeBatch): Promise<boolean> {
     const { queue, worker } = this.opts;
     return inTransaction(local, async () => {
       // Re-read our position under the row lock: an admin command or a second worker may have
@@ -260,11 +292,11 @@ export class CascadeWorker {
           `${queue}: position moved to ${completed} while batch ${batch.prevTickId}..${batch.tickId} was read`,
         );
       }
-      if (batch.nodeType === 'branch') await this.#copyEvents(local, batch.events);
+      if (batch.nodeType === 'branch') await this.copyEvents(local, batch.events);
       for (const ev of batch.events) {
-        if (isCascadeEvent(ev)) await this.#cascadeEvent(local, batch, ev);
+        if (isCascadeEvent(ev)) await this.cascadeEvent(local, batch, ev);
       }
-      if (this.opts.handler) await this.opts.handler(batch, local, provider);
+      await this.processRemoteBatch(batch, local, provider);
       await nodeCmd(local, 'select * from pgq_node.set_consumer_completed($1, $2, $3)', [
         queue,
         worker,
@@ -274,7 +306,7 @@ export class CascadeWorker {
     });
   }
 
-  async #cascadeEvent(local: pg.Client, batch: CascadeBatch, ev: PgqEvent): Promise<void> {
+  protected async cascadeEvent(local: pg.Client, batch: CascadeBatch, ev: PgqEvent): Promise<void> {
     const q = this.opts.queue;
     if (ev.type !== 'pgq.tick-id' && ev.extra1 !== q) {
       throw new CascadeError(
@@ -319,7 +351,7 @@ export class CascadeWorker {
   }
 
   /** Inserts the batch's events into the local queue with their original ids and times. */
-  async #copyEvents(local: pg.Client, events: PgqEvent[]): Promise<void> {
+  protected async copyEvents(local: pg.Client, events: PgqEvent[]): Promise<void> {
     if (events.length === 0) return;
     const q = this.opts.queue;
     const insert = async () => {
@@ -346,7 +378,7 @@ export class CascadeWorker {
         );
       }
     };
-    if (this.#insertMode !== 'toggle') {
+    if (this.insertMode !== 'toggle') {
       await local.query('savepoint cascade_copy');
       try {
         const prev = (await local.query("select current_setting('session_replication_role') as p")).rows[0].p;
@@ -355,16 +387,16 @@ export class CascadeWorker {
         // Back to what the handler expects (Londiste may set its own role in this transaction).
         await local.query("select set_config('session_replication_role', $1, true)", [prev]);
         await local.query('release savepoint cascade_copy');
-        this.#insertMode = 'replica';
+        this.insertMode = 'replica';
         return;
       } catch (err) {
         await local.query('rollback to savepoint cascade_copy');
         await local.query('release savepoint cascade_copy');
-        if (this.#insertMode === 'replica' || (err as { code?: string }).code !== '42501') throw err;
-        this.#log.info(
+        if (this.insertMode === 'replica' || (err as { code?: string }).code !== '42501') throw err;
+        this.log.info(
           'no permission for session_replication_role; lifting queue_disable_insert during copies',
         );
-        this.#insertMode = 'toggle';
+        this.insertMode = 'toggle';
       }
     }
     const lifted = await local.query(
@@ -378,7 +410,7 @@ export class CascadeWorker {
   }
 
   /** Branch: records the provider's tick locally unless it is there already. */
-  async #ensureBranchTick(local: pg.Client, batch: CascadeBatch): Promise<void> {
+  protected async ensureBranchTick(local: pg.Client, batch: CascadeBatch): Promise<void> {
     const q = this.opts.queue;
     const last = await lastLocalTick(local, q);
     if (last === batch.tickId) return;
@@ -396,9 +428,14 @@ export class CascadeWorker {
     ]);
   }
 
-  async #publishLocalWatermark(local: pg.Client, provider: pg.Client, nodeName: string, curTick: bigint) {
+  protected async publishLocalWatermark(
+    local: pg.Client,
+    provider: pg.Client,
+    nodeName: string,
+    curTick: bigint,
+  ) {
     const period = this.opts.localWmPublishPeriodMs ?? 300_000;
-    if (Date.now() - this.#lastLocalWm < period) return;
+    if (Date.now() - this.lastLocalWmAt < period) return;
     const node: NodeInfo = await getNodeInfo(local, this.opts.queue);
     let wm = node.localWatermark;
     if (wm == null) return;
@@ -409,20 +446,20 @@ export class CascadeWorker {
       [this.opts.queue, nodeName, wm],
       [404, 405],
     );
-    if (r.ret_code >= 300) this.#log.warn('local watermark not accepted by provider', { note: r.ret_note });
-    else this.#log.debug('local watermark published', { watermark: wm });
-    this.#lastLocalWm = Date.now();
+    if (r.ret_code >= 300) this.log.warn('local watermark not accepted by provider', { note: r.ret_note });
+    else this.log.debug('local watermark published', { watermark: wm });
+    this.lastLocalWmAt = Date.now();
   }
 
-  async #publishGlobalWatermark(local: pg.Client) {
+  protected async publishGlobalWatermark(local: pg.Client) {
     const period = this.opts.globalWmPublishPeriodMs ?? 300_000;
-    if (Date.now() - this.#lastGlobalWm < period) return;
+    if (Date.now() - this.lastGlobalWmAt < period) return;
     await nodeCmd(local, 'select * from pgq_node.set_global_watermark($1, null)', [this.opts.queue]);
-    this.#lastGlobalWm = Date.now();
+    this.lastGlobalWmAt = Date.now();
   }
 
   /** Reads our state and acknowledges pause/resume/provider changes (uptodate) atomically. */
-  async #refreshState(local: pg.Client): Promise<ConsumerState> {
+  protected async refreshState(local: pg.Client): Promise<ConsumerState> {
     const { queue, worker } = this.opts;
     return inTransaction(local, async () => {
       // Lock our row first so that an admin's set_consumer_paused cannot slip in between reading
@@ -434,13 +471,13 @@ export class CascadeWorker {
       const state = await getConsumerState(local, queue, worker);
       if (!state.uptodate) {
         await local.query('select * from pgq_node.set_consumer_uptodate($1, $2, true)', [queue, worker]);
-        this.#log.info(state.paused ? 'paused' : 'state reloaded', { provider: state.providerNode });
+        this.log.info(state.paused ? 'paused' : 'state reloaded', { provider: state.providerNode });
       }
       return state;
     });
   }
 
-  async #clearError(local: pg.Client, state: ConsumerState) {
+  protected async clearError(local: pg.Client, state: ConsumerState) {
     if (state.curError) {
       await local.query('select * from pgq_node.set_consumer_error($1, $2, null)', [
         this.opts.queue,
@@ -449,9 +486,9 @@ export class CascadeWorker {
     }
   }
 
-  async #recordError(msg: string) {
+  protected async recordError(msg: string) {
     try {
-      const local = await this.#localClient();
+      const local = await this.localClient();
       await local.query('select * from pgq_node.set_consumer_error($1, $2, $3)', [
         this.opts.queue,
         this.opts.worker,
@@ -462,10 +499,9 @@ export class CascadeWorker {
     }
   }
 
-  async #localClient(): Promise<pg.Client> {
-    if (this.#local) return this.#local;
-    const c = await this.opts.connectLocal();
-    c.on('error', () => {});
+  protected async localClient(): Promise<pg.Client> {
+    if (this.localConn) return this.localConn;
+    const c = guardClient(await this.opts.connectLocal());
     // One worker per node and queue: a second one would race on the same batches.
     const got = await c.query('select pg_try_advisory_lock($1, hashtext($2)) as ok', [
       ADVISORY_CLASS,
@@ -478,31 +514,31 @@ export class CascadeWorker {
         `another worker for ${this.opts.queue}/${this.opts.worker} is running on this node`,
       );
     }
-    this.#local = c;
+    this.localConn = c;
     return c;
   }
 
-  async #providerClient(location: string): Promise<pg.Client> {
-    if (this.#provider && this.#providerLocation === location) return this.#provider;
-    if (this.#provider) {
-      this.#log.info('provider changed; reconnecting', { location: redactLocation(location) });
-      await this.#provider.end().catch(() => {});
+  protected async providerClient(location: string): Promise<pg.Client> {
+    if (this.providerConn && this.providerLocation === location) return this.providerConn;
+    if (this.providerConn) {
+      this.log.info('provider changed; reconnecting', { location: redactLocation(location) });
+      await this.providerConn.end().catch(() => {});
     }
-    this.#provider = null;
+    this.providerConn = null;
     const connect =
       this.opts.connectRemote ??
       ((loc: string) => connectLocation(loc, { applicationName: `skytools cascade ${this.opts.worker}` }));
-    this.#provider = await connect(location);
-    this.#providerLocation = location;
-    this.#lastLocalWm = 0;
-    return this.#provider;
+    this.providerConn = guardClient(await connect(location));
+    this.providerLocation = location;
+    this.lastLocalWmAt = 0;
+    return this.providerConn;
   }
 
-  async #dropConnections() {
-    const conns = [this.#local, this.#provider];
-    this.#local = null;
-    this.#provider = null;
-    this.#providerLocation = null;
+  protected async dropConnections() {
+    const conns = [this.localConn, this.providerConn];
+    this.localConn = null;
+    this.providerConn = null;
+    this.providerLocation = null;
     await Promise.all(conns.map((c) => c?.end().catch(() => {})));
   }
 }

@@ -1,6 +1,12 @@
-// Connection settings and pool creation. One pool per process; int8 is parsed to bigint per
-// pool (never by mutating the global pg.types), so event ids and tick ids keep full precision.
+// The one way to reach PostgreSQL: every pool and every dedicated client is built here, so the
+// rules below hold everywhere instead of being repeated (and forgotten) at each call site:
+// - int8 is parsed to bigint per pool / client (never by mutating the global pg.types), so event
+//   ids and tick ids keep full precision;
+// - a pool has an 'error' listener for idle connections, and every client handed out (dedicated,
+//   or checked out of a pool by checkout() / withClient()) has one while it is in use: a
+//   connection the server drops then fails the next query instead of crashing the process.
 import pg from 'pg';
+import { parseConnstr } from './connstr.ts';
 
 const INT8_OID = 20;
 
@@ -15,35 +21,95 @@ export const typeParsers = {
 } as unknown as pg.CustomTypesConfig;
 
 export interface ConnectOptions {
-  /** postgres:// URL; falls back to DATABASE_URL, then to libpq's PG* variables. */
+  /**
+   * postgres:// URL or libpq "key=value …" string. Without it (and without `config`) DATABASE_URL is used, then libpq's PG*
+   * variables.
+   */
   connectionString?: string;
-  /** Shown in pg_stat_activity.application_name. */
+  /** Connection settings built elsewhere (a parsed libpq string, a secret, a node location). */
+  config?: pg.ClientConfig;
+  /** Shown in pg_stat_activity.application_name (default "skytools"). */
   applicationName?: string;
+}
+
+export interface PoolOptions extends ConnectOptions {
+  /** Most connections the pool opens (default 4). */
   max?: number;
+  /** Close idle connections after this long; 0 keeps them (pg's default: 10 s). */
+  idleTimeoutMillis?: number;
+  /** An idle connection failed (default: a process warning). The pool replaces it on next use. */
+  onIdleError?: (err: Error) => void;
 }
 
 export function clientConfig(opts: ConnectOptions = {}): pg.ClientConfig {
-  const connectionString = opts.connectionString ?? process.env.DATABASE_URL;
+  const connectionString = opts.connectionString ?? (opts.config ? undefined : process.env.DATABASE_URL);
   return {
-    ...(connectionString ? { connectionString } : {}),
-    application_name: opts.applicationName ?? 'skytools',
+    ...opts.config,
+    // Both forms the originals take: a postgres:// URL or a libpq "key=value" string.
+    ...(connectionString ? parseConnstr(connectionString) : {}),
+    application_name: opts.applicationName ?? opts.config?.application_name ?? 'skytools',
     types: typeParsers,
   };
 }
 
-export function createPool(opts: ConnectOptions = {}): pg.Pool {
-  const pool = new pg.Pool({ ...clientConfig(opts), max: opts.max ?? 4 });
+export function createPool(opts: PoolOptions = {}): pg.Pool {
+  const pool = new pg.Pool({
+    ...clientConfig(opts),
+    max: opts.max ?? 4,
+    ...(opts.idleTimeoutMillis == null ? {} : { idleTimeoutMillis: opts.idleTimeoutMillis }),
+  });
   // An idle client that loses its connection emits 'error' on the pool; without a listener
   // that would crash the process.
-  pool.on('error', (err) => {
-    process.emitWarning(`idle PostgreSQL connection failed: ${err.message}`);
-  });
+  pool.on(
+    'error',
+    opts.onIdleError ?? ((err) => process.emitWarning(`idle PostgreSQL connection failed: ${err.message}`)),
+  );
   return pool;
 }
 
+/**
+ * A new dedicated connection (for what must own its session: advisory locks, LISTEN, a
+ * consumer's own connection). Its errors surface through the next query; end() it when done.
+ */
 export async function connectClient(opts: ConnectOptions = {}): Promise<pg.Client> {
-  const client = new pg.Client(clientConfig(opts));
-  await client.connect();
+  const client = guardClient(new pg.Client(clientConfig(opts)));
+  try {
+    await client.connect();
+  } catch (err) {
+    await client.end().catch(() => {});
+    throw err;
+  }
+  return client;
+}
+
+/**
+ * Checks a client out of the pool with an 'error' listener for as long as it is out (pg removes
+ * the pool's own listener from a checked-out client). release(err) discards the connection
+ * instead of reusing it; either way the listener goes with the release.
+ */
+export async function checkout(pool: pg.Pool): Promise<pg.PoolClient> {
+  const client = await pool.connect();
+  client.on('error', surfaceLater);
+  const release = client.release;
+  client.release = (err?: Error | boolean) => {
+    client.off('error', surfaceLater);
+    return release.call(client, err);
+  };
+  return client;
+}
+
+/**
+ * The 'error' listener of clients in use: a connection lost between queries (server restart,
+ * network) is reported by the query that tries to use it, where the caller can retry.
+ */
+function surfaceLater(): void {}
+
+/**
+ * Gives a client from elsewhere (a caller's connect callback) the same listener; idempotent.
+ * Loops that take such callbacks call it, so a callback that forgot cannot crash the process.
+ */
+export function guardClient<C extends pg.ClientBase>(client: C): C {
+  if (!client.listeners('error').includes(surfaceLater)) client.on('error', surfaceLater);
   return client;
 }
 
@@ -56,4 +122,9 @@ export function redactUrl(url: string): string {
   } catch {
     return url.replace(/:[^:@/]*@/, ':***@');
   }
+}
+
+/** Column values PostgreSQL sends as int8 (bigint already) or as text/number (other types). */
+export function toBigInt(v: unknown): bigint {
+  return typeof v === 'bigint' ? v : BigInt(v as string | number);
 }

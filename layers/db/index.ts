@@ -1,3 +1,4 @@
 export * from './connection.ts';
+export * from './connstr.ts';
 export * from './ident.ts';
 export * from './transaction.ts';

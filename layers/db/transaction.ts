@@ -1,15 +1,21 @@
-// Scoped access to a pooled client: always released, transactions always ended.
+// Scoped access to a pooled client: always released (discarded after an error, since the
+// connection may be what failed), transactions always ended.
 import type pg from 'pg';
+import { checkout } from './connection.ts';
 
 export type Queryable = Pick<pg.ClientBase, 'query'>;
 
 export async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
+  const client = await checkout(pool);
+  let result: T;
   try {
-    return await fn(client);
-  } finally {
-    client.release();
+    result = await fn(client);
+  } catch (err) {
+    client.release(err as Error);
+    throw err;
   }
+  client.release();
+  return result;
 }
 
 /** Runs fn inside BEGIN/COMMIT on one connection; rolls back and rethrows on any error. */

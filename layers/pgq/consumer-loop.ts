@@ -1,9 +1,12 @@
-// The long-running form of a consumer (Fargate task, CLI, local stack): process batches while
-// there are any, then sleep loopDelayMs (or until woken by a tick); back off on errors so a
-// failing handler never spins.
+// The long-running form of a consumer (Fargate task, CLI, local stack): the batch loop
+// (batch-loop.ts) with processNextBatch as its step — process batches while there are any, then
+// sleep loopDelayMs (or until woken by a tick); back off on errors so a failing handler never spins.
 import type pg from 'pg';
-import { type Logger, silentLogger } from '../util/log.ts';
-import { sleep, type Waker } from '../util/sleep.ts';
+import { checkout } from '../db/connection.ts';
+import { Backoff } from '../util/backoff.ts';
+import { defaultLogger, type Logger } from '../util/log.ts';
+import type { Waker } from '../util/sleep.ts';
+import { runBatchLoop } from './batch-loop.ts';
 import { type BatchOptions, type BatchResult, processNextBatch, registerConsumer } from './consumer.ts';
 
 export interface ConsumerLoopOptions extends BatchOptions {
@@ -62,57 +65,39 @@ export function withLatencySamples(
 }
 
 export async function runConsumer(opts: ConsumerLoopOptions): Promise<ConsumerStats> {
-  const log = (opts.log ?? silentLogger).child({ queue: opts.queue, consumer: opts.consumer });
+  const log = (opts.log ?? defaultLogger()).child({ queue: opts.queue, consumer: opts.consumer });
   const loopDelay = opts.loopDelayMs ?? 1000;
-  const maxBackoff = opts.maxBackoffMs ?? 60_000;
   const stats: ConsumerStats = opts.stats ?? { batches: 0, events: 0, retried: 0, errors: 0, latencyMs: [] };
   const handler = withLatencySamples(opts.handler, stats);
-  let backoff = Math.max(100, loopDelay);
-  let client: pg.PoolClient | null = null;
+  const processBatch = opts.processBatch ?? processNextBatch;
   let registered = !opts.register;
-  try {
-    while (!opts.signal?.aborted) {
-      try {
-        if (!client) {
-          client = await opts.pool.connect();
-          // A checked-out client has no pool error listener; a dropped connection would
-          // otherwise crash the process. The next query reports the failure instead.
-          client.on('error', ignoreClientError);
-        }
-        if (!registered) {
-          if (await registerConsumer(client, opts.queue, opts.consumer)) log.info('consumer registered');
-          registered = true;
-        }
-        const res = await (opts.processBatch ?? processNextBatch)(client, { ...opts, handler });
-        backoff = Math.max(100, loopDelay);
-        if (res) {
-          stats.batches++;
-          stats.events += res.events;
-          stats.retried += res.retried;
-          stats.lastBatchAt = new Date();
-          opts.onBatch?.(res);
-          log.debug('batch done', { batchId: res.batchId, tickId: res.tickId, events: res.events });
-          continue; // there may be more: drain before sleeping
-        }
-        if (opts.waker) await opts.waker.wait(loopDelay, opts.signal);
-        else await sleep(loopDelay, opts.signal);
-      } catch (err) {
-        stats.errors++;
-        stats.lastError = (err as Error).message;
-        log.error('batch failed; will retry the same batch', { error: stats.lastError, retryInMs: backoff });
-        // The connection may be broken: do not hand it back to the pool for reuse.
-        client?.off('error', ignoreClientError);
-        client?.release(err as Error);
-        client = null;
-        await sleep(backoff, opts.signal);
-        backoff = Math.min(backoff * 2, maxBackoff);
+  await runBatchLoop<pg.PoolClient, BatchResult>({
+    open: () => checkout(opts.pool),
+    // A connection whose batch failed may be broken: it is discarded, not reused.
+    close: (client, err) => client.release(err),
+    step: async (client) => {
+      if (!registered) {
+        if (await registerConsumer(client, opts.queue, opts.consumer)) log.info('consumer registered');
+        registered = true;
       }
-    }
-  } finally {
-    client?.off('error', ignoreClientError);
-    client?.release();
-  }
+      return processBatch(client, { ...opts, handler });
+    },
+    signal: opts.signal,
+    idle: { delayMs: loopDelay, waker: opts.waker },
+    backoff: new Backoff({ delayMs: loopDelay, maxMs: opts.maxBackoffMs ?? 60_000 }),
+    onResult: (res) => {
+      stats.batches++;
+      stats.events += res.events;
+      stats.retried += res.retried;
+      stats.lastBatchAt = new Date();
+      opts.onBatch?.(res);
+      log.debug('batch done', { batchId: res.batchId, tickId: res.tickId, events: res.events });
+    },
+    onFailure: (err, retryInMs) => {
+      stats.errors++;
+      stats.lastError = err.message;
+      log.error('batch failed; will retry the same batch', { error: stats.lastError, retryInMs });
+    },
+  });
   return stats;
 }
-
-function ignoreClientError() {}

@@ -3,9 +3,9 @@
 // done and gets the same events again (at-least-once per batch; exactly-once for effects the
 // handler writes through the same client).
 import type pg from 'pg';
+import { toBigInt } from '../db/connection.ts';
 import { inTransaction } from '../db/transaction.ts';
 import { asPgqError, PgqError } from './errors.ts';
-import { toBigInt } from './producer.ts';
 
 export interface PgqEvent {
   id: bigint;

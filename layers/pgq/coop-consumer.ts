@@ -5,9 +5,11 @@
 // gets its own batch back when it restarts, and if it never does, another subconsumer polling with
 // deadIntervalMs takes the batch over once it has been silent that long.
 import type pg from 'pg';
+import { checkout, toBigInt } from '../db/connection.ts';
 import { inTransaction } from '../db/transaction.ts';
-import { type Logger, silentLogger } from '../util/log.ts';
-import { sleep } from '../util/sleep.ts';
+import { Backoff } from '../util/backoff.ts';
+import { defaultLogger, type Logger } from '../util/log.ts';
+import { runBatchLoop } from './batch-loop.ts';
 import {
   type Batch,
   BatchEvent,
@@ -17,7 +19,6 @@ import {
   msInterval,
 } from './consumer.ts';
 import { asPgqError, PgqError } from './errors.ts';
-import { toBigInt } from './producer.ts';
 
 export interface CoopBatchOptions extends Omit<BatchOptions, 'lazyFetch'> {
   subconsumer: string;
@@ -180,43 +181,33 @@ export interface CoopConsumerLoopOptions extends CoopBatchOptions {
   maxBackoffMs?: number;
 }
 
-/** The long-running form: one subconsumer draining batches until the signal aborts. */
+/** The long-running form: the batch loop with one subconsumer's batches, until the signal aborts. */
 export async function runCoopConsumer(
   opts: CoopConsumerLoopOptions,
 ): Promise<{ batches: number; events: number; errors: number }> {
-  const log = (opts.log ?? silentLogger).child({
+  const log = (opts.log ?? defaultLogger()).child({
     queue: opts.queue,
     consumer: opts.consumer,
     subconsumer: opts.subconsumer,
   });
   const stats = { batches: 0, events: 0, errors: 0 };
   const delay = opts.loopDelayMs ?? 1000;
-  let backoff = Math.max(100, delay);
-  let client: pg.PoolClient | null = null;
-  try {
-    while (!opts.signal?.aborted) {
-      try {
-        client ??= await opts.pool.connect();
-        const res = await processNextCoopBatch(client, opts);
-        backoff = Math.max(100, delay);
-        if (res) {
-          stats.batches++;
-          stats.events += res.events;
-          opts.onBatch?.(res);
-          continue;
-        }
-        await sleep(delay, opts.signal);
-      } catch (err) {
-        stats.errors++;
-        log.error('coop batch failed; will retry the same batch', { error: (err as Error).message });
-        client?.release(err as Error);
-        client = null;
-        await sleep(backoff, opts.signal);
-        backoff = Math.min(backoff * 2, opts.maxBackoffMs ?? 60_000);
-      }
-    }
-  } finally {
-    client?.release();
-  }
+  await runBatchLoop<pg.PoolClient, CoopBatchResult>({
+    open: () => checkout(opts.pool),
+    close: (client, err) => client.release(err),
+    step: (client) => processNextCoopBatch(client, opts),
+    signal: opts.signal,
+    idle: { delayMs: delay },
+    backoff: new Backoff({ delayMs: delay, maxMs: opts.maxBackoffMs ?? 60_000 }),
+    onResult: (res) => {
+      stats.batches++;
+      stats.events += res.events;
+      opts.onBatch?.(res);
+    },
+    onFailure: (err, retryInMs) => {
+      stats.errors++;
+      log.error('coop batch failed; will retry the same batch', { error: err.message, retryInMs });
+    },
+  });
   return stats;
 }

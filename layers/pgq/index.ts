@@ -1,3 +1,4 @@
+export * from './batch-loop.ts';
 export * from './consumer.ts';
 export * from './consumer-loop.ts';
 export * from './coop-consumer.ts';

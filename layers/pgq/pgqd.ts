@@ -1,10 +1,10 @@
 // pgqd: the ticker daemon for many databases. Finds the databases to serve (database_list, or
 // every database that has the pgq schema) every check_period, and runs one ticker loop
 // (ticker.ts) per database until stopped.
-import pg from 'pg';
-import { withDatabaseName } from '../config/connstr.ts';
-import { typeParsers } from '../db/connection.ts';
-import { type Logger, silentLogger } from '../util/log.ts';
+import type pg from 'pg';
+import { connectClient } from '../db/connection.ts';
+import { withDatabaseName } from '../db/connstr.ts';
+import { defaultLogger, type Logger } from '../util/log.ts';
 import { sleep } from '../util/sleep.ts';
 import { runTicker, type TickEvent, type TickerStats } from './ticker.ts';
 
@@ -28,14 +28,18 @@ export interface PgqdOptions {
 }
 
 export function clientFor(cfg: PgqdConfig, database: string, app = 'skytools pgqd'): pg.ClientConfig {
-  return { ...withDatabaseName(cfg.base, database), application_name: app, types: typeParsers };
+  return { ...withDatabaseName(cfg.base, database), application_name: app };
+}
+
+/** A connection to one of the served databases. */
+function connectTo(cfg: PgqdConfig, database: string): Promise<pg.Client> {
+  return connectClient({ config: clientFor(cfg, database) });
 }
 
 /** Databases to serve right now. */
 export async function discoverDatabases(cfg: PgqdConfig): Promise<string[]> {
   if (cfg.databaseList && cfg.databaseList.length > 0) return cfg.databaseList;
-  const listing = new pg.Client(clientFor(cfg, cfg.initialDatabase));
-  await listing.connect();
+  const listing = await connectTo(cfg, cfg.initialDatabase);
   let names: string[];
   try {
     names = (
@@ -48,33 +52,30 @@ export async function discoverDatabases(cfg: PgqdConfig): Promise<string[]> {
   }
   const withPgq: string[] = [];
   for (const db of names) {
-    const c = new pg.Client(clientFor(cfg, db));
+    let c: pg.Client | null = null;
     try {
-      await c.connect();
+      c = await connectTo(cfg, db);
       const r = await c.query("select 1 from pg_namespace where nspname = 'pgq'");
       if (r.rowCount) withPgq.push(db);
     } catch {
       // No access to that database: not ours to tick.
     } finally {
-      await c.end().catch(() => {});
+      await c?.end().catch(() => {});
     }
   }
   return withPgq;
 }
 
 export async function runPgqd(opts: PgqdOptions): Promise<void> {
-  const log = opts.log ?? silentLogger;
+  const log = opts.log ?? defaultLogger();
   const running = new Map<string, { ac: AbortController; done: Promise<void> }>();
   const startDb = (db: string) => {
     const ac = new AbortController();
     const abortAll = () => ac.abort();
     opts.signal.addEventListener('abort', abortAll, { once: true });
     const done = runTicker({
-      connect: async () => {
-        const c = new pg.Client(clientFor(opts.config, db));
-        await c.connect();
-        return c;
-      },
+      connect: () => connectTo(opts.config, db),
+      database: db,
       tickPeriodMs: opts.config.tickerPeriodMs,
       retryPeriodMs: opts.config.retryPeriodMs,
       maintPeriodMs: opts.config.maintPeriodMs,

@@ -1,5 +1,6 @@
 // Producers: put events into a queue inside the caller's transaction. The event becomes
 // visible to consumers only when that transaction commits (and a tick follows).
+import { toBigInt } from '../db/connection.ts';
 import type { Queryable } from '../db/transaction.ts';
 import { asPgqError } from './errors.ts';
 
@@ -96,8 +97,4 @@ export async function insertEvents(
   } catch (err) {
     throw asPgqError(err, `insert_event_bulk into queue "${queue}"`);
   }
-}
-
-export function toBigInt(v: unknown): bigint {
-  return typeof v === 'bigint' ? v : BigInt(v as string | number);
 }

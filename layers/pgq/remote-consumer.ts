@@ -14,6 +14,7 @@
 // Limitation, as in the original: retries tagged in a batch whose target commit succeeded but
 // whose finish_batch did not are lost with the crash (the batch is finished as applied).
 import type pg from 'pg';
+import { checkout, toBigInt } from '../db/connection.ts';
 import {
   type Batch,
   type BatchInfo,
@@ -26,7 +27,6 @@ import {
 } from './consumer.ts';
 import { type ConsumerLoopOptions, type ConsumerStats, runConsumer } from './consumer-loop.ts';
 import { asPgqError, PgqError } from './errors.ts';
-import { toBigInt } from './producer.ts';
 
 /** Applies a batch: `target` is inside the target transaction, `queue` inside the queue's. */
 export type RemoteBatchHandler = (batch: Batch, target: pg.ClientBase, queue: pg.ClientBase) => Promise<void>;
@@ -271,8 +271,8 @@ export async function runRemoteConsumer(opts: RemoteConsumerLoopOptions): Promis
   const { targetPool, handler, mode = 'remote', subconsumer, onTargetCommit, ...loop } = opts;
   const processOne = mode === 'serial' ? processSerialBatch : processRemoteBatch;
   if (opts.register) {
-    const queue = await opts.pool.connect();
-    const target = await targetPool.connect();
+    const queue = await checkout(opts.pool);
+    const target = await checkout(targetPool);
     try {
       if (mode === 'serial')
         await registerSerialConsumer(queue, target, opts.queue, opts.consumer, subconsumer);
@@ -289,10 +289,7 @@ export async function runRemoteConsumer(opts: RemoteConsumerLoopOptions): Promis
     register: false,
     handler: (batch, target) => handler(batch, target, queueClient!),
     processBatch: async (queue, batchOpts) => {
-      const target = await targetPool.connect();
-      // A checked-out client has no pool error listener: a dropped connection must surface as
-      // the next query's error, not crash the process.
-      target.on('error', ignoreClientError);
+      const target = await checkout(targetPool);
       try {
         const res = await processOne(queue, {
           ...batchOpts,
@@ -304,17 +301,13 @@ export async function runRemoteConsumer(opts: RemoteConsumerLoopOptions): Promis
             return batchOpts.handler(batch, t);
           },
         });
-        target.off('error', ignoreClientError);
         target.release();
         return res;
       } catch (err) {
         // The target connection may be broken: do not hand it back to the pool for reuse.
-        target.off('error', ignoreClientError);
         target.release(err as Error);
         throw err;
       }
     },
   });
 }
-
-function ignoreClientError() {}

@@ -1,8 +1,9 @@
 // The settings of pgqd (the [pgqd] section: the original pgqd's keys plus ours) and the loader that
 // turns them into the daemon's config.
-import { parseConnstr } from '../config/connstr.ts';
+
 import { readIni } from '../config/ini.ts';
 import { ConfigError, defineSettings, type SettingsOf, setting } from '../config/settings.ts';
+import { parseConnstr } from '../db/connstr.ts';
 import type { PgqdConfig } from './pgqd.ts';
 
 export const PGQD_SETTINGS = defineSettings('pgqd', {

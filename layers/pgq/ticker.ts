@@ -6,11 +6,12 @@
 // Beyond pgqd: sub-second ticks, a single-runner guard (session advisory lock, so the connection
 // must be direct, not through a transaction-pooling proxy), a deadline, and counters.
 import type pg from 'pg';
+import { guardClient, toBigInt } from '../db/connection.ts';
 import { quoteIdent } from '../db/ident.ts';
-import { type Logger, silentLogger } from '../util/log.ts';
+import { Backoff } from '../util/backoff.ts';
+import { defaultLogger, type Logger, silentLogger } from '../util/log.ts';
 import { sleep } from '../util/sleep.ts';
 import { PgqError } from './errors.ts';
-import { toBigInt } from './producer.ts';
 
 export interface TickEvent {
   database: string;
@@ -21,6 +22,8 @@ export interface TickEvent {
 export interface TickerOptions {
   /** Opens a dedicated connection; the loop keeps it (the advisory lock lives in its session). */
   connect: () => Promise<pg.Client>;
+  /** The database's name, for logs and stats before the first connection succeeds. */
+  database?: string;
   tickPeriodMs?: number;
   retryPeriodMs?: number;
   maintPeriodMs?: number;
@@ -33,6 +36,8 @@ export interface TickerOptions {
   log?: Logger;
   /** Counters to update while running (for live views); a fresh object by default. */
   stats?: TickerStats;
+  /** Upper bound of the reconnect back-off (default 30 s); it starts again after a good round. */
+  maxBackoffMs?: number;
 }
 
 export interface TickerStats {
@@ -60,14 +65,14 @@ export async function runTicker(opts: TickerOptions): Promise<TickerStats> {
   const tickMs = Math.max(MIN_TICK_MS, opts.tickPeriodMs ?? 1000);
   const retryMs = opts.retryPeriodMs ?? 30_000;
   const maintMs = opts.maintPeriodMs ?? 120_000;
-  const log = opts.log ?? silentLogger;
+  const log = opts.log ?? defaultLogger();
   const deadline = opts.runForMs != null ? Date.now() + opts.runForMs : Number.POSITIVE_INFINITY;
   // Stop early enough that one more round as slow as the slowest seen, plus closing the
   // connection, still ends before the deadline.
   const slowest = { ms: Math.min(tickMs, 50) };
   const stop = () => opts.signal?.aborted || Date.now() + slowest.ms * 2 + 50 >= deadline;
   const stats: TickerStats = opts.stats ?? {
-    database: '?',
+    database: opts.database ?? '?',
     ran: false,
     tickerCalls: 0,
     ticks: 0,
@@ -78,13 +83,13 @@ export async function runTicker(opts: TickerOptions): Promise<TickerStats> {
   };
 
   let client: pg.Client | null = null;
-  let backoff = tickMs;
+  let saidWaiting = false;
+  const backoff = new Backoff({ delayMs: tickMs, maxMs: opts.maxBackoffMs ?? 30_000 });
   try {
     while (!stop()) {
       try {
         if (!client) {
-          client = await opts.connect();
-          client.on('error', () => {}); // surfaced by the next query instead
+          client = guardClient(await opts.connect());
           stats.database = (await client.query<{ d: string }>('select current_database() as d')).rows[0]!.d;
           const got = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1, $2) as ok', [
             ...TICKER_LOCK,
@@ -96,22 +101,29 @@ export async function runTicker(opts: TickerOptions): Promise<TickerStats> {
               log.info('another ticker is running on this database; exiting', { database: stats.database });
               return stats;
             }
-            log.debug('another ticker is running; waiting', { database: stats.database });
+            // Once at INFO (an operator must see why nothing ticks), then quietly.
+            const waiting = { database: stats.database };
+            if (saidWaiting) log.debug('another ticker holds this database; waiting for it to stop', waiting);
+            else log.info('another ticker holds this database; waiting for it to stop', waiting);
+            saidWaiting = true;
             await sleep(Math.min(Math.max(tickMs, 1000), deadline - Date.now()), opts.signal);
             continue;
           }
           stats.ran = true;
           log.info('ticker started', { database: stats.database, tickPeriodMs: tickMs });
         }
-        await loop(client, stats, { tickMs, retryMs, maintMs, stop, opts, log, slowest });
-        backoff = tickMs;
+        await loop(client, stats, { tickMs, retryMs, maintMs, stop, opts, log, slowest, backoff });
       } catch (err) {
         stats.errors++;
-        log.error('ticker failed; reconnecting', { database: stats.database, error: (err as Error).message });
+        const retryInMs = backoff.failure();
+        log.error('ticker failed; reconnecting', {
+          database: stats.database,
+          error: (err as Error).message,
+          retryInMs,
+        });
         await client?.end().catch(() => {});
         client = null;
-        await sleep(Math.min(backoff, Math.max(0, deadline - Date.now())), opts.signal);
-        backoff = Math.min(backoff * 2, 30_000);
+        await sleep(Math.min(retryInMs, Math.max(0, deadline - Date.now())), opts.signal);
       }
     }
   } finally {
@@ -135,6 +147,8 @@ async function loop(
     opts: TickerOptions;
     log: Logger;
     slowest: { ms: number };
+    /** Reset after every good round, so the next outage starts with a short wait again. */
+    backoff: Backoff;
   },
 ): Promise<void> {
   let nextRetry = Date.now() + Math.min(ctx.retryMs, 1000);
@@ -157,6 +171,7 @@ async function loop(
       nextMaint = Date.now() + ctx.maintMs;
     }
     ctx.slowest.ms = Math.max(ctx.slowest.ms, Date.now() - roundStart);
+    ctx.backoff.success();
     await sleep(Math.max(0, Math.min(nextTick, nextRetry, nextMaint) - Date.now()), ctx.opts.signal);
   }
 }

@@ -43,7 +43,16 @@ export function createLogger(
   };
 }
 
-/** A logger that drops everything (library default). */
+/**
+ * The default of the long-running loops (consumers, workers, the ticker) when the caller passes
+ * no logger: warnings and errors to stderr, so a loop that retries forever (a missing queue, a
+ * database down) is never silent. LOG_LEVEL lowers or raises it.
+ */
+export function defaultLogger(): Logger {
+  return createLogger({ level: (process.env.LOG_LEVEL as LogLevel | undefined) ?? 'warn' });
+}
+
+/** A logger that drops everything (for callers that report through their own channel). */
 export const silentLogger: Logger = {
   debug() {},
   info() {},

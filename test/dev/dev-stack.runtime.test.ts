@@ -81,6 +81,28 @@ describe('skytools dev stack', () => {
     expect(r.stderr).toMatch(/stopped/);
   });
 
+  it('a second `skytools dev` on a data directory in use says so and exits non-zero', async () => {
+    const { startEmbedded } = await import('../../layers/dev/embedded.ts');
+    const dataDir = path.join(mkdtempSync(path.join(os.tmpdir(), 'devdata-')), 'pg');
+    const first = await startEmbedded({ dataDir, persistent: true });
+    try {
+      const env: NodeJS.ProcessEnv = { ...process.env, SKYTOOLS_DEV_DATA: dataDir };
+      delete env.DATABASE_URL;
+      const r = spawnSync(
+        process.execPath,
+        [path.join(repo, 'bin/skytools.ts'), 'dev', '--no-status', '--run-for', '1'],
+        { encoding: 'utf8', env, timeout: 60_000 },
+      );
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toMatch(
+        new RegExp(`data directory ${dataDir} is in use by PostgreSQL pid \\d+ on port ${first.port}`),
+      );
+      expect(r.stderr).not.toMatch(/undefined/);
+    } finally {
+      await first.stop();
+    }
+  });
+
   it('rejects a consumer without a handler with a clear message', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'devcfg-'));
     const f = path.join(dir, 'bad.ini');

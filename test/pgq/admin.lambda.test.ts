@@ -1,25 +1,16 @@
 // The custom resources' handler on an empty database: installs the schema from the generated
 // module (no sql/ files at run time), registers a consumer, keeps it on Delete unless asked.
-// Also checks that the generated module matches sql/ and that the README documents every
-// setting of the handlers.
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
+// Also checks that the generated module matches sql/ (the settings reference is checked by
+// test/config/configuration-doc.unit.test.ts).
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { settingsMarkdown } from '../../layers/config/settings.ts';
+import { DatabaseSource } from '../../layers/aws/database.ts';
+import { loadSettings } from '../../layers/aws/settings.ts';
 import { INSTALL_CHUNKS } from '../../layers/install/generated-sql.ts';
 import { loadManifest } from '../../layers/install/manifest.ts';
-import {
-  CONSUMER_SETTINGS,
-  DatabaseSource,
-  handleAdminEvent,
-  loadSettings,
-  MAINTENANCE_SETTINGS,
-  TICKER_SETTINGS,
-} from '../../layers/lambda/index.ts';
+import { handleAdminEvent, MAINTENANCE_SETTINGS } from '../../layers/pgq/lambda/index.ts';
 import { useTestDatabase } from '../support/db.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
 const db = useTestDatabase({ empty: true });
 
 function cfn(
@@ -88,12 +79,5 @@ describe('admin custom resources', () => {
 
   it('the generated SQL module is current with sql/ (else: node scripts/build-sql-module.mjs)', () => {
     expect(INSTALL_CHUNKS).toEqual(loadManifest('install.sql'));
-  });
-
-  it('the README documents every setting of the handlers', () => {
-    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-    for (const specs of [TICKER_SETTINGS, CONSUMER_SETTINGS, MAINTENANCE_SETTINGS]) {
-      for (const line of settingsMarkdown(specs).split('\n').slice(2)) expect(readme).toContain(line);
-    }
   });
 });

@@ -2,7 +2,7 @@
 // retries, lazy fetch, crash safety, and the long-running loop.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   insertEvent,
   insertEvents,
@@ -27,6 +27,31 @@ describe.each(targetNames)('consumer on %s', (name) => {
       c.release();
     }
   }
+
+  it('without a log option, a consumer retrying a missing queue says so on stderr', async () => {
+    const written: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      written.push(String(chunk));
+      return true;
+    });
+    const ac = new AbortController();
+    try {
+      const loop = runConsumer({
+        pool: t.pool,
+        queue: 'rt_no_such_queue',
+        consumer: 'c',
+        handler: async () => {},
+        loopDelayMs: 50,
+        signal: ac.signal,
+      });
+      for (let i = 0; i < 100 && written.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      ac.abort();
+      await loop;
+    } finally {
+      spy.mockRestore();
+    }
+    expect(written.join('')).toMatch(/(WARN|ERROR).*rt_no_such_queue/);
+  });
 
   it('hands the handler typed events and finishes the batch with their effects', async () => {
     await setup('rt_basic');

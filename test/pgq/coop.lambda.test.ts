@@ -6,17 +6,17 @@ import type { Message } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler as createTickerHandler } from '../../functions/ticker/handler.ts';
+import { DatabaseSource } from '../../layers/aws/database.ts';
+import { registerConsumer } from '../../layers/pgq/index.ts';
 import {
   type ConsumerDeps,
   consumerDeps,
   consumerHandler,
-  DatabaseSource,
   type PgqConsumerOptions,
   parseWakeupTargets,
   subconsumerNames,
   tickerDeps,
-} from '../../layers/lambda/index.ts';
-import { registerConsumer } from '../../layers/pgq/index.ts';
+} from '../../layers/pgq/lambda/index.ts';
 import { useTestDatabase } from '../support/db.ts';
 import { fakeContext, queueArn, type SqsEndpoint, sqsEvent, startSqs } from '../support/sqs.ts';
 

@@ -150,6 +150,14 @@ describe('install', () => {
       expect(again.stdout).toMatch(/^PgQ 3\.[\d.]+ already current \(functions re-applied\) in database /);
       expect(again.stderr).toContain('pgq/functions/pgq.next_batch.sql');
       expect(first.stdout + again.stdout).not.toContain(u.password);
+      // the libpq key=value form works wherever a connection is taken, as in the originals
+      const libpq = `host=${u.hostname} port=${u.port} user=${u.username} password=${u.password} dbname=${fresh}`;
+      const third = spawnSync(process.execPath, [cli, 'install', '--db', libpq], {
+        encoding: 'utf8',
+        env: { ...process.env, DATABASE_URL: '' },
+      });
+      expect(third.stderr).toBe('');
+      expect(third.stdout).toMatch(new RegExp(`already current .* in database ${fresh} `));
     } finally {
       await db.query(`drop database ${fresh} with (force)`);
     }

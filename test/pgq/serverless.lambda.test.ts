@@ -10,8 +10,8 @@ import type { SQSBatchResponse } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler as createMaintenanceHandler } from '../../functions/maintenance/handler.ts';
 import { createHandler as createTickerHandler } from '../../functions/ticker/handler.ts';
-import { consumerDeps, consumerHandler, tickerDeps, tickerRunFor } from '../../layers/lambda/index.ts';
 import { processNextBatch, registerConsumer, runConsumer } from '../../layers/pgq/index.ts';
+import { consumerDeps, consumerHandler, tickerDeps, tickerRunFor } from '../../layers/pgq/lambda/index.ts';
 import { useTestDatabase } from '../support/db.ts';
 import { fakeContext, queueArn, type SqsEndpoint, sqsEvent, startSqs } from '../support/sqs.ts';
 

@@ -10,6 +10,8 @@ import {
   runTicker,
   type TickEvent,
 } from '../../layers/pgq/index.ts';
+import { runPgqd } from '../../layers/pgq/pgqd.ts';
+import { createLogger } from '../../layers/util/log.ts';
 import { targetNames, useTarget } from '../support/targets.ts';
 
 describe.each(targetNames)('ticker on %s', (name) => {
@@ -52,8 +54,12 @@ describe.each(targetNames)('ticker on %s', (name) => {
     await new Promise((r) => setTimeout(r, 200));
     const second = await runTicker({ connect, tickPeriodMs: 20, onBusy: 'exit' });
     expect(second.ran).toBe(false);
-    const waiting = await runTicker({ connect, tickPeriodMs: 20, runForMs: 300 });
+    const lines: string[] = [];
+    const log = createLogger({ level: 'info', write: (l) => lines.push(l) });
+    const waiting = await runTicker({ connect, tickPeriodMs: 20, runForMs: 2500, log });
     expect(waiting.ran).toBe(false);
+    // said once, at INFO, not once per attempt
+    expect(lines.filter((l) => /INFO .*another ticker holds this database; waiting/.test(l))).toHaveLength(1);
     ac.abort();
     expect((await first).ran).toBe(true);
     // Once the first is gone, the guard is free again.
@@ -128,4 +134,57 @@ describe.each(targetNames)('ticker on %s', (name) => {
     expect(consumed.length).toBe(produced.length);
     expect([...consumed].sort()).toEqual([...produced].sort());
   }, 120_000);
+});
+
+describe('pgqd with a database_list naming a missing database', () => {
+  const t = useTarget(targetNames[0]!);
+  it('names the missing database in its errors and keeps ticking the others', async () => {
+    const u = new URL(t.url);
+    const dbName = u.pathname.slice(1);
+    const c = await (async () => {
+      const c = new pg.Client({ connectionString: t.url, types: typeParsers });
+      await c.connect();
+      return c;
+    })();
+    try {
+      await c.query("select pgq.create_queue('pgqd_missing_q')");
+      await c.query("select pgq.set_queue_config('pgqd_missing_q', 'ticker_max_lag', '0')");
+      const before = (await c.query("select last_tick_id as t from pgq.get_queue_info('pgqd_missing_q')"))
+        .rows[0].t;
+      const lines: string[] = [];
+      const ac = new AbortController();
+      const done = runPgqd({
+        config: {
+          base: { connectionString: t.url },
+          initialDatabase: dbName,
+          databaseList: [dbName, 'no_such_database_here'],
+          tickerPeriodMs: 50,
+          retryPeriodMs: 1000,
+          maintPeriodMs: 60_000,
+          checkPeriodMs: 60_000,
+        },
+        signal: ac.signal,
+        log: createLogger({ level: 'info', write: (l) => lines.push(l) }),
+      });
+      await c.query("select pgq.insert_event('pgqd_missing_q', 'T', 'x')");
+      let after = before;
+      for (let i = 0; i < 60 && after === before; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        after = (await c.query("select last_tick_id as t from pgq.get_queue_info('pgqd_missing_q')")).rows[0]
+          .t;
+      }
+      await new Promise((r) => setTimeout(r, 500));
+      ac.abort();
+      await done;
+      expect(after).toBeGreaterThan(before);
+      const failures = lines.filter((l) => /ticker failed/.test(l));
+      expect(failures.length).toBeGreaterThan(0);
+      expect(failures.every((l) => /database=no_such_database_here/.test(l))).toBe(true);
+      expect(lines.join('\n')).not.toMatch(/database=\?/);
+      // backing off: not one attempt per tick period
+      expect(failures.length).toBeLessThan(10);
+    } finally {
+      await c.end();
+    }
+  });
 });

@@ -2,7 +2,7 @@
 // URL-encoded keys under the repository prefix, Powertools logging, retention with dry run.
 import type { S3Event } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { asLogger, createObservability } from '../../layers/lambda/observability.ts';
+import { asLogger, createObservability } from '../../layers/aws/observability.ts';
 import { openStorage } from '../../layers/storage/index.ts';
 import type { Storage } from '../../layers/storage/types.ts';
 import { compress, sha256 } from '../../layers/walmgr/codec.ts';

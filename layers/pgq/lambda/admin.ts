@@ -4,12 +4,12 @@
 // never drops the schema, and unregisters a consumer only when asked to (its position and
 // pending events would be lost).
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
-import { ConfigError } from '../config/settings.ts';
-import { INSTALL_CHUNKS } from '../install/generated-sql.ts';
-import { install } from '../install/installer.ts';
-import { registerConsumer, unregisterConsumer } from '../pgq/consumer.ts';
-import { type Logger, silentLogger } from '../util/log.ts';
-import type { DatabaseSource } from './database.ts';
+import type { DatabaseSource } from '../../aws/database.ts';
+import { ConfigError } from '../../config/settings.ts';
+import { INSTALL_CHUNKS } from '../../install/generated-sql.ts';
+import { install } from '../../install/installer.ts';
+import { type Logger, silentLogger } from '../../util/log.ts';
+import { registerConsumer, unregisterConsumer } from '../consumer.ts';
 
 export interface AdminResponse {
   PhysicalResourceId: string;

@@ -13,14 +13,15 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type pg from 'pg';
-import { ConfigError } from '../config/settings.ts';
-import { type BatchHandler, type BatchOptions, type BatchResult, processNextBatch } from '../pgq/consumer.ts';
-import { processNextCoopBatch, registerSubconsumer } from '../pgq/coop-consumer.ts';
-import { type Logger, silentLogger } from '../util/log.ts';
+import type { DatabaseSource } from '../../aws/database.ts';
+import { MetricUnit, type Observability } from '../../aws/observability.ts';
+import { ConfigError } from '../../config/settings.ts';
+import { type Logger, silentLogger } from '../../util/log.ts';
+import { runBatchLoop } from '../batch-loop.ts';
+import { type BatchHandler, type BatchOptions, type BatchResult, processNextBatch } from '../consumer.ts';
+import { processNextCoopBatch, registerSubconsumer } from '../coop-consumer.ts';
 import { consumerDeps } from './container.ts';
-import type { DatabaseSource } from './database.ts';
-import { MetricUnit, type Observability } from './observability.ts';
-import { type Settings, subconsumerNames } from './settings.ts';
+import { type ConsumerSettings, subconsumerNames } from './settings.ts';
 import { sendWakeup, type WakeupMessage } from './wakeup.ts';
 
 export interface PgqConsumerOptions extends Omit<BatchOptions, 'queue' | 'consumer'> {
@@ -39,7 +40,7 @@ export interface PgqConsumerOptions extends Omit<BatchOptions, 'queue' | 'consum
 }
 
 export interface ConsumerDeps {
-  settings: Settings;
+  settings: ConsumerSettings;
   db: DatabaseSource;
   /** Needed only to wake itself again (PGQ_CONTINUE_QUEUE_URL). */
   sqs?: SQSClient;
@@ -65,10 +66,10 @@ export interface SubconsumerDrain {
 
 export function resolveQueueConsumer(
   opts: PgqConsumerOptions,
-  settings: Settings,
+  settings: ConsumerSettings,
 ): { queue: string; consumer: string } {
-  const queue = opts.queue ?? (settings.queue as string | undefined);
-  const consumer = opts.consumer ?? (settings.consumer as string | undefined);
+  const queue = opts.queue ?? settings.queue;
+  const consumer = opts.consumer ?? settings.consumer;
   if (!queue || !consumer) {
     throw new ConfigError(
       'pgqConsumer needs a queue and a consumer: pass them in code or set PGQ_QUEUE and PGQ_CONSUMER',
@@ -99,7 +100,7 @@ export async function drainOnWakeup(
   }
   const m = deps.metrics;
   m?.addDimensions({ queue, consumer });
-  const subs = subconsumerNames(opts.subconsumers ?? (deps.settings.subconsumers as number | undefined));
+  const subs = subconsumerNames(opts.subconsumers ?? deps.settings.subconsumers);
   const result = subs
     ? await drainCoop(records, context, opts, deps, { queue, consumer, subs, log })
     : await drainPlain(records, context, opts, deps, { queue, consumer, log });
@@ -139,9 +140,8 @@ async function drainCoop(
   deps: ConsumerDeps,
   { queue, consumer, subs, log }: { queue: string; consumer: string; subs: string[]; log: Logger },
 ): Promise<DrainResult> {
-  const deadSetting = deps.settings.dead_interval as number | undefined;
-  const deadIntervalMs =
-    opts.deadIntervalMs ?? (deadSetting == null ? undefined : Number(deadSetting) * 1000);
+  const deadSetting = deps.settings.dead_interval;
+  const deadIntervalMs = opts.deadIntervalMs ?? (deadSetting == null ? undefined : deadSetting * 1000);
   const byGroup = new Map<string, SQSRecord[]>();
   for (const r of records) {
     const group = r.attributes?.MessageGroupId ?? '';
@@ -246,8 +246,10 @@ async function ensureSubconsumer(
 type BatchStep = (client: pg.PoolClient, handler: BatchHandler) => Promise<BatchResult | null>;
 
 /**
- * The drain loop shared by plain and cooperative consumers: `step` until it finds no batch, the
- * invocation's remaining time runs short, or a batch fails (its connection is then discarded).
+ * The drain shared by plain and cooperative consumers: the batch loop (layers/pgq/batch-loop.ts)
+ * with `step`, without sleeping — it stops when a step finds no batch, when the invocation's
+ * remaining time is down to min_remaining, or at the first failure (its connection is then
+ * discarded; SQS redelivers the wake-up).
  */
 async function drainBatches(
   context: Pick<Context, 'getRemainingTimeInMillis'>,
@@ -256,26 +258,24 @@ async function drainBatches(
   userHandler: BatchHandler,
   step: BatchStep,
 ): Promise<SubconsumerDrain> {
-  const minRemainingMs = Number(deps.settings.min_remaining ?? 10) * 1000;
+  const minRemainingMs = deps.settings.min_remaining * 1000;
   const batches: BatchResult[] = [];
   const m = deps.metrics;
-  let stopped: DrainResult['stopped'] = 'empty';
-  let error: Error | undefined;
-  let client: pg.PoolClient | null = null;
-  try {
-    client = await deps.db.pooledClient(APP_NAME);
-    for (;;) {
-      if (context.getRemainingTimeInMillis() <= minRemainingMs) {
-        stopped = 'time';
-        break;
-      }
+  const r = await runBatchLoop<pg.PoolClient, BatchResult>({
+    open: () => deps.db.pooledClient(APP_NAME),
+    // A connection that failed mid-transaction is discarded, not returned to the pool.
+    close: (client, err) => client.release(err),
+    idle: 'stop',
+    timeUp: () => context.getRemainingTimeInMillis() <= minRemainingMs,
+    onError: 'stop',
+    step: async (client) => {
       const started = Date.now();
       let tickTime = new Date();
       const res = await step(client, (batch, tx) => {
         tickTime = batch.tickTime;
         return userHandler(batch, tx);
       });
-      if (!res) break;
+      if (!res) return null;
       batches.push(res);
       // Consumer lag as PgQ defines it: how old the tick this batch ends at was when finished.
       const lagS = (Date.now() - tickTime.getTime()) / 1000;
@@ -291,22 +291,19 @@ async function drainBatches(
       m?.addMetric('Events', MetricUnit.Count, res.events);
       m?.addMetric('RetriedEvents', MetricUnit.Count, res.retried);
       m?.addMetric('BatchLagSeconds', MetricUnit.Seconds, lagS);
-    }
-    client.release();
-    client = null;
-  } catch (err) {
-    stopped = 'error';
-    error = err as Error;
-    // A connection that failed mid-transaction is discarded, not returned to the pool.
-    client?.release(error);
-    client = null;
-    m?.addMetric('ConsumerErrors', MetricUnit.Count, 1);
-    log.error('batch failed; it will be handed out again', {
-      error: error.message,
-      kind: (error as { kind?: string }).kind,
-    });
-  }
-  return { batches, stopped, error };
+      return res;
+    },
+    onFailure: (error) => {
+      m?.addMetric('ConsumerErrors', MetricUnit.Count, 1);
+      log.error('batch failed; it will be handed out again', {
+        error: error.message,
+        kind: (error as { kind?: string }).kind,
+      });
+    },
+  });
+  // The loop has no signal here, so it ends only as 'empty', 'time' or 'error'.
+  const stopped: DrainResult['stopped'] = r.stopped === 'signal' ? 'empty' : r.stopped;
+  return { batches, stopped, error: r.error };
 }
 
 /** Time ran short with batches possibly left: wake ourselves instead of waiting for the next tick. */
@@ -318,7 +315,7 @@ async function wakeSelf(
   last: BatchResult | undefined,
   log: Logger,
 ): Promise<void> {
-  const url = deps.settings.continue_queue_url as string | undefined;
+  const url = deps.settings.continue_queue_url;
   if (!url || !deps.sqs) {
     log.info('time ran short; the next tick will wake the consumer again');
     return;

@@ -1,147 +1,79 @@
-// The settings of the Lambda handlers: one table each (environment variable, type, default,
-// range), validated once per container. The README's configuration reference is written from
-// these tables (settingsMarkdown), and a test checks it is current.
-import { ConfigError, resolveSettings, type SettingSpec, type SettingValue } from '../config/settings.ts';
+// The settings of PgQ's Lambda handlers: one table each, starting with the database settings of
+// layers/aws, typed and validated once per container (layers/config/settings.ts). The
+// configuration reference (docs/configuration.md) is generated from these tables. Also the
+// wake-up targets and cooperative subconsumer names.
+import { DATABASE_SETTINGS } from '../../aws/settings.ts';
+import { ConfigError, defineSettings, type SettingsOf, setting } from '../../config/settings.ts';
 
-export const DATABASE_SETTINGS: readonly SettingSpec[] = [
-  {
-    key: 'database_secret_arn',
-    env: 'DATABASE_SECRET_ARN',
-    type: 'string',
-    doc: 'Secrets Manager secret with the RDS JSON shape (host, port, dbname, username, password); fetched once per container',
-  },
-  {
-    key: 'database_url',
-    env: 'DATABASE_URL',
-    type: 'string',
-    doc: 'postgres:// URL, used when no secret is set (local runs)',
-  },
-  {
-    key: 'database_host',
-    env: 'DATABASE_HOST',
-    type: 'string',
-    doc: "overrides the secret's host, e.g. an RDS Proxy endpoint for consumers (never for the ticker)",
-  },
-  {
-    key: 'database_ssl',
-    env: 'DATABASE_SSL',
-    type: 'string',
-    doc: 'disable | require | verify-full; default verify-full with a secret (set NODE_EXTRA_CA_CERTS=/var/runtime/ca-cert.pem), else as the URL says',
-  },
-  {
-    key: 'database_secret_ttl',
-    env: 'DATABASE_SECRET_TTL',
-    type: 'seconds',
-    default: '300',
-    min: 0,
-    doc: 'how long a fetched secret is reused before it is read again (rotation); an auth failure re-reads at once',
-  },
-];
-
-export const TICKER_SETTINGS: readonly SettingSpec[] = [
-  ...DATABASE_SETTINGS,
-  {
-    key: 'tick_period',
-    env: 'PGQ_TICK_PERIOD',
-    type: 'seconds',
-    default: '1',
-    min: 0.01,
-    doc: 'tick period',
-  },
-  {
-    key: 'retry_period',
+export const TICKER_SETTINGS = defineSettings('pgq-ticker', {
+  ...DATABASE_SETTINGS.specs,
+  tick_period: setting.seconds({ env: 'PGQ_TICK_PERIOD', default: 1, min: 0.01, doc: 'tick period' }),
+  retry_period: setting.seconds({
     env: 'PGQ_RETRY_PERIOD',
-    type: 'seconds',
-    default: '30',
+    default: 30,
     min: 0.01,
     doc: 'how often due retry events are moved back (also once per invocation)',
-  },
-  {
-    key: 'maint_period',
+  }),
+  maint_period: setting.seconds({
     env: 'PGQ_MAINT_PERIOD',
-    type: 'seconds',
-    default: '120',
+    default: 120,
     min: 0.01,
     doc: 'how often the maintenance steps run (also once per invocation)',
-  },
-  {
-    key: 'schedule_period',
+  }),
+  schedule_period: setting.seconds({
     env: 'PGQ_SCHEDULE_PERIOD',
-    type: 'seconds',
-    default: '60',
+    default: 60,
     min: 1,
     doc: "period of the schedule that invokes the ticker: a run stops before the next one is due (from the event's time)",
-  },
-  {
-    key: 'deadline_margin',
+  }),
+  deadline_margin: setting.seconds({
     env: 'PGQ_DEADLINE_MARGIN',
-    type: 'seconds',
-    default: '3',
+    default: 3,
     min: 0,
     doc: "stop this long before the invocation's deadline and before the next scheduled run",
-  },
-  {
-    key: 'on_busy',
+  }),
+  on_busy: setting.choice(['exit', 'wait'] as const, {
     env: 'PGQ_TICKER_ON_BUSY',
-    type: 'string',
     default: 'exit',
-    doc: 'exit | wait: what to do when another ticker holds the database',
-  },
-  {
-    key: 'wakeup_targets',
+    doc: 'what to do when another ticker holds the database',
+  }),
+  wakeup_targets: setting.custom('JSON list', (raw) => parseWakeupTargets(raw), {
     env: 'PGQ_WAKEUP_TARGETS',
-    type: 'string',
     default: '[]',
     doc: 'JSON list of {"queue", "consumer", "queueUrl", "subconsumers"?}: the SQS FIFO queue to wake for each consumer on a new tick; with "subconsumers": N (N > 1, a cooperative consumer) N wake-ups go out, one per message group "<consumer>.1" … "<consumer>.N"',
-  },
-];
+  }),
+});
+export type TickerSettings = SettingsOf<typeof TICKER_SETTINGS.specs>;
 
-export const MAINTENANCE_SETTINGS: readonly SettingSpec[] = [...DATABASE_SETTINGS];
+export const MAINTENANCE_SETTINGS = defineSettings('pgq-maintenance', { ...DATABASE_SETTINGS.specs });
 
-export const CONSUMER_SETTINGS: readonly SettingSpec[] = [
-  ...DATABASE_SETTINGS,
-  { key: 'queue', env: 'PGQ_QUEUE', type: 'string', doc: 'queue to consume (unless given in code)' },
-  { key: 'consumer', env: 'PGQ_CONSUMER', type: 'string', doc: 'consumer name (unless given in code)' },
-  {
-    key: 'min_remaining',
+export const CONSUMER_SETTINGS = defineSettings('pgq-consumer', {
+  ...DATABASE_SETTINGS.specs,
+  queue: setting.string({ env: 'PGQ_QUEUE', doc: 'queue to consume (unless given in code)' }),
+  consumer: setting.string({ env: 'PGQ_CONSUMER', doc: 'consumer name (unless given in code)' }),
+  min_remaining: setting.seconds({
     env: 'PGQ_MIN_REMAINING',
-    type: 'seconds',
-    default: '10',
+    default: 10,
     min: 0,
     doc: 'start another batch only while more than this much invocation time is left',
-  },
-  {
-    key: 'continue_queue_url',
+  }),
+  continue_queue_url: setting.string({
     env: 'PGQ_CONTINUE_QUEUE_URL',
-    type: 'string',
     doc: "the function's own wake-up queue: when time runs short with batches left, it wakes itself again",
-  },
-  {
-    key: 'subconsumers',
+  }),
+  subconsumers: setting.integer({
     env: 'PGQ_SUBCONSUMERS',
-    type: 'integer',
-    default: '1',
+    default: 1,
     min: 1,
     doc: 'N > 1: a cooperative consumer (pgq_coop) whose subconsumers 1 … N are the SQS message groups "<consumer>.1" … "<consumer>.N" (unless given in code); 1: a plain consumer',
-  },
-  {
-    key: 'dead_interval',
+  }),
+  dead_interval: setting.seconds({
     env: 'PGQ_DEAD_INTERVAL',
-    type: 'seconds',
     min: 0,
     doc: 'cooperative consumer: take over the open batch of a subconsumer silent this long (default: never)',
-  },
-];
-
-export type Settings = Record<string, SettingValue>;
-
-export function loadSettings(
-  specs: readonly SettingSpec[],
-  env: NodeJS.ProcessEnv = process.env,
-  where = 'environment',
-): Settings {
-  return resolveSettings(specs, { env }, where).values;
-}
+  }),
+});
+export type ConsumerSettings = SettingsOf<typeof CONSUMER_SETTINGS.specs>;
 
 export interface WakeupTarget {
   queue: string;

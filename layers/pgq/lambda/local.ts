@@ -10,7 +10,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { type Logger, silentLogger } from '../util/log.ts';
+import { type Logger, silentLogger } from '../../util/log.ts';
 
 export interface LocalConsumer {
   queue: string;

@@ -6,10 +6,10 @@
 // they change.
 
 import type { Metrics } from '@aws-lambda-powertools/metrics';
-import { retryEvents, runMaintenance } from '../pgq/ticker.ts';
-import { type Logger, silentLogger } from '../util/log.ts';
-import type { DatabaseSource } from './database.ts';
-import { MetricUnit, putMetric } from './observability.ts';
+import type { DatabaseSource } from '../../aws/database.ts';
+import { MetricUnit, putMetric } from '../../aws/observability.ts';
+import { type Logger, silentLogger } from '../../util/log.ts';
+import { retryEvents, runMaintenance } from '../ticker.ts';
 
 export const MAINT_LOCK = [0x736b7974, 0x6d61696e] as const; // 'skyt', 'main'
 

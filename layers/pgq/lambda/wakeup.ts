@@ -8,8 +8,8 @@
 // N function instances drain the consumer's batches at once, each as its own subconsumer.
 import { createHash } from 'node:crypto';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { TickEvent } from '../pgq/ticker.ts';
-import { type Logger, silentLogger } from '../util/log.ts';
+import { type Logger, silentLogger } from '../../util/log.ts';
+import type { TickEvent } from '../ticker.ts';
 import { messageGroup, subconsumerNames, type WakeupTarget } from './settings.ts';
 
 export interface WakeupMessage {

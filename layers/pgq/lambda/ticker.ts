@@ -4,11 +4,11 @@
 // the queues' and consumers' state (events/s, lag, pending events) as metrics.
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { runTicker, type TickerStats } from '../pgq/ticker.ts';
-import { type Logger, silentLogger } from '../util/log.ts';
-import type { DatabaseSource } from './database.ts';
-import { MetricUnit, putMetric } from './observability.ts';
-import { parseWakeupTargets, type Settings } from './settings.ts';
+import type { DatabaseSource } from '../../aws/database.ts';
+import { MetricUnit, putMetric } from '../../aws/observability.ts';
+import { type Logger, silentLogger } from '../../util/log.ts';
+import { runTicker, type TickerStats } from '../ticker.ts';
+import type { TickerSettings } from './settings.ts';
 import { SqsWaker } from './wakeup.ts';
 
 export interface TickerInvocation {
@@ -19,7 +19,7 @@ export interface TickerInvocation {
 }
 
 export interface TickerDeps {
-  settings: Settings;
+  settings: TickerSettings;
   db: DatabaseSource;
   sqs: SQSClient;
   log?: Logger;
@@ -37,11 +37,15 @@ export interface TickerInvocationResult {
 const APP_NAME = 'skytools-ticker';
 
 /** How long this invocation may tick: before its own deadline and before the next scheduled run. */
-export function tickerRunFor(inv: TickerInvocation, settings: Settings, now = Date.now()): number {
-  const margin = Number(settings.deadline_margin) * 1000;
+export function tickerRunFor(
+  inv: TickerInvocation,
+  settings: Pick<TickerSettings, 'deadline_margin' | 'schedule_period'>,
+  now = Date.now(),
+): number {
+  const margin = settings.deadline_margin * 1000;
   let runFor = inv.remainingMs - margin;
   if (inv.scheduledAt && !Number.isNaN(inv.scheduledAt.getTime())) {
-    const next = inv.scheduledAt.getTime() + Number(settings.schedule_period) * 1000;
+    const next = inv.scheduledAt.getTime() + settings.schedule_period * 1000;
     runFor = Math.min(runFor, next - now - margin);
   }
   return Math.max(0, runFor);
@@ -54,15 +58,14 @@ export async function runTickerInvocation(
   const { settings, db } = deps;
   const log = deps.log ?? silentLogger;
   const runForMs = tickerRunFor(inv, settings);
-  const waker = new SqsWaker(deps.sqs, parseWakeupTargets(settings.wakeup_targets as string), log);
-  const onBusy = settings.on_busy === 'wait' ? 'wait' : 'exit';
+  const waker = new SqsWaker(deps.sqs, settings.wakeup_targets, log);
   const stats = await runTicker({
     connect: () => db.connect(APP_NAME),
-    tickPeriodMs: Number(settings.tick_period) * 1000,
-    retryPeriodMs: Number(settings.retry_period) * 1000,
-    maintPeriodMs: Number(settings.maint_period) * 1000,
+    tickPeriodMs: settings.tick_period * 1000,
+    retryPeriodMs: settings.retry_period * 1000,
+    maintPeriodMs: settings.maint_period * 1000,
     runForMs,
-    onBusy,
+    onBusy: settings.on_busy,
     onTick: waker.onTick,
     signal: deps.signal,
     log,

@@ -1,5 +1,6 @@
-// Powertools logger and metrics for the handlers, and an adapter so the runtime in layers/pgq
-// (which logs through the small Logger interface of layers/util/log.ts) logs through Powertools.
+// Powertools logger and metrics for the handlers (JSON logs in Lambda), and an adapter so the
+// runtime in layers/ (which logs through the small Logger interface of layers/util/log.ts) logs
+// through Powertools. No pg and no tool code here: the WAL Lambdas import this alone.
 import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { LogFields, Logger } from '../util/log.ts';
