@@ -54,7 +54,8 @@ export class WalError extends SkytoolsError<WalErrorKind> {
   readonly domain = 'wal';
 }
 
-export type ConfigErrorKind = 'invalid' | 'missing' | 'unreadable';
+/** `busy`: a configured resource (a pidfile) is held by another live process. */
+export type ConfigErrorKind = 'invalid' | 'missing' | 'unreadable' | 'busy';
 
 /**
  * Bad settings, config files or connect strings. Message first (kind defaults to 'invalid'),
