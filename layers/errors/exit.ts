@@ -29,7 +29,6 @@ const POLICY: Record<string, CommandPolicy> = {
   'walmgr archive': { codes: { 'wal:refused': EXIT.refused }, subject: 1 },
   'walmgr restore-wal': { other: EXIT.restoreFatal, subject: 0 },
   setadm: { subject: 1 },
-  cascade: { subject: 1 },
 };
 
 export function exitCodeFor(command: string, err: unknown): number {
