@@ -61,20 +61,23 @@ export async function main(argv: string[]): Promise<number> {
     .showHelpAfterError()
     .exitOverride();
   // Which command runs (e.g. "walmgr archive") and its operands: the exit policy depends on it.
-  let running = { command: name ?? '', operands: [] as readonly string[] };
+  // Until commander names it (preAction), a guess from the words typed: an error while loading
+  // `walmgr restore-wal` must still exit as restore-wal does.
+  const typed = argv.slice(2, 4).filter((w) => w && !w.startsWith('-'));
+  let running = { command: typed.join(' '), operands: [] as readonly string[] };
   program.hook('preAction', (_root, action) => {
     const names: string[] = [];
     for (let c: Command | null = action; c && c !== program; c = c.parent) names.unshift(c.name());
     running = { command: names.join(' '), operands: action.args };
   });
-  if (entry) {
-    (await entry.load()).register(program);
-  } else {
-    for (const [cmd, { summary }] of Object.entries(COMMANDS)) {
-      program.command(cmd).description(summary);
-    }
-  }
   try {
+    if (entry) {
+      (await entry.load()).register(program);
+    } else {
+      for (const [cmd, { summary }] of Object.entries(COMMANDS)) {
+        program.command(cmd).description(summary);
+      }
+    }
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
