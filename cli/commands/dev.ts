@@ -68,10 +68,12 @@ export function register(program: Command): void {
         if (!ac.signal.aborted)
           stack = await startStack(cfg, url, log, flags.serverless ? 'serverless' : 'loops');
         const until = flags.runFor ? Date.now() + Number(flags.runFor) * 1000 : Number.POSITIVE_INFINITY;
+        let prev: StackStatus | undefined;
         while (stack && !ac.signal.aborted && Date.now() < until) {
           const status = await stack.status();
-          if (tty) process.stdout.write(`\x1b[2J\x1b[H${render(status, url, cfg.tickerPeriodMs)}`);
+          if (tty) process.stdout.write(`\x1b[2J\x1b[H${render(status, url, cfg.tickerPeriodMs, prev)}`);
           else process.stdout.write(`${statusLine(status)}\n`);
+          prev = { ...status, ticker: { ...status.ticker } }; // the stack updates its stats in place
           await sleep(Math.min(cfg.statusPeriodMs, until - Date.now()), ac.signal);
         }
       } finally {
@@ -119,11 +121,23 @@ const shortInterval = (sec: number | null) =>
         ? `${sec.toFixed(1)}s`
         : `${Math.round(sec / 60)}min`;
 
-export function render(s: StackStatus, url: string, tickMs: number): string {
+/** Ticks per second between two status snapshots (since the start when there is no earlier one). */
+export function tickRate(s: StackStatus, prev?: StackStatus): number | null {
+  const from = prev
+    ? { at: prev.at.getTime(), ticks: prev.ticker.ticks }
+    : { at: s.ticker.startedAt.getTime(), ticks: 0 };
+  const sec = (s.at.getTime() - from.at) / 1000;
+  return sec > 0 ? (s.ticker.ticks - from.ticks) / sec : null;
+}
+
+export function render(s: StackStatus, url: string, tickMs: number, prev?: StackStatus): string {
   const lines: string[] = [];
+  const rate = tickRate(s, prev);
   lines.push(`skytools dev — ${redactUrl(url)}   (Ctrl-C to stop)   ${s.at.toISOString().slice(11, 19)}`);
+  // PgQ makes a tick only when a queue has new events or its max lag passed, so the rate is
+  // usually far below one per check: show both, or the period reads like a tick rate.
   lines.push(
-    `ticker: every ${tickMs}ms · ${s.ticker.ticks} ticks · ${s.ticker.maintSteps} maintenance steps · ${s.ticker.errors} errors`,
+    `ticker: checks every ${tickMs}ms · ${rate == null ? '-' : rate.toFixed(1)} ticks/s · ${s.ticker.ticks} ticks · ${s.ticker.maintSteps} maintenance steps · ${s.ticker.errors} errors`,
   );
   lines.push('');
   lines.push(
@@ -147,6 +161,11 @@ export function render(s: StackStatus, url: string, tickMs: number): string {
     );
     if (c.stats?.lastError) lines.push(`  last error: ${c.stats.lastError}`);
   }
+  lines.push('');
+  lines.push('NEW: events since the last tick · TABLE: event table in use (rotates)');
+  lines.push(
+    'LAG: age of the last tick a consumer finished · PENDING: events not yet consumed · LATENCY: event time → handler',
+  );
   return `${lines.join('\n')}\n`;
 }
 
