@@ -53,6 +53,20 @@ export interface TickerStats {
   stoppedAt?: Date;
 }
 
+/** Fresh counters (for a live view that reads them while the ticker runs). */
+export function newTickerStats(database = '?'): TickerStats {
+  return {
+    database,
+    ran: false,
+    tickerCalls: 0,
+    ticks: 0,
+    retried: 0,
+    maintSteps: 0,
+    errors: 0,
+    startedAt: new Date(),
+  };
+}
+
 export const TICKER_LOCK = [0x736b7974, 0x7469636b] as const; // 'skyt', 'tick'
 const MIN_TICK_MS = 10;
 
@@ -71,16 +85,7 @@ export async function runTicker(opts: TickerOptions): Promise<TickerStats> {
   // connection, still ends before the deadline.
   const slowest = { ms: Math.min(tickMs, 50) };
   const stop = () => opts.signal?.aborted || Date.now() + slowest.ms * 2 + 50 >= deadline;
-  const stats: TickerStats = opts.stats ?? {
-    database: opts.database ?? '?',
-    ran: false,
-    tickerCalls: 0,
-    ticks: 0,
-    retried: 0,
-    maintSteps: 0,
-    errors: 0,
-    startedAt: new Date(),
-  };
+  const stats: TickerStats = opts.stats ?? newTickerStats(opts.database);
 
   let client: pg.Client | null = null;
   let saidWaiting = false;
