@@ -95,15 +95,9 @@ export function register(program: Command): void {
         log,
         waitTimeoutMs: Number(flags.timeout ?? 600) * 1000,
       });
+      // Errors go to the one printer and exit policy (cli/main.ts → layers/errors/exit.ts).
       try {
         await dispatch(admin, cfg, cmd, args, flags);
-      } catch (err) {
-        if (err instanceof CascadeError) {
-          process.stderr.write(`setadm ${cmd}: ${err.message}\n`);
-          process.exitCode = 1;
-          return;
-        }
-        throw err;
       } finally {
         await admin.close();
       }
@@ -116,7 +110,8 @@ async function dispatch(admin: CascadeAdmin, cfg: CascadeConfig, cmd: string, ar
     case 'create-root':
     case 'create-branch':
     case 'create-leaf': {
-      if (args.length > 2) throw new CascadeError('too many arguments: only NAME and PUBLIC_CONNSTR');
+      if (args.length > 2)
+        throw new CascadeError('usage', 'too many arguments: only NAME and PUBLIC_CONNSTR');
       const type = cmd.slice('create-'.length) as NodeType;
       out(
         await admin.createNode(type, {
@@ -155,7 +150,7 @@ async function dispatch(admin: CascadeAdmin, cfg: CascadeConfig, cmd: string, ar
     case 'change-provider':
       return admin.changeProvider(flags.provider ?? '', flags.node, flags.consumer);
     case 'takeover':
-      if (!args[0]) throw new CascadeError('takeover needs the old node: takeover OLD_NODE');
+      if (!args[0]) throw new CascadeError('usage', 'takeover needs the old node: takeover OLD_NODE');
       return admin.takeover(args[0], {
         newNode: flags.node,
         deadRoot: flags.deadRoot,
@@ -170,14 +165,14 @@ async function dispatch(admin: CascadeAdmin, cfg: CascadeConfig, cmd: string, ar
       return;
     }
     case 'drop-node':
-      if (!args[0]) throw new CascadeError('drop-node needs the node name');
+      if (!args[0]) throw new CascadeError('usage', 'drop-node needs the node name');
       return admin.dropNode(args[0]);
     case 'tag-dead':
     case 'tag-alive':
-      if (args.length === 0) throw new CascadeError(`${cmd} needs node names`);
+      if (args.length === 0) throw new CascadeError('usage', `${cmd} needs node names`);
       return admin.tagDead(args, cmd === 'tag-dead');
     default:
-      throw new CascadeError(`unknown command "${cmd}"; see skytools setadm --help`);
+      throw new CascadeError('usage', `unknown command "${cmd}"; see skytools setadm --help`);
   }
 }
 

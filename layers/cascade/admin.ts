@@ -121,6 +121,7 @@ export class CascadeAdmin {
     const info = await getNodeInfo(db, this.queue);
     if (!info.nodeType || !info.nodeName) {
       throw new CascadeError(
+        'unknown_node',
         `queue ${this.queue}: this database is not a node yet (run create-root/branch/leaf)`,
       );
     }
@@ -144,7 +145,7 @@ export class CascadeAdmin {
   async #nodeDb(name: string): Promise<pg.Client | null> {
     if (name === this.#localName) return this.local();
     const m = this.#members.get(name);
-    if (!m) throw new CascadeError(`queue ${this.queue}: unknown node ${name}`);
+    if (!m) throw new CascadeError('unknown_node', `queue ${this.queue}: unknown node ${name}`);
     if (m.dead) return null;
     return this.#db(m.location);
   }
@@ -160,23 +161,26 @@ export class CascadeAdmin {
 
   async #nodeInfo(name: string): Promise<NodeInfo> {
     const db = await this.#nodeDb(name);
-    if (!db) throw new CascadeError(`node ${name} is dead`);
+    if (!db) throw new CascadeError('node_state', `node ${name} is dead`);
     const info = await getNodeInfo(db, this.queue);
-    if (!info.nodeType) throw new CascadeError(`node ${name} is not initialized for queue ${this.queue}`);
+    if (!info.nodeType)
+      throw new CascadeError('unknown_node', `node ${name} is not initialized for queue ${this.queue}`);
     return info;
   }
 
   // ---- create -----------------------------------------------------------------------------
 
   async createNode(type: NodeType, o: CreateNodeOptions): Promise<string> {
-    if (!o.nodeName) throw new CascadeError('node name missing: give it on the command line or as node_name');
+    if (!o.nodeName)
+      throw new CascadeError('usage', 'node name missing: give it on the command line or as node_name');
     if (!o.location)
       throw new CascadeError(
+        'usage',
         'public location missing: give it on the command line or as public_node_location',
       );
-    if (!o.worker) throw new CascadeError('worker name missing (job_name / --worker)');
+    if (!o.worker) throw new CascadeError('usage', 'worker name missing (job_name / --worker)');
     if (o.syncWatermark && type !== 'branch')
-      throw new CascadeError('--sync-watermark is only for branch nodes');
+      throw new CascadeError('usage', '--sync-watermark is only for branch nodes');
     const db = await this.local();
     const cur = await getNodeInfo(db, this.queue);
     if (cur.nodeType) {
@@ -201,19 +205,26 @@ export class CascadeAdmin {
       });
     } else {
       if (!o.provider)
-        throw new CascadeError(`create-${type} needs --provider=<connect string of the provider node>`);
+        throw new CascadeError(
+          'usage',
+          `create-${type} needs --provider=<connect string of the provider node>`,
+        );
       const rootDb = await this.#findRoot(o.provider);
       const members = await getMembers(rootDb, q);
       if (members.some((m) => m.name === o.nodeName)) {
-        throw new CascadeError(`node ${o.nodeName} already exists in the cascade of ${q}`);
+        throw new CascadeError('node_state', `node ${o.nodeName} already exists in the cascade of ${q}`);
       }
       const providerDb = await this.#db(o.provider);
       const pinfo = await getNodeInfo(providerDb, q);
-      if (!pinfo.nodeName) throw new CascadeError(`provider at ${o.provider} is not a node of ${q}`);
+      if (!pinfo.nodeName)
+        throw new CascadeError('unknown_node', `provider at ${o.provider} is not a node of ${q}`);
       if (pinfo.nodeType === 'leaf')
-        throw new CascadeError(`provider ${pinfo.nodeName} is a leaf; leaves cannot have subscribers`);
+        throw new CascadeError(
+          'node_state',
+          `provider ${pinfo.nodeName} is a leaf; leaves cannot have subscribers`,
+        );
       if (!members.some((m) => m.name === pinfo.nodeName))
-        throw new CascadeError(`provider node ${pinfo.nodeName} is not a member`);
+        throw new CascadeError('unknown_node', `provider node ${pinfo.nodeName} is not a member`);
       await nodeCmd(rootDb, 'select * from pgq_node.register_location($1, $2, $3, false)', [
         q,
         o.nodeName,
@@ -274,12 +285,14 @@ export class CascadeAdmin {
     for (;;) {
       const db = await this.#db(loc);
       const info = await getNodeInfo(db, this.queue);
-      if (!info.nodeType) throw new CascadeError(`node at ${loc} is not initialized for queue ${this.queue}`);
+      if (!info.nodeType)
+        throw new CascadeError('unknown_node', `node at ${loc} is not initialized for queue ${this.queue}`);
       if (info.nodeType === 'root') return db;
       seen.add(loc);
-      if (!info.providerLocation) throw new CascadeError(`node ${info.nodeName} has no provider location`);
+      if (!info.providerLocation)
+        throw new CascadeError('unknown_node', `node ${info.nodeName} has no provider location`);
       if (seen.has(info.providerLocation))
-        throw new CascadeError(`provider loop at ${info.providerLocation}`);
+        throw new CascadeError('node_state', `provider loop at ${info.providerLocation}`);
       loc = info.providerLocation;
     }
   }
@@ -397,7 +410,7 @@ export class CascadeAdmin {
       ]);
       if (r.rows.length) return [name, consumer!];
     }
-    throw new CascadeError(`consumer ${consumer} not found on any node`);
+    throw new CascadeError('unknown_node', `consumer ${consumer} not found on any node`);
   }
 
   async pause(node?: string, consumer?: string): Promise<void> {
@@ -428,7 +441,10 @@ export class CascadeAdmin {
           await db.query('select * from pgq_node.get_consumer_state($1, $2)', [this.queue, consumer])
         ).rows[0];
         if (s.paused !== flag)
-          throw new CascadeError(`pause flag of ${consumer} on ${node} changed by someone else`);
+          throw new CascadeError(
+            'node_state',
+            `pause flag of ${consumer} on ${node} changed by someone else`,
+          );
         return s.uptodate === true;
       },
     );
@@ -441,6 +457,7 @@ export class CascadeAdmin {
       if (await check()) return;
       if (Date.now() > deadline) {
         throw new CascadeError(
+          'timeout',
           `timed out waiting for ${what}; is the worker running? ("skytools setadm <ini> worker")`,
         );
       }
@@ -455,8 +472,8 @@ export class CascadeAdmin {
   }
 
   async #changeProvider(node: string, consumer: string, newProvider: string): Promise<void> {
-    if (!newProvider) throw new CascadeError('change-provider needs --provider=<node name>');
-    if (node === newProvider) throw new CascadeError(`node ${node} cannot subscribe to itself`);
+    if (!newProvider) throw new CascadeError('usage', 'change-provider needs --provider=<node name>');
+    if (node === newProvider) throw new CascadeError('usage', `node ${node} cannot subscribe to itself`);
     const q = this.queue;
     const cinfo = await this.#consumerInfo(node, consumer);
     const old = cinfo.provider_node as string;
@@ -506,12 +523,13 @@ export class CascadeAdmin {
 
   async #consumerInfo(node: string, consumer: string): Promise<Record<string, unknown>> {
     const db = await this.#nodeDb(node);
-    if (!db) throw new CascadeError(`node ${node} is dead`);
+    if (!db) throw new CascadeError('node_state', `node ${node} is dead`);
     const r = await db.query('select * from pgq_node.get_consumer_info($1) where consumer_name = $2', [
       this.queue,
       consumer,
     ]);
-    if (!r.rows.length) throw new CascadeError(`consumer ${consumer} not found on node ${node}`);
+    if (!r.rows.length)
+      throw new CascadeError('unknown_node', `consumer ${consumer} not found on node ${node}`);
     return r.rows[0];
   }
 
@@ -520,8 +538,8 @@ export class CascadeAdmin {
   async takeover(oldNode: string, o: TakeoverOptions = {}): Promise<void> {
     await this.loadLocal();
     const newNode = o.newNode ?? this.#localName!;
-    if (!this.#members.has(oldNode)) throw new CascadeError(`unknown node: ${oldNode}`);
-    if (oldNode === newNode) throw new CascadeError(`node ${newNode} cannot take over itself`);
+    if (!this.#members.has(oldNode)) throw new CascadeError('unknown_node', `unknown node: ${oldNode}`);
+    if (oldNode === newNode) throw new CascadeError('usage', `node ${newNode} cannot take over itself`);
     let oldType: NodeType;
     const failover = !!(o.deadRoot || o.deadBranch);
     if (o.deadRoot) oldType = 'root';
@@ -632,7 +650,7 @@ export class CascadeAdmin {
       if (info.nodeType === 'root' || !info.providerNode) return false;
       cur = info.providerNode;
     }
-    throw new CascadeError('provider chain too long (loop?)');
+    throw new CascadeError('node_state', 'provider chain too long (loop?)');
   }
 
   async #providerOf(node: string): Promise<string> {
@@ -646,7 +664,7 @@ export class CascadeAdmin {
     for (const n of this.#members.keys()) {
       if (this.#alive(n) && (await this.#nodeInfo(n)).nodeType === 'root') return n;
     }
-    throw new CascadeError(`cannot find a provider for ${node}`);
+    throw new CascadeError('unknown_node', `cannot find a provider for ${node}`);
   }
 
   // ---- tag-dead / drop-node -------------------------------------------------------------------
@@ -697,6 +715,7 @@ export class CascadeAdmin {
         ).rows;
         if (subs.length)
           throw new CascadeError(
+            'node_state',
             `node ${name} still has subscribers: ${subs.map((r) => r.node_name).join(', ')}`,
           );
       }
@@ -754,7 +773,8 @@ export class CascadeAdmin {
   ): Promise<{ failoverTick: bigint; dumped: number; deleted: number }> {
     const local = await this.loadLocal();
     const q = this.queue;
-    if (local.nodeType === 'leaf') throw new CascadeError('this node is a leaf: nothing to resurrect');
+    if (local.nodeType === 'leaf')
+      throw new CascadeError('node_state', 'this node is a leaf: nothing to resurrect');
     const me = this.#localName!;
     const db = await this.local();
     const subs = (await db.query('select node_name from pgq_node.get_subscriber_info($1)', [q])).rows.map(
@@ -774,7 +794,8 @@ export class CascadeAdmin {
         const c = await ndb.query('select last_tick from pgq.get_consumer_info($1, $2)', [q, grave]);
         const info = await getNodeInfo(ndb, q);
         if (c.rows.length === 1) {
-          if (provNode) throw new CascadeError(`two gravestones for ${me}: on ${provNode} and ${n}`);
+          if (provNode)
+            throw new CascadeError('node_state', `two gravestones for ${me}: on ${provNode} and ${n}`);
           provNode = n;
           failoverTick = toBigInt(c.rows[0].last_tick);
         }
@@ -785,9 +806,9 @@ export class CascadeAdmin {
         this.#log.warn('cannot check node', { node: n, error: (err as Error).message });
       }
     }
-    if (!rootNode) throw new CascadeError('cannot find the new root node');
+    if (!rootNode) throw new CascadeError('unknown_node', 'cannot find the new root node');
     if (!provNode || failoverTick == null)
-      throw new CascadeError(`cannot find the failover position (${grave})`);
+      throw new CascadeError('unknown_node', `cannot find the failover position (${grave})`);
     const ws = (await db.query('select * from pgq_node.get_worker_state($1)', [q])).rows[0];
     const worker = ws.worker_name as string;
     if (local.nodeType === 'root') {

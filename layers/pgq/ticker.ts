@@ -11,6 +11,7 @@ import { quoteIdent } from '../db/ident.ts';
 import { Backoff } from '../util/backoff.ts';
 import { defaultLogger, type Logger, silentLogger } from '../util/log.ts';
 import { sleep } from '../util/sleep.ts';
+import { PgqError } from './errors.ts';
 
 export interface TickEvent {
   database: string;
@@ -253,7 +254,10 @@ export async function runMaintenance(client: pg.ClientBase, log: Logger = silent
 function quoteQualified(name: string): string {
   const parts = name.split('.');
   if (parts.length < 1 || parts.length > 2 || parts.some((p) => p === '')) {
-    throw new Error(`refusing to run maintenance step with odd name ${JSON.stringify(name)}`);
+    throw new PgqError(
+      'corrupt_state',
+      `refusing to run maintenance step with odd name ${JSON.stringify(name)}`,
+    );
   }
   return parts.map((p) => quoteIdent(p)).join('.');
 }
