@@ -7,10 +7,10 @@ main(process.argv).then(
   (code) => {
     process.exitCode = code;
   },
-  (err: unknown) => {
-    const e = err as Error;
-    process.stderr.write(`skytools: ${e?.message ?? String(err)}\n`);
-    if (process.env.SKYTOOLS_DEBUG && e?.stack) process.stderr.write(`${e.stack}\n`);
-    process.exitCode = 1;
+  // main() reports every error of a command itself; this is for one it could not (e.g. in the
+  // fast path), through the same printer.
+  async (err: unknown) => {
+    const { reportError } = await import('../layers/errors/exit.ts');
+    process.exitCode = reportError(err, { command: process.argv.slice(2, 4).join(' ') });
   },
 );

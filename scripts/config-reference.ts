@@ -5,11 +5,25 @@ import { CASCADE_SETTINGS } from '../layers/cascade/settings.ts';
 import { DEV_CONSUMER_SETTINGS, DEV_SETTINGS } from '../layers/dev/settings.ts';
 import { CONSUMER_SETTINGS, MAINTENANCE_SETTINGS, TICKER_SETTINGS } from '../layers/pgq/lambda/settings.ts';
 import { PGQD_SETTINGS } from '../layers/pgq/settings.ts';
+import { WAL_EXPIRE_SETTINGS, WAL_VERIFY_SETTINGS } from '../layers/walmgr/lambda/settings.ts';
+import {
+  BACKUP_OPTIONS,
+  EXPIRE_OPTIONS,
+  STREAM_OPTIONS,
+  WALMGR_SETTINGS,
+} from '../layers/walmgr/settings.ts';
 
 interface Section {
   title: string;
   intro: string;
   table: string;
+}
+
+/** A settings table without the columns that do not apply (flag-only options, environment-only Lambdas). */
+function withoutColumns(table: string, drop: readonly string[]): string {
+  const rows = table.split('\n').map((r) => r.slice(2, -2).split(' | '));
+  const keep = rows[0]!.map((h, i) => (drop.includes(h) ? -1 : i)).filter((i) => i >= 0);
+  return rows.map((cells) => `| ${keep.map((i) => cells[i]).join(' | ')} |`).join('\n');
 }
 
 const SECTIONS: Section[] = [
@@ -34,6 +48,33 @@ const SECTIONS: Section[] = [
     intro:
       'One section per consumer the local stack runs. `[queue NAME]` sections pass their keys to `pgq.set_queue_config`.',
     table: DEV_CONSUMER_SETTINGS.markdown(),
+  },
+  {
+    title: '`skytools walmgr` — `[walmgr]`',
+    intro:
+      "WAL archive, backups and restore. The original walmgr's keys are accepted in the file named by `--config` / `WALMGR_CONFIG`; every command reads these.",
+    table: WALMGR_SETTINGS.markdown(),
+  },
+  {
+    title: '`skytools walmgr backup` / `stream` / `expire` options',
+    intro: 'Options of one command each, given as flags.',
+    table: withoutColumns(
+      [BACKUP_OPTIONS, STREAM_OPTIONS, EXPIRE_OPTIONS]
+        .map((s, i) => (i === 0 ? s.markdown() : s.markdown().split('\n').slice(2).join('\n')))
+        .join('\n'),
+      ['ini key', 'environment'],
+    ),
+  },
+  {
+    title: 'WAL verification Lambda',
+    intro:
+      'Environment of `wal-verify` (`WalArchive` construct), invoked by object-created events of the bucket.',
+    table: withoutColumns(WAL_VERIFY_SETTINGS.markdown(), ['ini key', 'flag']),
+  },
+  {
+    title: 'WAL retention Lambda',
+    intro: 'Environment of `wal-expire` (`WalArchive` construct), invoked on a schedule.',
+    table: withoutColumns(WAL_EXPIRE_SETTINGS.markdown(), ['ini key', 'flag']),
   },
   {
     title: 'Ticker Lambda',

@@ -4,10 +4,10 @@
 import type { Command } from 'commander';
 import { connectClient } from '../../layers/db/connection.ts';
 import { parseConnstr } from '../../layers/db/connstr.ts';
+import { PgqError } from '../../layers/pgq/errors.ts';
 import {
   formatTable,
   parseStatements,
-  QadminError,
   runStatements,
   type StatementResult,
   toJson,
@@ -90,7 +90,7 @@ export function register(program: Command): void {
     .action(async (words: string[], flags: Flags) => {
       let text: string;
       if (flags.command != null && words.length > 0) {
-        throw new QadminError('give statements either with -c or as words, not both');
+        throw new PgqError('invalid_statement', 'give statements either with -c or as words, not both');
       } else if (flags.command != null) {
         text = flags.command;
       } else if (words.length > 0) {
@@ -98,11 +98,14 @@ export function register(program: Command): void {
       } else if (!process.stdin.isTTY) {
         text = await readStdin();
       } else {
-        throw new QadminError('no statement given (try: skytools qadmin show queue, or --help)');
+        throw new PgqError(
+          'invalid_statement',
+          'no statement given (try: skytools qadmin show queue, or --help)',
+        );
       }
       // Parse everything before connecting: a typo changes nothing.
       const statements = parseStatements(text, { queue: flags.queue });
-      if (statements.length === 0) throw new QadminError('no statement given');
+      if (statements.length === 0) throw new PgqError('invalid_statement', 'no statement given');
       const client = await connectClient({
         applicationName: 'skytools qadmin',
         ...(flags.db ? { config: parseConnstr(flags.db) } : {}),

@@ -66,15 +66,11 @@ export function registerAdminProgram<A extends CascadeAdmin>(program: Command, p
         waitTimeoutMs: Number(flags.timeout ?? 600) * 1000,
       });
       const call = { command, args, flags, cfg, log, out: (s: string) => process.stdout.write(`${s}\n`) };
+      // Errors go to the one printer and exit policy (cli/main.ts → layers/errors/exit.ts).
       try {
-        if (!entry) throw new CascadeError(`unknown command "${command}"; see skytools ${p.name} --help`);
+        if (!entry)
+          throw new CascadeError('usage', `unknown command "${command}"; see skytools ${p.name} --help`);
         await entry.run(admin, call);
-      } catch (err) {
-        // An admin error is the user's to fix: its message and exit code 1. Anything else, and
-        // whatever stops the worker, goes to the entry point's error report.
-        if (entry?.standalone || !(err instanceof CascadeError)) throw err;
-        process.stderr.write(`${p.name} ${command}: ${err.message}\n`);
-        process.exitCode = 1;
       } finally {
         await admin.close();
       }

@@ -1,87 +1,51 @@
-// WAL archive retention Lambda, invoked by a schedule: expires backups beyond the policy and the
-// WAL no kept backup needs (layers/walmgr/retention.ts). Environment: WAL_ARCHIVE_BUCKET,
-// WAL_ARCHIVE_PREFIX (default none), WAL_RETENTION_KEEP_LAST, WAL_RETENTION_MAX_AGE_DAYS (at least
-// one of the two), WAL_RETENTION_DRY_RUN ('true': report only). An event `{ "dryRun": true }`
-// forces a dry run for one invocation.
+// WAL archive retention Lambda, invoked by a schedule: wires middy, Powertools and the settings,
+// then calls expireOnce (layers/walmgr/lambda/expire-schedule.ts). Environment:
+// WAL_ARCHIVE_BUCKET, WAL_ARCHIVE_PREFIX, WAL_RETENTION_KEEP_LAST, WAL_RETENTION_MAX_AGE_DAYS,
+// WAL_RETENTION_DRY_RUN (layers/walmgr/lambda/settings.ts). An event `{ "dryRun": true }` forces
+// a dry run for one invocation.
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
-import { createObservability, MetricUnit, type Observability } from '../../layers/aws/observability.ts';
+import { observability, once } from '../../layers/aws/container.ts';
+import { asLogger, MetricUnit, type Observability } from '../../layers/aws/observability.ts';
+import { ConfigError } from '../../layers/config/settings.ts';
 import { openStorage } from '../../layers/storage/index.ts';
 import type { Storage } from '../../layers/storage/types.ts';
-import { applyRetention, type RetentionPolicy, type RetentionResult } from '../../layers/walmgr/retention.ts';
+import { type ExpireDeps, expireOnce, expireSummary } from '../../layers/walmgr/lambda/expire-schedule.ts';
+import { walExpireSettings } from '../../layers/walmgr/lambda/settings.ts';
 
-export interface WalExpireDeps extends Observability {
-  storage(): Promise<Storage>;
-  policy: RetentionPolicy;
-  dryRun: boolean;
-}
+export type WalExpireDeps = Observability & Omit<ExpireDeps, 'log' | 'count'>;
 
-const num = (v: string | undefined) => (v === undefined || v === '' ? undefined : Number(v));
-
-let shared: WalExpireDeps | undefined;
 export function walExpireDeps(): WalExpireDeps {
-  if (shared) return shared;
-  const bucket = process.env.WAL_ARCHIVE_BUCKET;
-  const prefix = (process.env.WAL_ARCHIVE_PREFIX ?? '').replace(/^\/+|\/+$/g, '');
-  let opened: Promise<Storage> | undefined;
-  shared = {
-    ...createObservability('wal-expire'),
-    policy: {
-      keepLast: num(process.env.WAL_RETENTION_KEEP_LAST),
-      maxAgeDays: num(process.env.WAL_RETENTION_MAX_AGE_DAYS),
-    },
-    dryRun: process.env.WAL_RETENTION_DRY_RUN === 'true',
-    storage() {
-      if (!bucket) throw new Error('WAL_ARCHIVE_BUCKET is not set: name the archive bucket');
-      opened ??= openStorage(`s3://${bucket}/${prefix}`);
-      return opened;
-    },
-  };
-  return shared;
-}
-
-export async function expireOnce(
-  event: { dryRun?: boolean } | undefined,
-  deps: WalExpireDeps,
-): Promise<RetentionResult> {
-  const { logger, metrics } = deps;
-  const res = await applyRetention({
-    storage: await deps.storage(),
-    policy: deps.policy,
-    dryRun: deps.dryRun || event?.dryRun === true,
-    log: (msg, fields) => logger.info(msg, fields ?? {}),
+  return once('wal-expire', () => {
+    const { bucket, prefix, policy, dryRun } = walExpireSettings();
+    let opened: Promise<Storage> | undefined;
+    return {
+      ...observability('wal-expire'),
+      policy,
+      dryRun,
+      storage() {
+        if (!bucket)
+          throw new ConfigError('WAL_ARCHIVE_BUCKET is not set: name the archive bucket', {
+            kind: 'missing',
+          });
+        opened ??= openStorage(`s3://${bucket}/${prefix}`);
+        return opened;
+      },
+    };
   });
-  for (const s of res.systems) {
-    logger.info(res.dryRun ? 'retention plan (dry run)' : 'retention applied', {
-      systemId: s.systemId,
-      kept: s.keptBackups,
-      expired: s.expiredBackups,
-      incomplete: s.incompleteBackups,
-      walBoundary: s.walBoundary,
-      walExpired: s.expiredWal.length,
-      objects: s.deletedObjects,
-    });
-    if (!res.dryRun) {
-      metrics.addMetric('WalBackupsExpired', MetricUnit.Count, s.expiredBackups.length);
-      metrics.addMetric('WalFilesExpired', MetricUnit.Count, s.expiredWal.length);
-    }
-  }
-  return res;
 }
 
 export function createHandler(deps: () => WalExpireDeps = walExpireDeps) {
   const obs = deps();
   return middy(async (event: { dryRun?: boolean } | undefined) => {
-    const res = await expireOnce(event, deps());
-    return {
-      dryRun: res.dryRun,
-      systems: res.systems.map((s) => ({
-        systemId: s.systemId,
-        expiredBackups: s.expiredBackups,
-        walFilesExpired: s.expiredWal.length,
-      })),
-    };
+    const d = deps();
+    const res = await expireOnce(event, {
+      ...d,
+      log: asLogger(d.logger),
+      count: (metric, n) => d.metrics.addMetric(metric, MetricUnit.Count, n),
+    });
+    return expireSummary(res);
   })
     .use(injectLambdaContext(obs.logger))
     .use(logMetrics(obs.metrics));

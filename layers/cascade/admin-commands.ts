@@ -58,11 +58,6 @@ export interface AdminCommand<A extends CascadeAdmin = CascadeAdmin> {
   group: string;
   /** The line in the command list of --help, names included. */
   help: string;
-  /**
-   * Runs without the admin's error report (the worker: its errors end the process as any other
-   * program error); the admin is still passed, unconnected.
-   */
-  standalone?: boolean;
   run(admin: A, call: AdminCall): Promise<void>;
 }
 
@@ -147,7 +142,8 @@ function createCommand(type: NodeType, help: string): AdminCommand {
     group: 'Node initialization',
     help,
     async run(admin, { args, cfg, flags, out }) {
-      if (args.length > 2) throw new CascadeError('too many arguments: only NAME and PUBLIC_CONNSTR');
+      if (args.length > 2)
+        throw new CascadeError('usage', 'too many arguments: only NAME and PUBLIC_CONNSTR');
       out(
         await admin.createNode(type, {
           nodeName: args[0] ?? cfg.nodeName ?? '',
@@ -169,7 +165,6 @@ export const CASCADE_COMMANDS: readonly AdminCommand[] = [
     names: ['worker'],
     group: 'Node administration',
     help: "worker                run this node's cascade worker (until SIGINT/SIGTERM)",
-    standalone: true,
     run: (_admin, { cfg, log }) => runWorkerUntilSignal(cfg, log),
   },
   {
@@ -212,7 +207,7 @@ export const CASCADE_COMMANDS: readonly AdminCommand[] = [
     group: 'Cascade layout',
     help: 'takeover OLD_NODE [--all] [--dead-root | --dead-branch] [--dead=NODE ...]',
     async run(admin, { args, flags }) {
-      if (!args[0]) throw new CascadeError('takeover needs the old node: takeover OLD_NODE');
+      if (!args[0]) throw new CascadeError('usage', 'takeover needs the old node: takeover OLD_NODE');
       await admin.takeover(args[0], {
         newNode: flags.node,
         deadRoot: flags.deadRoot,
@@ -237,7 +232,7 @@ export const CASCADE_COMMANDS: readonly AdminCommand[] = [
     group: 'Cascade layout',
     help: 'drop-node NAME',
     async run(admin, { args }) {
-      if (!args[0]) throw new CascadeError('drop-node needs the node name');
+      if (!args[0]) throw new CascadeError('usage', 'drop-node needs the node name');
       await admin.dropNode(args[0]);
     },
   },
@@ -246,7 +241,7 @@ export const CASCADE_COMMANDS: readonly AdminCommand[] = [
     group: 'Cascade layout',
     help: 'tag-dead NODE ... | tag-alive NODE ...',
     async run(admin, { command, args }) {
-      if (args.length === 0) throw new CascadeError(`${command} needs node names`);
+      if (args.length === 0) throw new CascadeError('usage', `${command} needs node names`);
       await admin.tagDead(args, command === 'tag-dead');
     },
   },

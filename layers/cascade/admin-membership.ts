@@ -47,12 +47,16 @@ export async function createNode(
   o: CreateNodeOptions,
   extraInit?: ExtraInit,
 ): Promise<string> {
-  if (!o.nodeName) throw new CascadeError('node name missing: give it on the command line or as node_name');
+  if (!o.nodeName)
+    throw new CascadeError('usage', 'node name missing: give it on the command line or as node_name');
   if (!o.location)
-    throw new CascadeError('public location missing: give it on the command line or as public_node_location');
-  if (!o.worker) throw new CascadeError('worker name missing (job_name / --worker)');
+    throw new CascadeError(
+      'usage',
+      'public location missing: give it on the command line or as public_node_location',
+    );
+  if (!o.worker) throw new CascadeError('usage', 'worker name missing (job_name / --worker)');
   if (o.syncWatermark && type !== 'branch')
-    throw new CascadeError('--sync-watermark is only for branch nodes');
+    throw new CascadeError('usage', '--sync-watermark is only for branch nodes');
   const db = await s.local();
   const cur = await getNodeInfo(db, s.queue);
   if (cur.nodeType) {
@@ -74,19 +78,26 @@ export async function createNode(
     });
   } else {
     if (!o.provider)
-      throw new CascadeError(`create-${type} needs --provider=<connect string of the provider node>`);
+      throw new CascadeError(
+        'usage',
+        `create-${type} needs --provider=<connect string of the provider node>`,
+      );
     const rootDb = await s.rootDb(o.provider);
     const members = await getMembers(rootDb, q);
     if (members.some((m) => m.name === o.nodeName)) {
-      throw new CascadeError(`node ${o.nodeName} already exists in the cascade of ${q}`);
+      throw new CascadeError('node_state', `node ${o.nodeName} already exists in the cascade of ${q}`);
     }
     const providerDb = await s.db(o.provider);
     const pinfo = await getNodeInfo(providerDb, q);
-    if (!pinfo.nodeName) throw new CascadeError(`provider at ${o.provider} is not a node of ${q}`);
+    if (!pinfo.nodeName)
+      throw new CascadeError('unknown_node', `provider at ${o.provider} is not a node of ${q}`);
     if (pinfo.nodeType === 'leaf')
-      throw new CascadeError(`provider ${pinfo.nodeName} is a leaf; leaves cannot have subscribers`);
+      throw new CascadeError(
+        'node_state',
+        `provider ${pinfo.nodeName} is a leaf; leaves cannot have subscribers`,
+      );
     if (!members.some((m) => m.name === pinfo.nodeName))
-      throw new CascadeError(`provider node ${pinfo.nodeName} is not a member`);
+      throw new CascadeError('unknown_node', `provider node ${pinfo.nodeName} is not a member`);
     await registerLocation(s, rootDb, o.nodeName, o.location);
     if (providerDb !== rootDb) await registerLocation(s, providerDb, o.nodeName, o.location);
     const sub = await s.cmd<{ ret_code: number; ret_note: string; global_watermark: unknown }>(
@@ -154,6 +165,7 @@ export async function dropNode(s: AdminSession, name: string): Promise<void> {
       ).rows;
       if (subs.length)
         throw new CascadeError(
+          'node_state',
           `node ${name} still has subscribers: ${subs.map((r) => r.node_name).join(', ')}`,
         );
     }

@@ -22,7 +22,8 @@ export async function resurrect(
 ): Promise<{ failoverTick: bigint; dumped: number; deleted: number }> {
   const local = s.localInfo;
   const q = s.queue;
-  if (local.nodeType === 'leaf') throw new CascadeError('this node is a leaf: nothing to resurrect');
+  if (local.nodeType === 'leaf')
+    throw new CascadeError('node_state', 'this node is a leaf: nothing to resurrect');
   const me = s.localName;
   const db = await s.local();
   const subs = (await db.query('select node_name from pgq_node.get_subscriber_info($1)', [q])).rows.map(
@@ -42,7 +43,8 @@ export async function resurrect(
       const c = await ndb.query('select last_tick from pgq.get_consumer_info($1, $2)', [q, grave]);
       const info = await getNodeInfo(ndb, q);
       if (c.rows.length === 1) {
-        if (provNode) throw new CascadeError(`two gravestones for ${me}: on ${provNode} and ${n}`);
+        if (provNode)
+          throw new CascadeError('node_state', `two gravestones for ${me}: on ${provNode} and ${n}`);
         provNode = n;
         failoverTick = toBigInt(c.rows[0].last_tick);
       }
@@ -53,9 +55,9 @@ export async function resurrect(
       s.log.warn('cannot check node', { node: n, error: (err as Error).message });
     }
   }
-  if (!rootNode) throw new CascadeError('cannot find the new root node');
+  if (!rootNode) throw new CascadeError('unknown_node', 'cannot find the new root node');
   if (!provNode || failoverTick == null)
-    throw new CascadeError(`cannot find the failover position (${grave})`);
+    throw new CascadeError('unknown_node', `cannot find the failover position (${grave})`);
   const ws = (await db.query('select * from pgq_node.get_worker_state($1)', [q])).rows[0];
   const worker = ws.worker_name as string;
   if (local.nodeType === 'root') {

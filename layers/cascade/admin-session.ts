@@ -82,13 +82,13 @@ export class AdminSession {
 
   /** The local node's name; loadLocal must have run. */
   get localName(): string {
-    if (!this.#localName) throw new CascadeError(`queue ${this.queue}: local node not loaded`);
+    if (!this.#localName) throw new CascadeError('usage', `queue ${this.queue}: local node not loaded`);
     return this.#localName;
   }
 
   /** The local node's info as loadLocal read it. */
   get localInfo(): NodeInfo {
-    if (!this.#localInfo) throw new CascadeError(`queue ${this.queue}: local node not loaded`);
+    if (!this.#localInfo) throw new CascadeError('usage', `queue ${this.queue}: local node not loaded`);
     return this.#localInfo;
   }
 
@@ -98,6 +98,7 @@ export class AdminSession {
     const info = await getNodeInfo(db, this.queue);
     if (!info.nodeType || !info.nodeName) {
       throw new CascadeError(
+        'unknown_node',
         `queue ${this.queue}: this database is not a node yet (run create-root/branch/leaf)`,
       );
     }
@@ -130,7 +131,7 @@ export class AdminSession {
   async nodeDb(name: string): Promise<pg.Client | null> {
     if (name === this.#localName) return this.local();
     const m = this.members.get(name);
-    if (!m) throw new CascadeError(`queue ${this.queue}: unknown node ${name}`);
+    if (!m) throw new CascadeError('unknown_node', `queue ${this.queue}: unknown node ${name}`);
     if (m.dead) return null;
     return this.db(m.location);
   }
@@ -140,10 +141,11 @@ export class AdminSession {
     const info = this.localInfo;
     if (info.providerNode && this.members.has(info.providerNode)) {
       const db = await this.nodeDb(info.providerNode);
-      if (!db) throw new CascadeError(`provider ${info.providerNode} is dead`);
+      if (!db) throw new CascadeError('node_state', `provider ${info.providerNode} is dead`);
       return db;
     }
-    if (!info.providerLocation) throw new CascadeError(`node ${info.nodeName} has no provider location`);
+    if (!info.providerLocation)
+      throw new CascadeError('unknown_node', `node ${info.nodeName} has no provider location`);
     return this.db(info.providerLocation);
   }
 
@@ -154,12 +156,14 @@ export class AdminSession {
     for (;;) {
       const db = await this.db(loc);
       const info = await getNodeInfo(db, this.queue);
-      if (!info.nodeType) throw new CascadeError(`node at ${loc} is not initialized for queue ${this.queue}`);
+      if (!info.nodeType)
+        throw new CascadeError('unknown_node', `node at ${loc} is not initialized for queue ${this.queue}`);
       if (info.nodeType === 'root') return db;
       seen.add(loc);
-      if (!info.providerLocation) throw new CascadeError(`node ${info.nodeName} has no provider location`);
+      if (!info.providerLocation)
+        throw new CascadeError('unknown_node', `node ${info.nodeName} has no provider location`);
       if (seen.has(info.providerLocation))
-        throw new CascadeError(`provider loop at ${info.providerLocation}`);
+        throw new CascadeError('node_state', `provider loop at ${info.providerLocation}`);
       loc = info.providerLocation;
     }
   }
@@ -183,16 +187,17 @@ export class AdminSession {
   /** pgq_node.get_node_info of a member; throws for a dead or uninitialized node. */
   async nodeInfo(name: string): Promise<NodeInfo> {
     const db = await this.nodeDb(name);
-    if (!db) throw new CascadeError(`node ${name} is dead`);
+    if (!db) throw new CascadeError('node_state', `node ${name} is dead`);
     const info = await getNodeInfo(db, this.queue);
-    if (!info.nodeType) throw new CascadeError(`node ${name} is not initialized for queue ${this.queue}`);
+    if (!info.nodeType)
+      throw new CascadeError('unknown_node', `node ${name} is not initialized for queue ${this.queue}`);
     return info;
   }
 
   /** The queue's members as a node stores them (pgq_node.get_queue_locations). */
   async queueLocations(name = this.localName): Promise<Member[]> {
     const db = await this.nodeDb(name);
-    if (!db) throw new CascadeError(`node ${name} is dead`);
+    if (!db) throw new CascadeError('node_state', `node ${name} is dead`);
     return getMembers(db, this.queue);
   }
 
@@ -227,12 +232,13 @@ export class AdminSession {
   /** A cascaded consumer's row of pgq_node.get_consumer_info on a node. */
   async consumerInfo(node: string, consumer: string): Promise<Record<string, unknown>> {
     const db = await this.nodeDb(node);
-    if (!db) throw new CascadeError(`node ${node} is dead`);
+    if (!db) throw new CascadeError('node_state', `node ${node} is dead`);
     const r = await db.query('select * from pgq_node.get_consumer_info($1) where consumer_name = $2', [
       this.queue,
       consumer,
     ]);
-    if (!r.rows.length) throw new CascadeError(`consumer ${consumer} not found on node ${node}`);
+    if (!r.rows.length)
+      throw new CascadeError('unknown_node', `consumer ${consumer} not found on node ${node}`);
     return r.rows[0];
   }
 
@@ -254,7 +260,7 @@ export class AdminSession {
       ]);
       if (r.rows.length) return [name, consumer!];
     }
-    throw new CascadeError(`consumer ${consumer} not found on any node`);
+    throw new CascadeError('unknown_node', `consumer ${consumer} not found on any node`);
   }
 
   /** Live members whose provider is `parent`, sorted by name. */
@@ -281,7 +287,7 @@ export class AdminSession {
       if (info.nodeType === 'root' || !info.providerNode) return false;
       cur = info.providerNode;
     }
-    throw new CascadeError('provider chain too long (loop?)');
+    throw new CascadeError('node_state', 'provider chain too long (loop?)');
   }
 
   /** A node's provider: its own view when alive, else who lists it as subscriber, else the root. */
@@ -296,7 +302,7 @@ export class AdminSession {
     for (const n of this.members.keys()) {
       if (this.alive(n) && (await this.nodeInfo(n)).nodeType === 'root') return n;
     }
-    throw new CascadeError(`cannot find a provider for ${node}`);
+    throw new CascadeError('unknown_node', `cannot find a provider for ${node}`);
   }
 
   // ---- waits --------------------------------------------------------------------------------
@@ -308,6 +314,7 @@ export class AdminSession {
       if (await check()) return;
       if (Date.now() > deadline) {
         throw new CascadeError(
+          'timeout',
           `timed out waiting for ${what}; is the worker running? ("skytools setadm <ini> worker")`,
         );
       }
@@ -331,7 +338,10 @@ export class AdminSession {
           await db.query('select * from pgq_node.get_consumer_state($1, $2)', [this.queue, consumer])
         ).rows[0];
         if (s.paused !== flag)
-          throw new CascadeError(`pause flag of ${consumer} on ${node} changed by someone else`);
+          throw new CascadeError(
+            'node_state',
+            `pause flag of ${consumer} on ${node} changed by someone else`,
+          );
         return s.uptodate === true;
       },
     );
@@ -351,7 +361,7 @@ export class AdminSession {
   /** The last tick of a root's or branch's local queue (pgq.get_queue_info), null before the first. */
   async lastTick(name: string): Promise<bigint | null> {
     const db = await this.nodeDb(name);
-    if (!db) throw new CascadeError(`node ${name} is dead`);
+    if (!db) throw new CascadeError('node_state', `node ${name} is dead`);
     const r = await db.query('select last_tick_id from pgq.get_queue_info($1)', [this.queue]);
     return r.rows[0]?.last_tick_id == null ? null : toBigInt(r.rows[0].last_tick_id);
   }
@@ -363,9 +373,9 @@ export class AdminSession {
    */
   async waitForNode(node?: string): Promise<bigint> {
     const target = node ?? (await this.rootName());
-    if (!target) throw new CascadeError('cannot find the root node');
+    if (!target) throw new CascadeError('unknown_node', 'cannot find the root node');
     const tick = await this.lastTick(target);
-    if (tick == null) throw new CascadeError(`node ${target} has no tick yet`);
+    if (tick == null) throw new CascadeError('node_state', `node ${target} has no tick yet`);
     const me = this.localName;
     await this.waitFor(`node ${me} to reach tick ${tick} of ${target}`, async () => {
       const t = (await this.nodeInfo(me)).workerLastTick;

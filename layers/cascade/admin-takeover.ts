@@ -24,8 +24,8 @@ export async function changeProvider(
   consumer: string,
   newProvider: string,
 ): Promise<void> {
-  if (!newProvider) throw new CascadeError('change-provider needs --provider=<node name>');
-  if (node === newProvider) throw new CascadeError(`node ${node} cannot subscribe to itself`);
+  if (!newProvider) throw new CascadeError('usage', 'change-provider needs --provider=<node name>');
+  if (node === newProvider) throw new CascadeError('usage', `node ${node} cannot subscribe to itself`);
   const q = s.queue;
   const cinfo = await s.consumerInfo(node, consumer);
   const old = cinfo.provider_node as string;
@@ -71,8 +71,8 @@ export async function changeProvider(
 /** `newNode` (default: the local node) takes the place of `oldNode`; loadLocal must have run. */
 export async function takeover(s: AdminSession, oldNode: string, o: TakeoverOptions = {}): Promise<void> {
   const newNode = o.newNode ?? s.localName;
-  if (!s.members.has(oldNode)) throw new CascadeError(`unknown node: ${oldNode}`);
-  if (oldNode === newNode) throw new CascadeError(`node ${newNode} cannot take over itself`);
+  if (!s.members.has(oldNode)) throw new CascadeError('unknown_node', `unknown node: ${oldNode}`);
+  if (oldNode === newNode) throw new CascadeError('usage', `node ${newNode} cannot take over itself`);
   let oldType: NodeType;
   const failover = !!(o.deadRoot || o.deadBranch);
   if (o.deadRoot) oldType = 'root';

@@ -5,10 +5,10 @@ import type pg from 'pg';
 import { connectClient, toBigInt } from '../db/connection.ts';
 import { parseConnstr } from '../db/connstr.ts';
 import type { Queryable } from '../db/transaction.ts';
+import { CascadeError, type CascadeErrorKind } from '../errors/domains.ts';
 
-export class CascadeError extends Error {
-  override name = 'CascadeError';
-}
+// The cascade's error class belongs to the shared error scheme (pgq_node / pgq_coop SQLSTATEs map to it).
+export { CascadeError, type CascadeErrorKind };
 
 /** A (ret_code, ret_note) result of a pgq_node admin function. */
 export interface RetNote {
@@ -82,6 +82,7 @@ export async function getConsumerState(
   const r = (await db.query('select * from pgq_node.get_consumer_state($1, $2)', [queue, consumer])).rows[0];
   if (r.ret_code >= 300) {
     throw new CascadeError(
+      'refused',
       `${queue}/${consumer}: ${r.ret_note} (is the node created? see "skytools setadm <ini> status")`,
     );
   }
@@ -117,9 +118,10 @@ export async function nodeCmd<R extends RetNote = RetNote & Record<string, unkno
 ): Promise<R> {
   const r = await db.query(sql, params);
   const row = r.rows[0] as R | undefined;
-  if (!row) throw new CascadeError(`${sql}: returned no row`);
+  if (!row) throw new CascadeError('protocol', `${sql}: returned no row`);
   if (row.ret_code >= 300 && !allow.includes(row.ret_code)) {
     throw new CascadeError(
+      'refused',
       `${sql.replace(/^select \* from /, '')} [${params.join(', ')}]: ${row.ret_code} ${row.ret_note}`,
     );
   }
@@ -151,7 +153,10 @@ export async function connectLocation(
   try {
     cfg = parseConnstr(location);
   } catch (err) {
-    throw new CascadeError(`bad node location ${JSON.stringify(location)}: ${(err as Error).message}`);
+    throw new CascadeError(
+      'usage',
+      `bad node location ${JSON.stringify(location)}: ${(err as Error).message}`,
+    );
   }
   try {
     return await connectClient({
@@ -160,6 +165,7 @@ export async function connectLocation(
     });
   } catch (err) {
     throw new CascadeError(
+      'unreachable',
       `cannot connect to node at ${redactLocation(location)}: ${(err as Error).message}`,
       {
         cause: err,

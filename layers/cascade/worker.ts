@@ -179,11 +179,15 @@ export class CascadeWorker {
     }
     if (node.combinedQueue) {
       throw new CascadeError(
+        'node_state',
         `${queue}: merge-leaf nodes (combined queue ${node.combinedQueue}) are not supported yet`,
       );
     }
     if (!state.providerLocation) {
-      throw new CascadeError(`${queue}: provider node ${state.providerNode} has no location on this node`);
+      throw new CascadeError(
+        'unknown_node',
+        `${queue}: provider node ${state.providerNode} has no location on this node`,
+      );
     }
     const provider = await this.providerClient(state.providerLocation);
 
@@ -215,6 +219,7 @@ export class CascadeWorker {
       skipped = !(await this.applyBatch(local, provider, batch));
     } else {
       throw new CascadeError(
+        'node_state',
         `${queue}: lost position: provider batch ${batch.prevTickId}..${batch.tickId}, ` +
           `this node completed tick ${state.completedTick}; ` +
           'the node needs change-provider / resurrect, or the provider lost its ticks',
@@ -283,6 +288,7 @@ export class CascadeWorker {
       if (completed === batch.tickId) return false;
       if (completed !== batch.prevTickId) {
         throw new CascadeError(
+          'node_state',
           `${queue}: position moved to ${completed} while batch ${batch.prevTickId}..${batch.tickId} was read`,
         );
       }
@@ -303,7 +309,10 @@ export class CascadeWorker {
   protected async cascadeEvent(local: pg.Client, batch: CascadeBatch, ev: PgqEvent): Promise<void> {
     const q = this.opts.queue;
     if (ev.type !== 'pgq.tick-id' && ev.extra1 !== q) {
-      throw new CascadeError(`${q}: cascade event ${ev.id} (${ev.type}) is for queue ${ev.extra1}`);
+      throw new CascadeError(
+        'protocol',
+        `${q}: cascade event ${ev.id} (${ev.type}) is for queue ${ev.extra1}`,
+      );
     }
     switch (ev.type) {
       case 'pgq.location-info':
@@ -326,7 +335,8 @@ export class CascadeWorker {
         }
         return;
       case 'pgq.tick-id':
-        if (ev.extra1 === q) throw new CascadeError(`${q}: pgq.tick-id event for the node's own queue`);
+        if (ev.extra1 === q)
+          throw new CascadeError('protocol', `${q}: pgq.tick-id event for the node's own queue`);
         if (batch.nodeType === 'branch') {
           await nodeCmd(local, 'select * from pgq_node.set_partition_watermark($1, $2, $3)', [
             q,
@@ -336,7 +346,7 @@ export class CascadeWorker {
         }
         return;
       default:
-        throw new CascadeError(`${q}: unknown cascade event type ${ev.type} (event ${ev.id})`);
+        throw new CascadeError('protocol', `${q}: unknown cascade event type ${ev.type} (event ${ev.id})`);
     }
   }
 
@@ -406,6 +416,7 @@ export class CascadeWorker {
     if (last === batch.tickId) return;
     if (last !== batch.prevTickId) {
       throw new CascadeError(
+        'protocol',
         `${q}: last local tick is ${last}, expected ${batch.prevTickId} or ${batch.tickId}`,
       );
     }
@@ -499,6 +510,7 @@ export class CascadeWorker {
     if (!got.rows[0].ok) {
       await c.end().catch(() => {});
       throw new CascadeError(
+        'node_state',
         `another worker for ${this.opts.queue}/${this.opts.worker} is running on this node`,
       );
     }

@@ -2,6 +2,7 @@
 // each command validates its own section against its settings table (settings.ts).
 import { readFileSync } from 'node:fs';
 import ini from 'ini';
+import { ConfigError } from '../errors/domains.ts';
 
 export type IniSections = Record<string, Record<string, string>>;
 
@@ -10,7 +11,10 @@ export function readIni(file: string): IniSections {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new Error(`cannot read config file ${file}: ${(err as Error).message}`);
+    throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`, {
+      kind: 'unreadable',
+      cause: err,
+    });
   }
   return parseIniText(text);
 }

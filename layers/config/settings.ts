@@ -5,11 +5,11 @@
 // the bad value came from (file and key, variable, or flag); unknown ini keys are warnings.
 // The configuration reference (docs/configuration.md) is generated from the same specs.
 import type { Command } from 'commander';
+// ConfigError is part of the shared error scheme (layers/errors/); exported here as before.
+import { ConfigError } from '../errors/domains.ts';
 import { readIni } from './ini.ts';
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+export { ConfigError };
 
 interface CommonOptions {
   /** ini key; default: the setting's name. */

@@ -1,6 +1,7 @@
 // Connection strings as the originals take them: libpq "key=value key='quoted value'" (pgqd's
 // base_connstr, python's db = ...) or a postgres:// URL. Turned into a pg ClientConfig.
 import type pg from 'pg';
+import { ConfigError } from '../errors/domains.ts';
 
 const KEYS: Record<string, keyof pg.ClientConfig | 'sslmode' | null> = {
   host: 'host',
@@ -25,7 +26,7 @@ export function parseConnstr(connstr: string): pg.ClientConfig {
     while (i < s.length && /\s/.test(s[i]!)) i++;
     if (i >= s.length) break;
     const eq = s.indexOf('=', i);
-    if (eq < 0) throw new Error(`bad connection string near "${s.slice(i)}": expected key=value`);
+    if (eq < 0) throw new ConfigError(`bad connection string near "${s.slice(i)}": expected key=value`);
     const key = s.slice(i, eq).trim();
     i = eq + 1;
     while (i < s.length && /\s/.test(s[i]!)) i++;
@@ -36,7 +37,8 @@ export function parseConnstr(connstr: string): pg.ClientConfig {
         if (s[i] === '\\' && i + 1 < s.length) i++;
         value += s[i++];
       }
-      if (s[i] !== "'") throw new Error(`bad connection string: unterminated quote in value of "${key}"`);
+      if (s[i] !== "'")
+        throw new ConfigError(`bad connection string: unterminated quote in value of "${key}"`);
       i++;
     } else {
       while (i < s.length && !/\s/.test(s[i]!)) {
@@ -44,7 +46,7 @@ export function parseConnstr(connstr: string): pg.ClientConfig {
         value += s[i++];
       }
     }
-    if (!(key in KEYS)) throw new Error(`unsupported connection string keyword "${key}"`);
+    if (!(key in KEYS)) throw new ConfigError(`unsupported connection string keyword "${key}"`);
     const target = KEYS[key]!;
     if (target === 'port') out.port = Number(value);
     else if (target === 'connectionTimeoutMillis') out.connectionTimeoutMillis = Number(value) * 1000;

@@ -11,7 +11,7 @@ import { install } from '../install/installer.ts';
 import type { BatchHandler } from '../pgq/consumer.ts';
 import { registerConsumer } from '../pgq/consumer.ts';
 import { type ConsumerStats, runConsumer } from '../pgq/consumer-loop.ts';
-import { runTicker, type TickerStats } from '../pgq/ticker.ts';
+import { newTickerStats, runTicker, type TickerStats } from '../pgq/ticker.ts';
 import { type Logger, silentLogger } from '../util/log.ts';
 import { sleep, Waker } from '../util/sleep.ts';
 import type { ConsumerDecl, DevConfig } from './settings.ts';
@@ -79,19 +79,6 @@ export async function prepareDatabase(pool: pg.Pool, cfg: DevConfig, log: Logger
         log.info('registered consumer', { queue: decl.queue, consumer: decl.name });
     }
   });
-}
-
-export function newTickerStats(): TickerStats {
-  return {
-    database: '?',
-    ran: false,
-    tickerCalls: 0,
-    ticks: 0,
-    retried: 0,
-    maintSteps: 0,
-    errors: 0,
-    startedAt: new Date(),
-  };
 }
 
 export function newConsumerStats(): ConsumerStats {

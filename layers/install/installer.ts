@@ -1,11 +1,11 @@
 // Installs or upgrades the SQL modules from TypeScript, without psql. Runs the same manifest
 // as `psql -f sql/install.sql`, in one transaction, so a failed install changes nothing.
 import type pg from 'pg';
+import { InstallError } from '../errors/domains.ts';
 import { loadManifest, type SqlChunk } from './manifest.ts';
 
-export class InstallError extends Error {
-  override name = 'InstallError';
-}
+// InstallError is part of the shared error scheme (layers/errors/).
+export { InstallError } from '../errors/domains.ts';
 
 export interface InstallResult {
   files: string[];
@@ -65,7 +65,9 @@ async function runChunk(client: pg.ClientBase, chunk: SqlChunk): Promise<void> {
     const at = `${chunk.file}:${chunk.line + lineInChunk(chunk.text, e)}`;
     // psql shows the server's DETAIL and HINT; so do we — the hint often says what to do.
     const more = [e.detail ? `DETAIL: ${e.detail}` : '', e.hint ? `HINT: ${e.hint}` : ''].filter(Boolean);
-    throw new InstallError([`install failed at ${at}: ${e.message}`, ...more].join('\n'), { cause: err });
+    throw new InstallError('sql_failed', [`install failed at ${at}: ${e.message}`, ...more].join('\n'), {
+      cause: err,
+    });
   }
 }
 

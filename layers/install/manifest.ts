@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { InstallError } from '../errors/domains.ts';
 
 export const SQL_ROOT = fileURLToPath(new URL('../../sql/', import.meta.url));
 
@@ -22,7 +23,7 @@ export function loadManifest(file: string, root = SQL_ROOT): SqlChunk[] {
 }
 
 function expand(abs: string, root: string, out: SqlChunk[], seen: Set<string>): void {
-  if (seen.has(abs)) throw new Error(`install manifest includes ${abs} twice (cycle)`);
+  if (seen.has(abs)) throw new InstallError('manifest', `install manifest includes ${abs} twice (cycle)`);
   seen.add(abs);
   const rel = path.relative(root, abs);
   const lines = readFileSync(abs, 'utf8').split('\n');
@@ -45,7 +46,10 @@ function expand(abs: string, root: string, out: SqlChunk[], seen: Set<string>): 
     if (cmd === 'ir' || cmd === 'include_relative') {
       expand(path.resolve(path.dirname(abs), arg!.trim()), root, out, seen);
     } else if (cmd !== 'set' && cmd !== 'echo' && cmd !== 'unset') {
-      throw new Error(`${rel}:${i + 1}: psql meta-command \\${cmd} is not supported by the installer`);
+      throw new InstallError(
+        'manifest',
+        `${rel}:${i + 1}: psql meta-command \\${cmd} is not supported by the installer`,
+      );
     }
   });
   flush(lines.length + 1);

@@ -11,6 +11,7 @@
 // Every statement is parsed before anything runs, and all of them run in one transaction, so
 // a bad statement or an unknown queue changes nothing. `install` runs on its own.
 import type pg from 'pg';
+import { SkytoolsError } from '../errors/base.ts';
 import { install } from '../install/installer.ts';
 import { loadManifest } from '../install/manifest.ts';
 import { asPgqError, PgqError } from './errors.ts';
@@ -37,10 +38,6 @@ export interface StatementResult {
   message?: string;
 }
 
-export class QadminError extends Error {
-  override name = 'QadminError';
-}
-
 // ---------------------------------------------------------------------------------------------
 // Parsing
 
@@ -56,7 +53,7 @@ function tokenize(text: string): Token[] {
     else if (m[3] !== undefined) out.push({ t: 'string', v: m[3].replaceAll("''", "'") });
     else if (m[4] !== undefined) out.push({ t: 'punct', v: m[4] });
     else if (m[5] !== undefined)
-      throw new QadminError(`syntax error: unexpected character ${JSON.stringify(m[5])}`);
+      throw new PgqError('invalid_statement', `syntax error: unexpected character ${JSON.stringify(m[5])}`);
   }
   return out;
 }
@@ -77,7 +74,8 @@ class Parser {
   kw(...kws: string[]): string {
     const t = this.#toks[this.#i];
     if (t?.t !== 'word' || !kws.includes(t.v.toLowerCase())) {
-      throw new QadminError(
+      throw new PgqError(
+        'invalid_statement',
         `syntax error: expected ${kws.join(' or ')}, got ${t ? JSON.stringify(t.v) : 'end'}`,
       );
     }
@@ -104,7 +102,10 @@ class Parser {
   name(what: string): string {
     const t = this.#toks[this.#i];
     if (!t || (t.t !== 'word' && t.t !== 'quoted')) {
-      throw new QadminError(`syntax error: expected ${what}, got ${t ? JSON.stringify(t.v) : 'end'}`);
+      throw new PgqError(
+        'invalid_statement',
+        `syntax error: expected ${what}, got ${t ? JSON.stringify(t.v) : 'end'}`,
+      );
     }
     this.#i++;
     return t.v;
@@ -119,7 +120,10 @@ class Parser {
   value(what: string): string {
     const t = this.#toks[this.#i];
     if (!t || t.t === 'punct') {
-      throw new QadminError(`syntax error: expected ${what}, got ${t ? JSON.stringify(t.v) : 'end'}`);
+      throw new PgqError(
+        'invalid_statement',
+        `syntax error: expected ${what}, got ${t ? JSON.stringify(t.v) : 'end'}`,
+      );
     }
     this.#i++;
     return t.v;
@@ -127,18 +131,21 @@ class Parser {
   int(what: string): bigint {
     const v = this.value(what);
     if (!/^\d+$/.test(v))
-      throw new QadminError(`syntax error: ${what} must be a number, got ${JSON.stringify(v)}`);
+      throw new PgqError(
+        'invalid_statement',
+        `syntax error: ${what} must be a number, got ${JSON.stringify(v)}`,
+      );
     return BigInt(v);
   }
   end() {
     const t = this.#toks[this.#i];
-    if (t) throw new QadminError(`syntax error: unexpected ${JSON.stringify(t.v)}`);
+    if (t) throw new PgqError('invalid_statement', `syntax error: unexpected ${JSON.stringify(t.v)}`);
   }
 }
 
 const MODULES = ['pgq', 'pgq_node', 'pgq_coop', 'pgq_ext', 'all'];
 
-/** Splits text into statements on ';' and parses each. Throws QadminError on any syntax error. */
+/** Splits text into statements on ';' and parses each. Throws PgqError('invalid_statement') on any syntax error. */
 export function parseStatements(text: string, defaults: { queue?: string } = {}): Statement[] {
   const tokens = tokenize(text);
   const groups: Token[][] = [[]];
@@ -153,7 +160,10 @@ function parseOne(p: Parser, defaults: { queue?: string }): Statement {
   const queueOr = (prep: string): string => {
     if (p.optKw(prep)) return p.name('queue name');
     if (defaults.queue) return defaults.queue;
-    throw new QadminError(`syntax error: expected "${prep} <queue>" (or give a default queue with --queue)`);
+    throw new PgqError(
+      'invalid_statement',
+      `syntax error: expected "${prep} <queue>" (or give a default queue with --queue)`,
+    );
   };
   const verb = p.kw('create', 'drop', 'show', 'register', 'unregister', 'alter', 'install');
   let st: Statement;
@@ -219,7 +229,8 @@ function parseOne(p: Parser, defaults: { queue?: string }): Statement {
       const params: Array<[string, string]> = [];
       do {
         const param = p.name('parameter name');
-        if (!p.punct('=')) throw new QadminError(`syntax error: expected "=" after ${param}`);
+        if (!p.punct('='))
+          throw new PgqError('invalid_statement', `syntax error: expected "=" after ${param}`);
         // An unquoted value may be several words: ticker_max_lag = 5 seconds
         const words = [p.value(`value of ${param}`)];
         while (!p.done && !p.peekPunct()) words.push(p.value(`value of ${param}`));
@@ -231,7 +242,8 @@ function parseOne(p: Parser, defaults: { queue?: string }): Statement {
     default: {
       const module = (p.optName() ?? 'all').toLowerCase();
       if (!MODULES.includes(module)) {
-        throw new QadminError(
+        throw new PgqError(
+          'invalid_statement',
           `unknown module ${JSON.stringify(module)}: expected one of ${MODULES.join(', ')}`,
         );
       }
@@ -342,13 +354,14 @@ async function queueNames(client: pg.ClientBase, pattern: string, wild = false):
   );
   const m = wild ? matcher(pattern) : (s: string) => s === pattern;
   const names = r.rows.map((x) => x.queue_name).filter(m);
-  if (names.length === 0) throw new QadminError(`unknown queue: ${pattern}`);
+  if (names.length === 0) throw new PgqError('unknown_queue', `unknown queue: ${pattern}`);
   return names;
 }
 
 async function schemaReady(client: pg.ClientBase): Promise<void> {
   const r = await client.query("select to_regnamespace('pgq') is not null as ok");
-  if (!r.rows[0].ok) throw new QadminError('PgQ is not installed in this database (run: install pgq)');
+  if (!r.rows[0].ok)
+    throw new PgqError('not_installed', 'PgQ is not installed in this database (run: install pgq)');
 }
 
 /**
@@ -359,10 +372,10 @@ export async function runStatements(
   client: pg.ClientBase,
   statements: Statement[],
 ): Promise<StatementResult[]> {
-  if (statements.length === 0) throw new QadminError('no statement given');
+  if (statements.length === 0) throw new PgqError('invalid_statement', 'no statement given');
   const installs = statements.filter((s) => s.kind === 'install');
   if (installs.length > 0) {
-    if (statements.length > 1) throw new QadminError('install must be the only statement');
+    if (statements.length > 1) throw new PgqError('invalid_statement', 'install must be the only statement');
     return [await runInstall(client, installs[0] as Extract<Statement, { kind: 'install' }>)];
   }
   await schemaReady(client);
@@ -374,8 +387,8 @@ export async function runStatements(
         results.push({ statement: describeStatement(st), ...(await runOne(client, st)) });
       } catch (err) {
         const e = asPgqError(err, describeStatement(st));
-        if (e instanceof PgqError || e instanceof QadminError) throw e;
-        throw new QadminError(`${describeStatement(st)}: ${(err as Error).message}`, { cause: err });
+        if (e instanceof SkytoolsError) throw e;
+        throw new PgqError('unknown', `${describeStatement(st)}: ${(err as Error).message}`, { cause: err });
       }
     }
     await client.query('commit');
@@ -432,7 +445,7 @@ async function runOne(client: pg.ClientBase, st: Statement): Promise<Omit<Statem
       const m = matcher(st.queue);
       const rows = r.rows.filter((x) => m(x.queue_name));
       if (st.queue && rows.length === 0 && !/[*?]/.test(st.queue))
-        throw new QadminError(`unknown queue: ${st.queue}`);
+        throw new PgqError('unknown_queue', `unknown queue: ${st.queue}`);
       return { columns: QUEUE_COLUMNS, rows };
     }
     case 'show_consumer': {
@@ -455,7 +468,7 @@ async function runOne(client: pg.ClientBase, st: Statement): Promise<Omit<Statem
       );
       // Ours returns a row of NULLs for an unknown batch, the C extension none.
       if (r.rows.length === 0 || r.rows[0].queue_name == null)
-        throw new QadminError(`unknown batch: ${st.batchId}`);
+        throw new PgqError('unknown_batch', `unknown batch: ${st.batchId}`);
       return { columns: BATCH_COLUMNS, rows: r.rows };
     }
     case 'show_open_batch': {
@@ -465,7 +478,10 @@ async function runOne(client: pg.ClientBase, st: Statement): Promise<Omit<Statem
         [st.queue, st.consumer],
       );
       if (c.rows.length === 0)
-        throw new QadminError(`consumer ${st.consumer} is not registered on queue ${st.queue}`);
+        throw new PgqError(
+          'not_subscribed',
+          `consumer ${st.consumer} is not registered on queue ${st.queue}`,
+        );
       const batch = c.rows[0]!.current_batch;
       if (batch == null) return { columns: BATCH_COLUMNS, rows: [] };
       return runOne(client, { kind: 'show_batch', batchId: BigInt(batch as bigint) });
@@ -499,7 +515,10 @@ async function runOne(client: pg.ClientBase, st: Statement): Promise<Omit<Statem
       const mc = matcher(st.consumer);
       const targets = subs.rows.filter((x) => queues.includes(x.queue_name) && mc(x.consumer_name));
       if (targets.length === 0) {
-        throw new QadminError(`consumer ${st.consumer} is not registered on queue ${st.queue}`);
+        throw new PgqError(
+          'not_subscribed',
+          `consumer ${st.consumer} is not registered on queue ${st.queue}`,
+        );
       }
       for (const t of targets) {
         await client.query('select pgq.unregister_consumer($1, $2)', [t.queue_name, t.consumer_name]);
@@ -520,7 +539,7 @@ async function runOne(client: pg.ClientBase, st: Statement): Promise<Omit<Statem
       return { message: `queue${queues.length > 1 ? 's' : ''} ${queues.join(', ')} altered` };
     }
     case 'install':
-      throw new QadminError('install must be the only statement');
+      throw new PgqError('invalid_statement', 'install must be the only statement');
   }
 }
 

@@ -11,6 +11,7 @@ import { quoteIdent } from '../db/ident.ts';
 import { Backoff } from '../util/backoff.ts';
 import { defaultLogger, type Logger, silentLogger } from '../util/log.ts';
 import { sleep } from '../util/sleep.ts';
+import { PgqError } from './errors.ts';
 
 export interface TickEvent {
   database: string;
@@ -52,6 +53,20 @@ export interface TickerStats {
   stoppedAt?: Date;
 }
 
+/** Fresh counters (for a live view that reads them while the ticker runs). */
+export function newTickerStats(database = '?'): TickerStats {
+  return {
+    database,
+    ran: false,
+    tickerCalls: 0,
+    ticks: 0,
+    retried: 0,
+    maintSteps: 0,
+    errors: 0,
+    startedAt: new Date(),
+  };
+}
+
 export const TICKER_LOCK = [0x736b7974, 0x7469636b] as const; // 'skyt', 'tick'
 const MIN_TICK_MS = 10;
 
@@ -70,16 +85,7 @@ export async function runTicker(opts: TickerOptions): Promise<TickerStats> {
   // connection, still ends before the deadline.
   const slowest = { ms: Math.min(tickMs, 50) };
   const stop = () => opts.signal?.aborted || Date.now() + slowest.ms * 2 + 50 >= deadline;
-  const stats: TickerStats = opts.stats ?? {
-    database: opts.database ?? '?',
-    ran: false,
-    tickerCalls: 0,
-    ticks: 0,
-    retried: 0,
-    maintSteps: 0,
-    errors: 0,
-    startedAt: new Date(),
-  };
+  const stats: TickerStats = opts.stats ?? newTickerStats(opts.database);
 
   let client: pg.Client | null = null;
   let saidWaiting = false;
@@ -248,7 +254,10 @@ export async function runMaintenance(client: pg.ClientBase, log: Logger = silent
 function quoteQualified(name: string): string {
   const parts = name.split('.');
   if (parts.length < 1 || parts.length > 2 || parts.some((p) => p === '')) {
-    throw new Error(`refusing to run maintenance step with odd name ${JSON.stringify(name)}`);
+    throw new PgqError(
+      'corrupt_state',
+      `refusing to run maintenance step with odd name ${JSON.stringify(name)}`,
+    );
   }
   return parts.map((p) => quoteIdent(p)).join('.');
 }

@@ -15,12 +15,19 @@ export async function openStorage(repo: string, opts: OpenOptions = {}): Promise
     const slash = rest.indexOf('/');
     const bucket = slash < 0 ? rest : rest.slice(0, slash);
     const prefix = slash < 0 ? '' : rest.slice(slash + 1).replace(/^\/+|\/+$/g, '');
-    if (!bucket) throw new StorageError(`repository ${repo} names no bucket: use s3://bucket/prefix`);
+    if (!bucket)
+      throw new StorageError(
+        'invalid_repository',
+        `repository ${repo} names no bucket: use s3://bucket/prefix`,
+      );
     const { S3Storage } = await import('./s3.ts');
     return new S3Storage({ ...opts, bucket, prefix });
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(repo) && !repo.startsWith('file://')) {
-    throw new StorageError(`unsupported repository ${repo}: use s3://bucket/prefix or a local directory`);
+    throw new StorageError(
+      'invalid_repository',
+      `unsupported repository ${repo}: use s3://bucket/prefix or a local directory`,
+    );
   }
   return new LocalStorage(repo.startsWith('file://') ? new URL(repo).pathname : repo);
 }

@@ -120,6 +120,7 @@ export class LocalStorage implements Storage {
       return 'created';
     } catch (err) {
       throw new StorageError(
+        'io',
         `writing ${key} to ${this.description} failed: ${(err as Error).message}; check the directory exists and is writable`,
         { key, cause: err },
       );
@@ -143,10 +144,14 @@ export class LocalStorage implements Storage {
       fh = await fs.open(file, 'r');
     } catch (err) {
       if (isNotFound(err)) return null;
-      throw new StorageError(`reading ${key} from ${this.description} failed: ${(err as Error).message}`, {
-        key,
-        cause: err,
-      });
+      throw new StorageError(
+        'io',
+        `reading ${key} from ${this.description} failed: ${(err as Error).message}`,
+        {
+          key,
+          cause: err,
+        },
+      );
     }
     try {
       const st = await fh.stat();
@@ -155,6 +160,7 @@ export class LocalStorage implements Storage {
       const nl = buf.subarray(0, bytesRead).indexOf(10);
       if (nl < 0 || buf.subarray(0, MAGIC.length).toString() !== MAGIC) {
         throw new StorageError(
+          'io',
           `${file} is not an object written by skytools storage (bad header); remove it or point the repository elsewhere`,
           { key },
         );

@@ -141,6 +141,7 @@ export class S3Storage implements Storage {
     const code = e?.name ?? 'error';
     const st = status(err);
     return new StorageError(
+      'io',
       `${op} ${key} on ${this.description} failed: ${code}${st ? ` (HTTP ${st})` : ''}: ${e?.message ?? String(err)}; check the endpoint is reachable, the bucket exists and the credentials allow ${op}`,
       { key, cause: err },
     );

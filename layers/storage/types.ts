@@ -46,18 +46,16 @@ export interface Storage {
   close(): void;
 }
 
-export class StorageError extends Error {
-  readonly key: string | undefined;
-  constructor(message: string, opts: { key?: string; cause?: unknown } = {}) {
-    super(message, { cause: opts.cause });
-    this.name = 'StorageError';
-    this.key = opts.key;
-  }
-}
+// StorageError is part of the shared error scheme (layers/errors/): kind 'invalid_key' or 'io'.
+import { StorageError } from '../errors/domains.ts';
+
+export type { StorageErrorKind } from '../errors/domains.ts';
+export { StorageError };
 
 export function checkKey(key: string): string {
   if (!key || key.startsWith('/') || key.split('/').some((p) => p === '..' || p === '.' || p === '')) {
     throw new StorageError(
+      'invalid_key',
       `invalid storage key ${JSON.stringify(key)}: use a relative path without '.', '..' or empty parts`,
       { key },
     );

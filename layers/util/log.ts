@@ -1,7 +1,26 @@
 // Minimal structured logger: JSON lines in Lambda / when LOG_FORMAT=json, readable text on a
 // terminal. Scope fields (queue, consumer, batchId, …) are carried by child loggers.
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-export type LogFields = Record<string, unknown>;
+/**
+ * Fields of a log line. The scope keys every module shares are typed, so one name means one thing
+ * across tools (a dashboard filters on `queue` or `walSegment` wherever the line came from);
+ * anything else may ride along.
+ */
+export interface LogFields {
+  database?: string;
+  queue?: string;
+  consumer?: string;
+  subconsumer?: string;
+  worker?: string;
+  node?: string;
+  batchId?: bigint | number | null;
+  tickId?: bigint | number | null;
+  table?: string;
+  walSegment?: string;
+  backup?: string;
+  error?: string;
+  [key: string]: unknown;
+}
 
 export interface Logger {
   debug(msg: string, fields?: LogFields): void;

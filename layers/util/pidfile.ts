@@ -3,13 +3,16 @@
 // removed on release only if it still names us — so a second daemon started by mistake can
 // neither steal nor delete the running one's pidfile.
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { ConfigError } from '../errors/domains.ts';
 
-export class PidfileBusyError extends Error {
+/** A ConfigError of kind 'busy': the configured pidfile is held by a live process. */
+export class PidfileBusyError extends ConfigError {
   override name = 'PidfileBusyError';
   readonly pid: number;
   constructor(file: string, pid: number) {
     super(
       `already running as pid ${pid} (pidfile ${file}); stop it first, or remove the pidfile if it is stale`,
+      { kind: 'busy' },
     );
     this.pid = pid;
   }
@@ -56,5 +59,7 @@ export function claimPidfile(file: string): () => void {
       if (readPid(file) === process.pid) rmSync(file, { force: true });
     };
   }
-  throw new Error(`cannot take pidfile ${file}: another process keeps re-creating it`);
+  throw new ConfigError(`cannot take pidfile ${file}: another process keeps re-creating it`, {
+    kind: 'busy',
+  });
 }

@@ -1,22 +1,4 @@
-// Typed errors of walmgr. `exitCode` is what the CLI exits with, chosen for PostgreSQL:
-// restore_command exit 1 means "not in the archive" (end of recovery from archive), while an
-// exit status above 125 makes the startup process stop with FATAL instead of promoting early.
-export type WalErrorKind = 'not-found' | 'corrupt' | 'refused' | 'invalid' | 'io';
-
-export const EXIT = {
-  ok: 0,
-  error: 1,
-  notFound: 1,
-  refused: 3,
-  /** > 125: PostgreSQL aborts recovery rather than treating the segment as missing. */
-  restoreFatal: 126,
-} as const;
-
-export class WalError extends Error {
-  readonly kind: WalErrorKind;
-  constructor(kind: WalErrorKind, message: string, opts: { cause?: unknown } = {}) {
-    super(message, { cause: opts.cause });
-    this.name = 'WalError';
-    this.kind = kind;
-  }
-}
+// walmgr's errors: WalError and its kinds are part of the shared error scheme (layers/errors/);
+// the exit codes PostgreSQL needs from archive_command / restore_command are in
+// layers/errors/exit.ts, the CLI's one exit policy.
+export { WalError, type WalErrorKind } from '../errors/domains.ts';

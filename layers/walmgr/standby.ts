@@ -2,6 +2,7 @@
 // in recovery (a standby restored with --standby, replaying the archive through restore-wal),
 // pause or resume WAL replay, or end recovery and open it read-write (promote).
 import type pg from 'pg';
+import { WalError } from './errors.ts';
 
 export type StandbyAction = 'pause' | 'continue' | 'boot';
 
@@ -12,10 +13,6 @@ export interface StandbyResult {
   replayLsn: string | null;
 }
 
-export class StandbyError extends Error {
-  override name = 'StandbyError';
-}
-
 export async function standbyControl(
   client: pg.ClientBase,
   action: StandbyAction,
@@ -23,7 +20,8 @@ export async function standbyControl(
 ): Promise<StandbyResult> {
   const rec = await client.query<{ r: boolean }>('select pg_is_in_recovery() as r');
   if (!rec.rows[0]!.r) {
-    throw new StandbyError(
+    throw new WalError(
+      'refused',
       `walmgr ${action}: the server is not in recovery (not a standby); nothing to ${action === 'boot' ? 'promote' : action}`,
     );
   }
@@ -31,7 +29,8 @@ export async function standbyControl(
     const wait = opts.promoteWaitSeconds ?? 60;
     const r = await client.query<{ ok: boolean }>('select pg_promote(true, $1) as ok', [wait]);
     if (!r.rows[0]!.ok) {
-      throw new StandbyError(
+      throw new WalError(
+        'io',
         `walmgr boot: the server did not finish promotion within ${wait} s; check its log`,
       );
     }

@@ -13,6 +13,7 @@ import { CascadeAdmin } from '../../layers/cascade/admin.ts';
 import { commandsHelp, extendCommands } from '../../layers/cascade/admin-commands.ts';
 import type { NodeStatus } from '../../layers/cascade/admin-status.ts';
 import { CascadeError, getNodeInfo, type NodeInfo, type NodeType } from '../../layers/cascade/node.ts';
+import { reportError } from '../../layers/errors/exit.ts';
 import { Producer, useCluster } from './cluster.ts';
 
 interface Inventory {
@@ -57,7 +58,7 @@ class InventoryAdmin extends CascadeAdmin {
       group: 'Cascade layout',
       help: 'drop-node NAME        refused: inventory nodes stay',
       run: async () => {
-        throw new CascadeError('inventory nodes are never dropped');
+        throw new CascadeError('refused', 'inventory nodes are never dropped');
       },
     },
   ]);
@@ -66,7 +67,7 @@ class InventoryAdmin extends CascadeAdmin {
     const s = this.session;
     await s.loadLocal();
     const root = await s.rootName();
-    if (!root) throw new CascadeError('no root');
+    if (!root) throw new CascadeError('unknown_node', 'no root');
     const nodes: Inventory['nodes'] = [];
     for (const m of await s.queueLocations()) {
       const info = await s.nodeInfo(m.name);
@@ -138,8 +139,14 @@ function ini(node: string): string {
   return file;
 }
 
-/** `skytools invadm <ini> …` in this process, through the same registration as setadm. */
-async function run(node: string, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
+/**
+ * `skytools invadm <ini> …` in this process, through the same registration as setadm; a thrown
+ * error goes to the CLI's one printer and exit policy, as cli/main.ts does it.
+ */
+async function run(
+  node: string,
+  ...args: string[]
+): Promise<{ code: number; out: string; err: string; kind?: string }> {
   const program = new Command('skytools').exitOverride();
   registerAdminProgram(program, { name: 'invadm', description: 'inventory admin', admin: InventoryAdmin });
   let out = '';
@@ -156,6 +163,9 @@ async function run(node: string, ...args: string[]): Promise<{ code: number; out
     process.exitCode = undefined;
     await program.parseAsync(['node', 'skytools', 'invadm', ini(node), ...args, '-q']);
     return { code: typeof process.exitCode === 'number' ? process.exitCode : 0, out, err };
+  } catch (error) {
+    const code = reportError(error, { command: 'invadm' }, { write: (s) => (err += s), env: {} });
+    return { code, out, err, kind: (error as CascadeError).kind };
   } finally {
     o.mockRestore();
     e.mockRestore();
@@ -234,17 +244,22 @@ describe('an admin subclass with its own commands', () => {
 
   it('a failed admin call, a replaced and an unknown command end with the admin exit code and message', async () => {
     const own = await run('A', 'forget', 'A');
-    expect(own.code).toBe(1);
+    expect([own.code, own.kind]).toEqual([1, 'refused']);
     expect(own.err).toBe(
-      "invadm forget: pgq_node.unregister_location($1, $2) [cq, A]: 403 Cannot drop node's own location\n",
+      "skytools invadm: pgq_node.unregister_location($1, $2) [cq, A]: 403 Cannot drop node's own location\n",
     );
     const drop = await run('B', 'drop-node', 'L');
-    expect(drop).toMatchObject({ code: 1, err: 'invadm drop-node: inventory nodes are never dropped\n' });
+    expect(drop).toMatchObject({
+      code: 1,
+      kind: 'refused',
+      err: 'skytools invadm: inventory nodes are never dropped\n',
+    });
     expect((await f.c.info('L')).nodeType).toBe('leaf');
     const bad = await run('A', 'no-such');
     expect(bad).toMatchObject({
       code: 1,
-      err: 'invadm no-such: unknown command "no-such"; see skytools invadm --help\n',
+      kind: 'usage',
+      err: 'skytools invadm: unknown command "no-such"; see skytools invadm --help\n',
     });
   });
 

@@ -11,7 +11,7 @@ import { type CascadeWorker, isCascadeEvent } from '../../layers/cascade/worker.
 import { connectClient, createPool } from '../../layers/db/connection.ts';
 import { install } from '../../layers/install/installer.ts';
 import { type ConsumerStats, runConsumer } from '../../layers/pgq/consumer-loop.ts';
-import { runTicker, type TickerStats } from '../../layers/pgq/ticker.ts';
+import { newTickerStats, runTicker } from '../../layers/pgq/ticker.ts';
 import { createLogger, type LogFields } from '../../layers/util/log.ts';
 import { Cluster, type NodeDb, range, seen } from '../cascade/cluster.ts';
 import { type RestartablePgServer, startRestartablePgServer, withDatabase } from '../support/pg-server.ts';
@@ -69,17 +69,8 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30
 
 const ctl = new AbortController();
 const running: Promise<unknown>[] = [];
-const tickerStats: TickerStats = {
-  database: '?',
-  ran: false,
-  tickerCalls: 0,
-  ticks: 0,
-  retried: 0,
-  maintSteps: 0,
-  errors: 0,
-  startedAt: new Date(),
-};
-const rootTickerStats: TickerStats = { ...tickerStats, startedAt: new Date() };
+const tickerStats = newTickerStats();
+const rootTickerStats = newTickerStats();
 const consumerStats: ConsumerStats = { batches: 0, events: 0, retried: 0, errors: 0, latencyMs: [] };
 let cluster: Cluster;
 let produced = 0; // events 1..produced went into both the plain queue and the cascade's root

@@ -287,6 +287,6 @@ describe('walmgr archive while S3 goes away', () => {
       'soon',
     ]);
     expect(b.code).not.toBe(0);
-    expect(b.stderr).toContain('--archive-timeout "soon" is not a positive number of seconds');
+    expect(b.stderr).toContain('--archive-timeout "soon": expected seconds');
   });
 });

@@ -228,7 +228,10 @@ describe('skytools walmgr expire', () => {
       expect(bad.code).not.toBe(0);
       expect(bad.stderr).toContain('give --keep-last N and/or --max-age-days D');
       const nan = await walmgr(['expire', '--repo', dir, '--keep-last', 'two']);
-      expect(nan.stderr).toContain('--keep-last "two" is not a number');
+      expect(nan.code).toBe(1);
+      expect(nan.stderr).toContain('--keep-last "two": expected an integer');
+      const zero = await walmgr(['expire', '--repo', dir, '--max-age-days', '0']);
+      expect(zero.stderr).toContain('--max-age-days "0": must be ≥');
       expect(await keys(storage)).toEqual(before);
 
       const dry = await walmgr([

@@ -2,12 +2,12 @@
 // URL-encoded keys under the repository prefix, Powertools logging, retention with dry run.
 import type { S3Event } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expireOnce } from '../../functions/wal-expire/handler.ts';
-import { repositoryKey, verifyEvent } from '../../functions/wal-verify/handler.ts';
-import { createObservability } from '../../layers/aws/observability.ts';
+import { asLogger, createObservability } from '../../layers/aws/observability.ts';
 import { openStorage } from '../../layers/storage/index.ts';
 import type { Storage } from '../../layers/storage/types.ts';
 import { compress, sha256 } from '../../layers/walmgr/codec.ts';
+import { expireOnce } from '../../layers/walmgr/lambda/expire-schedule.ts';
+import { repositoryKey, verifyObjectEvents } from '../../layers/walmgr/lambda/verify-events.ts';
 import { META, manifestKey } from '../../layers/walmgr/layout.ts';
 import { type S3Endpoint, startS3 } from './harness.ts';
 
@@ -36,13 +36,20 @@ describe('wal-verify and wal-expire handlers', () => {
   let s3: S3Endpoint;
   let storage: Storage;
   const logged: { level: string; msg: string }[] = [];
+  const counted: Record<string, number> = {};
+  // The handlers' wiring: the runtime's Logger over Powertools, counts as metrics.
   const obs = () => {
     const o = createObservability('wal-test');
     for (const level of ['info', 'warn', 'error', 'debug'] as const)
       o.logger[level] = ((msg: string) => {
         logged.push({ level, msg });
       }) as never;
-    return o;
+    return {
+      log: asLogger(o.logger),
+      count: (metric: string, n: number) => {
+        counted[metric] = (counted[metric] ?? 0) + n;
+      },
+    };
   };
   beforeAll(async () => {
     s3 = await startS3('handlers');
@@ -80,8 +87,8 @@ describe('wal-verify and wal-expire handlers', () => {
       metadata: { [META.sha256]: 'x', [META.codec]: 'none' },
     });
     const keys = [1, 2, 3, 5, 6].map((n) => `pg+main/${SYS}/wal/00000001/${name(n)}`);
-    const out = await verifyEvent(
-      event(s3.bucket, ...keys, 'elsewhere/x', `pg+main/${SYS}/backups/b/data/PG_VERSION`),
+    const out = await verifyObjectEvents(
+      event(s3.bucket, ...keys, 'elsewhere/x', `pg+main/${SYS}/backups/b/data/PG_VERSION`).Records,
       deps,
     );
     expect(out.map((v) => v.kind)).toEqual(['wal', 'wal', 'wal', 'wal', 'wal', 'skipped']);
@@ -91,6 +98,8 @@ describe('wal-verify and wal-expire handlers', () => {
     expect(logged.filter((l) => l.level === 'error').map((l) => l.msg)).toEqual([
       'WAL archive object failed verification',
     ]);
+    expect(counted.WalGaps).toBeGreaterThanOrEqual(1);
+    expect(counted.WalObjectProblems).toBeGreaterThanOrEqual(1);
   });
 
   it('expires by the configured policy, and only reports on a dry-run event', async () => {
@@ -114,6 +123,7 @@ describe('wal-verify and wal-expire handlers', () => {
     expect(await storage.head(manifestKey(SYS, 'b1'))).not.toBeNull();
     const res = await expireOnce(undefined, deps);
     expect(res.dryRun).toBe(false);
+    expect(counted.WalBackupsExpired).toBe(1);
     expect(await storage.head(manifestKey(SYS, 'b1'))).toBeNull();
     expect((await storage.list(`${SYS}/wal/`)).map((o) => o.key.split('/').at(-1))).toEqual([
       name(3),

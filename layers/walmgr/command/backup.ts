@@ -1,0 +1,45 @@
+// `walmgr backup`: a base backup of the running cluster into the repository; prints its id.
+import type { WalmgrSettings } from '../settings.ts';
+import { type CommandIo, processIo, withRepository } from './context.ts';
+
+export interface BackupOptions {
+  /** Immediate checkpoint at the start (false: spread). */
+  fast: boolean;
+  /** Seconds to wait for the stop segment to be archived. */
+  archiveTimeout: number;
+  /** Bytes: files larger than this are stored in pieces of this size. */
+  pieceSize: number;
+}
+
+export async function backupCommand(
+  o: BackupOptions,
+  s: WalmgrSettings,
+  io: CommandIo = processIo,
+): Promise<void> {
+  const [{ backup }, { connectClient }] = await Promise.all([
+    import('../backup.ts'),
+    import('../../db/connection.ts'),
+  ]);
+  await withRepository(s, async (storage) => {
+    const client = await connectClient({
+      ...(s.db ? { connectionString: s.db } : {}),
+      applicationName: 'skytools walmgr backup',
+    });
+    try {
+      const m = await backup({
+        storage,
+        client,
+        ...(s.pgdataGiven ? { pgdata: s.pgdata } : {}),
+        codec: s.compression,
+        parallel: s.parallel,
+        fast: o.fast,
+        archiveTimeoutMs: o.archiveTimeout * 1000,
+        pieceSize: o.pieceSize,
+        progress: (m) => io.err(`${m}\n`),
+      });
+      io.out(`${m.id}\n`);
+    } finally {
+      await client.end();
+    }
+  });
+}

@@ -1,0 +1,69 @@
+// What every walmgr command needs besides its own options: the resolved settings, where to write
+// (stdout for results, stderr for progress), and the repository opened from the settings.
+import path from 'node:path';
+import { ConfigError } from '../../config/settings.ts';
+import type { Storage } from '../../storage/types.ts';
+import type { WalmgrSettings } from '../settings.ts';
+
+export interface CommandIo {
+  /** Results (stdout). */
+  out(text: string): void;
+  /** Progress and warnings (stderr). */
+  err(text: string): void;
+}
+
+export const processIo: CommandIo = {
+  out: (t) => void process.stdout.write(t),
+  err: (t) => void process.stderr.write(t),
+};
+
+/** Opens the repository the settings name; the AWS SDK loads only here, and only for s3://. */
+export async function openRepository(s: WalmgrSettings): Promise<Storage> {
+  if (!s.repo)
+    throw new ConfigError(
+      'no repository: pass --repo s3://bucket/prefix (or a directory), set WALMGR_REPO, or walmgr_data in the .ini',
+      { kind: 'missing' },
+    );
+  const { openStorage } = await import('../../storage/index.ts');
+  return openStorage(s.repo, {
+    ...(s.endpoint ? { endpoint: s.endpoint } : {}),
+    ...(s.region ? { region: s.region } : {}),
+    conditionalPut: s.conditionalPut,
+    requestDeadlineMs: s.timeout * 1000,
+    idleTimeoutMs: Math.min(s.timeout, 30) * 1000,
+  });
+}
+
+/** Runs fn with the repository open and always closes it. */
+export async function withRepository<T>(s: WalmgrSettings, fn: (storage: Storage) => Promise<T>): Promise<T> {
+  const storage = await openRepository(s);
+  try {
+    return await fn(storage);
+  } finally {
+    storage.close();
+  }
+}
+
+/** Quotes a value for /bin/sh (archive_command and restore_command are run by the shell). */
+export function shq(v: string): string {
+  return /^[\w@%+=:,./-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The shell fast paths, beside this folder: they answer from the spool without starting Node. */
+export const FAST_ARCHIVE = path.resolve(import.meta.dirname, '../archive-fast.sh');
+export const FAST_RESTORE = path.resolve(import.meta.dirname, '../restore-fast.sh');
+
+/** Flags that make a spawned walmgr find the same repository (never credentials). */
+export function repoFlags(s: WalmgrSettings): string {
+  const parts = [`--repo ${shq(s.repo ?? '')}`];
+  if (s.endpoint) parts.push(`--endpoint ${shq(s.endpoint)}`);
+  if (s.region) parts.push(`--region ${shq(s.region)}`);
+  if (s.spool) parts.push(`--spool ${shq(s.spool)}`);
+  if (s.usePartial) parts.push('--use-partial on');
+  return parts.join(' ');
+}
+
+/** `restore_command = '…'` / `archive_command = '…'`: a postgresql.conf string literal. */
+export function confString(v: string): string {
+  return `'${v.replace(/'/g, "''")}'`;
+}

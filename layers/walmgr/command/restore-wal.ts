@@ -1,0 +1,115 @@
+// `walmgr restore-wal %f %p` (restore_command) and its background half `restore-prefetch`.
+// Returns the exit code PostgreSQL reads: 0 restored, 1 not in the archive (end of archive
+// recovery). Errors are thrown; the CLI's policy exits 126 for them, so recovery stops instead
+// of promoting early (layers/errors/exit.ts).
+import path from 'node:path';
+import { EXIT } from '../../errors/exit.ts';
+import type { Storage } from '../../storage/types.ts';
+import { WalError } from '../errors.ts';
+import type { WalmgrSettings } from '../settings.ts';
+import { spoolDir } from '../spool.ts';
+import { type CommandIo, openRepository, processIo } from './context.ts';
+
+/** The repository opened on first use: a segment served from a full spool needs none. */
+function lazyRepository(s: WalmgrSettings) {
+  let storage: Promise<Storage> | undefined;
+  return {
+    open: () => {
+      storage ??= openRepository(s);
+      return storage;
+    },
+    close: async () => {
+      if (storage) (await storage.catch(() => null))?.close();
+    },
+  };
+}
+
+async function systemIdOf(pgdata: string): Promise<string | null> {
+  const { readSystemId } = await import('../wal.ts');
+  return readSystemId(pgdata);
+}
+
+export async function restoreWalCommand(
+  walName: string,
+  destPath: string,
+  s: WalmgrSettings,
+  io: CommandIo = processIo,
+  /** The running command line, to start the prefetcher with the same settings. */
+  argv: readonly string[] = process.argv,
+): Promise<number> {
+  const [{ restoreWal }, sysid] = await Promise.all([import('../restore-wal.ts'), systemIdOf(s.pgdata)]);
+  if (!sysid)
+    throw new WalError(
+      'invalid',
+      `cannot read ${path.join(s.pgdata, 'global/pg_control')}; restore-wal runs in the data directory (or pass --pgdata)`,
+    );
+  const repo = lazyRepository(s);
+  try {
+    const res = await restoreWal({
+      storage: repo.open,
+      walName,
+      destPath,
+      pgdata: s.pgdata,
+      sysid,
+      spool: spoolDir(s.pgdata, s.spool),
+      prefetch: s.prefetch,
+      parallel: s.parallel,
+      usePartial: s.usePartial,
+      log: (m) => io.err(`skytools walmgr restore-wal: ${m}\n`),
+    });
+    if (res.refillAfter) await startPrefetcher(argv, res.refillAfter);
+    if (res.status === 'not-found') {
+      io.err(`skytools walmgr restore-wal: ${walName} is not in ${(await repo.open()).description}\n`);
+      return EXIT.notFound;
+    }
+    return EXIT.ok;
+  } finally {
+    await repo.close();
+  }
+}
+
+/**
+ * Refills the prefetch window in a detached process so this call returns now: the same command
+ * line with `restore-wal %f %p` replaced by `restore-prefetch <name> <segment size>`.
+ */
+async function startPrefetcher(argv: readonly string[], after: { walName: string; segSize: number }) {
+  const { spawn } = await import('node:child_process');
+  const args = argv.slice(1);
+  const at = args.indexOf('restore-wal');
+  if (at < 0) return;
+  const child = spawn(
+    process.execPath,
+    [...args.slice(0, at), 'restore-prefetch', after.walName, String(after.segSize), ...args.slice(at + 3)],
+    { detached: true, stdio: 'ignore', cwd: process.cwd() },
+  );
+  child.unref();
+}
+
+/** `restore-prefetch <name> <segsize>`: fetches the segments after <name> into the spool. */
+export async function restorePrefetchCommand(
+  walName: string,
+  segSize: string,
+  s: WalmgrSettings,
+): Promise<void> {
+  const [{ prefetchWindow }, sysid] = await Promise.all([import('../restore-wal.ts'), systemIdOf(s.pgdata)]);
+  if (!sysid) return;
+  const repo = lazyRepository(s);
+  try {
+    await prefetchWindow(
+      {
+        storage: repo.open,
+        walName,
+        destPath: '',
+        pgdata: s.pgdata,
+        sysid,
+        spool: spoolDir(s.pgdata, s.spool),
+        prefetch: s.prefetch,
+        parallel: s.parallel,
+      },
+      walName,
+      Number(segSize),
+    );
+  } finally {
+    await repo.close();
+  }
+}

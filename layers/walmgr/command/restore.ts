@@ -1,0 +1,56 @@
+// `walmgr restore`: a base backup into an empty data directory, with recovery set up (PITR or
+// standby) and a restore_command that uses the shell fast path.
+import os from 'node:os';
+import { ConfigError } from '../../config/settings.ts';
+import type { WalmgrSettings } from '../settings.ts';
+import { type CommandIo, FAST_RESTORE, processIo, repoFlags, shq, withRepository } from './context.ts';
+
+const ACTIONS = ['pause', 'promote', 'shutdown'] as const;
+
+export interface RestoreOptions {
+  backup: string;
+  systemId?: string;
+  targetTime?: string;
+  targetLsn?: string;
+  targetXid?: string;
+  targetAction: string;
+  standby?: boolean;
+  restoreCommand?: string;
+}
+
+/** The restore_command written into the restored cluster. */
+export function restoreCommandLine(s: WalmgrSettings): string {
+  return `SKYTOOLS_NODE=${shq(process.execPath)} ${shq(FAST_RESTORE)} %f %p ${repoFlags(s)}`;
+}
+
+export async function restoreCommand(
+  o: RestoreOptions,
+  s: WalmgrSettings,
+  io: CommandIo = processIo,
+): Promise<void> {
+  if (!s.pgdataGiven)
+    throw new ConfigError('restore needs --pgdata <new empty directory> (or PGDATA)', { kind: 'missing' });
+  const action = ACTIONS.find((a) => a === o.targetAction);
+  if (!action) throw new ConfigError(`--target-action ${o.targetAction}: use pause, promote or shutdown`);
+  const { restoreBackup } = await import('../restore.ts');
+  await withRepository(s, (storage) =>
+    restoreBackup({
+      storage,
+      backup: o.backup,
+      ...(o.systemId ? { systemId: o.systemId } : {}),
+      pgdata: s.pgdata,
+      parallel: s.parallel,
+      // Decompress + check + write in worker threads, one per core at most.
+      workers: Math.min(s.parallel, os.availableParallelism()),
+      restoreCommand: o.restoreCommand ?? restoreCommandLine(s),
+      target: {
+        ...(o.targetTime ? { time: o.targetTime } : {}),
+        ...(o.targetLsn ? { lsn: o.targetLsn } : {}),
+        ...(o.targetXid ? { xid: o.targetXid } : {}),
+        action,
+      },
+      standby: Boolean(o.standby),
+      progress: (m) => io.err(`${m}\n`),
+    }),
+  );
+}
