@@ -1,5 +1,5 @@
-// The admin's command table: every `skytools setadm <ini> <command>` (name, help line, options it
-// reads, what it runs) and the options they share, declared once. The CLI registers the table on
+// The admin's command table: every `skytools setadm <ini> <command>` (names, help line, what it
+// runs) and the options they share, declared once. The CLI registers the table on
 // commander and dispatches through it; an admin built on the cascade (Londiste's) extends it with
 // `extendCommands(CascadeAdmin.commands, [...])` and inherits every cascade command.
 import { rmSync, writeFileSync } from 'node:fs';
