@@ -19,8 +19,20 @@ const META_FORMAT = 'format';
 
 export interface RepositoryMarker {
   format: number;
-  createdAt: string;
+  /** Absent when written at deploy time (the WalArchive construct: a synth-time date would change every template). */
+  createdAt?: string;
   createdBy: string;
+}
+
+/** The marker object as `walmgr init` and the WalArchive construct write it. */
+export function markerObject(marker: Omit<RepositoryMarker, 'format'>): {
+  body: string;
+  metadata: Record<string, string>;
+} {
+  return {
+    body: `${JSON.stringify({ format: REPOSITORY_FORMAT, ...marker }, null, 1)}\n`,
+    metadata: { [META_FORMAT]: String(REPOSITORY_FORMAT) },
+  };
 }
 
 /** What an error says to do: the repository given and how to initialise it. */
@@ -70,14 +82,10 @@ export async function initRepository(
   storage: Storage,
   now: Date = new Date(),
 ): Promise<{ status: 'created' | 'exists' }> {
-  const marker: RepositoryMarker = {
-    format: REPOSITORY_FORMAT,
-    createdAt: now.toISOString(),
-    createdBy: 'skytools walmgr init',
-  };
-  const res = await storage.put(MARKER_KEY, Buffer.from(`${JSON.stringify(marker, null, 1)}\n`), {
+  const marker = markerObject({ createdAt: now.toISOString(), createdBy: 'skytools walmgr init' });
+  const res = await storage.put(MARKER_KEY, Buffer.from(marker.body), {
     ifAbsent: true,
-    metadata: { [META_FORMAT]: String(REPOSITORY_FORMAT) },
+    metadata: marker.metadata,
   });
   if (res === 'exists') await requireRepository(storage);
   return { status: res === 'exists' ? 'exists' : 'created' };
