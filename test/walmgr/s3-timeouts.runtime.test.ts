@@ -1,6 +1,8 @@
 // Every S3 storage call is bounded by the idle timeout, not only by the overall deadline: against
 // an endpoint that accepts TCP and never answers, and one that sends the headers and then stalls
-// the body, each method fails with a StorageError that says it timed out, well before the deadline.
+// the body, and a multipart upload whose part is never answered, each method fails with a
+// StorageError that says it timed out, well before the deadline.
+import http from 'node:http';
 import net from 'node:net';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -161,5 +163,44 @@ describe('S3 storage against an endpoint that sends headers and stalls the body'
       }
     });
     expect(err.key).toBe('k');
+  });
+});
+
+describe('S3 storage: a multipart upload whose part never gets an answer', () => {
+  let server: http.Server;
+  let endpoint: string;
+  const seen: string[] = [];
+  beforeAll(async () => {
+    // Starts multipart uploads and aborts them like S3; every part upload is read and never answered.
+    server = http.createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      req.resume();
+      const url = new URL(req.url!, 'http://x');
+      if (req.method === 'POST' && url.searchParams.has('uploads')) {
+        res.writeHead(200, { 'content-type': 'application/xml' });
+        res.end(
+          '<?xml version="1.0" encoding="UTF-8"?><InitiateMultipartUploadResult><Bucket>stalled</Bucket><Key>p/k</Key><UploadId>u1</UploadId></InitiateMultipartUploadResult>',
+        );
+      } else if (req.method === 'DELETE') {
+        res.writeHead(204).end();
+      }
+      // PUT ?partNumber=…: never answered.
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    endpoint = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+
+  it('fails with a timeout instead of waiting for the part forever', async () => {
+    const storage = storageAt(endpoint);
+    try {
+      await expectTimedOut('multipart put', () => storage.put('k', bigStream()));
+    } finally {
+      storage.close();
+    }
+    expect(seen.some((r) => r.startsWith('PUT') && r.includes('partNumber='))).toBe(true);
   });
 });
