@@ -20,7 +20,7 @@ interface Stall {
   stop(): Promise<void>;
 }
 
-/** A TCP server on 127.0.0.1 that accepts and then does what `onRequest` says with the socket. */
+/** A TCP server on 127.0.0.1 that accepts and then does what `onConnect` says with the socket. */
 async function stallServer(onConnect: (s: net.Socket) => void): Promise<Stall> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((s) => {
