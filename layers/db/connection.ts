@@ -113,6 +113,33 @@ export function guardClient<C extends pg.ClientBase>(client: C): C {
   return client;
 }
 
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+
+/**
+ * Whether an error means the connection is gone or cannot be made (server down, restarting,
+ * shutting down, network), as opposed to a statement or handler failing on a live connection.
+ * Loops reconnect quickly after the first and back off slowly after the second.
+ */
+export function isConnectionFailure(err: unknown, depth = 0): boolean {
+  const e = err as { code?: unknown; message?: unknown; cause?: unknown } | null;
+  // Our domain errors wrap the pg error: look through the causes.
+  if (e?.cause !== undefined && depth < 5 && isConnectionFailure(e.cause, depth + 1)) return true;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  // 08xxx connection exceptions, 57P01-57P03 admin/crash shutdown and "starting up".
+  if (CONNECTION_CODES.has(code) || code.startsWith('08') || /^57P0[123]$/.test(code)) return true;
+  const msg = typeof e?.message === 'string' ? e.message : '';
+  return /Connection terminated|connection error and is not queryable|timeout expired|Connection ended/i.test(
+    msg,
+  );
+}
+
 /** Redacts the password of a postgres:// URL for messages and logs. */
 export function redactUrl(url: string): string {
   try {

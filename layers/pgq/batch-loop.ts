@@ -5,6 +5,7 @@
 // drain). A failing step costs its connection (discarded: it may be what failed) and either ends
 // the loop (the Lambda drain: SQS redelivers) or is retried after the shared back-off, which a
 // successful step resets.
+import { isConnectionFailure } from '../db/connection.ts';
 import { Backoff } from '../util/backoff.ts';
 import { sleep, type Waker } from '../util/sleep.ts';
 
@@ -54,7 +55,7 @@ export async function runBatchLoop<C, R>(opts: BatchLoopOptions<C, R>): Promise<
         res = await opts.step(conn.c);
       } catch (e) {
         const err = e as Error;
-        const retryInMs = opts.onError === 'stop' ? null : backoff.failure();
+        const retryInMs = opts.onError === 'stop' ? null : backoff.failure(isConnectionFailure(err));
         try {
           await opts.onFailure?.(err, retryInMs);
         } catch {

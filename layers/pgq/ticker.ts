@@ -6,7 +6,7 @@
 // Beyond pgqd: sub-second ticks, a single-runner guard (session advisory lock, so the connection
 // must be direct, not through a transaction-pooling proxy), a deadline, and counters.
 import type pg from 'pg';
-import { guardClient, toBigInt } from '../db/connection.ts';
+import { guardClient, isConnectionFailure, toBigInt } from '../db/connection.ts';
 import { quoteIdent } from '../db/ident.ts';
 import { Backoff } from '../util/backoff.ts';
 import { defaultLogger, type Logger, silentLogger } from '../util/log.ts';
@@ -120,7 +120,7 @@ export async function runTicker(opts: TickerOptions): Promise<TickerStats> {
         await loop(client, stats, { tickMs, retryMs, maintMs, stop, opts, log, slowest, backoff });
       } catch (err) {
         stats.errors++;
-        const retryInMs = backoff.failure();
+        const retryInMs = backoff.failure(isConnectionFailure(err));
         log.error('ticker failed; reconnecting', {
           database: stats.database,
           error: (err as Error).message,

@@ -10,6 +10,9 @@ export interface BackoffOptions {
   maxMs: number;
 }
 
+/** The longest wait before trying to reconnect to a database that went away. */
+export const RECONNECT_MAX_MS = 1000;
+
 /** A first wait below this would only hammer a database that is still starting up. */
 export const MIN_BACKOFF_MS = 100;
 
@@ -24,9 +27,15 @@ export class Backoff {
     this.#nextMs = this.initialMs;
   }
 
-  /** A failure: returns how long to wait before the next attempt; the one after waits twice that. */
-  failure(): number {
-    const ms = this.#nextMs;
+  /**
+   * A failure: returns how long to wait before the next attempt; the one after waits twice that.
+   * A lost or refused connection (`reconnect`) waits at most RECONNECT_MAX_MS however long the
+   * outage: trying to connect is cheap for the server, and the loop must be back within about a
+   * second of the database. Other failures (a handler or statement failing again and again) keep
+   * growing to maxMs, so a poison batch does not spin.
+   */
+  failure(reconnect = false): number {
+    const ms = reconnect ? Math.min(this.#nextMs, Math.max(this.initialMs, RECONNECT_MAX_MS)) : this.#nextMs;
     this.#nextMs = Math.min(this.#nextMs * 2, this.maxMs);
     return ms;
   }

@@ -54,6 +54,49 @@ async function ensureEmptyDir(dir: string): Promise<void> {
   await fs.chmod(dir, 0o700);
 }
 
+const TIME =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,6})?)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?|UTC|GMT)?$/i;
+const LSN = /^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/i;
+const XID = /^[0-9]{1,20}$/;
+
+/**
+ * Refuses a recovery target PostgreSQL would refuse at start (after the whole restore): one target
+ * at most, a time as `YYYY-MM-DD[ HH:MM[:SS[.ffffff]]][ zone]` that exists on the calendar, an LSN
+ * as `X/X` in hex, a transaction id as digits.
+ */
+export function checkRecoveryTarget(t: RecoveryTarget): void {
+  if ([t.time, t.lsn, t.xid].filter((v) => v !== undefined).length > 1) {
+    throw new WalError('invalid', 'give at most one of --target-time, --target-lsn, --target-xid');
+  }
+  if (t.time !== undefined) {
+    const m = TIME.exec(t.time.trim());
+    const [y, mo, d, h = '0', mi = '0', sec = '0'] = m ? m.slice(1) : [];
+    const day = m ? new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d))) : null;
+    const real =
+      day !== null &&
+      day.getUTCMonth() === Number(mo) - 1 &&
+      day.getUTCDate() === Number(d) &&
+      Number(h) < 24 &&
+      Number(mi) < 60 &&
+      Number(sec) < 60;
+    if (!real)
+      throw new WalError(
+        'invalid',
+        `--target-time ${JSON.stringify(t.time)} is not a time: use e.g. "2026-01-02 03:04:05+00" (date, time, optional zone)`,
+      );
+  }
+  if (t.lsn !== undefined && !LSN.test(t.lsn.trim()))
+    throw new WalError(
+      'invalid',
+      `--target-lsn ${JSON.stringify(t.lsn)} is not an LSN: use e.g. 0/3000060 (hex/hex)`,
+    );
+  if (t.xid !== undefined && (!XID.test(t.xid.trim()) || BigInt(t.xid.trim()) === 0n))
+    throw new WalError(
+      'invalid',
+      `--target-xid ${JSON.stringify(t.xid)} is not a transaction id: use its number, e.g. 1234`,
+    );
+}
+
 export async function restoreBackup(opts: RestoreOptions): Promise<Manifest> {
   const say = opts.progress ?? (() => {});
   if (!opts.restoreCommand.includes('%f') || !opts.restoreCommand.includes('%p')) {
@@ -63,9 +106,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<Manifest> {
     );
   }
   const t = opts.target ?? {};
-  if ([t.time, t.lsn, t.xid].filter(Boolean).length > 1) {
-    throw new WalError('invalid', 'give at most one of --target-time, --target-lsn, --target-xid');
-  }
+  checkRecoveryTarget(t);
   const ref = await findBackup(opts.storage, opts.backup, opts.systemId);
   const m = await readManifest(opts.storage, ref.systemId, ref.id);
   await ensureEmptyDir(opts.pgdata);

@@ -105,6 +105,8 @@ export interface WalmgrSettings extends Omit<Values, 'pgdata'> {
   pgdata: string;
   /** Whether the data directory was named (restore needs it named; backup asks the server otherwise). */
   pgdataGiven: boolean;
+  /** The settings the user gave (flag, environment or file) rather than left at their default. */
+  given: ReadonlySet<keyof Values>;
 }
 
 /** The walmgr .ini file and its section; the original walmgr's keys are accepted. */
@@ -135,6 +137,11 @@ export function loadWalmgrSettings(
       ...values,
       pgdata: path.resolve(cwd, values.pgdata ?? '.'),
       pgdataGiven: origin.pgdata !== undefined,
+      given: new Set(
+        (Object.keys(origin) as (keyof Values)[]).filter(
+          (k) => origin[k] !== undefined && origin[k] !== 'default',
+        ),
+      ),
     },
   };
 }

@@ -2,8 +2,9 @@
 // batch loop's control flow (drain, idle, time up, failure → discard the connection and retry or
 // stop), with fake steps: no database.
 import { describe, expect, it } from 'vitest';
+import { isConnectionFailure } from '../../layers/db/connection.ts';
 import { runBatchLoop } from '../../layers/pgq/batch-loop.ts';
-import { Backoff, MIN_BACKOFF_MS } from '../../layers/util/backoff.ts';
+import { Backoff, MIN_BACKOFF_MS, RECONNECT_MAX_MS } from '../../layers/util/backoff.ts';
 
 describe('Backoff', () => {
   it('starts at the loop delay, doubles on each failure and stops at the cap', () => {
@@ -17,6 +18,35 @@ describe('Backoff', () => {
     expect(b.nextMs).toBe(6400);
     b.success();
     expect([b.failure(), b.failure()]).toEqual([200, 400]);
+  });
+
+  it('retries a lost connection at most RECONNECT_MAX_MS apart, however long the outage', () => {
+    const b = new Backoff({ delayMs: 100, maxMs: 60_000 });
+    const waits = Array.from({ length: 12 }, () => b.failure(true));
+    expect(waits.slice(0, 4)).toEqual([100, 200, 400, 800]);
+    expect(waits.slice(4).every((w) => w === RECONNECT_MAX_MS)).toBe(true);
+    // a failing statement on a live connection keeps growing
+    expect(b.failure(false)).toBe(60_000);
+  });
+
+  it('tells a lost or refused connection from a failing statement', () => {
+    const pgErr = (code: string, message = 'x') => Object.assign(new Error(message), { code });
+    for (const e of [
+      pgErr('ECONNREFUSED'),
+      pgErr('57P01', 'terminating connection due to administrator command'),
+      pgErr('57P03', 'the database system is starting up'),
+      pgErr('08006'),
+      new Error('Connection terminated unexpectedly'),
+      new Error('wrapped', { cause: pgErr('ECONNRESET') }),
+    ])
+      expect(isConnectionFailure(e), String(e)).toBe(true);
+    for (const e of [
+      pgErr('42P01', 'relation does not exist'),
+      pgErr('28P01'),
+      new Error('handler failed'),
+      null,
+    ])
+      expect(isConnectionFailure(e), String(e)).toBe(false);
   });
 
   it('never waits less than MIN_BACKOFF_MS, nor starts above the cap', () => {

@@ -12,6 +12,7 @@ import { connectClient, createPool } from '../../layers/db/connection.ts';
 import { install } from '../../layers/install/installer.ts';
 import { type ConsumerStats, runConsumer } from '../../layers/pgq/consumer-loop.ts';
 import { newTickerStats, runTicker } from '../../layers/pgq/ticker.ts';
+import { RECONNECT_MAX_MS } from '../../layers/util/backoff.ts';
 import { createLogger, type LogFields } from '../../layers/util/log.ts';
 import { Cluster, type NodeDb, range, seen } from '../cascade/cluster.ts';
 import { type RestartablePgServer, startRestartablePgServer, withDatabase } from '../support/pg-server.ts';
@@ -23,7 +24,7 @@ const RESUME_WITHIN_MS = 2000;
 // Loop pace and back-off cap of every loop here: the first retry of an outage waits
 // max(100 ms, pace); the cap keeps the worst wait after the server is back well inside 2 s.
 const PACE_MS = 100;
-const MAX_BACKOFF_MS = 1000;
+const MAX_BACKOFF_MS = RECONNECT_MAX_MS;
 
 let srv: RestartablePgServer;
 const pools: pg.Pool[] = [];
@@ -116,7 +117,6 @@ function startLoops() {
     runTicker({
       connect: () => connectClient({ connectionString: url('rc_q'), applicationName: 'reconnect ticker' }),
       tickPeriodMs: 50,
-      maxBackoffMs: MAX_BACKOFF_MS,
       signal: ctl.signal,
       stats: tickerStats,
       log: capturingLogger('ticker'),
@@ -125,7 +125,6 @@ function startLoops() {
       connect: () =>
         connectClient({ connectionString: url('rc_r'), applicationName: 'reconnect root ticker' }),
       tickPeriodMs: 50,
-      maxBackoffMs: MAX_BACKOFF_MS,
       signal: ctl.signal,
       stats: rootTickerStats,
       log: capturingLogger('root ticker'),
@@ -140,7 +139,6 @@ function startLoops() {
       consumer: CONSUMER,
       register: true,
       loopDelayMs: PACE_MS,
-      maxBackoffMs: MAX_BACKOFF_MS,
       untagged: 'done',
       signal: ctl.signal,
       stats: consumerStats,
@@ -155,7 +153,7 @@ function startLoops() {
     }),
   );
   for (const n of ['b', 'l']) {
-    cluster.workerPatch[n] = { maxBackoffMs: MAX_BACKOFF_MS, log: capturingLogger(`worker ${n}`) };
+    cluster.workerPatch[n] = { log: capturingLogger(`worker ${n}`) };
   }
   cluster.handlers.l = async (batch, local) => {
     const evs = batch.events.filter((e) => !isCascadeEvent(e));
@@ -199,8 +197,10 @@ describe('loops across database restarts', () => {
     it(`resume within ${RESUME_WITHIN_MS} ms after restart ${round} of ${RESTARTS}`, async () => {
       const failuresBefore = failures.length;
       await srv.halt();
-      // Long enough for every loop to fail and back off a few times.
-      await new Promise((r) => setTimeout(r, 1200));
+      // Long enough for every loop to fail and back off a few times; the last outage long enough
+      // that a growing back-off (default caps: 30 s ticker, 60 s consumer) would reach seconds —
+      // a lost connection is retried at most RECONNECT_MAX_MS apart however long it lasts.
+      await new Promise((r) => setTimeout(r, round === RESTARTS ? 7000 : 1200));
       await srv.resume();
       const up = Date.now();
       const ticks = { plain: tickerStats.ticks, root: rootTickerStats.ticks };

@@ -10,7 +10,7 @@ export function archiveCommandLines(s: WalmgrSettings): string {
     throw new ConfigError('pass --repo (or WALMGR_REPO) so the printed commands name the repository', {
       kind: 'missing',
     });
-  const archive = `SKYTOOLS_NODE=${shq(process.execPath)} ${shq(FAST_ARCHIVE)} %p %f ${repoFlags(s)}`;
+  const archive = `SKYTOOLS_NODE=${shq(process.execPath)} ${shq(FAST_ARCHIVE)} %p %f ${repoFlags(s, 'archive')}`;
   return `archive_mode = on\narchive_command = ${confString(archive)}\nrestore_command = ${confString(restoreCommandLine(s))}\n`;
 }
 

@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { ConfigError } from '../../config/settings.ts';
 import type { Storage } from '../../storage/types.ts';
-import type { WalmgrSettings } from '../settings.ts';
+import { WALMGR_SETTINGS, type WalmgrSettings } from '../settings.ts';
 
 export interface CommandIo {
   /** Results (stdout). */
@@ -66,13 +66,29 @@ export function shq(v: string): string {
 export const FAST_ARCHIVE = path.resolve(import.meta.dirname, '../archive-fast.sh');
 export const FAST_RESTORE = path.resolve(import.meta.dirname, '../restore-fast.sh');
 
-/** Flags that make a spawned walmgr find the same repository (never credentials). */
-export function repoFlags(s: WalmgrSettings): string {
+/** The settings a spawned archive / restore-wal uses: what the user gave must reach it. */
+const PASSED_ON: Record<'archive' | 'restore', readonly (keyof typeof WALMGR_SETTINGS.specs)[]> = {
+  archive: ['endpoint', 'region', 'conditionalPut', 'spool', 'parallel', 'ahead', 'compression', 'timeout'],
+  restore: ['endpoint', 'region', 'conditionalPut', 'spool', 'parallel', 'prefetch', 'usePartial', 'timeout'],
+};
+const S3_ONLY = new Set(['endpoint', 'region', 'conditionalPut']);
+
+/**
+ * Flags for the archive_command / restore_command that run later in the server's environment:
+ * the repository and every setting the user gave that the command uses (never credentials);
+ * S3 settings only for an s3:// repository, so an AWS_REGION in the shell is not baked into a
+ * local one. Defaults are left out: the spawned command has the same.
+ */
+export function repoFlags(s: WalmgrSettings, purpose: 'archive' | 'restore'): string {
   const parts = [`--repo ${shq(s.repo ?? '')}`];
-  if (s.endpoint) parts.push(`--endpoint ${shq(s.endpoint)}`);
-  if (s.region) parts.push(`--region ${shq(s.region)}`);
-  if (s.spool) parts.push(`--spool ${shq(s.spool)}`);
-  if (s.usePartial) parts.push('--use-partial on');
+  const s3 = (s.repo ?? '').startsWith('s3://');
+  for (const name of PASSED_ON[purpose]) {
+    if (!s.given.has(name) || (S3_ONLY.has(name) && !s3)) continue;
+    const v = s[name];
+    if (v === undefined) continue;
+    const flag = WALMGR_SETTINGS.specs[name].flag!.split(' ')[0]!;
+    parts.push(`${flag} ${shq(typeof v === 'boolean' ? (v ? 'on' : 'off') : String(v))}`);
+  }
   return parts.join(' ');
 }
 

@@ -20,7 +20,7 @@ export interface RestoreOptions {
 
 /** The restore_command written into the restored cluster. */
 export function restoreCommandLine(s: WalmgrSettings): string {
-  return `SKYTOOLS_NODE=${shq(process.execPath)} ${shq(FAST_RESTORE)} %f %p ${repoFlags(s)}`;
+  return `SKYTOOLS_NODE=${shq(process.execPath)} ${shq(FAST_RESTORE)} %f %p ${repoFlags(s, 'restore')}`;
 }
 
 export async function restoreCommand(
@@ -32,7 +32,15 @@ export async function restoreCommand(
     throw new ConfigError('restore needs --pgdata <new empty directory> (or PGDATA)', { kind: 'missing' });
   const action = ACTIONS.find((a) => a === o.targetAction);
   if (!action) throw new ConfigError(`--target-action ${o.targetAction}: use pause, promote or shutdown`);
-  const { restoreBackup } = await import('../restore.ts');
+  const { checkRecoveryTarget, restoreBackup } = await import('../restore.ts');
+  const target = {
+    ...(o.targetTime !== undefined ? { time: o.targetTime } : {}),
+    ...(o.targetLsn !== undefined ? { lsn: o.targetLsn } : {}),
+    ...(o.targetXid !== undefined ? { xid: o.targetXid } : {}),
+    action,
+  };
+  // Before the repository is even opened: a bad target would only show when the server starts.
+  checkRecoveryTarget(target);
   await withRepository(s, (storage) =>
     restoreBackup({
       storage,
@@ -43,12 +51,7 @@ export async function restoreCommand(
       // Decompress + check + write in worker threads, one per core at most.
       workers: Math.min(s.parallel, os.availableParallelism()),
       restoreCommand: o.restoreCommand ?? restoreCommandLine(s),
-      target: {
-        ...(o.targetTime ? { time: o.targetTime } : {}),
-        ...(o.targetLsn ? { lsn: o.targetLsn } : {}),
-        ...(o.targetXid ? { xid: o.targetXid } : {}),
-        action,
-      },
+      target,
       standby: Boolean(o.standby),
       progress: (m) => io.err(`${m}\n`),
     }),
