@@ -20,6 +20,7 @@ import {
   type Cluster,
   chownR,
   createCluster,
+  initRepo,
   ROOT as REPO_ROOT,
   s3Env,
   startS3,
@@ -225,8 +226,9 @@ export async function benchWal(opts: BenchWalOptions = {}): Promise<BenchWalResu
     await chownR(work);
     await source.start();
     // The stanza (pgBackRest's per-cluster repository record) must exist before archive-push;
-    // every copy below shares this system identifier.
+    // every copy below shares this system identifier. walmgr's repository is initialised likewise.
     await runAsPostgres('pgbackrest', [`--config=${pgbrConf}`, '--stanza=bench', 'stanza-create'], {}, work);
+    await initRepo(`s3://${s3.bucket}/walmgr`, s3.endpoint);
     say(`wal bench: writing ${segments} WAL segments of 16 MiB`);
     await source.query('create table w (id bigint, a text, b text, n numeric)');
     const startLsn = (await source.query<{ l: string }>('select pg_current_wal_lsn()::text as l'))[0]!.l;

@@ -36,6 +36,16 @@ export function register(program: Command): void {
   );
 
   walmgr
+    .command('init')
+    .description(
+      'initialise the repository (writes its marker; creates a local directory, an S3 bucket must exist); every other command refuses a repository without it. Idempotent; on an existing repository it only adds the marker',
+    )
+    .action(async (_o: unknown, cmd: Command) => {
+      const { initCommand } = await import('../../layers/walmgr/command/init.ts');
+      await initCommand(settings(cmd));
+    });
+
+  walmgr
     .command('archive')
     .description('archive_command: store WAL file %p named %f; exit 0 only once it is durable')
     .argument('<path>', '%p')

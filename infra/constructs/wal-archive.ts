@@ -1,7 +1,8 @@
 // WalArchive: the S3 repository for `skytools walmgr` (WAL + base backups) with its two Lambdas:
 // wal-verify on object-created events (checksum/header/continuity, layers/walmgr/verify-object.ts)
-// and wal-expire on a schedule (retention, layers/walmgr/retention.ts); plus the managed policy
-// for the database host: put new objects and read under the repository prefix, nothing else.
+// and wal-expire on a schedule (retention, layers/walmgr/retention.ts); the repository marker
+// (layers/walmgr/repository.ts) written at deploy time; plus the managed policy for the database
+// host: put new objects and read under the repository prefix, nothing else.
 import path from 'node:path';
 import { type CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -13,7 +14,9 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
+import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import { MARKER_KEY, markerObject } from '../../layers/walmgr/repository.ts';
 import { ackInvokeVersions, bundledFunction, FUNCTIONS_DIR } from './defaults.ts';
 
 export interface WalArchiveRetention {
@@ -86,6 +89,8 @@ export class WalArchive extends Construct {
   public readonly expireSchedule: scheduler.Schedule;
   /** Attach to the database host's role (see grantDatabaseHost). */
   public readonly hostPolicy: iam.ManagedPolicy;
+  /** Writes the repository marker at deploy time, so walmgr accepts the repository without `walmgr init`. */
+  public readonly marker: cr.AwsCustomResource;
 
   constructor(scope: Construct, id: string, props: WalArchiveProps = {}) {
     super(scope, id);
@@ -139,6 +144,7 @@ export class WalArchive extends Construct {
       });
     }
     this.repository = `s3://${this.bucket.bucketName}/${prefix}`;
+    this.marker = this.writeMarker(prefix);
     const objects = this.bucket.arnForObjects(`${prefix}/*`);
     // Bundled functions with the shared defaults (bundledFunction), but no VPC and no database:
     // they only talk to S3.
@@ -281,12 +287,43 @@ export class WalArchive extends Construct {
       id: wildcard(`${prefix}/*`),
       reason: `wal-expire reads manifests and deletes expired backups and WAL under the prefix; ${perObject}.`,
     });
-    // The bucket-notification custom resource aws-cdk-lib adds once per stack.
+    // The custom resources aws-cdk-lib adds once per stack.
     Validations.of(Stack.of(this)).acknowledge({
       id: 'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
       reason:
-        'aws-cdk-lib BucketNotificationsHandler (configures the S3 event notification at deploy time): AWS-maintained minimum to write its own logs.',
+        'aws-cdk-lib BucketNotificationsHandler (configures the S3 event notification at deploy time) and the ' +
+        'AwsCustomResource provider (writes the repository marker): AWS-maintained minimum to write their own logs.',
     });
+  }
+
+  /**
+   * The repository marker (layers/walmgr/repository.ts), written once at deploy time: without it
+   * every walmgr command refuses the repository, which is what catches a wrong bucket or prefix.
+   * Re-running it (a prefix change) rewrites the same marker, which is harmless.
+   */
+  private writeMarker(prefix: string): cr.AwsCustomResource {
+    const key = `${prefix}/${MARKER_KEY}`;
+    const marker = markerObject({ createdBy: 'WalArchive (CDK)' });
+    const put: cr.AwsSdkCall = {
+      service: 'S3',
+      action: 'putObject',
+      parameters: { Bucket: this.bucket.bucketName, Key: key, Body: marker.body, Metadata: marker.metadata },
+      physicalResourceId: cr.PhysicalResourceId.of(`${this.bucket.bucketName}/${key}`),
+    };
+    const statements = [
+      new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [this.bucket.arnForObjects(key)] }),
+    ];
+    if (this.encryptionKey)
+      statements.push(
+        new iam.PolicyStatement({ actions: ['kms:GenerateDataKey'], resources: [this.encryptionKey.keyArn] }),
+      );
+    const res = new cr.AwsCustomResource(this, 'RepositoryMarker', {
+      onCreate: put,
+      onUpdate: put,
+      policy: cr.AwsCustomResourcePolicy.fromStatements(statements),
+      installLatestAwsSdk: false,
+    });
+    return res;
   }
 
   private allow(fn: lambda.Function, actions: string[], resource: string): void {

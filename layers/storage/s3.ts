@@ -1,8 +1,10 @@
 // S3 backend (AWS S3 or any S3-compatible endpoint). Imported lazily through openStorage() so
 // that commands which never touch S3 do not pay for loading the AWS SDK.
-// Every request is bounded: a connect timeout, a socket-idle timeout, and for whole-object
-// calls an overall deadline; a dead endpoint turns into an error within seconds, never a hang.
-import type { Readable } from 'node:stream';
+// Every request is bounded: a connect timeout, a socket-idle timeout (also while a body is sent
+// or received, so a stream or a multipart part that stalls fails too), a deadline for the
+// response headers, and for whole-object calls an overall deadline; a dead endpoint turns into
+// a StorageError that says it timed out, never a hang.
+import { Readable } from 'node:stream';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -34,7 +36,7 @@ export interface S3StorageOptions {
   conditionalPut?: boolean;
   /** Overall deadline for one whole-object request, ms. Default 120 000. */
   requestDeadlineMs?: number;
-  /** Socket idle timeout, ms. Default 30 000. */
+  /** Socket idle timeout, ms: no byte sent or received for this long fails the request. Default 30 000. */
   idleTimeoutMs?: number;
   /** Connect timeout, ms. Default 5 000. */
   connectTimeoutMs?: number;
@@ -82,6 +84,31 @@ async function readBody(body: Readable, length: number | undefined): Promise<Buf
   return buf;
 }
 
+/**
+ * The SDK's idle and header timeouts (TimeoutError) and our deadline (an AbortError whose cause
+ * is AbortSignal.timeout's TimeoutError).
+ */
+function isTimeout(err: unknown): boolean {
+  const e = err as Error & { code?: string };
+  if (e?.name === 'TimeoutError' || e?.code === 'ETIMEDOUT') return true;
+  return e?.name === 'AbortError' && (e.cause as Error | undefined)?.name === 'TimeoutError';
+}
+
+/**
+ * The body of getStream(), whose errors (an idle timeout mid-body, a reset) arrive as the
+ * StorageError of that GET instead of the SDK's bare error.
+ */
+function relayBody(src: Readable, fail: (err: unknown) => StorageError): Readable {
+  async function* relay() {
+    try {
+      for await (const chunk of src) yield chunk as Buffer;
+    } catch (err) {
+      throw fail(err);
+    }
+  }
+  return Readable.from(relay(), { objectMode: false });
+}
+
 const UNSIGNED_OK = new Set(['PutObjectCommand', 'UploadPartCommand']);
 
 export class S3Storage implements Storage {
@@ -102,7 +129,12 @@ export class S3Storage implements Storage {
       maxAttempts: opts.maxAttempts ?? 3,
       requestHandler: {
         connectionTimeout: opts.connectTimeoutMs ?? 5_000,
-        requestTimeout: opts.idleTimeoutMs ?? 30_000,
+        // The idle timeout that fails the request (before the headers, mid-upload, mid-body):
+        // @smithy/node-http-handler 4.x reads it from socketTimeout. Its requestTimeout is the
+        // time to the response headers and only logs a warning unless throwOnRequestTimeout.
+        socketTimeout: opts.idleTimeoutMs ?? 30_000,
+        requestTimeout: opts.requestDeadlineMs ?? 120_000,
+        throwOnRequestTimeout: true,
       },
     });
     this.unsignedPayloadOverTls(endpoint);
@@ -140,6 +172,12 @@ export class S3Storage implements Storage {
     const e = err as AwsError & Error;
     const code = e?.name ?? 'error';
     const st = status(err);
+    if (isTimeout(err))
+      return new StorageError(
+        'io',
+        `${op} ${key} on ${this.description} timed out: ${e?.message ?? String(err)}${e?.cause instanceof Error ? ` (${e.cause.message})` : ''}; check the endpoint answers (--endpoint, network, proxy) and raise --timeout only for a slow link`,
+        { key, cause: err },
+      );
     return new StorageError(
       'io',
       `${op} ${key} on ${this.description} failed: ${code}${st ? ` (HTTP ${st})` : ''}: ${e?.message ?? String(err)}; check the endpoint is reachable, the bucket exists and the credentials allow ${op}`,
@@ -167,7 +205,8 @@ export class S3Storage implements Storage {
           this.deadline(),
         );
       } else {
-        // Multipart cannot be made conditional everywhere; check first (not atomic).
+        // Multipart cannot be made conditional everywhere; check first (not atomic). Each of its
+        // requests (create, every part, complete, abort) is bounded by the client's timeouts.
         if (opts.ifAbsent && this.atomicIfAbsent && (await this.head(key))) return 'exists';
         const up = new Upload({
           client: this.client,
@@ -230,12 +269,13 @@ export class S3Storage implements Storage {
 
   async getStream(key: string): Promise<{ body: Readable; info: ObjectInfo } | null> {
     try {
-      // No overall deadline: the body may take long; the socket idle timeout still bounds stalls.
+      // No overall deadline: the body may take long; the socket idle timeout bounds stalls, the
+      // request timeout the wait for the headers.
       const r = await this.client.send(
         new GetObjectCommand({ Bucket: this.opts.bucket, Key: this.key(key) }),
       );
       return {
-        body: r.Body as Readable,
+        body: relayBody(r.Body as Readable, (err) => this.fail('GET', key, err)),
         info: {
           key,
           size: r.ContentLength ?? 0,

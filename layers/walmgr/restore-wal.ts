@@ -8,6 +8,7 @@ import type { Storage } from '../storage/types.ts';
 import { decompress, sha256 } from './codec.ts';
 import { WalError } from './errors.ts';
 import { META, walKey } from './layout.ts';
+import { requireRepository } from './repository.ts';
 import { restoreSpoolPath } from './spool.ts';
 import { checkSegment, parseWalName, segmentName, segmentNumber, type WalName } from './wal.ts';
 
@@ -170,6 +171,10 @@ export async function restoreWal(
     await fs.rename(spooled, dest);
   } catch {
     data = await fetchWal(await opts.storage(), opts.sysid, wal);
+    // "Not archived" ends recovery: only an initialised repository may say so. A missing
+    // directory, an unmounted volume or a wrong prefix throws (exit 126) instead. A found,
+    // verified segment proves the repository, so the hot path pays nothing for this.
+    if (!data) await requireRepository(await opts.storage());
     if (!data && opts.usePartial && wal.kind === 'segment') {
       data = await fetchPartialAsLast(await opts.storage(), opts.sysid, wal, opts.log);
       if (data) {

@@ -9,6 +9,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { WalArchive, type WalArchiveProps } from '../../infra/index.ts';
+import { MARKER_KEY, REPOSITORY_FORMAT } from '../../layers/walmgr/repository.ts';
 
 function build(props: WalArchiveProps = {}, bundling = false, extra?: (stack: Stack) => void) {
   const app = new App(bundling ? {} : { context: { 'aws:cdk:bundling-stacks': [] } });
@@ -148,6 +149,23 @@ describe('WalArchive', () => {
     });
   });
 
+  it('writes the repository marker at deploy time, so walmgr accepts the repository without walmgr init', () => {
+    const markers = Object.values(t.findResources('Custom::AWS'));
+    expect(markers).toHaveLength(1);
+    const create = JSON.stringify(markers[0]!.Properties.Create);
+    expect(create).toContain('putObject');
+    expect(create).toContain(`walmgr/${MARKER_KEY}`);
+    // The format walmgr checks with a HEAD (layers/walmgr/repository.ts).
+    expect(create).toContain(`"format\\":\\"${REPOSITORY_FORMAT}`);
+    const policies = Object.values(t.findResources('AWS::IAM::Policy')).map((p) =>
+      JSON.stringify(p.Properties.PolicyDocument),
+    );
+    const markerPolicy = policies.filter((p) => p.includes(MARKER_KEY));
+    expect(markerPolicy).toHaveLength(1);
+    expect(markerPolicy[0]).toContain('s3:PutObject');
+    expect(markerPolicy[0]).not.toContain('kms:');
+  });
+
   it('cdk-nag AwsSolutions: no unacknowledged findings', () => {
     expect(() => s.app.synth()).not.toThrow();
   });
@@ -212,6 +230,11 @@ describe('WalArchive', () => {
     expect(st.find((x) => x.Sid === 'WalOnlyIfAbsent')).toBeUndefined();
     expect(JSON.stringify(st.find((x) => x.Sid === 'ArchiveKey'))).toContain('kms:GenerateDataKey');
     expect(JSON.stringify(st)).toContain('/prod-db/*');
+    // The marker under the custom prefix, written with the KMS key.
+    const markerPolicy = Object.values(t2.findResources('AWS::IAM::Policy'))
+      .map((p) => JSON.stringify(p.Properties.PolicyDocument))
+      .find((p) => p.includes(`prod-db/${MARKER_KEY}`));
+    expect(markerPolicy).toContain('kms:GenerateDataKey');
     expect(() => b.app.synth()).not.toThrow();
   });
 

@@ -12,6 +12,7 @@ import {
   type Cluster,
   chownR,
   createCluster,
+  initRepo,
   type S3Endpoint,
   startProxy,
   startS3,
@@ -48,6 +49,7 @@ describe('walmgr archive and restore-wal', () => {
   beforeAll(async () => {
     s3 = await startS3('walmgr-unit');
     cleanup.push(() => s3.stop());
+    await initRepo(`s3://${s3.bucket}/unit`, s3.endpoint);
     storage = await openStorage(`s3://${s3.bucket}/unit`, { endpoint: s3.endpoint, conditionalPut: false });
     cleanup.push(async () => storage.close());
     // Real WAL: a cluster that keeps its segments (archive_command 'true' would recycle them).
@@ -177,6 +179,7 @@ describe('walmgr archive while S3 goes away', () => {
   beforeAll(async () => {
     s3 = await startS3('walmgr-outage');
     cleanup.push(() => s3.stop());
+    await initRepo(`s3://${s3.bucket}/o`, s3.endpoint);
     proxy = await startProxy(s3.endpoint);
     cleanup.push(() => proxy.stop());
     c = await createCluster({

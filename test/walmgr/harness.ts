@@ -10,6 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { openStorage } from '../../layers/storage/index.ts';
+import { initRepository } from '../../layers/walmgr/repository.ts';
 import { embeddedBinDir, freePort } from '../support/pg-server.ts';
 
 const run = promisify(execFile);
@@ -339,4 +341,17 @@ export function archiveCommand(repoFlags: string): string {
 
 export function restoreCommandFlags(repo: string, endpoint?: string): string[] {
   return ['--repo', repo, ...(endpoint ? ['--endpoint', endpoint] : [])];
+}
+
+/**
+ * Initialises a repository as `walmgr init` does (its marker; a local directory is created):
+ * every walmgr command but init refuses a repository without it.
+ */
+export async function initRepo(repo: string, endpoint?: string): Promise<void> {
+  const storage = await openStorage(repo, endpoint ? { endpoint, conditionalPut: false } : {});
+  try {
+    await initRepository(storage);
+  } finally {
+    storage.close();
+  }
 }

@@ -7,7 +7,7 @@ import type { Storage } from '../../layers/storage/types.ts';
 import { backupFileKey, manifestKey } from '../../layers/walmgr/layout.ts';
 import type { Manifest } from '../../layers/walmgr/manifest.ts';
 import { applyRetention, checkPolicy, selectKept } from '../../layers/walmgr/retention.ts';
-import { startS3, tempDir, walmgr } from './harness.ts';
+import { initRepo, startS3, tempDir, walmgr } from './harness.ts';
 
 const SYS = '7300000000000000001';
 const OTHER = '7300000000000000002';
@@ -220,6 +220,7 @@ describe('retention policy', () => {
 describe('skytools walmgr expire', () => {
   it('reports the plan with --dry-run, then expires by --keep-last; refuses a missing or bad policy', async () => {
     const dir = await tempDir('expire-cli');
+    await initRepo(dir);
     const storage = await openStorage(dir);
     try {
       await buildArchive(storage);

@@ -68,6 +68,9 @@ export function scenario(
       const repo = await makeRepo();
       cleanup.push(repo.done);
       repoArgs = repo.repoArgs;
+      // As a user would: a repository is initialised before anything archives into it.
+      const init = await walmgr(['init', ...repoArgs]);
+      expect(init.code, init.stderr).toBe(0);
       primary = await createCluster({ archiveCommand: archiveCommand(repoArgs.join(' ')) });
       cleanup.push(() => primary.destroy());
       await primary.start();

@@ -1,10 +1,10 @@
 // walmgr's settings through the shared mechanism: the .ini file read by the shared reader,
 // precedence flag > environment > file, unknown keys warned about, bad values refused naming
 // their source — with each command's exit code (restore-wal's errors stop recovery: 126).
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir, walmgr } from './harness.ts';
+import { initRepo, tempDir, walmgr } from './harness.ts';
 
 describe('walmgr settings', () => {
   let dir: string;
@@ -20,7 +20,7 @@ describe('walmgr settings', () => {
   beforeAll(async () => {
     dir = await tempDir('settings');
     repo = path.join(dir, 'repo');
-    mkdirSync(repo);
+    await initRepo(repo);
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -10,7 +10,7 @@ import type { Storage } from '../../layers/storage/types.ts';
 import { fetchWal } from '../../layers/walmgr/restore-wal.ts';
 import { findReceivewal, META_STREAM_END } from '../../layers/walmgr/stream.ts';
 import { parseWalName, segmentName, segmentNumber } from '../../layers/walmgr/wal.ts';
-import { CLI, type Cluster, createCluster, ROOT, tempDir, waitFor, walmgr } from './harness.ts';
+import { CLI, type Cluster, createCluster, initRepo, ROOT, tempDir, waitFor, walmgr } from './harness.ts';
 
 let receivewal: string | null = null;
 try {
@@ -65,6 +65,7 @@ describe.runIf(receivewal)('walmgr stream', () => {
       rmSync(repo, { recursive: true, force: true });
       rmSync(work, { recursive: true, force: true });
     });
+    await initRepo(repo);
     storage = await openStorage(repo);
     cleanup.push(async () => storage.close());
     child = spawn(

@@ -14,17 +14,21 @@ export async function archiveCommand(
   const spool = spoolDir(s.pgdata, s.spool);
   if (consumeMarker(spool, walName, path.resolve(s.pgdata, walPath))) return;
   const { archiveWal } = await import('../archive.ts');
-  await withRepository(s, (storage) =>
-    archiveWal({
-      storage,
-      walPath,
-      walName,
-      pgdata: s.pgdata,
-      spool,
-      codec: s.compression,
-      parallel: s.parallel,
-      ahead: s.ahead,
-      log: (m) => io.err(`skytools walmgr archive: ${m}\n`),
-    }),
+  await withRepository(
+    s,
+    (storage) =>
+      archiveWal({
+        storage,
+        walPath,
+        walName,
+        pgdata: s.pgdata,
+        spool,
+        codec: s.compression,
+        parallel: s.parallel,
+        ahead: s.ahead,
+        log: (m) => io.err(`skytools walmgr archive: ${m}\n`),
+      }),
+    // Never into a missing or unmounted repository; checked once, overlapping the first HEAD.
+    'write',
   );
 }

@@ -34,11 +34,24 @@ export async function openRepository(s: WalmgrSettings): Promise<Storage> {
   });
 }
 
-/** Runs fn with the repository open and always closes it. */
-export async function withRepository<T>(s: WalmgrSettings, fn: (storage: Storage) => Promise<T>): Promise<T> {
+/**
+ * When the repository marker is checked (repository.ts): `start` before fn runs (backup, restore,
+ * listbackups, verify, expire, stream), `write` before the first write (archive: a segment
+ * already stored needs no marker), `none` for init itself.
+ */
+export type MarkerCheck = 'start' | 'write' | 'none';
+
+/** Runs fn with the repository open (and its marker checked) and always closes it. */
+export async function withRepository<T>(
+  s: WalmgrSettings,
+  fn: (storage: Storage) => Promise<T>,
+  marker: MarkerCheck = 'start',
+): Promise<T> {
   const storage = await openRepository(s);
   try {
-    return await fn(storage);
+    const { checkedBeforeWrite, requireRepository } = await import('../repository.ts');
+    if (marker === 'start') await requireRepository(storage);
+    return await fn(marker === 'write' ? checkedBeforeWrite(storage) : storage);
   } finally {
     storage.close();
   }
