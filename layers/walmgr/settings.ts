@@ -93,7 +93,7 @@ export const WALMGR_SETTINGS = defineSettings('walmgr', {
     default: 60,
     min: 1,
     max: 3600,
-    doc: 'deadline of one storage request',
+    doc: 'deadline of one storage request; a connection idle for min(timeout, 30) s fails sooner',
   }),
 });
 
