@@ -8,6 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCascadeConfig } from '../../layers/cascade/settings.ts';
 import { createDatabase } from '../support/db.ts';
+import { runCdkBlocks } from './cdk-block.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const README = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
@@ -49,12 +50,8 @@ const NOT_RUN: Array<[RegExp, string]> = [
     'needs a cluster under /srv: test/walmgr/backup-restore-*.cli.test.ts run the same steps',
   ],
   [
-    /^import \{ PgqConsumerFunction/,
-    'CDK in a user stack: the same constructs are synthesized in test/infra/constructs.cdk.test.ts',
-  ],
-  [
     /^import \{ consumerHandler \}/,
-    'a Lambda handler: the same middleware runs in test/pgq/serverless.lambda.test.ts',
+    'the handler of the CDK block: type-checked, loaded and bundled with it (above)',
   ],
   [/^npm test {2,}/, 'the development commands: what CI runs'],
 ];
@@ -69,6 +66,14 @@ function sh(cmd: string, url: string) {
 }
 
 const RUN: Array<[RegExp, (b: Block) => Promise<void>]> = [
+  [
+    /^import \{ PgqConsumerFunction/,
+    async (b) => {
+      const handler = blocks(README).find((x) => /^import \{ consumerHandler \}/.test(x.text));
+      expect(handler, 'the handler block').toBeDefined();
+      await runCdkBlocks(b.text, handler!.text);
+    },
+  ],
   [
     /^psql -X -v ON_ERROR_STOP=1 -d "\$DATABASE_URL" -f sql\/install\.sql/,
     async (b) => {
