@@ -10,6 +10,7 @@ import { loadCascadeConfig } from '../../layers/cascade/settings.ts';
 import { createDatabase } from '../support/db.ts';
 import { runCdkBlocks } from './cdk-block.ts';
 import { runSetadmBlock } from './setadm-block.ts';
+import { runWalmgrBlock } from './walmgr-block.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const README = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
@@ -43,10 +44,6 @@ const NOT_RUN: Array<[RegExp, string]> = [
   ],
   [/^skytools dev — /, 'sample output of the live view: test/dev/live-view.unit.test.ts'],
   [
-    /^export PGDATA=\/srv\/pg\/main/,
-    'needs a cluster under /srv: test/walmgr/backup-restore-*.cli.test.ts run the same steps',
-  ],
-  [
     /^import \{ consumerHandler \}/,
     'the handler of the CDK block: type-checked, loaded and bundled with it (above)',
   ],
@@ -71,6 +68,7 @@ const RUN: Array<[RegExp, (b: Block) => Promise<void>, number?]> = [
       expect(handler, 'the handler block').toBeDefined();
       await runCdkBlocks(b.text, handler!.text);
     },
+    120_000, // tsc over the snippets' import graph, then synth with esbuild
   ],
   [
     /^psql -X -v ON_ERROR_STOP=1 -d "\$DATABASE_URL" -f sql\/install\.sql/,
@@ -204,6 +202,7 @@ const RUN: Array<[RegExp, (b: Block) => Promise<void>, number?]> = [
       }
     },
   ],
+  [/^export PGDATA=\/srv\/pg\/main/, (b) => runWalmgrBlock(b.text), 180_000],
   [
     /^archive_mode = on\n/,
     async (b) => {
