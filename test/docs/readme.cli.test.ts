@@ -1,6 +1,7 @@
 // Every code block of the README is run here, as a user would run it, so the guide cannot rot —
 // or is named below with the reason it is not run here and where its behaviour is tested. A new
-// block that is neither fails this test.
+// block that is neither fails this test. The long walk-throughs have a runner module each
+// (cdk-block.ts, setadm-block.ts, walmgr-block.ts); a test substitutes only hosts, paths, ports.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -45,7 +46,7 @@ const NOT_RUN: Array<[RegExp, string]> = [
   [/^skytools dev — /, 'sample output of the live view: test/dev/live-view.unit.test.ts'],
   [
     /^import \{ consumerHandler \}/,
-    'the handler of the CDK block: type-checked, loaded and bundled with it (above)',
+    'the handler of the CDK block: type-checked, bundled and invoked with it (RUN, below)',
   ],
   [/^npm test {2,}/, 'the development commands: what CI runs'],
 ];
@@ -61,15 +62,6 @@ function sh(cmd: string, url: string) {
 
 /** Blocks run here, by their first line; a third element is the test's timeout (ms) when it needs longer. */
 const RUN: Array<[RegExp, (b: Block) => Promise<void>, number?]> = [
-  [
-    /^import \{ PgqConsumerFunction/,
-    async (b) => {
-      const handler = blocks(README).find((x) => /^import \{ consumerHandler \}/.test(x.text));
-      expect(handler, 'the handler block').toBeDefined();
-      await runCdkBlocks(b.text, handler!.text);
-    },
-    120_000, // tsc over the snippets' import graph, then synth with esbuild
-  ],
   [
     /^psql -X -v ON_ERROR_STOP=1 -d "\$DATABASE_URL" -f sql\/install\.sql/,
     async (b) => {
@@ -180,15 +172,6 @@ const RUN: Array<[RegExp, (b: Block) => Promise<void>, number?]> = [
     },
   ],
   [
-    /^node bin\/skytools\.ts setadm a\.ini create-root/,
-    async (b) => {
-      const ini = blocks(README).find((x) => /^\[setadm\]/.test(x.text));
-      expect(ini, 'the [setadm] block').toBeDefined();
-      await runSetadmBlock(ini!.text, b.text);
-    },
-    180_000,
-  ],
-  [
     /^\[setadm\]/,
     async (b) => {
       const dir = mkdtempSync(path.join(os.tmpdir(), 'readme-'));
@@ -201,6 +184,15 @@ const RUN: Array<[RegExp, (b: Block) => Promise<void>, number?]> = [
         rmSync(dir, { recursive: true, force: true });
       }
     },
+  ],
+  [
+    /^node bin\/skytools\.ts setadm a\.ini create-root/,
+    async (b) => {
+      const ini = blocks(README).find((x) => /^\[setadm\]/.test(x.text));
+      expect(ini, 'the [setadm] block').toBeDefined();
+      await runSetadmBlock(ini!.text, b.text);
+    },
+    180_000,
   ],
   [/^export PGDATA=\/srv\/pg\/main/, (b) => runWalmgrBlock(b.text), 180_000],
   [
@@ -215,6 +207,15 @@ const RUN: Array<[RegExp, (b: Block) => Promise<void>, number?]> = [
           .trim();
       expect(shape(r.stdout)).toBe(shape(b.text));
     },
+  ],
+  [
+    /^import \{ PgqConsumerFunction/,
+    async (b) => {
+      const handler = blocks(README).find((x) => /^import \{ consumerHandler \}/.test(x.text));
+      expect(handler, 'the handler block').toBeDefined();
+      await runCdkBlocks(b.text, handler!.text);
+    },
+    120_000, // tsc over the snippets' import graph, then synth with esbuild
   ],
 ];
 
