@@ -2,8 +2,8 @@
 // runs) and the options they share, declared once. The CLI registers the table on
 // commander and dispatches through it; an admin built on the cascade (Londiste's) extends it with
 // `extendCommands(CascadeAdmin.commands, [...])` and inherits every cascade command.
-import { rmSync, writeFileSync } from 'node:fs';
 import type { Logger } from '../util/log.ts';
+import { claimPidfile } from '../util/pidfile.ts';
 import type { CascadeAdmin, CascadeAdminOptions } from './admin.ts';
 import { formatMembers, formatStatus, statusJson } from './admin-status.ts';
 import { CascadeError, connectLocation, type NodeType } from './node.ts';
@@ -249,7 +249,8 @@ export const CASCADE_COMMANDS: readonly AdminCommand[] = [
 
 /** This node's cascade worker until SIGINT/SIGTERM, with the .ini's pidfile while it runs. */
 export async function runWorkerUntilSignal(cfg: CascadeConfig, log: Logger): Promise<void> {
-  if (cfg.pidfile) writeFileSync(cfg.pidfile, `${process.pid}\n`);
+  // A second worker for the same job is refused while the first lives (as pgqd's pidfile).
+  const releasePidfile = cfg.pidfile ? claimPidfile(cfg.pidfile) : () => {};
   const stop = new AbortController();
   const onStop = () => {
     log.info('stopping');
@@ -271,6 +272,6 @@ export async function runWorkerUntilSignal(cfg: CascadeConfig, log: Logger): Pro
   } finally {
     process.off('SIGINT', onStop);
     process.off('SIGTERM', onStop);
-    if (cfg.pidfile) rmSync(cfg.pidfile, { force: true });
+    releasePidfile();
   }
 }

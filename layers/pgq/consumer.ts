@@ -212,10 +212,15 @@ export async function openNextBatch(
     throw asPgqError(err, `next_batch for ${opts.queue}/${opts.consumer}`);
   }
   if (!row || row.batch_id == null) return null;
+  return batchInfoFromRow(row, opts.queue, opts.consumer);
+}
+
+/** A next_batch_custom-shaped row (pgq's, or pgq_coop's) as a BatchInfo. */
+export function batchInfoFromRow(row: Record<string, unknown>, queue: string, consumer: string): BatchInfo {
   return {
     batchId: toBigInt(row.batch_id),
-    queue: opts.queue,
-    consumer: opts.consumer,
+    queue,
+    consumer,
     tickId: toBigInt(row.cur_tick_id),
     prevTickId: toBigInt(row.prev_tick_id),
     tickTime: row.cur_tick_time as Date,

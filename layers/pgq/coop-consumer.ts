@@ -5,7 +5,7 @@
 // gets its own batch back when it restarts, and if it never does, another subconsumer polling with
 // deadIntervalMs takes the batch over once it has been silent that long.
 import type pg from 'pg';
-import { checkout, toBigInt } from '../db/connection.ts';
+import { checkout } from '../db/connection.ts';
 import { inTransaction } from '../db/transaction.ts';
 import { Backoff } from '../util/backoff.ts';
 import { defaultLogger, type Logger } from '../util/log.ts';
@@ -16,6 +16,7 @@ import {
   type BatchHandler,
   type BatchInfo,
   type BatchOptions,
+  batchInfoFromRow,
   msInterval,
 } from './consumer.ts';
 import { asPgqError, PgqError } from './errors.ts';
@@ -60,16 +61,7 @@ export async function claimCoopBatch(
     throw asPgqError(err, `pgq_coop.next_batch for ${opts.queue}/${opts.consumer}.${opts.subconsumer}`);
   }
   if (!row || row.batch_id == null) return null;
-  return {
-    batchId: toBigInt(row.batch_id),
-    queue: opts.queue,
-    consumer: `${opts.consumer}.${opts.subconsumer}`,
-    tickId: toBigInt(row.cur_tick_id),
-    prevTickId: toBigInt(row.prev_tick_id),
-    tickTime: row.cur_tick_time as Date,
-    prevTickTime: row.prev_tick_time as Date,
-    eventSeqSpan: toBigInt(row.cur_tick_event_seq) - toBigInt(row.prev_tick_event_seq),
-  };
+  return batchInfoFromRow(row, opts.queue, `${opts.consumer}.${opts.subconsumer}`);
 }
 
 /**

@@ -1,7 +1,7 @@
 // `skytools setadm <ini> <command>` end to end: create-root/branch/leaf from .ini files with the
 // original keys, `worker` processes per node, status/members output, errors with a clear message.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -53,6 +53,28 @@ afterAll(async () => {
 });
 
 describe('skytools setadm CLI', () => {
+  it('refuses to start a second worker while the pidfile names a live process', async () => {
+    const pidfile = path.join(dir, 'root.pid');
+    // A live process holds it: this test runner.
+    writeFileSync(pidfile, `${process.pid}\n`);
+    const file = path.join(dir, 'root-pid.ini');
+    writeFileSync(
+      file,
+      `[setadm]\njob_name = root_worker\nqueue_name = cq\ndb = ${s.c.nodes.root!.url}\npidfile = ${pidfile}\n`,
+    );
+    const r = await new Promise<{ code: number; err: string }>((resolve) =>
+      execFile(
+        process.execPath,
+        [cli, 'setadm', file, 'worker'],
+        { encoding: 'utf8', timeout: 30_000 },
+        (e, _o, err) => resolve({ code: e ? ((e as { code?: number }).code ?? 1) : 0, err }),
+      ),
+    );
+    expect(r.code).not.toBe(0);
+    expect(r.err).toContain(`already running as pid ${process.pid} (pidfile ${pidfile})`);
+    expect(readFileSync(pidfile, 'utf8').trim()).toBe(String(process.pid));
+  });
+
   it('creates the cascade from .ini files, runs workers, shows status and members', async () => {
     const { c } = s;
     expect((await run('root', 'create-root')).code).toBe(0);

@@ -115,27 +115,30 @@ for (const target of targetNames) {
 
       // The batch hook ran in the transaction that recorded the batch as done: the tick it wrote
       // is the leaf's completed tick.
-      const completed = await waitForCompleted(c, leaf);
-      const state = await l.query('select last_tick from kv_state');
-      expect(state.rows[0]!.last_tick).toBe(completed);
+      // (Read together, in one snapshot: the ticker goes on, so a later batch may land between two reads.)
+      const { completed, written } = await waitForCompleted(c, leaf);
+      expect(written).toBe(completed);
     });
   });
 }
 
-/** The leaf worker's completed tick once it is idle (no batch in flight). */
-async function waitForCompleted(c: Cluster, worker: CascadeWorker): Promise<bigint> {
+/** The leaf worker's completed tick and the tick its hook wrote, read in one snapshot, once equal. */
+async function waitForCompleted(
+  c: Cluster,
+  worker: CascadeWorker,
+): Promise<{ completed: bigint; written: bigint }> {
   const l = c.nodes.l1!;
-  let last: bigint | null = null;
+  let seen: { completed: bigint; written: bigint } | null = null;
   await waitUntil('the leaf worker to settle', async () => {
     const r = await l.query(
-      'select last_tick_id from pgq_node.local_state where queue_name = $1 and consumer_name = $2',
+      `select s.last_tick_id as completed, (select last_tick from kv_state) as written
+         from pgq_node.local_state s where s.queue_name = $1 and s.consumer_name = $2`,
       [c.queue, worker.opts.worker],
     );
-    const t = r.rows[0]?.last_tick_id as bigint | undefined;
-    const s = await l.query('select last_tick from kv_state');
-    const settled = t != null && t === last && s.rows[0]!.last_tick === t;
-    last = t ?? null;
-    return settled;
+    const row = r.rows[0] as { completed: bigint | null; written: bigint | null } | undefined;
+    if (row?.completed == null || row.written == null) return false;
+    seen = { completed: row.completed, written: row.written };
+    return row.completed === row.written;
   });
-  return last!;
+  return seen!;
 }
