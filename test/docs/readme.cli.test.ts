@@ -1,6 +1,7 @@
 // Every code block of the README is run here, as a user would run it, so the guide cannot rot —
 // or is named below with the reason it is not run here and where its behaviour is tested. A new
-// block that is neither fails this test.
+// block that is neither fails this test. The long walk-throughs have a runner module each
+// (cdk-block.ts, setadm-block.ts, walmgr-block.ts); a test substitutes only hosts, paths, ports.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -8,6 +9,9 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCascadeConfig } from '../../layers/cascade/settings.ts';
 import { createDatabase } from '../support/db.ts';
+import { runCdkBlocks } from './cdk-block.ts';
+import { runSetadmBlock } from './setadm-block.ts';
+import { runWalmgrBlock } from './walmgr-block.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const README = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
@@ -41,20 +45,8 @@ const NOT_RUN: Array<[RegExp, string]> = [
   ],
   [/^skytools dev — /, 'sample output of the live view: test/dev/live-view.unit.test.ts'],
   [
-    /^node bin\/skytools\.ts setadm a\.ini create-root/,
-    'needs three database hosts: test/cascade/setadm.cli.test.ts runs these commands',
-  ],
-  [
-    /^export PGDATA=\/srv\/pg\/main/,
-    'needs a cluster under /srv: test/walmgr/backup-restore-*.cli.test.ts run the same steps',
-  ],
-  [
-    /^import \{ PgqConsumerFunction/,
-    'CDK in a user stack: the same constructs are synthesized in test/infra/constructs.cdk.test.ts',
-  ],
-  [
     /^import \{ consumerHandler \}/,
-    'a Lambda handler: the same middleware runs in test/pgq/serverless.lambda.test.ts',
+    'the handler of the CDK block: type-checked, bundled and invoked with it (RUN, below)',
   ],
   [/^npm test {2,}/, 'the development commands: what CI runs'],
 ];
@@ -68,7 +60,8 @@ function sh(cmd: string, url: string) {
   });
 }
 
-const RUN: Array<[RegExp, (b: Block) => Promise<void>]> = [
+/** Blocks run here, by their first line; a third element is the test's timeout (ms) when it needs longer. */
+const RUN: Array<[RegExp, (b: Block) => Promise<void>, number?]> = [
   [
     /^psql -X -v ON_ERROR_STOP=1 -d "\$DATABASE_URL" -f sql\/install\.sql/,
     async (b) => {
@@ -193,6 +186,16 @@ const RUN: Array<[RegExp, (b: Block) => Promise<void>]> = [
     },
   ],
   [
+    /^node bin\/skytools\.ts setadm a\.ini create-root/,
+    async (b) => {
+      const ini = blocks(README).find((x) => /^\[setadm\]/.test(x.text));
+      expect(ini, 'the [setadm] block').toBeDefined();
+      await runSetadmBlock(ini!.text, b.text);
+    },
+    180_000,
+  ],
+  [/^export PGDATA=\/srv\/pg\/main/, (b) => runWalmgrBlock(b.text), 180_000],
+  [
     /^archive_mode = on\n/,
     async (b) => {
       const r = sh('node bin/skytools.ts walmgr --repo /var/backups/walmgr archive-command', '');
@@ -204,6 +207,15 @@ const RUN: Array<[RegExp, (b: Block) => Promise<void>]> = [
           .trim();
       expect(shape(r.stdout)).toBe(shape(b.text));
     },
+  ],
+  [
+    /^import \{ PgqConsumerFunction/,
+    async (b) => {
+      const handler = blocks(README).find((x) => /^import \{ consumerHandler \}/.test(x.text));
+      expect(handler, 'the handler block').toBeDefined();
+      await runCdkBlocks(b.text, handler!.text);
+    },
+    120_000, // tsc over the snippets' import graph, then synth with esbuild
   ],
 ];
 
@@ -223,8 +235,8 @@ describe('README code blocks', () => {
     }
   });
 
-  for (const [re, run] of RUN) {
-    it(`runs the block starting ${re.source.slice(1, 50)}`, async () => {
+  for (const [re, run, timeout] of RUN) {
+    it(`runs the block starting ${re.source.slice(1, 50)}`, { timeout }, async () => {
       const b = all.find((x) => re.test(x.text));
       expect(b, `no README block matches ${re}`).toBeDefined();
       await run(b!);
