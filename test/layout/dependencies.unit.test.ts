@@ -8,19 +8,32 @@ import { describe, expect, it } from 'vitest';
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const LAYERS = path.join(ROOT, 'layers');
 
+/** Whether an error is a file vanishing under us (test/docs writes temporary files meanwhile). */
+const gone = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOENT';
+
 function tsFiles(dir: string): string[] {
   const out: string[] = [];
   for (const name of readdirSync(dir)) {
     const p = path.join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...tsFiles(p));
-    else if (/\.(ts|mjs|js)$/.test(name)) out.push(p);
+    try {
+      if (statSync(p).isDirectory()) out.push(...tsFiles(p));
+      else if (/\.(ts|mjs|js)$/.test(name)) out.push(p);
+    } catch (err) {
+      if (!gone(err)) throw err;
+    }
   }
   return out;
 }
 
 /** Relative module specifiers of a file: static imports, re-exports and import(). */
 function relativeImports(file: string): string[] {
-  const text = readFileSync(file, 'utf8');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if (gone(err)) return [];
+    throw err;
+  }
   const specs: string[] = [];
   for (const m of text.matchAll(/(?:from\s+|import\s*\(\s*|import\s+)'(\.{1,2}\/[^']+)'/g)) specs.push(m[1]!);
   return specs;
