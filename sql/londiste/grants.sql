@@ -1,0 +1,50 @@
+-- Privileges as in londiste 3.8: anyone may read the tables and call the name helpers;
+-- londiste_reader reads a provider's sequence list; londiste_writer (the replay worker and
+-- the setup tool) runs everything; pgq_admin may change the tables and run the sequence
+-- check. The role grants are skipped when the roles do not exist (installer without
+-- CREATEROLE). Functions of later increments are added here with their files.
+grant usage on schema londiste to public;
+
+do $grants$
+declare
+    tables text := 'londiste.table_info, londiste.seq_info, londiste.pending_fkeys, '
+        || 'londiste.applied_execute';
+    seqs text := 'londiste.table_info_nr_seq, londiste.seq_info_nr_seq';
+    public_fns text := 'londiste.find_column_types(text), londiste.find_rel_oid(text, text), '
+        || 'londiste.find_table_oid(text), londiste.find_seq_oid(text), '
+        || 'londiste.is_replica_func(oid), londiste.quote_fqname(text), '
+        || 'londiste.make_fqname(text), londiste.split_fqname(text), londiste.version()';
+    remote_fns text := 'londiste.get_seq_list(text)';
+    local_fns text := 'londiste.local_show_missing(text), londiste.local_add_seq(text, text), '
+        || 'londiste.local_remove_seq(text, text), londiste.local_remove_table(text, text), '
+        || 'londiste.global_add_table(text, text), londiste.global_remove_table(text, text), '
+        || 'londiste.global_update_seq(text, text, int8), londiste.global_remove_seq(text, text), '
+        || 'londiste.root_notify_change(text, text, text), '
+        || 'londiste.local_set_table_state(text, text, text, text), '
+        || 'londiste.local_set_table_attrs(text, text, text), '
+        || 'londiste.local_set_table_struct(text, text, text), '
+        || 'londiste.drop_table_triggers(text, text), londiste.table_info_trigger(), '
+        || 'londiste.set_session_replication_role(text, bool)';
+    maint_fns text := 'londiste.root_check_seqs(text), londiste.root_check_seqs(text, int8)';
+    have_roles boolean;
+begin
+    select count(*) = 3 into have_roles
+      from pg_catalog.pg_roles where rolname in ('londiste_reader', 'londiste_writer', 'pgq_admin');
+
+    execute 'revoke all on table ' || tables || ' from public';
+    execute 'grant select on table ' || tables || ' to public';
+    execute 'revoke all on sequence ' || seqs || ' from public';
+    execute 'grant execute on function ' || public_fns || ' to public';
+    execute 'revoke all on function ' || remote_fns || ', ' || local_fns || ', ' || maint_fns
+         || ' from public';
+    if not have_roles then
+        return;
+    end if;
+    execute 'grant select on table ' || tables || ' to londiste_reader';
+    execute 'grant select, insert, update, delete on table ' || tables || ' to pgq_admin';
+    execute 'grant execute on function ' || remote_fns || ' to londiste_reader, londiste_writer';
+    execute 'grant execute on function ' || local_fns || ' to londiste_writer';
+    execute 'grant usage on sequence ' || seqs || ' to londiste_writer';
+    execute 'grant execute on function ' || maint_fns || ' to londiste_writer, pgq_admin';
+end
+$grants$;
