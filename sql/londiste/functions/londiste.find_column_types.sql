@@ -2,6 +2,9 @@
 --
 -- The column-type string the event triggers take: one letter per live column of table tbl in
 -- attnum order, 'k' for a primary-key column, 'v' for any other. An unknown table gives ''.
+-- Unlike londiste 3.8, which pairs the key index's column positions with the table's column
+-- numbers (after a dropped column it may find no key at all, or mark the wrong columns), the
+-- letters sit on the key columns themselves.
 -- Strict. Tables: pg_catalog.pg_attribute, pg_index (read).
 create or replace function londiste.find_column_types(tbl text)
 returns text
