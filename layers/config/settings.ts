@@ -389,7 +389,6 @@ function iniKey(name: string, s: AnySetting): string {
   return s.ini ?? name;
 }
 
-
 /** '--s3-conditional-put <on|off>' → '--s3-conditional-put'. */
 function flagName(flag: string): string {
   return flag.split(/[ ,]/)[0]!;
