@@ -48,8 +48,18 @@ process.once('SIGINT', () => stop.abort());
 process.once('SIGTERM', () => stop.abort());
 console.error(`SQS at ${process.env.AWS_ENDPOINT_URL}; ${consumers.length} consumer(s); Ctrl-C stops`);
 const polls = consumers.map((c) => pollConsumer(sqs, c.url, c, { signal: stop.signal }));
-while (!stop.signal.aborted) {
-  await ticker({ time: new Date().toISOString() }, localContext(63_000, 'ticker'));
-}
+// The ticker invocations run back to back, as the schedule would start them. On Ctrl-C the
+// running one is not waited for (it may have a minute to go): ending the process closes its
+// connection, which ends its transaction and frees the ticker lock — nothing half-done remains.
+void (async () => {
+  while (!stop.signal.aborted) {
+    await ticker({ time: new Date().toISOString() }, localContext(63_000, 'ticker'));
+  }
+})();
+await new Promise((resolve) => stop.signal.addEventListener('abort', resolve, { once: true }));
 await Promise.all(polls);
 await stopEmulator();
+console.error('stopped');
+// This entry point is the process: the handlers' per-container pools stay open (as in a Lambda
+// container between invocations), so end it here.
+process.exit(0);

@@ -186,6 +186,15 @@ export const CASCADE_COMMANDS: readonly AdminCommand[] = [
     },
   },
   {
+    names: ['wait-root', 'wait-provider'],
+    group: 'Node administration',
+    help: "wait-root | wait-provider   until this node's worker has the root's / provider's current tick",
+    async run(admin, { command, out }) {
+      const r = await admin.waitFor(command === 'wait-root' ? 'root' : 'provider');
+      out(`node ${r.local} reached tick ${r.tick} of ${r.node}`);
+    },
+  },
+  {
     names: ['pause', 'resume'],
     group: 'Node administration',
     help: "pause | resume        [--node=NODE] [--consumer=NAME]   (default: the local node's worker)",

@@ -15,7 +15,7 @@ import { resurrect } from './admin-resurrect.ts';
 import { AdminSession, type AdminSessionOptions } from './admin-session.ts';
 import { type CascadeStatus, loadMembers, loadStatus, type NodeStatus } from './admin-status.ts';
 import { changeProvider, type TakeoverOptions, takeover } from './admin-takeover.ts';
-import type { Member, NodeInfo, NodeType } from './node.ts';
+import { CascadeError, type Member, type NodeInfo, type NodeType } from './node.ts';
 
 // What callers imported from here before the split.
 export type { CreateNodeOptions } from './admin-membership.ts';
@@ -101,6 +101,25 @@ export class CascadeAdmin {
   async takeover(oldNode: string, o: TakeoverOptions = {}): Promise<void> {
     await this.session.loadLocal();
     await takeover(this.session, oldNode, o);
+  }
+
+  /**
+   * Waits until this node's worker has processed the tick the root (`wait-root`) or this node's
+   * provider (`wait-provider`) has now; returns the node waited for and its tick. Bounded by the
+   * wait timeout (--timeout).
+   */
+  async waitFor(target: 'root' | 'provider'): Promise<{ local: string; node: string; tick: bigint }> {
+    await this.session.loadLocal();
+    let node: string | undefined;
+    if (target === 'provider') {
+      const info = await this.session.nodeInfo(this.session.localName);
+      if (info.nodeType === 'root')
+        throw new CascadeError('node_state', 'the root has no provider to wait for');
+      node = info.providerNode ?? undefined;
+      if (!node) throw new CascadeError('unknown_node', `node ${this.session.localName} has no provider`);
+    }
+    const tick = await this.session.waitForNode(node);
+    return { local: this.session.localName, node: node ?? (await this.session.rootName()) ?? 'root', tick };
   }
 
   async tagDead(nodes: string[], dead = true): Promise<void> {

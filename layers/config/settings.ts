@@ -7,7 +7,6 @@
 import type { Command } from 'commander';
 // ConfigError is part of the shared error scheme (layers/errors/); exported here as before.
 import { ConfigError } from '../errors/domains.ts';
-import { readIni } from './ini.ts';
 
 export { ConfigError };
 
@@ -215,12 +214,16 @@ export type SettingsOf<S extends Record<string, AnySetting>> = {
   [K in keyof S]: S[K] extends Setting<infer T> ? T : never;
 };
 
-/** A section of an .ini file (already read), or a file to read. */
+/**
+ * A section of an .ini file, already read (`readIni` in ini.ts): the mechanism itself reads no
+ * files, so the Lambda bundles, which take their settings from the environment, carry no ini parser.
+ */
 export interface FileSource {
+  /** For messages: where the values came from. */
   path: string;
   section: string;
-  /** The section's keys; read from `path` when not given. A missing section reads as empty. */
-  values?: Record<string, string>;
+  /** The section's keys (a missing section: {}). */
+  values: Record<string, string>;
 }
 
 export interface Sources {
@@ -250,9 +253,7 @@ export class SettingsSpec<S extends Record<string, AnySetting>> {
   /** Validates every source and returns the typed values; throws ConfigError on the first bad value. */
   load(sources: Sources = {}): Loaded<SettingsOf<S>> {
     const warnings: string[] = [];
-    const file = sources.file
-      ? { ...sources.file, values: sources.file.values ?? readSection(sources.file) }
-      : undefined;
+    const file = sources.file;
     const fileWhere = file ? `${file.path} [${file.section}]` : '';
     if (file) {
       const known = new Map<string, string>();
@@ -386,10 +387,6 @@ function rangeText(s: AnySetting): string {
 
 function iniKey(name: string, s: AnySetting): string {
   return s.ini ?? name;
-}
-
-function readSection(file: FileSource): Record<string, string> {
-  return readIni(file.path)[file.section] ?? {};
 }
 
 /** '--s3-conditional-put <on|off>' → '--s3-conditional-put'. */

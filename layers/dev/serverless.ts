@@ -60,18 +60,18 @@ export async function startServerless(p: StackParts): Promise<Promise<unknown>[]
     (async () => {
       while (!p.signal.aborted) {
         try {
-          const res = await runTickerInvocation(
+          // The stack's counters are updated as the invocation ticks, so the live view moves.
+          await runTickerInvocation(
             { remainingMs: TICKER_INVOCATION_MS },
-            { settings: tickerSettings, db: tickerDb, sqs, log: p.log, signal: p.signal },
+            {
+              settings: tickerSettings,
+              db: tickerDb,
+              sqs,
+              log: p.log,
+              signal: p.signal,
+              stats: p.tickerStats,
+            },
           );
-          const t = p.tickerStats;
-          t.database = res.stats.database;
-          t.ran ||= res.stats.ran;
-          t.tickerCalls += res.stats.tickerCalls;
-          t.ticks += res.stats.ticks;
-          t.retried += res.stats.retried;
-          t.maintSteps += res.stats.maintSteps;
-          t.errors += res.stats.errors;
         } catch (err) {
           p.tickerStats.errors++;
           p.log.error('ticker invocation failed', { error: (err as Error).message });

@@ -69,7 +69,7 @@ export function loadPgqdConfig(
   const sections = file ? readIni(file) : {};
   if (file && !sections.pgqd) throw new ConfigError(`${file}: no [pgqd] section`);
   const { values, warnings, origin } = PGQD_SETTINGS.load({
-    ...(file ? { file: { path: file, section: 'pgqd', values: sections.pgqd } } : {}),
+    ...(file ? { file: { path: file, section: 'pgqd', values: sections.pgqd ?? {} } } : {}),
     env: process.env,
     flags,
   });

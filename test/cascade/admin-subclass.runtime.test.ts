@@ -47,9 +47,9 @@ class InventoryAdmin extends CascadeAdmin {
       run: (admin, { args }) => admin.forget(args[0] ?? ''),
     },
     {
-      names: ['wait-root'],
+      names: ['wait-top'],
       group: 'Inventory',
-      help: "wait-root             wait until this node has the root's last tick",
+      help: "wait-top              wait until this node has the root's last tick",
       run: async (admin, { out }) => out(`reached tick ${await admin.waitRoot()}`),
     },
     {
@@ -206,7 +206,7 @@ describe('an admin subclass with its own commands', () => {
   it("its command reads every member's node info and the root's tick", async () => {
     const { c } = f;
     await new Producer(c, 'A', 0).many(20);
-    const waited = await run('L', 'wait-root');
+    const waited = await run('L', 'wait-top');
     expect(waited.code).toBe(0);
     const reached = BigInt(/reached tick (\d+)/.exec(waited.out)![1]!);
     expect((await c.info('L')).workerLastTick! >= reached).toBe(true);

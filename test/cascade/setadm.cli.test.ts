@@ -116,6 +116,18 @@ describe('skytools setadm CLI', () => {
     const members = JSON.parse((await run('mid', 'members', '--json')).out);
     expect(members.map((m: { name: string }) => m.name)).toEqual(['mid', 'root', 'tip']);
 
+    // wait-root / wait-provider: the leaf's worker has the root's / the branch's current tick
+    const waitRoot = await run('tip', 'wait-root', '--timeout=60');
+    expect(waitRoot.err).toBe('');
+    expect(waitRoot).toMatchObject({ code: 0 });
+    expect(waitRoot.out).toMatch(/^node tip reached tick \d+ of root\n$/);
+    expect((await run('tip', 'wait-provider', '--timeout=60')).out).toMatch(
+      /^node tip reached tick \d+ of mid\n$/,
+    );
+    const rootWaits = await run('root', 'wait-provider', '--timeout=60');
+    expect(rootWaits.code).toBe(1);
+    expect(rootWaits.err).toMatch(/the root has no provider to wait for/);
+
     expect((await run('tip', 'pause', '--timeout=60')).code).toBe(0);
     expect((await c.info('tip')).paused).toBe(true);
     expect((await run('tip', 'resume', '--timeout=60')).code).toBe(0);

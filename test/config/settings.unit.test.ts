@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
 import { describe, expect, expectTypeOf, it } from 'vitest';
+import { readIni } from '../../layers/config/ini.ts';
 import {
   ConfigError,
   defineSettings,
@@ -57,7 +58,7 @@ describe('settings', () => {
     const file = iniFile(
       '[demo]\nwalmgr_data = /from/file\nparallel = 2\nperiod = 2m\ndatabase_list = a, b\n',
     );
-    const src = { file: { path: file, section: 'demo' } };
+    const src = { file: { path: file, section: 'demo', values: readIni(file).demo ?? {} } };
     expect(SPEC.load(src).values).toMatchObject({
       repo: '/from/file',
       parallel: 2,
@@ -74,9 +75,9 @@ describe('settings', () => {
 
   it('names the source of a bad value', () => {
     const file = iniFile('[demo]\ncodec = lz4\n');
-    expect(() => SPEC.load({ file: { path: file, section: 'demo' } })).toThrow(
-      new ConfigError(`${file} [demo]: codec = "lz4": expected one of: zstd, gzip, none`),
-    );
+    expect(() =>
+      SPEC.load({ file: { path: file, section: 'demo', values: readIni(file).demo ?? {} } }),
+    ).toThrow(new ConfigError(`${file} [demo]: codec = "lz4": expected one of: zstd, gzip, none`));
     expect(() => SPEC.load({ env: { DEMO_PARALLEL: '0' } })).toThrow(
       'environment variable DEMO_PARALLEL="0": must be ≥ 1',
     );
@@ -86,7 +87,9 @@ describe('settings', () => {
 
   it('warns about unknown keys (with a likely meaning) and ignored ones', () => {
     const file = iniFile('[demo]\ncodek = gzip\nsyslog = 1\nwhatever = x\n');
-    const { values, warnings } = SPEC.load({ file: { path: file, section: 'demo' } });
+    const { values, warnings } = SPEC.load({
+      file: { path: file, section: 'demo', values: readIni(file).demo ?? {} },
+    });
     expect(values.codec).toBe('zstd');
     expect(warnings).toEqual([
       `${file} [demo]: unknown key "codek" ignored (did you mean "codec"?)`,

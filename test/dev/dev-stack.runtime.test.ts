@@ -61,6 +61,8 @@ describe('skytools dev stack', () => {
       const audit = (await stack.status()).consumers.find((c) => c.name === 'order_audit');
       expect(audit?.stats?.events).toBeGreaterThanOrEqual(10);
       expect(audit?.stats?.errors).toBe(0);
+      // counted while the (minute-long) ticker invocation still runs, not only when it returns
+      expect((await stack.status()).ticker.ticks).toBeGreaterThan(0);
     } finally {
       await stack.stop();
     }

@@ -25,6 +25,8 @@ export interface TickerDeps {
   log?: Logger;
   metrics?: Metrics;
   signal?: AbortSignal;
+  /** Counters to update while the invocation runs (a live view); fresh per invocation by default. */
+  stats?: TickerStats;
 }
 
 export interface TickerInvocationResult {
@@ -69,6 +71,7 @@ export async function runTickerInvocation(
     onTick: waker.onTick,
     signal: deps.signal,
     log,
+    ...(deps.stats ? { stats: deps.stats } : {}),
   });
   await waker.flush();
   const m = deps.metrics;
