@@ -3,11 +3,10 @@
 // with our sql/install.sql, on the same server. Every result row (ret_code, ret_note, node
 // info, locations, consumer state, pgq subscriptions, cascade events) and every error message
 // must be the same. Timestamps and intervals are masked: they legitimately differ.
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { install } from '../../layers/install/installer.ts';
-import { adminQuery, C_URL, probeCompat, urlFor } from '../support/compat.ts';
+import { C_URL, probeCompat, useSideBySide } from '../support/compat.ts';
 
 const env = await probeCompat();
 let reason = env.reason;
@@ -230,50 +229,36 @@ const script: string[] = [
 ];
 
 describe.runIf(ready)('pgq_node: ours vs the original extension', () => {
-  const cName = `pgqn_c_${randomBytes(4).toString('hex')}`;
-  const oName = `pgqn_o_${randomBytes(4).toString('hex')}`;
-  let cdb: pg.Client;
-  let odb: pg.Client;
-
-  beforeAll(async () => {
-    await adminQuery(`create database ${cName}`);
-    await adminQuery(`create database ${oName}`);
-    cdb = new pg.Client({ connectionString: urlFor(cName) });
-    odb = new pg.Client({ connectionString: urlFor(oName) });
-    await cdb.connect();
-    await odb.connect();
-    await cdb.query('create extension pgq_node cascade');
-    await install(odb);
-  });
-
-  afterAll(async () => {
-    await cdb?.end().catch(() => {});
-    await odb?.end().catch(() => {});
-    await adminQuery(`drop database if exists ${cName} with (force)`).catch(() => {});
-    await adminQuery(`drop database if exists ${oName} with (force)`).catch(() => {});
+  const dbs = useSideBySide('pgqn', {
+    original: async (c) => {
+      await c.query('create extension pgq_node cascade');
+    },
+    ours: async (c) => {
+      await install(c);
+    },
   });
 
   it('has the same functions: names, arguments and results', async () => {
     const q = `select p.proname || '(' || pg_get_function_arguments(p.oid) || ') -> ' || pg_get_function_result(p.oid) as f
                  from pg_proc p join pg_namespace n on n.oid = p.pronamespace
                 where n.nspname = 'pgq_node' order by 1`;
-    const ours = (await odb.query(q)).rows.map((r) => r.f);
+    const ours = (await dbs.ours.query(q)).rows.map((r) => r.f);
     expect(ours).toHaveLength(30);
-    expect(ours).toEqual((await cdb.query(q)).rows.map((r) => r.f));
+    expect(ours).toEqual((await dbs.original.query(q)).rows.map((r) => r.f));
   });
 
   it('has the same tables and columns', async () => {
     const q = `select table_name, column_name, data_type, is_nullable, column_default
                  from information_schema.columns where table_schema = 'pgq_node' order by 1, ordinal_position`;
-    expect((await odb.query(q)).rows).toEqual((await cdb.query(q)).rows);
+    expect((await dbs.ours.query(q)).rows).toEqual((await dbs.original.query(q)).rows);
   });
 
   it('gives the same result for every call of a root/branch/leaf/merge-leaf script', async () => {
     const diffs: { step: number; sql: string; original: Outcome; ours: Outcome }[] = [];
     const dump: { sql: string; ours: Outcome }[] = [];
     for (const [i, sql] of script.entries()) {
-      const original = await run(cdb, sql);
-      const ours = await run(odb, sql);
+      const original = await run(dbs.original, sql);
+      const ours = await run(dbs.ours, sql);
       dump.push({ sql, ours });
       if (JSON.stringify(original) !== JSON.stringify(ours)) diffs.push({ step: i, sql, original, ours });
     }

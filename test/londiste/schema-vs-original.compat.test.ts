@@ -3,11 +3,10 @@
 // sql/londiste/install.sql, on the same server. Every function we built must have the original's
 // arguments and result columns, the tables their columns and constraints, and the same call
 // script (root, branch, leaf; tables, sequences, bad input) must give the same rows and errors.
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { install } from '../../layers/install/installer.ts';
-import { adminQuery, C_URL, probeCompat, urlFor } from '../support/compat.ts';
+import { C_URL, probeCompat, useSideBySide } from '../support/compat.ts';
 
 const env = await probeCompat();
 let reason = env.reason;
@@ -210,28 +209,14 @@ const BUILT = [
 ];
 
 describe.runIf(ready)('londiste: ours vs the original extension', () => {
-  const cName = `lond_c_${randomBytes(4).toString('hex')}`;
-  const oName = `lond_o_${randomBytes(4).toString('hex')}`;
-  let cdb: pg.Client;
-  let odb: pg.Client;
-
-  beforeAll(async () => {
-    await adminQuery(`create database ${cName}`);
-    await adminQuery(`create database ${oName}`);
-    cdb = new pg.Client({ connectionString: urlFor(cName) });
-    odb = new pg.Client({ connectionString: urlFor(oName) });
-    await cdb.connect();
-    await odb.connect();
-    await cdb.query('create extension pgq; create extension pgq_node; create extension londiste');
-    await install(odb);
-    await install(odb, { manifest: 'londiste/install.sql' });
-  });
-
-  afterAll(async () => {
-    await cdb?.end().catch(() => {});
-    await odb?.end().catch(() => {});
-    await adminQuery(`drop database if exists ${cName} with (force)`).catch(() => {});
-    await adminQuery(`drop database if exists ${oName} with (force)`).catch(() => {});
+  const dbs = useSideBySide('lond', {
+    original: async (c) => {
+      await c.query('create extension pgq; create extension pgq_node; create extension londiste');
+    },
+    ours: async (c) => {
+      await install(c);
+      await install(c, { manifest: 'londiste/install.sql' });
+    },
   });
 
   it('has the same functions for everything built: names, arguments, results, security', async () => {
@@ -240,33 +225,33 @@ describe.runIf(ready)('londiste: ours vs the original extension', () => {
                       || case when p.proisstrict then ' strict' else '' end as f
                  from pg_proc p join pg_namespace n on n.oid = p.pronamespace
                 where n.nspname = 'londiste' and p.proname = any ($1) order by 1`;
-    const ours = (await odb.query(q, [BUILT])).rows.map((r) => r.f);
+    const ours = (await dbs.ours.query(q, [BUILT])).rows.map((r) => r.f);
     expect(ours).toHaveLength(BUILT.length + 1); // root_check_seqs has two forms
-    expect(ours).toEqual((await cdb.query(q, [BUILT])).rows.map((r) => r.f));
+    expect(ours).toEqual((await dbs.original.query(q, [BUILT])).rows.map((r) => r.f));
     // and nothing of ours that the original lacks
     const all = `select count(*)::int as n from pg_proc p join pg_namespace n on n.oid = p.pronamespace
                   where n.nspname = 'londiste'`;
-    expect((await odb.query(all)).rows[0].n).toBe(ours.length);
+    expect((await dbs.ours.query(all)).rows[0].n).toBe(ours.length);
   });
 
   it('has the same tables, columns, constraints and trigger', async () => {
     const cols = `select table_name, column_name, data_type, is_nullable, column_default
                     from information_schema.columns where table_schema = 'londiste' order by 1, ordinal_position`;
-    expect((await odb.query(cols)).rows).toEqual((await cdb.query(cols)).rows);
+    expect((await dbs.ours.query(cols)).rows).toEqual((await dbs.original.query(cols)).rows);
     const cons = `select conrelid::regclass::text as t, contype, pg_get_constraintdef(oid) as def
                     from pg_constraint where connamespace = 'londiste'::regnamespace order by 1, 2, 3`;
-    expect((await odb.query(cons)).rows).toEqual((await cdb.query(cons)).rows);
+    expect((await dbs.ours.query(cons)).rows).toEqual((await dbs.original.query(cons)).rows);
     const trg = `select tgrelid::regclass::text as t, tgname, tgtype, tgfoid::regproc::text as f
                    from pg_trigger where tgrelid = 'londiste.table_info'::regclass and not tgisinternal order by 2`;
-    expect((await odb.query(trg)).rows).toEqual((await cdb.query(trg)).rows);
+    expect((await dbs.ours.query(trg)).rows).toEqual((await dbs.original.query(trg)).rows);
   });
 
   it('gives the same result for every call of the root/branch/leaf script', async () => {
     const diffs: { step: number; sql: string; original: Outcome; ours: Outcome }[] = [];
     const errors: string[] = [];
     for (const [i, sql] of script.entries()) {
-      const original = await run(cdb, sql);
-      const ours = await run(odb, sql);
+      const original = await run(dbs.original, sql);
+      const ours = await run(dbs.ours, sql);
       if ('error' in ours) errors.push(`${sql} -> ${ours.error}`);
       if (JSON.stringify(original) !== JSON.stringify(ours)) diffs.push({ step: i, sql, original, ours });
     }
@@ -288,12 +273,12 @@ describe.runIf(ready)('londiste: ours vs the original extension', () => {
   // would refuse the table); ours marks the key columns themselves.
   it('find_column_types: marks the real key columns where the original is misled by a dropped column', async () => {
     const q = "select londiste.find_column_types('t_drop') as t";
-    expect((await cdb.query(q)).rows).toEqual([{ t: 'vv' }]);
-    expect((await odb.query(q)).rows).toEqual([{ t: 'kv' }]);
+    expect((await dbs.original.query(q)).rows).toEqual([{ t: 'vv' }]);
+    expect((await dbs.ours.query(q)).rows).toEqual([{ t: 'kv' }]);
   });
 
   it('version: ours says 3.8, as the extension does', async () => {
     const q = 'select londiste.version() as v';
-    expect((await odb.query(q)).rows).toEqual((await cdb.query(q)).rows);
+    expect((await dbs.ours.query(q)).rows).toEqual((await dbs.original.query(q)).rows);
   });
 });

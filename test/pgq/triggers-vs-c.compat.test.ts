@@ -1,11 +1,10 @@
 // Golden comparison of the event triggers: the same DDL and DML run on a database with Debian's
 // C extension (`create extension pgq`) and on one with our sql/install.sql, on the same server;
 // every event (ev_type, ev_data, ev_extra1..4) and every error message must be identical.
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type pg from 'pg';
+import { describe, expect, it } from 'vitest';
 import { install } from '../../layers/install/installer.ts';
-import { adminQuery, probeCompat, urlFor } from '../support/compat.ts';
+import { probeCompat, useSideBySide } from '../support/compat.ts';
 
 const env = await probeCompat();
 if (!env.ok) console.warn(`compat (event triggers vs the original) skipped: ${env.reason}`);
@@ -161,31 +160,17 @@ async function run(c: pg.Client, sql: string): Promise<Outcome> {
 }
 
 describe.skipIf(!env.ok)('event triggers: ours vs the original C triggers', () => {
-  const cName = `trg_c_${randomBytes(4).toString('hex')}`;
-  const oName = `trg_o_${randomBytes(4).toString('hex')}`;
-  let cdb: pg.Client;
-  let odb: pg.Client;
-
-  beforeAll(async () => {
-    await adminQuery(`create database ${cName}`);
-    await adminQuery(`create database ${oName}`);
-    cdb = new pg.Client({ connectionString: urlFor(cName) });
-    odb = new pg.Client({ connectionString: urlFor(oName) });
-    await cdb.connect();
-    await odb.connect();
-    await cdb.query('create extension pgq');
-    await install(odb);
-    for (const c of [cdb, odb]) {
+  const dbs = useSideBySide('trg', {
+    original: async (c) => {
+      await c.query('create extension pgq');
       await c.query("set timezone = 'Europe/Tallinn'");
       await c.query("select pgq.create_queue('q')");
-    }
-  });
-
-  afterAll(async () => {
-    await cdb?.end().catch(() => {});
-    await odb?.end().catch(() => {});
-    await adminQuery(`drop database if exists ${cName} with (force)`).catch(() => {});
-    await adminQuery(`drop database if exists ${oName} with (force)`).catch(() => {});
+    },
+    ours: async (c) => {
+      await install(c);
+      await c.query("set timezone = 'Europe/Tallinn'");
+      await c.query("select pgq.create_queue('q')");
+    },
   });
 
   async function events(c: pg.Client, table: string): Promise<Ev[]> {
@@ -199,15 +184,15 @@ describe.skipIf(!env.ok)('event triggers: ours vs the original C triggers', () =
   for (const [name, statements] of Object.entries(scenarios)) {
     it(`gives identical events and errors: ${name}`, async () => {
       const outcomes: Array<[string, Outcome, Outcome]> = [];
-      for (const c of [cdb, odb]) {
+      for (const c of [dbs.original, dbs.ours]) {
         await c.query('drop schema if exists s cascade');
         await c.query('create schema s');
       }
       for (const sql of statements) {
-        outcomes.push([sql, await run(cdb, sql), await run(odb, sql)]);
+        outcomes.push([sql, await run(dbs.original, sql), await run(dbs.ours, sql)]);
       }
-      const cEvents = await events(cdb, 'pgq.event_template');
-      const oEvents = await events(odb, 'pgq.event_all');
+      const cEvents = await events(dbs.original, 'pgq.event_template');
+      const oEvents = await events(dbs.ours, 'pgq.event_all');
       expect(cEvents.length).toBeGreaterThan(0);
       expect(oEvents).toEqual(cEvents);
       for (const [sql, c, o] of outcomes) {

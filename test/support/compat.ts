@@ -2,7 +2,9 @@
 // SkyTools packages (C extension pgq, pgqd, python3-pgq). Tests skip, saying why, when a piece
 // is missing, so `npm test` works on a machine without them; CI installs them.
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
 
 export const C_URL = process.env.PGQ_C_URL ?? 'postgres://root@localhost/postgres?host=/var/run/postgresql';
 
@@ -69,4 +71,38 @@ export async function adminQuery(sql: string): Promise<void> {
   } finally {
     await c.end();
   }
+}
+
+/** Two fresh databases on the originals' server, side by side: one set up with the original
+ * extensions, one with our SQL; created before the describe's tests and dropped after. */
+export function useSideBySide(
+  prefix: string,
+  setup: { original: (c: pg.Client) => Promise<unknown>; ours: (c: pg.Client) => Promise<unknown> },
+): { readonly original: pg.Client; readonly ours: pg.Client } {
+  const suffix = randomBytes(4).toString('hex');
+  const names = { original: `${prefix}_c_${suffix}`, ours: `${prefix}_o_${suffix}` };
+  const clients: { original?: pg.Client; ours?: pg.Client } = {};
+  beforeAll(async () => {
+    for (const side of ['original', 'ours'] as const) {
+      await adminQuery(`create database ${names[side]}`);
+      const c = new pg.Client({ connectionString: urlFor(names[side]) });
+      await c.connect();
+      clients[side] = c;
+      await setup[side](c);
+    }
+  });
+  afterAll(async () => {
+    for (const side of ['original', 'ours'] as const) {
+      await clients[side]?.end().catch(() => {});
+      await adminQuery(`drop database if exists ${names[side]} with (force)`).catch(() => {});
+    }
+  });
+  return {
+    get original() {
+      return clients.original!;
+    },
+    get ours() {
+      return clients.ours!;
+    },
+  };
 }
