@@ -2,7 +2,7 @@
 // a kind (what went wrong, stable for code and exit codes), the original error as `cause`, and the
 // SQLSTATE when the error came from our SQL. Callers branch on `domain`/`kind`, never on messages.
 
-export type ErrorDomain = 'pgq' | 'cascade' | 'wal' | 'config' | 'storage' | 'install';
+export type ErrorDomain = 'pgq' | 'cascade' | 'londiste' | 'wal' | 'config' | 'storage' | 'install';
 
 export interface SkytoolsErrorOptions {
   cause?: unknown;

@@ -46,6 +46,30 @@ export class CascadeError extends SkytoolsError<CascadeErrorKind> {
   readonly domain = 'cascade';
 }
 
+/** Londiste's kinds (table replication). */
+export type LondisteErrorKind =
+  /** Bad command line, config, table name or handler argument. */
+  | 'usage'
+  /** A table, sequence or handler that is not registered / does not exist where it must. */
+  | 'not_found'
+  /** Event data the replay cannot decode (a malformed urlencoded row, an unparsable SQL event). */
+  | 'bad_event'
+  /** The subscriber table cannot take the change: a missing column or key, a type mismatch. */
+  | 'apply_failed'
+  /** The table copy failed (structure, COPY, index rebuild). */
+  | 'copy_failed'
+  /** A londiste.* function answered with a ret_code of 300 or more. */
+  | 'refused'
+  /** The set is not in a state that allows the operation. */
+  | 'state'
+  /** A wait (wait-sync, a copy handover) did not finish within its limit. */
+  | 'timeout';
+
+export class LondisteError extends SkytoolsError<LondisteErrorKind> {
+  override name = 'LondisteError';
+  readonly domain = 'londiste';
+}
+
 /** walmgr's kinds; the CLI's exit codes for PostgreSQL depend on them (exit.ts). */
 export type WalErrorKind = 'not-found' | 'corrupt' | 'refused' | 'invalid' | 'io';
 

@@ -29,6 +29,7 @@ const POLICY: Record<string, CommandPolicy> = {
   'walmgr archive': { codes: { 'wal:refused': EXIT.refused }, subject: 1 },
   'walmgr restore-wal': { other: EXIT.restoreFatal, subject: 0 },
   setadm: { subject: 1 },
+  londiste: { subject: 1 },
 };
 
 export function exitCodeFor(command: string, err: unknown): number {
