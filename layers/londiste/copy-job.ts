@@ -44,6 +44,8 @@ export async function performTableCopy(req: TableCopyRequest): Promise<string> {
   await provider.query('begin isolation level repeatable read');
   await local.query('begin');
   try {
+    // As replay: the subscriber's own triggers (londiste's deny trigger among them) stay quiet.
+    await local.query("select londiste.set_session_replication_role('replica', true)");
     await local.query(`lock table ${quoteFqname(dest)}`);
     const srcCols = await columnsOf(provider, req.sourceTable);
     const dstCols = new Set(await columnsOf(local, dest));

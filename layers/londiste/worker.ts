@@ -515,6 +515,9 @@ export class LondisteWorker extends CascadeWorker {
 
   /** Restores dropped foreign keys whose both tables are in sync again (NOT VALID, then validated). */
   protected async restoreFkeys(local: pg.Client) {
+    // Cheap check first: this runs before every batch and there is usually nothing pending.
+    const any = await local.query('select exists (select 1 from londiste.pending_fkeys) as any');
+    if (!any.rows[0].any) return;
     const r = await local.query('select * from londiste.get_valid_pending_fkeys($1)', [this.opts.queue]);
     for (const row of r.rows) {
       this.log.info('restoring fkey', { fkey: row.fkey_name, from: row.from_table, to: row.to_table });
