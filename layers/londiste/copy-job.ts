@@ -21,6 +21,8 @@ export interface TableCopyRequest {
   copyCondition: string | null;
   log: Logger;
   dropFkeys: (local: pg.Client, table: string) => Promise<void>;
+  /** Test hook: `copy:loaded` is after the rows are in, before the commit. */
+  fault?: (point: string) => void | Promise<void>;
 }
 
 async function columnsOf(db: pg.ClientBase, table: string): Promise<string[]> {
@@ -68,6 +70,7 @@ export async function performTableCopy(req: TableCopyRequest): Promise<string> {
     const snap = (await provider.query('select txid_current_snapshot()::text as s')).rows[0].s as string;
     await provider.query('commit');
     await setTableState(local, req.queue, t.name, snap, { state: 'catching-up' });
+    await req.fault?.('copy:loaded');
     await local.query('commit');
     await local.query(`analyze ${quoteFqname(dest)}`);
     return snap;

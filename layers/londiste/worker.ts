@@ -32,6 +32,12 @@ export interface LondisteWorkerOptions extends CascadeWorkerOptions {
   relaunchIntervalMs?: number;
   /** Root: how often sequences are checked and published (default: every step). */
   seqCheckPeriodMs?: number;
+  /**
+   * Called at each step of the copy protocol (tests kill the process there: `copy:loaded`,
+   * `copy:committed`, `copy:wanna-sync`, `copy:before-ok`, `copy:ok`, `main:in-copy`,
+   * `main:do-sync`).
+   */
+  faultPoint?: (point: string) => void | Promise<void>;
 }
 
 export interface LondisteStats {
@@ -66,6 +72,7 @@ export class LondisteWorker extends CascadeWorker {
   private readonly lastLaunch = new Map<string, number>();
   private lastSeqCheck = 0;
   private lastForcedTick = 0;
+  private lastCleanup = 0;
   private handlers = new Map<string, ReplayHandler>();
   private registered = false;
   /** Set when a table's own definition made the batch fail (see workOnce). */
@@ -181,10 +188,12 @@ export class LondisteWorker extends CascadeWorker {
         hold = true; // the copy job replays up to this batch; then the table is ours
       } else if (t.state === 'wanna-sync' && batch && batch.tickId >= (t.merge.tick ?? 0n)) {
         await this.changeState(local, t, { state: 'do-sync', tick: batch.tickId });
+        await this.fault('main:do-sync');
         hold = true;
       }
     }
     await this.superviseCopies(local, provider, tables);
+    await this.dropStaleCopyConsumers(local, provider);
     if (hold) return false;
     if (batch) await this.restoreFkeys(local);
     return true;
@@ -229,7 +238,33 @@ export class LondisteWorker extends CascadeWorker {
       room--;
       await this.dropFkeys(local, t.destTable);
       await this.changeState(local, t, { state: 'in-copy' }, null);
+      await this.fault('main:in-copy');
       await this.launch(t.name);
+    }
+  }
+
+  /**
+   * A copy job killed between setting ok and unregistering leaves its consumer behind — at the
+   * provider that would hold back the queue's rotation for good. Registrations of copy jobs whose
+   * table is no longer in copy and whose job is not running are removed (checked every few seconds).
+   */
+  protected async dropStaleCopyConsumers(local: pg.Client, provider: pg.Client) {
+    if (Date.now() - this.lastCleanup < 5000) return;
+    this.lastCleanup = Date.now();
+    const prefix = copyConsumerName(this.mainName, '');
+    const r = await local.query(
+      'select consumer_name from pgq_node.local_state where queue_name = $1 and starts_with(consumer_name, $2)',
+      [this.opts.queue, prefix],
+    );
+    for (const row of r.rows) {
+      const name = row.consumer_name as string;
+      const table = name.slice(prefix.length);
+      if (this.tables.get(table)?.copying || (await this.copyJobAlive(local, table))) continue;
+      this.log.info('removing the registration of a finished copy job', { consumer: name });
+      await provider.query('select pgq.unregister_consumer($1, $2)', [this.opts.queue, name]).catch((err) => {
+        this.log.warn('could not unregister at the provider', { consumer: name, error: (err as Error).message });
+      });
+      await local.query('select * from pgq_node.unregister_consumer($1, $2)', [this.opts.queue, name]);
     }
   }
 
@@ -276,8 +311,9 @@ export class LondisteWorker extends CascadeWorker {
           await this.forceTick(provider);
           return false;
         }
-        if (batch.tickId < (await this.providerLastTick(provider))) return true;
+        if (!(await this.nearlyCaughtUp(provider, batch))) return true;
         await this.changeState(local, t, { state: 'wanna-sync', tick: batch.tickId });
+        await this.fault('copy:wanna-sync');
         return false;
       }
       case 'wanna-sync':
@@ -287,7 +323,9 @@ export class LondisteWorker extends CascadeWorker {
         if (!batch) return false;
         if (batch.tickId < m) return true;
         if (batch.tickId === m) {
+          await this.fault('copy:before-ok');
           await this.changeState(local, t, { state: 'ok' });
+          await this.fault('copy:ok');
           await this.unregisterCopyConsumer(local, provider);
           this.finish(`table ${name} handed over at tick ${m}`);
           return false;
@@ -319,9 +357,11 @@ export class LondisteWorker extends CascadeWorker {
       copyCondition: handler.copyCondition(),
       log: this.log,
       dropFkeys: (client, table) => this.dropFkeys(client, table),
+      fault: (point) => this.fault(point),
     });
     this.log.info('copy done; catching up', { table: t.name, snapshot });
     t.merge = { state: 'catching-up' };
+    await this.fault('copy:committed');
     await this.forceTick(provider);
   }
 
@@ -443,6 +483,10 @@ export class LondisteWorker extends CascadeWorker {
 
   // ---- helpers ------------------------------------------------------------------------------
 
+  protected async fault(point: string) {
+    await this.lopts.faultPoint?.(point);
+  }
+
   protected handlerFor(t: TableState): ReplayHandler {
     let h = this.handlers.get(t.name);
     if (!h) {
@@ -495,13 +539,22 @@ export class LondisteWorker extends CascadeWorker {
     if (info.nodeType === 'root') await provider.query('select pgq.ticker($1)', [this.opts.queue]);
   }
 
-  private async providerLastTick(provider: pg.Client): Promise<bigint> {
+  /**
+   * Has the copy job caught up enough to ask for the handover? Under steady writes new ticks keep
+   * coming, so "this is the provider's last tick" may never hold: close enough is a batch ending
+   * within two ticks or half a second of the provider's last one (the main worker then waits only
+   * that long while the copy job replays the rest).
+   */
+  private async nearlyCaughtUp(provider: pg.Client, batch: CascadeBatch): Promise<boolean> {
     const r = await provider.query(
-      `select t.tick_id from pgq.tick t join pgq.queue q on q.queue_id = t.tick_queue
+      `select t.tick_id, t.tick_time from pgq.tick t join pgq.queue q on q.queue_id = t.tick_queue
         where q.queue_name = $1 order by t.tick_queue desc, t.tick_id desc limit 1`,
       [this.opts.queue],
     );
-    return r.rows.length ? toBigInt(r.rows[0].tick_id) : 0n;
+    if (!r.rows.length) return true;
+    const last = toBigInt(r.rows[0].tick_id);
+    const behindMs = (r.rows[0].tick_time as Date).getTime() - batch.tickTime.getTime();
+    return last - batch.tickId <= 2n || behindMs <= 500;
   }
 
   /** Drops the foreign keys to and from a table (kept in londiste.pending_fkeys), one per transaction. */
