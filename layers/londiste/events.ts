@@ -160,21 +160,26 @@ function previousKey(extra2: string, key: readonly string[]): (string | null)[] 
 
 /**
  * A JSON row as text values: numbers keep their exact source text (an int8 beyond 2^53 stays
- * exact), booleans 'true'/'false', nested values their JSON text.
+ * exact, also inside nested values), booleans 'true'/'false', nested values their JSON text.
  */
 function jsonRow(data: string): Row {
   const parsed = JSON.parse(data, (_k, v, ctx?: { source?: string }) =>
-    typeof v === 'number' && ctx?.source !== undefined ? ctx.source : v,
+    typeof v === 'number' && ctx?.source !== undefined ? rawJson.rawJSON(ctx.source) : v,
   ) as unknown;
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
     throw new Error('not an object');
   const row: Row = Object.create(null);
   for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
-    row[k] =
-      v === null ? null : typeof v === 'string' ? v : typeof v === 'boolean' ? String(v) : JSON.stringify(v);
+    if (v === null) row[k] = null;
+    else if (typeof v === 'string') row[k] = v;
+    else if (rawJson.isRawJSON(v)) row[k] = (v as { rawJSON: string }).rawJSON;
+    else row[k] = typeof v === 'boolean' ? String(v) : JSON.stringify(v);
   }
   return row;
 }
+
+// JSON.rawJSON / isRawJSON (Node 21+) are not in the es2023 lib yet.
+const rawJson = JSON as unknown as { rawJSON(s: string): object; isRawJSON(v: unknown): boolean };
 
 // ---- sqltriga fragments ------------------------------------------------------------------------
 
