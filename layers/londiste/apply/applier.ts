@@ -7,6 +7,7 @@
 // is written again one statement per event; when the table cannot take a change, the savepoint is
 // rolled back and the error is a LondisteError('apply_failed') naming the table, with the batch's
 // transaction still usable, so the worker can isolate the table.
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { LondisteError } from '../errors.ts';
 import type { TableChange } from '../events.ts';
@@ -40,13 +41,15 @@ export interface ApplierStats {
 
 const SAVEPOINT = 'londiste_apply';
 
+// Prepared statement names by SQL text. pg prepares a name once per connection and refuses one
+// name for two texts, so the name is derived from the text: any applier on any connection agrees.
+const statementNames = new Map<string, string>();
+
 export class SetApplier {
   readonly shapes = new ShapeCache();
   readonly stats: ApplierStats = { changes: 0, statements: 0, fallbacks: 0 };
   private readonly maxPending: number;
   private readonly pending = new Map<string, TableChange[]>();
-  /** Prepared statement names by SQL text (pg prepares a name once per connection). */
-  private readonly names = new Map<string, string>();
 
   constructor(opts: ApplierOptions = {}) {
     this.maxPending = opts.maxPending ?? 50_000;
@@ -130,10 +133,10 @@ export class SetApplier {
   }
 
   private async exec(client: pg.ClientBase, stmt: Stmt, values: unknown[]): Promise<void> {
-    let name = this.names.get(stmt.text);
+    let name = statementNames.get(stmt.text);
     if (name === undefined) {
-      name = `londiste_${this.names.size + 1}`;
-      this.names.set(stmt.text, name);
+      name = `londiste_${createHash('sha1').update(stmt.text).digest('hex').slice(0, 24)}`;
+      statementNames.set(stmt.text, name);
     }
     this.stats.statements++;
     await client.query({ name, text: stmt.text, values });

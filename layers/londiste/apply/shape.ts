@@ -8,9 +8,10 @@ import { LondisteError } from '../errors.ts';
 export interface ColumnShape {
   name: string;
   /**
-   * format_type without the typmod: a value is cast to the bare type and the column's typmod is
-   * applied on assignment, so `varchar(3)` refuses a longer value as a literal would, instead of
-   * the explicit cast's silent truncation.
+   * The type without its typmod, as `schema.typname` (`pg_catalog.bpchar`, `pg_catalog._int4`): a
+   * value is cast to the bare type and the column's typmod is applied on assignment, so
+   * `varchar(3)` refuses a longer value as a literal would, instead of the explicit cast's silent
+   * truncation. (format_type's `character` or `bit` would mean char(1) / bit(1) in a cast.)
    */
   type: string;
   notNull: boolean;
@@ -57,9 +58,11 @@ export async function readShape(client: pg.ClientBase, table: string): Promise<T
     });
   }
   const cols = await client.query<{ name: string; type: string; notnull: boolean; generated: boolean }>(
-    `select a.attname as name, pg_catalog.format_type(a.atttypid, null) as type, a.attnotnull as notnull,
-            a.attgenerated <> '' as generated
+    `select a.attname as name, pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(t.typname) as type,
+            a.attnotnull as notnull, a.attgenerated <> '' as generated
        from pg_catalog.pg_attribute a
+       join pg_catalog.pg_type t on t.oid = a.atttypid
+       join pg_catalog.pg_namespace n on n.oid = t.typnamespace
       where a.attrelid = $1 and a.attnum > 0 and not a.attisdropped
       order by a.attnum`,
     [oid],
