@@ -27,7 +27,7 @@ describe.skipIf(!hasSkytools)('dropped_ddl text vs skytools.parse_statements (py
     const r = spawnSync(python, ['-c', script], { input: ddl, encoding: 'utf8' });
     expect(r.stderr).toBe('');
     const theirs = JSON.parse(r.stdout) as string[];
-    expect(theirs).toHaveLength(7); // 3 constraints, index + its comment, rule, parent
+    expect(theirs).toHaveLength(9); // pk and unique 2 each, check, index + its comment, rule, parent
     expect(splitDdl(ddl)).toEqual(theirs);
   });
 });

@@ -75,11 +75,17 @@ export async function readStructure(client: Queryable, table: string): Promise<T
       comment: string | null;
       options: string | null;
       tablespace: string | null;
+      indexdef: string | null;
+      indexname: string | null;
+      deferrable: boolean;
+      deferred: boolean;
     }>(
       `select con.conname, con.contype, pg_get_constraintdef(con.oid) as def,
               coalesce(i.indisclustered, false) as clustered, coalesce(i.indisreplident, false) as replident,
               obj_description(con.oid, 'pg_constraint') as comment,
-              array_to_string(ic.reloptions, ', ') as options, ts.spcname as tablespace
+              array_to_string(ic.reloptions, ', ') as options, ts.spcname as tablespace,
+              pg_get_indexdef(i.indexrelid) as indexdef, ic.relname as indexname,
+              con.condeferrable as deferrable, con.condeferred as deferred
          from pg_constraint con
          left join pg_index i on i.indexrelid = con.conindid and con.contype in ('p', 'u', 'x')
          left join pg_class ic on ic.oid = i.indexrelid
@@ -130,7 +136,18 @@ export async function readStructure(client: Queryable, table: string): Promise<T
   const objects: StructureObject[] = [];
   for (const c of cons.rows) {
     const qn = quoteIdent(c.conname);
-    const create = [`ALTER TABLE ${qt} ADD CONSTRAINT ${qn} ${constraintDef(c)}`];
+    // A primary key or unique constraint comes back in two steps: the index build (the slow
+    // part) as a CREATE UNIQUE INDEX, which takes only a SHARE lock and so can run beside the
+    // table's other index builds on other connections (rebuild.ts), then the constraint taking
+    // the ready index (catalog only: the key columns kept their NOT NULL). pg_get_indexdef also
+    // keeps the storage parameters that pg_get_constraintdef leaves out.
+    const create =
+      (c.contype === 'p' || c.contype === 'u') && c.indexdef && c.indexname
+        ? [
+            indexDef({ def: c.indexdef, tablespace: c.tablespace, predicate: null }) ?? c.indexdef,
+            `ALTER TABLE ${qt} ADD CONSTRAINT ${qn} ${c.contype === 'p' ? 'PRIMARY KEY' : 'UNIQUE'} USING INDEX ${quoteIdent(c.indexname)}${c.deferrable ? ' DEFERRABLE' : ''}${c.deferred ? ' INITIALLY DEFERRED' : ''}`,
+          ]
+        : [`ALTER TABLE ${qt} ADD CONSTRAINT ${qn} ${c.def}`];
     // An exclusion constraint's definition has no place for them before its WHERE: set after.
     if (c.contype === 'x' && c.options)
       create.push(`ALTER INDEX ${qIndex(rel, c.conname)} SET (${c.options})`);
@@ -191,24 +208,6 @@ export async function readStructure(client: Queryable, table: string): Promise<T
 
 function qIndex(rel: TableRow, name: string): string {
   return `${quoteIdent(rel.nspname)}.${quoteIdent(name)}`;
-}
-
-/**
- * pg_get_constraintdef leaves out the index's storage parameters and tablespace of a primary
- * key or unique constraint (ALTER TABLE's own re-create adds them); they go after the columns
- * and INCLUDE, before the trailing DEFERRABLE / INITIALLY DEFERRED.
- */
-function constraintDef(c: {
-  contype: string;
-  def: string;
-  options: string | null;
-  tablespace: string | null;
-}): string {
-  if ((c.contype !== 'p' && c.contype !== 'u') || (!c.options && !c.tablespace)) return c.def;
-  const extra = `${c.options ? ` WITH (${c.options})` : ''}${c.tablespace ? ` USING INDEX TABLESPACE ${quoteIdent(c.tablespace)}` : ''}`;
-  const m = /\)((?: DEFERRABLE)?(?: INITIALLY DEFERRED)?)$/.exec(c.def);
-  if (!m) return c.def;
-  return `${c.def.slice(0, m.index + 1)}${extra}${m[1]}`;
 }
 
 /**
