@@ -65,22 +65,22 @@ export async function readStructure(client: Queryable, table: string): Promise<T
   }
   const qt = `${quoteIdent(rel.nspname)}.${quoteIdent(rel.relname)}`;
   const inherited = rel.relispartition;
-  const [cons, idx, rules, parents] = await Promise.all([
-    client.query<{
-      conname: string;
-      contype: 'p' | 'u' | 'c' | 'x';
-      def: string;
-      clustered: boolean;
-      replident: boolean;
-      comment: string | null;
-      options: string | null;
-      tablespace: string | null;
-      indexdef: string | null;
-      indexname: string | null;
-      deferrable: boolean;
-      deferred: boolean;
-    }>(
-      `select con.conname, con.contype, pg_get_constraintdef(con.oid) as def,
+  // One after another: pg allows one query at a time per connection.
+  const cons = await client.query<{
+    conname: string;
+    contype: 'p' | 'u' | 'c' | 'x';
+    def: string;
+    clustered: boolean;
+    replident: boolean;
+    comment: string | null;
+    options: string | null;
+    tablespace: string | null;
+    indexdef: string | null;
+    indexname: string | null;
+    deferrable: boolean;
+    deferred: boolean;
+  }>(
+    `select con.conname, con.contype, pg_get_constraintdef(con.oid) as def,
               coalesce(i.indisclustered, false) as clustered, coalesce(i.indisreplident, false) as replident,
               obj_description(con.oid, 'pg_constraint') as comment,
               array_to_string(ic.reloptions, ', ') as options, ts.spcname as tablespace,
@@ -93,18 +93,18 @@ export async function readStructure(client: Queryable, table: string): Promise<T
         where con.conrelid = $1 and con.contype in ('p', 'u', 'c', 'x')
           and not ($2 and (con.coninhcount > 0 or con.conparentid <> 0))
         order by con.oid`,
-      [rel.oid, inherited],
-    ),
-    client.query<{
-      relname: string;
-      def: string;
-      clustered: boolean;
-      replident: boolean;
-      comment: string | null;
-      tablespace: string | null;
-      predicate: string | null;
-    }>(
-      `select ic.relname, pg_get_indexdef(i.indexrelid) as def, i.indisclustered as clustered,
+    [rel.oid, inherited],
+  );
+  const idx = await client.query<{
+    relname: string;
+    def: string;
+    clustered: boolean;
+    replident: boolean;
+    comment: string | null;
+    tablespace: string | null;
+    predicate: string | null;
+  }>(
+    `select ic.relname, pg_get_indexdef(i.indexrelid) as def, i.indisclustered as clustered,
               i.indisreplident as replident, obj_description(i.indexrelid, 'pg_class') as comment,
               ts.spcname as tablespace, pg_get_expr(i.indpred, i.indrelid) as predicate
          from pg_index i join pg_class ic on ic.oid = i.indexrelid
@@ -115,23 +115,27 @@ export async function readStructure(client: Queryable, table: string): Promise<T
                            where d.classid = 'pg_class'::regclass and d.objid = i.indexrelid and d.deptype = 'i')
           and not ($2 and exists (select 1 from pg_inherits h where h.inhrelid = i.indexrelid))
         order by i.indexrelid`,
-      [rel.oid, inherited],
-    ),
-    client.query<{ rulename: string; def: string; ev_enabled: string; comment: string | null }>(
-      `select r.rulename, pg_get_ruledef(r.oid) as def, r.ev_enabled, obj_description(r.oid, 'pg_rewrite') as comment
+    [rel.oid, inherited],
+  );
+  const rules = await client.query<{
+    rulename: string;
+    def: string;
+    ev_enabled: string;
+    comment: string | null;
+  }>(
+    `select r.rulename, pg_get_ruledef(r.oid) as def, r.ev_enabled, obj_description(r.oid, 'pg_rewrite') as comment
          from pg_rewrite r
         where r.ev_class = $1 and r.rulename <> '_RETURN'
         order by r.oid`,
-      [rel.oid],
-    ),
-    client.query<{ nspname: string; relname: string }>(
-      `select pn.nspname, p.relname
+    [rel.oid],
+  );
+  const parents = await client.query<{ nspname: string; relname: string }>(
+    `select pn.nspname, p.relname
          from pg_inherits h join pg_class p on p.oid = h.inhparent join pg_namespace pn on pn.oid = p.relnamespace
         where h.inhrelid = $1 and not $2
         order by h.inhseqno`,
-      [rel.oid, inherited],
-    ),
-  ]);
+    [rel.oid, inherited],
+  );
 
   const objects: StructureObject[] = [];
   for (const c of cons.rows) {
