@@ -103,7 +103,11 @@ export async function copyTable(
   opts: CopyTableOptions,
 ): Promise<CopyResult> {
   const sql = copyStatements(opts);
-  opts.signal?.throwIfAborted();
+  if (opts.signal?.aborted) {
+    throw new LondisteError('copy_failed', `copy of ${opts.srcTable} → ${opts.dstTable} aborted`, {
+      cause: opts.signal.reason,
+    });
+  }
   const started = performance.now();
   const wantProgress = !!(opts.onProgress || opts.logger);
   const estimate =
