@@ -14,7 +14,8 @@ declare
         || 'londiste.find_table_oid(text), londiste.find_seq_oid(text), '
         || 'londiste.is_replica_func(oid), londiste.quote_fqname(text), '
         || 'londiste.make_fqname(text), londiste.split_fqname(text), londiste.version()';
-    remote_fns text := 'londiste.get_seq_list(text)';
+    remote_fns text := 'londiste.get_seq_list(text), londiste.get_table_list(text), '
+        || 'londiste._coordinate_copy(text, text)';
     local_fns text := 'londiste.local_show_missing(text), londiste.local_add_seq(text, text), '
         || 'londiste.local_remove_seq(text, text), londiste.local_remove_table(text, text), '
         || 'londiste.global_add_table(text, text), londiste.global_remove_table(text, text), '
@@ -24,7 +25,12 @@ declare
         || 'londiste.local_set_table_attrs(text, text, text), '
         || 'londiste.local_set_table_struct(text, text, text), '
         || 'londiste.drop_table_triggers(text, text), londiste.table_info_trigger(), '
-        || 'londiste.set_session_replication_role(text, bool)';
+        || 'londiste.set_session_replication_role(text, bool), '
+        || 'londiste.create_trigger(text, text, text[], text, text), '
+        || 'londiste.local_add_table(text, text, text[], text, text), '
+        || 'londiste.local_add_table(text, text, text[], text), '
+        || 'londiste.local_add_table(text, text, text[]), londiste.local_add_table(text, text), '
+        || 'londiste.local_change_handler(text, text, text[], text)';
     maint_fns text := 'londiste.root_check_seqs(text), londiste.root_check_seqs(text, int8)';
     have_roles boolean;
 begin

@@ -38,5 +38,10 @@
 \ir functions/londiste.local_set_table_attrs.sql
 \ir functions/londiste.local_set_table_struct.sql
 \ir functions/londiste.local_show_missing.sql
+\ir functions/londiste.create_trigger.sql
+\ir functions/londiste.local_add_table.sql
+\ir functions/londiste.local_change_handler.sql
+\ir functions/londiste._coordinate_copy.sql
+\ir functions/londiste.get_table_list.sql
 
 \ir grants.sql
