@@ -19,8 +19,8 @@ import { inTransaction } from '../db/transaction.ts';
 import { runBatchLoop } from '../pgq/batch-loop.ts';
 import type { PgqEvent } from '../pgq/consumer.ts';
 import { Backoff } from '../util/backoff.ts';
-import { sleep } from '../util/sleep.ts';
 import { defaultLogger, type Logger } from '../util/log.ts';
+import { sleep } from '../util/sleep.ts';
 import {
   CascadeError,
   type ConsumerState,
@@ -278,7 +278,11 @@ export class CascadeWorker {
    * other jobs at once): false holds the batch back — it stays open on the provider and the next
    * step reads it again. Londiste's table-state machine runs here. Default: go ahead.
    */
-  protected async beforeBatch(_batch: CascadeBatch, _local: pg.Client, _provider: pg.Client): Promise<boolean> {
+  protected async beforeBatch(
+    _batch: CascadeBatch,
+    _local: pg.Client,
+    _provider: pg.Client,
+  ): Promise<boolean> {
     return true;
   }
 

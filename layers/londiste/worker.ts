@@ -9,17 +9,34 @@
 // class in copy mode (copyTable set) is the copy job: its own consumer `<worker>.copy.<table>`
 // registered at the provider, the COPY itself, then replay of that one table until the handover.
 import type pg from 'pg';
-import { type CascadeBatch, CascadeWorker, type CascadeWorkerOptions, isCascadeEvent, type WorkResult } from '../cascade/worker.ts';
 import { getConsumerState, getNodeInfo, nodeCmd } from '../cascade/node.ts';
+import {
+  type CascadeBatch,
+  CascadeWorker,
+  type CascadeWorkerOptions,
+  isCascadeEvent,
+  type WorkResult,
+} from '../cascade/worker.ts';
 import { toBigInt } from '../db/connection.ts';
-import { quoteFqname } from '../db/ident.ts';
 import type { PgqEvent } from '../pgq/consumer.ts';
-import { LondisteError } from './errors.ts';
-import type { CopyLauncher } from './launcher.ts';
-import { TableState } from './table-state.ts';
-import { loadTables, setTableAttrs, setTableState } from './table-store.ts';
+import { SetApplier } from './apply/applier.ts';
 import { performTableCopy } from './copy-job.ts';
-import { type ReplayHandler, makeReplayHandler } from './replay-handler.ts';
+import { LondisteError } from './errors.ts';
+import { isDataEvent, isTruncateEvent } from './events.ts';
+import type { ApplyContext, TableHandler } from './handler.ts';
+import { buildHandler } from './handlers/index.ts';
+import type { CopyLauncher } from './launcher.ts';
+import { ReplayTable } from './table-state.ts';
+import {
+  getTableList,
+  globalAddTable,
+  globalRemoveSeq,
+  globalRemoveTable,
+  globalUpdateSeq,
+  setTableAttrs,
+  setTableState,
+  type TableState,
+} from './tables.ts';
 
 export interface LondisteWorkerOptions extends CascadeWorkerOptions {
   /** Copy mode: the table this job copies; `worker` is then the main worker's name. */
@@ -46,15 +63,6 @@ export interface LondisteStats {
   copies: number;
 }
 
-const DATA_PREFIXES = ['I:', 'U:', 'D:', '{"'];
-
-/** Is it a row change of one table (logutriga, sqltriga or jsontriga)? */
-export function isDataEvent(ev: Pick<PgqEvent, 'type'>): boolean {
-  const t = ev.type ?? '';
-  if (t === 'I' || t === 'U' || t === 'D') return true;
-  return DATA_PREFIXES.includes(t.slice(0, 2));
-}
-
 /** The consumer name of a table's copy job, as the original names it. */
 export function copyConsumerName(worker: string, table: string): string {
   return `${worker}.copy.${table}`;
@@ -67,13 +75,15 @@ export class LondisteWorker extends CascadeWorker {
   protected readonly copyOf: string | null;
   /** The main worker's name (in copy mode, opts.worker is the copy consumer's). */
   protected readonly mainName: string;
-  protected tables = new Map<string, TableState>();
+  protected tables = new Map<string, ReplayTable>();
   private readonly stopped: AbortController;
   private readonly lastLaunch = new Map<string, number>();
   private lastSeqCheck = 0;
   private lastForcedTick = 0;
   private lastCleanup = 0;
-  private handlers = new Map<string, ReplayHandler>();
+  private handlers = new Map<string, TableHandler>();
+  /** The set-based apply of every table (its table-shape cache lives across batches). */
+  protected readonly applier = new SetApplier();
   private registered = false;
   /** Set when a table's own definition made the batch fail (see workOnce). */
   private failedTable: { table: string; message: string } | null = null;
@@ -136,7 +146,7 @@ export class LondisteWorker extends CascadeWorker {
   }
 
   /** Runs a handler step; an error the table's definition causes is remembered for workOnce. */
-  private async forTable<T>(t: TableState, fn: () => Promise<T>): Promise<T> {
+  private async forTable<T>(t: ReplayTable, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (err) {
@@ -160,7 +170,7 @@ export class LondisteWorker extends CascadeWorker {
     }
     await this.mainSync(local, provider, null);
     // While a copy needs the main worker at a newer tick, make the provider tick now.
-    const handover = [...this.tables.values()].some((t) => t.state === 'wanna-sync');
+    const handover = [...this.tables.values()].some((t) => t.stateName === 'wanna-sync');
     if (handover) {
       await this.forceTick(provider);
       return { kind: 'waiting' };
@@ -169,7 +179,8 @@ export class LondisteWorker extends CascadeWorker {
   }
 
   protected override async onRoot(local: pg.Client): Promise<WorkResult | undefined> {
-    if (this.copyOf) throw new LondisteError('state', `${this.opts.queue}: a copy job cannot run on the root`);
+    if (this.copyOf)
+      throw new LondisteError('state', `${this.opts.queue}: a copy job cannot run on the root`);
     const period = this.lopts.seqCheckPeriodMs ?? 0;
     if (Date.now() - this.lastSeqCheck >= period) {
       await nodeCmd(local, 'select * from londiste.root_check_seqs($1)', [this.opts.queue]);
@@ -179,15 +190,19 @@ export class LondisteWorker extends CascadeWorker {
   }
 
   /** Main worker: handovers, new copies, dead copies, fkeys. False: hold the batch back. */
-  protected async mainSync(local: pg.Client, provider: pg.Client, batch: CascadeBatch | null): Promise<boolean> {
+  protected async mainSync(
+    local: pg.Client,
+    provider: pg.Client,
+    batch: CascadeBatch | null,
+  ): Promise<boolean> {
     const tables = [...this.tables.values()];
     let hold = false;
     for (const t of tables) {
-      if (t.attrs.error != null) continue;
-      if (t.state === 'do-sync') {
+      if (t.failed) continue;
+      if (t.stateName === 'do-sync') {
         hold = true; // the copy job replays up to this batch; then the table is ours
-      } else if (t.state === 'wanna-sync' && batch && batch.tickId >= (t.merge.tick ?? 0n)) {
-        await this.changeState(local, t, { state: 'do-sync', tick: batch.tickId });
+      } else if (t.stateName === 'wanna-sync' && batch && batch.tickId >= t.syncTick) {
+        await this.changeState(local, t, { name: 'do-sync', tick: batch.tickId });
         await this.fault('main:do-sync');
         hold = true;
       }
@@ -200,19 +215,19 @@ export class LondisteWorker extends CascadeWorker {
   }
 
   /** Starts copies of new tables (up to parallel_copies) and relaunches copy jobs that died. */
-  protected async superviseCopies(local: pg.Client, provider: pg.Client, tables: TableState[]) {
+  protected async superviseCopies(local: pg.Client, provider: pg.Client, tables: ReplayTable[]) {
     const launcher = this.lopts.launcher;
-    const limit = this.lopts.parallelCopies ?? 2;
-    const live = tables.filter((t) => t.copying && t.attrs.error == null);
+    const limit = this.lopts.parallelCopies ?? 4;
+    const live = tables.filter((t) => t.copying && !t.failed);
     for (const t of live) {
       if (!launcher) continue;
       if (await this.copyJobAlive(local, t.name)) continue;
       const last = this.lastLaunch.get(t.name) ?? 0;
       if (Date.now() - last < (this.lopts.relaunchIntervalMs ?? 5000)) continue;
-      this.log.warn('copy job is not running; relaunching it', { table: t.name, state: t.mergeStateText });
+      this.log.warn('copy job is not running; relaunching it', { table: t.name, state: t.mergeState });
       await this.launch(t.name);
     }
-    const missing = tables.filter((t) => t.state === 'missing' && t.attrs.error == null);
+    const missing = tables.filter((t) => t.stateName === 'missing' && !t.failed);
     let room = limit - live.length;
     if (!missing.length || room <= 0) return;
     if (!launcher) {
@@ -221,12 +236,12 @@ export class LondisteWorker extends CascadeWorker {
       });
       return;
     }
-    const onProvider = new Map((await loadTables(provider, this.opts.queue)).map((r) => [r.tableName, r]));
+    const onProvider = new Map((await getTableList(provider, this.opts.queue)).map((r) => [r.tableName, r]));
     for (const t of missing) {
       if (room <= 0) break;
       if (t.attrs.copy_node == null) {
         const pt = onProvider.get(t.name);
-        if (!pt || !pt.local) {
+        if (!pt?.local) {
           this.log.warn('table not available on provider', { table: t.name });
           continue;
         }
@@ -237,7 +252,7 @@ export class LondisteWorker extends CascadeWorker {
       }
       room--;
       await this.dropFkeys(local, t.destTable);
-      await this.changeState(local, t, { state: 'in-copy' }, null);
+      await this.changeState(local, t, { name: 'in-copy' }, null);
       await this.fault('main:in-copy');
       await this.launch(t.name);
     }
@@ -262,7 +277,10 @@ export class LondisteWorker extends CascadeWorker {
       if (this.tables.get(table)?.copying || (await this.copyJobAlive(local, table))) continue;
       this.log.info('removing the registration of a finished copy job', { consumer: name });
       await provider.query('select pgq.unregister_consumer($1, $2)', [this.opts.queue, name]).catch((err) => {
-        this.log.warn('could not unregister at the provider', { consumer: name, error: (err as Error).message });
+        this.log.warn('could not unregister at the provider', {
+          consumer: name,
+          error: (err as Error).message,
+        });
       });
       await local.query('select * from pgq_node.unregister_consumer($1, $2)', [this.opts.queue, name]);
     }
@@ -289,19 +307,25 @@ export class LondisteWorker extends CascadeWorker {
   }
 
   /** Copy job: what to do with this batch (null: nothing to read). False: hold it back. */
-  protected async copySync(local: pg.Client, provider: pg.Client, batch: CascadeBatch | null): Promise<boolean> {
+  protected async copySync(
+    local: pg.Client,
+    provider: pg.Client,
+    batch: CascadeBatch | null,
+  ): Promise<boolean> {
     const name = this.copyOf as string;
     const t = this.tables.get(name);
-    if (!t || t.state === 'missing' || t.state === 'ok') {
+    if (!t || t.stateName === 'missing' || t.stateName === 'ok') {
       await this.unregisterCopyConsumer(local, provider);
-      this.finish(t ? `table ${name} is ${t.mergeStateText ?? 'waiting for a new copy'}` : `table ${name} was removed`);
+      this.finish(
+        t ? `table ${name} is ${t.mergeState ?? 'waiting for a new copy'}` : `table ${name} was removed`,
+      );
       return false;
     }
-    if (t.attrs.error != null) {
-      this.finish(`table ${name} has an error: ${t.attrs.error}`);
+    if (t.failed) {
+      this.finish(`table ${name} failed here: ${t.failed}`);
       return false;
     }
-    switch (t.state) {
+    switch (t.stateName) {
       case 'in-copy':
         await this.copyNow(local, provider, t);
         return false;
@@ -312,19 +336,19 @@ export class LondisteWorker extends CascadeWorker {
           return false;
         }
         if (!(await this.nearlyCaughtUp(provider, batch))) return true;
-        await this.changeState(local, t, { state: 'wanna-sync', tick: batch.tickId });
+        await this.changeState(local, t, { name: 'wanna-sync', tick: batch.tickId });
         await this.fault('copy:wanna-sync');
         return false;
       }
       case 'wanna-sync':
         return false; // the main worker moves next
       case 'do-sync': {
-        const m = t.merge.tick ?? 0n;
+        const m = t.syncTick;
         if (!batch) return false;
         if (batch.tickId < m) return true;
         if (batch.tickId === m) {
           await this.fault('copy:before-ok');
-          await this.changeState(local, t, { state: 'ok' });
+          await this.changeState(local, t, { name: 'ok' });
           await this.fault('copy:ok');
           await this.unregisterCopyConsumer(local, provider);
           this.finish(`table ${name} handed over at tick ${m}`);
@@ -340,27 +364,27 @@ export class LondisteWorker extends CascadeWorker {
     }
   }
 
-  private async copyNow(local: pg.Client, provider: pg.Client, t: TableState) {
-    const onProvider = (await loadTables(provider, this.opts.queue)).find((r) => r.tableName === t.name);
+  private async copyNow(local: pg.Client, provider: pg.Client, t: ReplayTable) {
+    const onProvider = (await getTableList(provider, this.opts.queue)).find((r) => r.tableName === t.name);
     if (!onProvider?.local) throw new LondisteError('not_found', `table ${t.name} not available on provider`);
     if (onProvider.mergeState !== 'ok') {
       this.log.info('table not in sync on provider yet; waiting', { table: t.name });
       return;
     }
-    const handler = this.handlerFor(t);
-    const snapshot = await performTableCopy({
+    const res = await performTableCopy({
       queue: this.opts.queue,
       table: t,
       sourceTable: onProvider.destTable || onProvider.tableName,
       provider,
       local,
-      copyCondition: handler.copyCondition(),
+      handler: this.handlerFor(t),
       log: this.log,
       dropFkeys: (client, table) => this.dropFkeys(client, table),
       fault: (point) => this.fault(point),
+      signal: this.opts.signal,
     });
-    this.log.info('copy done; catching up', { table: t.name, snapshot });
-    t.merge = { state: 'catching-up' };
+    this.log.info('copy done; catching up', { table: t.name, rows: res.rows, snapshot: res.snapshot });
+    t.state = { name: 'catching-up' };
     await this.fault('copy:committed');
     await this.forceTick(provider);
   }
@@ -369,66 +393,82 @@ export class LondisteWorker extends CascadeWorker {
 
   protected override async processRemoteBatch(batch: CascadeBatch, local: pg.ClientBase): Promise<void> {
     await local.query("select londiste.set_session_replication_role('replica', true)");
-    const used = new Map<ReplayHandler, TableState>();
-    const use = async (t: TableState) => {
+    const ctx: ApplyContext = {
+      local,
+      applier: this.applier,
+      batch: {
+        queue: batch.queue,
+        batchId: batch.batchId,
+        tickId: batch.tickId,
+        prevTickId: batch.prevTickId,
+        tickTime: batch.tickTime,
+        prevTickTime: batch.prevTickTime,
+      },
+      log: this.log,
+    };
+    const used = new Map<TableHandler, ReplayTable>();
+    const use = async (t: ReplayTable) => {
       const h = this.handlerFor(t);
       if (!used.has(h)) {
         used.set(h, t);
-        await this.forTable(t, () => h.prepareBatch(batch, local));
+        await this.forTable(t, () => h.prepareBatch(ctx));
       }
       return h;
     };
     const flushAll = async () => {
-      for (const [h, t] of used) await this.forTable(t, () => h.flush(local));
+      for (const [h, t] of used) await this.forTable(t, () => h.flush(ctx));
     };
-    for (const ev of batch.events) {
-      if (isCascadeEvent(ev)) continue;
-      const type = ev.type ?? '';
-      if (isDataEvent(ev) || type === 'R') {
-        const t = ev.extra1 == null ? undefined : this.tables.get(ev.extra1);
-        if (!t || t.attrs.error != null || !t.wants(ev.txid, this.copyOf)) {
-          this.lstats.ignored++;
+    try {
+      for (const ev of batch.events) {
+        if (isCascadeEvent(ev)) continue;
+        const data = isDataEvent(ev);
+        if (data || isTruncateEvent(ev)) {
+          const t = ev.extra1 == null ? undefined : this.tables.get(ev.extra1);
+          if (!t || t.failed || !t.wants(ev.txid, this.copyOf)) {
+            this.lstats.ignored++;
+            continue;
+          }
+          const h = await use(t);
+          await this.forTable(t, () => (data ? h.processEvent(ev, ctx) : h.truncate(ev, ctx)));
+          this.lstats.applied++;
           continue;
         }
-        const h = await use(t);
-        await this.forTable(t, async () => {
-          if (type !== 'R') return h.processEvent(ev, local);
-          await h.flush(local);
-          if (h.ignoreTruncate) this.log.info('ignoring truncate', { table: t.name });
-          else await local.query(`truncate ${quoteFqname(t.destTable)} cascade`);
-        });
-        this.lstats.applied++;
-        continue;
+        if (this.copyOf) continue; // everything else is the main worker's
+        await flushAll();
+        await this.setEvent(local, ev);
       }
-      if (this.copyOf) continue; // everything else is the main worker's
       await flushAll();
-      switch (type) {
-        case 'EXECUTE':
-          await this.executeEvent(local, ev);
-          break;
-        case 'londiste.add-table':
-          await local.query('select * from londiste.global_add_table($1, $2)', [this.opts.queue, ev.data]);
-          break;
-        case 'londiste.remove-table':
-          await local.query('select * from londiste.global_remove_table($1, $2)', [this.opts.queue, ev.data]);
-          if (ev.data) this.tables.delete(ev.data);
-          break;
-        case 'londiste.remove-seq':
-          await local.query('select * from londiste.global_remove_seq($1, $2)', [this.opts.queue, ev.data]);
-          break;
-        case 'londiste.update-seq':
-          await nodeCmd(local, 'select * from londiste.global_update_seq($1, $2, $3)', [
-            this.opts.queue,
-            ev.extra1,
-            ev.data == null ? null : BigInt(ev.data),
-          ]);
-          break;
-        default:
-          throw new LondisteError('bad_event', `event ${ev.id}: unknown event type ${JSON.stringify(type)}`);
-      }
+      for (const [h, t] of used) await this.forTable(t, () => h.finishBatch(ctx));
+    } catch (err) {
+      // The batch's transaction is rolled back: nothing buffered may leak into its retry.
+      for (const h of used.keys()) h.reset();
+      this.applier.reset();
+      throw err;
     }
-    await flushAll();
-    for (const [h, t] of used) await this.forTable(t, () => h.finishBatch(batch, local));
+  }
+
+  /** The set's own events (londiste.*) and EXECUTE, in event order after the flush. */
+  private async setEvent(local: pg.ClientBase, ev: PgqEvent) {
+    const q = this.opts.queue;
+    switch (ev.type) {
+      case 'EXECUTE':
+        return this.executeEvent(local, ev);
+      case 'londiste.add-table':
+        await globalAddTable(local, q, ev.data ?? '');
+        return;
+      case 'londiste.remove-table':
+        await globalRemoveTable(local, q, ev.data ?? '');
+        if (ev.data) this.tables.delete(ev.data);
+        return;
+      case 'londiste.remove-seq':
+        await globalRemoveSeq(local, q, ev.data ?? '');
+        return;
+      case 'londiste.update-seq':
+        await globalUpdateSeq(local, q, ev.extra1 ?? '', ev.data == null ? null : BigInt(ev.data));
+        return;
+      default:
+        throw new LondisteError('bad_event', `event ${ev.id}: unknown event type ${JSON.stringify(ev.type)}`);
+    }
   }
 
   protected override async afterBatch(batch: CascadeBatch, _local: pg.Client, provider: pg.Client) {
@@ -442,7 +482,7 @@ export class LondisteWorker extends CascadeWorker {
    */
   private async dropCopySnapshots(batch: CascadeBatch, provider: pg.Client) {
     const candidates = [...this.tables.values()].filter(
-      (t) => t.snapshot && (this.copyOf ? false : t.state === 'ok'),
+      (t) => t.snapshot && !this.copyOf && t.stateName === 'ok',
     );
     if (!candidates.length) return;
     const r = await provider.query(
@@ -455,7 +495,7 @@ export class LondisteWorker extends CascadeWorker {
     const xmin = toBigInt(r.rows[0].xmin);
     for (const t of candidates) {
       if (t.snapshot && xmin >= t.snapshot.xmax) {
-        await this.changeState(this.localConn as pg.Client, t, t.merge, null);
+        await this.changeState(this.localConn as pg.Client, t, t.state, null);
       }
     }
   }
@@ -478,7 +518,7 @@ export class LondisteWorker extends CascadeWorker {
       await nodeCmd(local, 'select * from londiste.execute_finish($1, $2)', [this.opts.queue, fname]);
     }
     await local.query("select londiste.set_session_replication_role('replica', true)");
-    for (const h of this.handlers.values()) h.invalidate?.();
+    this.applier.invalidate(); // the DDL may have changed any table's shape
   }
 
   // ---- helpers ------------------------------------------------------------------------------
@@ -487,24 +527,25 @@ export class LondisteWorker extends CascadeWorker {
     await this.lopts.faultPoint?.(point);
   }
 
-  protected handlerFor(t: TableState): ReplayHandler {
+  protected handlerFor(t: ReplayTable): TableHandler {
     let h = this.handlers.get(t.name);
     if (!h) {
-      h = makeReplayHandler(t, this.log);
+      h = buildHandler(t.name, t.attrs.handler, t.destTable);
       this.handlers.set(t.name, h);
     }
     return h;
   }
 
   protected async reloadTables(local: pg.ClientBase) {
-    const rows = await loadTables(local, this.opts.queue);
-    const next = new Map<string, TableState>();
+    const rows = await getTableList(local, this.opts.queue);
+    const next = new Map<string, ReplayTable>();
     for (const row of rows) {
       if (!row.local) continue;
-      const t = new TableState(row);
+      const t = new ReplayTable(row);
       const old = this.tables.get(t.name);
       // A changed handler or destination means a new handler instance.
-      if (old && (old.attrs.handler !== t.attrs.handler || old.destTable !== t.destTable)) this.handlers.delete(t.name);
+      if (old && (old.attrs.handler !== t.attrs.handler || old.destTable !== t.destTable))
+        this.handlers.delete(t.name);
       next.set(t.name, t);
     }
     for (const name of this.handlers.keys()) if (!next.has(name)) this.handlers.delete(name);
@@ -513,19 +554,19 @@ export class LondisteWorker extends CascadeWorker {
 
   protected async changeState(
     local: pg.ClientBase,
-    t: TableState,
-    merge: TableState['merge'],
+    t: ReplayTable,
+    state: TableState,
     snapshot: string | null | undefined = undefined,
   ) {
     const snap = snapshot === undefined ? (t.snapshot?.text ?? null) : snapshot;
-    const text = await setTableState(local, this.opts.queue, t.name, snap, merge);
-    this.log.info('table state', { table: t.name, state: text, copy: this.copyOf != null });
-    t.merge = merge;
+    await setTableState(local, this.opts.queue, t.name, snap, state);
+    t.state = state;
     if (snapshot !== undefined) t.snapshot = null;
+    this.log.info('table state', { table: t.name, state: t.mergeState, copy: this.copyOf != null });
   }
 
   /** Marks a table as failing here: replay skips it until `resync` (which clears the mark). */
-  protected async markFailed(local: pg.ClientBase, t: TableState, message: string) {
+  protected async markFailed(local: pg.ClientBase, t: ReplayTable, message: string) {
     await setTableAttrs(local, this.opts.queue, t.name, { ...t.attrs, error: message });
     t.attrs = { ...t.attrs, error: message };
   }
@@ -597,12 +638,17 @@ export class LondisteWorker extends CascadeWorker {
       [q, this.opts.worker],
     );
     if (!mine.rows.length) {
-      if (!main.providerLocation) throw new LondisteError('state', `${q}: the main worker's provider has no location`);
+      if (!main.providerLocation)
+        throw new LondisteError('state', `${q}: the main worker's provider has no location`);
       const provider = await this.providerClient(main.providerLocation);
       await provider.query('select pgq.register_consumer($1, $2)', [q, this.opts.worker]);
-      const info = await provider.query('select last_tick from pgq.get_consumer_info($1, $2)', [q, this.opts.worker]);
+      const info = await provider.query('select last_tick from pgq.get_consumer_info($1, $2)', [
+        q,
+        this.opts.worker,
+      ]);
       const tick = info.rows[0]?.last_tick;
-      if (tick == null) throw new LondisteError('state', `${q}: registering ${this.opts.worker} at the provider failed`);
+      if (tick == null)
+        throw new LondisteError('state', `${q}: registering ${this.opts.worker} at the provider failed`);
       await nodeCmd(local, 'select * from pgq_node.register_consumer($1, $2, $3, $4)', [
         q,
         this.opts.worker,
@@ -617,7 +663,9 @@ export class LondisteWorker extends CascadeWorker {
   protected async unregisterCopyConsumer(local: pg.Client, provider: pg.Client) {
     const q = this.opts.queue;
     await provider.query('select pgq.unregister_consumer($1, $2)', [q, this.opts.worker]).catch((err) => {
-      this.log.warn('could not unregister the copy consumer at the provider', { error: (err as Error).message });
+      this.log.warn('could not unregister the copy consumer at the provider', {
+        error: (err as Error).message,
+      });
     });
     await local.query('select * from pgq_node.unregister_consumer($1, $2)', [q, this.opts.worker]);
   }

@@ -76,15 +76,23 @@ describe('londiste copy survives kill -9 at every step', () => {
       writeFileSync(killFile, '');
       await stopMain();
       startMain({ LONDISTE_KILL_AT: point, LONDISTE_KILL_FILE: killFile });
-      await waitUntil('leaf knows the table', async () =>
-        (await s.db('leaf').query('select 1 from londiste.get_table_list($1) where table_name = $2', [s.queue, table])).rows.length > 0,
+      await waitUntil(
+        'leaf knows the table',
+        async () =>
+          (
+            await s
+              .db('leaf')
+              .query('select 1 from londiste.get_table_list($1) where table_name = $2', [s.queue, table])
+          ).rows.length > 0,
       );
       let stop = false;
       let next = 3001;
       const writer = (async () => {
         while (!stop) {
           await s.db('root').query(`insert into ${table} values ($1, 'new', 1)`, [next++]);
-          await s.db('root').query(`update ${table} set v = v || '+', n = n + 1 where id = $1`, [1 + (next % 3000)]);
+          await s
+            .db('root')
+            .query(`update ${table} set v = v || '+', n = n + 1 where id = $1`, [1 + (next % 3000)]);
           await s.db('root').query(`delete from ${table} where id = $1`, [next - 2000]);
           await new Promise((r) => setTimeout(r, 2));
         }
@@ -95,19 +103,27 @@ describe('londiste copy survives kill -9 at every step', () => {
         await waitUntil('main worker gone', async () => main?.exitCode !== null || main?.signalCode !== null);
         startMain(); // a supervisor restarts it
       }
-      await waitUntil('table ok on the leaf', async () => (await s.tableState('leaf', table)) === 'ok', 90_000);
+      await waitUntil(
+        'table ok on the leaf',
+        async () => (await s.tableState('leaf', table)) === 'ok',
+        90_000,
+      );
       stop = true;
       await writer;
       // replay catches up through the main worker
       await s.db('root').query('select pgq.force_tick($1)', [s.queue]);
-      await waitUntil('leaf equals root', async () => {
-        const [a, b] = [await s.fingerprint('root', table), await s.fingerprint('leaf', table)];
-        return a.n === b.n && a.sum === b.sum;
-      }, 60_000);
-      expect(await s.fingerprint('leaf', table)).toEqual(await s.fingerprint('root', table));
-      const copyConsumers = await s.db('leaf').query(
-        "select consumer_name from pgq_node.local_state where consumer_name like '%.copy.%'",
+      await waitUntil(
+        'leaf equals root',
+        async () => {
+          const [a, b] = [await s.fingerprint('root', table), await s.fingerprint('leaf', table)];
+          return a.n === b.n && a.sum === b.sum;
+        },
+        60_000,
       );
+      expect(await s.fingerprint('leaf', table)).toEqual(await s.fingerprint('root', table));
+      const copyConsumers = await s
+        .db('leaf')
+        .query("select consumer_name from pgq_node.local_state where consumer_name like '%.copy.%'");
       expect(copyConsumers.rows).toEqual([]);
       await stopMain();
     }, 150_000);

@@ -13,6 +13,7 @@ import { runTicker } from '../../layers/pgq/ticker.ts';
 import { createLogger, silentLogger } from '../../layers/util/log.ts';
 
 const testLog = process.env.LONDISTE_TEST_LOG ? createLogger({ level: 'info' }) : silentLogger;
+
 import { createDatabase, type TestDb } from '../support/db.ts';
 
 export const QUEUE = 'lq';
@@ -56,7 +57,12 @@ export class LondisteSet {
   }
 
   async admin<T>(name: string, fn: (a: CascadeAdmin) => Promise<T>): Promise<T> {
-    const a = new CascadeAdmin({ queue: this.queue, localLocation: this.db(name).url, waitTimeoutMs: 60_000, pollMs: 100 });
+    const a = new CascadeAdmin({
+      queue: this.queue,
+      localLocation: this.db(name).url,
+      waitTimeoutMs: 60_000,
+      pollMs: 100,
+    });
     try {
       return await fn(a);
     } finally {
@@ -66,19 +72,30 @@ export class LondisteSet {
 
   /** Root `root`, then each [name, type, provider] in order. */
   async build(root: string, below: [string, 'branch' | 'leaf', string][]) {
-    await this.admin(root, (a) => a.createNode('root', { nodeName: root, location: this.db(root).url, worker: `w_${root}` }));
+    await this.admin(root, (a) =>
+      a.createNode('root', { nodeName: root, location: this.db(root).url, worker: `w_${root}` }),
+    );
     await this.tune(root);
     for (const [name, type, provider] of below) {
       await this.admin(name, (a) =>
-        a.createNode(type, { nodeName: name, location: this.db(name).url, worker: `w_${name}`, provider: this.db(provider).url }),
+        a.createNode(type, {
+          nodeName: name,
+          location: this.db(name).url,
+          worker: `w_${name}`,
+          provider: this.db(provider).url,
+        }),
       );
       if (type === 'branch') await this.tune(name);
     }
   }
 
   async tune(name: string) {
-    await this.db(name).query("select pgq.set_queue_config($1, 'ticker_max_lag', '50 milliseconds')", [this.queue]);
-    await this.db(name).query("select pgq.set_queue_config($1, 'ticker_idle_period', '1 second')", [this.queue]);
+    await this.db(name).query("select pgq.set_queue_config($1, 'ticker_max_lag', '50 milliseconds')", [
+      this.queue,
+    ]);
+    await this.db(name).query("select pgq.set_queue_config($1, 'ticker_idle_period', '1 second')", [
+      this.queue,
+    ]);
   }
 
   workerOptions(name: string, extra: Partial<LondisteWorkerOptions> = {}): LondisteWorkerOptions {
@@ -100,9 +117,13 @@ export class LondisteSet {
     if (this.workers.has(name)) return;
     const ctl = new AbortController();
     const launcher = new InProcessLauncher((table, signal) =>
-      new LondisteWorker(this.workerOptions(name, { copyTable: table, signal, ...this.copyPatch[name] })).run(),
+      new LondisteWorker(
+        this.workerOptions(name, { copyTable: table, signal, ...this.copyPatch[name] }),
+      ).run(),
     );
-    const worker = new LondisteWorker(this.workerOptions(name, { launcher, signal: ctl.signal, ...this.patch[name] }));
+    const worker = new LondisteWorker(
+      this.workerOptions(name, { launcher, signal: ctl.signal, ...this.patch[name] }),
+    );
     this.workers.set(name, { ctl, worker, launcher, done: worker.run() });
   }
 
@@ -118,7 +139,12 @@ export class LondisteSet {
   startTicker(name: string) {
     if (this.tickers.has(name)) return;
     const ctl = new AbortController();
-    const done = runTicker({ connect: connectUrl(this.db(name).url), tickPeriodMs: 50, signal: ctl.signal, log: silentLogger });
+    const done = runTicker({
+      connect: connectUrl(this.db(name).url),
+      tickPeriodMs: 50,
+      signal: ctl.signal,
+      log: silentLogger,
+    });
     this.tickers.set(name, { ctl, done });
   }
 
@@ -141,10 +167,10 @@ export class LondisteSet {
   }
 
   async tableState(node: string, table: string): Promise<string | null | undefined> {
-    const r = await this.db(node).query('select merge_state, local from londiste.get_table_list($1) where table_name = $2', [
-      this.queue,
-      table,
-    ]);
+    const r = await this.db(node).query(
+      'select merge_state, local from londiste.get_table_list($1) where table_name = $2',
+      [this.queue, table],
+    );
     return r.rows[0]?.local ? r.rows[0].merge_state : undefined;
   }
 
@@ -158,22 +184,25 @@ export class LondisteSet {
 
   /** Waits until the node's worker has replayed everything the root has now. */
   async caughtUp(node: string, root: string, timeoutMs = 60_000) {
-    const tick = await this.db(root).one(
-      'select pgq.force_tick($1) as t, (select pgq.ticker($1)) as x',
-      [this.queue],
-    );
+    const tick = await this.db(root).one('select pgq.force_tick($1) as t, (select pgq.ticker($1)) as x', [
+      this.queue,
+    ]);
     void tick;
     const last = await this.db(root).one(
       `select max(tick_id) as t from pgq.tick t join pgq.queue q on q.queue_id = t.tick_queue where q.queue_name = $1`,
       [this.queue],
     );
-    await waitUntil(`${node} reaches tick ${last.t}`, async () => {
-      const r = await this.db(node).query(
-        'select last_tick_id from pgq_node.local_state where queue_name = $1 and consumer_name = $2',
-        [this.queue, `w_${node}`],
-      );
-      return r.rows.length > 0 && BigInt(r.rows[0].last_tick_id) >= BigInt(last.t);
-    }, timeoutMs);
+    await waitUntil(
+      `${node} reaches tick ${last.t}`,
+      async () => {
+        const r = await this.db(node).query(
+          'select last_tick_id from pgq_node.local_state where queue_name = $1 and consumer_name = $2',
+          [this.queue, `w_${node}`],
+        );
+        return r.rows.length > 0 && BigInt(r.rows[0].last_tick_id) >= BigInt(last.t);
+      },
+      timeoutMs,
+    );
   }
 }
 
