@@ -267,6 +267,23 @@ describe('example app', () => {
         'PgqVersion',
       ]),
     );
+    // The RDS master secret: only the admin custom resource may read it; every other function
+    // reads its own login's secret.
+    const masterId = stack.getLogicalId(
+      stack.node.findChild('Database').node.findChild('Secret').node.findChild('Attachment').node
+        .defaultChild as never,
+    );
+    const readers = Object.values(t.findResources('AWS::IAM::Policy')).filter((p) =>
+      p.Properties.PolicyDocument.Statement.some(
+        (st: { Action: string | string[]; Resource: unknown }) =>
+          [st.Action].flat().includes('secretsmanager:GetSecretValue') &&
+          JSON.stringify(st.Resource).includes(`"${masterId}"`),
+      ),
+    );
+    expect(readers.map((p) => p.Properties.Roles[0].Ref)).toEqual([
+      expect.stringMatching(/^PgqAdmin.*OnEvent/),
+    ]);
+    t.resourceCountIs('Custom::PgqDatabaseRole', 3);
     const fns = Object.values(t.findResources('AWS::Lambda::Function')).filter(
       (f) => f.Properties.Handler === 'index.handler',
     );

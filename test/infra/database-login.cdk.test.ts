@@ -4,7 +4,7 @@
 // role model (FUNCTION_ROLES + grants), rotation and dependencies are in place, a user's own
 // secret replaces all of it, and cdk-nag stays clean.
 import { App, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
