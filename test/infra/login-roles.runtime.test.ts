@@ -157,6 +157,11 @@ describe('login roles of the deployed functions', () => {
     const ticks = await tickOnce(ticker);
     expect(ticks.map((t) => t.queue)).toContain('orders');
     expect(await retryEvents(ticker)).toBe(0);
+    // What the ticker publishes as metrics after its loop.
+    const info = await ticker.query('select queue_name from pgq.get_queue_info() order by 1');
+    expect(info.rows.map((r) => r.queue_name)).toEqual(['idle', 'orders']);
+    const lag = await ticker.query('select consumer_name from pgq.get_consumer_info()');
+    expect(lag.rows.map((r) => r.consumer_name)).toEqual(['audit']);
     // Make rotation due, so maintenance has real steps to run as this role.
     await db.query(
       "update pgq.queue set queue_rotation_period = '1 second', queue_switch_time = now() - interval '1 hour' where queue_name = 'idle'",
@@ -320,6 +325,32 @@ describe('login roles of the deployed functions', () => {
     expect(r.rolcanlogin).toBe(false);
     const groups = await db.query('select 1 from pg_auth_members where member = $1::regrole', [names.owner]);
     expect(groups.rows).toEqual([]);
+  });
+
+  it('needs no superuser: a CREATEROLE master (as on RDS) creates, grants on its own table, and drops', async () => {
+    const m = `m_${sfx}`;
+    const role = `r_${sfx}`;
+    await db.query(`create role ${m} login createrole password 'master-pw'`);
+    await db.query(`create table public.mine_${sfx} (x int); alter table public.mine_${sfx} owner to ${m}`);
+    const url = new URL(db.url);
+    url.username = m;
+    url.password = 'master-pw';
+    const rdsLike = new DatabaseSource(loadSettings(MAINTENANCE_SETTINGS, { DATABASE_URL: url.toString() }));
+    try {
+      store.set(arn(role), JSON.stringify({ username: role, password: 'role-password' }));
+      const props = roleProps(role, ['pgq_reader'], { [`public.mine_${sfx}`]: ['insert'] });
+      await handleAdminEvent(cfn('Create', props), { db: rdsLike, secrets });
+      const c = await loginAs(role);
+      await c.query(`insert into public.mine_${sfx} values (1)`);
+      expect((await pgError(c.query(`select * from public.mine_${sfx}`))).code).toBe('42501');
+      await handleAdminEvent(cfn('Delete', props), { db: rdsLike, secrets });
+      expect((await db.query('select 1 from pg_roles where rolname = $1', [role])).rows).toEqual([]);
+    } finally {
+      await rdsLike.end();
+      await db.query(`drop table if exists public.mine_${sfx}`);
+      await db.query(`drop role if exists ${role}`);
+      await db.query(`drop role if exists ${m}`);
+    }
   });
 
   it('scramVerifier: the format PostgreSQL stores, and a login with the password works', async () => {
