@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { CustomResource, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { checkRoleName, checkRoleSpec, type RelationGrants } from '../../layers/pgq/lambda/role-spec.ts';
@@ -107,9 +108,14 @@ export class DatabaseLogin extends Construct {
       removalPolicy: removal,
     });
     const admin = PgqAdmin.of(this, props.database);
-    // Reads the password, writes the connection fields beside it.
+    // Reads the password, writes the connection fields beside it (a new version, nothing else).
     this.secret.grantRead(admin.function);
-    this.secret.grantWrite(admin.function);
+    admin.function.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['secretsmanager:PutSecretValue'],
+        resources: [this.secret.secretArn],
+      }),
+    );
     this.resource = new CustomResource(this, 'Resource', {
       serviceToken: admin.provider.serviceToken,
       resourceType: 'Custom::PgqDatabaseRole',

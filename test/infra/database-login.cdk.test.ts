@@ -136,6 +136,9 @@ describe('database logins', () => {
       ),
     );
     expect(adminPolicies).toContain('secretsmanager:PutSecretValue');
+    expect(adminPolicies).not.toMatch(
+      /secretsmanager:UpdateSecret|secretsmanager:DeleteSecret|secretsmanager:\*/,
+    );
   });
 
   it('the role resources declare the role model: pgq_admin for ticker and maintenance, pgq_reader plus grants for the consumer', () => {
