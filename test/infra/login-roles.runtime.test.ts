@@ -327,6 +327,24 @@ describe('login roles of the deployed functions', () => {
     expect(groups.rows).toEqual([]);
   });
 
+  it('roles deployed in parallel (as CloudFormation does) granting on one table all succeed', async () => {
+    const many = [1, 2, 3, 4].map((i) => `p${i}_${sfx}`);
+    for (const r of many) store.set(arn(r), JSON.stringify({ username: r, password: `pw-${r}` }));
+    const props = (r: string) => roleProps(r, ['pgq_reader'], { 'public.customers': ['select'] });
+    try {
+      await Promise.all(many.map((r) => applyRole('Create', props(r))));
+      const n = await db.one(
+        "select count(*)::int as n from pg_class c, aclexplode(c.relacl) a where c.oid = 'public.customers'::regclass and a.grantee::regrole::text = any($1)",
+        [many],
+      );
+      expect(n.n).toBe(4);
+      await Promise.all(many.map((r) => handleAdminEvent(cfn('Delete', props(r)), { db: master, secrets })));
+      expect((await db.query('select 1 from pg_roles where rolname = any($1)', [many])).rows).toEqual([]);
+    } finally {
+      for (const r of many) await db.query(`drop owned by ${r}; drop role ${r}`).catch(() => {});
+    }
+  });
+
   it('needs no superuser: a CREATEROLE master (as on RDS) creates, grants on its own table, and drops', async () => {
     const m = `m_${sfx}`;
     const role = `r_${sfx}`;

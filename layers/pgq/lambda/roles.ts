@@ -23,6 +23,12 @@ import {
 
 const MARKER = 'skytools-managed login role; owner: ';
 
+// CloudFormation creates the functions' roles in parallel; two GRANTs on one table (or schema)
+// at once fail with "tuple concurrently updated", so role changes take turns.
+const ROLES_LOCK = [0x736b7974, 0x726f6c65] as const; // 'skyt', 'role'
+const takeTurn = (client: pg.ClientBase) =>
+  client.query('select pg_advisory_xact_lock($1, $2)', [...ROLES_LOCK]);
+
 export interface RoleChanges {
   created: boolean;
   granted: string[];
@@ -177,6 +183,7 @@ export async function applyRole(
   const role = quoteIdent(spec.role);
   const changes: RoleChanges = { created: false, granted: [], revoked: [] };
   return inTransaction(client, async () => {
+    await takeTurn(client);
     const me = (await client.query<{ u: string }>('select current_user as u')).rows[0]!.u;
     const existing = await findRole(client, spec.role);
     checkOwned(existing, spec.role, [opts.owner, ...(opts.formerOwners ?? [])], me);
@@ -270,6 +277,7 @@ export async function dropRole(client: pg.ClientBase, roleName: string, owner: s
   checkRoleName(roleName);
   const role = quoteIdent(roleName);
   return inTransaction(client, async () => {
+    await takeTurn(client);
     const row = await findRole(client, roleName);
     if (!row) return { outcome: 'absent' };
     if (row.comment !== MARKER + owner) return { outcome: 'not-owned' };
