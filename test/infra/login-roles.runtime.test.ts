@@ -281,6 +281,15 @@ describe('login roles of the deployed functions', () => {
       applyRole('Create', { ...roleProps(role, ['pgq_reader']), SecretArn: arn(names.ticker) }),
     ).rejects.toThrow(/must hold username/);
     expect((await db.query('select 1 from pg_roles where rolname = $1', [role])).rows).toEqual([]);
+    // CloudFormation then deletes what it could not create: that must succeed and do nothing.
+    await expect(applyRole('Create', roleProps('Bad Name', ['pgq_reader']))).rejects.toThrow(
+      /not a plain identifier/,
+    );
+    const gone = await handleAdminEvent(cfn('Delete', roleProps('Bad Name', ['pgq_reader'])), {
+      db: master,
+      secrets,
+    });
+    expect(gone.PhysicalResourceId).toBe('Bad Name');
   });
 
   it('refuses a role it does not own (e.g. the master user, or a role of someone else)', async () => {

@@ -14,7 +14,7 @@ import { INSTALL_CHUNKS } from '../../install/generated-sql.ts';
 import { install } from '../../install/installer.ts';
 import { type Logger, silentLogger } from '../../util/log.ts';
 import { registerConsumer, unregisterConsumer } from '../consumer.ts';
-import { checkRoleSpec, type RelationGrants } from './role-spec.ts';
+import { checkRoleName, checkRoleSpec, type RelationGrants } from './role-spec.ts';
 import { applyRole, dropRole } from './roles.ts';
 
 export interface AdminResponse {
@@ -86,13 +86,27 @@ interface RoleSecret {
   engine?: string;
 }
 
+function isRoleName(name: string): boolean {
+  try {
+    checkRoleName(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function handleRoleEvent(
   event: CloudFormationCustomResourceEvent,
   deps: { db: DatabaseSource; secrets?: SecretStore; log: Logger },
 ): Promise<AdminResponse> {
   const props = event.ResourceProperties as RoleProps;
   const { Role: role, SecretArn: secretArn } = props;
-  if (!role || !secretArn) throw new ConfigError('database-role needs Role and SecretArn properties');
+  if (!role || !secretArn || !isRoleName(role)) {
+    // A Delete must not fail on what could never have been created (e.g. after a refused Create).
+    if (event.RequestType === 'Delete') return { PhysicalResourceId: event.PhysicalResourceId };
+    if (role) checkRoleName(role);
+    throw new ConfigError('database-role needs Role and SecretArn properties');
+  }
   const client = await deps.db.connect('skytools-admin');
   try {
     if (event.RequestType === 'Delete') {
