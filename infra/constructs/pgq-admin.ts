@@ -24,7 +24,7 @@ export interface PgqAdminProps extends PgqFunctionOptions {
 }
 
 export class PgqAdmin extends Construct {
-  /** The onEvent function (connects with the secret's credentials). */
+  /** The onEvent function: the one function that logs in with the database's (master) secret. */
   public readonly function: nodejs.NodejsFunction;
   public readonly provider: cr.Provider;
   #schema: PgqSchema | undefined;

@@ -58,7 +58,7 @@ export interface PgqConsumerFunctionProps extends PgqFunctionOptions, DatabaseLo
    * `{ 'public.order_audit': ['insert', 'update'], 'public.order_audit_id_seq': ['usage'] }`
    * (a serial column's sequence needs usage; an UPDATE or DELETE with a WHERE needs select).
    * The tables must exist before the deploy. Granted to the consumer's own role, which can do
-   * nothing else with your data; ignored with loginSecret.
+   * nothing else with your data. Not with loginSecret (your role has its own grants).
    * @default none (the handler may only read and finish its batches)
    */
   readonly grants?: RelationGrants;
