@@ -1,7 +1,6 @@
-// londiste schema, first increment: the name helpers, table and sequence registration on a root,
-// a branch and a leaf (one queue each, in one database), the state each call leaves behind, and
-// re-installing the manifest over registered rows. The manifest is installed on top of the
-// template's pgq and pgq_node, as sql/install.sql does not include it yet.
+// londiste schema: the name helpers, table and sequence registration on a root, a branch and a
+// leaf (one queue each, in one database), the state each call leaves behind, and re-installing
+// the manifest over registered rows. The template database has it (sql/install.sql includes it).
 import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -75,8 +74,6 @@ async function node(queue: string, type: 'root' | 'branch' | 'leaf'): Promise<vo
 }
 
 beforeAll(async () => {
-  const c = await db.connect();
-  await install(c, { manifest: 'londiste/install.sql' });
   await node('lr', 'root');
   await node('lb', 'branch');
   await node('ll', 'leaf');
