@@ -152,6 +152,28 @@ describe('copyTable', () => {
     expect(page.rows.map((x) => x.frozen)).toEqual([true, true, true, true, true]);
   });
 
+  it('counts rows of the binary format as they pass', async () => {
+    await subscriber.query('truncate big');
+    const counted: number[] = [];
+    const r = await inTx(() =>
+      copyTable(src, dst, {
+        srcTable: 'public.big',
+        dstTable: 'public.big',
+        columns: ['id', 'v', 'n', 'ts'],
+        condition: 'id <= 30000',
+        format: 'binary',
+        progressIntervalMs: 0,
+        onProgress: (p) => {
+          if (!p.done) counted.push(p.rows);
+        },
+      }),
+    );
+    expect(r.rows).toBe(30000);
+    // The last chunk holds the trailer: the count before the final report is already exact.
+    expect(counted.at(-1)).toBe(30000);
+    expect(counted.length).toBeGreaterThan(1);
+  });
+
   it('reports progress with rows, bytes, rate and an ETA from the provider estimate', async () => {
     await subscriber.query('truncate big');
     const seen: CopyProgress[] = [];
@@ -229,6 +251,30 @@ describe('copyTable', () => {
     await dst.query('rollback');
     expect((await dst.query('select 1 as ok')).rows[0].ok).toBe(1);
     expect((await subscriber.one('select count(*)::int as n from big')).n).toBe(0);
+    expect(await stuckCopies()).toEqual([]);
+  });
+
+  it('a subscriber connection killed mid-copy fails the copy; the provider COPY is cancelled and its connection stays usable', async () => {
+    const victim = await subscriber.connect();
+    const pid = (await victim.query('select pg_backend_pid() as pid')).rows[0].pid;
+    await src.query('begin transaction isolation level repeatable read');
+    let killed = false;
+    const err = await copyTable(src, victim, {
+      srcTable: 'public.big',
+      dstTable: 'public.big',
+      columns: ['id', 'v', 'n', 'ts'],
+      progressIntervalMs: 0,
+      onProgress: (p) => {
+        if (!killed && p.rows > 0) {
+          killed = true;
+          void subscriber.query('select pg_terminate_backend($1)', [pid]);
+        }
+      },
+    }).catch((e) => e);
+    expect(killed).toBe(true);
+    expect(err).toMatchObject({ name: 'LondisteError', kind: 'copy_failed' });
+    await src.query('rollback');
+    expect((await src.query('select 1 as ok')).rows[0].ok).toBe(1);
     expect(await stuckCopies()).toEqual([]);
   });
 
