@@ -204,26 +204,27 @@ describe('copyTable', () => {
     const name = copyApplicationName(long);
     expect(Buffer.byteLength(name)).toBeLessThanOrEqual(63);
     expect(long.startsWith(name.slice('londiste copy '.length))).toBe(true);
-    const seen: string[] = [];
-    await subscriber.query('truncate big');
-    await inTx(() =>
-      copyTable(src, dst, {
-        srcTable: 'public.big',
-        dstTable: 'public.big',
-        columns: ['id'],
-        progressIntervalMs: 0,
-        onProgress: () => {
-          if (seen.length === 0) {
-            seen.push('pending');
-            void readRunningCopies(subscriber.pool).then((x) =>
-              seen.push(...x.map((c) => `${c.table}|${c.tuples >= 0}|${c.pid > 0}`)),
-            );
-          }
-        },
-      }),
+    // The subscriber's COPY waits on its first row (a trigger takes a lock the test holds) until
+    // the test has seen it in pg_stat_progress_copy.
+    await subscriber.query(`
+      create table gated (id bigint);
+      create function gate() returns trigger language plpgsql as
+        $$ begin perform pg_advisory_lock_shared(4242); perform pg_advisory_unlock_shared(4242); return new; end $$;
+      create trigger gate before insert on gated for each row execute function gate()`);
+    const holder = await subscriber.connect();
+    await holder.query('select pg_advisory_lock(4242)');
+    const copy = inTx(() =>
+      copyTable(src, dst, { srcTable: 'public.big', dstTable: 'public.gated', columns: ['id'] }),
     );
-    for (let i = 0; i < 100 && seen.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(seen).toContain('public.big|true|true');
+    let running: Awaited<ReturnType<typeof readRunningCopies>> = [];
+    for (let i = 0; i < 500 && running.length === 0; i++) {
+      running = await readRunningCopies(subscriber.pool);
+      if (running.length === 0) await new Promise((r) => setTimeout(r, 20));
+    }
+    await holder.query('select pg_advisory_unlock(4242)');
+    expect((await copy).rows).toBe(200000);
+    expect(running).toMatchObject([{ table: 'public.gated', pid: expect.any(Number), tuples: 0 }]);
+    expect(running[0]?.startedAt).toBeInstanceOf(Date);
   });
 
   it('a provider connection killed mid-copy fails the copy; the subscriber rolls back cleanly', async () => {
