@@ -44,7 +44,12 @@ beforeAll(async () => {
     insert into big select i, md5(i::text), i % 1000, now() from generate_series(1, 200000) i;
     analyze big`);
   await subscriber.query(`${VALUES_TABLE};
-    create table big (id bigint primary key, v text, n int, ts timestamptz)`);
+    create table big (id bigint primary key, v text, n int, ts timestamptz);
+    -- A COPY into gated waits on its first row while another session holds advisory lock 4242.
+    create table gated (id bigint);
+    create function gate() returns trigger language plpgsql as
+      $$ begin perform pg_advisory_lock_shared(4242); perform pg_advisory_unlock_shared(4242); return new; end $$;
+    create trigger gate before insert on gated for each row execute function gate()`);
   [src, dst] = await Promise.all([provider.connect(), subscriber.connect()]);
 });
 
@@ -204,13 +209,8 @@ describe('copyTable', () => {
     const name = copyApplicationName(long);
     expect(Buffer.byteLength(name)).toBeLessThanOrEqual(63);
     expect(long.startsWith(name.slice('londiste copy '.length))).toBe(true);
-    // The subscriber's COPY waits on its first row (a trigger takes a lock the test holds) until
-    // the test has seen it in pg_stat_progress_copy.
-    await subscriber.query(`
-      create table gated (id bigint);
-      create function gate() returns trigger language plpgsql as
-        $$ begin perform pg_advisory_lock_shared(4242); perform pg_advisory_unlock_shared(4242); return new; end $$;
-      create trigger gate before insert on gated for each row execute function gate()`);
+    // The subscriber's COPY waits on its first row (gated) until the test has seen it in
+    // pg_stat_progress_copy.
     const holder = await subscriber.connect();
     await holder.query('select pg_advisory_lock(4242)');
     const copy = inTx(() =>
@@ -228,6 +228,11 @@ describe('copyTable', () => {
   });
 
   it('a provider connection killed mid-copy fails the copy; the subscriber rolls back cleanly', async () => {
+    // The provider's COPY sends 5000 rows, then waits (in the condition) on a lock the test holds.
+    await provider.query(`create function src_gate() returns boolean language plpgsql as
+      $$ begin perform pg_advisory_lock_shared(4343); perform pg_advisory_unlock_shared(4343); return true; end $$`);
+    const holder = await provider.connect();
+    await holder.query('select pg_advisory_lock(4343)');
     await subscriber.query('truncate big');
     const victim = await provider.connect();
     await victim.query('begin transaction isolation level repeatable read');
@@ -238,6 +243,7 @@ describe('copyTable', () => {
       srcTable: 'public.big',
       dstTable: 'public.big',
       columns: ['id', 'v', 'n', 'ts'],
+      condition: 'id <= 5000 or src_gate()',
       progressIntervalMs: 0,
       onProgress: (p) => {
         if (!killed && p.rows > 0) {
@@ -246,6 +252,7 @@ describe('copyTable', () => {
         }
       },
     }).catch((e) => e);
+    await holder.query('select pg_advisory_unlock(4343)');
     expect(killed).toBe(true);
     expect(err).toMatchObject({ name: 'LondisteError', kind: 'copy_failed' });
     expect(err.message).toMatch(/copy of public\.big → public\.big failed/);
@@ -256,14 +263,18 @@ describe('copyTable', () => {
   });
 
   it('a subscriber connection killed mid-copy fails the copy; the provider COPY is cancelled and its connection stays usable', async () => {
+    // The subscriber's COPY waits on its first row (the gated table's trigger, a lock the test
+    // holds) while the provider is still sending.
+    const holder = await subscriber.connect();
+    await holder.query('select pg_advisory_lock(4242)');
     const victim = await subscriber.connect();
     const pid = (await victim.query('select pg_backend_pid() as pid')).rows[0].pid;
     await src.query('begin transaction isolation level repeatable read');
     let killed = false;
     const err = await copyTable(src, victim, {
       srcTable: 'public.big',
-      dstTable: 'public.big',
-      columns: ['id', 'v', 'n', 'ts'],
+      dstTable: 'public.gated',
+      columns: ['id'],
       progressIntervalMs: 0,
       onProgress: (p) => {
         if (!killed && p.rows > 0) {
@@ -272,6 +283,7 @@ describe('copyTable', () => {
         }
       },
     }).catch((e) => e);
+    await holder.query('select pg_advisory_unlock(4242)');
     expect(killed).toBe(true);
     expect(err).toMatchObject({ name: 'LondisteError', kind: 'copy_failed' });
     await src.query('rollback');
