@@ -3,7 +3,8 @@
 -- Makes sure table i_relid has an up-to-date generated encoder pgq._tgenc_<relid>(tgname, op,
 -- new, old) returns text[] for its pgq.logutriga / pgq.sqltriga / pgq.jsontriga triggers, and
 -- that the dispatcher pgq._trigger_encode knows it. Called by the triggers once per
--- transaction per table (and again when a trigger is missing from the encoder).
+-- transaction per table (and again when a trigger is missing from the encoder); that call
+-- costs one pgq._trigger_fingerprint lookup while the table's catalog rows are unchanged.
 --
 -- The encoder is regenerated when the table's signature changes: schema or table name,
 -- columns (name, type, position), primary key, or the set of pgq triggers and their
@@ -46,7 +47,15 @@ declare
     body text := '';
     br text;
     new_rel boolean;
+    fp text;
 begin
+    -- the per-transaction check: catalog rows unchanged since the encoder was made
+    fp := pgq._trigger_fingerprint(i_relid);
+    if exists (select 1 from pgq._trigger_state s
+                where s.relid = i_relid and s.fingerprint = fp and s.signature <> ''
+                  and to_regprocedure(s.fn_name || '(text,text,record,record)') is not null) then
+        return;
+    end if;
     select n.nspname, c.relname into nsp, tbl
       from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.oid = i_relid;
     if not found then
@@ -68,11 +77,13 @@ begin
 
     select s.signature into cur_sig from pgq._trigger_state s where s.relid = i_relid;
     if cur_sig = sig and to_regprocedure(fn_name || '(text,text,record,record)') is not null then
+        update pgq._trigger_state s set fingerprint = fp where s.relid = i_relid and s.fingerprint is distinct from fp;
         return;
     end if;
     perform pg_advisory_xact_lock(hashtext('pgq._trigger_prepare'), i_relid::int4);
     select s.signature into cur_sig from pgq._trigger_state s where s.relid = i_relid;
     if cur_sig = sig and to_regprocedure(fn_name || '(text,text,record,record)') is not null then
+        update pgq._trigger_state s set fingerprint = fp where s.relid = i_relid and s.fingerprint is distinct from fp;
         return;
     end if;
 
@@ -106,8 +117,9 @@ begin
     execute format('grant execute on function %s(text, text, record, record) to public', fn_name);
 
     new_rel := not exists (select 1 from pgq._trigger_state s where s.relid = i_relid);
-    insert into pgq._trigger_state as s (relid, signature, fn_name) values (i_relid, sig, fn_name)
-        on conflict (relid) do update set signature = excluded.signature, fn_name = excluded.fn_name;
+    insert into pgq._trigger_state as s (relid, signature, fn_name, fingerprint) values (i_relid, sig, fn_name, fp)
+        on conflict (relid) do update set signature = excluded.signature, fn_name = excluded.fn_name,
+                                          fingerprint = excluded.fingerprint;
     if new_rel then
         perform pgq._trigger_gen_dispatcher();
     end if;
