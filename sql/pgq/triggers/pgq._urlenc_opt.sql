@@ -1,9 +1,9 @@
 -- pgq._urlenc_opt(i_str text) returns text
 --
--- Optimistic URL-encoding for the generated logutriga encoders: right for every string made
--- of ASCII (a regex test and one replace() for the common all-safe string, pgq._urlenc_ascii
--- otherwise); non-ASCII characters are left as they are, which the encoder detects on the
--- whole row and then re-encodes it exactly (pgq._urlenc). Inlinable; NULL in, NULL out.
+-- The ASCII part of the URL-encoding (pgq._urlenc_ascii), for text values in the generated
+-- logutriga encoders: a regex test and one replace() for the common all-safe string.
+-- Characters outside ASCII are left as they are, for the encoder's one pgq._urlenc_nonascii
+-- pass over the whole row. Inlinable; NULL in, NULL out.
 create or replace function pgq._urlenc_opt(i_str text)
 returns text
 language sql
