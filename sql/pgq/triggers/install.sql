@@ -23,7 +23,7 @@
 \ir pgq._trigger_gen_branch.sql
 \ir pgq._trigger_gen_case.sql
 \ir pgq._trigger_gen_dispatcher.sql
-\ir pgq._trigger_fingerprint.sql
+\ir pgq._trigger_plantoken.sql
 \ir pgq._trigger_prepare.sql
 \ir pgq._trigger_encode.sql
 \ir pgq._trigger_truncate.sql

@@ -2,9 +2,9 @@
 --
 -- Makes sure table i_relid has an up-to-date generated encoder pgq._tgenc_<relid>(tgname, op,
 -- new, old) returns text[] for its pgq.logutriga / pgq.sqltriga / pgq.jsontriga triggers, and
--- that the dispatcher pgq._trigger_encode knows it. Called by the triggers once per
--- transaction per table (and again when a trigger is missing from the encoder); that call
--- costs one pgq._trigger_fingerprint lookup while the table's catalog rows are unchanged.
+-- that the dispatcher pgq._trigger_encode knows it. Called by the triggers when the table's
+-- plan token changed (see pgq._trigger_plantoken: the first transaction of a session, or after
+-- DDL on the table) and when a trigger is missing from the encoder.
 --
 -- The encoder is regenerated when the table's signature changes: schema or table name,
 -- columns (name, type, position), primary key, or the set of pgq triggers and their
@@ -15,6 +15,7 @@
 -- (DROP TABLE is never blocked); encoders of dropped tables are dropped when the
 -- dispatcher is next regenerated.
 --
+-- Called with op 'CHECK', the encoder returns array[plan token] (see pgq._trigger_plantoken).
 -- Encoder result: array[ev_type, ev_data, ev_extra1, ev_extra2, ev_extra3, ev_extra4,
 --   no_event ('y' = insert nothing, '?' = trigger unknown to the encoder), skip_row ('y' for SKIP)].
 -- Errors raised by the encoder (SQLSTATE PQ020): bad param to pgq trigger, SKIP in an AFTER
@@ -47,15 +48,7 @@ declare
     body text := '';
     br text;
     new_rel boolean;
-    fp text;
 begin
-    -- the per-transaction check: catalog rows unchanged since the encoder was made
-    fp := pgq._trigger_fingerprint(i_relid);
-    if exists (select 1 from pgq._trigger_state s
-                where s.relid = i_relid and s.fingerprint = fp and s.signature <> ''
-                  and to_regprocedure(s.fn_name || '(text,text,record,record)') is not null) then
-        return;
-    end if;
     select n.nspname, c.relname into nsp, tbl
       from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.oid = i_relid;
     if not found then
@@ -77,13 +70,11 @@ begin
 
     select s.signature into cur_sig from pgq._trigger_state s where s.relid = i_relid;
     if cur_sig = sig and to_regprocedure(fn_name || '(text,text,record,record)') is not null then
-        update pgq._trigger_state s set fingerprint = fp where s.relid = i_relid and s.fingerprint is distinct from fp;
         return;
     end if;
     perform pg_advisory_xact_lock(hashtext('pgq._trigger_prepare'), i_relid::int4);
     select s.signature into cur_sig from pgq._trigger_state s where s.relid = i_relid;
     if cur_sig = sig and to_regprocedure(fn_name || '(text,text,record,record)') is not null then
-        update pgq._trigger_state s set fingerprint = fp where s.relid = i_relid and s.fingerprint is distinct from fp;
         return;
     end if;
 
@@ -112,14 +103,15 @@ begin
                    || E'declare\n    _pgq_n alias for $3;\n    _pgq_o alias for $4;\n    _pgq_r record;\n'
                    || E'    _pgq_t text; _pgq_d text; _pgq_e1 text; _pgq_e2 text; _pgq_e3 text; _pgq_e4 text;\n'
                    || E'    _pgq_ic int4; _pgq_w text; _pgq_wt oid;\nbegin\n'
+                   -- the plan token (pgq._trigger_plantoken): replanned when the table changes
+                   || format(E'    if $2 = ''CHECK'' then return array[pg_catalog.concat(pgq._trigger_plantoken(), %s::pg_catalog.regclass)]; end if;\n', i_relid)
                    || body
                    || E'    return array[null, null, null, null, null, null, ''?'', null]::text[];\nend;\n');
     execute format('grant execute on function %s(text, text, record, record) to public', fn_name);
 
     new_rel := not exists (select 1 from pgq._trigger_state s where s.relid = i_relid);
-    insert into pgq._trigger_state as s (relid, signature, fn_name, fingerprint) values (i_relid, sig, fn_name, fp)
-        on conflict (relid) do update set signature = excluded.signature, fn_name = excluded.fn_name,
-                                          fingerprint = excluded.fingerprint;
+    insert into pgq._trigger_state as s (relid, signature, fn_name) values (i_relid, sig, fn_name)
+        on conflict (relid) do update set signature = excluded.signature, fn_name = excluded.fn_name;
     if new_rel then
         perform pgq._trigger_gen_dispatcher();
     end if;

@@ -5,8 +5,6 @@
 --              primary key, pgq triggers with their arguments); a different signature means
 --              the encoder is regenerated
 --   fn_name    the generated encoder, pgq._tgenc_<relid>(tgname, op, new, old)
---   fingerprint  pgq._trigger_fingerprint when the signature was last checked: while it is
---              unchanged, the signature is not recomputed (the per-transaction check)
 --
 -- Written only by pgq._trigger_prepare (security definer). Rows of dropped tables are removed
 -- the next time the dispatcher pgq._trigger_encode is regenerated.
@@ -16,5 +14,3 @@ create table if not exists pgq._trigger_state (
     fn_name   text not null
 );
 revoke all on table pgq._trigger_state from public;
--- added after the first release: tables installed before get the column here
-alter table pgq._trigger_state add column if not exists fingerprint text;
