@@ -249,6 +249,10 @@ begin
                 || ind || E'if _pgq_w is null then raise exception ''when= should not be NULL'' using errcode = ''PQ020''; end if;\n'
                 || ind || 'if _pgq_w = ''f'' then ' || no_event || E' end if;\n';
     end if;
-    return code || ind || 'return array[_pgq_t, _pgq_d, _pgq_e1, _pgq_e2, _pgq_e3, _pgq_e4, null, ' || skip_lit || E']::text[];\n';
+    -- the encoder inserts the event itself (the queue is the trigger's first argument), so the
+    -- row's fields never travel back to the trigger through an array
+    return code || ind || '_pgq_id := pgq.insert_event(' || quote_literal(i_args[1])
+           || E', _pgq_t, _pgq_d, _pgq_e1, _pgq_e2, _pgq_e3, _pgq_e4);\n'
+           || ind || 'return array[null, null, null, null, null, null, ''d'', ' || skip_lit || E']::text[];\n';
 end;
 $$;

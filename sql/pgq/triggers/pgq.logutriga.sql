@@ -20,9 +20,9 @@
 -- Errors (SQLSTATE PQ020, nothing inserted): see pgq._trigger_prepare and pgq._trigger_truncate;
 -- UPDATE/DELETE on a table without primary key (and no pkey=), primary key change.
 -- Per row: one transaction-local setting lookup and one call of the table's generated
--- encoder (pgq._trigger_prepare makes it). Per transaction and table: the encoder's plan
--- token against the session's last one (pgq._trigger_plantoken); pgq._trigger_prepare's
--- catalog queries only when it changed (a new session, DDL on the table).
+-- encoder (pgq._trigger_prepare makes it), which inserts the event. Per transaction and
+-- table: the encoder's plan token against the session's last one (pgq._trigger_plantoken);
+-- pgq._trigger_prepare's catalog queries only when it changed (new session, DDL on the table).
 create or replace function pgq.logutriga()
 returns trigger
 language plpgsql
@@ -55,10 +55,11 @@ begin
         if tok is null or tok is distinct from current_setting('pgq.tgt' || TG_RELID, true) then
             perform pgq._trigger_prepare(TG_RELID);
             tok := (pgq._trigger_encode(TG_RELID, TG_NAME, 'CHECK', NEW, OLD))[1];
-            perform set_config('pgq.tgt' || TG_RELID, tok, false);
+            tok := set_config('pgq.tgt' || TG_RELID, tok, false);
         end if;
-        perform set_config('pgq.tgv' || TG_RELID, 'y', true);
+        tok := set_config('pgq.tgv' || TG_RELID, 'y', true);
     end if;
+    -- the encoder inserts the event (ev[7] = 'd'); NULL: an encoder of an earlier version
     ev := pgq._trigger_encode(TG_RELID, TG_NAME, TG_OP, NEW, OLD);
     if ev[7] is null then
         ev_id := pgq.insert_event(TG_ARGV[0], ev[1], ev[2], ev[3], ev[4], ev[5], ev[6]);
