@@ -54,8 +54,9 @@ async function suiteTriggers() {
     console.log(
       `\ntriggers: µs per row (statement included), ${rows} rows, best of ${rounds} alternating runs`,
     );
-    const head = `${'table workload, trigger'.padEnd(44)} ${'ours µs/row'.padStart(11)} ${'C µs/row'.padStart(9)} ${'ours÷C'.padStart(7)}`;
-    console.log(head);
+    console.log(
+      `${'table workload, trigger'.padEnd(44)} ${'ours µs/row'.padStart(11)} ${'C µs/row'.padStart(9)} ${'ours÷C'.padStart(7)}   CPU: ${'ours'.padStart(7)} ${'C'.padStart(7)} ${'ours÷C'.padStart(7)}`,
+    );
     await benchTriggerMatrix({
       cUrl: dbs.urls.c,
       oursUrl: dbs.urls.ours,
@@ -63,7 +64,10 @@ async function suiteTriggers() {
       rounds,
       onRow: (r) =>
         console.log(
-          `${r.name.padEnd(44)} ${r.oursUsPerOp.toFixed(2).padStart(11)} ${r.cUsPerOp.toFixed(2).padStart(9)} ${r.ratio.toFixed(2).padStart(7)}`,
+          `${r.name.padEnd(44)} ${r.oursUsPerOp.toFixed(2).padStart(11)} ${r.cUsPerOp.toFixed(2).padStart(9)} ${r.ratio.toFixed(2).padStart(7)}` +
+            (r.cpuRatio === undefined
+              ? ''
+              : `        ${r.oursCpuUs?.toFixed(2).padStart(7)} ${r.cCpuUs?.toFixed(2).padStart(7)} ${r.cpuRatio.toFixed(2).padStart(7)}`),
         ),
     });
     const seconds = Number(process.env.BENCH_TPS_SECONDS ?? 5);

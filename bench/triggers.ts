@@ -17,7 +17,7 @@
 // INSERT of a new one) on a replicated-style table with pgq.logutriga, as Londiste sets it up,
 // run by `pgbench` itself; tps ours against C, with synchronous_commit on (the default) and off.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -28,6 +28,10 @@ export interface TriggerBenchRow {
   oursUsPerOp: number;
   cUsPerOp: number;
   ratio: number;
+  /** The backends' CPU time per row (from /proc, when the server runs on this host). */
+  oursCpuUs?: number;
+  cCpuUs?: number;
+  cpuRatio?: number;
 }
 
 const TRIGGERS = ['jsontriga', 'logutriga', 'sqltriga'] as const;
@@ -86,13 +90,37 @@ async function setTrigger(client: pg.Client, table: TableSpec, trigger: string |
   }
 }
 
+// On a machine shared with other work, wall-clock time moves with the load; the backend's own CPU
+// time (utime + stime in /proc/<pid>/stat, clock ticks of 10 ms) moves much less. Read when the
+// server runs on this host; the statements are long enough (≥ 0.3 s) for the tick to matter little.
+const backendPid = new WeakMap<pg.Client, number>();
+async function cpuMs(client: pg.Client): Promise<number | null> {
+  let pid = backendPid.get(client);
+  if (pid === undefined) {
+    pid = Number((await client.query('select pg_backend_pid() as p')).rows[0].p);
+    backendPid.set(client, pid);
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+  } catch {
+    return null;
+  }
+}
+
+interface Timing {
+  wallUs: number;
+  cpuUs: number | null;
+}
+
 /** µs per row of one workload statement, in a transaction that is rolled back. */
 async function timeWorkload(
   client: pg.Client,
   table: TableSpec,
   workload: Workload,
   rows: number,
-): Promise<number> {
+): Promise<Timing> {
   await client.query('begin');
   try {
     let sql: string;
@@ -108,10 +136,15 @@ async function timeWorkload(
       await client.query('set local session_replication_role = origin');
       sql = workload === 'UPDATE' ? `update ${table.name} set ${table.set}` : `delete from ${table.name}`;
     }
+    const c0 = await cpuMs(client);
     const t0 = process.hrtime.bigint();
     await client.query(sql);
     const t1 = process.hrtime.bigint();
-    return Number(t1 - t0) / 1000 / rows;
+    const c1 = await cpuMs(client);
+    return {
+      wallUs: Number(t1 - t0) / 1000 / rows,
+      cpuUs: c0 === null || c1 === null ? null : ((c1 - c0) * 1000) / rows,
+    };
   } finally {
     await client.query('rollback');
   }
@@ -152,15 +185,24 @@ export async function benchTriggerMatrix(opts: {
         for (const workload of opts.workloads ?? WORKLOADS) {
           let cBest = Number.POSITIVE_INFINITY;
           let oBest = Number.POSITIVE_INFINITY;
+          let cCpu = Number.POSITIVE_INFINITY;
+          let oCpu = Number.POSITIVE_INFINITY;
           for (let r = 0; r < rounds; r++) {
-            cBest = Math.min(cBest, await timeWorkload(c, table, workload, opts.rows));
-            oBest = Math.min(oBest, await timeWorkload(ours, table, workload, opts.rows));
+            const ct = await timeWorkload(c, table, workload, opts.rows);
+            const ot = await timeWorkload(ours, table, workload, opts.rows);
+            cBest = Math.min(cBest, ct.wallUs);
+            oBest = Math.min(oBest, ot.wallUs);
+            cCpu = Math.min(cCpu, ct.cpuUs ?? Number.NaN);
+            oCpu = Math.min(oCpu, ot.cpuUs ?? Number.NaN);
           }
           const row: TriggerBenchRow = {
             name: `${tkey} ${workload}, ${trigger ? `pgq.${trigger}` : 'no trigger'}`,
             oursUsPerOp: round2(oBest),
             cUsPerOp: round2(cBest),
             ratio: round2(oBest / cBest),
+            ...(Number.isFinite(cCpu) && Number.isFinite(oCpu) && cCpu > 0
+              ? { oursCpuUs: round2(oCpu), cCpuUs: round2(cCpu), cpuRatio: round2(oCpu / cCpu) }
+              : {}),
           };
           opts.onRow?.(row);
           result.push(row);
