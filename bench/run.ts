@@ -62,6 +62,7 @@ async function suiteTriggers() {
       oursUrl: dbs.urls.ours,
       rows,
       rounds,
+      ...(process.env.BENCH_TRIGGERS ? { triggers: process.env.BENCH_TRIGGERS.split(',') as never } : {}),
       onRow: (r) =>
         console.log(
           `${r.name.padEnd(44)} ${r.oursUsPerOp.toFixed(2).padStart(11)} ${r.cUsPerOp.toFixed(2).padStart(9)} ${r.ratio.toFixed(2).padStart(7)}` +

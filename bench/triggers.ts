@@ -160,6 +160,8 @@ export async function benchTriggerMatrix(opts: {
   rounds?: number;
   tables?: Array<keyof typeof TABLES>;
   workloads?: Workload[];
+  /** Triggers to measure (default: all three); the "no trigger" baseline is always measured. */
+  triggers?: Array<(typeof TRIGGERS)[number]>;
   onRow?: (row: TriggerBenchRow) => void;
 }): Promise<TriggerBenchRow[]> {
   const rounds = opts.rounds ?? 5;
@@ -173,7 +175,7 @@ export async function benchTriggerMatrix(opts: {
     await setup(ours);
     for (const tkey of opts.tables ?? (['t5', 't20'] as const)) {
       const table = TABLES[tkey];
-      for (const trigger of [null, ...TRIGGERS]) {
+      for (const trigger of [null, ...(opts.triggers ?? TRIGGERS)]) {
         await setTrigger(c, table, trigger);
         await setTrigger(ours, table, trigger);
         // warm-up: plans, caches, our generated encoder (committed, as in steady state)

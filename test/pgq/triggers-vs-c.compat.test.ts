@@ -79,6 +79,17 @@ const scenarios: Record<string, string[]> = {
     "set intervalstyle = 'sql_standard'; alter table s.t20 add column iv interval default '-1 year -2 mons +3 days -04:05:06'; insert into s.t20 (id, iv) values (100, '1 day'); reset intervalstyle",
     'delete from s.t20',
   ],
+  // more columns than a function call takes arguments (the encoders split their concat() calls)
+  'a 120-column table': [
+    `create table s.wide (id int primary key, ${Array.from({ length: 119 }, (_, i) => `c${i} ${i % 2 ? 'text' : 'int'}`).join(', ')})`,
+    trig('s.wide', 'tj', 'jsontriga', "'q'"),
+    trig('s.wide', 'tl', 'logutriga', "'q', 'backup'"),
+    trig('s.wide', 'ts', 'sqltriga', "'q'"),
+    `insert into s.wide (id, c1, c2, c117, c118) values (1, 'a b', 2, 'x&y', 5), (2, null, null, 'ü', null)`,
+    `update s.wide set ${Array.from({ length: 119 }, (_, i) => `c${i} = ${i % 2 ? "'v'" : i}`).join(', ')} where id = 1`,
+    "update s.wide set c3 = 'only one' where id = 2",
+    'delete from s.wide',
+  ],
   'ignore=, pkey=, backup': [
     'create table s.t2 (id int primary key, a text, b text, c int)',
     trig('s.t2', 'tj', 'jsontriga', "'q', 'ignore=b, c', 'pkey=id, a', 'backup'"),

@@ -24,7 +24,7 @@ begin
     end if;
     for i in 0 .. (n - 1) / chunk loop
         parts := parts || case when i_sep is null then pgq._trigger_gen_concat(null, i_args[i * chunk + 1 : (i + 1) * chunk])
-                               else 'pg_catalog.nullif(' || pgq._trigger_gen_concat(i_sep, i_args[i * chunk + 1 : (i + 1) * chunk]) || ', '''')' end;
+                               else 'nullif(' || pgq._trigger_gen_concat(i_sep, i_args[i * chunk + 1 : (i + 1) * chunk]) || ', '''')' end;
     end loop;
     return pgq._trigger_gen_concat(i_sep, parts);
 end;
