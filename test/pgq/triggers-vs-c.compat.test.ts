@@ -23,6 +23,10 @@ const ALL = 'after insert or update or delete';
 const trig = (table: string, name: string, fn: string, args: string, when = ALL) =>
   `create trigger ${name} ${when} on ${table} for each row execute procedure pgq.${fn}(${args})`;
 
+const MULTI_ROW = '20 mixed columns, multi-row statements, DateStyle / bytea_output / TimeZone variants';
+/** Scenarios whose events are compared as a set (multi-row statements after updates). */
+const UNORDERED = new Set([MULTI_ROW]);
+
 /** Scenarios: each is a list of statements run one by one (errors recorded, not fatal). */
 const scenarios: Record<string, string[]> = {
   'many column types, all three triggers, insert/update/delete/truncate': [
@@ -54,7 +58,7 @@ const scenarios: Record<string, string[]> = {
   ],
   // the bench's 20-column table: multi-row INSERT … SELECT, UPDATE and DELETE, with odd text,
   // non-ASCII, control characters, NULLs and the settings that change types' output text
-  '20 mixed columns, multi-row statements, DateStyle / bytea_output / TimeZone variants': [
+  [MULTI_ROW]: [
     `create table s.t20 (id int8 primary key, a int4, b bigint, c numeric, d text, e text, f boolean,
        g timestamptz, h date, i bytea, j json, k int4[], l text[], m text, n int4, o numeric, p boolean,
        q timestamptz, r varchar(20), s jsonb)`,
@@ -229,9 +233,19 @@ describe.skipIf(!env.ok)('event triggers: ours vs the original C triggers', () =
       for (const sql of statements) {
         outcomes.push([sql, await run(dbs.original, sql), await run(dbs.ours, sql)]);
       }
-      const cEvents = await events(dbs.original, 'pgq.event_template');
-      const oEvents = await events(dbs.ours, 'pgq.event_all');
+      let cEvents = await events(dbs.original, 'pgq.event_template');
+      let oEvents = await events(dbs.ours, 'pgq.event_all');
+      if (UNORDERED.has(name)) {
+        // a multi-row UPDATE/DELETE fires in heap order, which page pruning on either side can
+        // change after earlier updates: compare these events as a set
+        const byText = (a: Ev, b: Ev) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1);
+        cEvents = [...cEvents].sort(byText);
+        oEvents = [...oEvents].sort(byText);
+      }
       expect(cEvents.length).toBeGreaterThan(0);
+      // the first differing event, whole (a diff of hundreds of events gets truncated)
+      const at = cEvents.findIndex((e, i) => JSON.stringify(e) !== JSON.stringify(oEvents[i]));
+      expect({ at, ours: oEvents[at] }).toEqual({ at, ours: cEvents[at] });
       expect(oEvents).toEqual(cEvents);
       for (const [sql, c, o] of outcomes) {
         expect({ sql, outcome: o }).toEqual({ sql, outcome: c });
