@@ -368,3 +368,39 @@ describe('errors insert nothing', () => {
     expect((await db.one("select to_regclass('app.dr') is null as gone")).gone).toBe(true);
   });
 });
+
+describe('column names that are keywords or need quotes', () => {
+  it('every trigger encodes columns named by, select and "Odd ""q" (PL/pgSQL field references)', async () => {
+    const cols = 'id int primary key, "by" text, "select" int, "Odd ""q" text';
+    for (const trig of ['logutriga', 'sqltriga', 'jsontriga']) {
+      await db.query(`create table app.kw_${trig} (${cols})`);
+      await db.query(
+        `create trigger t after insert or update or delete on app.kw_${trig} for each row execute procedure pgq.${trig}('tq')`,
+      );
+    }
+    const evs = await eventsOf(
+      ...['logutriga', 'sqltriga', 'jsontriga'].flatMap((trig) => [
+        `insert into app.kw_${trig} values (1, 'x', 2, 'o')`,
+        `update app.kw_${trig} set "by" = 'y', "Odd ""q" = 'p'`,
+        `delete from app.kw_${trig}`,
+      ]),
+    );
+    expect(evs.map((e) => [e.ev_type, e.ev_data])).toEqual([
+      ['I:id', 'id=1&by=x&select=2&Odd+%22q=o'],
+      ['U:id', 'id=1&by=y&select=2&Odd+%22q=p'],
+      ['D:id', 'id=1&by=y&select=2&Odd+%22q=p'],
+      ['I', `(id,by,"select","Odd ""q") values ('1','x','2','o')`],
+      ['U', `by='y',"Odd ""q"='p' where id='1'`],
+      ['D', "id='1'"],
+      expect.arrayContaining([]),
+      expect.arrayContaining([]),
+      expect.arrayContaining([]),
+    ]);
+    const json = evs.slice(6).map((e) => JSON.parse(e.ev_data ?? 'null'));
+    expect(json).toEqual([
+      { id: 1, by: 'x', select: 2, 'Odd "q': 'o' },
+      { id: 1, by: 'y', select: 2, 'Odd "q': 'p' },
+      { id: 1, by: 'y', select: 2, 'Odd "q': 'p' },
+    ]);
+  });
+});

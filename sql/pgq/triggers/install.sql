@@ -12,6 +12,7 @@
 \ir pgq._trigger_expr_param.sql
 
 -- code generation
+\ir pgq._trigger_field.sql
 \ir pgq._trigger_outexpr.sql
 \ir pgq._trigger_gen_changed.sql
 \ir pgq._trigger_gen_keyeq.sql

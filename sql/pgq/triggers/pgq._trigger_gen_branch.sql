@@ -114,7 +114,7 @@ begin
                 vals := vals || ''','''::text;
             end if;
             vals := vals || ('coalesce(pg_catalog.quote_literal('
-                             || pgq._trigger_outexpr('_pgq_n.' || quote_ident(i_cols[i]), i_types[i]) || '), ''null'')');
+                             || pgq._trigger_outexpr('_pgq_n.' || pgq._trigger_field(i_cols[i]), i_types[i]) || '), ''null'')');
         end loop;
         code := code || ind || E'if $2 = ''INSERT'' then\n'
                 || ind || '    _pgq_d := ' || pgq._trigger_gen_concat(null, array[quote_literal('(' || parts || ') values (')] || vals || array['''' || ')' || '''']) || E';\n'
@@ -134,7 +134,7 @@ begin
             else
                 vals := vals || ('case when ' || chk || ' then ' || quote_literal(quote_ident(i_cols[i]) || '=')
                                  || ' || coalesce(pg_catalog.quote_literal('
-                                 || pgq._trigger_outexpr('_pgq_n.' || quote_ident(i_cols[i]), i_types[i]) || '), ''NULL'') end');
+                                 || pgq._trigger_outexpr('_pgq_n.' || pgq._trigger_field(i_cols[i]), i_types[i]) || '), ''NULL'') end');
             end if;
         end loop;
         if cardinality(pkchg) > 0 then
@@ -227,7 +227,7 @@ begin
     for i in 1 .. n loop
         continue when not is_magic[i];
         code := code || ind || magic_vars[array_position(magic_fields, i_cols[i])] || ' := '
-                || pgq._trigger_outexpr('_pgq_r.' || quote_ident(i_cols[i]), i_types[i]) || E';\n';
+                || pgq._trigger_outexpr('_pgq_r.' || pgq._trigger_field(i_cols[i]), i_types[i]) || E';\n';
     end loop;
     -- positional parameters would reach the encoder's own arguments: refuse them as C does
     select pgq._trigger_expr_param(e.value) into param

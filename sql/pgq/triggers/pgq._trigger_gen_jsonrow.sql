@@ -15,7 +15,7 @@ as $$
       from (select u.col, u.typ, u.ord, pg_catalog.row_number() over (order by u.ord) as rn
               from unnest(i_cols, i_types, i_skip) with ordinality as u(col, typ, skip, ord)
              where not u.skip) as c
-      cross join lateral (select i_rec || '.' || pg_catalog.quote_ident(c.col) as ref) as v
+      cross join lateral (select i_rec || '.' || pgq._trigger_field(c.col) as ref) as v
       cross join lateral (values
           (1, pg_catalog.quote_literal(case when c.rn = 1 then '' else ',' end || pg_catalog.to_json(c.col)::text || ':')),
           (2, 'coalesce('

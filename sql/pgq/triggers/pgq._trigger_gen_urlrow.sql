@@ -20,7 +20,7 @@ as $$
              where not u.skip) as c
       cross join lateral (select case when t.typtype = 'd' then t.typbasetype else t.oid end::int4 as base
                             from pg_catalog.pg_type t where t.oid = c.typ) as b
-      cross join lateral (select pgq._trigger_outexpr(i_rec || '.' || pg_catalog.quote_ident(c.col), c.typ) as o) as v
+      cross join lateral (select pgq._trigger_outexpr(i_rec || '.' || pgq._trigger_field(c.col), c.typ) as o) as v
       cross join lateral (values
           (1, pg_catalog.quote_literal(case when c.rn = 1 then '' else '&' end || pgq._urlenc(c.col))),
           (2, '''='' || '
