@@ -13,9 +13,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { register } from '../../cli/commands/londiste.ts';
 import { typeParsers } from '../../layers/db/connection.ts';
 import { reportError } from '../../layers/errors/exit.ts';
-import { install } from '../../layers/install/installer.ts';
 import type { LondisteError } from '../../layers/londiste/errors.ts';
-import { connectUrl, useCluster, waitUntil } from '../cascade/cluster.ts';
+import { useCluster, waitUntil } from '../cascade/cluster.ts';
 
 const f = useCluster(['R', 'B', 'L']);
 const dir = mkdtempSync(path.join(os.tmpdir(), 'londiste-admin-'));
@@ -96,14 +95,6 @@ const tableInfo = async (node: string) =>
 let rootSeqValue = 0;
 
 beforeAll(async () => {
-  for (const name of ['R', 'B', 'L']) {
-    const c = await connectUrl(f.c.nodes[name]!.url)();
-    try {
-      await install(c, { manifest: 'londiste/install.sql' });
-    } finally {
-      await c.end();
-    }
-  }
   await q(
     'R',
     `create table public.t1 (id int primary key, v text not null default 'x');
@@ -462,5 +453,45 @@ describe('skytools londiste setup', () => {
     expect((await f.c.info('B')).workerLastTick! >= tick).toBe(true);
     await f.c.stopWorker('B');
     await f.c.stopTicker('R');
+  });
+
+  it('execute runs DDL files on the root once per name, sends them as EXECUTE events, refuses elsewhere', async () => {
+    const ddl = path.join(dir, '001-note.sql');
+    writeFileSync(ddl, '--*-- Local-Table: public.t1\n\nalter table @public.t1@ add column note text;\n');
+    const skip = path.join(dir, '002-skip.sql');
+    writeFileSync(skip, '--*-- Need-Table: public.nosuch\ncreate table public.never (x int);\n');
+    expect(await ok('R', 'execute', ddl, skip)).toBe(
+      'Execute finished: 001-note.sql\nExecute finished: 002-skip.sql\n',
+    );
+    const cols = await q(
+      'R',
+      "select attname from pg_attribute where attrelid = 'public.t1'::regclass and attname = 'note'",
+    );
+    expect(cols.rows).toEqual([{ attname: 'note' }]);
+    expect((await q('R', "select to_regclass('public.never') is null as absent")).rows[0]!.absent).toBe(true);
+    const ev = await q(
+      'R',
+      "select ev_extra1, ev_extra2 from pgq.event_template where ev_type = 'EXECUTE' order by ev_id",
+    );
+    expect(ev.rows).toEqual([
+      { ev_extra1: '001-note.sql', ev_extra2: 'local-table=public.t1' },
+      { ev_extra1: '002-skip.sql', ev_extra2: 'need-table=public.nosuch' },
+    ]);
+    // Again: already applied, skipped with a warning, nothing run twice.
+    const again = await run('R', 'execute', ddl);
+    expect(again).toMatchObject({ code: 0, out: '' });
+    expect(again.err).toContain('001-note.sql');
+    expect(
+      (await q('R', "select count(*)::int as n from pgq.event_template where ev_type = 'EXECUTE'")).rows[0]!
+        .n,
+    ).toBe(2);
+    const bad = path.join(dir, '003-bad.sql');
+    writeFileSync(bad, '--*-- Local-Tabel: public.t1\nalter table public.t1 add column bad int;\n');
+    const refused = await run('R', 'execute', bad);
+    expect(refused).toMatchObject({ code: 1, kind: 'usage' });
+    expect(refused.err).toContain('invalid EXECUTE attribute "Local-Tabel"');
+    const onBranch = await run('B', 'execute', ddl);
+    expect(onBranch).toMatchObject({ code: 1, kind: 'state' });
+    expect(onBranch.err).toContain('execute runs on the root; B is a branch');
   });
 });
