@@ -494,4 +494,21 @@ describe('skytools londiste setup', () => {
     expect(onBranch).toMatchObject({ code: 1, kind: 'state' });
     expect(onBranch.err).toContain('execute runs on the root; B is a branch');
   });
+
+  it('--find-copy-node walks up to the nearest node that replicates the table and creates it from there', async () => {
+    // s1.Big is local on the root only: the leaf's provider B cannot serve it.
+    expect((await run('L', 'add-table', 's1.Big', '--create')).kind).toBe('state');
+    expect(await ok('L', 'add-table', 's1.Big', '--create', '--find-copy-node')).toBe(
+      'Table added: s1.Big\n',
+    );
+    expect((await q('L', `select to_regclass('s1."Big"') is not null as made`)).rows[0]!.made).toBe(true);
+    const big = (await tableInfo('L')).find((x) => x.table_name === 's1.Big');
+    // the root's handler attributes are the root's; here the worker is told to find the source itself
+    expect(big).toMatchObject({ local: true, merge_state: null, table_attrs: 'copy_node=%3F' });
+    const r = await run('L', 'add-table', 't2', '--copy-node=L');
+    expect(r.err).toContain('--copy-node cannot be this node itself');
+    expect((await run('L', 'add-table', 't2', '--copy-node=nobody')).err).toContain(
+      '--copy-node nobody: no such member of queue cq',
+    );
+  });
 });
