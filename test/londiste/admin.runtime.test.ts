@@ -435,7 +435,9 @@ describe('skytools londiste setup', () => {
     expect(await ok('R', 'wait-sync')).toBe('all 4 table(s) in sync\n');
     const slow = await run('B', 'wait-sync', '--timeout=1');
     expect(slow).toMatchObject({ code: 1, kind: 'timeout' });
-    expect(slow.err).toContain('timed out waiting for every table on B to be ok');
+    expect(slow.err).toContain(
+      'timed out waiting for every table on B to be ok; is the worker running? ("skytools londiste <ini> worker")',
+    );
     await q('B', "update londiste.table_info set merge_state = 'ok' where local");
     // All ok, but no worker has replayed anything: still waiting, now for the tick.
     await q('R', "select pgq.insert_event('cq', 'x', 'y')");
