@@ -280,7 +280,7 @@ export async function addTables(
         tableAttrs: attrs,
         destTable: dest !== tbl ? dest : null,
       });
-      note(res, r, s.log.warn);
+      note(res, r, (m) => s.log.warn(m));
     }
   });
   return res;
@@ -325,7 +325,7 @@ export async function removeTables(
       hint: 'not registered on this node; see "tables"',
     });
     for (const a of picked.already) res.notes.push(`Table not local: ${a}`);
-    for (const t of picked.names) note(res, await localRemoveTable(db, s.queue, t), s.log.warn);
+    for (const t of picked.names) note(res, await localRemoveTable(db, s.queue, t), (m) => s.log.warn(m));
   });
   return res;
 }
@@ -374,7 +374,7 @@ export async function resyncTables(
         const attrs = { ...byName.get(t)!.tableAttrs, copy_node: o.findCopyNode ? '?' : o.copyNode! };
         await setTableAttrs(db, q, t, attrs);
       }
-      note(res, await setTableState(db, q, t, null, null), s.log.warn);
+      note(res, await setTableState(db, q, t, null, null), (m) => s.log.warn(m));
     }
   });
   return res;
@@ -409,7 +409,7 @@ export async function changeHandler(
   const res: CommandResult = { notes: [], warnings: [] };
   await inTransaction(db, async () => {
     await setLockTimeout(db, ctx.cfg.lockTimeoutMs);
-    note(res, await localChangeHandler(db, q, tbl, tgargs, attrs), s.log.warn);
+    note(res, await localChangeHandler(db, q, tbl, tgargs, attrs), (m) => s.log.warn(m));
   });
   return res;
 }
