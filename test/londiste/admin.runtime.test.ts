@@ -433,6 +433,9 @@ describe('skytools londiste setup', () => {
 
   it('wait-sync waits for every table to be ok and then for replay to reach the provider', async () => {
     expect(await ok('R', 'wait-sync')).toBe('all 4 table(s) in sync\n');
+    expect(await ok('R', 'add-table', 't1', '--wait-sync')).toBe(
+      'Table already added: public.t1\nall 4 table(s) in sync\n',
+    );
     const slow = await run('B', 'wait-sync', '--timeout=1');
     expect(slow).toMatchObject({ code: 1, kind: 'timeout' });
     expect(slow.err).toContain(
