@@ -16,7 +16,9 @@ import type { LondisteAdminConfig } from './admin-context.ts';
 import { formatMissing, formatSeqs, formatTables, toJson } from './admin-show.ts';
 import type { CommandResult, TableFlags } from './admin-tables.ts';
 import { LondisteError } from './errors.ts';
+import { runLondisteUntilSignal } from './run-worker.ts';
 import type { LondisteConfig } from './settings.ts';
+import { fqName } from './tables.ts';
 
 const LONDISTE_OPTION_LIST: readonly AdminOption[] = [
   {
@@ -231,23 +233,19 @@ const REPLICATION: Cmd[] = [
       out(flags.json ? toJson(st) : formatStatus(st, cfg.queue));
     },
   },
-  // The replay worker and the copy job are the lead's (layers/londiste/worker.ts, copy-job.ts):
-  // they are wired here. Until then these refuse, rather than run the plain cascade worker,
-  // which would consume the queue without applying anything.
   {
     names: ['worker'],
     group: 'Replication daemon',
-    help: 'worker                replay events to this node (not wired yet)',
-    async run() {
-      throw new LondisteError('state', 'the Londiste replay worker is not available in this build yet');
-    },
+    help: 'worker                replay events to this node and copy new tables (until SIGINT/SIGTERM)',
+    run: (_admin, { cfg, log }) => runLondisteUntilSignal(cfg as LondisteConfig, log),
   },
   {
     names: ['copy'],
     group: 'Internal commands',
-    help: 'copy TBL              copy one table (started by the worker; not wired yet)',
-    async run() {
-      throw new LondisteError('state', 'the Londiste table copy is not available in this build yet');
+    help: 'copy TBL              copy one table and hand it over (the worker starts these itself)',
+    async run(_admin, { cfg, log, args }) {
+      if (args.length !== 1) throw new LondisteError('usage', 'copy needs exactly one table name: copy TBL');
+      await runLondisteUntilSignal(cfg as LondisteConfig, log, { copyTable: fqName(args[0] as string) });
     },
   },
 ];

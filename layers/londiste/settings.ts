@@ -91,6 +91,8 @@ export type LondisteSettings = SettingsOf<typeof LONDISTE_SETTINGS.specs>;
 export interface LondisteConfig extends CascadeConfig {
   /** The section read ([londiste] unless --section named another). */
   section: string;
+  /** The config file, absolute (the worker starts copy jobs with it). */
+  configFile: string;
   parallelCopies: number;
   localOnly: boolean;
   localOnlyDropExecute: boolean;
@@ -146,6 +148,7 @@ export function loadLondisteConfig(file: string, o: LoadLondisteOptions = {}): L
     throw new ConfigError(`${where}: db (connect string of this node) is not set`, { kind: 'missing' });
   return {
     section: name,
+    configFile: path.resolve(file),
     jobName,
     queue: values.queue_name,
     db,

@@ -71,10 +71,11 @@ describe('skytools londiste', () => {
       out: '',
       err: 'skytools londiste frobnicate: unknown command "frobnicate"; see skytools londiste --help\n',
     });
-    // copy without a table: refused whether or not the copy job is wired into this build
-    const copy = await run(iniFile, 'copy', '-q');
-    expect(copy.code).toBe(1);
-    expect(copy.err).toMatch(/^skytools londiste copy: /);
+    expect(await run(iniFile, 'copy', '-q')).toEqual({
+      code: 1,
+      out: '',
+      err: 'skytools londiste copy: copy needs exactly one table name: copy TBL\n',
+    });
   });
 
   it('names the missing section or key of a bad ini', async () => {
