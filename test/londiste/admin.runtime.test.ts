@@ -184,11 +184,17 @@ describe('skytools londiste setup', () => {
       [['add-table', 't3', 'nosuch'], 'not_found', 'table not available: public.nosuch'],
       [['add-table', 'zz*'], 'not_found', 'table not available: zz*'],
       [['add-table'], 'usage', 'no table given'],
-      [['add-table', 't3', '--handler=bad('], 'usage', 'invalid handler name "bad("'],
+      [['add-table', 't3', '--handler=bad('], 'usage', 'invalid handler name: bad('],
+      [['add-table', 't3', '--handler=nope'], 'not_found', 'unknown handler "nope"'],
       [
-        ['add-table', 't3', '--handler=h', '--handler-arg=a=1', '--handler-arg=a=2'],
+        ['add-table', 't3', '--handler=londiste', '--handler-arg=method=1'],
         'usage',
-        'handler argument a given twice',
+        'invalid handler argument: method',
+      ],
+      [
+        ['add-table', 't3', '--handler=londiste', '--handler-arg=encoding=a', '--handler-arg=encoding=b'],
+        'usage',
+        'multiple handler arguments: encoding',
       ],
       [['add-table', 't3', '--handler-arg=a=1'], 'usage', '--handler-arg needs --handler'],
       [['add-table', 't3', '--trigger-flags=XYZ'], 'usage', 'invalid --trigger-flags "XYZ"'],
@@ -238,10 +244,17 @@ describe('skytools londiste setup', () => {
       { tgname: '_londiste_cq_truncate', on_delete: false, on_insert: false },
     ]);
     expect(
-      await ok('R', 'add-table', 's1.*', '--handler=bulk', '--handler-arg=method=1', '--max-parallel-copy=3'),
+      await ok(
+        'R',
+        'add-table',
+        's1.*',
+        '--handler=londiste',
+        '--handler-arg=ignore_truncate=1',
+        '--max-parallel-copy=3',
+      ),
     ).toBe('Table added: s1.Big\n');
     const big = (await tableInfo('R')).find((x) => x.table_name === 's1.Big');
-    expect(big?.table_attrs).toBe('handler=bulk%28method%3D1%29&max_parallel_copy=3');
+    expect(big?.table_attrs).toBe('handler=londiste%28ignore_truncate%3D1%29&max_parallel_copy=3');
   });
 
   it('on a branch: a table missing here is an error naming --create; --create makes it from the provider', async () => {
@@ -515,5 +528,15 @@ describe('skytools londiste setup', () => {
     expect((await run('L', 'add-table', 't2', '--copy-node=nobody')).err).toContain(
       '--copy-node nobody: no such member of queue cq',
     );
+  });
+
+  it('show-handlers lists the registry, one handler with its arguments, and refuses unknown names', async () => {
+    expect(await ok('L', 'show-handlers')).toMatch(/^londiste - Default Londiste handler/m);
+    const one = await ok('L', 'show-handlers', 'londiste');
+    expect(one).toContain('Parameters:\n  encoding=ENC - ');
+    expect(one).toContain('  ignore_truncate=BOOL - ');
+    const bad = await run('L', 'show-handlers', 'nope');
+    expect(bad).toMatchObject({ code: 1, kind: 'not_found' });
+    expect(bad.err).toContain('unknown handler "nope"');
   });
 });
