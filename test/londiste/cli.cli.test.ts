@@ -5,7 +5,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { install } from '../../layers/install/installer.ts';
 import { useTestDatabase } from '../support/db.ts';
 
 const cli = path.resolve(import.meta.dirname, '../../bin/skytools.ts');
@@ -17,8 +16,6 @@ let iniFile = '';
 let typoIni = '';
 
 beforeAll(async () => {
-  const c = await db.connect();
-  await install(c, { manifest: 'londiste/install.sql' });
   await db.query('create table public.orders (id int primary key, total numeric)');
   iniFile = path.join(dir, 'root.ini');
   writeFileSync(
