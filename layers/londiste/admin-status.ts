@@ -7,15 +7,9 @@ import type { AdminSession } from '../cascade/admin-session.ts';
 import type { NodeStatus } from '../cascade/admin-status.ts';
 import type { NodeInfo } from '../cascade/node.ts';
 import type { Queryable } from '../db/transaction.ts';
+// The copy job names its subscriber session this way (one definition, in copy/pipe.ts).
+import { copyApplicationName } from './copy/pipe.ts';
 import { getTableList } from './tables.ts';
-
-/**
- * The application_name a table's copy session sets, by which status finds its progress. The copy
- * job (layers/londiste/copy/) sets the same; PostgreSQL keeps the first 63 bytes.
- */
-export function copyApplicationName(table: string): string {
-  return `londiste copy ${table}`;
-}
 
 export interface CopyProgress {
   rows: number;
@@ -37,15 +31,6 @@ export interface LondisteNodeStatus extends NodeStatus {
   tables?: TableStatus[];
 }
 
-function truncate63(s: string): string {
-  const b = Buffer.from(s, 'utf8');
-  if (b.length <= 63) return s;
-  // Cut at a character boundary, as PostgreSQL does.
-  let n = 63;
-  while (n > 0 && (b[n]! & 0xc0) === 0x80) n--;
-  return b.subarray(0, n).toString('utf8');
-}
-
 /** The COPY progress of the given tables' copy sessions on one node. */
 export async function copyProgress(
   db: Queryable,
@@ -53,7 +38,7 @@ export async function copyProgress(
 ): Promise<Map<string, { rows: number; bytes: number; seconds: number }>> {
   const out = new Map<string, { rows: number; bytes: number; seconds: number }>();
   if (!tables.length) return out;
-  const byApp = new Map(tables.map((t) => [truncate63(copyApplicationName(t)), t]));
+  const byApp = new Map(tables.map((t) => [copyApplicationName(t), t]));
   const r = await db.query(
     `select a.application_name, p.tuples_processed::float8 as rows, p.bytes_processed::float8 as bytes,
             extract(epoch from now() - coalesce(a.xact_start, a.query_start))::float8 as secs
