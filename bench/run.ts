@@ -1,6 +1,6 @@
 // `npm run bench -- [suite ...]`: side-by-side benchmarks against the originals, measured in the
 // same run on the same server. Prints a table; never fails on timings (benchmarks are not tests).
-// Suites: pgq (producer + triggers), consumer (drain rate, latency), wal. Default: pgq.
+// Suites: pgq (producer + triggers + ticker pass), consumer (drain rate, latency), wal. Default: pgq.
 import { type BenchRow, benchProducer, createBenchDbs } from './pgq.ts';
 
 // Suites contributed as separate modules are loaded by path, so a missing one is reported at
@@ -41,16 +41,27 @@ async function suitePgq() {
   } finally {
     await dbs.cleanup();
   }
+  const { benchTickerPass, printPassRows } = await import('./ticker.ts');
+  const sizes = (process.env.BENCH_TICKER_QUEUES ?? '10,100,1000,5000').split(',').map(Number);
+  printPassRows(await benchTickerPass({ adminUrl: C_URL, sizes }));
 }
 
 const SUITES: Record<string, () => Promise<void>> = {
   pgq: suitePgq,
+  // The ticker pass alone (also part of pgq).
+  ticker: async () => {
+    const { benchTickerPass, printPassRows } = await import('./ticker.ts');
+    const sizes = (process.env.BENCH_TICKER_QUEUES ?? '10,100,1000,5000').split(',').map(Number);
+    printPassRows(await benchTickerPass({ adminUrl: C_URL, sizes }));
+  },
   consumer: async () => {
     const { benchConsumer } = await import('./consumer.ts');
     await benchConsumer({
       adminUrl: C_URL,
       events: Number(process.env.BENCH_EVENTS ?? 1_000_000),
       latencySeconds: Number(process.env.BENCH_LATENCY_SECONDS ?? 10),
+      drain: process.env.BENCH_DRAIN !== '0',
+      ...(process.env.BENCH_LATENCY ? { setups: process.env.BENCH_LATENCY.split(',') } : {}),
     });
   },
   wal: async () => {

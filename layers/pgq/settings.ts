@@ -26,7 +26,7 @@ export const PGQD_SETTINGS = defineSettings('pgqd', {
     flag: '--ticker-period <seconds>',
     default: 1,
     min: 0.01,
-    doc: 'how often to run the ticker over every queue (PgQ\'s rules: ticker_max_lag, ticker_max_count, idle ticks), e.g. 1, 0.1, 20ms',
+    doc: "how often to run the ticker over every queue (PgQ's rules: ticker_max_lag, ticker_max_count, idle ticks), e.g. 1, 0.1, 20ms",
   }),
   poll_period: setting.seconds({
     env: 'PGQD_POLL_PERIOD',

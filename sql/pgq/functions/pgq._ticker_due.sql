@@ -31,10 +31,10 @@ as $$
         select q.queue_name, q.queue_id, q.queue_ticker_max_count, q.queue_ticker_max_lag,
                q.queue_ticker_idle_period, q.queue_ticker_batching, q.queue_data_pfx,
                l.tick_id, l.tick_time, l.tick_snapshot, l.tick_event_seq,
-               -- pgq.seq_getval without dynamic SQL: NULL means never called, i.e. at its start.
-               coalesce(v.last_value, v.seqstart) - l.tick_event_seq as new_events,
-               -- The first event leaves last_value where it was (called, now): look for it.
-               v.last_value is not null and l.tick_event_seq = v.seqstart as first_events,
+               -- pgq.seq_getval without dynamic SQL. NULL: never called, so every tick recorded
+               -- its start value (pgq never uses setval(…, false)) and nothing is new.
+               coalesce(v.last_value, l.tick_event_seq) - l.tick_event_seq as new_events,
+               v.seq, v.last_value,
                now() - l.tick_time as lag
           from pgq.queue q
           left join lateral (
@@ -44,9 +44,8 @@ as $$
                  order by t.tick_queue desc, t.tick_id desc
                  limit 1) l on true
           cross join lateral (
-                select pg_catalog.pg_sequence_last_value(s.seqrelid) as last_value, s.seqstart
-                  from pg_catalog.pg_sequence s
-                 where s.seqrelid = q.queue_event_seq::regclass) v
+                select q.queue_event_seq::regclass::oid as seq,
+                       pg_catalog.pg_sequence_last_value(q.queue_event_seq::regclass) as last_value) v
          where not q.queue_external_ticker and not q.queue_ticker_paused
            and (i_queue_names is null or q.queue_name = any (i_queue_names))
     ), d as (
@@ -77,11 +76,16 @@ as $$
      where d.pgq_due
         or (i_latency
             and not d.queue_ticker_batching
-            and (d.new_events > 0 or d.first_events
-                 or exists (select 1 from txid_snapshot_xip(d.tick_snapshot)))
-            and exists (select 1 from pgq.subscription s
-                         where s.sub_queue = d.queue_id
-                           and s.sub_last_tick = d.tick_id
-                           and s.sub_batch is null))
+            and case when exists (select 1 from pgq.subscription s
+                                   where s.sub_queue = d.queue_id
+                                     and s.sub_last_tick = d.tick_id
+                                     and s.sub_batch is null)
+                     then d.new_events > 0
+                          or exists (select 1 from txid_snapshot_xip(d.tick_snapshot))
+                          -- The first event leaves last_value where it was (now called).
+                          or (d.last_value = d.tick_event_seq
+                              and d.tick_event_seq = (select s.seqstart from pg_catalog.pg_sequence s
+                                                       where s.seqrelid = d.seq))
+                     else false end)
      order by d.queue_name;
 $$;
