@@ -20,7 +20,7 @@ export const DEV_SETTINGS = defineSettings('dev', {
   }),
   ticker_period: setting.seconds({
     default: 1,
-    min: 0.001,
+    min: 0.01,
     doc: "period of the ticker's pass over every queue (PgQ's rules: ticker_max_lag, ticker_max_count, idle ticks)",
   }),
   poll_period: setting.seconds({

@@ -10,7 +10,7 @@ export const TICKER_SETTINGS = defineSettings('pgq-ticker', {
   tick_period: setting.seconds({
     env: 'PGQ_TICK_PERIOD',
     default: 1,
-    min: 0.001,
+    min: 0.01,
     doc: "period of the ticker's pass over every queue (PgQ's rules: ticker_max_lag, ticker_max_count, idle ticks)",
   }),
   poll_period: setting.seconds({
