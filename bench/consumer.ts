@@ -235,6 +235,8 @@ async function prepareQueues(url: string, prefix: string, n: number, active: num
 
 export type TickerKind = 'pgqd' | 'inproc' | 'lambda';
 
+let stopEmulator = async () => {};
+
 /**
  * commit → handler latency at every default: `skytools pgqd` (an ini naming only the database)
  * and a separate `runConsumer` process (pgqd); the ticker loop and the consumer loop in one process
@@ -249,7 +251,9 @@ export async function latencyDefaults(
   queues = 1,
   active = 1,
 ): Promise<LatencyRow> {
-  const prefix = `l${kind}_${rate}_${queues}`;
+  // The many-queue setups share their queues (the idle measurement too), so the database holds
+  // about `queues` queues, not one set per run.
+  const prefix = queues > 1 ? `lmany${queues}` : `l${kind}_${rate}`;
   const names = await prepareQueues(url, prefix, queues, active);
   const seen = new Map<string, number>();
   const stops: Array<() => Promise<void>> = [];
@@ -330,6 +334,13 @@ export async function latencyDefaults(
       const { startServerless } = await import('../layers/dev/serverless.ts');
       const { TICKER_SETTINGS } = await import('../layers/pgq/lambda/settings.ts');
       const ac = new AbortController();
+      // One emulator for every run of this bench: the container's SQS client is made once.
+      if (!process.env.AWS_ENDPOINT_URL && !process.env.AWS_ENDPOINT_URL_SQS) {
+        const { startFauxqs } = await import('fauxqs');
+        const server = await startFauxqs({ port: 0, logger: false, host: '127.0.0.1' });
+        process.env.AWS_ENDPOINT_URL_SQS = `http://127.0.0.1:${server.port}`;
+        stopEmulator = () => server.stop();
+      }
       const defaults = TICKER_SETTINGS.load({ env: {} }).values;
       const handlers = new Map(
         names.map((queue) => [
@@ -424,6 +435,27 @@ export async function latencyPgqd(url: string, seconds: number): Promise<Latency
   return summarize('original pgqd defaults + 1 s polling', 20, commits, seen);
 }
 
+/** What the latency figures stand on: a round trip and a (fsynced) commit, medians. */
+async function machine(url: string): Promise<{ rtt: number; commit: number }> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  const time = async (n: number, sql: string) => {
+    const xs: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      await c.query(sql);
+      xs.push(performance.now() - t0);
+    }
+    return percentile(xs, 50)!;
+  };
+  await c.query('create table if not exists bench_commit (a int)');
+  const rtt = await time(200, 'select 1');
+  const commit = await time(50, 'insert into bench_commit values (1)');
+  await c.query('drop table bench_commit');
+  await c.end();
+  return { rtt, commit };
+}
+
 /** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
 export function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -447,7 +479,7 @@ export interface IdleRow {
  * write alike) and the CPU the ticker and its backend use.
  */
 export async function idleCost(url: string, queues: number, seconds: number): Promise<IdleRow[]> {
-  await prepareQueues(url, `idle${queues}`, queues, 0);
+  await prepareQueues(url, `lmany${queues}`, queues, 0);
   const root = path.resolve(import.meta.dirname, '..');
   const dbname = new URL(url).pathname.slice(1);
   const c = new pg.Client({ connectionString: url });
@@ -544,32 +576,34 @@ export async function benchConsumer(opts: {
     await c.connect();
     await install(c);
     await c.end();
-    const rows: LatencyRow[] = [];
     const s = opts.latencySeconds;
+    const m = await machine(url);
+    console.log(
+      `\nthis machine now: load average ${os.loadavg()[0]!.toFixed(1)}, a round trip (select 1) p50 ${m.rtt.toFixed(2)} ms, a commit p50 ${m.commit.toFixed(2)} ms`,
+    );
+    console.log('end-to-end latency, commit → handler, every setting at its default');
+    console.log(
+      `  ${'setup'.padEnd(66)} ${'ev/s'.padStart(5)} ${'p50'.padStart(7)} ${'p99'.padStart(7)} ${'samples'.padStart(11)}`,
+    );
+    const print = (r: LatencyRow) =>
+      console.log(
+        `  ${r.setup.padEnd(66)} ${String(r.rate).padStart(5)} ${`${r.p50}ms`.padStart(7)} ${`${r.p99}ms`.padStart(7)} ${`${r.samples}/${r.sent}`.padStart(11)}`,
+      );
     for (const kind of ['pgqd', 'inproc', 'lambda'] as const) {
       if (!want.has(kind)) continue;
       for (const rate of [20, 2000]) {
         progress(`latency: ${kind} at ${rate} events/s`);
-        rows.push(await latencyDefaults(url, kind, rate, s));
+        print(await latencyDefaults(url, kind, rate, s));
       }
     }
     if (want.has('many')) {
       for (const rate of [20, 2000]) {
         progress(`latency: 1000 queues, ${rate} events/s`);
-        rows.push(await latencyDefaults(url, 'pgqd', rate, s, 1000, 10));
+        print(await latencyDefaults(url, 'pgqd', rate, s, 1000, 10));
       }
     }
-    if (want.has('orig') && spawnSync('pgqd', ['-V']).status === 0) rows.push(await latencyPgqd(url, s));
+    if (want.has('orig') && spawnSync('pgqd', ['-V']).status === 0) print(await latencyPgqd(url, s));
     process.stderr.write('\n');
-    console.log('\nend-to-end latency, commit → handler, every setting at its default');
-    console.log(
-      `  ${'setup'.padEnd(66)} ${'ev/s'.padStart(5)} ${'p50'.padStart(7)} ${'p99'.padStart(7)} ${'samples'.padStart(8)}`,
-    );
-    for (const r of rows) {
-      console.log(
-        `  ${r.setup.padEnd(66)} ${String(r.rate).padStart(5)} ${`${r.p50}ms`.padStart(7)} ${`${r.p99}ms`.padStart(7)} ${`${r.samples}/${r.sent}`.padStart(8)}`,
-      );
-    }
     if (want.has('idle')) {
       const seconds = Math.max(10, s);
       const idle = await idleCost(url, 1000, seconds);
@@ -581,6 +615,7 @@ export async function benchConsumer(opts: {
       }
     }
   } finally {
+    await stopEmulator();
     await dropDb(opts.adminUrl, `bench_latency_${process.pid}`);
   }
 }

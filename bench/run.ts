@@ -41,6 +41,11 @@ async function suitePgq() {
   } finally {
     await dbs.cleanup();
   }
+  await suiteTicker();
+}
+
+/** One pgq.ticker() pass over 10 … 5,000 queues, ours and C (BENCH_TICKER_QUEUES). */
+async function suiteTicker() {
   const { benchTickerPass, printPassRows } = await import('./ticker.ts');
   const sizes = (process.env.BENCH_TICKER_QUEUES ?? '10,100,1000,5000').split(',').map(Number);
   printPassRows(await benchTickerPass({ adminUrl: C_URL, sizes }));
@@ -49,11 +54,7 @@ async function suitePgq() {
 const SUITES: Record<string, () => Promise<void>> = {
   pgq: suitePgq,
   // The ticker pass alone (also part of pgq).
-  ticker: async () => {
-    const { benchTickerPass, printPassRows } = await import('./ticker.ts');
-    const sizes = (process.env.BENCH_TICKER_QUEUES ?? '10,100,1000,5000').split(',').map(Number);
-    printPassRows(await benchTickerPass({ adminUrl: C_URL, sizes }));
-  },
+  ticker: suiteTicker,
   consumer: async () => {
     const { benchConsumer } = await import('./consumer.ts');
     await benchConsumer({
