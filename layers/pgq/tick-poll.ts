@@ -16,6 +16,8 @@ const HOT_MS = 30_000;
 /** A full pass may take at most 1/SCAN_SHARE of the time between two of them. */
 const SCAN_SHARE = 20;
 const MIN_SCAN_MS = 10;
+/** Ticks by PgQ's rules per pass: a pass with more due commits in pieces (pgq.ticker_poll). */
+const MAX_RULE_TICKS = 100;
 
 export class TickPoller {
   readonly #client: pg.ClientBase;
@@ -27,6 +29,7 @@ export class TickPoller {
   #nextPoll = 0;
   #scanMs: number;
   #snapshot: string | null = null;
+  #more = false;
 
   private constructor(client: pg.ClientBase, tickMs: number, pollMs: number) {
     this.#client = client;
@@ -41,24 +44,26 @@ export class TickPoller {
     o: { tickMs: number; pollMs: number },
   ): Promise<TickPoller | null> {
     const r = await client.query<{ ok: boolean }>(
-      "select to_regprocedure('pgq.ticker_poll(text[])') is not null as ok",
+      "select to_regprocedure('pgq.ticker_poll(text[], integer)') is not null as ok",
     );
     return r.rows[0]?.ok ? new TickPoller(client, o.tickMs, o.pollMs) : null;
   }
 
   /** What to pass over now: null = every queue, a list = those queues, undefined = nothing. */
   async due(now: number): Promise<string[] | null | undefined> {
-    if (now >= this.#nextFull) return null;
-    if (now >= this.#nextScan) {
+    for (const [q, at] of this.#hot) if (now - at > HOT_MS) this.#hot.delete(q);
+    const fullDue = now >= this.#nextFull;
+    const hotDue = this.#hot.size > 0 && now >= this.#nextPoll;
+    // A cut-short full pass goes on, but not before the hot queues had their poll.
+    if (fullDue && !(this.#more && hotDue)) return null;
+    if (!fullDue && now >= this.#nextScan) {
       const r = await this.#client.query<{ s: string }>('select txid_current_snapshot()::text as s');
       const changed = r.rows[0]!.s !== this.#snapshot;
       this.#snapshot = r.rows[0]!.s;
       if (changed) return null;
       this.#nextScan = now + this.#scanMs;
     }
-    for (const [q, at] of this.#hot) if (now - at > HOT_MS) this.#hot.delete(q);
-    if (this.#hot.size > 0 && now >= this.#nextPoll) return [...this.#hot.keys()];
-    return undefined;
+    return hotDue ? [...this.#hot.keys()] : undefined;
   }
 
   /** One pgq.ticker_poll over those queues (null: all); reports and returns the new ticks. */
@@ -68,10 +73,13 @@ export class TickPoller {
     onTick: TickerOptions['onTick'],
     log: Logger,
   ): Promise<TickEvent[]> {
+    if (queues === null) this.#more = false;
     const r = await this.#client.query<{ queue_name: string; tick_id: unknown; new_events: unknown }>(
-      'select queue_name, tick_id, new_events from pgq.ticker_poll($1::text[])',
-      [queues],
+      'select queue_name, tick_id, new_events from pgq.ticker_poll($1::text[], $2)',
+      [queues, MAX_RULE_TICKS],
     );
+    // Cut short (more were due): pass again right after the next poll.
+    if (queues === null && r.rows.length >= MAX_RULE_TICKS) this.#more = true;
     const now = Date.now();
     for (const row of r.rows) if (Number(row.new_events) > 0) this.#hot.set(row.queue_name, now);
     return reportTicks(r.rows, stats, onTick, log);
@@ -83,7 +91,7 @@ export class TickPoller {
     if (queues === null) {
       stats.tickerCalls++;
       stats.passMs = ms;
-      this.#nextFull = now + this.#tickMs;
+      this.#nextFull = this.#more ? now : now + this.#tickMs;
       this.#scanMs = Math.min(this.#tickMs, Math.max(this.#pollMs, MIN_SCAN_MS, ms * SCAN_SHARE));
       this.#nextScan = now + this.#scanMs;
     } else {

@@ -25,6 +25,7 @@
 -- ticker and maintenance
 \ir functions/pgq._ticker_due.sql
 \ir functions/pgq.ticker.sql
+\ir functions/pgq._tick_now.sql
 \ir functions/pgq.ticker_poll.sql
 \ir functions/pgq.force_tick.sql
 \ir functions/pgq.maint_retry_events.sql

@@ -13,7 +13,8 @@ const db = useTestDatabase();
 const lastTick = async (q: string) =>
   (await db.one('select last_tick_id as t from pgq.get_queue_info($1)', [q])).t as bigint;
 const poll = async (queues: string[] | null) =>
-  (await db.query('select queue_name, tick_id, new_events from pgq.ticker_poll($1::text[])', [queues])).rows;
+  (await db.query('select queue_name, tick_id, new_events from pgq.ticker_poll($1::text[], null)', [queues]))
+    .rows;
 
 /** A default queue whose consumer has read everything so far, i.e. waits for the next tick. */
 async function waitingQueue(q: string) {
@@ -120,7 +121,7 @@ describe('pgq.ticker_poll', () => {
 describe('a pass with nothing due', () => {
   it.each([
     ['pgq.ticker()', 'select pgq.ticker()'],
-    ['pgq.ticker_poll(null)', 'select count(*) from pgq.ticker_poll(null)'],
+    ['pgq.ticker_poll(null, null)', 'select count(*) from pgq.ticker_poll(null, null)'],
   ])('%s writes no tick and assigns no transaction id', async (_name, sql) => {
     await waitingQueue('idle_q');
     await db.query("select pgq.set_queue_config('idle_q', 'ticker_idle_period', '1 hour')");

@@ -5,9 +5,10 @@
 -- one set-based read (each queue's event sequence through pg_sequence_last_value, its last tick,
 -- and only for idle queues the tick before) instead of one PL/pgSQL call per queue. Writes
 -- nothing and assigns no transaction id, so a pass over queues that need nothing stays read-only.
---   due = 'pgq': pgq.ticker(queue) may tick (or warn, or raise): the same tests it makes
---         (no tick yet; the last tick's xmin or xmax ahead of this transaction; a negative or
---         a due count of new events; the idle back-off over) — a superset, pgq.ticker decides;
+--   due = 'due': pgq.ticker(queue) would tick: ticker_max_count events or ticker_max_lag
+--         reached, or the idle back-off over — the same tests it makes, on the same values;
+--   due = 'pgq': pgq.ticker(queue) must decide: no tick yet, the last tick's xmin or xmax ahead
+--         of this transaction, or a negative count of new events (it ticks, warns or raises);
 --   due = 'latency' (only when i_latency): not due by those rules, but the queue does not batch
 --         (queue_ticker_batching is false: ticker_max_lag / ticker_max_count never set), a
 --         consumer has finished every tick so far and has no batch open, and events may have
@@ -66,11 +67,16 @@ as $$
                                                limit 1) * 2
                                     and st.lag < st.queue_ticker_idle_period),
                                true)
-               end as pgq_due
+               end as pgq_due,
+               -- Cases where pgq.ticker(queue) itself must decide (it raises or warns).
+               st.tick_id is null
+                 or txid_snapshot_xmin(st.tick_snapshot) > cur.bound
+                 or txid_snapshot_xmax(st.tick_snapshot) > cur.bound
+                 or st.new_events < 0 as unusual
           from st cross join cur
     )
     select d.queue_name,
-           case when d.pgq_due then 'pgq' else 'latency' end,
+           case when d.pgq_due and d.unusual then 'pgq' when d.pgq_due then 'due' else 'latency' end,
            d.queue_id, d.queue_data_pfx, d.tick_id, d.tick_snapshot, d.tick_event_seq
       from d
      where d.pgq_due

@@ -131,6 +131,7 @@ declare
     qname text;
     n     bigint := 0;
 begin
+    -- 'due' and 'pgq' rows alike: pgq.ticker(queue) decides and ticks, as in the original.
     for qname in select d.queue_name from pgq._ticker_due(null, false) d loop
         if pgq.ticker(qname) > 0 then
             n := n + 1;
