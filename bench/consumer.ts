@@ -233,6 +233,35 @@ async function prepareQueues(url: string, prefix: string, n: number, active: num
   return names;
 }
 
+/**
+ * Waits (up to a minute) until the ticker is connected and every consumer has read every tick so
+ * far: a Node process takes seconds to start on a busy machine, and events sent before would
+ * measure the start-up, not the latency.
+ */
+async function ready(url: string, queues: string[], tickerApp: string | null) {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const end = Date.now() + 60_000;
+    for (;;) {
+      const r = await c.query<{ ok: boolean }>(
+        `select (select count(*) from pgq.subscription s join pgq.queue q on q.queue_id = s.sub_queue
+                  where q.queue_name = any ($1) and s.sub_batch is null
+                    and s.sub_last_tick = (select max(tick_id) from pgq.tick t where t.tick_queue = q.queue_id)
+                ) = cardinality($1::text[])
+                and ($2::text is null or exists (select 1 from pg_stat_activity
+                                                  where datname = current_database() and application_name = $2)) as ok`,
+        [queues, tickerApp],
+      );
+      if (r.rows[0]!.ok || Date.now() > end) break;
+      await pause(100);
+    }
+    await pause(1000);
+  } finally {
+    await c.end();
+  }
+}
+
 export type TickerKind = 'pgqd' | 'inproc' | 'lambda';
 
 let stopEmulator = async () => {};
@@ -381,7 +410,7 @@ export async function latencyDefaults(
         await Promise.allSettled(loops);
       });
     }
-    await pause(2500); // processes start, consumers reach their first wait
+    await ready(url, names, kind === 'pgqd' ? 'skytools pgqd' : null);
     const commits = await produce(url, names, rate, seconds);
     await waitSeen(seen, commits.size, 5000);
     const where = queues > 1 ? `, ${queues} queues (${active} active)` : '';
