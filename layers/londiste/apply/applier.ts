@@ -1,0 +1,316 @@
+// The set-based apply of a batch. Changes are buffered per destination table in event order;
+// flush(table) writes them: the run of row changes between two order barriers (a sqltriga fragment
+// kept as SQL, a change of the key columns the events name) is collapsed per key (collapse.ts)
+// and written with at most one DELETE, one UPDATE per column set and one upsert per column set,
+// values as text[] parameters. Each table's flush runs under a savepoint: when the set-based form
+// hits a unique violation that event order would not (two rows swapping a unique value), the table
+// is written again one statement per event; when the table cannot take a change, the savepoint is
+// rolled back and the error is a LondisteError('apply_failed') naming the table, with the batch's
+// transaction still usable, so the worker can isolate the table.
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import { LondisteError } from '../errors.ts';
+import type { TableChange } from '../events.ts';
+import { type Collapsed, collapse } from './collapse.ts';
+import { asApplyError, isSetConflict } from './errors.ts';
+import { ShapeCache, type TableShape } from './shape.ts';
+import {
+  rawStatement,
+  rowDelete,
+  rowUpdate,
+  rowUpsert,
+  type Stmt,
+  setDelete,
+  setUpdate,
+  setUpsert,
+} from './statements.ts';
+
+export interface ApplierOptions {
+  /** Buffered changes per table after which add() asks for a flush (default 50 000). */
+  maxPending?: number;
+}
+
+export interface ApplierStats {
+  /** Changes written (events, before collapsing). */
+  changes: number;
+  /** Statements run against destination tables. */
+  statements: number;
+  /** Table flushes that fell back to one statement per event. */
+  fallbacks: number;
+}
+
+const SAVEPOINT = 'londiste_apply';
+
+// Prepared statement names by SQL text. pg prepares a name once per connection and refuses one
+// name for two texts, so the name is derived from the text: any applier on any connection agrees.
+const statementNames = new Map<string, string>();
+
+export class SetApplier {
+  readonly shapes = new ShapeCache();
+  readonly stats: ApplierStats = { changes: 0, statements: 0, fallbacks: 0 };
+  private readonly maxPending: number;
+  private readonly pending = new Map<string, TableChange[]>();
+
+  constructor(opts: ApplierOptions = {}) {
+    this.maxPending = opts.maxPending ?? 50_000;
+  }
+
+  /** Buffers one change for `destTable`; true when the table's buffer is full (flush it). */
+  add(destTable: string, change: TableChange): boolean {
+    let list = this.pending.get(destTable);
+    if (!list) {
+      list = [];
+      this.pending.set(destTable, list);
+    }
+    list.push(change);
+    return list.length >= this.maxPending;
+  }
+
+  /** Buffered changes, of one table or of all. */
+  pendingCount(destTable?: string): number {
+    if (destTable !== undefined) return this.pending.get(destTable)?.length ?? 0;
+    let n = 0;
+    for (const l of this.pending.values()) n += l.length;
+    return n;
+  }
+
+  /** Drops buffered changes, of one table or of all (the batch is being rolled back). */
+  reset(destTable?: string): void {
+    if (destTable === undefined) this.pending.clear();
+    else this.pending.delete(destTable);
+  }
+
+  /** Forget a table's cached shape (after DDL on it); all tables without an argument. */
+  invalidate(destTable?: string): void {
+    this.shapes.invalidate(destTable);
+  }
+
+  /**
+   * Writes what is buffered for `destTable`, or for every table (in the order they were first
+   * touched). On failure the failing table's changes are dropped (its savepoint rolled back);
+   * the other tables' stay buffered.
+   */
+  async flush(client: pg.ClientBase, destTable?: string): Promise<void> {
+    const tables = destTable === undefined ? [...this.pending.keys()] : [destTable];
+    for (const table of tables) {
+      const changes = this.pending.get(table);
+      if (!changes || changes.length === 0) continue;
+      this.pending.delete(table);
+      await this.flushTable(client, table, changes);
+    }
+  }
+
+  private async flushTable(client: pg.ClientBase, table: string, changes: TableChange[]): Promise<void> {
+    let shape: TableShape;
+    try {
+      shape = await this.shapes.get(client, table);
+    } catch (err) {
+      throw asApplyError(err, table);
+    }
+    await client.query(`savepoint ${SAVEPOINT}`);
+    try {
+      const plan = planTable(shape, changes);
+      try {
+        await this.runSetBased(client, shape, plan);
+      } catch (err) {
+        if (!isSetConflict(err)) throw err;
+        await client.query(`rollback to savepoint ${SAVEPOINT}`);
+        this.stats.fallbacks++;
+        await this.runOrdered(client, shape, plan);
+      }
+      await client.query(`release savepoint ${SAVEPOINT}`);
+      this.stats.changes += changes.length;
+    } catch (err) {
+      const mapped = asApplyError(err, table, (err as { evId?: bigint }).evId);
+      if (mapped instanceof LondisteError) {
+        // The transaction stays usable for the other tables; the definition may have changed.
+        await client.query(`rollback to savepoint ${SAVEPOINT}`);
+        await client.query(`release savepoint ${SAVEPOINT}`);
+        this.shapes.invalidate(table);
+      }
+      throw mapped;
+    }
+  }
+
+  private async exec(client: pg.ClientBase, stmt: Stmt, values: unknown[]): Promise<void> {
+    let name = statementNames.get(stmt.text);
+    if (name === undefined) {
+      name = `londiste_${createHash('sha1').update(stmt.text).digest('hex').slice(0, 24)}`;
+      statementNames.set(stmt.text, name);
+    }
+    this.stats.statements++;
+    await client.query({ name, text: stmt.text, values });
+  }
+
+  private async runSetBased(client: pg.ClientBase, shape: TableShape, plan: PlanStep[]): Promise<void> {
+    for (const step of plan) {
+      if (step.kind === 'raw') {
+        await this.execRaw(client, shape, step);
+        continue;
+      }
+      const { key, collapsed } = step;
+      const dels: (string | null)[][] = key.map(() => []);
+      const updates = new Map<string, { cols: string[]; rows: Row[] }>();
+      const inserts = new Map<string, { cols: string[]; rows: Row[] }>();
+      const group = (m: typeof updates, cols: string[], row: Row) => {
+        const sig = cols.join('\0');
+        let g = m.get(sig);
+        if (!g) {
+          g = { cols, rows: [] };
+          m.set(sig, g);
+        }
+        g.rows.push(row);
+      };
+      for (const p of collapsed.entries) {
+        if (p.action === 'delete' || p.action === 'replace') {
+          for (let i = 0; i < key.length; i++) dels[i]!.push(p.key[i]!);
+        }
+        if (p.action === 'update') {
+          const cols = Object.keys(p.row!).filter((c) => !key.includes(c));
+          if (cols.length > 0) group(updates, cols, p.row!);
+        } else if (p.action !== 'delete') {
+          group(inserts, Object.keys(p.row!), p.row!);
+        }
+      }
+      for (const row of collapsed.keyless) group(inserts, Object.keys(row), row);
+
+      if (dels[0]!.length > 0) await this.exec(client, setDelete(shape, key), dels);
+      for (const g of updates.values()) {
+        const stmt = setUpdate(shape, key, g.cols);
+        await this.exec(client, stmt, columnArrays(stmt.params, g.rows));
+      }
+      for (const g of inserts.values()) {
+        const stmt = setUpsert(shape, key, g.cols);
+        await this.exec(client, stmt, columnArrays(stmt.params, g.rows));
+      }
+    }
+  }
+
+  /** The ordered fallback: each change as its own statement, with the same per-event meaning. */
+  private async runOrdered(client: pg.ClientBase, shape: TableShape, plan: PlanStep[]): Promise<void> {
+    for (const step of plan) {
+      if (step.kind === 'raw') {
+        await this.execRaw(client, shape, step);
+        continue;
+      }
+      const { key } = step;
+      for (const ch of step.changes) {
+        try {
+          if (ch.op === 'D') {
+            await this.exec(
+              client,
+              rowDelete(shape, key),
+              key.map((k) => ch.row[k]),
+            );
+          } else if (ch.op === 'U' && !ch.oldKey) {
+            const cols = Object.keys(ch.row).filter((c) => !key.includes(c));
+            if (cols.length === 0) continue;
+            const stmt = rowUpdate(shape, key, cols);
+            await this.exec(
+              client,
+              stmt,
+              stmt.params.map((c) => ch.row[c]),
+            );
+          } else {
+            if (ch.oldKey) await this.exec(client, rowDelete(shape, key), ch.oldKey);
+            const stmt = rowUpsert(shape, key, Object.keys(ch.row));
+            await this.exec(
+              client,
+              stmt,
+              stmt.params.map((c) => ch.row[c]),
+            );
+          }
+        } catch (err) {
+          throw Object.assign(err as object, { evId: ch.evId });
+        }
+      }
+    }
+  }
+
+  private async execRaw(client: pg.ClientBase, shape: TableShape, step: RawStep): Promise<void> {
+    this.stats.statements++;
+    try {
+      // The extended protocol runs exactly one statement: a fragment cannot smuggle in another.
+      // (`queryMode` is pg's, missing from its type definitions.)
+      const q = { text: rawStatement(shape, step.op, step.sql), values: [], queryMode: 'extended' };
+      await client.query(q as pg.QueryConfig);
+    } catch (err) {
+      throw Object.assign(err as object, { evId: step.evId });
+    }
+  }
+}
+
+type Row = Record<string, string | null>;
+
+interface RunStep {
+  kind: 'run';
+  key: readonly string[];
+  changes: import('../events.ts').RowChange[];
+  collapsed: Collapsed;
+}
+interface RawStep {
+  kind: 'raw';
+  evId: bigint;
+  op: 'I' | 'U' | 'D';
+  sql: string;
+}
+type PlanStep = RunStep | RawStep;
+
+/**
+ * Splits a table's changes into ordered steps: runs of row changes naming the same key (collapsed)
+ * and SQL fragments (each its own step). Checks every column against the table first, so a missing
+ * column is reported by name before anything is written.
+ */
+export function planTable(shape: TableShape, changes: readonly TableChange[]): PlanStep[] {
+  const steps: PlanStep[] = [];
+  let run: RunStep | null = null;
+  const seen = new Set<string>();
+  const closeRun = () => {
+    if (run) run.collapsed = collapse(run.changes, run.key);
+    run = null;
+  };
+  for (const ch of changes) {
+    if (ch.kind === 'sql') {
+      closeRun();
+      steps.push({ kind: 'raw', evId: ch.evId, op: ch.op, sql: ch.sql });
+      continue;
+    }
+    const key = ch.key ?? shape.pkey;
+    if (key.length === 0) {
+      throw new LondisteError(
+        'apply_failed',
+        `table ${shape.table}: event ${ch.evId} names no key and the table has no primary key`,
+        { sqlState: '42P10' },
+      );
+    }
+    for (const c in ch.row) {
+      if (seen.has(c)) continue;
+      if (!shape.columns.has(c)) {
+        throw new LondisteError(
+          'apply_failed',
+          `table ${shape.table}, column ${c}: no such column on this node (event ${ch.evId})`,
+          { sqlState: '42703' },
+        );
+      }
+      seen.add(c);
+    }
+    const r = run as RunStep | null;
+    if (!r || !sameKey(r.key, key)) {
+      closeRun();
+      run = { kind: 'run', key, changes: [], collapsed: { entries: [], keyless: [] } };
+      steps.push(run);
+    }
+    (run as unknown as RunStep).changes.push(ch);
+  }
+  closeRun();
+  return steps;
+}
+
+function sameKey(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((k, i) => k === b[i]);
+}
+
+/** Rows → one array per column (missing or NULL → null). */
+function columnArrays(cols: readonly string[], rows: readonly Row[]): (string | null)[][] {
+  return cols.map((c) => rows.map((r) => r[c] ?? null));
+}

@@ -1,0 +1,60 @@
+// The handler registry: name → spec. buildHandler turns a table's stored handler string into its
+// handler (as the original's build_handler); listHandlers feeds show-handlers. Handlers of later
+// issues (bulk, applyfn, qtable, qsplitter, vtable, dispatch/part, shard, multimaster, obfuscate)
+// and user handlers register here with registerHandler.
+import { LondisteError } from '../errors.ts';
+import { type HandlerSpec, parseHandlerString, type TableHandler } from '../handler.ts';
+import { londisteHandlerSpec } from './londiste.ts';
+
+const registry = new Map<string, HandlerSpec>([[londisteHandlerSpec.name, londisteHandlerSpec]]);
+
+/** Adds (or replaces) a handler by its name. */
+export function registerHandler(spec: HandlerSpec): void {
+  if (!spec.name || spec.name.includes('('))
+    throw new LondisteError('usage', `invalid handler name: ${spec.name}`);
+  registry.set(spec.name, spec);
+}
+
+/** Every registered handler, in registration order (the default first). */
+export function listHandlers(): HandlerSpec[] {
+  return [...registry.values()];
+}
+
+export function getHandlerSpec(name: string): HandlerSpec {
+  const spec = registry.get(name);
+  if (!spec) {
+    throw new LondisteError(
+      'not_found',
+      `unknown handler ${JSON.stringify(name)} (known: ${[...registry.keys()].join(', ')})`,
+    );
+  }
+  return spec;
+}
+
+/**
+ * A table's handler from its handler string (table_attrs `handler`; empty or null: the default
+ * 'londiste'). Bad arguments are refused here, so add-table can check them before changing anything.
+ */
+export function buildHandler(
+  tableName: string,
+  handlerString?: string | null,
+  destTable?: string | null,
+): TableHandler {
+  const { name, args } = parseHandlerString(handlerString);
+  return getHandlerSpec(name).create(tableName, args, destTable || tableName);
+}
+
+/** show-handlers: `name - summary`, or with names given, each with its arguments. */
+export function formatHandlers(names: readonly string[] = []): string {
+  if (names.length === 0)
+    return listHandlers()
+      .map((h) => `${h.name} - ${h.summary}`)
+      .join('\n');
+  return names
+    .map((n) => {
+      const h = getHandlerSpec(n);
+      const args = h.args.map((a) => `  ${a.usage} - ${a.help}`);
+      return [`${h.name} - ${h.summary}`, ...(args.length ? ['', 'Parameters:', ...args] : [])].join('\n');
+    })
+    .join('\n\n');
+}
