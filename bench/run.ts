@@ -48,7 +48,15 @@ async function suitePgq() {
 async function suiteTicker() {
   const { benchTickerPass, printPassRows } = await import('./ticker.ts');
   const sizes = (process.env.BENCH_TICKER_QUEUES ?? '10,100,1000,5000').split(',').map(Number);
-  printPassRows(await benchTickerPass({ adminUrl: C_URL, sizes }));
+  const rows = await benchTickerPass({
+    adminUrl: C_URL,
+    sizes,
+    onRow: (r) =>
+      console.error(
+        `ticker pass: ${r.queues} queues ${r.case}: ours ${r.oursMs.toFixed(2)} ms, C ${r.cMs.toFixed(2)} ms`,
+      ),
+  });
+  printPassRows(rows);
 }
 
 const SUITES: Record<string, () => Promise<void>> = {
