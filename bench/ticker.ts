@@ -38,6 +38,8 @@ export async function benchTickerPass(opts: {
   adminUrl: string;
   sizes: number[];
   reps?: number;
+  /** Each row as soon as it is measured. */
+  onRow?: (row: PassRow) => void;
 }): Promise<PassRow[]> {
   const dbs = await createBenchDbs(opts.adminUrl, 'ticker');
   const rows: PassRow[] = [];
