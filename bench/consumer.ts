@@ -6,15 +6,18 @@
 //          consumer woken by each tick) vs the original pgqd at its defaults with a consumer
 //          polling every second (python3-pgq's default loop_delay).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { typeParsers } from '../layers/db/connection.ts';
+import { newConsumerStats } from '../layers/dev/stack.ts';
 import { install } from '../layers/install/installer.ts';
-import { processNextBatch, registerConsumer } from '../layers/pgq/consumer.ts';
+import { type BatchHandler, processNextBatch, registerConsumer } from '../layers/pgq/consumer.ts';
 import { percentile, runConsumer } from '../layers/pgq/consumer-loop.ts';
-import { runTicker } from '../layers/pgq/ticker.ts';
+import { newTickerStats, runTicker } from '../layers/pgq/ticker.ts';
+import { silentLogger } from '../layers/util/log.ts';
 import { Waker } from '../layers/util/sleep.ts';
 
 const PY_CONSUMER = `
@@ -137,98 +140,289 @@ export async function benchDrain(opts: { adminUrl: string; events: number; pytho
 
 interface LatencyRow {
   setup: string;
+  rate: number;
   p50: number | null;
   p99: number | null;
   samples: number;
+  sent: number;
 }
+
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Runs a consumer on `queue` that records commit → handler latency, produces ~20 events/s for
- * `seconds` (each event's data is its index; the client notes when its commit returned), waits
- * `settleMs` for the stragglers, then stops the consumer. Returns the samples.
+ * Producers: `rate` events/s for `seconds`, spread over `queues` round-robin. Up to 200 events/s
+ * one connection, one event per transaction; above, 4 connections of 50 transactions/s each, the
+ * events of a transaction split evenly (a commit costs ~2 ms of fsync here, so one connection
+ * cannot commit 2,000 times a second). Each event's data is its id; commits[id] is the time the
+ * client saw its commit return.
  */
-async function measureLatency(
-  pool: pg.Pool,
+async function produce(
   url: string,
-  queue: string,
+  queues: string[],
+  rate: number,
   seconds: number,
-  settleMs: number,
-  waker?: Waker,
-): Promise<number[]> {
-  const ac = new AbortController();
-  const samples: number[] = [];
-  const commits: number[] = [];
-  const consumer = runConsumer({
-    pool,
-    queue,
-    consumer: 'lat',
-    loopDelayMs: 1000,
-    waker,
-    signal: ac.signal,
-    handler: async (batch) => {
-      const now = Date.now();
-      for (const ev of batch.events) {
-        const committed = commits[Number(ev.data)];
-        if (committed !== undefined) samples.push(now - committed);
-        ev.tagDone();
+): Promise<Map<string, number>> {
+  const commits = new Map<string, number>();
+  const conns = rate > 200 ? 4 : 1;
+  const txPerSec = rate > 200 ? 50 : rate;
+  const perTx = Math.max(1, Math.round(rate / (conns * txPerSec)));
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: conns }, async (_, c) => {
+      const pc = new pg.Client({ connectionString: url });
+      await pc.connect();
+      const t0 = Date.now() + c * (1000 / txPerSec / conns);
+      const end = t0 + seconds * 1000;
+      for (let j = 0; ; j++) {
+        // A steady schedule with a little jitter, so commits do not fall in step with polls.
+        const at = t0 + (j * 1000) / txPerSec + ((j * 7919) % 5);
+        if (at >= end) break;
+        if (at > Date.now()) await pause(at - Date.now());
+        const q = queues[(next++ >>> 0) % queues.length]!;
+        const ids = Array.from({ length: perTx }, () => `${c}.${j}.${commits.size + Math.random()}`);
+        await pc.query("select pgq.insert_event($1, 'lat', x) from unnest($2::text[]) x", [q, ids]);
+        const now = Date.now();
+        for (const id of ids) commits.set(id, now);
       }
-    },
-  });
-  const pc = new pg.Client({ connectionString: url });
-  await pc.connect();
-  const end = Date.now() + seconds * 1000;
-  for (let i = 0; Date.now() < end; i++) {
-    await pc.query('begin');
-    await pc.query("select pgq.insert_event($1, 'lat', $2)", [queue, String(i)]);
-    await pc.query('commit');
-    commits[i] = Date.now();
-    await new Promise((r) => setTimeout(r, 37 + (i % 7) * 5)); // ~20 events/s, not in step with ticks
+      await pc.end();
+    }),
+  );
+  return commits;
+}
+
+function summarize(
+  setup: string,
+  rate: number,
+  commits: Map<string, number>,
+  seen: Map<string, number>,
+): LatencyRow {
+  const samples: number[] = [];
+  for (const [id, at] of seen) {
+    const committed = commits.get(id);
+    if (committed !== undefined) samples.push(Math.max(0, at - committed));
   }
-  await new Promise((r) => setTimeout(r, settleMs));
-  await pc.end();
-  ac.abort();
-  await consumer;
-  return samples;
-}
-
-async function prepareLatencyQueue(pool: pg.Pool, queue: string) {
-  await pool.query('select pgq.create_queue($1)', [queue]);
-  const c0 = await pool.connect();
-  await registerConsumer(c0, queue, 'lat');
-  c0.release();
-}
-
-/** Measures commit→handler latency with our ticker at the given period (consumer woken by ticks). */
-export async function latencyOurs(url: string, tickMs: number, seconds: number): Promise<LatencyRow> {
-  const pool = new pg.Pool({ connectionString: url, types: typeParsers, max: 4 });
-  const queue = `lat_${tickMs}`;
-  await prepareLatencyQueue(pool, queue);
-  await pool.query("select pgq.set_queue_config($1, 'ticker_max_lag', '0')", [queue]);
-  await pool.query("select pgq.set_queue_config($1, 'ticker_idle_period', '10 seconds')", [queue]);
-  const ac = new AbortController();
-  const waker = new Waker();
-  const ticker = runTicker({
-    connect: async () => {
-      const c = new pg.Client({ connectionString: url, types: typeParsers });
-      await c.connect();
-      return c;
-    },
-    tickPeriodMs: tickMs,
-    signal: ac.signal,
-    onTick: (ev) => {
-      if (ev.queue === queue) waker.wake();
-    },
-  });
-  const samples = await measureLatency(pool, url, queue, seconds, Math.max(1500, tickMs * 3), waker);
-  ac.abort();
-  await ticker;
-  await pool.end();
   return {
-    setup: `ours, tick ${tickMs} ms`,
+    setup,
+    rate,
     p50: percentile(samples, 50),
     p99: percentile(samples, 99),
     samples: samples.length,
+    sent: commits.size,
   };
+}
+
+async function waitSeen(seen: Map<string, unknown>, want: number, ms: number) {
+  const end = Date.now() + ms;
+  while (seen.size < want && Date.now() < end) await pause(50);
+}
+
+async function prepareQueues(url: string, prefix: string, n: number, active: number): Promise<string[]> {
+  const c = new pg.Client({ connectionString: url, types: typeParsers });
+  await c.connect();
+  const names: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const q = `${prefix}_${i}`;
+    // Default queue settings: nothing set.
+    await c.query('select pgq.create_queue($1)', [q]);
+    if (i < active) {
+      await registerConsumer(c, q, 'lat');
+      names.push(q);
+    }
+  }
+  await c.end();
+  return names;
+}
+
+/**
+ * Waits (up to a minute) until the ticker is connected and every consumer has read every tick so
+ * far: a Node process takes seconds to start on a busy machine, and events sent before would
+ * measure the start-up, not the latency.
+ */
+async function ready(url: string, queues: string[], tickerApp: string | null) {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const end = Date.now() + 60_000;
+    for (;;) {
+      const r = await c.query<{ ok: boolean }>(
+        `select (select count(*) from pgq.subscription s join pgq.queue q on q.queue_id = s.sub_queue
+                  where q.queue_name = any ($1) and s.sub_batch is null
+                    and s.sub_last_tick = (select max(tick_id) from pgq.tick t where t.tick_queue = q.queue_id)
+                ) = cardinality($1::text[])
+                and ($2::text is null or exists (select 1 from pg_stat_activity
+                                                  where datname = current_database() and application_name = $2)) as ok`,
+        [queues, tickerApp],
+      );
+      if (r.rows[0]!.ok || Date.now() > end) break;
+      await pause(100);
+    }
+    await pause(1000);
+  } finally {
+    await c.end();
+  }
+}
+
+export type TickerKind = 'pgqd' | 'inproc' | 'lambda';
+
+let stopEmulator = async () => {};
+
+/**
+ * commit → handler latency at every default: `skytools pgqd` (an ini naming only the database)
+ * and a separate `runConsumer` process (pgqd); the ticker loop and the consumer loop in one process
+ * (inproc); the Lambda ticker invocation waking the consumer drain through SQS on the in-process
+ * emulator (lambda). `queues` queues exist, the first `active` of them have a consumer and traffic.
+ */
+export async function latencyDefaults(
+  url: string,
+  kind: TickerKind,
+  rate: number,
+  seconds: number,
+  queues = 1,
+  active = 1,
+): Promise<LatencyRow> {
+  // The many-queue setups share their queues (the idle measurement too), so the database holds
+  // about `queues` queues, not one set per run.
+  const prefix = queues > 1 ? `lmany${queues}` : `l${kind}_${rate}`;
+  const names = await prepareQueues(url, prefix, queues, active);
+  const seen = new Map<string, number>();
+  const stops: Array<() => Promise<void>> = [];
+  const root = path.resolve(import.meta.dirname, '..');
+  try {
+    if (kind === 'pgqd') {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-skypgqd-'));
+      writeFileSync(
+        path.join(dir, 'pgqd.ini'),
+        `[pgqd]\ndatabase_list = ${new URL(url).pathname.slice(1)}\n`,
+      );
+      const pgqd = spawn(
+        process.execPath,
+        [path.join(root, 'bin/skytools.ts'), 'pgqd', path.join(dir, 'pgqd.ini')],
+        {
+          stdio: 'ignore',
+          env: { ...process.env, DATABASE_URL: url },
+        },
+      );
+      const consumer = spawn(
+        process.execPath,
+        [path.join(root, 'bench/consumer-process.ts'), url, 'lat', ...names],
+        {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      );
+      let buf = '';
+      consumer.stdout!.on('data', (d: Buffer) => {
+        buf += d.toString();
+        const lines = buf.split('\n');
+        buf = lines.pop()!;
+        for (const l of lines) {
+          const [id, at] = l.split(' ');
+          if (id && at) seen.set(id, Number(at));
+        }
+      });
+      stops.push(async () => {
+        consumer.kill('SIGTERM');
+        pgqd.kill('SIGTERM');
+        await Promise.all([once(consumer, 'exit'), once(pgqd, 'exit')]);
+        rmSync(dir, { recursive: true, force: true });
+      });
+    } else if (kind === 'inproc') {
+      const ac = new AbortController();
+      const pool = new pg.Pool({ connectionString: url, types: typeParsers, max: names.length + 2 });
+      const wakers = new Map(names.map((q) => [q, new Waker()]));
+      const ticker = runTicker({
+        connect: async () => {
+          const c = new pg.Client({ connectionString: url, types: typeParsers });
+          await c.connect();
+          return c;
+        },
+        signal: ac.signal,
+        onTick: (ev) => wakers.get(ev.queue)?.wake(),
+      });
+      const consumers = names.map((queue) =>
+        runConsumer({
+          pool,
+          queue,
+          consumer: 'lat',
+          waker: wakers.get(queue),
+          signal: ac.signal,
+          handler: async (batch) => {
+            const now = Date.now();
+            for (const ev of batch.events) {
+              seen.set(ev.data!, now);
+              ev.tagDone();
+            }
+          },
+        }),
+      );
+      stops.push(async () => {
+        ac.abort();
+        await Promise.all([ticker, ...consumers]);
+        await pool.end();
+      });
+    } else {
+      const { startServerless } = await import('../layers/dev/serverless.ts');
+      const { TICKER_SETTINGS } = await import('../layers/pgq/lambda/settings.ts');
+      const ac = new AbortController();
+      // One emulator for every run of this bench: the container's SQS client is made once.
+      if (!process.env.AWS_ENDPOINT_URL && !process.env.AWS_ENDPOINT_URL_SQS) {
+        const { startFauxqs } = await import('fauxqs');
+        const server = await startFauxqs({ port: 0, logger: false, host: '127.0.0.1' });
+        process.env.AWS_ENDPOINT_URL_SQS = `http://127.0.0.1:${server.port}`;
+        stopEmulator = () => server.stop();
+      }
+      const defaults = TICKER_SETTINGS.load({ env: {} }).values;
+      const handlers = new Map(
+        names.map((queue) => [
+          { name: 'lat', queue, handlerPath: '', loopDelayMs: 1000, lazyFetch: 0 },
+          (async (batch) => {
+            const now = Date.now();
+            for (const ev of batch.events) {
+              seen.set(ev.data!, now);
+              ev.tagDone();
+            }
+          }) as BatchHandler,
+        ]),
+      );
+      const loops = await startServerless({
+        cfg: {
+          file: '',
+          dataDir: '',
+          port: 0,
+          tickerPeriodMs: defaults.tick_period * 1000,
+          pollPeriodMs: defaults.poll_period * 1000,
+          retryPeriodMs: defaults.retry_period * 1000,
+          maintPeriodMs: defaults.maint_period * 1000,
+          demoProducerPeriodMs: 1000,
+          statusPeriodMs: 1000,
+          queues: new Map(),
+          consumers: [],
+          warnings: [],
+        },
+        url,
+        handlers,
+        consumerStats: new Map(names.map((q) => [`${q}/lat`, newConsumerStats()])),
+        tickerStats: newTickerStats(),
+        signal: ac.signal,
+        log: silentLogger,
+      });
+      stops.push(async () => {
+        ac.abort();
+        await Promise.allSettled(loops);
+      });
+    }
+    await ready(url, names, kind === 'pgqd' ? 'skytools pgqd' : null);
+    const commits = await produce(url, names, rate, seconds);
+    await waitSeen(seen, commits.size, 5000);
+    const where = queues > 1 ? `, ${queues} queues (${active} active)` : '';
+    const label = {
+      pgqd: 'skytools pgqd + runConsumer process',
+      inproc: 'in-process ticker + consumer',
+      lambda: 'Lambda ticker → SQS (fauxqs) → drain',
+    }[kind];
+    return summarize(`ours defaults: ${label}${where}`, rate, commits, seen);
+  } finally {
+    for (const s of stops) await s();
+  }
 }
 
 /** Baseline: the original pgqd at its defaults, queue at PgQ defaults, consumer polling every 1 s. */
@@ -240,24 +434,170 @@ export async function latencyPgqd(url: string, seconds: number): Promise<Latency
     `[pgqd]\nlogfile = ${dir}/pgqd.log\npidfile = ${dir}/pgqd.pid\nbase_connstr = ${libpq(url).replace(/ dbname=\S+/, '')}\ninitial_database = ${dbname}\ndatabase_list = ${dbname}\n`,
   );
   const pgqd = spawn('pgqd', [path.join(dir, 'pgqd.ini')], { stdio: 'ignore' });
-  const pool = new pg.Pool({ connectionString: url, types: typeParsers, max: 4 });
-  const queue = 'lat_pgqd';
-  await prepareLatencyQueue(pool, queue);
-  const samples = await measureLatency(pool, url, queue, seconds, 5000);
+  const [queue] = await prepareQueues(url, 'lat_pgqd', 1, 1);
+  const pool = new pg.Pool({ connectionString: url, types: typeParsers, max: 2 });
+  const ac = new AbortController();
+  const seen = new Map<string, number>();
+  const consumer = runConsumer({
+    pool,
+    queue: queue!,
+    consumer: 'lat',
+    loopDelayMs: 1000,
+    listen: false,
+    signal: ac.signal,
+    handler: async (batch) => {
+      const now = Date.now();
+      for (const ev of batch.events) {
+        seen.set(ev.data!, now);
+        ev.tagDone();
+      }
+    },
+  });
+  await pause(1000);
+  const commits = await produce(url, [queue!], 20, seconds);
+  await waitSeen(seen, commits.size, 8000);
+  ac.abort();
+  await consumer;
   await pool.end();
   pgqd.kill('SIGTERM');
   rmSync(dir, { recursive: true, force: true });
-  return {
-    setup: 'pgqd defaults + 1 s polling',
-    p50: percentile(samples, 50),
-    p99: percentile(samples, 99),
-    samples: samples.length,
-  };
+  return summarize('original pgqd defaults + 1 s polling', 20, commits, seen);
 }
 
-export async function benchConsumer(opts: { adminUrl: string; events: number; latencySeconds: number }) {
+/** What the latency figures stand on: a round trip and a (fsynced) commit, medians. */
+async function machine(url: string): Promise<{ rtt: number; commit: number }> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  const time = async (n: number, sql: string) => {
+    const xs: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      await c.query(sql);
+      xs.push(performance.now() - t0);
+    }
+    return percentile(xs, 50)!;
+  };
+  await c.query('create table if not exists bench_commit (a int)');
+  const rtt = await time(200, 'select 1');
+  const commit = await time(50, 'insert into bench_commit values (1)');
+  await c.query('drop table bench_commit');
+  await c.end();
+  return { rtt, commit };
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
+export interface IdleRow {
+  ticker: string;
+  queues: number;
+  seconds: number;
+  tickRows: number;
+  /** CPU of the ticker process and of its database backend, % of one core. */
+  clientCpu: number;
+  serverCpu: number;
+}
+
+/**
+ * An idle database (no events) with `queues` queues, ticked for `seconds` by `skytools pgqd` at
+ * its defaults, then by the original pgqd: tick rows written (only PgQ's idle ticks, which both
+ * write alike) and the CPU the ticker and its backend use.
+ */
+export async function idleCost(url: string, queues: number, seconds: number): Promise<IdleRow[]> {
+  await prepareQueues(url, `lmany${queues}`, queues, 0);
+  const root = path.resolve(import.meta.dirname, '..');
+  const dbname = new URL(url).pathname.slice(1);
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  const rows: IdleRow[] = [];
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-idle-'));
+  try {
+    const tickers: Array<[string, () => ChildProcess, string]> = [
+      [
+        'skytools pgqd (defaults)',
+        () => {
+          writeFileSync(path.join(dir, 'ours.ini'), `[pgqd]\ndatabase_list = ${dbname}\n`);
+          return spawn(
+            process.execPath,
+            [path.join(root, 'bin/skytools.ts'), 'pgqd', path.join(dir, 'ours.ini')],
+            {
+              stdio: 'ignore',
+              env: { ...process.env, DATABASE_URL: url },
+            },
+          );
+        },
+        'skytools pgqd',
+      ],
+    ];
+    if (spawnSync('pgqd', ['-V']).status === 0) {
+      tickers.push([
+        'original pgqd (defaults)',
+        () => {
+          writeFileSync(
+            path.join(dir, 'c.ini'),
+            `[pgqd]\nlogfile = ${dir}/pgqd.log\npidfile = ${dir}/pgqd.pid\nbase_connstr = ${libpq(url).replace(/ dbname=\S+/, '')}\ninitial_database = ${dbname}\ndatabase_list = ${dbname}\n`,
+          );
+          return spawn('pgqd', [path.join(dir, 'c.ini')], { stdio: 'ignore' });
+        },
+        'pgqd',
+      ]);
+    }
+    // Idle ticks thin out as the queues age (PgQ's doubling back-off): ours is measured before and
+    // after the original, so the original's window lies between ours.
+    if (tickers.length > 1) tickers.push([`${tickers[0]![0]}, again`, tickers[0]![1], tickers[0]![2]]);
+    for (const [name, start, app] of tickers) {
+      const p = start();
+      // Started and connected (a Node process takes a while on a busy machine), first passes done.
+      let backend: number | undefined;
+      for (let i = 0; i < 300 && backend === undefined; i++) {
+        await pause(100);
+        backend = (
+          await c.query<{ pid: number }>(
+            'select pid from pg_stat_activity where datname = current_database() and application_name = $1 limit 1',
+            [app],
+          )
+        ).rows[0]?.pid;
+      }
+      await pause(2000);
+      const ticks0 = Number((await c.query('select count(*) as n from pgq.tick')).rows[0].n);
+      const cpu0 = { client: cpuSeconds(p.pid!), server: backend ? cpuSeconds(backend) : 0 };
+      await pause(seconds * 1000);
+      const ticks1 = Number((await c.query('select count(*) as n from pgq.tick')).rows[0].n);
+      const cpu1 = { client: cpuSeconds(p.pid!), server: backend ? cpuSeconds(backend) : 0 };
+      p.kill('SIGTERM');
+      await once(p, 'exit');
+      rows.push({
+        ticker: name,
+        queues,
+        seconds,
+        tickRows: ticks1 - ticks0,
+        clientCpu: ((cpu1.client - cpu0.client) / seconds) * 100,
+        serverCpu: backend ? ((cpu1.server - cpu0.server) / seconds) * 100 : Number.NaN,
+      });
+    }
+  } finally {
+    await c.end();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+export async function benchConsumer(opts: {
+  adminUrl: string;
+  events: number;
+  latencySeconds: number;
+  /** Skip the drain (BENCH_DRAIN=0) or pick latency setups (BENCH_LATENCY=pgqd,inproc,lambda,many,orig,idle). */
+  drain?: boolean;
+  setups?: string[];
+}) {
   const python = ['/usr/bin/python3', 'python3'].find((p) => spawnSync(p, ['-c', 'import pgq']).status === 0);
-  if (python) {
+  if (opts.drain === false) {
+    console.log('drain: skipped (BENCH_DRAIN=0)');
+  } else if (python) {
     const d = await benchDrain({ adminUrl: opts.adminUrl, events: opts.events, python });
     console.log(`\ndrain of a ${opts.events}-event backlog (one consumer)`);
     console.log(`  ours          ${Math.round(d.oursPerSec).toString().padStart(8)} events/s`);
@@ -266,23 +606,53 @@ export async function benchConsumer(opts: { adminUrl: string; events: number; la
   } else {
     console.log('drain: python3-pgq not installed (apt-get install python3-pgq); skipped');
   }
+  const want = new Set(opts.setups ?? ['pgqd', 'inproc', 'lambda', 'many', 'orig', 'idle']);
   const url = await freshDb(opts.adminUrl, `bench_latency_${process.pid}`);
   try {
     const c = new pg.Client({ connectionString: url });
     await c.connect();
     await install(c);
     await c.end();
-    const rows: LatencyRow[] = [];
-    for (const tick of [1000, 100, 20]) rows.push(await latencyOurs(url, tick, opts.latencySeconds));
-    if (spawnSync('pgqd', ['-V']).status === 0) rows.push(await latencyPgqd(url, opts.latencySeconds));
-    console.log('\nend-to-end latency, commit → handler');
-    console.log(`  ${'setup'.padEnd(30)} ${'p50'.padStart(8)} ${'p99'.padStart(8)} ${'samples'.padStart(8)}`);
-    for (const r of rows) {
+    const s = opts.latencySeconds;
+    const m = await machine(url);
+    console.log(
+      `\nthis machine now: load average ${os.loadavg()[0]!.toFixed(1)}, a round trip (select 1) p50 ${m.rtt.toFixed(2)} ms, a commit p50 ${m.commit.toFixed(2)} ms`,
+    );
+    console.log('end-to-end latency, commit → handler, every setting at its default');
+    console.log(
+      `  ${'setup'.padEnd(66)} ${'ev/s'.padStart(5)} ${'p50'.padStart(7)} ${'p99'.padStart(7)} ${'samples'.padStart(11)}`,
+    );
+    const print = (r: LatencyRow) =>
       console.log(
-        `  ${r.setup.padEnd(30)} ${`${r.p50}ms`.padStart(8)} ${`${r.p99}ms`.padStart(8)} ${String(r.samples).padStart(8)}`,
+        `  ${r.setup.padEnd(66)} ${String(r.rate).padStart(5)} ${`${r.p50}ms`.padStart(7)} ${`${r.p99}ms`.padStart(7)} ${`${r.samples}/${r.sent}`.padStart(11)}`,
       );
+    for (const kind of ['pgqd', 'inproc', 'lambda'] as const) {
+      if (!want.has(kind)) continue;
+      for (const rate of [20, 2000]) {
+        progress(`latency: ${kind} at ${rate} events/s`);
+        print(await latencyDefaults(url, kind, rate, s));
+      }
+    }
+    if (want.has('many')) {
+      for (const rate of [20, 2000]) {
+        progress(`latency: 1000 queues, ${rate} events/s`);
+        print(await latencyDefaults(url, 'pgqd', rate, s, 1000, 10));
+      }
+    }
+    if (want.has('orig') && spawnSync('pgqd', ['-V']).status === 0) print(await latencyPgqd(url, s));
+    process.stderr.write('\n');
+    if (want.has('idle')) {
+      const seconds = Math.max(10, s);
+      const idle = await idleCost(url, 1000, seconds);
+      console.log(`\nidle database, 1000 queues, ${seconds} s: tick rows written, CPU (% of one core)`);
+      for (const r of idle) {
+        console.log(
+          `  ${r.ticker.padEnd(28)} ${String(r.tickRows).padStart(6)} rows  ticker ${r.clientCpu.toFixed(1).padStart(5)} %  backend ${r.serverCpu.toFixed(1).padStart(5)} %`,
+        );
+      }
     }
   } finally {
+    await stopEmulator();
     await dropDb(opts.adminUrl, `bench_latency_${process.pid}`);
   }
 }

@@ -1,7 +1,8 @@
 // `npm run bench -- [suite ...]`: side-by-side benchmarks against the originals, measured in the
 // same run on the same server. Prints a table; never fails on timings (benchmarks are not tests).
-// Suites: pgq (producer + triggers), triggers (every trigger workload + pgbench-like producer),
-// consumer (drain rate, latency), wal. Default: pgq.
+// Suites: pgq (producer + triggers + ticker pass), triggers (every trigger workload + pgbench-like
+// producer), ticker (the ticker pass over 10 … 5,000 queues), consumer (drain rate, latency), wal.
+// Default: pgq.
 import { type BenchRow, benchProducer, createBenchDbs } from './pgq.ts';
 
 // Suites contributed as separate modules are loaded by path, so a missing one is reported at
@@ -42,6 +43,22 @@ async function suitePgq() {
   } finally {
     await dbs.cleanup();
   }
+  await suiteTicker();
+}
+
+/** One pgq.ticker() pass over 10 … 5,000 queues, ours and C (BENCH_TICKER_QUEUES). */
+async function suiteTicker() {
+  const { benchTickerPass, printPassRows } = await import('./ticker.ts');
+  const sizes = (process.env.BENCH_TICKER_QUEUES ?? '10,100,1000,5000').split(',').map(Number);
+  const rows = await benchTickerPass({
+    adminUrl: C_URL,
+    sizes,
+    onRow: (r) =>
+      console.error(
+        `ticker pass: ${r.queues} queues ${r.case}: ours ${r.oursMs.toFixed(2)} ms, C ${r.cMs.toFixed(2)} ms`,
+      ),
+  });
+  printPassRows(rows);
 }
 
 // Triggers against the C ones: every table × workload × trigger, then the pgbench-like producer.
@@ -93,12 +110,16 @@ async function suiteTriggers() {
 const SUITES: Record<string, () => Promise<void>> = {
   pgq: suitePgq,
   triggers: suiteTriggers,
+  // The ticker pass alone (also part of pgq).
+  ticker: suiteTicker,
   consumer: async () => {
     const { benchConsumer } = await import('./consumer.ts');
     await benchConsumer({
       adminUrl: C_URL,
       events: Number(process.env.BENCH_EVENTS ?? 1_000_000),
       latencySeconds: Number(process.env.BENCH_LATENCY_SECONDS ?? 10),
+      drain: process.env.BENCH_DRAIN !== '0',
+      ...(process.env.BENCH_LATENCY ? { setups: process.env.BENCH_LATENCY.split(',') } : {}),
     });
   },
   wal: async () => {

@@ -47,6 +47,7 @@ export async function startServerless(p: StackParts): Promise<Promise<unknown>[]
     ...TICKER_SETTINGS.load().values,
     database_url: p.url,
     tick_period: p.cfg.tickerPeriodMs / 1000,
+    poll_period: p.cfg.pollPeriodMs / 1000,
     retry_period: p.cfg.retryPeriodMs / 1000,
     maint_period: p.cfg.maintPeriodMs / 1000,
     wakeup_targets: targets,

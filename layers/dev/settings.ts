@@ -18,7 +18,16 @@ export const DEV_SETTINGS = defineSettings('dev', {
     max: 65535,
     doc: 'embedded server port (another free one if taken)',
   }),
-  ticker_period: setting.seconds({ default: '20ms', min: 0.01, doc: 'tick period' }),
+  ticker_period: setting.seconds({
+    default: 1,
+    min: 0.01,
+    doc: "period of the ticker's pass over every queue (PgQ's rules: ticker_max_lag, ticker_max_count, idle ticks)",
+  }),
+  poll_period: setting.seconds({
+    default: '5ms',
+    min: 0,
+    doc: 'how often to look for committed events on queues that do not batch and tick them at once; 0: off',
+  }),
   retry_period: setting.seconds({ default: 1, min: 0.01, doc: 'retry-event period' }),
   maint_period: setting.seconds({ default: 30, min: 0.01, doc: 'maintenance period' }),
   setup_sql: setting.string({ doc: 'SQL file run once at start (relative to the config file)' }),
@@ -63,6 +72,7 @@ export interface DevConfig {
   dataDir: string;
   port: number;
   tickerPeriodMs: number;
+  pollPeriodMs: number;
   retryPeriodMs: number;
   maintPeriodMs: number;
   setupSql?: string;
@@ -88,6 +98,7 @@ export function loadDevConfig(file: string): DevConfig {
     dataDir: rel(values.data_dir),
     port: values.port,
     tickerPeriodMs: values.ticker_period * 1000,
+    pollPeriodMs: values.poll_period * 1000,
     retryPeriodMs: values.retry_period * 1000,
     maintPeriodMs: values.maint_period * 1000,
     setupSql: values.setup_sql ? rel(values.setup_sql) : undefined,

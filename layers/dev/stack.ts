@@ -197,6 +197,7 @@ function startLoops(p: StackParts & { pool: pg.Pool }): Promise<unknown>[] {
     runTicker({
       connect: () => connectClient({ connectionString: p.url, applicationName: 'skytools dev ticker' }),
       tickPeriodMs: p.cfg.tickerPeriodMs,
+      pollPeriodMs: p.cfg.pollPeriodMs,
       retryPeriodMs: p.cfg.retryPeriodMs,
       maintPeriodMs: p.cfg.maintPeriodMs,
       signal: p.signal,

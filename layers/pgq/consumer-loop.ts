@@ -1,13 +1,16 @@
 // The long-running form of a consumer (Fargate task, CLI, local stack): the batch loop
 // (batch-loop.ts) with processNextBatch as its step — process batches while there are any, then
 // sleep loopDelayMs (or until woken by a tick); back off on errors so a failing handler never spins.
+// Woken by a tick: in-process through `waker`, and from a ticker in another process (skytools
+// pgqd) through the NOTIFY it sends per tick, LISTENed for on the loop's own connection.
 import type pg from 'pg';
 import { checkout } from '../db/connection.ts';
 import { Backoff } from '../util/backoff.ts';
 import { defaultLogger, type Logger } from '../util/log.ts';
-import type { Waker } from '../util/sleep.ts';
+import { Waker } from '../util/sleep.ts';
 import { runBatchLoop } from './batch-loop.ts';
 import { type BatchOptions, type BatchResult, processNextBatch, registerConsumer } from './consumer.ts';
+import { listenForTicks } from './tick-notify.ts';
 
 export interface ConsumerLoopOptions extends BatchOptions {
   pool: pg.Pool;
@@ -15,6 +18,11 @@ export interface ConsumerLoopOptions extends BatchOptions {
   signal?: AbortSignal;
   /** Lets the ticker wake the consumer as soon as its queue has a new tick. */
   waker?: Waker;
+  /**
+   * LISTEN for the ticker's notification of each new tick of the queue (default true), so a
+   * ticker in another process wakes this loop at once; false: only waker and loopDelayMs.
+   */
+  listen?: boolean;
   /** Register the consumer on the queue before the first batch (like --register). */
   register?: boolean;
   log?: Logger;
@@ -71,10 +79,32 @@ export async function runConsumer(opts: ConsumerLoopOptions): Promise<ConsumerSt
   const handler = withLatencySamples(opts.handler, stats);
   const processBatch = opts.processBatch ?? processNextBatch;
   let registered = !opts.register;
+  const listen = opts.listen ?? true;
+  const waker = opts.waker ?? (listen ? new Waker() : undefined);
+  const unlisten = new WeakMap<pg.PoolClient, (discard?: boolean) => Promise<void>>();
   await runBatchLoop<pg.PoolClient, BatchResult>({
-    open: () => checkout(opts.pool),
+    open: async () => {
+      const client = await checkout(opts.pool);
+      if (listen && waker) {
+        try {
+          unlisten.set(client, await listenForTicks(client, opts.queue, () => waker.wake()));
+        } catch (err) {
+          client.release(err as Error);
+          throw err;
+        }
+      }
+      return client;
+    },
     // A connection whose batch failed may be broken: it is discarded, not reused.
-    close: (client, err) => client.release(err),
+    close: async (client, err) => {
+      try {
+        // Back to the pool: stop listening first (the next user must not get our notifications).
+        await unlisten.get(client)?.(err != null);
+      } catch (e) {
+        err ??= e as Error;
+      }
+      client.release(err);
+    },
     step: async (client) => {
       if (!registered) {
         if (await registerConsumer(client, opts.queue, opts.consumer)) log.info('consumer registered');
@@ -83,7 +113,7 @@ export async function runConsumer(opts: ConsumerLoopOptions): Promise<ConsumerSt
       return processBatch(client, { ...opts, handler });
     },
     signal: opts.signal,
-    idle: { delayMs: loopDelay, waker: opts.waker },
+    idle: { delayMs: loopDelay, waker },
     backoff: new Backoff({ delayMs: loopDelay, maxMs: opts.maxBackoffMs ?? 60_000 }),
     onResult: (res) => {
       stats.batches++;

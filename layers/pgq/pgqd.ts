@@ -13,6 +13,8 @@ export interface PgqdConfig {
   initialDatabase: string;
   databaseList?: string[];
   tickerPeriodMs: number;
+  /** The look for committed events between ticker passes (ticker.ts); default 5 ms, 0 off. */
+  pollPeriodMs?: number;
   retryPeriodMs: number;
   maintPeriodMs: number;
   checkPeriodMs: number;
@@ -77,6 +79,7 @@ export async function runPgqd(opts: PgqdOptions): Promise<void> {
       connect: () => connectTo(opts.config, db),
       database: db,
       tickPeriodMs: opts.config.tickerPeriodMs,
+      pollPeriodMs: opts.config.pollPeriodMs,
       retryPeriodMs: opts.config.retryPeriodMs,
       maintPeriodMs: opts.config.maintPeriodMs,
       signal: ac.signal,

@@ -26,7 +26,14 @@ export const PGQD_SETTINGS = defineSettings('pgqd', {
     flag: '--ticker-period <seconds>',
     default: 1,
     min: 0.01,
-    doc: 'how often to run the ticker, e.g. 1, 0.1, 20ms; below one second allowed, down to 10ms',
+    doc: "how often to run the ticker over every queue (PgQ's rules: ticker_max_lag, ticker_max_count, idle ticks), e.g. 1, 0.1, 20ms",
+  }),
+  poll_period: setting.seconds({
+    env: 'PGQD_POLL_PERIOD',
+    flag: '--poll-period <seconds>',
+    default: '5ms',
+    min: 0,
+    doc: 'how often to look for committed events on queues that do not batch (ticker_max_lag / ticker_max_count never set) and tick them at once; 0: off, only ticker_period (our SQL only: the C extension has no such look)',
   }),
   retry_period: setting.seconds({
     env: 'PGQD_RETRY_PERIOD',
@@ -87,6 +94,7 @@ export function loadPgqdConfig(
     initialDatabase: initial,
     databaseList: values.database_list,
     tickerPeriodMs: values.ticker_period * 1000,
+    pollPeriodMs: values.poll_period * 1000,
     retryPeriodMs: values.retry_period * 1000,
     maintPeriodMs: values.maint_period * 1000,
     checkPeriodMs: values.check_period * 1000,

@@ -1,6 +1,8 @@
 // The ticker and maintenance loop for one database — what pgqd does per database — as a library
 // function run by the CLI (`skytools pgqd`), the ticker Lambda and the local stack:
-//   pgq.ticker per queue every tickPeriodMs (and report each new tick: consumer wake-ups),
+//   a ticker pass every tickPeriodMs (and report each new tick: consumer wake-ups); on our SQL
+//   also a cheap look every pollPeriodMs for committed events (tick-poll.ts), so a queue that does
+//   not batch is ticked milliseconds after its events commit,
 //   pgq.maint_retry_events() every retryPeriodMs until it returns 0,
 //   pgq.maint_operations() every maintPeriodMs, each step in its own transaction, VACUUM outside one.
 // Beyond pgqd: sub-second ticks, a single-runner guard (session advisory lock, so the connection
@@ -12,6 +14,8 @@ import { Backoff } from '../util/backoff.ts';
 import { defaultLogger, type Logger, silentLogger } from '../util/log.ts';
 import { sleep } from '../util/sleep.ts';
 import { PgqError } from './errors.ts';
+import { tickChannelSql } from './tick-notify.ts';
+import { TickPoller } from './tick-poll.ts';
 
 export interface TickEvent {
   database: string;
@@ -24,7 +28,14 @@ export interface TickerOptions {
   connect: () => Promise<pg.Client>;
   /** The database's name, for logs and stats before the first connection succeeds. */
   database?: string;
+  /** The full pass (PgQ's rules: ticker_max_lag, ticker_max_count, idle ticks): default 1 s. */
   tickPeriodMs?: number;
+  /**
+   * How often to look for committed events on queues that do not batch (our SQL's
+   * pgq.ticker_poll; on the C extension there is none and only the full pass runs). Default 5 ms;
+   * 0 turns it off.
+   */
+  pollPeriodMs?: number;
   retryPeriodMs?: number;
   maintPeriodMs?: number;
   /** Stop cleanly once this much time has passed (e.g. before a Lambda times out). */
@@ -45,7 +56,11 @@ export interface TickerStats {
   /** False when another ticker held the guard for the whole run (onBusy = 'exit' or deadline). */
   ran: boolean;
   tickerCalls: number;
+  /** Passes over a few recently active queues only (pollPeriodMs). */
+  polls: number;
   ticks: number;
+  /** How long the last pass over every queue took, ms. */
+  passMs: number;
   retried: number;
   maintSteps: number;
   errors: number;
@@ -59,7 +74,9 @@ export function newTickerStats(database = '?'): TickerStats {
     database,
     ran: false,
     tickerCalls: 0,
+    polls: 0,
     ticks: 0,
+    passMs: 0,
     retried: 0,
     maintSteps: 0,
     errors: 0,
@@ -68,15 +85,23 @@ export function newTickerStats(database = '?'): TickerStats {
 }
 
 export const TICKER_LOCK = [0x736b7974, 0x7469636b] as const; // 'skyt', 'tick'
-const MIN_TICK_MS = 10;
+const MIN_TICK_MS = 1;
+export const DEFAULT_POLL_MS = 5;
 
-const TICK_SQL = `select queue_name, pgq.ticker(queue_name) as tick_id
-                    from pgq.queue
-                   where not queue_external_ticker and not queue_ticker_paused
-                   order by queue_name`;
+// The C extension (or SQL older than pgq.ticker_poll): pgq.ticker per queue, and NOTIFY each new
+// tick in the same statement, so consumer processes LISTENing wake there too.
+const TICK_SQL = `with t as materialized (
+                    select queue_name, pgq.ticker(queue_name) as tick_id
+                      from pgq.queue
+                     where not queue_external_ticker and not queue_ticker_paused
+                     order by queue_name)
+                  select queue_name, tick_id,
+                         case when tick_id is not null then pg_notify(${tickChannelSql('queue_name')}, tick_id::text) end
+                    from t`;
 
 export async function runTicker(opts: TickerOptions): Promise<TickerStats> {
   const tickMs = Math.max(MIN_TICK_MS, opts.tickPeriodMs ?? 1000);
+  const pollMs = opts.pollPeriodMs === 0 ? 0 : Math.max(MIN_TICK_MS, opts.pollPeriodMs ?? DEFAULT_POLL_MS);
   const retryMs = opts.retryPeriodMs ?? 30_000;
   const maintMs = opts.maintPeriodMs ?? 120_000;
   const log = opts.log ?? defaultLogger();
@@ -115,9 +140,14 @@ export async function runTicker(opts: TickerOptions): Promise<TickerStats> {
             continue;
           }
           stats.ran = true;
-          log.info('ticker started', { database: stats.database, tickPeriodMs: tickMs });
+          log.info('ticker started', {
+            database: stats.database,
+            tickPeriodMs: tickMs,
+            pollPeriodMs: pollMs,
+          });
         }
-        await loop(client, stats, { tickMs, retryMs, maintMs, stop, opts, log, slowest, backoff });
+        const poller = pollMs > 0 ? await TickPoller.open(client, { tickMs, pollMs }) : null;
+        await loop(client, stats, { tickMs, retryMs, maintMs, stop, opts, log, slowest, backoff, poller });
       } catch (err) {
         stats.errors++;
         const retryInMs = backoff.failure(isConnectionFailure(err));
@@ -154,6 +184,8 @@ async function loop(
     slowest: { ms: number };
     /** Reset after every good round, so the next outage starts with a short wait again. */
     backoff: Backoff;
+    /** Our SQL: when to pass over which queues (null: every queue every tickMs, as pgqd). */
+    poller: TickPoller | null;
   },
 ): Promise<void> {
   let nextRetry = Date.now() + Math.min(ctx.retryMs, 1000);
@@ -162,7 +194,15 @@ async function loop(
   while (!ctx.stop()) {
     const now = Date.now();
     const roundStart = now;
-    if (now >= nextTick) {
+    const poller = ctx.poller;
+    if (poller) {
+      const queues = await poller.due(now);
+      if (queues !== undefined) {
+        const t0 = performance.now();
+        const ticks = await poller.pass(queues, stats, ctx.opts.onTick, ctx.log);
+        poller.passed(queues, ticks, performance.now() - t0, stats);
+      }
+    } else if (now >= nextTick) {
       await tickOnce(client, stats, ctx.opts.onTick, ctx.log);
       // Fixed-rate schedule; if we fell behind, do not try to catch up with a burst.
       nextTick = Math.max(nextTick + ctx.tickMs, Date.now());
@@ -177,7 +217,8 @@ async function loop(
     }
     ctx.slowest.ms = Math.max(ctx.slowest.ms, Date.now() - roundStart);
     ctx.backoff.success();
-    await sleep(Math.max(0, Math.min(nextTick, nextRetry, nextMaint) - Date.now()), ctx.opts.signal);
+    const wakeAt = poller ? poller.nextAt() : nextTick;
+    await sleep(Math.max(0, Math.min(wakeAt, nextRetry, nextMaint) - Date.now()), ctx.opts.signal);
   }
 }
 
@@ -190,8 +231,18 @@ export async function tickOnce(
 ): Promise<TickEvent[]> {
   const r = await client.query<{ queue_name: string; tick_id: unknown }>(TICK_SQL);
   if (stats) stats.tickerCalls++;
+  return reportTicks(r.rows, stats, onTick, log);
+}
+
+/** Counts and reports the new ticks of a pass (rows of queue_name, tick_id; NULL: no tick). */
+export async function reportTicks(
+  rows: readonly { queue_name: string; tick_id: unknown }[],
+  stats: TickerStats | undefined,
+  onTick: TickerOptions['onTick'],
+  log: Logger,
+): Promise<TickEvent[]> {
   const out: TickEvent[] = [];
-  for (const row of r.rows) {
+  for (const row of rows) {
     if (row.tick_id == null) continue;
     const ev = { database: stats?.database ?? '', queue: row.queue_name, tickId: toBigInt(row.tick_id) };
     out.push(ev);

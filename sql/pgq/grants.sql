@@ -19,6 +19,7 @@ declare
         || 'pgq.insert_event_bulk(text, text[], text[], text[], text[], text[], text[]), '
         || 'pgq.insert_event_bulk(text, text, text[])';
     admin_fns text := 'pgq.ticker(text, bigint, timestamptz, bigint), pgq.ticker(text), pgq.ticker(), '
+        || 'pgq.ticker_poll(text[], integer), pgq._ticker_due(text[], boolean), pgq._tick_now(integer, bigint), '
         || 'pgq.maint_retry_events(), pgq.maint_rotate_tables_step1(text), pgq.maint_rotate_tables_step2(), '
         || 'pgq.maint_tables_to_vacuum(), pgq.maint_operations(), pgq.upgrade_schema(), pgq.grant_perms(text), '
         || 'pgq._grant_perms_from(text, text, text, text), pgq.tune_storage(text), pgq.seq_setval(text, int8), '

@@ -23,7 +23,10 @@
 \ir functions/pgq.upgrade_schema.sql
 
 -- ticker and maintenance
+\ir functions/pgq._ticker_due.sql
 \ir functions/pgq.ticker.sql
+\ir functions/pgq._tick_now.sql
+\ir functions/pgq.ticker_poll.sql
 \ir functions/pgq.force_tick.sql
 \ir functions/pgq.maint_retry_events.sql
 \ir functions/pgq.maint_rotate_tables.sql

@@ -173,3 +173,19 @@ create or replace view pgq.event_template as
     select ev_id, ev_time, ev_txid, ev_owner, ev_retry, ev_type, ev_data,
            ev_extra1, ev_extra2, ev_extra3, ev_extra4
       from pgq.event_all;
+
+-- queue_ticker_batching (ours): true once ticker_max_lag or ticker_max_count has been set through
+-- pgq.set_queue_config. Our ticker (pgq.ticker_poll) ticks a queue without it as soon as events
+-- commit and a consumer waits; with it, only as those settings say, as PgQ does. pgq.ticker()
+-- ignores it. Queues from before this column: true where the values differ from the defaults.
+do $batching$
+begin
+    if not exists (select 1 from pg_catalog.pg_attribute
+                    where attrelid = 'pgq.queue'::regclass and attname = 'queue_ticker_batching'
+                      and not attisdropped) then
+        alter table pgq.queue add column queue_ticker_batching boolean not null default false;
+        update pgq.queue set queue_ticker_batching = true
+         where queue_ticker_max_lag <> interval '3 seconds' or queue_ticker_max_count <> 500;
+    end if;
+end
+$batching$;

@@ -21,6 +21,7 @@ describe('Lambda settings', () => {
       database_url: 'postgres://localhost/x',
       database_secret_ttl: 300,
       tick_period: 1,
+      poll_period: 0.005,
       retry_period: 30,
       maint_period: 120,
       schedule_period: 60,

@@ -7,7 +7,18 @@ import { ConfigError, defineSettings, type SettingsOf, setting } from '../../con
 
 export const TICKER_SETTINGS = defineSettings('pgq-ticker', {
   ...DATABASE_SETTINGS.specs,
-  tick_period: setting.seconds({ env: 'PGQ_TICK_PERIOD', default: 1, min: 0.01, doc: 'tick period' }),
+  tick_period: setting.seconds({
+    env: 'PGQ_TICK_PERIOD',
+    default: 1,
+    min: 0.01,
+    doc: "period of the ticker's pass over every queue (PgQ's rules: ticker_max_lag, ticker_max_count, idle ticks)",
+  }),
+  poll_period: setting.seconds({
+    env: 'PGQ_POLL_PERIOD',
+    default: '5ms',
+    min: 0,
+    doc: 'how often to look for committed events on queues that do not batch and tick them at once (each tick wakes the consumers); 0: off',
+  }),
   retry_period: setting.seconds({
     env: 'PGQ_RETRY_PERIOD',
     default: 30,

@@ -64,6 +64,7 @@ export async function runTickerInvocation(
   const stats = await runTicker({
     connect: () => db.connect(APP_NAME),
     tickPeriodMs: settings.tick_period * 1000,
+    pollPeriodMs: settings.poll_period * 1000,
     retryPeriodMs: settings.retry_period * 1000,
     maintPeriodMs: settings.maint_period * 1000,
     runForMs,

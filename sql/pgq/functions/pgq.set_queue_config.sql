@@ -4,6 +4,7 @@
 -- "queue_" prefix: ticker_max_count, ticker_max_lag, ticker_idle_period, ticker_paused,
 -- rotation_period, external_ticker, disable_insert, per_tx_limit. The value is text and is cast
 -- to the column type (e.g. '5 seconds', 'true', '1000'; per_tx_limit also takes NULL = no limit).
+-- Setting ticker_max_lag or ticker_max_count also sets queue_ticker_batching (see pgq.ticker_poll).
 -- Returns 1. Errors: NULL queue or parameter; unknown queue; unknown parameter; a value of the
 -- wrong type. Nothing changes on error.
 create or replace function pgq.set_queue_config(x_queue_name text, x_param_name text, x_param_value text)
@@ -32,7 +33,10 @@ begin
     if x_param_value is null and col <> 'queue_per_tx_limit' then
         raise exception 'parameter "%" cannot be NULL', x_param_name using errcode = 'PQ006';
     end if;
-    execute format('update pgq.queue set %I = %L where queue_name = %L', col, x_param_value, x_queue_name);
+    -- Setting ticker_max_lag or ticker_max_count asks for batching: our ticker (pgq.ticker_poll)
+    -- then ticks the queue only by those, as PgQ does, instead of as soon as events commit.
+    execute format('update pgq.queue set %I = %L, queue_ticker_batching = queue_ticker_batching or %L where queue_name = %L',
+                   col, x_param_value, col in ('queue_ticker_max_count', 'queue_ticker_max_lag'), x_queue_name);
     return 1;
 end;
 $$;

@@ -116,8 +116,11 @@ $$;
 
 -- pgq.ticker() returns bigint
 --
--- Runs pgq.ticker(queue) for every queue that is neither externally ticked nor paused.
--- Returns how many queues got a new tick.
+-- Runs pgq.ticker(queue) for every queue that is neither externally ticked nor paused, in name
+-- order, and returns how many queues got a new tick — as the original. Difference: one
+-- set-based read (pgq._ticker_due) first finds the queues where pgq.ticker(queue) could tick,
+-- warn or raise, and only those are called; for the others it would return NULL without side
+-- effects. A pass that ticks nothing therefore writes nothing and takes no row locks.
 create or replace function pgq.ticker()
 returns bigint
 language plpgsql
@@ -128,11 +131,8 @@ declare
     qname text;
     n     bigint := 0;
 begin
-    for qname in
-        select queue_name from pgq.queue
-         where not queue_external_ticker and not queue_ticker_paused
-         order by queue_name
-    loop
+    -- 'due' and 'pgq' rows alike: pgq.ticker(queue) decides and ticks, as in the original.
+    for qname in select d.queue_name from pgq._ticker_due(null, false) d loop
         if pgq.ticker(qname) > 0 then
             n := n + 1;
         end if;

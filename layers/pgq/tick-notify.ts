@@ -1,0 +1,46 @@
+// Tick notifications: our ticker announces each new tick of a queue with NOTIFY on the queue's
+// channel (sent in the tick's own transaction by pgq.ticker_poll, or by the ticker loop on the C
+// extension), so a consumer in another process wakes at once instead of after its loop delay.
+// Only the ticker notifies, never a producer's transaction. The channel name is computed the same
+// way in SQL (sql/pgq/functions/pgq.ticker_poll.sql) and here.
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import { quoteIdent } from '../db/ident.ts';
+
+/** The NOTIFY channel of a queue's ticks: 'pgq.<queue>', or 'pgq.<md5>' past 59 bytes (NAMEDATALEN). */
+export function tickChannel(queue: string): string {
+  return Buffer.byteLength(queue, 'utf8') <= 59
+    ? `pgq.${queue}`
+    : `pgq.${createHash('md5').update(queue, 'utf8').digest('hex')}`;
+}
+
+/** The SQL expression of tickChannel for a queue-name expression (for the ticker's own NOTIFY). */
+export function tickChannelSql(queueExpr: string): string {
+  return `case when octet_length(${queueExpr}) <= 59 then 'pgq.' || ${queueExpr} else 'pgq.' || md5(${queueExpr}) end`;
+}
+
+/**
+ * LISTENs on the queue's tick channel on this connection and calls onTick for each notification.
+ * Returns the way back: stop listening (UNLISTEN unless the connection is being discarded).
+ */
+export async function listenForTicks(
+  client: pg.ClientBase,
+  queue: string,
+  onTick: () => void,
+): Promise<(discard?: boolean) => Promise<void>> {
+  const channel = tickChannel(queue);
+  const handler = (msg: pg.Notification) => {
+    if (msg.channel === channel) onTick();
+  };
+  client.on('notification', handler);
+  try {
+    await client.query(`listen ${quoteIdent(channel)}`);
+  } catch (err) {
+    client.off('notification', handler);
+    throw err;
+  }
+  return async (discard = false) => {
+    client.off('notification', handler);
+    if (!discard) await client.query(`unlisten ${quoteIdent(channel)}`);
+  };
+}

@@ -1,0 +1,75 @@
+-- pgq.ticker_poll(i_queue_names text[], i_max_ticks integer) returns setof (queue_name text, tick_id bigint, new_events bigint)
+--
+-- Our ticker's pass (layers/pgq/ticker.ts; the original pgqd calls pgq.ticker() instead): ticks
+-- the given queues (NULL: every queue neither paused nor externally ticked), in name order, when
+--   * pgq.ticker(queue) would tick: PgQ's rules (ticker_max_count, ticker_max_lag, the idle
+--     back-off up to ticker_idle_period), decided by pgq._ticker_due on the values pgq.ticker reads
+--     and recorded by pgq._tick_now — or by pgq.ticker(queue) itself where it would raise or warn
+--     (no tick yet, an xmin ahead, a negative count); or
+--   * the queue does not batch (queue_ticker_batching false: neither ticker_max_lag nor
+--     ticker_max_count was ever set), a consumer is waiting (it finished every tick so far and
+--     has no batch open) and committed events are waiting that the last tick did not see. So a
+--     consumer gets its events milliseconds after they commit, while a busy consumer's next
+--     batch grows with the load until it asks again.
+-- Finding nothing due writes nothing (see pgq._ticker_due); looking for committed events is one
+-- index probe of the queue's event tables (ev_txid at or above the last tick's xmax, or among
+-- the transactions it saw in progress), never a scan from an old xmin.
+-- Each new tick is announced with pg_notify('pgq.' || queue_name, tick_id) — or
+-- 'pgq.' || md5(queue_name) for names longer than 59 bytes — delivered when the pass commits,
+-- so a consumer process LISTENing there wakes at once (only the ticker notifies, never producers).
+-- i_max_ticks (NULL: no limit): stop after this many ticks by PgQ's rules, so that a pass over
+-- many queues all due at once (a thousand new queues' idle ticks) commits, and wakes their
+-- consumers, in pieces rather than in one long transaction; the caller passes again soon.
+-- Returns one row per new tick: the queue, the tick id, and how far the event sequence moved.
+-- Errors: those of pgq.ticker(queue) ('Invalid PgQ state', …).
+-- Locks: the ticked queues' pgq.queue rows (FOR NO KEY UPDATE) until commit, as pgq.ticker(queue).
+create or replace function pgq.ticker_poll(i_queue_names text[], i_max_ticks integer,
+    out queue_name text, out tick_id bigint, out new_events bigint)
+returns setof record
+language plpgsql
+security definer
+set search_path = pg_catalog, pgq
+as $$
+declare
+    r       record;
+    waiting boolean;
+    seq     bigint;
+    new_id  bigint;
+    by_rule integer := 0;
+begin
+    for r in select * from pgq._ticker_due(i_queue_names, true) loop
+        new_id := null;
+        if r.due <> 'latency' then
+            exit when by_rule >= i_max_ticks;
+            by_rule := by_rule + 1;
+        end if;
+        if r.due = 'pgq' then
+            new_id := pgq.ticker(r.queue_name);
+        elsif r.due = 'due' then
+            -- Due by PgQ's rules, decided on the values pgq.ticker(queue) would read: tick
+            -- directly (a third of its statements), under the same lock and check.
+            new_id := pgq._tick_now(r.queue_id, r.last_tick_id);
+        else
+            -- Rows visible to this statement are committed; the last tick saw none of these.
+            execute format('select exists (select 1 from %s where ev_txid >= $1 or ev_txid = any ($2))',
+                           r.data_pfx)
+               into waiting
+              using txid_snapshot_xmax(r.last_snapshot), array(select txid_snapshot_xip(r.last_snapshot));
+            if waiting then
+                new_id := pgq._tick_now(r.queue_id, r.last_tick_id);
+            end if;
+        end if;
+        if new_id is not null then
+            perform pg_notify(case when octet_length(r.queue_name) <= 59 then 'pgq.' || r.queue_name
+                                   else 'pgq.' || md5(r.queue_name) end,
+                              new_id::text);
+            select t.tick_event_seq - coalesce(r.last_event_seq, t.tick_event_seq) into seq
+              from pgq.tick t where t.tick_queue = r.queue_id and t.tick_id = new_id;
+            queue_name := r.queue_name;
+            tick_id := new_id;
+            new_events := seq;
+            return next;
+        end if;
+    end loop;
+end;
+$$;

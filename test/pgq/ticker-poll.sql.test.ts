@@ -1,0 +1,149 @@
+// pgq.ticker_poll (our ticker's pass) and the set-based pgq.ticker(): a queue that does not batch
+// is ticked as soon as its events commit and a consumer waits, with a NOTIFY per tick; a queue
+// whose ticker_max_lag / ticker_max_count was set batches as PgQ does; a pass with nothing due
+// writes nothing.
+import type pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { tickChannel } from '../../layers/pgq/tick-notify.ts';
+import { useTestDatabase } from '../support/db.ts';
+import { drain } from '../support/pgq.ts';
+
+const db = useTestDatabase();
+
+const lastTick = async (q: string) =>
+  (await db.one('select last_tick_id as t from pgq.get_queue_info($1)', [q])).t as bigint;
+const poll = async (queues: string[] | null) =>
+  (await db.query('select queue_name, tick_id, new_events from pgq.ticker_poll($1::text[], null)', [queues]))
+    .rows;
+
+/** A default queue whose consumer has read everything so far, i.e. waits for the next tick. */
+async function waitingQueue(q: string) {
+  await db.query('select pgq.create_queue($1)', [q]);
+  await db.query('select pgq.register_consumer($1, $2)', [q, 'c']);
+  // A queue's second tick is due at once (PgQ: no idle gap to double yet); read past it.
+  await db.query('select pgq.ticker($1)', [q]);
+  await drain(db, q, 'c');
+}
+
+describe('pgq.ticker_poll', () => {
+  it('ticks a default queue once its event commits, and announces the tick on the queue channel', async () => {
+    await waitingQueue('lp_a');
+    const listener = await db.connect();
+    const got: pg.Notification[] = [];
+    listener.on('notification', (n) => got.push(n));
+    await listener.query(`listen "${tickChannel('lp_a')}"`);
+    expect(await poll(['lp_a'])).toEqual([]);
+
+    const producer = await db.connect();
+    await producer.query('begin');
+    await producer.query("select pgq.insert_event('lp_a', 'T', 'one')");
+    // Not committed yet: nothing to tick for.
+    expect(await poll(['lp_a'])).toEqual([]);
+    await producer.query('commit');
+    const [t] = await poll(['lp_a']);
+    expect(t).toMatchObject({ queue_name: 'lp_a' });
+    expect(t.tick_id).toBe(await lastTick('lp_a'));
+    for (let i = 0; i < 100 && got.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(got.map((n) => [n.channel, n.payload])).toEqual([['pgq.lp_a', String(t.tick_id)]]);
+    expect(await drain(db, 'lp_a', 'c')).toEqual(['one']);
+    await listener.query('unlisten *');
+  });
+
+  it('ticks for an event whose transaction was still open at the last tick', async () => {
+    await waitingQueue('lp_late');
+    const producer = await db.connect();
+    await producer.query('begin');
+    await producer.query("select pgq.insert_event('lp_late', 'T', 'late')");
+    await db.query("select pgq.insert_event('lp_late', 'T', 'early')");
+    expect(await poll(['lp_late'])).toHaveLength(1); // 'early' only
+    expect(await drain(db, 'lp_late', 'c')).toEqual(['early']);
+    await producer.query('commit');
+    // The event sequence did not move since that tick, but the late event is committed now.
+    expect(await poll(['lp_late'])).toHaveLength(1);
+    expect(await drain(db, 'lp_late', 'c')).toEqual(['late']);
+  });
+
+  it('while the consumer is busy, events wait for it and its next batch takes them all', async () => {
+    await waitingQueue('lp_busy');
+    await db.query("select pgq.insert_event('lp_busy', 'T', '1')");
+    expect(await poll(['lp_busy'])).toHaveLength(1);
+    const b = (await db.one("select pgq.next_batch('lp_busy', 'c') as b")).b;
+    for (const v of ['2', '3', '4']) {
+      await db.query("select pgq.insert_event('lp_busy', 'T', $1)", [v]);
+      expect(await poll(['lp_busy'])).toEqual([]);
+    }
+    await db.query('select pgq.finish_batch($1)', [b]);
+    const [t] = await poll(['lp_busy']);
+    expect(t.new_events).toBe(3n);
+    expect(await drain(db, 'lp_busy', 'c')).toEqual(['2', '3', '4']);
+  });
+
+  it.each([
+    ['ticker_max_lag', '1 hour'],
+    ['ticker_max_count', '1000'],
+  ])('a queue with %s set batches as configured', async (key, value) => {
+    const q = `lp_set_${key}`;
+    await waitingQueue(q);
+    await db.query('select pgq.set_queue_config($1, $2, $3)', [q, key, value]);
+    if (key === 'ticker_max_count')
+      await db.query("select pgq.set_queue_config($1, 'ticker_max_lag', '1 hour')", [q]);
+    await db.query("select pgq.insert_event($1, 'T', 'x')", [q]);
+    expect(await poll([q])).toEqual([]);
+    expect(
+      (await db.one('select queue_ticker_batching as b from pgq.queue where queue_name = $1', [q])).b,
+    ).toBe(true);
+  });
+
+  it('a queue without a waiting consumer is left to PgQ’s rules', async () => {
+    await db.query("select pgq.create_queue('lp_none')");
+    await db.query("select pgq.ticker('lp_none')"); // the idle tick after creation
+    const before = await lastTick('lp_none');
+    await db.query("select pgq.insert_event('lp_none', 'T', 'x')");
+    expect(await poll(['lp_none'])).toEqual([]);
+    expect(await lastTick('lp_none')).toBe(before);
+  });
+
+  it('a long queue name gets the hashed channel', async () => {
+    const q = `lp_${'x'.repeat(70)}`;
+    await waitingQueue(q);
+    const listener = await db.connect();
+    const got: string[] = [];
+    listener.on('notification', (n) => got.push(n.channel));
+    await listener.query(`listen "${tickChannel(q)}"`);
+    await db.query("select pgq.insert_event($1, 'T', 'x')", [q]);
+    expect(await poll([q])).toHaveLength(1);
+    for (let i = 0; i < 100 && got.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(got).toEqual([tickChannel(q)]);
+    expect(tickChannel(q)).toMatch(/^pgq\.[0-9a-f]{32}$/);
+  });
+});
+
+describe('a pass with nothing due', () => {
+  it.each([
+    ['pgq.ticker()', 'select pgq.ticker()'],
+    ['pgq.ticker_poll(null, null)', 'select count(*) from pgq.ticker_poll(null, null)'],
+  ])('%s writes no tick and assigns no transaction id', async (_name, sql) => {
+    await waitingQueue('idle_q');
+    await db.query("select pgq.set_queue_config('idle_q', 'ticker_idle_period', '1 hour')");
+    await db.query('select pgq.ticker()');
+    const c = await db.connect();
+    const ticks = async () => (await c.query('select count(*)::int as n from pgq.tick')).rows[0].n;
+    const n0 = await ticks();
+    await c.query('begin');
+    await c.query(sql);
+    expect((await c.query('select txid_current_if_assigned() as x')).rows[0].x).toBeNull();
+    await c.query('commit');
+    expect(await ticks()).toBe(n0);
+  });
+});
+
+describe('pgq.ticker() keeps PgQ’s rules', () => {
+  it('a default queue with a waiting consumer still waits for ticker_max_lag', async () => {
+    await waitingQueue('rules_q');
+    await db.query("select pgq.insert_event('rules_q', 'T', 'x')");
+    const before = await lastTick('rules_q');
+    await db.query('select pgq.ticker()');
+    expect(await lastTick('rules_q')).toBe(before);
+    expect((await db.one("select pgq.ticker('rules_q') as t")).t).toBeNull();
+  });
+});
