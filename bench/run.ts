@@ -1,6 +1,6 @@
 // `npm run bench -- [suite ...]`: side-by-side benchmarks against the originals, measured in the
 // same run on the same server. Prints a table; never fails on timings (benchmarks are not tests).
-// Suites: pgq (producer + triggers), consumer (drain rate, latency), wal. Default: pgq.
+// Suites: pgq (producer + triggers), consumer (drain rate, latency), londiste, wal. Default: pgq.
 import { type BenchRow, benchProducer, createBenchDbs } from './pgq.ts';
 
 // Suites contributed as separate modules are loaded by path, so a missing one is reported at
@@ -51,6 +51,16 @@ const SUITES: Record<string, () => Promise<void>> = {
       adminUrl: C_URL,
       events: Number(process.env.BENCH_EVENTS ?? 1_000_000),
       latencySeconds: Number(process.env.BENCH_LATENCY_SECONDS ?? 10),
+    });
+  },
+  londiste: async () => {
+    const { benchLondiste } = await import('./londiste.ts');
+    await benchLondiste({
+      adminUrl: C_URL,
+      rows: Number(process.env.BENCH_ROWS ?? 1_000_000),
+      events: Number(process.env.BENCH_EVENTS ?? 100_000),
+      rounds: Number(process.env.BENCH_ROUNDS ?? 2),
+      clients: Number(process.env.BENCH_CLIENTS ?? 4),
     });
   },
   wal: async () => {
