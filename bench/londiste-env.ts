@@ -225,7 +225,7 @@ export const loadAverage = () =>
  */
 export async function logicalCluster(port = 5439): Promise<{ server: Server; stop: () => Promise<void> }> {
   const name = 'lbench';
-  if (spawnSync('pg_createcluster', ['--help']).status !== 0)
+  if (!existsSync('/usr/bin/pg_createcluster'))
     throw new Error('pg_createcluster not found (Debian postgresql-common)');
   if (!existsSync(`/etc/postgresql/15/${name}`)) {
     await runCmd('pg_createcluster', [

@@ -114,8 +114,8 @@ export const oursFlavour: LondisteFlavour = {
       if (j.msg === 'table state') out.push({ at, what: `state ${j.state}${j.copy ? ' (copy job)' : ''}` });
       else if (j.msg === 'table copied')
         out.push({ at, what: `copied ${j.rows} rows: COPY ${j.copyMs} ms, index build ${j.buildMs} ms` });
-      else if (typeof j.msg === 'string' && /copy|launch|handover|sync/i.test(j.msg))
-        out.push({ at, what: j.msg });
+      else if (typeof j.msg === 'string' && /copy|launch|handover|sync|catching/i.test(j.msg))
+        out.push({ at, what: `${j.worker ?? ''}: ${j.msg}` });
     }
     return out;
   },
@@ -159,7 +159,8 @@ export class LondisteSetup implements Setup {
     this.label = f.label;
     this.db = { root: `lbench_${f.tag}_root`, leaf: `lbench_${f.tag}_leaf` };
     this.ini = { root: path.join(o.dir, `${f.tag}-root.ini`), leaf: path.join(o.dir, `${f.tag}-leaf.ini`) };
-    this.leafLog = path.join(o.dir, `${f.tag}-leaf-worker.log`);
+    // The ini's logfile: ours writes its JSON lines there (the worker's and its copy jobs').
+    this.leafLog = path.join(o.dir, `${f.tag}-leaf.log`);
   }
 
   private url(node: 'root' | 'leaf') {
@@ -174,7 +175,7 @@ export class LondisteSetup implements Setup {
 
   private startWorker(node: 'root' | 'leaf'): Proc {
     const [cmd, argv] = this.f.cmd(this.ini[node], ['worker']);
-    const log = node === 'leaf' ? this.leafLog : path.join(this.o.dir, `${this.f.tag}-root-worker.log`);
+    const log = path.join(this.o.dir, `${this.f.tag}-${node}-worker.out`);
     return new Proc(`${this.label} ${node} worker`, cmd, argv, log, { LOG_FORMAT: 'json' });
   }
 
@@ -355,7 +356,8 @@ export class NativeSetup implements Setup {
     );
     await adminSqlOn(
       urlOf(s, this.sub),
-      `create subscription ${this.slot} connection '${libpqOf(s, this.pub)}' publication lbench_p with (create_slot = false, slot_name = '${this.slot}')`,
+      // The subscription's worker is a server process (OS user postgres): peer auth wants that user.
+      `create subscription ${this.slot} connection '${libpqOf({ ...s, user: 'postgres' }, this.pub)}' publication lbench_p with (create_slot = false, slot_name = '${this.slot}')`,
     );
     const c = await client(urlOf(s, this.sub));
     try {

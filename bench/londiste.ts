@@ -111,7 +111,9 @@ export async function benchLondiste(o: BenchLondisteOptions): Promise<void> {
     await logical?.stop().catch(() => {});
   }
   report(fig, o);
-  rmSync(dir, { recursive: true, force: true });
+  // BENCH_KEEP=1 keeps the configs and every process's log for a look afterwards.
+  if (process.env.BENCH_KEEP) say(`logs kept in ${dir}`);
+  else rmSync(dir, { recursive: true, force: true });
 }
 
 function report(fig: Map<string, Figures>, o: BenchLondisteOptions) {

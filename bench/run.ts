@@ -60,7 +60,7 @@ const SUITES: Record<string, () => Promise<void>> = {
       rows: Number(process.env.BENCH_ROWS ?? 1_000_000),
       events: Number(process.env.BENCH_EVENTS ?? 100_000),
       rounds: Number(process.env.BENCH_ROUNDS ?? 2),
-      clients: Number(process.env.BENCH_CLIENTS ?? 4),
+      clients: Number(process.env.BENCH_CLIENTS ?? 8),
     });
   },
   wal: async () => {
