@@ -37,6 +37,17 @@ const say = (m: string) => console.log(m);
 const la = () => `load ${loadAverage()[0].toFixed(1)}`;
 const fmt = (x: number, d = 2) => x.toFixed(d);
 
+/** One step of one tool; a failure is printed and that figure left out, the run goes on. */
+async function attempt<T>(what: string, fn: () => Promise<T>): Promise<T | null> {
+  try {
+    return await fn();
+  } catch (err) {
+    const lines = (err as Error).message.split('\n').filter((l) => /error|fail|timed out/i.test(l));
+    say(`  ${what}: FAILED — ${[...new Set(lines)].slice(0, 3).join(' | ')}`);
+    return null;
+  }
+}
+
 interface Figures {
   addTable: number[];
   tps: number[];
@@ -84,7 +95,8 @@ export async function benchLondiste(o: BenchLondisteOptions): Promise<void> {
       f('raw pipe').addTable.push(r.seconds);
       say(`  raw pipe     ${fmt(r.seconds)} s, ${r.rows} rows (${la()})`);
       for (const s of order) {
-        const a = await s.addTable();
+        const a = await attempt(`add-table ${s.label}`, () => s.addTable());
+        if (!a) continue;
         f(s.label).addTable.push(a.seconds);
         if (!f(s.label).lastAdd || a.seconds <= Math.min(...f(s.label).addTable)) f(s.label).lastAdd = a;
         say(`  add-table ${s.label.padEnd(10)} ${fmt(a.seconds)} s, ${a.rows} rows (${la()})`);
@@ -94,15 +106,18 @@ export async function benchLondiste(o: BenchLondisteOptions): Promise<void> {
       f('no trigger').tps.push(none);
       say(`  producer no trigger  ${Math.round(none)} tps (${la()})`);
       for (const [i, s] of order.entries()) {
-        const tps = await s.load(script, o.events, o.clients);
-        f(s.label).tps.push(tps);
-        say(`  producer ${s.label.padEnd(10)}  ${Math.round(tps)} tps (${la()})`);
-        const secs = await s.drain(-(round * 10 + i + 1));
+        const tps = await attempt(`producer ${s.label}`, () => s.load(script, o.events, o.clients));
+        if (tps != null) {
+          f(s.label).tps.push(tps);
+          say(`  producer ${s.label.padEnd(10)}  ${Math.round(tps)} tps (${la()})`);
+        }
+        const secs = await attempt(`drain ${s.label}`, () => s.drain(-(round * 10 + i + 1)));
+        if (secs == null || tps == null) continue; // a drain of a partial load is no figure
         const rate = (o.events + 1) / secs;
         f(s.label).drain.push(rate);
         say(`  drain    ${s.label.padEnd(10)}  ${fmt(secs)} s, ${Math.round(rate)} events/s (${la()})`);
       }
-      if (round + 1 < o.rounds) for (const s of order) await s.reset();
+      if (round + 1 < o.rounds) for (const s of order) await attempt(`reset ${s.label}`, () => s.reset());
     }
   } finally {
     for (const s of setups)
