@@ -3,6 +3,7 @@
 
 import { CASCADE_SETTINGS } from '../layers/cascade/settings.ts';
 import { DEV_CONSUMER_SETTINGS, DEV_SETTINGS } from '../layers/dev/settings.ts';
+import { LONDISTE_SETTINGS } from '../layers/londiste/settings.ts';
 import { CONSUMER_SETTINGS, MAINTENANCE_SETTINGS, TICKER_SETTINGS } from '../layers/pgq/lambda/settings.ts';
 import { PGQD_SETTINGS } from '../layers/pgq/settings.ts';
 import { WAL_EXPIRE_SETTINGS, WAL_VERIFY_SETTINGS } from '../layers/walmgr/lambda/settings.ts';
@@ -37,6 +38,13 @@ const SECTIONS: Section[] = [
     title: 'Cascade jobs (`skytools setadm`) — `[setadm]` / `[cascade]`',
     intro: 'The job section of a cascade node, with the original setadm / CascadedWorker keys.',
     table: CASCADE_SETTINGS.markdown(),
+  },
+  {
+    title: 'Londiste jobs (`skytools londiste`) — `[londiste]`',
+    intro:
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the ini's own ${key} syntax, shown as text
+      "The job section of a Londiste node, with the original londiste3 keys: the cascade job's keys and Londiste's own. `%(job_name)s` / `${key}` references work as in the original's config; job_name defaults to the file's base name.",
+    table: LONDISTE_SETTINGS.markdown(),
   },
   {
     title: 'The local stack (`skytools dev`) — `[dev]`',

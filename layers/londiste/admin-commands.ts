@@ -16,6 +16,7 @@ import type { LondisteAdminConfig } from './admin-context.ts';
 import { formatMissing, formatSeqs, formatTables, toJson } from './admin-show.ts';
 import type { CommandResult, TableFlags } from './admin-tables.ts';
 import { LondisteError } from './errors.ts';
+import { formatHandlers } from './handlers/index.ts';
 import { runLondisteUntilSignal } from './run-worker.ts';
 import type { LondisteConfig } from './settings.ts';
 import { fqName } from './tables.ts';
@@ -222,6 +223,14 @@ const REPLICATION: Cmd[] = [
     async run(admin, { args, out }) {
       const r = await admin.execute(args);
       for (const n of r.notes) out(n);
+    },
+  },
+  {
+    names: ['show-handlers'],
+    group: 'Replication extra',
+    help: 'show-handlers [NAME ...]  the handlers (with NAME: their arguments)',
+    async run(_admin, { args, out }) {
+      out(formatHandlers(args));
     },
   },
   {

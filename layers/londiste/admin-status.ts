@@ -104,7 +104,14 @@ export async function tableStatus(
   node: pg.Client,
   info: NodeInfo,
 ): Promise<void> {
-  const list = await getTableList(node, s.queue);
+  let list: Awaited<ReturnType<typeof getTableList>>;
+  try {
+    list = await getTableList(node, s.queue);
+  } catch (err) {
+    // A node without the londiste schema is still a reachable cascade node: say so under it.
+    st.details = [...(st.details ?? []), `Tables: unknown (${(err as Error).message.split('\n')[0]})`];
+    return;
+  }
   let ok = 0;
   let half = 0;
   let ignored = 0;

@@ -2,8 +2,25 @@
 // node's worker has replayed up to the tick its provider had at that moment — so that when it
 // returns, the tables hold at least what the provider held when the last copy finished. The
 // original waits for the table states only; a table can be `ok` with its replay still behind.
+import { CascadeError } from '../cascade/node.ts';
 import type { LondisteContext } from './admin-context.ts';
+import { LondisteError } from './errors.ts';
 import { getTableList } from './tables.ts';
+
+/** The session's bounded wait, its timeout naming Londiste's worker command. */
+async function waitFor(ctx: LondisteContext, what: string, check: () => Promise<boolean>): Promise<void> {
+  try {
+    await ctx.s.waitFor(what, check);
+  } catch (err) {
+    if (err instanceof CascadeError && err.kind === 'timeout')
+      throw new LondisteError(
+        'timeout',
+        `timed out waiting for ${what}; is the worker running? ("skytools londiste <ini> worker")`,
+        { cause: err },
+      );
+    throw err;
+  }
+}
 
 export interface WaitSyncResult {
   tables: number;
@@ -21,7 +38,7 @@ export async function waitSync(ctx: LondisteContext): Promise<WaitSyncResult> {
   const pending = new Set<string>();
   let reported = false;
   s.log.info('waiting until all tables are in sync');
-  await s.waitFor(`every table on ${me} to be ok`, async () => {
+  await waitFor(ctx, `every table on ${me} to be ok`, async () => {
     const local = (await getTableList(db, s.queue)).filter((t) => t.local);
     total = local.length;
     const notOk = local.filter((t) => t.mergeState !== 'ok').map((t) => t.tableName);
@@ -44,7 +61,7 @@ export async function waitSync(ctx: LondisteContext): Promise<WaitSyncResult> {
   const tick = await s.lastTick(provider);
   if (tick == null) return { tables: total, tick: null };
   s.log.info(`all tables ok; waiting for replay to reach tick ${tick} of ${provider}`);
-  await s.waitFor(`node ${me} to replay up to tick ${tick} of ${provider}`, async () => {
+  await waitFor(ctx, `node ${me} to replay up to tick ${tick} of ${provider}`, async () => {
     const t = (await s.nodeInfo(me)).workerLastTick;
     return t != null && t >= tick;
   });

@@ -10,6 +10,8 @@ import { type LondisteContext, registers, setLockTimeout } from './admin-context
 import { tableDdl, tableExists } from './admin-create.ts';
 import { expandNames } from './admin-names.ts';
 import { LondisteError } from './errors.ts';
+import { createHandlerString, type TableHandler } from './handler.ts';
+import { buildHandler } from './handlers/index.ts';
 import {
   fqName,
   getTableList,
@@ -24,7 +26,7 @@ import {
   setTableState,
   type TableInfo,
 } from './tables.ts';
-import { dbUrlencode, type UrlencRow } from './urlenc.ts';
+import type { UrlencRow } from './urlenc.ts';
 
 /** The add-table / change-handler / resync options (the original's flags). */
 export interface TableFlags {
@@ -57,23 +59,15 @@ export interface CommandResult {
 // ---- handler strings and trigger arguments ------------------------------------------------------
 
 /**
- * `name(arg=v&…)` as the original's create_handler_string; a name with '(' or an argument
- * without '=' or given twice is refused before anything changes.
+ * The handler a table would get (the registry's, layers/londiste/handlers/): an unknown handler
+ * or an argument it does not take is refused here, before anything changes.
  */
-export function handlerString(name: string, args: readonly string[] = []): string {
-  if (!/^[A-Za-z_][A-Za-z0-9_.]*$/.test(name))
-    throw new LondisteError('usage', `invalid handler name ${JSON.stringify(name)}`);
-  if (!args.length) return name;
-  const kv: UrlencRow = {};
-  for (const a of args) {
-    const eq = a.indexOf('=');
-    const key = (eq < 0 ? a : a.slice(0, eq)).trim();
-    if (!key)
-      throw new LondisteError('usage', `invalid handler argument ${JSON.stringify(a)}: expected key=value`);
-    if (key in kv) throw new LondisteError('usage', `handler argument ${key} given twice`);
-    kv[key] = eq < 0 ? '' : a.slice(eq + 1).trim();
+export function tableHandler(o: TableFlags, table: string, dest: string | null): TableHandler | null {
+  if (!o.handler) {
+    if (o.handlerArgs?.length) throw new LondisteError('usage', '--handler-arg needs --handler');
+    return null;
   }
-  return `${name}(${dbUrlencode(kv)})`;
+  return buildHandler(table, createHandlerString(o.handler, o.handlerArgs ?? []), dest);
 }
 
 const TRIGGER_FLAGS = /^[BAIUDLQJS]+$/;
@@ -185,8 +179,11 @@ export async function addTables(
   const isRoot = s.localInfo.nodeType === 'root';
   // Arguments that need no database are checked first.
   const tgargs = triggerArgs(o);
-  const handler = o.handler ? handlerString(o.handler, o.handlerArgs) : undefined;
-  if (!o.handler && o.handlerArgs?.length) throw new LondisteError('usage', '--handler-arg needs --handler');
+  // As the original: a handler that needs no table (e.g. one that queues the rows elsewhere)
+  // takes names that are not tables here.
+  const probe = tableHandler(o, 'unused.string', null);
+  const needsTable = probe?.needsTable() ?? true;
+  const handler = o.handler ? createHandlerString(o.handler, o.handlerArgs ?? []) : undefined;
   if (o.copyNode && o.findCopyNode)
     throw new LondisteError('usage', 'give --copy-node or --find-copy-node, not both');
   if (o.maxParallelCopy !== undefined && !(Number.isInteger(o.maxParallelCopy) && o.maxParallelCopy > 0))
@@ -212,6 +209,7 @@ export async function addTables(
       candidates: missing,
       done: local,
       force: o.force,
+      allowUnknown: !needsTable,
       what: 'table',
       hint: isRoot
         ? 'no such table in this database, or not a plain table'
@@ -258,7 +256,7 @@ export async function addTables(
           for (const stmt of await tableDdl(src, srcName, dest, full)) await dst.query(stmt);
           s.log.info(`table ${desc} created`);
         }
-      } else if (!exists) {
+      } else if (!exists && needsTable) {
         if (o.skipNonExisting) {
           warn(`table ${desc} does not exist on this node, skipping`);
           continue;
@@ -275,12 +273,13 @@ export async function addTables(
       else if (o.copyNode) attrs.copy_node = o.copyNode;
       if (!o.expectSync && o.skipTruncate) attrs.skip_truncate = '1';
       if (o.maxParallelCopy) attrs.max_parallel_copy = String(o.maxParallelCopy);
+      const h = tableHandler(o, tbl, dest);
       const r = await localAddTable(dst, q, tbl, {
-        triggerArgs: tgargs,
+        triggerArgs: h ? h.triggerArgs(tgargs) : tgargs,
         tableAttrs: attrs,
         destTable: dest !== tbl ? dest : null,
       });
-      note(res, r, s.log.warn);
+      note(res, r, (m) => s.log.warn(m));
     }
   });
   return res;
@@ -325,7 +324,7 @@ export async function removeTables(
       hint: 'not registered on this node; see "tables"',
     });
     for (const a of picked.already) res.notes.push(`Table not local: ${a}`);
-    for (const t of picked.names) note(res, await localRemoveTable(db, s.queue, t), s.log.warn);
+    for (const t of picked.names) note(res, await localRemoveTable(db, s.queue, t), (m) => s.log.warn(m));
   });
   return res;
 }
@@ -374,7 +373,7 @@ export async function resyncTables(
         const attrs = { ...byName.get(t)!.tableAttrs, copy_node: o.findCopyNode ? '?' : o.copyNode! };
         await setTableAttrs(db, q, t, attrs);
       }
-      note(res, await setTableState(db, q, t, null, null), s.log.warn);
+      note(res, await setTableState(db, q, t, null, null), (m) => s.log.warn(m));
     }
   });
   return res;
@@ -393,13 +392,13 @@ export async function changeHandler(
   if (!table)
     throw new LondisteError('usage', 'change-handler needs the table: change-handler TABLE [--handler=…]');
   const tbl = fqName(table);
-  const tgargs = triggerArgs(o);
-  if (!o.handler && o.handlerArgs?.length) throw new LondisteError('usage', '--handler-arg needs --handler');
-  const newHandler = o.handler ? handlerString(o.handler, o.handlerArgs) : undefined;
   await s.loadLocal();
   const db = await s.local();
   const t = (await getTableList(db, q)).find((x) => x.tableName === tbl && x.local);
   if (!t) throw new LondisteError('not_found', `table ${tbl} is not registered on this node; see "tables"`);
+  const h = tableHandler(o, tbl, t.destTable);
+  const tgargs = h ? h.triggerArgs(triggerArgs(o)) : triggerArgs(o);
+  const newHandler = o.handler ? createHandlerString(o.handler, o.handlerArgs ?? []) : undefined;
   const attrs: UrlencRow = { ...t.tableAttrs };
   if ((attrs.handler ?? undefined) === newHandler) {
     return { notes: ['Handler is already set to desired value, nothing done'], warnings: [] };
@@ -409,7 +408,7 @@ export async function changeHandler(
   const res: CommandResult = { notes: [], warnings: [] };
   await inTransaction(db, async () => {
     await setLockTimeout(db, ctx.cfg.lockTimeoutMs);
-    note(res, await localChangeHandler(db, q, tbl, tgargs, attrs), s.log.warn);
+    note(res, await localChangeHandler(db, q, tbl, tgargs, attrs), (m) => s.log.warn(m));
   });
   return res;
 }

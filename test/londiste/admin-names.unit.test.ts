@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { expandNames, globToRegExp } from '../../layers/londiste/admin-names.ts';
 import { formatRows } from '../../layers/londiste/admin-show.ts';
-import { handlerString, triggerArgs } from '../../layers/londiste/admin-tables.ts';
+import { tableHandler, triggerArgs } from '../../layers/londiste/admin-tables.ts';
 
 const candidates = ['public.a1', 'public.a2', 'public.b', 'x.a1', 'x.Big'];
 const done = ['public.c', 'x.c'];
@@ -60,20 +60,28 @@ describe('expandNames', () => {
   });
 });
 
-describe('handler strings and trigger arguments', () => {
-  it.each<[string, string[], string]>([
-    ['bulk', [], 'bulk'],
-    ['bulk', ['method=1'], 'bulk(method=1)'],
-    ['part', ['key=id', 'hash_mod=4', 'note=a b&c'], 'part(key=id&hash_mod=4&note=a+b%26c)'],
-    ['x', ['flag'], 'x(flag=)'],
-  ])('%s %j → %s', (name, args, out) => expect(handlerString(name, args)).toBe(out));
-
-  it.each<[string, string[], string]>([
-    ['bad(', [], 'invalid handler name "bad("'],
-    ['', [], 'invalid handler name ""'],
-    ['h', ['a=1', ' a =2'], 'handler argument a given twice'],
-    ['h', ['=1'], 'invalid handler argument "=1": expected key=value'],
-  ])('refuses %j %j', (name, args, msg) => expect(() => handlerString(name, args)).toThrow(msg));
+describe('handlers and trigger arguments', () => {
+  it('builds the table handler from the registry, refusing unknown handlers and arguments', () => {
+    expect(tableHandler({}, 'public.t', null)).toBeNull();
+    const h = tableHandler({ handler: 'londiste', handlerArgs: ['encoding=utf8'] }, 'public.t', 'public.t2');
+    expect([h?.name, h?.tableName, h?.destTable, h?.args]).toEqual([
+      'londiste',
+      'public.t',
+      'public.t2',
+      { encoding: 'utf8' },
+    ]);
+    expect(h?.needsTable()).toBe(true);
+    expect(() => tableHandler({ handler: 'nope' }, 'public.t', null)).toThrow(
+      'unknown handler "nope" (known: londiste',
+    );
+    expect(() => tableHandler({ handler: 'londiste', handlerArgs: ['method=1'] }, 'public.t', null)).toThrow(
+      'invalid handler argument: method',
+    );
+    expect(() => tableHandler({ handler: 'bad(' }, 'public.t', null)).toThrow('invalid handler name: bad(');
+    expect(() => tableHandler({ handlerArgs: ['a=1'] }, 'public.t', null)).toThrow(
+      '--handler-arg needs --handler',
+    );
+  });
 
   it('builds the trigger arguments as the original (custom args, then the magic words)', () => {
     expect(

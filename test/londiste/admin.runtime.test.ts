@@ -13,9 +13,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { register } from '../../cli/commands/londiste.ts';
 import { typeParsers } from '../../layers/db/connection.ts';
 import { reportError } from '../../layers/errors/exit.ts';
-import { install } from '../../layers/install/installer.ts';
 import type { LondisteError } from '../../layers/londiste/errors.ts';
-import { connectUrl, useCluster, waitUntil } from '../cascade/cluster.ts';
+import { useCluster, waitUntil } from '../cascade/cluster.ts';
 
 const f = useCluster(['R', 'B', 'L']);
 const dir = mkdtempSync(path.join(os.tmpdir(), 'londiste-admin-'));
@@ -96,14 +95,6 @@ const tableInfo = async (node: string) =>
 let rootSeqValue = 0;
 
 beforeAll(async () => {
-  for (const name of ['R', 'B', 'L']) {
-    const c = await connectUrl(f.c.nodes[name]!.url)();
-    try {
-      await install(c, { manifest: 'londiste/install.sql' });
-    } finally {
-      await c.end();
-    }
-  }
   await q(
     'R',
     `create table public.t1 (id int primary key, v text not null default 'x');
@@ -193,11 +184,17 @@ describe('skytools londiste setup', () => {
       [['add-table', 't3', 'nosuch'], 'not_found', 'table not available: public.nosuch'],
       [['add-table', 'zz*'], 'not_found', 'table not available: zz*'],
       [['add-table'], 'usage', 'no table given'],
-      [['add-table', 't3', '--handler=bad('], 'usage', 'invalid handler name "bad("'],
+      [['add-table', 't3', '--handler=bad('], 'usage', 'invalid handler name: bad('],
+      [['add-table', 't3', '--handler=nope'], 'not_found', 'unknown handler "nope"'],
       [
-        ['add-table', 't3', '--handler=h', '--handler-arg=a=1', '--handler-arg=a=2'],
+        ['add-table', 't3', '--handler=londiste', '--handler-arg=method=1'],
         'usage',
-        'handler argument a given twice',
+        'invalid handler argument: method',
+      ],
+      [
+        ['add-table', 't3', '--handler=londiste', '--handler-arg=encoding=a', '--handler-arg=encoding=b'],
+        'usage',
+        'multiple handler arguments: encoding',
       ],
       [['add-table', 't3', '--handler-arg=a=1'], 'usage', '--handler-arg needs --handler'],
       [['add-table', 't3', '--trigger-flags=XYZ'], 'usage', 'invalid --trigger-flags "XYZ"'],
@@ -247,10 +244,17 @@ describe('skytools londiste setup', () => {
       { tgname: '_londiste_cq_truncate', on_delete: false, on_insert: false },
     ]);
     expect(
-      await ok('R', 'add-table', 's1.*', '--handler=bulk', '--handler-arg=method=1', '--max-parallel-copy=3'),
+      await ok(
+        'R',
+        'add-table',
+        's1.*',
+        '--handler=londiste',
+        '--handler-arg=ignore_truncate=1',
+        '--max-parallel-copy=3',
+      ),
     ).toBe('Table added: s1.Big\n');
     const big = (await tableInfo('R')).find((x) => x.table_name === 's1.Big');
-    expect(big?.table_attrs).toBe('handler=bulk%28method%3D1%29&max_parallel_copy=3');
+    expect(big?.table_attrs).toBe('handler=londiste%28ignore_truncate%3D1%29&max_parallel_copy=3');
   });
 
   it('on a branch: a table missing here is an error naming --create; --create makes it from the provider', async () => {
@@ -442,9 +446,14 @@ describe('skytools londiste setup', () => {
 
   it('wait-sync waits for every table to be ok and then for replay to reach the provider', async () => {
     expect(await ok('R', 'wait-sync')).toBe('all 4 table(s) in sync\n');
+    expect(await ok('R', 'add-table', 't1', '--wait-sync')).toBe(
+      'Table already added: public.t1\nall 4 table(s) in sync\n',
+    );
     const slow = await run('B', 'wait-sync', '--timeout=1');
     expect(slow).toMatchObject({ code: 1, kind: 'timeout' });
-    expect(slow.err).toContain('timed out waiting for every table on B to be ok');
+    expect(slow.err).toContain(
+      'timed out waiting for every table on B to be ok; is the worker running? ("skytools londiste <ini> worker")',
+    );
     await q('B', "update londiste.table_info set merge_state = 'ok' where local");
     // All ok, but no worker has replayed anything: still waiting, now for the tick.
     await q('R', "select pgq.insert_event('cq', 'x', 'y')");
@@ -462,5 +471,72 @@ describe('skytools londiste setup', () => {
     expect((await f.c.info('B')).workerLastTick! >= tick).toBe(true);
     await f.c.stopWorker('B');
     await f.c.stopTicker('R');
+  });
+
+  it('execute runs DDL files on the root once per name, sends them as EXECUTE events, refuses elsewhere', async () => {
+    const ddl = path.join(dir, '001-note.sql');
+    writeFileSync(ddl, '--*-- Local-Table: public.t1\n\nalter table @public.t1@ add column note text;\n');
+    const skip = path.join(dir, '002-skip.sql');
+    writeFileSync(skip, '--*-- Need-Table: public.nosuch\ncreate table public.never (x int);\n');
+    expect(await ok('R', 'execute', ddl, skip)).toBe(
+      'Execute finished: 001-note.sql\nExecute finished: 002-skip.sql\n',
+    );
+    const cols = await q(
+      'R',
+      "select attname from pg_attribute where attrelid = 'public.t1'::regclass and attname = 'note'",
+    );
+    expect(cols.rows).toEqual([{ attname: 'note' }]);
+    expect((await q('R', "select to_regclass('public.never') is null as absent")).rows[0]!.absent).toBe(true);
+    const ev = await q(
+      'R',
+      "select ev_extra1, ev_extra2 from pgq.event_template where ev_type = 'EXECUTE' order by ev_id",
+    );
+    expect(ev.rows).toEqual([
+      { ev_extra1: '001-note.sql', ev_extra2: 'local-table=public.t1' },
+      { ev_extra1: '002-skip.sql', ev_extra2: 'need-table=public.nosuch' },
+    ]);
+    // Again: already applied, skipped with a warning, nothing run twice.
+    const again = await run('R', 'execute', ddl);
+    expect(again).toMatchObject({ code: 0, out: '' });
+    expect(again.err).toContain('001-note.sql');
+    expect(
+      (await q('R', "select count(*)::int as n from pgq.event_template where ev_type = 'EXECUTE'")).rows[0]!
+        .n,
+    ).toBe(2);
+    const bad = path.join(dir, '003-bad.sql');
+    writeFileSync(bad, '--*-- Local-Tabel: public.t1\nalter table public.t1 add column bad int;\n');
+    const refused = await run('R', 'execute', bad);
+    expect(refused).toMatchObject({ code: 1, kind: 'usage' });
+    expect(refused.err).toContain('invalid EXECUTE attribute "Local-Tabel"');
+    const onBranch = await run('B', 'execute', ddl);
+    expect(onBranch).toMatchObject({ code: 1, kind: 'state' });
+    expect(onBranch.err).toContain('execute runs on the root; B is a branch');
+  });
+
+  it('--find-copy-node walks up to the nearest node that replicates the table and creates it from there', async () => {
+    // s1.Big is local on the root only: the leaf's provider B cannot serve it.
+    expect((await run('L', 'add-table', 's1.Big', '--create')).kind).toBe('state');
+    expect(await ok('L', 'add-table', 's1.Big', '--create', '--find-copy-node')).toBe(
+      'Table added: s1.Big\n',
+    );
+    expect((await q('L', `select to_regclass('s1."Big"') is not null as made`)).rows[0]!.made).toBe(true);
+    const big = (await tableInfo('L')).find((x) => x.table_name === 's1.Big');
+    // the root's handler attributes are the root's; here the worker is told to find the source itself
+    expect(big).toMatchObject({ local: true, merge_state: null, table_attrs: 'copy_node=%3F' });
+    const r = await run('L', 'add-table', 't2', '--copy-node=L');
+    expect(r.err).toContain('--copy-node cannot be this node itself');
+    expect((await run('L', 'add-table', 't2', '--copy-node=nobody')).err).toContain(
+      '--copy-node nobody: no such member of queue cq',
+    );
+  });
+
+  it('show-handlers lists the registry, one handler with its arguments, and refuses unknown names', async () => {
+    expect(await ok('L', 'show-handlers')).toMatch(/^londiste - Default Londiste handler/m);
+    const one = await ok('L', 'show-handlers', 'londiste');
+    expect(one).toContain('Parameters:\n  encoding=ENC - ');
+    expect(one).toContain('  ignore_truncate=BOOL - ');
+    const bad = await run('L', 'show-handlers', 'nope');
+    expect(bad).toMatchObject({ code: 1, kind: 'not_found' });
+    expect(bad.err).toContain('unknown handler "nope"');
   });
 });

@@ -9,9 +9,9 @@ language sql
 stable
 as $$
     select case when i_eq_ok
-                then pg_catalog.format('(_pgq_n.%1$s is distinct from _pgq_o.%1$s)', pg_catalog.quote_ident(i_col))
+                then pg_catalog.format('(_pgq_n.%1$s is distinct from _pgq_o.%1$s)', pgq._trigger_field(i_col))
                 else pg_catalog.format('(%s is distinct from %s)',
-                                       pgq._trigger_outexpr('_pgq_n.' || pg_catalog.quote_ident(i_col), i_type),
-                                       pgq._trigger_outexpr('_pgq_o.' || pg_catalog.quote_ident(i_col), i_type))
+                                       pgq._trigger_outexpr('_pgq_n.' || pgq._trigger_field(i_col), i_type),
+                                       pgq._trigger_outexpr('_pgq_o.' || pgq._trigger_field(i_col), i_type))
            end;
 $$;

@@ -9,6 +9,6 @@ stable
 as $$
     select pg_catalog.quote_literal(pg_catalog.quote_ident(i_col) || '=')
            || ' || coalesce(pg_catalog.quote_literal('
-           || pgq._trigger_outexpr(i_rec || '.' || pg_catalog.quote_ident(i_col), i_type)
+           || pgq._trigger_outexpr(i_rec || '.' || pgq._trigger_field(i_col), i_type)
            || '), pgq._trigger_error(''logtriga: Unexpected NULL key value''))';
 $$;
