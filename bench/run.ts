@@ -1,8 +1,9 @@
 // `npm run bench -- [suite ...]`: side-by-side benchmarks against the originals, measured in the
 // same run on the same server. Prints a table; never fails on timings (benchmarks are not tests).
 // Suites: pgq (producer + triggers + ticker pass), triggers (every trigger workload + pgbench-like
-// producer), ticker (the ticker pass over 10 … 5,000 queues), consumer (drain rate, latency), wal.
-// Default: pgq.
+// producer), ticker (the ticker pass over 10 … 5,000 queues), consumer (drain rate, latency),
+// londiste (add-table, drain, producer: ours vs londiste3, native logical replication, raw COPY),
+// wal. Default: pgq.
 import { type BenchRow, benchProducer, createBenchDbs } from './pgq.ts';
 
 // Suites contributed as separate modules are loaded by path, so a missing one is reported at
@@ -120,6 +121,16 @@ const SUITES: Record<string, () => Promise<void>> = {
       latencySeconds: Number(process.env.BENCH_LATENCY_SECONDS ?? 10),
       drain: process.env.BENCH_DRAIN !== '0',
       ...(process.env.BENCH_LATENCY ? { setups: process.env.BENCH_LATENCY.split(',') } : {}),
+    });
+  },
+  londiste: async () => {
+    const { benchLondiste } = await import('./londiste.ts');
+    await benchLondiste({
+      adminUrl: C_URL,
+      rows: Number(process.env.BENCH_ROWS ?? 1_000_000),
+      events: Number(process.env.BENCH_EVENTS ?? 100_000),
+      rounds: Number(process.env.BENCH_ROUNDS ?? 2),
+      clients: Number(process.env.BENCH_CLIENTS ?? 8),
     });
   },
   wal: async () => {
