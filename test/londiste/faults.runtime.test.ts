@@ -177,44 +177,6 @@ describe('londiste faults on root → branch → leaf', () => {
     }, 120_000);
   }
 
-  it('provider and subscriber sessions cut during the copies: the table reaches ok and is equal', async () => {
-    const { s } = f;
-    const t = 'public.t_copy';
-    for (const n of NODES) await s.db(n).query(DDL(t));
-    await s.db('root').query(`insert into ${t} select g, 'c' || g, g from generate_series(1, 30000) g`);
-    const w = writer(s, ['public.t_main', t]);
-    let stop = false;
-    let cuts = 0;
-    // while any copy runs, cut one node's sessions every 1.5 s, round robin
-    const cutter = (async () => {
-      while (!stop) {
-        await new Promise((r) => setTimeout(r, 1500));
-        if (stop || cuts >= 6) break;
-        await terminate(s, NODES[cuts % 3]!);
-        cuts++;
-      }
-    })();
-    await londiste(s, 'root', (a) => a.addTables([t]));
-    await londiste(s, 'branch', (a) => a.addTables([t]));
-    await waitOk(s, 'branch', t, 120_000);
-    const leafAdd = await (async () => {
-      for (;;) {
-        try {
-          return await londiste(s, 'leaf', (a) => a.addTables([t]));
-        } catch (err) {
-          if (!/terminat/i.test(String(err))) throw err;
-        }
-      }
-    })();
-    void leafAdd;
-    await waitOk(s, 'leaf', t, 120_000);
-    stop = true;
-    await cutter;
-    expect(cuts).toBeGreaterThan(0);
-    await w.stop();
-    await expectEqual(s, ['public.t_main', t]);
-  }, 240_000);
-
   it('a leaf table missing a column: named error, table failed and skipped, others go on; resync fixes it', async () => {
     const { s } = f;
     const t = 'public.t_miss';
@@ -291,4 +253,42 @@ describe('londiste faults on root → branch → leaf', () => {
     await waitOk(s, 'leaf', t);
     await expectEqual(s, [t, 'public.t_main']);
   }, 180_000);
+
+  it('provider and subscriber sessions cut during the copies: the table reaches ok and is equal', async () => {
+    const { s } = f;
+    const t = 'public.t_copy';
+    for (const n of NODES) await s.db(n).query(DDL(t));
+    await s.db('root').query(`insert into ${t} select g, 'c' || g, g from generate_series(1, 30000) g`);
+    const w = writer(s, ['public.t_main', t]);
+    let stop = false;
+    let cuts = 0;
+    // while any copy runs, cut one node's sessions every 1.5 s, round robin
+    const cutter = (async () => {
+      while (!stop) {
+        await new Promise((r) => setTimeout(r, 1500));
+        if (stop || cuts >= 6) break;
+        await terminate(s, NODES[cuts % 3]!);
+        cuts++;
+      }
+    })();
+    await londiste(s, 'root', (a) => a.addTables([t]));
+    await londiste(s, 'branch', (a) => a.addTables([t]));
+    await waitOk(s, 'branch', t, 120_000);
+    const leafAdd = await (async () => {
+      for (;;) {
+        try {
+          return await londiste(s, 'leaf', (a) => a.addTables([t]));
+        } catch (err) {
+          if (!/terminat/i.test(String(err))) throw err;
+        }
+      }
+    })();
+    void leafAdd;
+    await waitOk(s, 'leaf', t, 120_000);
+    stop = true;
+    await cutter;
+    expect(cuts).toBeGreaterThan(0);
+    await w.stop();
+    await expectEqual(s, ['public.t_main', t]);
+  }, 240_000);
 });

@@ -216,16 +216,6 @@ describe.runIf(ready)('skytools londiste on nodes running the original extension
       const applied = await dbs[node].query('select count(*)::int as n from londiste.applied_execute');
       expect(applied.rows[0].n).toBe(1);
     }
-    const diag = async () =>
-      JSON.stringify({
-        root: (await dbs.root.query('select * from orders where id = 9999')).rows,
-        leaf: (await dbs.leaf.query('select * from orders where id = 9999')).rows,
-        tick: (await dbs.leaf.query('select * from pgq_node.local_state')).rows,
-        rootTick: (await dbs.root.query('select max(tick_id) from pgq.tick')).rows,
-      });
-    console.log('DIAG after wait-sync', await diag());
-    await new Promise((r) => setTimeout(r, 10000));
-    console.log('DIAG 10s later', await diag());
     expect(await fingerprint('leaf', 'orders')).toEqual(await fingerprint('root', 'orders'));
   }, 90_000);
 });
