@@ -190,7 +190,7 @@ export class CascadeWorker {
   /** One step: refresh state, then (branch/leaf) one batch from the provider or (root) watermark duty. */
   async workOnce(): Promise<WorkResult> {
     const local = await this.localClient();
-    const { queue, worker } = this.opts;
+    const { queue } = this.opts;
     const state = await this.refreshState(local);
     if (state.paused) return { kind: 'paused' };
     const node = await getNodeInfo(local, queue);
@@ -214,7 +214,7 @@ export class CascadeWorker {
     }
     const provider = await this.providerClient(state.providerLocation);
 
-    const b = (await provider.query('select * from pgq.next_batch_info($1, $2)', [queue, worker])).rows[0];
+    const b = await this.nextBatch(provider, node);
     if (!b || b.batch_id == null) {
       const res = await this.onIdle(local, provider);
       await this.clearError(local, state);
@@ -271,6 +271,16 @@ export class CascadeWorker {
     };
     this.opts.onBatch?.(res);
     return res;
+  }
+
+  /**
+   * Opens (or re-reads) the next batch at the provider: the row of pgq.next_batch_info, batch_id
+   * null when there is none. A subclass may ask for bigger batches (next_batch_custom) where
+   * skipping ticks is sound — never on a branch, whose local ticks must be the provider's.
+   */
+  protected async nextBatch(provider: pg.Client, _node: NodeInfo): Promise<pg.QueryResultRow | undefined> {
+    const { queue, worker } = this.opts;
+    return (await provider.query('select * from pgq.next_batch_info($1, $2)', [queue, worker])).rows[0];
   }
 
   /**

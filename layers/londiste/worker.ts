@@ -9,7 +9,7 @@
 // class in copy mode (copyTable set) is the copy job: its own consumer `<worker>.copy.<table>`
 // registered at the provider, the COPY itself, then replay of that one table until the handover.
 import type pg from 'pg';
-import { getConsumerState, getNodeInfo, nodeCmd } from '../cascade/node.ts';
+import { getConsumerState, getNodeInfo, type NodeInfo, nodeCmd } from '../cascade/node.ts';
 import {
   type CascadeBatch,
   CascadeWorker,
@@ -47,6 +47,11 @@ export interface LondisteWorkerOptions extends CascadeWorkerOptions {
   launcher?: CopyLauncher;
   /** A dead copy job is relaunched at most this often per table (default 5 s). */
   relaunchIntervalMs?: number;
+  /**
+   * A leaf catching up a backlog reads batches of about this many events, spanning several
+   * ticks (default 20000; 0: one tick per batch, as the original).
+   */
+  catchUpBatchEvents?: number;
   /** Root: how often sequences are checked and published (default: every step). */
   seqCheckPeriodMs?: number;
   /**
@@ -153,6 +158,36 @@ export class LondisteWorker extends CascadeWorker {
       if (isTableDefinitionError(err)) this.failedTable = { table: t.name, message: (err as Error).message };
       throw err;
     }
+  }
+
+  /**
+   * Catching up a backlog on a leaf (or in a copy job before its handover): one batch may span
+   * several ticks, up to about catchUpBatchEvents events — fewer round trips per event. Only when
+   * that many are known to be waiting (pgq.get_consumer_info's pending_events), so a caught-up
+   * worker never waits for a batch to fill; never on a branch (its ticks must be the provider's)
+   * and never in do-sync (the copy job must stop exactly at the handover tick).
+   */
+  protected override async nextBatch(provider: pg.Client, node: NodeInfo) {
+    const target = this.lopts.catchUpBatchEvents ?? 20_000;
+    const copyState = this.copyOf ? this.tables.get(this.copyOf)?.stateName : undefined;
+    const mayMerge = target > 0 && (this.copyOf ? copyState === 'catching-up' : node.nodeType === 'leaf');
+    if (mayMerge) {
+      const info = await provider.query(
+        'select pending_events, current_batch from pgq.get_consumer_info($1, $2)',
+        [this.opts.queue, this.opts.worker],
+      );
+      const row = info.rows[0];
+      const pending = row?.pending_events == null ? 0 : Number(row.pending_events);
+      if (row && row.current_batch == null && pending >= 2 * target) {
+        const r = await provider.query(
+          `select batch_id, cur_tick_id, prev_tick_id, cur_tick_time, prev_tick_time, cur_tick_event_seq
+             from pgq.next_batch_custom($1, $2, null, $3, null)`,
+          [this.opts.queue, this.opts.worker, target],
+        );
+        if (r.rows[0]?.batch_id != null) return r.rows[0];
+      }
+    }
+    return super.nextBatch(provider, node);
   }
 
   // ---- the state machine, outside the batch transaction -------------------------------------
