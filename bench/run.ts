@@ -1,6 +1,7 @@
 // `npm run bench -- [suite ...]`: side-by-side benchmarks against the originals, measured in the
 // same run on the same server. Prints a table; never fails on timings (benchmarks are not tests).
-// Suites: pgq (producer + triggers), consumer (drain rate, latency), wal. Default: pgq.
+// Suites: pgq (producer + triggers), triggers (every trigger workload + pgbench-like producer),
+// consumer (drain rate, latency), wal. Default: pgq.
 import { type BenchRow, benchProducer, createBenchDbs } from './pgq.ts';
 
 // Suites contributed as separate modules are loaded by path, so a missing one is reported at
@@ -43,8 +44,55 @@ async function suitePgq() {
   }
 }
 
+// Triggers against the C ones: every table × workload × trigger, then the pgbench-like producer.
+async function suiteTriggers() {
+  const rows = Number(process.env.BENCH_TRIGGER_ROWS ?? 10_000);
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
+  const dbs = await createBenchDbs(C_URL, 'trg');
+  try {
+    const { benchTriggerMatrix, benchProducerTps } = await import('./triggers.ts');
+    console.log(
+      `\ntriggers: µs per row (statement included), ${rows} rows, best of ${rounds} alternating runs`,
+    );
+    console.log(
+      `${'table workload, trigger'.padEnd(44)} ${'ours µs/row'.padStart(11)} ${'C µs/row'.padStart(9)} ${'ours÷C'.padStart(7)}   CPU: ${'ours'.padStart(7)} ${'C'.padStart(7)} ${'ours÷C'.padStart(7)}`,
+    );
+    await benchTriggerMatrix({
+      cUrl: dbs.urls.c,
+      oursUrl: dbs.urls.ours,
+      rows,
+      rounds,
+      ...(process.env.BENCH_TRIGGERS ? { triggers: process.env.BENCH_TRIGGERS.split(',') as never } : {}),
+      onRow: (r) =>
+        console.log(
+          `${r.name.padEnd(44)} ${r.oursUsPerOp.toFixed(2).padStart(11)} ${r.cUsPerOp.toFixed(2).padStart(9)} ${r.ratio.toFixed(2).padStart(7)}` +
+            (r.cpuRatio === undefined
+              ? ''
+              : `        ${r.oursCpuUs?.toFixed(2).padStart(7)} ${r.cCpuUs?.toFixed(2).padStart(7)} ${r.cpuRatio.toFixed(2).padStart(7)}`),
+        ),
+    });
+    const seconds = Number(process.env.BENCH_TPS_SECONDS ?? 5);
+    console.log(`\nproducer (pgbench, ${seconds} s per run, best of 3 alternating runs): tps`);
+    console.log(
+      `${'transaction'.padEnd(64)} ${'ours'.padStart(7)} ${'C'.padStart(7)} ${'ours÷C'.padStart(7)}`,
+    );
+    await benchProducerTps({
+      cUrl: dbs.urls.c,
+      oursUrl: dbs.urls.ours,
+      seconds,
+      onRow: (r) =>
+        console.log(
+          `${r.name.padEnd(64)} ${String(r.oursTps).padStart(7)} ${String(r.cTps).padStart(7)} ${r.ratio.toFixed(2).padStart(7)}`,
+        ),
+    }).catch((err: Error) => console.log(`producer: not run (${err.message})`));
+  } finally {
+    await dbs.cleanup();
+  }
+}
+
 const SUITES: Record<string, () => Promise<void>> = {
   pgq: suitePgq,
+  triggers: suiteTriggers,
   consumer: async () => {
     const { benchConsumer } = await import('./consumer.ts');
     await benchConsumer({

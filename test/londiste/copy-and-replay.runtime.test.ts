@@ -60,5 +60,5 @@ describe('londiste copy and replay (root → leaf)', () => {
       .query("select consumer_name from pgq_node.local_state where consumer_name like '%.copy.%'");
     expect(copyConsumers.rows).toEqual([]);
     console.log(`add-table → ok: ${tookMs} ms`);
-  });
+  }, 150_000);
 });

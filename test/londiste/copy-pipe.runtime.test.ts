@@ -8,7 +8,7 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commonColumns } from '../../layers/londiste/copy/columns.ts';
 import { copyApplicationName, copyTable } from '../../layers/londiste/copy/pipe.ts';
-import type { CopyProgress } from '../../layers/londiste/copy/progress.ts';
+import { type CopyProgress, readRunningCopies } from '../../layers/londiste/copy/progress.ts';
 import { createDatabase, type TestDb } from '../support/db.ts';
 
 let provider: TestDb & { drop(): Promise<void> };
@@ -44,7 +44,12 @@ beforeAll(async () => {
     insert into big select i, md5(i::text), i % 1000, now() from generate_series(1, 200000) i;
     analyze big`);
   await subscriber.query(`${VALUES_TABLE};
-    create table big (id bigint primary key, v text, n int, ts timestamptz)`);
+    create table big (id bigint primary key, v text, n int, ts timestamptz);
+    -- A COPY into gated waits on its first row while another session holds advisory lock 4242.
+    create table gated (id bigint);
+    create function gate() returns trigger language plpgsql as
+      $$ begin perform pg_advisory_lock_shared(4242); perform pg_advisory_unlock_shared(4242); return new; end $$;
+    create trigger gate before insert on gated for each row execute function gate()`);
   [src, dst] = await Promise.all([provider.connect(), subscriber.connect()]);
 });
 
@@ -152,6 +157,28 @@ describe('copyTable', () => {
     expect(page.rows.map((x) => x.frozen)).toEqual([true, true, true, true, true]);
   });
 
+  it('counts rows of the binary format as they pass', async () => {
+    await subscriber.query('truncate big');
+    const counted: number[] = [];
+    const r = await inTx(() =>
+      copyTable(src, dst, {
+        srcTable: 'public.big',
+        dstTable: 'public.big',
+        columns: ['id', 'v', 'n', 'ts'],
+        condition: 'id <= 30000',
+        format: 'binary',
+        progressIntervalMs: 0,
+        onProgress: (p) => {
+          if (!p.done) counted.push(p.rows);
+        },
+      }),
+    );
+    expect(r.rows).toBe(30000);
+    // The last chunk holds the trailer: the count before the final report is already exact.
+    expect(counted.at(-1)).toBe(30000);
+    expect(counted.length).toBeGreaterThan(1);
+  });
+
   it('reports progress with rows, bytes, rate and an ETA from the provider estimate', async () => {
     await subscriber.query('truncate big');
     const seen: CopyProgress[] = [];
@@ -176,38 +203,36 @@ describe('copyTable', () => {
     expect((await subscriber.one('select count(*)::int as n from big')).n).toBe(200000);
   });
 
-  it('sets application_name for status (pg_stat_progress_copy) and cuts it to 63 bytes on a character boundary', async () => {
+  it('sets application_name, by which status finds the running copy in pg_stat_progress_copy; cut to 63 bytes on a character boundary', async () => {
     expect(copyApplicationName('public.big')).toBe('londiste copy public.big');
     const long = `public.${'é'.repeat(40)}`;
     const name = copyApplicationName(long);
     expect(Buffer.byteLength(name)).toBeLessThanOrEqual(63);
     expect(long.startsWith(name.slice('londiste copy '.length))).toBe(true);
-    const seen: string[] = [];
-    await subscriber.query('truncate big');
-    await inTx(() =>
-      copyTable(src, dst, {
-        srcTable: 'public.big',
-        dstTable: 'public.big',
-        columns: ['id'],
-        progressIntervalMs: 0,
-        onProgress: () => {
-          if (seen.length === 0) {
-            seen.push('pending');
-            void subscriber
-              .query(
-                `select a.application_name, p.command, p.type from pg_stat_progress_copy p
-                   join pg_stat_activity a using (pid) where p.datname = current_database()`,
-              )
-              .then((x) => seen.push(...x.rows.map((r) => `${r.application_name}|${r.command}|${r.type}`)));
-          }
-        },
-      }),
+    // The subscriber's COPY waits on its first row (gated) until the test has seen it in
+    // pg_stat_progress_copy.
+    const holder = await subscriber.connect();
+    await holder.query('select pg_advisory_lock(4242)');
+    const copy = inTx(() =>
+      copyTable(src, dst, { srcTable: 'public.big', dstTable: 'public.gated', columns: ['id'] }),
     );
-    for (let i = 0; i < 100 && seen.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(seen).toContain('londiste copy public.big|COPY FROM|PIPE');
+    let running: Awaited<ReturnType<typeof readRunningCopies>> = [];
+    for (let i = 0; i < 500 && running.length === 0; i++) {
+      running = await readRunningCopies(subscriber.pool);
+      if (running.length === 0) await new Promise((r) => setTimeout(r, 20));
+    }
+    await holder.query('select pg_advisory_unlock(4242)');
+    expect((await copy).rows).toBe(200000);
+    expect(running).toMatchObject([{ table: 'public.gated', pid: expect.any(Number), tuples: 0 }]);
+    expect(running[0]?.startedAt).toBeInstanceOf(Date);
   });
 
   it('a provider connection killed mid-copy fails the copy; the subscriber rolls back cleanly', async () => {
+    // The provider's COPY sends 5000 rows, then waits (in the condition) on a lock the test holds.
+    await provider.query(`create function src_gate() returns boolean language plpgsql as
+      $$ begin perform pg_advisory_lock_shared(4343); perform pg_advisory_unlock_shared(4343); return true; end $$`);
+    const holder = await provider.connect();
+    await holder.query('select pg_advisory_lock(4343)');
     await subscriber.query('truncate big');
     const victim = await provider.connect();
     await victim.query('begin transaction isolation level repeatable read');
@@ -218,6 +243,7 @@ describe('copyTable', () => {
       srcTable: 'public.big',
       dstTable: 'public.big',
       columns: ['id', 'v', 'n', 'ts'],
+      condition: 'id <= 5000 or src_gate()',
       progressIntervalMs: 0,
       onProgress: (p) => {
         if (!killed && p.rows > 0) {
@@ -226,12 +252,42 @@ describe('copyTable', () => {
         }
       },
     }).catch((e) => e);
+    await holder.query('select pg_advisory_unlock(4343)');
     expect(killed).toBe(true);
     expect(err).toMatchObject({ name: 'LondisteError', kind: 'copy_failed' });
     expect(err.message).toMatch(/copy of public\.big → public\.big failed/);
     await dst.query('rollback');
     expect((await dst.query('select 1 as ok')).rows[0].ok).toBe(1);
     expect((await subscriber.one('select count(*)::int as n from big')).n).toBe(0);
+    expect(await stuckCopies()).toEqual([]);
+  });
+
+  it('a subscriber connection killed mid-copy fails the copy; the provider COPY is cancelled and its connection stays usable', async () => {
+    // The subscriber's COPY waits on its first row (the gated table's trigger, a lock the test
+    // holds) while the provider is still sending.
+    const holder = await subscriber.connect();
+    await holder.query('select pg_advisory_lock(4242)');
+    const victim = await subscriber.connect();
+    const pid = (await victim.query('select pg_backend_pid() as pid')).rows[0].pid;
+    await src.query('begin transaction isolation level repeatable read');
+    let killed = false;
+    const err = await copyTable(src, victim, {
+      srcTable: 'public.big',
+      dstTable: 'public.gated',
+      columns: ['id'],
+      progressIntervalMs: 0,
+      onProgress: (p) => {
+        if (!killed && p.rows > 0) {
+          killed = true;
+          void subscriber.query('select pg_terminate_backend($1)', [pid]);
+        }
+      },
+    }).catch((e) => e);
+    await holder.query('select pg_advisory_unlock(4242)');
+    expect(killed).toBe(true);
+    expect(err).toMatchObject({ name: 'LondisteError', kind: 'copy_failed' });
+    await src.query('rollback');
+    expect((await src.query('select 1 as ok')).rows[0].ok).toBe(1);
     expect(await stuckCopies()).toEqual([]);
   });
 

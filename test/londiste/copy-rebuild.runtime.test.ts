@@ -81,6 +81,40 @@ describe('rebuildStructure', () => {
     expect(await catalog('public.r')).toEqual(before);
   });
 
+  it('a failing parallel build fails the rebuild after every other build has ended, and runs nothing after it', async () => {
+    await db.query(
+      'create table dupes (a int, b int); insert into dupes select 1, i from generate_series(1, 20000) i',
+    );
+    const statements = [
+      'CREATE INDEX dupes_b ON public.dupes USING btree (b)',
+      'CREATE UNIQUE INDEX dupes_a ON public.dupes USING btree (a)',
+      'CREATE INDEX dupes_ab ON public.dupes USING btree (a, b)',
+      "COMMENT ON INDEX public.dupes_b IS 'after'",
+    ];
+    const err = await rebuildStructure(client, statements, {
+      table: 'public.dupes',
+      parallel: 2,
+      connect: () => db.connect(),
+    }).catch((e) => e);
+    expect(err).toMatchObject({
+      kind: 'copy_failed',
+      message: expect.stringContaining('could not create unique index'),
+    });
+    const left = await db.query(
+      `select c.relname, obj_description(c.oid, 'pg_class') as comment from pg_index i join pg_class c on c.oid = i.indexrelid
+        where i.indrelid = 'public.dupes'::regclass order by 1`,
+    );
+    // The other worker carried on with the queue; nothing of the sequential part ran.
+    expect(left.rows).toEqual([
+      { relname: 'dupes_ab', comment: null },
+      { relname: 'dupes_b', comment: null },
+    ]);
+    const running = await db.query(
+      `select count(*)::int as n from pg_stat_activity where query ilike 'create%index%dupes%' and state = 'active'`,
+    );
+    expect(running.rows[0].n).toBe(0);
+  });
+
   it('refuses parallel builds without a way to connect', async () => {
     await expect(rebuildStructure(client, [], { table: 'public.r', parallel: 2 })).rejects.toMatchObject({
       kind: 'usage',

@@ -10,8 +10,14 @@ describe('londiste set events (root → leaf)', () => {
   const addOnBoth = async (table: string) => {
     const { s } = f;
     await s.db('root').query('select * from londiste.local_add_table($1, $2)', [s.queue, table]);
-    await waitUntil(`leaf knows ${table}`, async () =>
-      (await s.db('leaf').query('select 1 from londiste.get_table_list($1) where table_name = $2', [s.queue, table])).rows.length > 0,
+    await waitUntil(
+      `leaf knows ${table}`,
+      async () =>
+        (
+          await s
+            .db('leaf')
+            .query('select 1 from londiste.get_table_list($1) where table_name = $2', [s.queue, table])
+        ).rows.length > 0,
     );
     const r = await s.db('leaf').one('select * from londiste.local_add_table($1, $2)', [s.queue, table]);
     expect(r.ret_code).toBe(200);
@@ -22,9 +28,11 @@ describe('londiste set events (root → leaf)', () => {
     const { s } = f;
     for (const n of ['root', 'leaf']) {
       await s.db(n).query('create table public.customer (id int primary key, name text)');
-      await s.db(n).query(
-        'create table public.orders (id int primary key, customer int not null references public.customer, total numeric)',
-      );
+      await s
+        .db(n)
+        .query(
+          'create table public.orders (id int primary key, customer int not null references public.customer, total numeric)',
+        );
       await s.db(n).query('create sequence public.order_no');
     }
     await s.db('root').query("insert into customer select g, 'c' || g from generate_series(1, 50) g");
@@ -38,12 +46,16 @@ describe('londiste set events (root → leaf)', () => {
     await addOnBoth('public.customer');
     await addOnBoth('public.orders');
     await waitUntil('fkey restored on the leaf', async () => {
-      const r = await s.db('leaf').query(
-        "select convalidated from pg_constraint where conrelid = 'public.orders'::regclass and contype = 'f'",
-      );
+      const r = await s
+        .db('leaf')
+        .query(
+          "select convalidated from pg_constraint where conrelid = 'public.orders'::regclass and contype = 'f'",
+        );
       return r.rows.length === 1 && r.rows[0].convalidated === true;
     });
-    expect((await s.db('leaf').query('select count(*)::int as n from londiste.pending_fkeys')).rows[0].n).toBe(0);
+    expect(
+      (await s.db('leaf').query('select count(*)::int as n from londiste.pending_fkeys')).rows[0].n,
+    ).toBe(0);
     await s.db('root').query("insert into customer values (51, 'new')");
     await s.db('root').query('insert into orders values (501, 51, 9.5)');
     await s.caughtUp('leaf', 'root');
@@ -53,12 +65,27 @@ describe('londiste set events (root → leaf)', () => {
 
   it('moves a sequence on the leaf after the root publishes it', async () => {
     const { s } = f;
-    expect((await s.db('root').one('select * from londiste.local_add_seq($1, $2)', [s.queue, 'public.order_no'])).ret_code).toBe(200);
+    expect(
+      (await s.db('root').one('select * from londiste.local_add_seq($1, $2)', [s.queue, 'public.order_no']))
+        .ret_code,
+    ).toBe(200);
     await s.db('root').query("select setval('public.order_no', 1234)");
-    await waitUntil('leaf knows the sequence', async () =>
-      (await s.db('leaf').query('select 1 from londiste.get_seq_list($1) where seq_name = $2', [s.queue, 'public.order_no'])).rows.length > 0,
+    await waitUntil(
+      'leaf knows the sequence',
+      async () =>
+        (
+          await s
+            .db('leaf')
+            .query('select 1 from londiste.get_seq_list($1) where seq_name = $2', [
+              s.queue,
+              'public.order_no',
+            ])
+        ).rows.length > 0,
     );
-    expect((await s.db('leaf').one('select * from londiste.local_add_seq($1, $2)', [s.queue, 'public.order_no'])).ret_code).toBe(200);
+    expect(
+      (await s.db('leaf').one('select * from londiste.local_add_seq($1, $2)', [s.queue, 'public.order_no']))
+        .ret_code,
+    ).toBe(200);
     await s.db('root').query("select setval('public.order_no', 5000)");
     await waitUntil('sequence moved on the leaf', async () => {
       const r = await s.db('leaf').one('select last_value from public.order_no');
@@ -70,11 +97,9 @@ describe('londiste set events (root → leaf)', () => {
     const { s } = f;
     await s.db('root').query('insert into orders values (502, 1, 1)');
     const sql = 'alter table public.orders add column note text;';
-    const start = await s.db('root').one('select * from londiste.execute_start($1, $2, $3, true, null)', [
-      s.queue,
-      'add-note.sql',
-      sql,
-    ]);
+    const start = await s
+      .db('root')
+      .one('select * from londiste.execute_start($1, $2, $3, true, null)', [s.queue, 'add-note.sql', sql]);
     expect(start.ret_code).toBe(200);
     await s.db('root').query(sql);
     await s.db('root').one('select * from londiste.execute_finish($1, $2)', [s.queue, 'add-note.sql']);
@@ -82,7 +107,9 @@ describe('londiste set events (root → leaf)', () => {
     await s.caughtUp('leaf', 'root');
     const note = await s.db('leaf').one('select note from orders where id = 503');
     expect(note.note).toBe('after the alter');
-    const applied = await s.db('leaf').query('select execute_file from londiste.applied_execute where queue_name = $1', [s.queue]);
+    const applied = await s
+      .db('leaf')
+      .query('select execute_file from londiste.applied_execute where queue_name = $1', [s.queue]);
     expect(applied.rows.map((r) => r.execute_file)).toEqual(['add-note.sql']);
     expect(await s.fingerprint('leaf', 'orders')).toEqual(await s.fingerprint('root', 'orders'));
   });

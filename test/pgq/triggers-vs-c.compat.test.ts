@@ -23,6 +23,10 @@ const ALL = 'after insert or update or delete';
 const trig = (table: string, name: string, fn: string, args: string, when = ALL) =>
   `create trigger ${name} ${when} on ${table} for each row execute procedure pgq.${fn}(${args})`;
 
+const MULTI_ROW = '20 mixed columns, multi-row statements, DateStyle / bytea_output / TimeZone variants';
+/** Scenarios whose events are compared as a set (multi-row statements after updates). */
+const UNORDERED = new Set([MULTI_ROW]);
+
 /** Scenarios: each is a list of statements run one by one (errors recorded, not fatal). */
 const scenarios: Record<string, string[]> = {
   'many column types, all three triggers, insert/update/delete/truncate': [
@@ -51,6 +55,44 @@ const scenarios: Record<string, string[]> = {
     'delete from s.t1 where id = 2',
     'delete from s.t1 where id = 3',
     'truncate s.t1',
+  ],
+  // the bench's 20-column table: multi-row INSERT … SELECT, UPDATE and DELETE, with odd text,
+  // non-ASCII, control characters, NULLs and the settings that change types' output text
+  [MULTI_ROW]: [
+    `create table s.t20 (id int8 primary key, a int4, b bigint, c numeric, d text, e text, f boolean,
+       g timestamptz, h date, i bytea, j json, k int4[], l text[], m text, n int4, o numeric, p boolean,
+       q timestamptz, r varchar(20), s jsonb)`,
+    trig('s.t20', 'tj', 'jsontriga', "'q', 'backup'"),
+    trig('s.t20', 'tl', 'logutriga', "'q', 'backup'"),
+    trig('s.t20', 'ts', 'sqltriga', "'q', 'backup'"),
+    `insert into s.t20 select i, i % 1000, i * 100000000::bigint, i * 1.5, 'text ' || i,
+       case i % 4 when 0 then E'odd & = % + ''" \\\\ ü ' || i when 1 then E'ctl \\x01\\x7f\\t\\n\\r ' || i
+                  when 2 then '日本 € ~*()!@#$^[]{}|;:,<>?/\`' else null end,
+       i % 2 = 0, '2024-01-01 10:00:00+00'::timestamptz + i * interval '1 second', '2024-01-01'::date + i % 1000,
+       decode(lpad(to_hex(i), 6, '0'), 'hex'), '{"a": 1, "b": "x y"}'::json, array[i, 2, null], array['a b', 'c,d', null],
+       case when i % 3 = 0 then null else 'x' end, null, 3.14, null, '2024-06-30 23:59:59.999999+03',
+       'plain', '{"b": [1, 2]}'::jsonb
+       from generate_series(1, 40) i`,
+    "update s.t20 set d = d || '!', n = a, p = not f where id % 3 = 0",
+    'update s.t20 set a = a where id < 5',
+    'delete from s.t20 where id % 5 = 0',
+    "set datestyle = 'SQL, DMY'; set bytea_output = 'escape'; update s.t20 set i = i where id < 8; reset datestyle; reset bytea_output",
+    "set datestyle = 'Postgres, MDY'; update s.t20 set b = b + 1 where id < 4; reset datestyle",
+    "set datestyle = 'German'; set timezone = 'Asia/Kolkata'; update s.t20 set o = 2 where id < 3; reset datestyle; set timezone = 'Europe/Tallinn'",
+    "set timezone = '<+0330>-03:30'; update s.t20 set o = 3 where id < 3; set timezone = 'Europe/Tallinn'",
+    "set intervalstyle = 'sql_standard'; alter table s.t20 add column iv interval default '-1 year -2 mons +3 days -04:05:06'; insert into s.t20 (id, iv) values (100, '1 day'); reset intervalstyle",
+    'delete from s.t20',
+  ],
+  // more columns than a function call takes arguments (the encoders split their concat() calls)
+  'a 120-column table': [
+    `create table s.wide (id int primary key, ${Array.from({ length: 119 }, (_, i) => `c${i} ${i % 2 ? 'text' : 'int'}`).join(', ')})`,
+    trig('s.wide', 'tj', 'jsontriga', "'q'"),
+    trig('s.wide', 'tl', 'logutriga', "'q', 'backup'"),
+    trig('s.wide', 'ts', 'sqltriga', "'q'"),
+    `insert into s.wide (id, c1, c2, c117, c118) values (1, 'a b', 2, 'x&y', 5), (2, null, null, 'ü', null)`,
+    `update s.wide set ${Array.from({ length: 119 }, (_, i) => `c${i} = ${i % 2 ? "'v'" : i}`).join(', ')} where id = 1`,
+    "update s.wide set c3 = 'only one' where id = 2",
+    'delete from s.wide',
   ],
   'ignore=, pkey=, backup': [
     'create table s.t2 (id int primary key, a text, b text, c int)',
@@ -191,9 +233,19 @@ describe.skipIf(!env.ok)('event triggers: ours vs the original C triggers', () =
       for (const sql of statements) {
         outcomes.push([sql, await run(dbs.original, sql), await run(dbs.ours, sql)]);
       }
-      const cEvents = await events(dbs.original, 'pgq.event_template');
-      const oEvents = await events(dbs.ours, 'pgq.event_all');
+      let cEvents = await events(dbs.original, 'pgq.event_template');
+      let oEvents = await events(dbs.ours, 'pgq.event_all');
+      if (UNORDERED.has(name)) {
+        // a multi-row UPDATE/DELETE fires in heap order, which page pruning on either side can
+        // change after earlier updates: compare these events as a set
+        const byText = (a: Ev, b: Ev) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1);
+        cEvents = [...cEvents].sort(byText);
+        oEvents = [...oEvents].sort(byText);
+      }
       expect(cEvents.length).toBeGreaterThan(0);
+      // the first differing event, whole (a diff of hundreds of events gets truncated)
+      const at = cEvents.findIndex((e, i) => JSON.stringify(e) !== JSON.stringify(oEvents[i]));
+      expect({ at, ours: oEvents[at] }).toEqual({ at, ours: cEvents[at] });
       expect(oEvents).toEqual(cEvents);
       for (const [sql, c, o] of outcomes) {
         expect({ sql, outcome: o }).toEqual({ sql, outcome: c });

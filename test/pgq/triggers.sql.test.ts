@@ -310,6 +310,54 @@ describe('errors insert nothing', () => {
     );
   });
 
+  it("sees another session's DDL in the next transaction of a session that has already fired the trigger", async () => {
+    await db.query('create table app.xs (id int primary key, a text)');
+    await db.query(
+      "create trigger t after insert on app.xs for each row execute procedure pgq.logutriga('tq')",
+    );
+    const a = await db.pool.connect();
+    const b = await db.pool.connect();
+    const fire = async (sql: string) => {
+      const before = (await a.query('select coalesce(max(ev_id), 0) as m from pgq.event_all')).rows[0].m;
+      await a.query(sql);
+      return (
+        await a.query<{ ev_type: string; ev_data: string; ev_extra1: string }>(
+          'select ev_type, ev_data, ev_extra1 from pgq.event_all where ev_id > $1 order by ev_id',
+          [before],
+        )
+      ).rows.map((e) => [e.ev_type, e.ev_data, e.ev_extra1]);
+    };
+    try {
+      const seen = [await fire("insert into app.xs values (1, 'x')")];
+      await b.query('alter table app.xs add column b int default 7');
+      seen.push(await fire("insert into app.xs values (2, 'y')"));
+      await b.query('alter table app.xs rename column a to aa');
+      seen.push(await fire("insert into app.xs values (3, 'z')"));
+      await b.query('create schema app_moved');
+      await b.query('alter table app.xs set schema app_moved');
+      seen.push(await fire("insert into app_moved.xs values (4, 'w')"));
+      await b.query('alter schema app_moved rename to app_renamed');
+      seen.push(await fire("insert into app_renamed.xs values (5, 'v')"));
+      await b.query('drop trigger t on app_renamed.xs');
+      await b.query(
+        "create trigger t after insert on app_renamed.xs for each row execute procedure pgq.sqltriga('tq')",
+      );
+      seen.push(await fire("insert into app_renamed.xs values (6, 'u')"));
+      expect(seen).toEqual([
+        [['I:id', 'id=1&a=x', 'app.xs']],
+        [['I:id', 'id=2&a=y&b=7', 'app.xs']],
+        [['I:id', 'id=3&aa=z&b=7', 'app.xs']],
+        [['I:id', 'id=4&aa=w&b=7', 'app_moved.xs']],
+        [['I:id', 'id=5&aa=v&b=7', 'app_renamed.xs']],
+        [['I', "(id,aa,b) values ('6','u','7')", 'app_renamed.xs']],
+      ]);
+    } finally {
+      a.release();
+      b.release();
+      await db.query('drop schema app_renamed cascade');
+    }
+  });
+
   it('does not block DROP TABLE', async () => {
     await db.query('create table app.dr (id int primary key)');
     await db.query(

@@ -14,7 +14,13 @@ import { quoteFqname, quoteIdent } from '../../db/index.ts';
 import type { Logger } from '../../util/log.ts';
 import { LondisteError } from '../errors.ts';
 import { sendCancelRequest } from './cancel.ts';
-import { type CopyEstimate, type CopyProgress, estimateTable, ProgressMeter } from './progress.ts';
+import {
+  COPY_APPLICATION_PREFIX,
+  type CopyEstimate,
+  type CopyProgress,
+  estimateTable,
+  ProgressMeter,
+} from './progress.ts';
 import { binaryRowCounter, type RowCounter, textRowCounter } from './row-count.ts';
 
 export interface CopyTableOptions {
@@ -64,7 +70,7 @@ const APPLICATION_NAME_BYTES = 63;
  * character boundary so both sides compute the same name.
  */
 export function copyApplicationName(table: string): string {
-  const name = `londiste copy ${table}`;
+  const name = `${COPY_APPLICATION_PREFIX}${table}`;
   const bytes = Buffer.from(name, 'utf8');
   if (bytes.length <= APPLICATION_NAME_BYTES) return name;
   let end = APPLICATION_NAME_BYTES;

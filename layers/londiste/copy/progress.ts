@@ -128,3 +128,43 @@ export class ProgressMeter {
     });
   }
 }
+
+export interface RunningCopy {
+  /** The subscriber table as copyApplicationName() gave it (cut at 63 bytes for long names). */
+  table: string;
+  pid: number;
+  /** pg_stat_progress_copy: rows and bytes the subscriber's COPY FROM has taken so far. */
+  tuples: number;
+  bytes: number;
+  startedAt: Date | null;
+}
+
+/**
+ * The table copies running into this (subscriber) database, as status shows them: the COPY FROM
+ * rows of pg_stat_progress_copy whose connection carries copyApplicationName(table).
+ */
+export async function readRunningCopies(client: Queryable): Promise<RunningCopy[]> {
+  const r = await client.query<{
+    application_name: string;
+    pid: number;
+    tuples: string | number | bigint;
+    bytes: string | number | bigint;
+    query_start: Date | null;
+  }>(
+    `select a.application_name, p.pid, p.tuples_processed as tuples, p.bytes_processed as bytes, a.query_start
+       from pg_stat_progress_copy p join pg_stat_activity a on a.pid = p.pid
+      where p.datid = (select oid from pg_database where datname = current_database())
+        and p.command = 'COPY FROM' and a.application_name like 'londiste copy %'
+      order by a.application_name`,
+  );
+  return r.rows.map((x) => ({
+    table: x.application_name.slice(COPY_APPLICATION_PREFIX.length),
+    pid: x.pid,
+    tuples: Number(x.tuples),
+    bytes: Number(x.bytes),
+    startedAt: x.query_start,
+  }));
+}
+
+/** What copyApplicationName() puts before the table name. */
+export const COPY_APPLICATION_PREFIX = 'londiste copy ';

@@ -65,7 +65,9 @@ export async function rebuildStructure(
         await c.end().catch(() => {});
       }
     });
-    // Every worker finishes (or fails) before the error is raised: no build is left running.
+    // Every worker finishes (or fails) before the error is raised: no build is left running. The
+    // others carry on with the queue after one fails: what they build stays (it is committed),
+    // and the retry with skipExisting then has less to do.
     const results = await Promise.allSettled(workers);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;

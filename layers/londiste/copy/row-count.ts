@@ -25,68 +25,79 @@ export function textRowCounter(): RowCounter {
 // Signature (11 bytes) + flags (int32) + header extension length (int32).
 const BINARY_HEADER = 19;
 
+// Decoder states (numbers: this loop runs for every field of every row).
+const HEADER = 0;
+const TUPLE = 1;
+const LENGTH = 2;
+const SKIP = 3;
+const END = 4;
+const SIZE = [BINARY_HEADER, 2, 4];
+
 export function binaryRowCounter(): RowCounter {
-  // What the next bytes are: the fixed header, a header extension to skip, a tuple's field count,
-  // a field's length, or a field's value to skip.
-  let state: 'header' | 'tuple' | 'length' | 'skip' | 'end' = 'header';
+  // What the next bytes are: the fixed header, a tuple's field count, a field's length, a value
+  // (or the header extension) to skip, or nothing more after the trailer.
+  let state = HEADER;
   let skip = 0;
   let fieldsLeft = 0;
-  let afterSkip: 'tuple' | 'length' = 'tuple';
-  // Bytes of a header / count / length split across chunks.
-  let partial = Buffer.alloc(0);
-
-  const need = (chunk: Buffer, at: number, n: number): Buffer | null => {
-    if (partial.length === 0 && chunk.length - at >= n) return chunk.subarray(at, at + n);
-    const have = Buffer.concat([partial, chunk.subarray(at, at + n - partial.length)]);
-    if (have.length < n) {
-      partial = have;
-      return null;
-    }
-    return have;
-  };
+  // Bytes of a header / count / length split across two chunks (rare: read in place otherwise,
+  // without allocating).
+  let partial: Buffer | null = null;
 
   return {
     count(chunk) {
       let rows = 0;
       let at = 0;
-      while (at < chunk.length && state !== 'end') {
-        if (state === 'skip') {
-          const n = Math.min(skip, chunk.length - at);
+      const len = chunk.length;
+      while (at < len && state !== END) {
+        if (state === SKIP) {
+          const n = Math.min(skip, len - at);
           skip -= n;
           at += n;
-          if (skip === 0) state = afterSkip;
+          if (skip === 0) state = fieldsLeft > 0 ? LENGTH : TUPLE;
           continue;
         }
-        const size = state === 'header' ? BINARY_HEADER : state === 'tuple' ? 2 : 4;
-        const before = partial.length;
-        const bytes = need(chunk, at, size);
-        // The rest of the chunk went into `partial`; the next chunk completes it.
-        if (!bytes) break;
-        at += size - before;
-        partial = Buffer.alloc(0);
-        if (state === 'header') {
-          skip = bytes.readInt32BE(15);
-          afterSkip = 'tuple';
-          state = skip > 0 ? 'skip' : 'tuple';
-        } else if (state === 'tuple') {
-          const fields = bytes.readInt16BE(0);
+        const size = SIZE[state] as number;
+        let buf = chunk;
+        let pos = at;
+        if (partial !== null || len - at < size) {
+          const have: Buffer = partial
+            ? Buffer.concat([partial, chunk.subarray(at, at + size - partial.length)])
+            : chunk.subarray(at);
+          if (have.length < size) {
+            // The rest of the chunk goes into `partial`; the next chunk completes it.
+            partial = Buffer.from(have);
+            return rows;
+          }
+          at += size - (partial ? partial.length : 0);
+          partial = null;
+          buf = have;
+          pos = 0;
+        } else {
+          at += size;
+        }
+        if (state === LENGTH) {
+          const n = buf.readInt32BE(pos);
+          fieldsLeft--;
+          if (n > 0) {
+            skip = n;
+            state = SKIP;
+          } else {
+            state = fieldsLeft > 0 ? LENGTH : TUPLE;
+          }
+        } else if (state === TUPLE) {
+          const fields = buf.readInt16BE(pos);
           if (fields < 0) {
-            state = 'end';
+            state = END;
           } else {
             rows++;
             fieldsLeft = fields;
-            state = fields > 0 ? 'length' : 'tuple';
+            state = fields > 0 ? LENGTH : TUPLE;
           }
         } else {
-          const len = bytes.readInt32BE(0);
-          fieldsLeft--;
-          afterSkip = fieldsLeft > 0 ? 'length' : 'tuple';
-          if (len > 0) {
-            skip = len;
-            state = 'skip';
-          } else {
-            state = afterSkip;
-          }
+          // The header: its extension area is skipped like a value.
+          skip = buf.readInt32BE(pos + 15);
+          fieldsLeft = 0;
+          state = skip > 0 ? SKIP : TUPLE;
         }
       }
       return rows;

@@ -3,6 +3,9 @@
 
 -- helpers
 \ir pgq._trigger_error.sql
+\ir pgq._urlenc_ascii.sql
+\ir pgq._urlenc_opt.sql
+\ir pgq._urlenc_nonascii.sql
 \ir pgq._urlenc_slow.sql
 \ir pgq._urlenc.sql
 \ir pgq._trigger_parse_args.sql
@@ -13,11 +16,14 @@
 \ir pgq._trigger_gen_changed.sql
 \ir pgq._trigger_gen_keyeq.sql
 \ir pgq._trigger_gen_where.sql
+\ir pgq._trigger_gen_concat.sql
 \ir pgq._trigger_gen_urlrow.sql
+\ir pgq._trigger_gen_urlassign.sql
 \ir pgq._trigger_gen_jsonrow.sql
 \ir pgq._trigger_gen_branch.sql
 \ir pgq._trigger_gen_case.sql
 \ir pgq._trigger_gen_dispatcher.sql
+\ir pgq._trigger_plantoken.sql
 \ir pgq._trigger_prepare.sql
 \ir pgq._trigger_encode.sql
 \ir pgq._trigger_truncate.sql

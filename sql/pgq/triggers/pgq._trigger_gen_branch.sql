@@ -42,6 +42,12 @@ declare
     chk text;
     parts text;
     expr text;
+    vals text[];
+    pkchg text[];
+    ignchg text[];
+    chk_code text;
+    rec text;
+    need_r boolean;
     tbl_name text := i_nsp || '.' || i_tbl;
 begin
     no_event := 'return array[null, null, null, null, null, null, ''y'', ' || skip_lit || ']::text[];';
@@ -94,37 +100,52 @@ begin
                || quote_literal(tbl_name) || ', ' || quote_literal(i_args[1]) || E', $2 using errcode = ''PQ020'';\n';
     end if;
 
+    -- the row is read from _pgq_n / _pgq_o directly; _pgq_r (a copy) only when expressions or
+    -- _pgq_ev_* columns need "the row"
+    need_r := coalesce(i_opt->'expr' <> '{}'::jsonb, false) or true = any (is_magic);
     if i_kind = 'sqltriga' then
-        code := code || ind || E'if $2 = ''INSERT'' then\n';
-        -- (col,...) values ('v',...)
+        -- INSERT: (col,...) values ('v',...)
         parts := '';
-        expr := '';
+        vals := '{}';
         for i in 1 .. n loop
             continue when is_skip[i];
             parts := parts || case when parts = '' then '' else ',' end || quote_ident(i_cols[i]);
-            expr := expr || case when expr = '' then '' else ' || '','' || ' end
-                    || 'coalesce(pg_catalog.quote_literal('
-                    || pgq._trigger_outexpr('_pgq_n.' || quote_ident(i_cols[i]), i_types[i]) || '), ''null'')';
+            if cardinality(vals) > 0 then
+                vals := vals || ''','''::text;
+            end if;
+            vals := vals || ('coalesce(pg_catalog.quote_literal('
+                             || pgq._trigger_outexpr('_pgq_n.' || quote_ident(i_cols[i]), i_types[i]) || '), ''null'')');
         end loop;
-        code := code || ind || '    _pgq_d := ' || quote_literal('(' || parts || ') values (')
-                || case when expr = '' then '' else ' || ' || expr end || E' || '')'';\n'
-                || ind || E'    _pgq_r := _pgq_n;\n'
-                || ind || E'elsif $2 = ''UPDATE'' then\n'
-                || ind || E'    _pgq_d := ''''; _pgq_ic := 0;\n';
+        code := code || ind || E'if $2 = ''INSERT'' then\n'
+                || ind || '    _pgq_d := ' || pgq._trigger_gen_concat(null, array[quote_literal('(' || parts || ') values (')] || vals || array['''' || ')' || '''']) || E';\n'
+                || case when need_r then ind || E'    _pgq_r := _pgq_n;\n' else '' end
+                || ind || E'elsif $2 = ''UPDATE'' then\n';
+        -- UPDATE: a changed key is an error; the changed columns, one concat_ws of CASEs;
+        -- none changed: no event if only ignored columns changed, else the first key = its value
+        pkchg := '{}';
+        ignchg := '{}';
+        vals := '{}';
         for i in 1 .. n loop
             chk := pgq._trigger_gen_changed(i_cols[i], i_types[i], eq_ok[i]);
             if is_pk[i] then
-                code := code || ind || '    if ' || chk || E' then raise exception ''primary key update not allowed'' using errcode = ''PQ020''; end if;\n';
+                pkchg := pkchg || chk;
             elsif is_skip[i] then
-                code := code || ind || '    if ' || chk || E' then _pgq_ic := _pgq_ic + 1; end if;\n';
+                ignchg := ignchg || chk;
             else
-                code := code || ind || '    if ' || chk || ' then _pgq_d := _pgq_d || case when _pgq_d = '''' then '''' else '','' end || '
-                        || quote_literal(quote_ident(i_cols[i]) || '=') || ' || coalesce(pg_catalog.quote_literal('
-                        || pgq._trigger_outexpr('_pgq_n.' || quote_ident(i_cols[i]), i_types[i]) || E'), ''NULL''); end if;\n';
+                vals := vals || ('case when ' || chk || ' then ' || quote_literal(quote_ident(i_cols[i]) || '=')
+                                 || ' || coalesce(pg_catalog.quote_literal('
+                                 || pgq._trigger_outexpr('_pgq_n.' || quote_ident(i_cols[i]), i_types[i]) || '), ''NULL'') end');
             end if;
         end loop;
-        code := code || ind || E'    if _pgq_d = '''' then\n'
-                || ind || '        if _pgq_ic > 0 then ' || no_event || E' end if;\n';
+        if cardinality(pkchg) > 0 then
+            code := code || ind || '    if ' || array_to_string(pkchg, ' or ')
+                    || E' then raise exception ''primary key update not allowed'' using errcode = ''PQ020''; end if;\n';
+        end if;
+        code := code || ind || '    _pgq_d := ' || pgq._trigger_gen_concat(',', vals) || E';\n'
+                || ind || E'    if _pgq_d = '''' then\n';
+        if cardinality(ignchg) > 0 then
+            code := code || ind || '        if ' || array_to_string(ignchg, ' or ') || ' then ' || no_event || E' end if;\n';
+        end if;
         if first_pk is null then
             code := code || ind || E'        raise exception ''primary key column not found'' using errcode = ''PQ020'';\n';
         else
@@ -132,45 +153,46 @@ begin
         end if;
         code := code || ind || E'    end if;\n'
                 || ind || '    _pgq_d := _pgq_d || '' where '' || ' || pgq._trigger_gen_where('_pgq_o', i_cols, i_types, is_pk) || E';\n'
-                || ind || E'    _pgq_r := _pgq_n;\n';
+                || case when need_r then ind || E'    _pgq_r := _pgq_n;\n' else '' end;
         if (i_opt->>'backup')::boolean then
-            code := code || ind || '    _pgq_e2 := ' || pgq._trigger_gen_urlrow('_pgq_o', i_cols, i_types, is_skip) || E';\n';
+            code := code || pgq._trigger_gen_urlassign('_pgq_e2', '_pgq_o', i_cols, i_types, is_skip, ind || '    ');
         end if;
         code := code || ind || E'else\n'
                 || ind || '    _pgq_d := ' || pgq._trigger_gen_where('_pgq_o', i_cols, i_types, is_pk) || E';\n'
-                || ind || E'    _pgq_r := _pgq_o;\n'
+                || case when need_r then ind || E'    _pgq_r := _pgq_o;\n' else '' end
                 || ind || E'end if;\n'
                 || ind || E'_pgq_t := left($2, 1);\n';
     else
         -- logutriga / jsontriga: an UPDATE that changed only ignored columns gives no event;
         -- a changed key column is an error (checked up to the first interesting change, as in C)
-        code := code || ind || E'if $2 = ''UPDATE'' then\n'
-                || ind || E'    _pgq_ic := 0;\n'
-                || ind || E'    <<_pgq_chk>> begin\n';
+        code := code || ind || E'if $2 = ''UPDATE'' then\n';
+        chk_code := '';
         for i in 1 .. n loop
             continue when not is_pk[i] and ign is null;
             chk := pgq._trigger_gen_changed(i_cols[i], i_types[i], eq_ok[i]);
             if is_pk[i] then
-                code := code || ind || '        if ' || chk || E' then raise exception ''primary key update not allowed'' using errcode = ''PQ020''; end if;\n';
+                chk_code := chk_code || ind || '        if ' || chk || E' then raise exception ''primary key update not allowed'' using errcode = ''PQ020''; end if;\n';
             elsif is_skip[i] then
-                code := code || ind || '        if ' || chk || E' then _pgq_ic := _pgq_ic + 1; end if;\n';
+                chk_code := chk_code || ind || '        if ' || chk || E' then _pgq_ic := _pgq_ic + 1; end if;\n';
             else
-                code := code || ind || '        if ' || chk || E' then exit _pgq_chk; end if;\n';
+                chk_code := chk_code || ind || '        if ' || chk || E' then exit _pgq_chk; end if;\n';
             end if;
         end loop;
-        code := code || ind || '        if _pgq_ic > 0 then ' || no_event || E' end if;\n'
-                || ind || E'    end;\n'
-                || ind || E'    _pgq_r := _pgq_n;\n';
-        if (i_opt->>'backup')::boolean then
-            code := code || ind || '    _pgq_e2 := '
-                    || case when i_kind = 'jsontriga' then pgq._trigger_gen_jsonrow('_pgq_o', i_cols, i_types, is_skip)
-                            else pgq._trigger_gen_urlrow('_pgq_o', i_cols, i_types, is_skip) end || E';\n';
+        if ign is not null then
+            code := code || ind || E'    _pgq_ic := 0;\n'
+                    || ind || E'    <<_pgq_chk>> begin\n' || chk_code
+                    || ind || '        if _pgq_ic > 0 then ' || no_event || E' end if;\n'
+                    || ind || E'    end;\n';
+        elsif chk_code <> '' then
+            -- no ignored columns: only key checks, which never exit early
+            code := code || replace(chk_code, ind || '        ', ind || '    ');
         end if;
-        code := code || ind || E'elsif $2 = ''INSERT'' then\n'
-                || ind || E'    _pgq_r := _pgq_n;\n'
-                || ind || E'else\n'
-                || ind || E'    _pgq_r := _pgq_o;\n'
-                || ind || E'end if;\n';
+        if (i_opt->>'backup')::boolean then
+            code := code || case when i_kind = 'jsontriga'
+                                 then ind || '    _pgq_e2 := ' || pgq._trigger_gen_jsonrow('_pgq_o', i_cols, i_types, is_skip) || E';\n'
+                                 else pgq._trigger_gen_urlassign('_pgq_e2', '_pgq_o', i_cols, i_types, is_skip, ind || '    ') end;
+        end if;
+        code := code || ind || E'end if;\n';
         if i_kind = 'jsontriga' then
             if i_opt->>'pkey' is not null then
                 select string_agg(to_json(x)::text, ',' order by o) into js_head
@@ -181,12 +203,23 @@ begin
             end if;
             js_head := ',"table":[' || to_json(i_nsp)::text || ',' || to_json(i_tbl)::text || '],"pkey":['
                        || coalesce(js_head, '') || ']}';
-            code := code || ind || '_pgq_t := ''{"op":"'' || $2 || ''"'' || ' || quote_literal(js_head) || E';\n'
-                    || ind || '_pgq_d := ' || pgq._trigger_gen_jsonrow('_pgq_r', i_cols, i_types, is_skip) || E';\n';
+            code := code || ind || '_pgq_t := ''{"op":"'' || $2 || ''"'' || ' || quote_literal(js_head) || E';\n';
         else
-            code := code || ind || '_pgq_t := left($2, 1) || ' || quote_literal(':' || pkstr) || E';\n'
-                    || ind || '_pgq_d := ' || pgq._trigger_gen_urlrow('_pgq_r', i_cols, i_types, is_skip) || E';\n';
+            code := code || ind || '_pgq_t := left($2, 1) || ' || quote_literal(':' || pkstr) || E';\n';
         end if;
+        -- the row: OLD for DELETE, NEW otherwise
+        code := code || ind || E'if $2 = ''DELETE'' then\n';
+        for i in 1 .. 2 loop
+            rec := case when i = 1 then '_pgq_o' else '_pgq_n' end;
+            if i = 2 then
+                code := code || ind || E'else\n';
+            end if;
+            code := code || case when i_kind = 'jsontriga'
+                                 then ind || '    _pgq_d := ' || pgq._trigger_gen_jsonrow(rec, i_cols, i_types, is_skip) || E';\n'
+                                 else pgq._trigger_gen_urlassign('_pgq_d', rec, i_cols, i_types, is_skip, ind || '    ') end
+                    || case when need_r then ind || '    _pgq_r := ' || rec || E';\n' else '' end;
+        end loop;
+        code := code || ind || E'end if;\n';
     end if;
     code := code || ind || '_pgq_e1 := ' || quote_literal(tbl_name) || E';\n';
 
@@ -216,6 +249,10 @@ begin
                 || ind || E'if _pgq_w is null then raise exception ''when= should not be NULL'' using errcode = ''PQ020''; end if;\n'
                 || ind || 'if _pgq_w = ''f'' then ' || no_event || E' end if;\n';
     end if;
-    return code || ind || 'return array[_pgq_t, _pgq_d, _pgq_e1, _pgq_e2, _pgq_e3, _pgq_e4, null, ' || skip_lit || E']::text[];\n';
+    -- the encoder inserts the event itself (the queue is the trigger's first argument), so the
+    -- row's fields never travel back to the trigger through an array
+    return code || ind || '_pgq_id := pgq.insert_event(' || quote_literal(i_args[1])
+           || E', _pgq_t, _pgq_d, _pgq_e1, _pgq_e2, _pgq_e3, _pgq_e4);\n'
+           || ind || 'return array[null, null, null, null, null, null, ''d'', ' || skip_lit || E']::text[];\n';
 end;
 $$;

@@ -19,13 +19,16 @@
 -- Errors (SQLSTATE PQ020, nothing inserted): see pgq._trigger_prepare and pgq._trigger_truncate;
 -- UPDATE/DELETE on a table without primary key (and no pkey=), primary key change.
 -- Per row: one transaction-local setting lookup and one call of the table's generated
--- encoder (pgq._trigger_prepare makes it, once per transaction per table).
+-- encoder (pgq._trigger_prepare makes it), which inserts the event. Per transaction and
+-- table: the encoder's plan token against the session's last one (pgq._trigger_plantoken);
+-- pgq._trigger_prepare's catalog queries only when it changed (new session, DDL on the table).
 create or replace function pgq.jsontriga()
 returns trigger
 language plpgsql
 as $$
 declare
     ev text[];
+    tok text;
     -- Assignment, not PERFORM: PL/pgSQL evaluates it as a simple expression, without starting
     -- an executor for a SELECT per row.
     ev_id bigint;
@@ -45,9 +48,17 @@ begin
         return NEW;
     end if;
     if current_setting('pgq.tgv' || TG_RELID, true) is distinct from 'y' then
-        perform pgq._trigger_prepare(TG_RELID);
-        perform set_config('pgq.tgv' || TG_RELID, 'y', true);
+        -- first row of the table in this transaction: is the encoder still right? Its plan
+        -- token is new after any DDL on the table (pgq._trigger_plantoken)
+        tok := (pgq._trigger_encode(TG_RELID, TG_NAME, 'CHECK', NEW, OLD))[1];
+        if tok is null or tok is distinct from current_setting('pgq.tgt' || TG_RELID, true) then
+            perform pgq._trigger_prepare(TG_RELID);
+            tok := (pgq._trigger_encode(TG_RELID, TG_NAME, 'CHECK', NEW, OLD))[1];
+            tok := set_config('pgq.tgt' || TG_RELID, tok, false);
+        end if;
+        tok := set_config('pgq.tgv' || TG_RELID, 'y', true);
     end if;
+    -- the encoder inserts the event (ev[7] = 'd'); NULL: an encoder of an earlier version
     ev := pgq._trigger_encode(TG_RELID, TG_NAME, TG_OP, NEW, OLD);
     if ev[7] is null then
         ev_id := pgq.insert_event(TG_ARGV[0], ev[1], ev[2], ev[3], ev[4], ev[5], ev[6]);
