@@ -369,8 +369,12 @@ export async function resyncTables(
     }
     const byName = new Map(list.map((t) => [t.tableName, t]));
     for (const t of picked.names) {
-      if (o.copyNode || o.findCopyNode) {
-        const attrs = { ...byName.get(t)!.tableAttrs, copy_node: o.findCopyNode ? '?' : o.copyNode! };
+      // resync is what clears the worker's failed mark (attrs `error`): without this the table
+      // would stay NULL and skipped forever, never copied again.
+      const { error, ...kept } = byName.get(t)!.tableAttrs;
+      if (o.copyNode || o.findCopyNode || error !== undefined) {
+        const attrs =
+          o.copyNode || o.findCopyNode ? { ...kept, copy_node: o.findCopyNode ? '?' : o.copyNode! } : kept;
         await setTableAttrs(db, q, t, attrs);
       }
       note(res, await setTableState(db, q, t, null, null), (m) => s.log.warn(m));
