@@ -161,28 +161,40 @@ export class LondisteWorker extends CascadeWorker {
   }
 
   /**
-   * Catching up a backlog on a leaf (or in a copy job before its handover): one batch may span
-   * several ticks, up to about catchUpBatchEvents events — fewer round trips per event. Only when
-   * that many are known to be waiting (pgq.get_consumer_info's pending_events), so a caught-up
-   * worker never waits for a batch to fill; never on a branch (its ticks must be the provider's)
-   * and never in do-sync (the copy job must stop exactly at the handover tick).
+   * Catching up on a leaf (or in a copy job before its handover): one batch may span several
+   * ticks, up to about catchUpBatchEvents events — fewer round trips per event, and a worker that
+   * is slower per batch than the provider ticks (a provider that ticks on every commit) still
+   * catches up. Only when the consumer is behind (pending_events at least 2 × the target, or its
+   * lag over half a second), so a caught-up worker never waits for a batch to fill; never on a
+   * branch (its ticks must be the provider's) and never in do-sync (the copy job must stop
+   * exactly at the handover tick).
    */
   protected override async nextBatch(provider: pg.Client, node: NodeInfo) {
     const target = this.lopts.catchUpBatchEvents ?? 20_000;
     const copyState = this.copyOf ? this.tables.get(this.copyOf)?.stateName : undefined;
-    const mayMerge = target > 0 && (this.copyOf ? copyState === 'catching-up' : node.nodeType === 'leaf');
+    // The main worker takes one tick at a time while a table is being handed over to it.
+    const handover = [...this.tables.values()].some(
+      (t) => t.stateName === 'wanna-sync' || t.stateName === 'do-sync',
+    );
+    const mayMerge =
+      target > 0 && (this.copyOf ? copyState === 'catching-up' : node.nodeType === 'leaf' && !handover);
     if (mayMerge) {
       const info = await provider.query(
-        'select pending_events, current_batch from pgq.get_consumer_info($1, $2)',
+        `select pending_events, current_batch, extract(epoch from lag)::float8 as lag_s
+           from pgq.get_consumer_info($1, $2)`,
         [this.opts.queue, this.opts.worker],
       );
       const row = info.rows[0];
       const pending = row?.pending_events == null ? 0 : Number(row.pending_events);
-      if (row && row.current_batch == null && pending >= 2 * target) {
+      const behind = pending >= 2 * target || (pending > 1 && Number(row?.lag_s ?? 0) > 0.5);
+      if (row && row.current_batch == null && behind) {
+        // pending_events counts by event sequence, as next_batch_custom does: asking for a bit
+        // less than all of it ends the batch at (about) the provider's newest tick.
+        const minCount = Math.max(1, Math.min(target, Math.floor(pending * 0.9)));
         const r = await provider.query(
           `select batch_id, cur_tick_id, prev_tick_id, cur_tick_time, prev_tick_time, cur_tick_event_seq
              from pgq.next_batch_custom($1, $2, null, $3, null)`,
-          [this.opts.queue, this.opts.worker, target],
+          [this.opts.queue, this.opts.worker, minCount],
         );
         if (r.rows[0]?.batch_id != null) return r.rows[0];
       }
@@ -237,9 +249,15 @@ export class LondisteWorker extends CascadeWorker {
       if (t.stateName === 'do-sync') {
         hold = true; // the copy job replays up to this batch; then the table is ours
       } else if (t.stateName === 'wanna-sync' && batch && batch.tickId >= t.syncTick) {
-        await this.changeState(local, t, { name: 'do-sync', tick: batch.tickId });
-        await this.fault('main:do-sync');
-        hold = true;
+        // The handover point is this batch's start: from there on the table is ours, before it
+        // the copy job's. That needs a one-tick batch (the original's copy job stops at the tick
+        // before M) that does not start behind the copy job (else both would apply its events).
+        const copyAt = await this.completedTick(local, copyConsumerName(this.mainName, t.name));
+        if (copyAt != null && batch.prevTickId >= copyAt && (await this.singleTick(provider, batch))) {
+          await this.changeState(local, t, { name: 'do-sync', tick: batch.tickId });
+          await this.fault('main:do-sync');
+          hold = true;
+        }
       }
     }
     await this.superviseCopies(local, provider, tables);
@@ -378,20 +396,33 @@ export class LondisteWorker extends CascadeWorker {
       case 'wanna-sync':
         return false; // the main worker moves next
       case 'do-sync': {
-        const m = t.syncTick;
+        // The main worker holds its batch (mainAt, M]: the copy job replays exactly up to mainAt
+        // (one tick at a time: no merged batches in do-sync), then the table is the main worker's.
         if (!batch) return false;
-        if (batch.tickId < m) return true;
-        if (batch.tickId === m) {
+        const mainAt = await this.completedTick(local, this.mainName);
+        if (mainAt == null) return false;
+        if (batch.prevTickId === mainAt) {
           await this.fault('copy:before-ok');
           await this.changeState(local, t, { name: 'ok' });
           await this.fault('copy:ok');
           await this.unregisterCopyConsumer(local, provider);
-          this.finish(`table ${name} handed over at tick ${m}`);
+          this.finish(`table ${name} handed over at tick ${mainAt}`);
+          return false;
+        }
+        if (batch.prevTickId < mainAt) {
+          if (batch.tickId <= mainAt) return true;
+          // A batch opened before the handover (several ticks while catching up) that reaches
+          // past the main worker: drop it and read again from our position, one tick at a time.
+          await provider.query('select pgq.register_consumer_at($1, $2, $3)', [
+            this.opts.queue,
+            this.opts.worker,
+            batch.prevTickId,
+          ]);
           return false;
         }
         throw new LondisteError(
           'state',
-          `${name}: copy job is at tick ${batch.tickId}, past the handover tick ${m}`,
+          `${name}: copy job is at tick ${batch.prevTickId}, past the main worker's ${mainAt} at the handover`,
         );
       }
       default:
@@ -557,6 +588,26 @@ export class LondisteWorker extends CascadeWorker {
   }
 
   // ---- helpers ------------------------------------------------------------------------------
+
+  /** A worker's completed tick on this node (pgq_node.local_state), null when not registered. */
+  protected async completedTick(local: pg.ClientBase, consumer: string): Promise<bigint | null> {
+    const r = await local.query(
+      'select last_tick_id from pgq_node.local_state where queue_name = $1 and consumer_name = $2',
+      [this.opts.queue, consumer],
+    );
+    return r.rows[0]?.last_tick_id == null ? null : toBigInt(r.rows[0].last_tick_id);
+  }
+
+  /** Does the batch span exactly one tick of the provider? */
+  protected async singleTick(provider: pg.Client, batch: CascadeBatch): Promise<boolean> {
+    const r = await provider.query(
+      `select not exists (
+         select 1 from pgq.tick t join pgq.queue q on q.queue_id = t.tick_queue
+          where q.queue_name = $1 and t.tick_id > $2 and t.tick_id < $3) as one`,
+      [this.opts.queue, batch.prevTickId, batch.tickId],
+    );
+    return r.rows[0].one === true;
+  }
 
   protected async fault(point: string) {
     await this.lopts.faultPoint?.(point);

@@ -12,7 +12,9 @@ import { LondisteWorker, type LondisteWorkerOptions } from '../../layers/londist
 import { runTicker } from '../../layers/pgq/ticker.ts';
 import { createLogger, silentLogger } from '../../layers/util/log.ts';
 
-const testLog = process.env.LONDISTE_TEST_LOG ? createLogger({ level: 'info' }) : silentLogger;
+const testLog = process.env.LONDISTE_TEST_LOG
+  ? createLogger({ level: process.env.LONDISTE_TEST_LOG === 'debug' ? 'debug' : 'info' })
+  : silentLogger;
 
 import { createDatabase, type TestDb } from '../support/db.ts';
 
