@@ -2,7 +2,7 @@
 // flush(table) writes them: the run of row changes between two order barriers (a sqltriga fragment
 // kept as SQL, a change of the key columns the events name) is collapsed per key (collapse.ts)
 // and written with at most one DELETE, one UPDATE per column set and one upsert per column set,
-// values as text[] parameters. Each table's flush runs under a savepoint: when the set-based form
+// the rows as one JSON parameter. Each table's flush runs under a savepoint: when the set-based form
 // hits a unique violation that event order would not (two rows swapping a unique value), the table
 // is written again one statement per event; when the table cannot take a change, the savepoint is
 // rolled back and the error is a LondisteError('apply_failed') naming the table, with the batch's
@@ -149,7 +149,7 @@ export class SetApplier {
         continue;
       }
       const { key, collapsed } = step;
-      const dels: (string | null)[][] = key.map(() => []);
+      const dels: Row[] = [];
       const updates = new Map<string, { cols: string[]; rows: Row[] }>();
       const inserts = new Map<string, { cols: string[]; rows: Row[] }>();
       const group = (m: typeof updates, cols: string[], row: Row) => {
@@ -162,9 +162,7 @@ export class SetApplier {
         g.rows.push(row);
       };
       for (const p of collapsed.entries) {
-        if (p.action === 'delete' || p.action === 'replace') {
-          for (let i = 0; i < key.length; i++) dels[i]!.push(p.key[i]!);
-        }
+        if (p.action === 'delete' || p.action === 'replace') dels.push(keyRow(key, p.key));
         if (p.action === 'update') {
           const cols = Object.keys(p.row!).filter((c) => !key.includes(c));
           if (cols.length > 0) group(updates, cols, p.row!);
@@ -174,14 +172,12 @@ export class SetApplier {
       }
       for (const row of collapsed.keyless) group(inserts, Object.keys(row), row);
 
-      if (dels[0]!.length > 0) await this.exec(client, setDelete(shape, key), dels);
+      if (dels.length > 0) await this.exec(client, setDelete(shape, key), [JSON.stringify(dels)]);
       for (const g of updates.values()) {
-        const stmt = setUpdate(shape, key, g.cols);
-        await this.exec(client, stmt, columnArrays(stmt.params, g.rows));
+        await this.exec(client, setUpdate(shape, key, g.cols), [JSON.stringify(g.rows)]);
       }
       for (const g of inserts.values()) {
-        const stmt = setUpsert(shape, key, g.cols);
-        await this.exec(client, stmt, columnArrays(stmt.params, g.rows));
+        await this.exec(client, setUpsert(shape, key, g.cols), [JSON.stringify(g.rows)]);
       }
     }
   }
@@ -310,7 +306,9 @@ function sameKey(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((k, i) => k === b[i]);
 }
 
-/** Rows → one array per column (missing or NULL → null). */
-function columnArrays(cols: readonly string[], rows: readonly Row[]): (string | null)[][] {
-  return cols.map((c) => rows.map((r) => r[c] ?? null));
+/** Key values → a row object of the key columns. */
+function keyRow(key: readonly string[], vals: readonly (string | null)[]): Row {
+  const r: Row = Object.create(null);
+  for (let i = 0; i < key.length; i++) r[key[i]!] = vals[i] ?? null;
+  return r;
 }
