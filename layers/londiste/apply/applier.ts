@@ -254,13 +254,12 @@ type PlanStep = RunStep | RawStep;
 
 /**
  * Splits a table's changes into ordered steps: runs of row changes naming the same key (collapsed)
- * and SQL fragments (each its own step). Checks every column against the table first, so a missing
- * column is reported by name before anything is written.
+ * and SQL fragments (each its own step). (A column the table lacks is reported by name when the
+ * statement that would write it is built, before it runs.)
  */
 export function planTable(shape: TableShape, changes: readonly TableChange[]): PlanStep[] {
   const steps: PlanStep[] = [];
   let run: RunStep | null = null;
-  const seen = new Set<string>();
   const closeRun = () => {
     if (run) run.collapsed = collapse(run.changes, run.key);
     run = null;
@@ -278,17 +277,6 @@ export function planTable(shape: TableShape, changes: readonly TableChange[]): P
         `table ${shape.table}: event ${ch.evId} names no key and the table has no primary key`,
         { sqlState: '42P10' },
       );
-    }
-    for (const c in ch.row) {
-      if (seen.has(c)) continue;
-      if (!shape.columns.has(c)) {
-        throw new LondisteError(
-          'apply_failed',
-          `table ${shape.table}, column ${c}: no such column on this node (event ${ch.evId})`,
-          { sqlState: '42703' },
-        );
-      }
-      seen.add(c);
     }
     const r = run as RunStep | null;
     if (!r || !sameKey(r.key, key)) {

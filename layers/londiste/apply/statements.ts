@@ -6,6 +6,7 @@
 // rows is several times cheaper in Node than pg's array-literal encoding, and the server's JSON
 // parser is as fast as its array parser — measured in test/londiste/apply-rate.runtime.test.ts.)
 import { quoteIdent } from '../../db/ident.ts';
+import { LondisteError } from '../errors.ts';
 import type { ChangeOp } from '../events.ts';
 import type { TableShape } from './shape.ts';
 
@@ -18,9 +19,23 @@ export interface Stmt {
   params: readonly string[];
 }
 
+/**
+ * The type a column's text value is cast to. Only the columns a statement writes or matches are
+ * looked up, as the original's SQL would name them: a DELETE does not care about a column of the
+ * event's row that the destination lacks.
+ */
 function typeOf(shape: TableShape, col: string): string {
-  // Callers check the columns first (checkColumns); this is only the lookup.
-  return shape.columns.get(col)!.type;
+  const c = shape.columns.get(col);
+  if (!c) {
+    throw new LondisteError(
+      'apply_failed',
+      `table ${shape.table}, column ${col}: no such column on this node`,
+      {
+        sqlState: '42703',
+      },
+    );
+  }
+  return c.type;
 }
 
 /** `json_to_recordset($1::json) as s(a text, b text)`: the rows of the one parameter. */
