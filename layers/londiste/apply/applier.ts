@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { LondisteError } from '../errors.ts';
-import type { TableChange } from '../events.ts';
+import type { RowChange, TableChange } from '../events.ts';
 import { type Collapsed, collapse } from './collapse.ts';
 import { asApplyError, isSetConflict } from './errors.ts';
 import { ShapeCache, type TableShape } from './shape.ts';
@@ -241,7 +241,7 @@ type Row = Record<string, string | null>;
 interface RunStep {
   kind: 'run';
   key: readonly string[];
-  changes: import('../events.ts').RowChange[];
+  changes: RowChange[];
   collapsed: Collapsed;
 }
 interface RawStep {
@@ -259,14 +259,12 @@ type PlanStep = RunStep | RawStep;
  */
 export function planTable(shape: TableShape, changes: readonly TableChange[]): PlanStep[] {
   const steps: PlanStep[] = [];
+  // Runs are collected first and collapsed at the end: a run ends at a fragment or a key change.
+  const runs: RunStep[] = [];
   let run: RunStep | null = null;
-  const closeRun = () => {
-    if (run) run.collapsed = collapse(run.changes, run.key);
-    run = null;
-  };
   for (const ch of changes) {
     if (ch.kind === 'sql') {
-      closeRun();
+      run = null;
       steps.push({ kind: 'raw', evId: ch.evId, op: ch.op, sql: ch.sql });
       continue;
     }
@@ -278,20 +276,19 @@ export function planTable(shape: TableShape, changes: readonly TableChange[]): P
         { sqlState: '42P10' },
       );
     }
-    const r = run as RunStep | null;
-    if (!r || !sameKey(r.key, key)) {
-      closeRun();
+    if (run === null || !sameKey(run.key, key)) {
       run = { kind: 'run', key, changes: [], collapsed: { entries: [], keyless: [] } };
+      runs.push(run);
       steps.push(run);
     }
-    (run as unknown as RunStep).changes.push(ch);
+    run.changes.push(ch);
   }
-  closeRun();
+  for (const r of runs) r.collapsed = collapse(r.changes, r.key);
   return steps;
 }
 
 function sameKey(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((k, i) => k === b[i]);
+  return a === b || (a.length === b.length && a.every((k, i) => k === b[i]));
 }
 
 /** Key values → a row object of the key columns. */
