@@ -36,6 +36,10 @@ const COMMANDS: Record<string, CommandEntry> = {
     load: () => import('./commands/setadm.ts'),
   },
   cascade: { summary: 'alias of setadm', load: () => import('./commands/setadm.ts') },
+  londiste: {
+    summary: 'table replication: create nodes, add/remove tables and sequences, status, execute',
+    load: () => import('./commands/londiste.ts'),
+  },
   walmgr: {
     summary: 'WAL archive, base backups and point-in-time restore to S3 or a directory',
     load: () => import('./commands/walmgr.ts'),

@@ -1,4 +1,5 @@
 export * from './constructs/dashboard.ts';
+export * from './constructs/database-login.ts';
 export * from './constructs/defaults.ts';
 export * from './constructs/pgq-admin.ts';
 export * from './constructs/pgq-consumer-function.ts';

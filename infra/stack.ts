@@ -93,9 +93,6 @@ export class SkytoolsExampleStack extends Stack {
       entry: path.join(FUNCTIONS_DIR, 'example-consumer/handler.ts'),
       ticker: this.ticker,
     });
-    // Queues and consumers need the schema first.
-    this.consumer.registration?.node.addDependency(schema);
-    this.ticker.function.node.addDependency(schema);
     this.dashboard = new SkytoolsDashboard(this, 'Dashboard', {
       ticker: this.ticker,
       consumers: [this.consumer],

@@ -13,6 +13,7 @@ set local check_function_bodies = off;
 \ir preflight.sql
 \ir pgq/install.sql
 \ir pgq_node/install.sql
+\ir londiste/install.sql
 \ir pgq_coop/install.sql
 \ir pgq_ext/install.sql
 commit;

@@ -12,7 +12,7 @@ import {
   findCommand,
 } from '../../layers/cascade/admin-commands.ts';
 import { CascadeError } from '../../layers/cascade/node.ts';
-import { loadCascadeConfig } from '../../layers/cascade/settings.ts';
+import { type CascadeConfig, loadCascadeConfig } from '../../layers/cascade/settings.ts';
 import { createLogger } from '../../layers/util/log.ts';
 
 export interface AdminProgram<A extends CascadeAdmin> {
@@ -20,6 +20,8 @@ export interface AdminProgram<A extends CascadeAdmin> {
   alias?: string;
   description: string;
   admin: AdminClass<A>;
+  /** Reads the job section (default: the cascade job's [setadm] / [cascade]). */
+  loadConfig?: (file: string, section?: string) => CascadeConfig;
 }
 
 export function register(program: Command): void {
@@ -47,7 +49,7 @@ export function registerAdminProgram<A extends CascadeAdmin>(program: Command, p
   cmd
     .addHelpText('after', commandsHelp(p.admin.commands))
     .action(async (file: string, command: string, args: string[], flags: AdminFlags) => {
-      const cfg = loadCascadeConfig(file, flags.section);
+      const cfg = (p.loadConfig ?? loadCascadeConfig)(file, flags.section);
       let log = createLogger({ level: flags.verbose ? 'debug' : flags.quiet ? 'warn' : 'info' });
       if (cfg.logfile) {
         const lf = cfg.logfile;

@@ -20,7 +20,11 @@ export const DEFAULT_RUNTIME = lambda.Runtime.NODEJS_24_X;
 
 /** The database the functions talk to. */
 export interface PgqDatabase {
-  /** Secret with the RDS JSON shape (host, port, dbname, username, password). */
+  /**
+   * Secret with the RDS JSON shape (host, port, dbname, username, password) of a user that may
+   * install the schema and create roles (on RDS the master user). Only the admin custom resource
+   * reads it; every other function logs in with a secret of its own (database-login.ts).
+   */
   readonly secret: secretsmanager.ISecret;
   /** VPC the functions run in (the database must be reachable from it). */
   readonly vpc: ec2.IVpc;
@@ -117,22 +121,25 @@ export function bundledFunction(
 
 export interface MakeFunctionProps extends Omit<BundledFunctionProps, 'vpc' | 'vpcSubnets'> {
   readonly database: PgqDatabase;
+  /** The secret the function logs in with (its own login, see database-login.ts). @default the database's secret */
+  readonly secret?: secretsmanager.ISecret;
   /** Host override (consumers may go through RDS Proxy). */
   readonly host?: string;
 }
 
 /**
- * A PgQ function: a bundled function in the database's VPC, with its secret readable, ingress to
- * it opened, and the database settings of layers/aws (secret, TLS mode, host override) set.
+ * A PgQ function: a bundled function in the database's VPC, with the one secret it logs in with
+ * readable, ingress to the database opened, and the database settings of layers/aws (secret,
+ * TLS mode, host override) set.
  */
 export function makeFunction(scope: Construct, id: string, props: MakeFunctionProps): nodejs.NodejsFunction {
-  const { database, host, ...rest } = props;
+  const { database, host, secret = database.secret, ...rest } = props;
   const fn = bundledFunction(scope, id, {
     ...rest,
     vpc: database.vpc,
     vpcSubnets: database.vpcSubnets,
     environment: {
-      DATABASE_SECRET_ARN: database.secret.secretArn,
+      DATABASE_SECRET_ARN: secret.secretArn,
       DATABASE_SSL: database.ssl ?? 'verify-full',
       // The RDS CA bundle shipped in the runtime, for verify-full.
       NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
@@ -140,7 +147,7 @@ export function makeFunction(scope: Construct, id: string, props: MakeFunctionPr
       ...props.environment,
     },
   });
-  database.secret.grantRead(fn);
+  secret.grantRead(fn);
   database.connections?.connections.allowDefaultPortFrom(fn, `${id} to the database`);
   return fn;
 }

@@ -1,5 +1,7 @@
 // Custom resources against the database: one provider per stack and database (schema install,
-// consumer registration), backed by functions/admin/handler.ts through the CDK Provider framework.
+// consumer registration, the functions' login roles), backed by functions/admin/handler.ts
+// through the CDK Provider framework. Its function is the only one that reads the database's
+// (master) secret.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -22,9 +24,11 @@ export interface PgqAdminProps extends PgqFunctionOptions {
 }
 
 export class PgqAdmin extends Construct {
-  /** The onEvent function (connects with the secret's credentials). */
+  /** The onEvent function: the one function that logs in with the database's (master) secret. */
   public readonly function: nodejs.NodejsFunction;
   public readonly provider: cr.Provider;
+  #schema: PgqSchema | undefined;
+  readonly #needSchema: Construct[] = [];
 
   /** The stack's admin provider for this database, created on first use. */
   static of(scope: Construct, database: PgqDatabase): PgqAdmin {
@@ -39,7 +43,7 @@ export class PgqAdmin extends Construct {
       ...props,
       entry: path.join(FUNCTIONS_DIR, 'admin/handler.ts'),
       timeout: Duration.minutes(5),
-      description: 'skytools: schema install and consumer registration (custom resources)',
+      description: 'skytools: schema install, consumer registration and login roles (custom resources)',
     });
     this.provider = new cr.Provider(this, 'Provider', {
       onEventHandler: this.function,
@@ -50,6 +54,18 @@ export class PgqAdmin extends Construct {
       reason: 'CDK Provider framework function: AWSLambdaBasicExecutionRole only lets it write its own logs.',
     });
     ackInvokeVersions(this.provider, this.function, 'The CDK Provider framework function');
+  }
+
+  /** Makes `resource` wait for this database's PgqSchema (now, or once one is declared). */
+  afterSchema(resource: Construct): void {
+    if (this.#schema) resource.node.addDependency(this.#schema);
+    else this.#needSchema.push(resource);
+  }
+
+  /** Called by PgqSchema: what was waiting for the schema now depends on it. */
+  schemaDeclared(schema: PgqSchema): void {
+    this.#schema = schema;
+    for (const r of this.#needSchema.splice(0)) r.node.addDependency(schema);
   }
 }
 
@@ -66,11 +82,14 @@ export class PgqSchema extends Construct {
   constructor(scope: Construct, id: string, props: PgqSchemaProps) {
     super(scope, id);
     const sql = readFileSync(path.join(REPO_ROOT, 'layers/install/generated-sql.ts'));
+    const admin = PgqAdmin.of(this, props.database);
     this.resource = new CustomResource(this, 'Resource', {
-      serviceToken: PgqAdmin.of(this, props.database).provider.serviceToken,
+      serviceToken: admin.provider.serviceToken,
       resourceType: 'Custom::PgqSchema',
       properties: { Action: 'install', SqlHash: createHash('sha256').update(sql).digest('hex').slice(0, 16) },
     });
     this.pgqVersion = this.resource.getAttString('PgqVersion');
+    // The login roles are members of the roles the install creates.
+    admin.schemaDeclared(this);
   }
 }

@@ -1,20 +1,24 @@
 // A user's consumer as a Lambda function: the user's entry (bundled with esbuild) wrapped by
 // pgqConsumer, an SQS FIFO wake-up queue (message group = consumer, so the consumer never runs
 // twice at once; with subconsumers: N, one group per subconsumer, so up to N run at once) with a DLQ and an alarm on it, the event source mapping (batchItemFailures),
-// and the consumer's registration on its queue (custom resource).
+// the consumer's registration on its queue (custom resource), and its login role: pgq_reader plus
+// the grants its props declare on its target tables.
 import { CustomResource, Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import type { RelationGrants } from '../../layers/pgq/lambda/role-spec.ts';
+import { type DatabaseLogin, type DatabaseLoginOptions, functionLogin } from './database-login.ts';
 import { makeFunction, type PgqDatabase, type PgqFunctionOptions } from './defaults.ts';
 import { PgqAdmin } from './pgq-admin.ts';
 import type { PgqTicker } from './pgq-ticker.ts';
 
-export interface PgqConsumerFunctionProps extends PgqFunctionOptions {
+export interface PgqConsumerFunctionProps extends PgqFunctionOptions, DatabaseLoginOptions {
   readonly database: PgqDatabase;
   /** PgQ queue to consume. */
   readonly queue: string;
@@ -49,6 +53,17 @@ export interface PgqConsumerFunctionProps extends PgqFunctionOptions {
   readonly subconsumers?: number;
   /** Cooperative consumer: take over the batch of a subconsumer silent this long. @default never */
   readonly deadInterval?: Duration;
+  /**
+   * What the handler may do to your tables, by schema-qualified name, e.g.
+   * `{ 'public.order_audit': ['insert', 'update'], 'public.order_audit_id_seq': ['usage'] }`
+   * (a serial column's sequence needs usage; an UPDATE or DELETE with a WHERE needs select).
+   * The tables must exist before the deploy. Granted to the consumer's own role, which can do
+   * nothing else with your data. Not with loginSecret (your role has its own grants).
+   * @default none (the handler may only read and finish its batches)
+   */
+  readonly grants?: RelationGrants;
+  /** Group roles besides pgq_reader, e.g. `['pgq_writer']` for a handler that produces events. @default none */
+  readonly memberOf?: readonly string[];
 }
 
 export class PgqConsumerFunction extends Construct {
@@ -59,6 +74,10 @@ export class PgqConsumerFunction extends Construct {
   public readonly registration?: CustomResource;
   public readonly queue: string;
   public readonly consumer: string;
+  /** The secret the function logs in with (and only it reads); register it with your RDS Proxy when using one. */
+  public readonly loginSecret: secretsmanager.ISecret;
+  /** Its login role, unless you passed loginSecret. */
+  public readonly login?: DatabaseLogin;
 
   constructor(scope: Construct, id: string, props: PgqConsumerFunctionProps) {
     super(scope, id);
@@ -87,8 +106,15 @@ export class PgqConsumerFunction extends Construct {
       visibilityTimeout: Duration.seconds(timeout.toSeconds() * 6),
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount ?? 5 },
     });
+    const { secret, login } = functionLogin(this, 'consumer', {
+      ...props,
+      nameSuffix: `${props.queue}_${props.consumer}`,
+    });
+    this.loginSecret = secret;
+    this.login = login;
     this.function = makeFunction(this, 'Function', {
       ...props,
+      secret,
       timeout,
       host: props.database.consumerHost,
       description: `skytools: PgQ consumer ${props.consumer} of ${props.queue}`,
@@ -102,6 +128,7 @@ export class PgqConsumerFunction extends Construct {
         ...props.environment,
       },
     });
+    if (login) this.function.node.addDependency(login.resource);
     this.function.addEventSource(
       new SqsEventSource(this.wakeupQueue, {
         batchSize: props.batchSize ?? 10,
@@ -138,6 +165,7 @@ export class PgqConsumerFunction extends Construct {
           UnregisterOnDelete: String(props.unregisterOnDelete ?? false),
         },
       });
+      PgqAdmin.of(this, props.database).afterSchema(this.registration);
       // Register before the first wake-up can arrive.
       this.function.node.addDependency(this.registration);
     }

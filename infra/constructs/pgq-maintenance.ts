@@ -5,7 +5,9 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { type DatabaseLogin, type DatabaseLoginOptions, functionLogin } from './database-login.ts';
 import {
   ackInvokeVersions,
   FUNCTIONS_DIR,
@@ -14,7 +16,8 @@ import {
   type PgqFunctionOptions,
 } from './defaults.ts';
 
-export interface PgqMaintenanceProps extends PgqFunctionOptions {
+/** Maintenance logs in as a role of its own, a member of pgq_admin (FUNCTION_ROLES.maintenance). */
+export interface PgqMaintenanceProps extends PgqFunctionOptions, DatabaseLoginOptions {
   readonly database: PgqDatabase;
   /** @default rate(5 minutes) */
   readonly schedulePeriod?: Duration;
@@ -25,15 +28,24 @@ export interface PgqMaintenanceProps extends PgqFunctionOptions {
 export class PgqMaintenance extends Construct {
   public readonly function: nodejs.NodejsFunction;
   public readonly schedule: scheduler.Schedule;
+  /** The secret the function logs in with (and only it reads). */
+  public readonly loginSecret: secretsmanager.ISecret;
+  /** Its login role, unless you passed loginSecret. */
+  public readonly login?: DatabaseLogin;
 
   constructor(scope: Construct, id: string, props: PgqMaintenanceProps) {
     super(scope, id);
+    const { secret, login } = functionLogin(this, 'maintenance', { ...props, nameSuffix: 'maintenance' });
+    this.loginSecret = secret;
+    this.login = login;
     this.function = makeFunction(this, 'Function', {
       ...props,
+      secret,
       entry: path.join(FUNCTIONS_DIR, 'maintenance/handler.ts'),
       timeout: props.timeout ?? Duration.minutes(5),
       description: 'skytools: PgQ retry and maintenance steps',
     });
+    if (login) this.function.node.addDependency(login.resource);
     this.schedule = new scheduler.Schedule(this, 'Schedule', {
       schedule: scheduler.ScheduleExpression.rate(props.schedulePeriod ?? Duration.minutes(5)),
       description: 'skytools maintenance',

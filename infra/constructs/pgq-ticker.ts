@@ -6,8 +6,10 @@ import { Duration, Lazy, Stack } from 'aws-cdk-lib';
 import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { type DatabaseLogin, type DatabaseLoginOptions, functionLogin } from './database-login.ts';
 import {
   ackInvokeVersions,
   FUNCTIONS_DIR,
@@ -16,7 +18,8 @@ import {
   type PgqFunctionOptions,
 } from './defaults.ts';
 
-export interface PgqTickerProps extends PgqFunctionOptions {
+/** The ticker logs in as a role of its own, a member of pgq_admin (FUNCTION_ROLES.ticker). */
+export interface PgqTickerProps extends PgqFunctionOptions, DatabaseLoginOptions {
   readonly database: PgqDatabase;
   /** Time between ticks. @default 1 second (sub-second works, down to ~10 ms) */
   readonly tickPeriod?: Duration;
@@ -41,14 +44,22 @@ export interface WakeupTarget {
 export class PgqTicker extends Construct {
   public readonly function: nodejs.NodejsFunction;
   public readonly schedule: scheduler.Schedule;
+  /** The secret the function logs in with (and only it reads). */
+  public readonly loginSecret: secretsmanager.ISecret;
+  /** Its login role, unless you passed loginSecret. */
+  public readonly login?: DatabaseLogin;
   readonly #targets: WakeupTarget[] = [];
 
   constructor(scope: Construct, id: string, props: PgqTickerProps) {
     super(scope, id);
     const period = props.schedulePeriod ?? Duration.minutes(1);
     const stack = Stack.of(this);
+    const { secret, login } = functionLogin(this, 'ticker', { ...props, nameSuffix: 'ticker' });
+    this.loginSecret = secret;
+    this.login = login;
     this.function = makeFunction(this, 'Function', {
       ...props,
+      secret,
       entry: path.join(FUNCTIONS_DIR, 'ticker/handler.ts'),
       timeout: props.timeout ?? period.plus(Duration.seconds(10)),
       description: 'skytools: PgQ ticker (pgqd loop per invocation) and consumer wake-ups',
@@ -71,6 +82,7 @@ export class PgqTicker extends Construct {
         ...props.environment,
       },
     });
+    if (login) this.function.node.addDependency(login.resource);
     this.schedule = new scheduler.Schedule(this, 'Schedule', {
       schedule: scheduler.ScheduleExpression.rate(period),
       description: 'skytools ticker',

@@ -20,6 +20,7 @@ import { runBatchLoop } from '../pgq/batch-loop.ts';
 import type { PgqEvent } from '../pgq/consumer.ts';
 import { Backoff } from '../util/backoff.ts';
 import { defaultLogger, type Logger } from '../util/log.ts';
+import { sleep } from '../util/sleep.ts';
 import {
   CascadeError,
   type ConsumerState,
@@ -84,6 +85,12 @@ export interface CascadeWorkerOptions {
    * (needs UPDATE on pgq.queue). 'auto' (default) tries the first and falls back to the second.
    */
   insertMode?: 'auto' | 'replica' | 'toggle';
+  /**
+   * false: a side worker of the node (Londiste's table copy, as the original's copy process): it
+   * keeps its own position under its own name but does not copy events into the local queue, apply
+   * cascade events, create branch ticks or publish watermarks — the node's main worker does that.
+   */
+  mainWorker?: boolean;
   signal?: AbortSignal;
   log?: Logger;
   onBatch?: (res: WorkResult) => void;
@@ -95,6 +102,8 @@ export type WorkResult =
   | { kind: 'paused' }
   | { kind: 'root' }
   | { kind: 'idle' }
+  /** A subclass held the batch back (beforeBatch) or asked to look again soon (onIdle). */
+  | { kind: 'waiting' }
   | { kind: 'batch'; batchId: bigint; tickId: bigint; events: number; skipped: boolean };
 
 export interface CascadeWorkerStats {
@@ -109,6 +118,8 @@ export interface CascadeWorkerStats {
 const ADVISORY_CLASS = 0x736b7963; // 'skyc'
 
 export class CascadeWorker {
+  /** The advisory-lock class of the one-worker-per-node lock (key 2: hashtext('<queue>/<worker>')). */
+  static readonly advisoryClass = ADVISORY_CLASS;
   readonly opts: CascadeWorkerOptions;
   readonly stats: CascadeWorkerStats;
   // Protected, not private: Londiste's replay is a subclass and works with the same connections.
@@ -123,12 +134,17 @@ export class CascadeWorker {
   protected lastGlobalWmAt = 0;
   /** How copies write into the branch queue, once known (see CascadeWorkerOptions.insertMode). */
   protected insertMode: 'replica' | 'toggle' | null;
+  /** How long a 'waiting' step pauses before the next look. */
+  protected waitingDelayMs = 50;
+  /** See CascadeWorkerOptions.mainWorker. */
+  protected readonly mainWorker: boolean;
 
   constructor(opts: CascadeWorkerOptions) {
     this.opts = opts;
     this.stats = opts.stats ?? { batches: 0, events: 0, skipped: 0, errors: 0 };
     this.log = (opts.log ?? defaultLogger()).child({ queue: opts.queue, worker: opts.worker });
     this.insertMode = opts.insertMode && opts.insertMode !== 'auto' ? opts.insertMode : null;
+    this.mainWorker = opts.mainWorker ?? true;
   }
 
   /**
@@ -144,6 +160,12 @@ export class CascadeWorker {
       close: () => this.dropConnections(),
       step: async () => {
         const res = await this.workOnce();
+        if (res.kind === 'waiting') {
+          // Something else (another job on this node) must move first: look again soon, not
+          // after a full idle delay.
+          await sleep(this.waitingDelayMs, this.opts.signal);
+          return res;
+        }
         return res.kind === 'batch' ? res : null;
       },
       signal: this.opts.signal,
@@ -173,9 +195,10 @@ export class CascadeWorker {
     if (state.paused) return { kind: 'paused' };
     const node = await getNodeInfo(local, queue);
     if (node.nodeType === 'root') {
-      await this.publishGlobalWatermark(local);
+      if (this.mainWorker) await this.publishGlobalWatermark(local);
+      const res = await this.onRoot(local);
       await this.clearError(local, state);
-      return { kind: 'root' };
+      return res ?? { kind: 'root' };
     }
     if (node.combinedQueue) {
       throw new CascadeError(
@@ -193,8 +216,9 @@ export class CascadeWorker {
 
     const b = (await provider.query('select * from pgq.next_batch_info($1, $2)', [queue, worker])).rows[0];
     if (!b || b.batch_id == null) {
+      const res = await this.onIdle(local, provider);
       await this.clearError(local, state);
-      return { kind: 'idle' };
+      return res ?? { kind: 'idle' };
     }
     const batch: CascadeBatch = {
       queue,
@@ -214,6 +238,7 @@ export class CascadeWorker {
     if (state.completedTick === batch.tickId) {
       skipped = true; // applied before a crash / restart; only the tick and finish may be missing
     } else if (state.completedTick === batch.prevTickId) {
+      if (!(await this.beforeBatch(batch, local, provider))) return { kind: 'waiting' };
       const rows = (await provider.query('select * from pgq.get_batch_events($1)', [batch.batchId])).rows;
       batch.events = rows.map(toEvent);
       skipped = !(await this.applyBatch(local, provider, batch));
@@ -225,9 +250,10 @@ export class CascadeWorker {
           'the node needs change-provider / resurrect, or the provider lost its ticks',
       );
     }
-    if (batch.nodeType === 'branch') await this.ensureBranchTick(local, batch);
+    if (batch.nodeType === 'branch' && this.mainWorker) await this.ensureBranchTick(local, batch);
     await provider.query('select pgq.finish_batch($1)', [batch.batchId]);
-    await this.publishLocalWatermark(local, provider, state.nodeName, batch.tickId);
+    if (this.mainWorker) await this.publishLocalWatermark(local, provider, state.nodeName, batch.tickId);
+    await this.afterBatch(batch, local, provider);
 
     this.stats.batches++;
     this.stats.lastTick = batch.tickId;
@@ -245,6 +271,32 @@ export class CascadeWorker {
     };
     this.opts.onBatch?.(res);
     return res;
+  }
+
+  /**
+   * Before a batch that is not applied yet, outside any transaction (so what it writes is seen by
+   * other jobs at once): false holds the batch back — it stays open on the provider and the next
+   * step reads it again. Londiste's table-state machine runs here. Default: go ahead.
+   */
+  protected async beforeBatch(
+    _batch: CascadeBatch,
+    _local: pg.Client,
+    _provider: pg.Client,
+  ): Promise<boolean> {
+    return true;
+  }
+
+  /** After a batch is finished on the provider (also a re-delivered one). Default: nothing. */
+  protected async afterBatch(_batch: CascadeBatch, _local: pg.Client, _provider: pg.Client): Promise<void> {}
+
+  /** The provider has no batch for us; a result other than undefined replaces 'idle'. */
+  protected async onIdle(_local: pg.Client, _provider: pg.Client): Promise<WorkResult | undefined> {
+    return undefined;
+  }
+
+  /** A step on the root (after the global watermark); a result other than undefined replaces 'root'. */
+  protected async onRoot(_local: pg.Client): Promise<WorkResult | undefined> {
+    return undefined;
   }
 
   /**
@@ -292,9 +344,11 @@ export class CascadeWorker {
           `${queue}: position moved to ${completed} while batch ${batch.prevTickId}..${batch.tickId} was read`,
         );
       }
-      if (batch.nodeType === 'branch') await this.copyEvents(local, batch.events);
-      for (const ev of batch.events) {
-        if (isCascadeEvent(ev)) await this.cascadeEvent(local, batch, ev);
+      if (this.mainWorker) {
+        if (batch.nodeType === 'branch') await this.copyEvents(local, batch.events);
+        for (const ev of batch.events) {
+          if (isCascadeEvent(ev)) await this.cascadeEvent(local, batch, ev);
+        }
       }
       await this.processRemoteBatch(batch, local, provider);
       await nodeCmd(local, 'select * from pgq_node.set_consumer_completed($1, $2, $3)', [

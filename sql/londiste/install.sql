@@ -1,9 +1,11 @@
--- londiste 3.8 (table replication over cascaded queues), first increment: tables, name
--- helpers, table and sequence registration. Needs sql/pgq and sql/pgq_node installed first.
--- Not part of sql/install.sql yet (the schema is incomplete); install it on its own.
--- Order: tables, name helpers (SQL bodies are checked at creation, so helpers come first),
--- triggers housekeeping, sequences, tables, grants.
+-- londiste 3.8 (table replication over cascaded queues). Needs sql/pgq and sql/pgq_node
+-- installed first; sql/install.sql includes it after them.
+-- Order: tables and their upgrade, name helpers (SQL bodies are checked at creation, so
+-- helpers come first), triggers housekeeping, sequences, tables, foreign keys, EXECUTE,
+-- partition helpers, grants.
 \ir tables.sql
+\ir functions/londiste.upgrade_schema.sql
+do $upgrade$ begin perform londiste.upgrade_schema(); end $upgrade$;
 
 -- version and name helpers
 \ir functions/londiste.version.sql
@@ -38,5 +40,28 @@
 \ir functions/londiste.local_set_table_attrs.sql
 \ir functions/londiste.local_set_table_struct.sql
 \ir functions/londiste.local_show_missing.sql
+\ir functions/londiste.create_trigger.sql
+\ir functions/londiste.local_add_table.sql
+\ir functions/londiste.local_change_handler.sql
+\ir functions/londiste._coordinate_copy.sql
+\ir functions/londiste.get_table_list.sql
+
+-- foreign keys set aside around a copy
+\ir functions/londiste.find_table_fkeys.sql
+\ir functions/londiste.get_table_pending_fkeys.sql
+\ir functions/londiste.get_valid_pending_fkeys.sql
+\ir functions/londiste.drop_table_fkey.sql
+\ir functions/londiste.restore_table_fkey.sql
+
+-- EXECUTE scripts, maintenance
+\ir functions/londiste.execute_start.sql
+\ir functions/londiste.execute_finish.sql
+\ir functions/londiste.periodic_maintenance.sql
+
+-- helpers of partitioning handlers
+\ir functions/londiste.create_partition.sql
+\ir functions/londiste.is_obsolete_partition.sql
+\ir functions/londiste.list_obsolete_partitions.sql
+\ir functions/londiste.drop_obsolete_partitions.sql
 
 \ir grants.sql

@@ -8,13 +8,14 @@
 --   pgq.consumer       consumer names
 --   pgq.subscription   consumer × queue: last finished tick, open batch
 --   pgq.retry_queue    events waiting to be retried for one subscription
---   pgq.event_template columns of an event
+--   pgq.event_template every queue's events with the columns of an event (a view, see the end)
 --   pgq.event_<id>     events of queue <id>; rotates over children pgq.event_<id>_0 .. _<n-1>
 --
--- Difference from the C extension (internal; no client reads it): the per-queue event tables are
--- list partitions of pgq.event_all (by ev_queue, then by ev_table) instead of inheritance
--- children. A producer then inserts with one static, plan-cached statement into pgq.event_all
--- and PostgreSQL routes the row, instead of building dynamic SQL per event.
+-- Difference from the C extension (the names clients read stay those of the original): the
+-- per-queue event tables are list partitions of pgq.event_all (by ev_queue, then by ev_table)
+-- instead of inheritance children. A producer then inserts with one static, plan-cached
+-- statement into pgq.event_all and PostgreSQL routes the row, instead of building dynamic SQL
+-- per event.
 
 create schema if not exists pgq;
 
@@ -152,3 +153,23 @@ create table if not exists pgq.event_all (
     ev_table            int2            not null
 ) partition by list (ev_queue);
 create index if not exists event_all_txid_idx on pgq.event_all (ev_txid);
+
+-- pgq.event_template shows every queue's events, as inheritance makes the original's parent
+-- table do: tools of the original read events straight from it (and from pgq.event_<id>,
+-- which as our list partition of pgq.event_all already holds that queue's events). A view on
+-- pgq.event_all with the template's columns; producers never touch it, so their insert stays
+-- the same. Rows are deleted through it as from the original's parent (a simple view is
+-- updatable); inserts need the routing columns, so they go to pgq.insert_event as before.
+-- The first version was an empty table that nothing wrote to: replaced once, by this guard.
+do $event_template$
+begin
+    if exists (select 1 from pg_catalog.pg_class c
+                where c.oid = 'pgq.event_template'::regclass and c.relkind = 'r') then
+        drop table pgq.event_template;
+    end if;
+end
+$event_template$;
+create or replace view pgq.event_template as
+    select ev_id, ev_time, ev_txid, ev_owner, ev_retry, ev_type, ev_data,
+           ev_extra1, ev_extra2, ev_extra3, ev_extra4
+      from pgq.event_all;

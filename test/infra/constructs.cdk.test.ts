@@ -158,7 +158,7 @@ describe('CDK constructs', () => {
       SqlHash: Match.stringLikeRegexp('^[0-9a-f]{16}$'),
     });
     // One admin provider per database, shared by the schema and the registration.
-    expect(Object.keys(fnProps('schema install and consumer registration'))).toHaveLength(1);
+    expect(Object.keys(fnProps('schema install, consumer registration and login roles'))).toHaveLength(1);
   });
 
   it('PgqConsumerFunction with subconsumers: the function and the ticker both know the cooperative consumer (default 1: plain)', () => {
@@ -257,7 +257,8 @@ describe('example app', () => {
     t.hasResourceProperties('AWS::RDS::DBInstance', { StorageEncrypted: true, DeletionProtection: true });
     t.resourceCountIs('AWS::EC2::NatGateway', 0);
     t.resourceCountIs('AWS::EC2::VPCEndpoint', 2);
-    t.resourceCountIs('AWS::SecretsManager::RotationSchedule', 1);
+    // The master secret's and one per function login (ticker, maintenance, consumer).
+    t.resourceCountIs('AWS::SecretsManager::RotationSchedule', 4);
     expect(Object.keys(t.findOutputs('*'))).toEqual(
       expect.arrayContaining([
         'DatabaseSecretArn',
@@ -266,6 +267,23 @@ describe('example app', () => {
         'PgqVersion',
       ]),
     );
+    // The RDS master secret: only the admin custom resource may read it; every other function
+    // reads its own login's secret.
+    const masterId = stack.getLogicalId(
+      stack.node.findChild('Database').node.findChild('Secret').node.findChild('Attachment').node
+        .defaultChild as never,
+    );
+    const readers = Object.values(t.findResources('AWS::IAM::Policy')).filter((p) =>
+      p.Properties.PolicyDocument.Statement.some(
+        (st: { Action: string | string[]; Resource: unknown }) =>
+          [st.Action].flat().includes('secretsmanager:GetSecretValue') &&
+          JSON.stringify(st.Resource).includes(`"${masterId}"`),
+      ),
+    );
+    expect(readers.map((p) => p.Properties.Roles[0].Ref)).toEqual([
+      expect.stringMatching(/^PgqAdmin.*OnEvent/),
+    ]);
+    t.resourceCountIs('Custom::PgqDatabaseRole', 3);
     const fns = Object.values(t.findResources('AWS::Lambda::Function')).filter(
       (f) => f.Properties.Handler === 'index.handler',
     );

@@ -4,6 +4,7 @@
 import { observability, once } from '../../aws/container.ts';
 import { DatabaseSource } from '../../aws/database.ts';
 import { asLogger, type Observability } from '../../aws/observability.ts';
+import { type SecretStore, secretsManagerStore } from '../../aws/secrets.ts';
 import { loadSettings } from '../../aws/settings.ts';
 import { sqsClient } from '../../aws/sqs.ts';
 import type { ConsumerDeps } from './consumer.ts';
@@ -29,6 +30,24 @@ export function maintenanceDeps(): { db: DatabaseSource; log: ReturnType<typeof 
     const settings = loadSettings(MAINTENANCE_SETTINGS);
     const obs = observability('pgq-maintenance');
     return { ...obs, db: new DatabaseSource(settings), log: asLogger(obs.logger) };
+  });
+}
+
+/** The admin custom resource: the master login (database settings only) and Secrets Manager for the role secrets. */
+export function adminDeps(): {
+  db: DatabaseSource;
+  secrets: SecretStore;
+  log: ReturnType<typeof asLogger>;
+} & Observability {
+  return once('admin', () => {
+    const settings = loadSettings(MAINTENANCE_SETTINGS);
+    const obs = observability('pgq-admin');
+    return {
+      ...obs,
+      db: new DatabaseSource(settings),
+      secrets: secretsManagerStore(),
+      log: asLogger(obs.logger),
+    };
   });
 }
 

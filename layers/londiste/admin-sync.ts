@@ -1,0 +1,53 @@
+// wait-sync (and add-table --wait-sync): until every local table is `ok` and then until this
+// node's worker has replayed up to the tick its provider had at that moment — so that when it
+// returns, the tables hold at least what the provider held when the last copy finished. The
+// original waits for the table states only; a table can be `ok` with its replay still behind.
+import type { LondisteContext } from './admin-context.ts';
+import { getTableList } from './tables.ts';
+
+export interface WaitSyncResult {
+  tables: number;
+  /** The provider's tick waited for (null on the root, which has nothing to wait for). */
+  tick: bigint | null;
+}
+
+export async function waitSync(ctx: LondisteContext): Promise<WaitSyncResult> {
+  const s = ctx.s;
+  await s.loadLocal();
+  const me = s.localName;
+  const db = await s.local();
+  const info = s.localInfo;
+  let total = 0;
+  const pending = new Set<string>();
+  let reported = false;
+  s.log.info('waiting until all tables are in sync');
+  await s.waitFor(`every table on ${me} to be ok`, async () => {
+    const local = (await getTableList(db, s.queue)).filter((t) => t.local);
+    total = local.length;
+    const notOk = local.filter((t) => t.mergeState !== 'ok').map((t) => t.tableName);
+    if (!reported) {
+      s.log.info(`${notOk.length}/${total} table(s) to copy`);
+      reported = true;
+    }
+    for (const t of pending) {
+      if (!notOk.includes(t)) s.log.info(`${t}: finished (${total - notOk.length}/${total})`);
+    }
+    pending.clear();
+    for (const t of notOk) pending.add(t);
+    return notOk.length === 0;
+  });
+  if (info.nodeType === 'root' || !info.providerNode) {
+    s.log.info('all tables in sync');
+    return { tables: total, tick: null };
+  }
+  const provider = info.providerNode;
+  const tick = await s.lastTick(provider);
+  if (tick == null) return { tables: total, tick: null };
+  s.log.info(`all tables ok; waiting for replay to reach tick ${tick} of ${provider}`);
+  await s.waitFor(`node ${me} to replay up to tick ${tick} of ${provider}`, async () => {
+    const t = (await s.nodeInfo(me)).workerLastTick;
+    return t != null && t >= tick;
+  });
+  s.log.info('all tables in sync');
+  return { tables: total, tick };
+}

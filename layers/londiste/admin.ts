@@ -1,0 +1,136 @@
+// Londiste's setup, built on the cascade admin as the original's LondisteSetup is built on
+// CascadeAdmin: every cascade command (create-root/branch/leaf, status, takeover, …) plus the
+// table and sequence commands. What Londiste adds to a new node (extraInit) is the provider's
+// set — its tables and sequences registered as known but not local — and to `status`
+// (extraStatus) each node's tables with their states and copy progress. The commands themselves
+// live in the modules below, by concern:
+//   admin-tables.ts   add-table, remove-table, change-handler, resync
+//   admin-seqs.ts     add-seq, remove-seq
+//   admin-show.ts     tables, seqs, missing
+//   admin-sync.ts     wait-sync
+//   admin-execute.ts  execute (attributes: admin-exec-attrs.ts)
+//   admin-status.ts   the status lines
+//   admin-commands.ts the command table and options of `skytools londiste`
+import type pg from 'pg';
+import { CascadeAdmin, type CascadeAdminOptions } from '../cascade/admin.ts';
+import type { NodeStatus } from '../cascade/admin-status.ts';
+import type { NodeInfo, NodeType } from '../cascade/node.ts';
+import { LONDISTE_COMMANDS, LONDISTE_OPTIONS } from './admin-commands.ts';
+import {
+  DEFAULT_ADMIN_CONFIG,
+  type LondisteAdminConfig,
+  type LondisteContext,
+  registers,
+} from './admin-context.ts';
+import { executeFiles } from './admin-execute.ts';
+import { addSeqs, removeSeqs } from './admin-seqs.ts';
+import { localTables, missingRows, seqRows } from './admin-show.ts';
+import { tableStatus } from './admin-status.ts';
+import { waitSync } from './admin-sync.ts';
+import {
+  addTables,
+  type CommandResult,
+  changeHandler,
+  removeTables,
+  resyncTables,
+  type TableFlags,
+} from './admin-tables.ts';
+import { getSeqList, getTableList, globalAddTable, globalUpdateSeq } from './tables.ts';
+
+export interface LondisteAdminOptions extends CascadeAdminOptions {
+  config?: Partial<LondisteAdminConfig>;
+}
+
+export class LondisteAdmin extends CascadeAdmin {
+  static override readonly commands = LONDISTE_COMMANDS;
+  static override readonly options = LONDISTE_OPTIONS;
+
+  #cfg: LondisteAdminConfig;
+
+  constructor(opts: LondisteAdminOptions) {
+    super(opts);
+    this.#cfg = { ...DEFAULT_ADMIN_CONFIG, ...opts.config };
+  }
+
+  /** The [londiste] settings the commands read (register_* filters, lock_timeout). */
+  configure(cfg: Partial<LondisteAdminConfig>): void {
+    this.#cfg = { ...this.#cfg, ...cfg };
+  }
+
+  get config(): Readonly<LondisteAdminConfig> {
+    return this.#cfg;
+  }
+
+  #ctx(): LondisteContext {
+    return { s: this.session, cfg: this.#cfg };
+  }
+
+  // ---- hooks --------------------------------------------------------------------------------
+
+  /** The provider's tables and sequences become known here (not local), as the original's extra_init. */
+  protected override async extraInit(_type: NodeType, node: pg.Client, provider: pg.Client | null) {
+    if (!provider) return;
+    const c = this.#cfg;
+    for (const t of await getTableList(provider, this.queue)) {
+      if (registers(c.registerOnlyTables, c.registerSkipTables, t.tableName))
+        await globalAddTable(node, this.queue, t.tableName);
+    }
+    for (const x of await getSeqList(provider, this.queue)) {
+      if (registers(c.registerOnlySeqs, c.registerSkipSeqs, x.seqName))
+        await globalUpdateSeq(node, this.queue, x.seqName, x.lastValue);
+    }
+  }
+
+  protected override async extraStatus(st: NodeStatus, node: pg.Client, info: NodeInfo) {
+    await tableStatus(this.session, st, node, info);
+  }
+
+  // ---- commands -------------------------------------------------------------------------------
+
+  addTables(args: readonly string[], flags: TableFlags = {}): Promise<CommandResult> {
+    return addTables(this.#ctx(), args, flags);
+  }
+
+  removeTables(args: readonly string[], flags: { all?: boolean } = {}): Promise<CommandResult> {
+    return removeTables(this.#ctx(), args, flags);
+  }
+
+  changeHandler(table: string | undefined, flags: TableFlags = {}): Promise<CommandResult> {
+    return changeHandler(this.#ctx(), table, flags);
+  }
+
+  resync(args: readonly string[], flags: TableFlags = {}): Promise<CommandResult> {
+    return resyncTables(this.#ctx(), args, flags);
+  }
+
+  addSeqs(args: readonly string[], flags: TableFlags = {}): Promise<CommandResult> {
+    return addSeqs(this.#ctx(), args, flags);
+  }
+
+  removeSeqs(args: readonly string[], flags: { all?: boolean } = {}): Promise<CommandResult> {
+    return removeSeqs(this.#ctx(), args, flags);
+  }
+
+  async tables() {
+    await this.session.loadLocal();
+    return localTables(await this.session.local(), this.queue);
+  }
+
+  async seqs() {
+    await this.session.loadLocal();
+    return seqRows(await this.session.local(), this.queue);
+  }
+
+  async missing() {
+    await this.session.loadLocal();
+    return missingRows(await this.session.local(), this.queue);
+  }
+
+  waitSync() {
+    return waitSync(this.#ctx());
+  }
+
+  execute(files: readonly string[]): Promise<CommandResult> {
+    return executeFiles(this.#ctx(), files);
+  }
+}

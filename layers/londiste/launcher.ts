@@ -1,0 +1,96 @@
+// How the main worker starts a table's copy job. The job is a LondisteWorker in copy mode with its
+// own consumer; where it runs is the launcher's business: a child process here (the original's
+// `londiste <ini> copy <table>`), in the same process for tests and the dev stack, an ECS task
+// when deployed. Whatever runs it, the job takes its node lock first, so the main worker can tell
+// a live job from a dead one (and relaunch it) without asking the launcher.
+import { type ChildProcess, spawn } from 'node:child_process';
+import type { Logger } from '../util/log.ts';
+
+export interface CopyLauncher {
+  /** Starts the copy job of `table`; resolves once it is started (the job runs on its own). */
+  launch(table: string): Promise<void>;
+  /** True while a job this launcher started for `table` is still running (a hint; the lock decides). */
+  isRunning?(table: string): boolean;
+  /** Stops the jobs it started (on shutdown). */
+  close?(): Promise<void>;
+}
+
+/** Runs each copy job as a function in this process (tests, the dev stack). */
+export class InProcessLauncher implements CopyLauncher {
+  private readonly running = new Map<string, { stop: AbortController; done: Promise<void> }>();
+  private readonly runJob: (table: string, signal: AbortSignal) => Promise<unknown>;
+  private readonly log?: Logger;
+
+  constructor(runJob: (table: string, signal: AbortSignal) => Promise<unknown>, log?: Logger) {
+    this.runJob = runJob;
+    this.log = log;
+  }
+
+  async launch(table: string) {
+    if (this.running.has(table)) return;
+    const stop = new AbortController();
+    const done = this.runJob(table, stop.signal)
+      .then(
+        () => {},
+        (err) => this.log?.error('copy job failed', { table, error: (err as Error).message }),
+      )
+      .finally(() => this.running.delete(table));
+    this.running.set(table, { stop, done });
+  }
+
+  isRunning(table: string) {
+    return this.running.has(table);
+  }
+
+  async close() {
+    const jobs = [...this.running.values()];
+    for (const j of jobs) j.stop.abort();
+    await Promise.all(jobs.map((j) => j.done));
+  }
+}
+
+/** Runs each copy job as a child process: `<argv…> <table>` (e.g. skytools londiste <ini> copy). */
+export class ChildProcessLauncher implements CopyLauncher {
+  private readonly children = new Map<string, ChildProcess>();
+  private readonly command: string;
+  private readonly args: readonly string[];
+  private readonly log?: Logger;
+
+  constructor(command: string, args: readonly string[], log?: Logger) {
+    this.command = command;
+    this.args = args;
+    this.log = log;
+  }
+
+  async launch(table: string) {
+    if (this.children.has(table)) return;
+    const child = spawn(this.command, [...this.args, table], { stdio: ['ignore', 'inherit', 'inherit'] });
+    this.children.set(table, child);
+    child.on('exit', (code, signal) => {
+      this.children.delete(table);
+      if (code !== 0) this.log?.warn('copy job exited', { table, code, signal });
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', () => resolve());
+      child.once('error', reject);
+    });
+  }
+
+  isRunning(table: string) {
+    return this.children.has(table);
+  }
+
+  async close() {
+    const kids = [...this.children.values()];
+    await Promise.all(
+      kids.map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            if (c.exitCode !== null) return resolve();
+            c.once('exit', () => resolve());
+            c.kill('SIGTERM');
+          }),
+      ),
+    );
+  }
+}

@@ -1,0 +1,215 @@
+// The `[londiste]` section of a Londiste job .ini, with the original's keys (londiste3's
+// Replicator and LondisteSetup, the CascadedWorker and DBScript under them), declared as specs of
+// the one settings mechanism on top of the cascade job's, and the loader that turns the section into
+// the config the admin, the replay worker and the copy job read.
+import os from 'node:os';
+import path from 'node:path';
+import { CASCADE_SETTINGS, type CascadeConfig } from '../cascade/settings.ts';
+import { readIni } from '../config/ini.ts';
+import { ConfigError, defineSettings, type SettingsOf, setting } from '../config/settings.ts';
+
+/**
+ * Tables copied at the same time by default. The original copies one at a time (1); ours copies
+ * up to 4: a copy spends most of its wall time in the COPY stream and the index build, which wait on
+ * two databases rather than on this process, and each holds only two connections, so four keep
+ * several small tables from queueing behind one big one without crowding a 2-core subscriber.
+ */
+export const DEFAULT_PARALLEL_COPIES = 4;
+
+export const LONDISTE_SETTINGS = defineSettings('londiste', {
+  ...CASCADE_SETTINGS.specs,
+  parallel_copies: setting.integer({
+    default: DEFAULT_PARALLEL_COPIES,
+    min: 1,
+    max: 64,
+    doc: 'how many tables may be in copy at the same time (the original: 1)',
+  }),
+  local_only: setting.boolean({
+    default: false,
+    doc: 'accept only events for tables registered on this node (others are dropped, not queued on)',
+  }),
+  local_only_drop_execute: setting.boolean({
+    default: false,
+    doc: 'with local_only: also drop EXECUTE events that touch no local table',
+  }),
+  lock_timeout: setting.seconds({
+    default: 10,
+    min: 0,
+    doc: 'how long setup and compare/repair may hold a table lock (statement_timeout; 0: no limit)',
+  }),
+  table_filter: setting.list({
+    doc: 'replay only events of these tables (ev_extra1); empty: all',
+  }),
+  pgq_lazy_fetch: setting.integer({
+    default: 300,
+    min: 0,
+    doc: 'read batches through a cursor this many events at a time (0: all at once)',
+  }),
+  handler_modules: setting.list({
+    doc: 'extra handler modules to load (ours: ESM module paths exporting handlers)',
+  }),
+  threaded_copy_tables: setting.list({
+    doc: 'table globs copied in parallel primary-key ranges (archive.*, public.big_*)',
+  }),
+  threaded_copy_pool_size: setting.integer({
+    default: 1,
+    min: 1,
+    max: 64,
+    doc: 'parallel ranges per table of threaded_copy_tables',
+  }),
+  register_only_tables: setting.list({
+    doc: 'create-branch/leaf and add-table: register only these tables of the provider',
+  }),
+  register_only_seqs: setting.list({
+    doc: 'create-branch/leaf and add-seq: register only these sequences of the provider',
+  }),
+  register_skip_tables: setting.list({ doc: 'tables of the provider never registered here' }),
+  register_skip_seqs: setting.list({ doc: 'sequences of the provider never registered here' }),
+  remote_extra_connstr: setting.string({
+    doc: 'appended to the connect strings of other nodes (e.g. user=… sslmode=require)',
+  }),
+  compare_sql: setting.string({
+    doc: 'compare: the per-table query, _TABLE_ replaced by the table (default: count + md5 checksum)',
+  }),
+  compare_fmt: setting.string({ doc: 'compare: how a result is printed' }),
+  // DBScript keys the original reads that have no counterpart here.
+  log_size: setting.size({ doc: '', ignored: 'logfile is appended to; rotate it with logrotate' }),
+  log_count: setting.integer({ doc: '', ignored: 'logfile is appended to; rotate it with logrotate' }),
+  connection_lifetime: setting.seconds({
+    doc: '',
+    ignored: 'connections live as long as the worker; a lost one is reopened by the back-off',
+  }),
+  exception_sleep: setting.seconds({
+    doc: '',
+    ignored: 'after an error the worker backs off from loop_delay, doubling up to a cap',
+  }),
+  keepalive_stats: setting.seconds({ doc: '', ignored: 'status reads lag from the queue itself' }),
+});
+
+export type LondisteSettings = SettingsOf<typeof LONDISTE_SETTINGS.specs>;
+
+export interface LondisteConfig extends CascadeConfig {
+  /** The section read ([londiste] unless --section named another). */
+  section: string;
+  /** The config file, absolute (the worker starts copy jobs with it). */
+  configFile: string;
+  parallelCopies: number;
+  localOnly: boolean;
+  localOnlyDropExecute: boolean;
+  lockTimeoutMs: number;
+  tableFilter: string[];
+  lazyFetch: number;
+  handlerModules: string[];
+  threadedCopyTables: string[];
+  threadedCopyPoolSize: number;
+  registerOnlyTables: string[];
+  registerOnlySeqs: string[];
+  registerSkipTables: string[];
+  registerSkipSeqs: string[];
+  remoteExtraConnstr?: string;
+  compareSql?: string;
+  compareFmt?: string;
+  londiste: LondisteSettings;
+}
+
+export interface LoadLondisteOptions {
+  /** The job section (default: [londiste], else the only section of the file). */
+  section?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Reads a Londiste job .ini. As the original: job_name defaults to the file's base name, and values
+ * may use `%(key)s` / `${key}` (`%%`, `$$`: the character itself) for other keys of the section and job_name, service_name,
+ * host_name, config_dir, config_file (e.g. `logfile = log/%(job_name)s.log`).
+ */
+export function loadLondisteConfig(file: string, o: LoadLondisteOptions = {}): LondisteConfig {
+  const sections = readIni(file);
+  const names = Object.keys(sections);
+  const name = o.section ?? (sections.londiste ? 'londiste' : names.length === 1 ? names[0] : undefined);
+  if (!name || !sections[name]) {
+    throw new ConfigError(
+      `${file}: no [${o.section ?? 'londiste'}] section${names.length ? ` (found: ${names.map((n) => `[${n}]`).join(' ')})` : ''}`,
+      { kind: 'missing' },
+    );
+  }
+  const values0 = interpolate(sections[name]!, file, name);
+  const env = o.env ?? process.env;
+  const { values, warnings } = LONDISTE_SETTINGS.load({
+    file: { path: file, section: name, values: values0 },
+    env,
+  });
+  const jobName = values.job_name ?? path.basename(file).replace(/\.[^.]*$/, '');
+  const where = `${file} [${name}]`;
+  if (!values.queue_name) throw new ConfigError(`${where}: queue_name is not set`, { kind: 'missing' });
+  // The file's db wins over $DATABASE_URL: one environment often runs several nodes' jobs.
+  const db = values.db ?? env.DATABASE_URL;
+  if (!db)
+    throw new ConfigError(`${where}: db (connect string of this node) is not set`, { kind: 'missing' });
+  return {
+    section: name,
+    configFile: path.resolve(file),
+    jobName,
+    queue: values.queue_name,
+    db,
+    worker: values.worker_name ?? jobName,
+    nodeName: values.node_name,
+    publicLocation: values.public_node_location,
+    initialProvider: values.initial_provider_location,
+    loopDelayMs: values.loop_delay * 1000,
+    localWmPublishPeriodMs: values.local_wm_publish_period * 1000,
+    globalWmPublishPeriodMs: values.global_wm_publish_period * 1000,
+    logfile: values.logfile,
+    pidfile: values.pidfile,
+    warnings,
+    settings: values,
+    parallelCopies: values.parallel_copies,
+    localOnly: values.local_only,
+    localOnlyDropExecute: values.local_only_drop_execute,
+    lockTimeoutMs: values.lock_timeout * 1000,
+    tableFilter: values.table_filter ?? [],
+    lazyFetch: values.pgq_lazy_fetch,
+    handlerModules: values.handler_modules ?? [],
+    threadedCopyTables: values.threaded_copy_tables ?? [],
+    threadedCopyPoolSize: values.threaded_copy_pool_size,
+    registerOnlyTables: values.register_only_tables ?? [],
+    registerOnlySeqs: values.register_only_seqs ?? [],
+    registerSkipTables: values.register_skip_tables ?? [],
+    registerSkipSeqs: values.register_skip_seqs ?? [],
+    remoteExtraConnstr: values.remote_extra_connstr,
+    compareSql: values.compare_sql,
+    compareFmt: values.compare_fmt,
+    londiste: values,
+  };
+}
+
+/** The original's `%(key)s` and `${key}` references, resolved within the section and its defaults. */
+function interpolate(section: Record<string, string>, file: string, name: string): Record<string, string> {
+  const defs: Record<string, string> = {
+    job_name: path.basename(file).replace(/\.[^.]*$/, ''),
+    service_name: 'londiste',
+    host_name: os.hostname(),
+    config_dir: path.dirname(file),
+    config_file: file,
+  };
+  const out: Record<string, string> = {};
+  const resolve = (key: string, seen: string[]): string => {
+    if (key in out) return out[key]!;
+    const raw = section[key] ?? defs[key];
+    if (raw === undefined) {
+      throw new ConfigError(`${file} [${name}]: ${seen.at(-1)} refers to unknown key "${key}"`);
+    }
+    if (seen.includes(key)) {
+      throw new ConfigError(`${file} [${name}]: reference loop ${[...seen, key].join(' → ')}`);
+    }
+    // '%%' and '$$' stand for themselves; a lone '%' (e.g. in a URL's %40) is kept as written.
+    const v = raw.replace(
+      /%%|\$\$|%\(([A-Za-z0-9_]+)\)s|\$\{([A-Za-z0-9_]+)\}/g,
+      (m, a?: string, b?: string) => ((a ?? b) ? resolve((a ?? b)!, [...seen, key]) : m[0]!),
+    );
+    if (key in section) out[key] = v;
+    return v;
+  };
+  for (const k of Object.keys(section)) resolve(k, []);
+  return out;
+}

@@ -1,0 +1,687 @@
+// Londiste's replay worker: a cascade worker (layers/cascade/worker.ts) whose per-batch step
+// applies the batch's row changes to the replicated tables, in the batch's own local transaction
+// (so a batch is applied exactly once), with session_replication_role = replica.
+//
+// Around each batch, outside that transaction, runs the table-state machine (table-state.ts):
+// the main worker starts copy jobs for new tables (NULL → in-copy), relaunches copy jobs that died
+// (the original leaves such a table in-copy until an operator runs resync), and hands a caught-up
+// table over (wanna-sync:W → do-sync:M, then waits while the copy job replays up to M). The same
+// class in copy mode (copyTable set) is the copy job: its own consumer `<worker>.copy.<table>`
+// registered at the provider, the COPY itself, then replay of that one table until the handover.
+import type pg from 'pg';
+import { getConsumerState, getNodeInfo, nodeCmd } from '../cascade/node.ts';
+import {
+  type CascadeBatch,
+  CascadeWorker,
+  type CascadeWorkerOptions,
+  isCascadeEvent,
+  type WorkResult,
+} from '../cascade/worker.ts';
+import { toBigInt } from '../db/connection.ts';
+import type { PgqEvent } from '../pgq/consumer.ts';
+import { SetApplier } from './apply/applier.ts';
+import { performTableCopy } from './copy-job.ts';
+import { LondisteError } from './errors.ts';
+import { isDataEvent, isTruncateEvent } from './events.ts';
+import type { ApplyContext, TableHandler } from './handler.ts';
+import { buildHandler } from './handlers/index.ts';
+import type { CopyLauncher } from './launcher.ts';
+import { ReplayTable } from './table-state.ts';
+import {
+  getTableList,
+  globalAddTable,
+  globalRemoveSeq,
+  globalRemoveTable,
+  globalUpdateSeq,
+  setTableAttrs,
+  setTableState,
+  type TableState,
+} from './tables.ts';
+
+export interface LondisteWorkerOptions extends CascadeWorkerOptions {
+  /** Copy mode: the table this job copies; `worker` is then the main worker's name. */
+  copyTable?: string;
+  /** How many tables may be in copy at once (main worker). Default 2. */
+  parallelCopies?: number;
+  /** Starts copy jobs (main worker). Without one, new tables wait (and a warning is logged). */
+  launcher?: CopyLauncher;
+  /** A dead copy job is relaunched at most this often per table (default 5 s). */
+  relaunchIntervalMs?: number;
+  /** Root: how often sequences are checked and published (default: every step). */
+  seqCheckPeriodMs?: number;
+  /**
+   * Called at each step of the copy protocol (tests kill the process there: `copy:loaded`,
+   * `copy:committed`, `copy:wanna-sync`, `copy:before-ok`, `copy:ok`, `main:in-copy`,
+   * `main:do-sync`).
+   */
+  faultPoint?: (point: string) => void | Promise<void>;
+}
+
+export interface LondisteStats {
+  applied: number;
+  ignored: number;
+  copies: number;
+}
+
+/** The consumer name of a table's copy job, as the original names it. */
+export function copyConsumerName(worker: string, table: string): string {
+  return `${worker}.copy.${table}`;
+}
+
+export class LondisteWorker extends CascadeWorker {
+  readonly lopts: LondisteWorkerOptions;
+  readonly lstats: LondisteStats = { applied: 0, ignored: 0, copies: 0 };
+  /** Copy mode: the table; null for the main worker. */
+  protected readonly copyOf: string | null;
+  /** The main worker's name (in copy mode, opts.worker is the copy consumer's). */
+  protected readonly mainName: string;
+  protected tables = new Map<string, ReplayTable>();
+  private readonly stopped: AbortController;
+  private readonly lastLaunch = new Map<string, number>();
+  private lastSeqCheck = 0;
+  private lastForcedTick = 0;
+  private lastCleanup = 0;
+  private handlers = new Map<string, TableHandler>();
+  /** The set-based apply of every table (its table-shape cache lives across batches). */
+  protected readonly applier = new SetApplier();
+  private registered = false;
+  /** Set when a table's own definition made the batch fail (see workOnce). */
+  private failedTable: { table: string; message: string } | null = null;
+
+  constructor(opts: LondisteWorkerOptions) {
+    const stopped = new AbortController();
+    const signal = opts.signal ? AbortSignal.any([opts.signal, stopped.signal]) : stopped.signal;
+    const copyOf = opts.copyTable ?? null;
+    super({
+      ...opts,
+      signal,
+      worker: copyOf ? copyConsumerName(opts.worker, copyOf) : opts.worker,
+      mainWorker: !copyOf,
+    });
+    this.stopped = stopped;
+    this.lopts = opts;
+    this.copyOf = copyOf;
+    this.mainName = opts.worker;
+  }
+
+  /** Copy mode: registers the copy consumer first, then the cascade loop. */
+  override async run() {
+    if (this.copyOf) {
+      try {
+        await this.registerCopyConsumer();
+      } catch (err) {
+        await this.close();
+        throw err;
+      }
+    }
+    return super.run();
+  }
+
+  /** The copy job is done (handed over, or its table is gone): leave the loop. */
+  protected finish(why: string) {
+    this.log.info(`copy job finished: ${why}`, { table: this.copyOf ?? undefined });
+    this.stopped.abort();
+  }
+
+  /**
+   * A table whose subscriber side cannot take its changes (a missing column, no key, a bad value)
+   * must not stop the others: the batch is rolled back as a whole (nothing half-applied), the
+   * table marked failed (skipped until `resync`), and the batch retried at once without it.
+   */
+  override async workOnce(): Promise<WorkResult> {
+    try {
+      return await super.workOnce();
+    } catch (err) {
+      const f = this.failedTable;
+      this.failedTable = null;
+      const t = f && this.tables.get(f.table);
+      if (!f || !t || !this.localConn) throw err;
+      this.log.error('table cannot be replayed on this node; skipping it until resync', {
+        table: f.table,
+        error: f.message,
+      });
+      await this.markFailed(this.localConn, t, f.message);
+      return { kind: 'waiting' };
+    }
+  }
+
+  /** Runs a handler step; an error the table's definition causes is remembered for workOnce. */
+  private async forTable<T>(t: ReplayTable, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (isTableDefinitionError(err)) this.failedTable = { table: t.name, message: (err as Error).message };
+      throw err;
+    }
+  }
+
+  // ---- the state machine, outside the batch transaction -------------------------------------
+
+  protected override async beforeBatch(batch: CascadeBatch, local: pg.Client, provider: pg.Client) {
+    await this.reloadTables(local);
+    return this.copyOf ? this.copySync(local, provider, batch) : this.mainSync(local, provider, batch);
+  }
+
+  protected override async onIdle(local: pg.Client, provider: pg.Client): Promise<WorkResult | undefined> {
+    await this.reloadTables(local);
+    if (this.copyOf) {
+      const go = await this.copySync(local, provider, null);
+      return go ? undefined : { kind: 'waiting' };
+    }
+    await this.mainSync(local, provider, null);
+    // While a copy needs the main worker at a newer tick, make the provider tick now.
+    const handover = [...this.tables.values()].some((t) => t.stateName === 'wanna-sync');
+    if (handover) {
+      await this.forceTick(provider);
+      return { kind: 'waiting' };
+    }
+    return undefined;
+  }
+
+  protected override async onRoot(local: pg.Client): Promise<WorkResult | undefined> {
+    if (this.copyOf)
+      throw new LondisteError('state', `${this.opts.queue}: a copy job cannot run on the root`);
+    const period = this.lopts.seqCheckPeriodMs ?? 0;
+    if (Date.now() - this.lastSeqCheck >= period) {
+      await nodeCmd(local, 'select * from londiste.root_check_seqs($1)', [this.opts.queue]);
+      this.lastSeqCheck = Date.now();
+    }
+    return undefined;
+  }
+
+  /** Main worker: handovers, new copies, dead copies, fkeys. False: hold the batch back. */
+  protected async mainSync(
+    local: pg.Client,
+    provider: pg.Client,
+    batch: CascadeBatch | null,
+  ): Promise<boolean> {
+    const tables = [...this.tables.values()];
+    let hold = false;
+    for (const t of tables) {
+      if (t.failed) continue;
+      if (t.stateName === 'do-sync') {
+        hold = true; // the copy job replays up to this batch; then the table is ours
+      } else if (t.stateName === 'wanna-sync' && batch && batch.tickId >= t.syncTick) {
+        await this.changeState(local, t, { name: 'do-sync', tick: batch.tickId });
+        await this.fault('main:do-sync');
+        hold = true;
+      }
+    }
+    await this.superviseCopies(local, provider, tables);
+    await this.dropStaleCopyConsumers(local, provider);
+    if (hold) return false;
+    if (batch) await this.restoreFkeys(local);
+    return true;
+  }
+
+  /** Starts copies of new tables (up to parallel_copies) and relaunches copy jobs that died. */
+  protected async superviseCopies(local: pg.Client, provider: pg.Client, tables: ReplayTable[]) {
+    const launcher = this.lopts.launcher;
+    const limit = this.lopts.parallelCopies ?? 4;
+    const live = tables.filter((t) => t.copying && !t.failed);
+    for (const t of live) {
+      if (!launcher) continue;
+      if (await this.copyJobAlive(local, t.name)) continue;
+      const last = this.lastLaunch.get(t.name) ?? 0;
+      if (Date.now() - last < (this.lopts.relaunchIntervalMs ?? 5000)) continue;
+      this.log.warn('copy job is not running; relaunching it', { table: t.name, state: t.mergeState });
+      await this.launch(t.name);
+    }
+    const missing = tables.filter((t) => t.stateName === 'missing' && !t.failed);
+    let room = limit - live.length;
+    if (!missing.length || room <= 0) return;
+    if (!launcher) {
+      this.log.warn('tables wait for a copy, but this worker has no copy launcher', {
+        tables: missing.map((t) => t.name),
+      });
+      return;
+    }
+    const onProvider = new Map((await getTableList(provider, this.opts.queue)).map((r) => [r.tableName, r]));
+    for (const t of missing) {
+      if (room <= 0) break;
+      if (t.attrs.copy_node == null) {
+        const pt = onProvider.get(t.name);
+        if (!pt?.local) {
+          this.log.warn('table not available on provider', { table: t.name });
+          continue;
+        }
+        if (pt.mergeState !== 'ok') {
+          this.log.info('table not ok on provider yet; waiting', { table: t.name, state: pt.mergeState });
+          continue;
+        }
+      }
+      room--;
+      await this.dropFkeys(local, t.destTable);
+      await this.changeState(local, t, { name: 'in-copy' }, null);
+      await this.fault('main:in-copy');
+      await this.launch(t.name);
+    }
+  }
+
+  /**
+   * A copy job killed between setting ok and unregistering leaves its consumer behind — at the
+   * provider that would hold back the queue's rotation for good. Registrations of copy jobs whose
+   * table is no longer in copy and whose job is not running are removed (checked every few seconds).
+   */
+  protected async dropStaleCopyConsumers(local: pg.Client, provider: pg.Client) {
+    if (Date.now() - this.lastCleanup < 5000) return;
+    this.lastCleanup = Date.now();
+    const prefix = copyConsumerName(this.mainName, '');
+    const r = await local.query(
+      'select consumer_name from pgq_node.local_state where queue_name = $1 and starts_with(consumer_name, $2)',
+      [this.opts.queue, prefix],
+    );
+    for (const row of r.rows) {
+      const name = row.consumer_name as string;
+      const table = name.slice(prefix.length);
+      if (this.tables.get(table)?.copying || (await this.copyJobAlive(local, table))) continue;
+      this.log.info('removing the registration of a finished copy job', { consumer: name });
+      await provider.query('select pgq.unregister_consumer($1, $2)', [this.opts.queue, name]).catch((err) => {
+        this.log.warn('could not unregister at the provider', {
+          consumer: name,
+          error: (err as Error).message,
+        });
+      });
+      await local.query('select * from pgq_node.unregister_consumer($1, $2)', [this.opts.queue, name]);
+    }
+  }
+
+  private async launch(table: string) {
+    this.lastLaunch.set(table, Date.now());
+    this.lstats.copies++;
+    await this.lopts.launcher?.launch(table);
+  }
+
+  /** A copy job holds its cascade worker lock on this node while it runs. */
+  protected async copyJobAlive(local: pg.Client, table: string): Promise<boolean> {
+    if (this.lopts.launcher?.isRunning?.(table)) return true;
+    const r = await local.query(
+      `select exists (
+         select 1 from pg_catalog.pg_locks
+          where locktype = 'advisory' and granted and objsubid = 2
+            and classid = $1::bigint::oid
+            and objid = ((hashtext($2)::bigint + 4294967296) % 4294967296)::oid) as alive`,
+      [CascadeWorker.advisoryClass, `${this.opts.queue}/${copyConsumerName(this.mainName, table)}`],
+    );
+    return r.rows[0].alive === true;
+  }
+
+  /** Copy job: what to do with this batch (null: nothing to read). False: hold it back. */
+  protected async copySync(
+    local: pg.Client,
+    provider: pg.Client,
+    batch: CascadeBatch | null,
+  ): Promise<boolean> {
+    const name = this.copyOf as string;
+    const t = this.tables.get(name);
+    if (!t || t.stateName === 'missing' || t.stateName === 'ok') {
+      await this.unregisterCopyConsumer(local, provider);
+      this.finish(
+        t ? `table ${name} is ${t.mergeState ?? 'waiting for a new copy'}` : `table ${name} was removed`,
+      );
+      return false;
+    }
+    if (t.failed) {
+      this.finish(`table ${name} failed here: ${t.failed}`);
+      return false;
+    }
+    switch (t.stateName) {
+      case 'in-copy':
+        await this.copyNow(local, provider, t);
+        return false;
+      case 'catching-up': {
+        if (!batch) {
+          // Caught up, but the handover needs a tick to name: make the provider tick.
+          await this.forceTick(provider);
+          return false;
+        }
+        if (!(await this.nearlyCaughtUp(provider, batch))) return true;
+        await this.changeState(local, t, { name: 'wanna-sync', tick: batch.tickId });
+        await this.fault('copy:wanna-sync');
+        return false;
+      }
+      case 'wanna-sync':
+        return false; // the main worker moves next
+      case 'do-sync': {
+        const m = t.syncTick;
+        if (!batch) return false;
+        if (batch.tickId < m) return true;
+        if (batch.tickId === m) {
+          await this.fault('copy:before-ok');
+          await this.changeState(local, t, { name: 'ok' });
+          await this.fault('copy:ok');
+          await this.unregisterCopyConsumer(local, provider);
+          this.finish(`table ${name} handed over at tick ${m}`);
+          return false;
+        }
+        throw new LondisteError(
+          'state',
+          `${name}: copy job is at tick ${batch.tickId}, past the handover tick ${m}`,
+        );
+      }
+      default:
+        return false;
+    }
+  }
+
+  private async copyNow(local: pg.Client, provider: pg.Client, t: ReplayTable) {
+    const onProvider = (await getTableList(provider, this.opts.queue)).find((r) => r.tableName === t.name);
+    if (!onProvider?.local) throw new LondisteError('not_found', `table ${t.name} not available on provider`);
+    if (onProvider.mergeState !== 'ok') {
+      this.log.info('table not in sync on provider yet; waiting', { table: t.name });
+      return;
+    }
+    const res = await performTableCopy({
+      queue: this.opts.queue,
+      table: t,
+      sourceTable: onProvider.destTable || onProvider.tableName,
+      provider,
+      local,
+      handler: this.handlerFor(t),
+      log: this.log,
+      dropFkeys: (client, table) => this.dropFkeys(client, table),
+      fault: (point) => this.fault(point),
+      signal: this.opts.signal,
+    });
+    this.log.info('copy done; catching up', { table: t.name, rows: res.rows, snapshot: res.snapshot });
+    t.state = { name: 'catching-up' };
+    await this.fault('copy:committed');
+    await this.forceTick(provider);
+  }
+
+  // ---- replay, inside the batch transaction -------------------------------------------------
+
+  protected override async processRemoteBatch(batch: CascadeBatch, local: pg.ClientBase): Promise<void> {
+    await local.query("select londiste.set_session_replication_role('replica', true)");
+    const ctx: ApplyContext = {
+      local,
+      applier: this.applier,
+      batch: {
+        queue: batch.queue,
+        batchId: batch.batchId,
+        tickId: batch.tickId,
+        prevTickId: batch.prevTickId,
+        tickTime: batch.tickTime,
+        prevTickTime: batch.prevTickTime,
+      },
+      log: this.log,
+    };
+    const used = new Map<TableHandler, ReplayTable>();
+    const use = async (t: ReplayTable) => {
+      const h = this.handlerFor(t);
+      if (!used.has(h)) {
+        used.set(h, t);
+        await this.forTable(t, () => h.prepareBatch(ctx));
+      }
+      return h;
+    };
+    const flushAll = async () => {
+      for (const [h, t] of used) await this.forTable(t, () => h.flush(ctx));
+    };
+    try {
+      for (const ev of batch.events) {
+        if (isCascadeEvent(ev)) continue;
+        const data = isDataEvent(ev);
+        if (data || isTruncateEvent(ev)) {
+          const t = ev.extra1 == null ? undefined : this.tables.get(ev.extra1);
+          if (!t || t.failed || !t.wants(ev.txid, this.copyOf)) {
+            this.lstats.ignored++;
+            continue;
+          }
+          const h = await use(t);
+          await this.forTable(t, () => (data ? h.processEvent(ev, ctx) : h.truncate(ev, ctx)));
+          this.lstats.applied++;
+          continue;
+        }
+        if (this.copyOf) continue; // everything else is the main worker's
+        await flushAll();
+        await this.setEvent(local, ev);
+      }
+      await flushAll();
+      for (const [h, t] of used) await this.forTable(t, () => h.finishBatch(ctx));
+    } catch (err) {
+      // The batch's transaction is rolled back: nothing buffered may leak into its retry.
+      for (const h of used.keys()) h.reset();
+      this.applier.reset();
+      throw err;
+    }
+  }
+
+  /** The set's own events (londiste.*) and EXECUTE, in event order after the flush. */
+  private async setEvent(local: pg.ClientBase, ev: PgqEvent) {
+    const q = this.opts.queue;
+    switch (ev.type) {
+      case 'EXECUTE':
+        return this.executeEvent(local, ev);
+      case 'londiste.add-table':
+        await globalAddTable(local, q, ev.data ?? '');
+        return;
+      case 'londiste.remove-table':
+        await globalRemoveTable(local, q, ev.data ?? '');
+        if (ev.data) this.tables.delete(ev.data);
+        return;
+      case 'londiste.remove-seq':
+        await globalRemoveSeq(local, q, ev.data ?? '');
+        return;
+      case 'londiste.update-seq':
+        await globalUpdateSeq(local, q, ev.extra1 ?? '', ev.data == null ? null : BigInt(ev.data));
+        return;
+      default:
+        throw new LondisteError('bad_event', `event ${ev.id}: unknown event type ${JSON.stringify(ev.type)}`);
+    }
+  }
+
+  protected override async afterBatch(batch: CascadeBatch, _local: pg.Client, provider: pg.Client) {
+    await this.dropCopySnapshots(batch, provider);
+  }
+
+  /**
+   * An ok table keeps its copy snapshot (and replay keeps skipping what it contained) until the
+   * batches can no longer hold such events: once a finished batch started at a tick taken after
+   * every transaction the snapshot saw had ended.
+   */
+  private async dropCopySnapshots(batch: CascadeBatch, provider: pg.Client) {
+    const candidates = [...this.tables.values()].filter(
+      (t) => t.snapshot && !this.copyOf && t.stateName === 'ok',
+    );
+    if (!candidates.length) return;
+    const r = await provider.query(
+      `select txid_snapshot_xmin(t.tick_snapshot) as xmin
+         from pgq.tick t join pgq.queue q on q.queue_id = t.tick_queue
+        where q.queue_name = $1 and t.tick_id = $2`,
+      [this.opts.queue, batch.prevTickId],
+    );
+    if (!r.rows.length) return;
+    const xmin = toBigInt(r.rows[0].xmin);
+    for (const t of candidates) {
+      if (t.snapshot && xmin >= t.snapshot.xmax) {
+        await this.changeState(this.localConn as pg.Client, t, t.state, null);
+      }
+    }
+  }
+
+  /** EXECUTE: DDL from the root, run once per node (londiste.execute_start / execute_finish). */
+  protected async executeEvent(local: pg.ClientBase, ev: PgqEvent) {
+    const fname = ev.extra1;
+    await local.query("select londiste.set_session_replication_role('local', true)");
+    const res = await nodeCmd(local, 'select * from londiste.execute_start($1, $2, $3, false, $4)', [
+      this.opts.queue,
+      fname,
+      ev.data,
+      ev.extra2,
+    ]);
+    if (res.ret_code > 200) {
+      this.log.warn('skipping execution', { file: fname, note: res.ret_note });
+    } else {
+      this.log.info('executing', { file: fname });
+      if (ev.data) await local.query(ev.data);
+      await nodeCmd(local, 'select * from londiste.execute_finish($1, $2)', [this.opts.queue, fname]);
+    }
+    await local.query("select londiste.set_session_replication_role('replica', true)");
+    this.applier.invalidate(); // the DDL may have changed any table's shape
+  }
+
+  // ---- helpers ------------------------------------------------------------------------------
+
+  protected async fault(point: string) {
+    await this.lopts.faultPoint?.(point);
+  }
+
+  protected handlerFor(t: ReplayTable): TableHandler {
+    let h = this.handlers.get(t.name);
+    if (!h) {
+      h = buildHandler(t.name, t.attrs.handler, t.destTable);
+      this.handlers.set(t.name, h);
+    }
+    return h;
+  }
+
+  protected async reloadTables(local: pg.ClientBase) {
+    const rows = await getTableList(local, this.opts.queue);
+    const next = new Map<string, ReplayTable>();
+    for (const row of rows) {
+      if (!row.local) continue;
+      const t = new ReplayTable(row);
+      const old = this.tables.get(t.name);
+      // A changed handler or destination means a new handler instance.
+      if (old && (old.attrs.handler !== t.attrs.handler || old.destTable !== t.destTable))
+        this.handlers.delete(t.name);
+      next.set(t.name, t);
+    }
+    for (const name of this.handlers.keys()) if (!next.has(name)) this.handlers.delete(name);
+    this.tables = next;
+  }
+
+  protected async changeState(
+    local: pg.ClientBase,
+    t: ReplayTable,
+    state: TableState,
+    snapshot: string | null | undefined = undefined,
+  ) {
+    const snap = snapshot === undefined ? (t.snapshot?.text ?? null) : snapshot;
+    await setTableState(local, this.opts.queue, t.name, snap, state);
+    t.state = state;
+    if (snapshot !== undefined) t.snapshot = null;
+    this.log.info('table state', { table: t.name, state: t.mergeState, copy: this.copyOf != null });
+  }
+
+  /** Marks a table as failing here: replay skips it until `resync` (which clears the mark). */
+  protected async markFailed(local: pg.ClientBase, t: ReplayTable, message: string) {
+    await setTableAttrs(local, this.opts.queue, t.name, { ...t.attrs, error: message });
+    t.attrs = { ...t.attrs, error: message };
+  }
+
+  /** Makes the provider tick soon (now, if it is the root: its ticker serialises with ours). */
+  protected async forceTick(provider: pg.Client) {
+    if (Date.now() - this.lastForcedTick < 200) return;
+    this.lastForcedTick = Date.now();
+    await provider.query('select pgq.force_tick($1)', [this.opts.queue]);
+    const info = await getNodeInfo(provider, this.opts.queue);
+    if (info.nodeType === 'root') await provider.query('select pgq.ticker($1)', [this.opts.queue]);
+  }
+
+  /**
+   * Has the copy job caught up enough to ask for the handover? Under steady writes new ticks keep
+   * coming, so "this is the provider's last tick" may never hold: close enough is a batch ending
+   * within two ticks or half a second of the provider's last one (the main worker then waits only
+   * that long while the copy job replays the rest).
+   */
+  private async nearlyCaughtUp(provider: pg.Client, batch: CascadeBatch): Promise<boolean> {
+    const r = await provider.query(
+      `select t.tick_id, t.tick_time from pgq.tick t join pgq.queue q on q.queue_id = t.tick_queue
+        where q.queue_name = $1 order by t.tick_queue desc, t.tick_id desc limit 1`,
+      [this.opts.queue],
+    );
+    if (!r.rows.length) return true;
+    const last = toBigInt(r.rows[0].tick_id);
+    const behindMs = (r.rows[0].tick_time as Date).getTime() - batch.tickTime.getTime();
+    return last - batch.tickId <= 2n || behindMs <= 500;
+  }
+
+  /** Drops the foreign keys to and from a table (kept in londiste.pending_fkeys), one per transaction. */
+  protected async dropFkeys(local: pg.ClientBase, table: string) {
+    const r = await local.query('select * from londiste.find_table_fkeys($1)', [table]);
+    for (const row of r.rows) {
+      this.log.info('dropping fkey', { fkey: row.fkey_name, from: row.from_table, to: row.to_table });
+      await local.query('select londiste.drop_table_fkey($1, $2)', [row.from_table, row.fkey_name]);
+    }
+  }
+
+  /** Restores dropped foreign keys whose both tables are in sync again (NOT VALID, then validated). */
+  protected async restoreFkeys(local: pg.Client) {
+    // Cheap check first: this runs before every batch and there is usually nothing pending.
+    const any = await local.query('select exists (select 1 from londiste.pending_fkeys) as any');
+    if (!any.rows[0].any) return;
+    const r = await local.query('select * from londiste.get_valid_pending_fkeys($1)', [this.opts.queue]);
+    for (const row of r.rows) {
+      this.log.info('restoring fkey', { fkey: row.fkey_name, from: row.from_table, to: row.to_table });
+      for (;;) {
+        const step = await local.query('select londiste.restore_table_fkey($1, $2, true) as sql', [
+          row.from_table,
+          row.fkey_name,
+        ]);
+        const sql = step.rows[0]?.sql as string | null;
+        if (!sql) break;
+        await local.query(sql);
+      }
+    }
+  }
+
+  /** Copy job: its own consumer at the provider (and on this node), once. */
+  protected async registerCopyConsumer() {
+    if (this.registered) return;
+    const local = await this.localClient();
+    const q = this.opts.queue;
+    const main = await getConsumerState(local, q, this.mainName);
+    const mine = await local.query(
+      'select 1 from pgq_node.local_state where queue_name = $1 and consumer_name = $2',
+      [q, this.opts.worker],
+    );
+    if (!mine.rows.length) {
+      if (!main.providerLocation)
+        throw new LondisteError('state', `${q}: the main worker's provider has no location`);
+      const provider = await this.providerClient(main.providerLocation);
+      await provider.query('select pgq.register_consumer($1, $2)', [q, this.opts.worker]);
+      const info = await provider.query('select last_tick from pgq.get_consumer_info($1, $2)', [
+        q,
+        this.opts.worker,
+      ]);
+      const tick = info.rows[0]?.last_tick;
+      if (tick == null)
+        throw new LondisteError('state', `${q}: registering ${this.opts.worker} at the provider failed`);
+      await nodeCmd(local, 'select * from pgq_node.register_consumer($1, $2, $3, $4)', [
+        q,
+        this.opts.worker,
+        main.providerNode,
+        tick,
+      ]);
+      this.log.info('copy consumer registered', { provider: main.providerNode, tick: String(tick) });
+    }
+    this.registered = true;
+  }
+
+  protected async unregisterCopyConsumer(local: pg.Client, provider: pg.Client) {
+    const q = this.opts.queue;
+    await provider.query('select pgq.unregister_consumer($1, $2)', [q, this.opts.worker]).catch((err) => {
+      this.log.warn('could not unregister the copy consumer at the provider', {
+        error: (err as Error).message,
+      });
+    });
+    await local.query('select * from pgq_node.unregister_consumer($1, $2)', [q, this.opts.worker]);
+  }
+}
+
+/**
+ * Errors a table's own definition or data causes on this node (a missing column or key, a bad
+ * value, a violated constraint) — as opposed to lost connections, lock waits or deadlocks, which
+ * fail the batch and are retried.
+ */
+export function isTableDefinitionError(err: unknown): boolean {
+  if (err instanceof LondisteError) return err.kind === 'apply_failed' || err.kind === 'bad_event';
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' && /^(22|23|42|0A)/.test(code);
+}
+
+export function runLondisteWorker(opts: LondisteWorkerOptions) {
+  return new LondisteWorker(opts).run();
+}

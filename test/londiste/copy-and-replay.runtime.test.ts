@@ -1,0 +1,64 @@
+// add-table on a leaf: the copy job copies the table while the root keeps writing, catches up,
+// hands over to the main worker; afterwards the leaf follows every insert, update and delete.
+import { describe, expect, it } from 'vitest';
+import { useLondisteSet, waitUntil } from './replication.ts';
+
+const DDL = 'create table public.t (id bigint primary key, v text, n int, ts timestamptz)';
+
+describe('londiste copy and replay (root → leaf)', () => {
+  const f = useLondisteSet(['root', 'leaf']);
+
+  it('copies a table under writes and then replays it', async () => {
+    const { s } = f;
+    await s.db('root').query(DDL);
+    await s.db('leaf').query(DDL);
+    await s
+      .db('root')
+      .query("insert into t select g, 'v' || g, g % 100, now() from generate_series(1, 5000) g");
+    await s.build('root', [['leaf', 'leaf', 'root']]);
+    s.startAll();
+    const add = await s
+      .db('root')
+      .one('select * from londiste.local_add_table($1, $2)', [s.queue, 'public.t']);
+    expect(add.ret_code).toBe(200);
+    // the leaf learns about the table from the root's londiste.add-table event
+    await waitUntil(
+      'leaf knows the table',
+      async () =>
+        (
+          await s
+            .db('leaf')
+            .query('select 1 from londiste.get_table_list($1) where table_name = $2', [s.queue, 'public.t'])
+        ).rows.length > 0,
+    );
+    // writes on the root while the copy runs
+    let stop = false;
+    let next = 5001;
+    const writer = (async () => {
+      while (!stop) {
+        await s.db('root').query("insert into t values ($1, 'new', 1, now())", [next++]);
+        await s.db('root').query("update t set v = v || '+', n = n + 1 where id = $1", [1 + (next % 5000)]);
+        await s.db('root').query('delete from t where id = $1', [next - 3000]);
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    })();
+    const started = Date.now();
+    const leafAdd = await s
+      .db('leaf')
+      .one('select * from londiste.local_add_table($1, $2)', [s.queue, 'public.t']);
+    expect(leafAdd.ret_code).toBe(200);
+    await waitUntil('table ok on the leaf', async () => (await s.tableState('leaf', 'public.t')) === 'ok');
+    const tookMs = Date.now() - started;
+    await new Promise((r) => setTimeout(r, 300));
+    stop = true;
+    await writer;
+    await s.caughtUp('leaf', 'root');
+    expect(await s.fingerprint('leaf', 't')).toEqual(await s.fingerprint('root', 't'));
+    // the copy consumer is gone again
+    const copyConsumers = await s
+      .db('leaf')
+      .query("select consumer_name from pgq_node.local_state where consumer_name like '%.copy.%'");
+    expect(copyConsumers.rows).toEqual([]);
+    console.log(`add-table → ok: ${tookMs} ms`);
+  });
+});
