@@ -73,11 +73,50 @@ export function isTruncateEvent(ev: Pick<PgqEvent, 'type'>): boolean {
 }
 
 function isJsonTruncate(t: string): boolean {
+  const h = typeHead(t);
+  return typeof h !== 'string' && h.jsonOp === 'TRUNCATE';
+}
+
+interface TypeHead {
+  /** The op letter (I/U/D/T…), undefined when the type has none. */
+  op: string | undefined;
+  key: string[];
+  /** jsontriga: the op as written. */
+  jsonOp?: unknown;
+}
+
+// A batch repeats the same few ev_type strings (one per table and operation): their parse is
+// cached, which also lets the changes of one table share one key array.
+const heads = new Map<string, TypeHead | string>();
+
+/** JSON text → value; undefined when it is not JSON. */
+function parseJson(s: string): unknown {
   try {
-    return (JSON.parse(t) as { op?: unknown }).op === 'TRUNCATE';
+    return JSON.parse(s) as unknown;
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+/** ev_type (logutriga `I:a,b` or jsontriga JSON) → op and key, or an error text. */
+function typeHead(type: string): TypeHead | string {
+  let h = heads.get(type);
+  if (h !== undefined) return h;
+  if (type.startsWith('{')) {
+    const j = parseJson(type) as { op?: unknown; pkey?: unknown } | null | undefined;
+    if (j === undefined) h = 'ev_type is not valid JSON';
+    else if (j === null || typeof j !== 'object') h = 'ev_type is not a JSON object';
+    else if (!Array.isArray(j.pkey) || !j.pkey.every((k) => typeof k === 'string'))
+      h = 'JSON ev_type has no pkey list';
+    else h = { op: typeof j.op === 'string' ? j.op[0] : undefined, key: j.pkey as string[], jsonOp: j.op };
+  } else if (type[1] === ':') {
+    h = { op: type[0], key: type.length === 2 ? [] : type.slice(2).split(',') };
+  } else {
+    h = 'unknown event type';
+  }
+  if (heads.size >= 10_000) heads.clear();
+  heads.set(type, h);
+  return h;
 }
 
 function bad(ev: PgqEvent, what: string, cause?: unknown): LondisteError {
@@ -98,25 +137,9 @@ export function decodeEvent(ev: PgqEvent): TableChange {
     if (!isOp(type)) throw bad(ev, 'unknown event type');
     return decodeSqlEvent(ev, type, table, ev.data);
   }
-  let op: string | undefined;
-  let key: string[];
-  if (type.startsWith('{')) {
-    let head: { op?: unknown; pkey?: unknown };
-    try {
-      head = JSON.parse(type) as typeof head;
-    } catch (err) {
-      throw bad(ev, 'ev_type is not valid JSON', err);
-    }
-    op = typeof head.op === 'string' ? head.op[0] : undefined;
-    if (!Array.isArray(head.pkey) || !head.pkey.every((k) => typeof k === 'string')) {
-      throw bad(ev, 'JSON ev_type has no pkey list');
-    }
-    key = head.pkey as string[];
-  } else {
-    op = type[0];
-    if (type[1] !== ':') throw bad(ev, 'unknown event type');
-    key = type.slice(2) === '' ? [] : type.slice(2).split(',');
-  }
+  const head = typeHead(type);
+  if (typeof head === 'string') throw bad(ev, head);
+  const { op, key } = head;
   if (!isOp(op)) throw bad(ev, 'unknown operation');
   const row = decodeRow(ev, ev.data);
   if (op !== 'I') {

@@ -131,6 +131,22 @@ describe('types and values', () => {
   });
 });
 
+describe('columns', () => {
+  it('deletes by key even when the destination lacks a column of the deleted row', async () => {
+    await pair('dc', '(id int primary key, v text, extra text)', `pgq.logutriga('${Q}')`);
+    await db.query('insert into src.dc values (1, $$a$$, $$x$$), (2, $$b$$, $$y$$)');
+    await takeBatch(db, Q, C).then((ev) =>
+      applyBatch(client, ev, { handlers: handlersFor(['dc']), applier: new SetApplier() }),
+    );
+    await db.query('alter table dst.dc drop column extra');
+    await db.query('delete from src.dc where id = 1');
+    const events = await takeBatch(db, Q, C);
+    expect(events[0]?.data).toContain('extra=x');
+    await applyBatch(client, events, { handlers: handlersFor(['dc']), applier: new SetApplier() });
+    expect(await tableText(db, 'dst.dc', 'id')).toEqual(['(2,b)']);
+  });
+});
+
 describe('key changes', () => {
   it('deletes the old key and writes the new row when the backup row shows the key changed', async () => {
     // With ignore=, an earlier changed column ends the trigger's key check: the key change gets through.

@@ -2,7 +2,7 @@
 // flush(table) writes them: the run of row changes between two order barriers (a sqltriga fragment
 // kept as SQL, a change of the key columns the events name) is collapsed per key (collapse.ts)
 // and written with at most one DELETE, one UPDATE per column set and one upsert per column set,
-// values as text[] parameters. Each table's flush runs under a savepoint: when the set-based form
+// the rows as one JSON parameter. Each table's flush runs under a savepoint: when the set-based form
 // hits a unique violation that event order would not (two rows swapping a unique value), the table
 // is written again one statement per event; when the table cannot take a change, the savepoint is
 // rolled back and the error is a LondisteError('apply_failed') naming the table, with the batch's
@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { LondisteError } from '../errors.ts';
-import type { TableChange } from '../events.ts';
+import type { RowChange, TableChange } from '../events.ts';
 import { type Collapsed, collapse } from './collapse.ts';
 import { asApplyError, isSetConflict } from './errors.ts';
 import { ShapeCache, type TableShape } from './shape.ts';
@@ -149,7 +149,7 @@ export class SetApplier {
         continue;
       }
       const { key, collapsed } = step;
-      const dels: (string | null)[][] = key.map(() => []);
+      const dels: Row[] = [];
       const updates = new Map<string, { cols: string[]; rows: Row[] }>();
       const inserts = new Map<string, { cols: string[]; rows: Row[] }>();
       const group = (m: typeof updates, cols: string[], row: Row) => {
@@ -162,9 +162,7 @@ export class SetApplier {
         g.rows.push(row);
       };
       for (const p of collapsed.entries) {
-        if (p.action === 'delete' || p.action === 'replace') {
-          for (let i = 0; i < key.length; i++) dels[i]!.push(p.key[i]!);
-        }
+        if (p.action === 'delete' || p.action === 'replace') dels.push(keyRow(key, p.key));
         if (p.action === 'update') {
           const cols = Object.keys(p.row!).filter((c) => !key.includes(c));
           if (cols.length > 0) group(updates, cols, p.row!);
@@ -174,14 +172,12 @@ export class SetApplier {
       }
       for (const row of collapsed.keyless) group(inserts, Object.keys(row), row);
 
-      if (dels[0]!.length > 0) await this.exec(client, setDelete(shape, key), dels);
+      if (dels.length > 0) await this.exec(client, setDelete(shape, key), [JSON.stringify(dels)]);
       for (const g of updates.values()) {
-        const stmt = setUpdate(shape, key, g.cols);
-        await this.exec(client, stmt, columnArrays(stmt.params, g.rows));
+        await this.exec(client, setUpdate(shape, key, g.cols), [JSON.stringify(g.rows)]);
       }
       for (const g of inserts.values()) {
-        const stmt = setUpsert(shape, key, g.cols);
-        await this.exec(client, stmt, columnArrays(stmt.params, g.rows));
+        await this.exec(client, setUpsert(shape, key, g.cols), [JSON.stringify(g.rows)]);
       }
     }
   }
@@ -245,7 +241,7 @@ type Row = Record<string, string | null>;
 interface RunStep {
   kind: 'run';
   key: readonly string[];
-  changes: import('../events.ts').RowChange[];
+  changes: RowChange[];
   collapsed: Collapsed;
 }
 interface RawStep {
@@ -258,20 +254,17 @@ type PlanStep = RunStep | RawStep;
 
 /**
  * Splits a table's changes into ordered steps: runs of row changes naming the same key (collapsed)
- * and SQL fragments (each its own step). Checks every column against the table first, so a missing
- * column is reported by name before anything is written.
+ * and SQL fragments (each its own step). (A column the table lacks is reported by name when the
+ * statement that would write it is built, before it runs.)
  */
 export function planTable(shape: TableShape, changes: readonly TableChange[]): PlanStep[] {
   const steps: PlanStep[] = [];
+  // Runs are collected first and collapsed at the end: a run ends at a fragment or a key change.
+  const runs: RunStep[] = [];
   let run: RunStep | null = null;
-  const seen = new Set<string>();
-  const closeRun = () => {
-    if (run) run.collapsed = collapse(run.changes, run.key);
-    run = null;
-  };
   for (const ch of changes) {
     if (ch.kind === 'sql') {
-      closeRun();
+      run = null;
       steps.push({ kind: 'raw', evId: ch.evId, op: ch.op, sql: ch.sql });
       continue;
     }
@@ -283,34 +276,24 @@ export function planTable(shape: TableShape, changes: readonly TableChange[]): P
         { sqlState: '42P10' },
       );
     }
-    for (const c in ch.row) {
-      if (seen.has(c)) continue;
-      if (!shape.columns.has(c)) {
-        throw new LondisteError(
-          'apply_failed',
-          `table ${shape.table}, column ${c}: no such column on this node (event ${ch.evId})`,
-          { sqlState: '42703' },
-        );
-      }
-      seen.add(c);
-    }
-    const r = run as RunStep | null;
-    if (!r || !sameKey(r.key, key)) {
-      closeRun();
+    if (run === null || !sameKey(run.key, key)) {
       run = { kind: 'run', key, changes: [], collapsed: { entries: [], keyless: [] } };
+      runs.push(run);
       steps.push(run);
     }
-    (run as unknown as RunStep).changes.push(ch);
+    run.changes.push(ch);
   }
-  closeRun();
+  for (const r of runs) r.collapsed = collapse(r.changes, r.key);
   return steps;
 }
 
 function sameKey(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((k, i) => k === b[i]);
+  return a === b || (a.length === b.length && a.every((k, i) => k === b[i]));
 }
 
-/** Rows → one array per column (missing or NULL → null). */
-function columnArrays(cols: readonly string[], rows: readonly Row[]): (string | null)[][] {
-  return cols.map((c) => rows.map((r) => r[c] ?? null));
+/** Key values → a row object of the key columns. */
+function keyRow(key: readonly string[], vals: readonly (string | null)[]): Row {
+  const r: Row = Object.create(null);
+  for (let i = 0; i < key.length; i++) r[key[i]!] = vals[i] ?? null;
+  return r;
 }

@@ -77,8 +77,10 @@ export function collapse(changes: readonly RowChange[], keyCols: readonly string
     }
   };
 
+  const single = keyCols.length === 1 ? keyCols[0]! : null;
   for (const ch of changes) {
-    const keyVals = keyCols.map((k) => ch.row[k] ?? null);
+    // one key column (the usual case): no array per change
+    const keyVals = single === null ? keyCols.map((k) => ch.row[k] ?? null) : [ch.row[single] ?? null];
     if (ch.op === 'I') insert(keyVals, ch.row);
     else if (ch.op === 'D') del(keyVals);
     else if (ch.oldKey) {
