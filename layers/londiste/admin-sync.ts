@@ -58,7 +58,31 @@ export async function waitSync(ctx: LondisteContext): Promise<WaitSyncResult> {
     return { tables: total, tick: null };
   }
   const provider = info.providerNode;
-  const tick = await s.lastTick(provider);
+  // Everything committed on the root before this command must be replayed too: make the root
+  // tick (force_tick makes the next ticker pass tick it), then wait for that tick to reach the
+  // provider and this node. The provider's last tick alone may not contain a write committed a
+  // moment ago.
+  const root = await s.rootName();
+  let tick: bigint | null;
+  if (root) {
+    const before = await s.lastTick(root);
+    const rootDb = await s.nodeDb(root);
+    if (rootDb) await rootDb.query('select pgq.force_tick($1)', [s.queue]);
+    await waitFor(ctx, `the root ${root} to tick`, async () => {
+      const t = await s.lastTick(root);
+      return t != null && (before == null || t > before);
+    });
+    tick = await s.lastTick(root);
+    if (tick != null && provider !== root) {
+      const target = tick;
+      await waitFor(ctx, `provider ${provider} to reach tick ${target}`, async () => {
+        const t = await s.lastTick(provider);
+        return t != null && t >= target;
+      });
+    }
+  } else {
+    tick = await s.lastTick(provider);
+  }
   if (tick == null) return { tables: total, tick: null };
   s.log.info(`all tables ok; waiting for replay to reach tick ${tick} of ${provider}`);
   await waitFor(ctx, `node ${me} to replay up to tick ${tick} of ${provider}`, async () => {
