@@ -67,11 +67,22 @@ export function loadCascadeConfig(file: string, section?: string): CascadeConfig
   // The file's db wins over $DATABASE_URL: one environment often runs several nodes' jobs.
   const db = values.db ?? process.env.DATABASE_URL;
   if (!db) throw new ConfigError(`${file} [${name}]: db (connect string of this node) is not set`);
+  return cascadeJobConfig(values, { jobName, queue: values.queue_name, db, warnings });
+}
+
+/**
+ * The job fields every cascaded job (setadm, londiste) derives from its settings the same way;
+ * the caller has resolved the job name, queue and db (and their errors) by its own rules.
+ */
+export function cascadeJobConfig<S extends CascadeSettings>(
+  values: S,
+  o: { jobName: string; queue: string; db: string; warnings: string[] },
+): CascadeConfig & { settings: S } {
   return {
-    jobName,
-    queue: values.queue_name,
-    db,
-    worker: values.worker_name ?? jobName,
+    jobName: o.jobName,
+    queue: o.queue,
+    db: o.db,
+    worker: values.worker_name ?? o.jobName,
     nodeName: values.node_name,
     publicLocation: values.public_node_location,
     initialProvider: values.initial_provider_location,
@@ -80,7 +91,7 @@ export function loadCascadeConfig(file: string, section?: string): CascadeConfig
     globalWmPublishPeriodMs: values.global_wm_publish_period * 1000,
     logfile: values.logfile,
     pidfile: values.pidfile,
-    warnings,
+    warnings: o.warnings,
     settings: values,
   };
 }

@@ -4,7 +4,7 @@
 // the config the admin, the replay worker and the copy job read.
 import os from 'node:os';
 import path from 'node:path';
-import { CASCADE_SETTINGS, type CascadeConfig } from '../cascade/settings.ts';
+import { CASCADE_SETTINGS, type CascadeConfig, cascadeJobConfig } from '../cascade/settings.ts';
 import { readIni } from '../config/ini.ts';
 import { ConfigError, defineSettings, type SettingsOf, setting } from '../config/settings.ts';
 
@@ -147,22 +147,9 @@ export function loadLondisteConfig(file: string, o: LoadLondisteOptions = {}): L
   if (!db)
     throw new ConfigError(`${where}: db (connect string of this node) is not set`, { kind: 'missing' });
   return {
+    ...cascadeJobConfig(values, { jobName, queue: values.queue_name, db, warnings }),
     section: name,
     configFile: path.resolve(file),
-    jobName,
-    queue: values.queue_name,
-    db,
-    worker: values.worker_name ?? jobName,
-    nodeName: values.node_name,
-    publicLocation: values.public_node_location,
-    initialProvider: values.initial_provider_location,
-    loopDelayMs: values.loop_delay * 1000,
-    localWmPublishPeriodMs: values.local_wm_publish_period * 1000,
-    globalWmPublishPeriodMs: values.global_wm_publish_period * 1000,
-    logfile: values.logfile,
-    pidfile: values.pidfile,
-    warnings,
-    settings: values,
     parallelCopies: values.parallel_copies,
     localOnly: values.local_only,
     localOnlyDropExecute: values.local_only_drop_execute,
