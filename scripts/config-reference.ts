@@ -3,7 +3,7 @@
 
 import { CASCADE_SETTINGS } from '../layers/cascade/settings.ts';
 import { DEV_CONSUMER_SETTINGS, DEV_SETTINGS } from '../layers/dev/settings.ts';
-import { LONDISTE_SETTINGS } from '../layers/londiste/settings.ts';
+import { LONDISTE_SETTINGS, LONDISTE_TASK_SETTINGS } from '../layers/londiste/settings.ts';
 import { CONSUMER_SETTINGS, MAINTENANCE_SETTINGS, TICKER_SETTINGS } from '../layers/pgq/lambda/settings.ts';
 import { PGQD_SETTINGS } from '../layers/pgq/settings.ts';
 import { WAL_EXPIRE_SETTINGS, WAL_VERIFY_SETTINGS } from '../layers/walmgr/lambda/settings.ts';
@@ -45,6 +45,12 @@ const SECTIONS: Section[] = [
       // biome-ignore lint/suspicious/noTemplateCurlyInString: the ini's own ${key} syntax, shown as text
       "The job section of a Londiste node, with the original londiste3 keys: the cascade job's keys and Londiste's own. `%(job_name)s` / `${key}` references work as in the original's config; job_name defaults to the file's base name.",
     table: LONDISTE_SETTINGS.markdown(),
+  },
+  {
+    title: 'A deployed Londiste node (`skytools londiste worker` / `copy <table>` without an .ini)',
+    intro:
+      "Environment only, besides the `[londiste]` keys' LONDISTE_* variables above: the node's database, the provider's secret, the declared node type. Also read by the LondisteNode custom resource.",
+    table: withoutColumns(LONDISTE_TASK_SETTINGS.markdown(), ['ini key', 'flag']),
   },
   {
     title: 'The local stack (`skytools dev`) — `[dev]`',

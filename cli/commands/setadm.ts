@@ -2,7 +2,7 @@
 // worker, like the original setadm / CascadeAdmin + CascadedWorker. The commands and options are
 // the admin's table (layers/cascade/admin-commands.ts); `registerAdminProgram` serves any admin
 // built on the cascade (a Londiste admin registers its own program with its own class).
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { CascadeAdmin } from '../../layers/cascade/admin.ts';
 import {
@@ -22,6 +22,14 @@ export interface AdminProgram<A extends CascadeAdmin> {
   admin: AdminClass<A>;
   /** Reads the job section (default: the cascade job's [setadm] / [cascade]). */
   loadConfig?: (file: string, section?: string) => CascadeConfig;
+  /**
+   * Commands that also run without a config file, configured from the environment (a container):
+   * `skytools <name> <command> [args...]` when no file of the command's name exists.
+   */
+  fromEnv?: {
+    commands: readonly string[];
+    run(command: string, args: string[], flags: AdminFlags): Promise<void>;
+  };
 }
 
 export function register(program: Command): void {
@@ -40,7 +48,7 @@ export function registerAdminProgram<A extends CascadeAdmin>(program: Command, p
   cmd
     .description(p.description)
     .argument('<config>', 'job .ini with job_name, queue_name, db, node_name, …')
-    .argument('<command>', 'see below')
+    .argument(p.fromEnv ? '[command]' : '<command>', 'see below')
     .argument('[args...]', 'command arguments');
   for (const o of p.admin.options) {
     if (o.repeatable) cmd.option(o.flags, o.description, (v: string, acc: string[] = []) => [...acc, v]);
@@ -48,7 +56,12 @@ export function registerAdminProgram<A extends CascadeAdmin>(program: Command, p
   }
   cmd
     .addHelpText('after', commandsHelp(p.admin.commands))
-    .action(async (file: string, command: string, args: string[], flags: AdminFlags) => {
+    .action(async (file: string, command: string | undefined, args: string[], flags: AdminFlags) => {
+      if (p.fromEnv?.commands.includes(file) && !existsSync(file)) {
+        return p.fromEnv.run(file, command === undefined ? args : [command, ...args], flags);
+      }
+      if (command === undefined)
+        throw new CascadeError('usage', `no command given; see skytools ${p.name} --help`);
       const cfg = (p.loadConfig ?? loadCascadeConfig)(file, flags.section);
       let log = createLogger({ level: flags.verbose ? 'debug' : flags.quiet ? 'warn' : 'info' });
       if (cfg.logfile) {

@@ -9,8 +9,11 @@ import type { Logger } from '../util/log.ts';
 export interface CopyLauncher {
   /** Starts the copy job of `table`; resolves once it is started (the job runs on its own). */
   launch(table: string): Promise<void>;
-  /** True while a job this launcher started for `table` is still running (a hint; the lock decides). */
-  isRunning?(table: string): boolean;
+  /**
+   * True while a job this launcher started for `table` is still running or on its way (a hint; the
+   * lock decides): an ECS task holds no lock while it is being provisioned.
+   */
+  isRunning?(table: string): boolean | Promise<boolean>;
   /** Stops the jobs it started (on shutdown). */
   close?(): Promise<void>;
 }

@@ -2,26 +2,68 @@
 // [londiste] section, until SIGINT/SIGTERM, with the pidfile held while it runs. The main worker
 // starts copy jobs as child processes running `… copy <table>` with the same config file (the
 // original's layout: one process per table copy, each its own consumer).
-import { connectLocation } from '../cascade/node.ts';
+import { connectLocation, getNodeInfo } from '../cascade/node.ts';
 import type { Logger } from '../util/log.ts';
 import { claimPidfile } from '../util/pidfile.ts';
-import { ChildProcessLauncher } from './launcher.ts';
-import type { LondisteConfig } from './settings.ts';
-import { LondisteWorker } from './worker.ts';
+import { LondisteError } from './errors.ts';
+import { ChildProcessLauncher, type CopyLauncher } from './launcher.ts';
+import { type LondisteConfig, loadLondisteEnvConfig } from './settings.ts';
+import { type NodeConnections, taskConnections } from './task-connect.ts';
+import { LondisteWorker, type LondisteWorkerOptions } from './worker.ts';
 
 export interface RunOptions {
   /** Run the copy job of this table instead of the main worker. */
   copyTable?: string;
+  /** How to reach the databases (default: the config's db and the locations as they are). */
+  connections?: Pick<NodeConnections, 'connectLocal' | 'connectRemote'>;
+  /** Worker options on top of the config's (metrics hooks, tests). */
+  extra?: Partial<LondisteWorkerOptions>;
 }
 
-/** The command a copy job is started with: this same program, with the same config and section. */
+/**
+ * The command a copy job is started with: this same program, with the same config and section
+ * (no config file: the same environment, which the child inherits).
+ */
 export function copyCommand(cfg: LondisteConfig): { command: string; args: string[] } {
   const script = process.argv[1];
   if (!script) throw new Error('cannot tell which program to start copy jobs with');
-  return {
-    command: process.execPath,
-    args: [...process.execArgv, script, 'londiste', cfg.configFile, 'copy', '--section', cfg.section],
-  };
+  const config = cfg.configFile ? [cfg.configFile, 'copy', '--section', cfg.section] : ['copy'];
+  return { command: process.execPath, args: [...process.execArgv, script, 'londiste', ...config] };
+}
+
+/** The launcher the settings name (`launcher = child | ecs`); the ECS client is loaded only for ecs. */
+export async function createCopyLauncher(cfg: LondisteConfig, log: Logger): Promise<CopyLauncher> {
+  if (cfg.londiste.launcher === 'ecs') {
+    const { ecsLauncherFromConfig } = await import('./launcher-ecs.ts');
+    return ecsLauncherFromConfig(cfg, log);
+  }
+  const cmd = copyCommand(cfg);
+  return new ChildProcessLauncher(cmd.command, cmd.args, log);
+}
+
+/**
+ * A deployed node's `skytools londiste worker` / `copy <table>`: config from the environment,
+ * the databases through the secrets, and a refusal to run on a node of another type than declared.
+ */
+export async function runLondisteTask(log: Logger, o: RunOptions = {}, env = process.env): Promise<void> {
+  const cfg = loadLondisteEnvConfig(env);
+  for (const w of cfg.warnings) log.warn(w);
+  const connections = taskConnections(cfg.task!);
+  const declared = cfg.task?.node_type;
+  if (declared) {
+    const c = await connections.connectLocal('skytools londiste check');
+    try {
+      const info = await getNodeInfo(c, cfg.queue);
+      if (info.nodeType && info.nodeType !== declared)
+        throw new LondisteError(
+          'state',
+          `${cfg.queue}: node ${info.nodeName} is a ${info.nodeType}, but LONDISTE_NODE_TYPE says ${declared}`,
+        );
+    } finally {
+      await c.end().catch(() => {});
+    }
+  }
+  await runLondisteUntilSignal(cfg, log, { ...o, connections });
 }
 
 export async function runLondisteUntilSignal(
@@ -39,15 +81,19 @@ export async function runLondisteUntilSignal(
   };
   process.on('SIGINT', onStop);
   process.on('SIGTERM', onStop);
-  const cmd = o.copyTable ? null : copyCommand(cfg);
-  const launcher = cmd ? new ChildProcessLauncher(cmd.command, cmd.args, log) : undefined;
+  const launcher = o.copyTable ? undefined : await createCopyLauncher(cfg, log);
   const role = o.copyTable ? `londiste copy ${o.copyTable}` : `londiste ${cfg.worker}`;
+  const app = `skytools ${role}`.slice(0, 63);
+  const conn = o.connections;
   try {
     await new LondisteWorker({
       queue: cfg.queue,
       worker: cfg.worker,
       copyTable: o.copyTable,
-      connectLocal: () => connectLocation(cfg.db, { applicationName: `skytools ${role}`.slice(0, 63) }),
+      connectLocal: conn
+        ? () => conn.connectLocal(app)
+        : () => connectLocation(cfg.db, { applicationName: app }),
+      connectRemote: conn ? (location) => conn.connectRemote(location, app) : undefined,
       loopDelayMs: cfg.loopDelayMs,
       localWmPublishPeriodMs: cfg.localWmPublishPeriodMs,
       globalWmPublishPeriodMs: cfg.globalWmPublishPeriodMs,
@@ -55,11 +101,12 @@ export async function runLondisteUntilSignal(
       launcher,
       signal: stop.signal,
       log,
+      ...o.extra,
     }).run();
   } finally {
     process.off('SIGINT', onStop);
     process.off('SIGTERM', onStop);
-    await launcher?.close();
+    await launcher?.close?.();
     releasePidfile();
   }
 }

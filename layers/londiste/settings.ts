@@ -4,6 +4,7 @@
 // the config the admin, the replay worker and the copy job read.
 import os from 'node:os';
 import path from 'node:path';
+import { DATABASE_SETTINGS } from '../aws/settings.ts';
 import { CASCADE_SETTINGS, type CascadeConfig, cascadeJobConfig } from '../cascade/settings.ts';
 import { readIni } from '../config/ini.ts';
 import { ConfigError, defineSettings, type SettingsOf, setting } from '../config/settings.ts';
@@ -16,9 +17,25 @@ import { ConfigError, defineSettings, type SettingsOf, setting } from '../config
  */
 export const DEFAULT_PARALLEL_COPIES = 4;
 
+/** Where the main worker runs copy jobs: child processes (local) or ECS tasks (deployed). */
+export const LAUNCHERS = ['child', 'ecs'] as const;
+export type LauncherKind = (typeof LAUNCHERS)[number];
+
+const cascade = CASCADE_SETTINGS.specs;
+
 export const LONDISTE_SETTINGS = defineSettings('londiste', {
-  ...CASCADE_SETTINGS.specs,
+  ...cascade,
+  // The container of a deployed node has no .ini: the keys it needs also read LONDISTE_* variables.
+  job_name: { ...cascade.job_name, env: 'LONDISTE_JOB_NAME' },
+  queue_name: { ...cascade.queue_name, env: 'LONDISTE_QUEUE' },
+  node_name: { ...cascade.node_name, env: 'LONDISTE_NODE' },
+  initial_provider_location: {
+    ...cascade.initial_provider_location,
+    env: 'LONDISTE_PROVIDER_LOCATION',
+    doc: "provider connect string for create-branch/leaf when --provider is not given (in a task: without password, it comes from the provider's secret)",
+  },
   parallel_copies: setting.integer({
+    env: 'LONDISTE_PARALLEL_COPIES',
     default: DEFAULT_PARALLEL_COPIES,
     min: 1,
     max: 64,
@@ -72,6 +89,31 @@ export const LONDISTE_SETTINGS = defineSettings('londiste', {
     doc: 'compare: the per-table query, _TABLE_ replaced by the table (default: count + md5 checksum)',
   }),
   compare_fmt: setting.string({ doc: 'compare: how a result is printed' }),
+  launcher: setting.choice(LAUNCHERS, {
+    env: 'LONDISTE_LAUNCHER',
+    default: 'child',
+    doc: 'where the worker runs copy jobs: child processes of the worker, or ECS tasks (RunTask of copy_task_definition)',
+  }),
+  copy_cluster: setting.string({
+    env: 'LONDISTE_COPY_CLUSTER',
+    doc: 'launcher ecs: the cluster copy tasks run in',
+  }),
+  copy_task_definition: setting.string({
+    env: 'LONDISTE_COPY_TASK_DEFINITION',
+    doc: 'launcher ecs: the copy task definition (family, family:revision or ARN)',
+  }),
+  copy_container: setting.string({
+    env: 'LONDISTE_COPY_CONTAINER',
+    doc: "launcher ecs: the task definition's container whose command becomes `londiste copy <table>`",
+  }),
+  copy_subnets: setting.list({
+    env: 'LONDISTE_COPY_SUBNETS',
+    doc: 'launcher ecs: awsvpc subnets of copy tasks',
+  }),
+  copy_security_groups: setting.list({
+    env: 'LONDISTE_COPY_SECURITY_GROUPS',
+    doc: 'launcher ecs: security groups of copy tasks',
+  }),
   // DBScript keys the original reads that have no counterpart here.
   log_size: setting.size({ doc: '', ignored: 'logfile is appended to; rotate it with logrotate' }),
   log_count: setting.integer({ doc: '', ignored: 'logfile is appended to; rotate it with logrotate' }),
@@ -87,6 +129,32 @@ export const LONDISTE_SETTINGS = defineSettings('londiste', {
 });
 
 export type LondisteSettings = SettingsOf<typeof LONDISTE_SETTINGS.specs>;
+
+export const NODE_TYPES = ['root', 'branch', 'leaf'] as const;
+
+/**
+ * What a deployed node's container reads besides the [londiste] keys (environment only, no .ini):
+ * its database (the secret every function uses, here as DB_SECRET_ARN), the provider's password
+ * (a secret of the same JSON shape), and the node type it was declared as.
+ */
+export const LONDISTE_TASK_SETTINGS = defineSettings('londiste-task', {
+  ...DATABASE_SETTINGS.specs,
+  database_secret_arn: {
+    ...DATABASE_SETTINGS.specs.database_secret_arn,
+    env: 'DB_SECRET_ARN',
+    doc: "this node's database: Secrets Manager secret with the RDS JSON shape (host, port, dbname, username, password)",
+  },
+  provider_secret_arn: setting.string({
+    env: 'LONDISTE_PROVIDER_SECRET_ARN',
+    doc: "secret (same JSON shape) whose password (and username, when the location names none) the worker uses for the provider's location",
+  }),
+  node_type: setting.choice(NODE_TYPES, {
+    env: 'LONDISTE_NODE_TYPE',
+    doc: 'the type the node was declared as; the worker refuses to start on a node of another type',
+  }),
+});
+
+export type LondisteTaskSettings = SettingsOf<typeof LONDISTE_TASK_SETTINGS.specs>;
 
 export interface LondisteConfig extends CascadeConfig {
   /** The section read ([londiste] unless --section named another). */
@@ -110,6 +178,8 @@ export interface LondisteConfig extends CascadeConfig {
   compareSql?: string;
   compareFmt?: string;
   londiste: LondisteSettings;
+  /** Set when the config came from the environment alone (a deployed node's container). */
+  task?: LondisteTaskSettings;
 }
 
 export interface LoadLondisteOptions {
@@ -146,10 +216,57 @@ export function loadLondisteConfig(file: string, o: LoadLondisteOptions = {}): L
   const db = values.db ?? env.DATABASE_URL;
   if (!db)
     throw new ConfigError(`${where}: db (connect string of this node) is not set`, { kind: 'missing' });
-  return {
-    ...cascadeJobConfig(values, { jobName, queue: values.queue_name, db, warnings }),
+  return londisteConfig(values, {
+    jobName,
+    db,
+    where,
+    warnings,
     section: name,
     configFile: path.resolve(file),
+  });
+}
+
+/**
+ * A node's config from the environment alone, as its container gets it (no .ini): the [londiste]
+ * keys from their LONDISTE_* variables, the database from DB_SECRET_ARN (or DATABASE_URL locally).
+ * `db` is then DATABASE_URL or empty: connect through `task` (layers/londiste/task-connect.ts).
+ */
+export function loadLondisteEnvConfig(env: NodeJS.ProcessEnv = process.env): LondisteConfig {
+  const { values, warnings } = LONDISTE_SETTINGS.load({ env });
+  const task = LONDISTE_TASK_SETTINGS.load({ env }).values;
+  const where = 'environment';
+  if (!values.queue_name) throw new ConfigError(`${where}: LONDISTE_QUEUE is not set`, { kind: 'missing' });
+  if (!values.job_name)
+    throw new ConfigError(`${where}: LONDISTE_JOB_NAME is not set (the worker's name)`, { kind: 'missing' });
+  if (!task.database_secret_arn && !task.database_url)
+    throw new ConfigError(`${where}: set DB_SECRET_ARN (in AWS) or DATABASE_URL (locally)`, {
+      kind: 'missing',
+    });
+  const cfg = londisteConfig(values, {
+    jobName: values.job_name,
+    db: task.database_secret_arn ? '' : (task.database_url ?? ''),
+    where,
+    warnings,
+    section: 'londiste',
+    configFile: '',
+  });
+  return { ...cfg, task };
+}
+
+function londisteConfig(
+  values: LondisteSettings,
+  o: { jobName: string; db: string; where: string; warnings: string[]; section: string; configFile: string },
+): LondisteConfig {
+  if (!values.queue_name) throw new ConfigError(`${o.where}: queue_name is not set`, { kind: 'missing' });
+  return {
+    ...cascadeJobConfig(values, {
+      jobName: o.jobName,
+      queue: values.queue_name,
+      db: o.db,
+      warnings: o.warnings,
+    }),
+    section: o.section,
+    configFile: o.configFile,
     parallelCopies: values.parallel_copies,
     localOnly: values.local_only,
     localOnlyDropExecute: values.local_only_drop_execute,

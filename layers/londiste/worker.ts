@@ -347,7 +347,7 @@ export class LondisteWorker extends CascadeWorker {
 
   /** A copy job holds its cascade worker lock on this node while it runs. */
   protected async copyJobAlive(local: pg.Client, table: string): Promise<boolean> {
-    if (this.lopts.launcher?.isRunning?.(table)) return true;
+    if (await this.lopts.launcher?.isRunning?.(table)) return true;
     const r = await local.query(
       `select exists (
          select 1 from pg_catalog.pg_locks
