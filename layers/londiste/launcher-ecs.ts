@@ -121,6 +121,10 @@ export class EcsLauncher implements CopyLauncher {
       });
       return;
     }
+    for (const [other, st] of this.#tables) {
+      if (other !== table && st.running && this.#now() - st.checkedAt >= (this.#o.pollMs ?? 10_000))
+        await this.#refresh(other, st);
+    }
     if (this.running >= this.#o.maxRunning) {
       this.#log.info('copy task deferred: parallel_copies tasks are running', {
         table,
