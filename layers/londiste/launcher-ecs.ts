@@ -251,7 +251,11 @@ function defaultCommand(table: string): string[] {
 }
 
 /** The launcher of `launcher = ecs`, from the copy_* settings (LONDISTE_COPY_* in a task). */
-export function ecsLauncherFromConfig(cfg: LondisteConfig, log: Logger, client?: ECSClient): EcsLauncher {
+export function ecsLauncherFromConfig(
+  cfg: LondisteConfig,
+  log: Logger,
+  o: { client?: ECSClient; onFailure?: (table: string, reason: string) => void } = {},
+): EcsLauncher {
   const v = cfg.londiste;
   const missing = [
     !v.copy_cluster && 'copy_cluster (LONDISTE_COPY_CLUSTER)',
@@ -269,7 +273,8 @@ export function ecsLauncherFromConfig(cfg: LondisteConfig, log: Logger, client?:
     securityGroups: v.copy_security_groups ?? [],
     node: cfg.nodeName ?? cfg.worker,
     maxRunning: cfg.parallelCopies,
-    client,
+    client: o.client,
+    onFailure: o.onFailure,
     log,
   });
 }

@@ -16,8 +16,16 @@ export interface RunOptions {
   copyTable?: string;
   /** How to reach the databases (default: the config's db and the locations as they are). */
   connections?: Pick<NodeConnections, 'connectLocal' | 'connectRemote'>;
-  /** Worker options on top of the config's (metrics hooks, tests). */
+  /** Worker options on top of the config's (tests). */
   extra?: Partial<LondisteWorkerOptions>;
+  /** Watches the main worker once it is built (metrics); stopped when the worker stops. */
+  observe?: (worker: LondisteWorker) => WorkerObserver;
+}
+
+export interface WorkerObserver {
+  stop(): void;
+  /** A copy job failed (counted by the launcher). */
+  failure?(): void;
 }
 
 /**
@@ -32,10 +40,14 @@ export function copyCommand(cfg: LondisteConfig): { command: string; args: strin
 }
 
 /** The launcher the settings name (`launcher = child | ecs`); the ECS client is loaded only for ecs. */
-export async function createCopyLauncher(cfg: LondisteConfig, log: Logger): Promise<CopyLauncher> {
+export async function createCopyLauncher(
+  cfg: LondisteConfig,
+  log: Logger,
+  hooks: { onFailure?: (table: string, reason: string) => void } = {},
+): Promise<CopyLauncher> {
   if (cfg.londiste.launcher === 'ecs') {
     const { ecsLauncherFromConfig } = await import('./launcher-ecs.ts');
-    return ecsLauncherFromConfig(cfg, log);
+    return ecsLauncherFromConfig(cfg, log, hooks);
   }
   const cmd = copyCommand(cfg);
   return new ChildProcessLauncher(cmd.command, cmd.args, log);
@@ -63,7 +75,29 @@ export async function runLondisteTask(log: Logger, o: RunOptions = {}, env = pro
       await c.end().catch(() => {});
     }
   }
-  await runLondisteUntilSignal(cfg, log, { ...o, connections });
+  const periodS = cfg.task?.metrics_period ?? 0;
+  const observe =
+    periodS > 0
+      ? async () => {
+          const [{ observability }, { startLondisteMetrics }] = await Promise.all([
+            import('../aws/container.ts'),
+            import('./metrics.ts'),
+          ]);
+          return (worker: LondisteWorker) =>
+            startLondisteMetrics({
+              worker,
+              metrics: observability('londiste').metrics,
+              queue: cfg.queue,
+              node: cfg.nodeName ?? cfg.worker,
+              periodMs: periodS * 1000,
+            });
+        }
+      : null;
+  await runLondisteUntilSignal(cfg, log, {
+    ...o,
+    connections,
+    observe: observe && !o.copyTable ? await observe() : undefined,
+  });
 }
 
 export async function runLondisteUntilSignal(
@@ -81,12 +115,15 @@ export async function runLondisteUntilSignal(
   };
   process.on('SIGINT', onStop);
   process.on('SIGTERM', onStop);
-  const launcher = o.copyTable ? undefined : await createCopyLauncher(cfg, log);
+  let observer: WorkerObserver | undefined;
+  const launcher = o.copyTable
+    ? undefined
+    : await createCopyLauncher(cfg, log, { onFailure: () => observer?.failure?.() });
   const role = o.copyTable ? `londiste copy ${o.copyTable}` : `londiste ${cfg.worker}`;
   const app = `skytools ${role}`.slice(0, 63);
   const conn = o.connections;
   try {
-    await new LondisteWorker({
+    const worker = new LondisteWorker({
       queue: cfg.queue,
       worker: cfg.worker,
       copyTable: o.copyTable,
@@ -102,8 +139,11 @@ export async function runLondisteUntilSignal(
       signal: stop.signal,
       log,
       ...o.extra,
-    }).run();
+    });
+    observer = o.copyTable ? undefined : o.observe?.(worker);
+    await worker.run();
   } finally {
+    observer?.stop();
     process.off('SIGINT', onStop);
     process.off('SIGTERM', onStop);
     await launcher?.close?.();

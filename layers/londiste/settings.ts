@@ -148,6 +148,12 @@ export const LONDISTE_TASK_SETTINGS = defineSettings('londiste-task', {
     env: 'LONDISTE_PROVIDER_SECRET_ARN',
     doc: "secret (same JSON shape) whose password (and username, when the location names none) the worker uses for the provider's location",
   }),
+  metrics_period: setting.seconds({
+    env: 'LONDISTE_METRICS_PERIOD',
+    default: 60,
+    min: 0,
+    doc: 'how often the main worker publishes its metrics (CloudWatch EMF lines on stdout; 0: none)',
+  }),
   node_type: setting.choice(NODE_TYPES, {
     env: 'LONDISTE_NODE_TYPE',
     doc: 'the type the node was declared as; the worker refuses to start on a node of another type',

@@ -66,6 +66,8 @@ export interface LondisteStats {
   applied: number;
   ignored: number;
   copies: number;
+  /** The provider's tick time of the last batch finished (lag = now − this), null before the first. */
+  lastTickTime: Date | null;
 }
 
 /** The consumer name of a table's copy job, as the original names it. */
@@ -75,7 +77,7 @@ export function copyConsumerName(worker: string, table: string): string {
 
 export class LondisteWorker extends CascadeWorker {
   readonly lopts: LondisteWorkerOptions;
-  readonly lstats: LondisteStats = { applied: 0, ignored: 0, copies: 0 };
+  readonly lstats: LondisteStats = { applied: 0, ignored: 0, copies: 0, lastTickTime: null };
   /** Copy mode: the table; null for the main worker. */
   protected readonly copyOf: string | null;
   /** The main worker's name (in copy mode, opts.worker is the copy consumer's). */
@@ -538,7 +540,18 @@ export class LondisteWorker extends CascadeWorker {
   }
 
   protected override async afterBatch(batch: CascadeBatch, _local: pg.Client, provider: pg.Client) {
+    this.lstats.lastTickTime = batch.tickTime;
     await this.dropCopySnapshots(batch, provider);
+  }
+
+  /** This node's tables by state (ok, in-copy, …, 'failed' for tables skipped until resync), as last read. */
+  tableCounts(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const t of this.tables.values()) {
+      const k = t.failed ? 'failed' : (t.stateName ?? 'missing');
+      out[k] = (out[k] ?? 0) + 1;
+    }
+    return out;
   }
 
   /**

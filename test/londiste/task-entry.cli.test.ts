@@ -33,6 +33,7 @@ const arn = (n: string) => `arn:aws:secretsmanager:eu-west-1:111111111111:secret
 let aws: AwsJsonServer;
 const procs: ChildProcess[] = [];
 const logs: Record<string, string[]> = { root: [], leaf: [], copy: [] };
+const stdout: Record<string, string[]> = { root: [], leaf: [] };
 const ticker = new AbortController();
 let tickerDone: Promise<unknown> = Promise.resolve();
 
@@ -67,12 +68,14 @@ function taskEnv(node: 'root' | 'leaf'): NodeJS.ProcessEnv {
     AWS_ENDPOINT_URL_SECRETS_MANAGER: aws.url,
     AWS_ENDPOINT_URL_ECS: aws.url,
     DATABASE_SSL: 'disable',
+    // Metrics every second instead of every minute, so the test sees them.
+    LONDISTE_METRICS_PERIOD: '1',
   };
 }
 
-function collect(p: ChildProcess, into: string[]) {
+function collect(stream: NodeJS.ReadableStream | null, into: string[]) {
   let buf = '';
-  p.stderr?.on('data', (d: Buffer) => {
+  stream?.on('data', (d: Buffer) => {
     buf += d.toString('utf8');
     const lines = buf.split('\n');
     buf = lines.pop()!;
@@ -150,9 +153,10 @@ describe('skytools londiste worker configured from the environment alone', () =>
     for (const node of ['root', 'leaf'] as const) {
       const p = spawn(process.execPath, [cli, 'londiste', 'worker'], {
         env: taskEnv(node),
-        stdio: ['ignore', 'ignore', 'pipe'],
+        stdio: ['ignore', 'pipe', 'pipe'],
       });
-      collect(p, logs[node]!);
+      collect(p.stderr, logs[node]!);
+      collect(p.stdout, stdout[node]!);
       procs.push(p);
     }
     await waitUntil(
@@ -167,6 +171,20 @@ describe('skytools londiste worker configured from the environment alone', () =>
     await s.caughtUp('leaf', 'root', 60_000);
     expect(await s.fingerprint('leaf', 'orders')).toEqual(await s.fingerprint('root', 'orders'));
 
+    // Metrics as CloudWatch EMF lines on stdout, per queue and node.
+    const emf = () => stdout.leaf!.map((l) => JSON.parse(l) as Record<string, unknown>);
+    await waitUntil('metrics with the table ok', async () =>
+      emf().some((m) => m.State === 'ok' && m.Tables === 1),
+    );
+    const names = new Set(emf().flatMap((m) => Object.keys(m)));
+    for (const n of ['ReplicationLag', 'EventsAppliedPerSecond', 'Tables', 'CopiesRunning'])
+      expect(names).toContain(n);
+    expect(emf().find((m) => 'ReplicationLag' in m)).toMatchObject({
+      Queue: 'lq',
+      Node: 'leaf',
+      service: 'londiste',
+    });
+    expect(emf().some((m) => (m.EventsAppliedPerSecond as number) > 0)).toBe(true);
     // One copy task, as the task definition and network say, named for its node and table.
     const runs = aws.calls.filter((c) => c.operation === 'RunTask');
     expect(runs).toHaveLength(1);

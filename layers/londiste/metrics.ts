@@ -1,0 +1,70 @@
+// The metrics a node's main worker publishes (CloudWatch EMF in its JSON log lines, through
+// layers/aws/observability.ts), read from the worker's own counters every period — no query of its
+// own. Names and dimensions are the contract with the LondisteNode construct's alarms and the
+// dashboard (listed in README.md): change them only together.
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { MetricUnit, putMetric } from '../aws/observability.ts';
+import { TABLE_STATES } from './tables.ts';
+import type { LondisteWorker } from './worker.ts';
+
+export const LONDISTE_METRICS = {
+  /** Seconds between now and the provider's tick of the last batch applied. */
+  lag: 'ReplicationLag',
+  /** Row events applied per second over the period. */
+  eventsApplied: 'EventsAppliedPerSecond',
+  /** Tables in each state (dimension State: ok, in-copy, catching-up, wanna-sync, do-sync, missing, failed). */
+  tables: 'Tables',
+  /** Tables being copied (in-copy … do-sync): each is one copy job / task. */
+  copiesRunning: 'CopiesRunning',
+  /** Copy tasks that stopped with an error or failed to start (ECS launcher). */
+  copyFailures: 'CopyTaskFailures',
+} as const;
+
+export const LONDISTE_METRIC_STATES = [...TABLE_STATES, 'failed'] as const;
+
+export interface MetricsOptions {
+  worker: LondisteWorker;
+  metrics: Metrics;
+  queue: string;
+  node: string;
+  periodMs?: number;
+  now?: () => number;
+}
+
+/** Publishes every period until stopped; returns the stop function (which publishes once more). */
+export function startLondisteMetrics(o: MetricsOptions): { stop(): void; publish(): void; failure(): void } {
+  const now = o.now ?? Date.now;
+  const dims = { Queue: o.queue, Node: o.node };
+  let lastAt = now();
+  let lastApplied = o.worker.lstats.applied;
+  const put = (name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], v: number, extra = {}) =>
+    putMetric(o.metrics, { ...dims, ...extra }, name, unit, v);
+  const publish = () => {
+    const at = now();
+    const s = o.worker.lstats;
+    const secs = Math.max(0.001, (at - lastAt) / 1000);
+    put(LONDISTE_METRICS.eventsApplied, MetricUnit.CountPerSecond, (s.applied - lastApplied) / secs);
+    lastAt = at;
+    lastApplied = s.applied;
+    if (s.lastTickTime)
+      put(LONDISTE_METRICS.lag, MetricUnit.Seconds, Math.max(0, (at - s.lastTickTime.getTime()) / 1000));
+    const counts = o.worker.tableCounts();
+    let copying = 0;
+    for (const state of LONDISTE_METRIC_STATES) {
+      const n = counts[state] ?? 0;
+      if (state !== 'ok' && state !== 'missing' && state !== 'failed') copying += n;
+      put(LONDISTE_METRICS.tables, MetricUnit.Count, n, { State: state });
+    }
+    put(LONDISTE_METRICS.copiesRunning, MetricUnit.Count, copying);
+  };
+  const timer = setInterval(publish, o.periodMs ?? 60_000);
+  timer.unref();
+  return {
+    publish,
+    stop() {
+      clearInterval(timer);
+      publish();
+    },
+    failure: () => put(LONDISTE_METRICS.copyFailures, MetricUnit.Count, 1),
+  };
+}
