@@ -161,11 +161,36 @@ export function render(s: StackStatus, url: string, tickMs: number, prev?: Stack
     );
     if (c.stats?.lastError) lines.push(`  last error: ${c.stats.lastError}`);
   }
+  if (s.replication?.length) {
+    lines.push('');
+    lines.push(
+      `${pad('LONDISTE NODE', 16)}${pad('TABLE', 24)}${pad('STATE', 16)}${padL('LAG', 10)}${padL('COPY', 16)}`,
+    );
+    for (const n of s.replication) {
+      const lag = n.type === 'root' ? '-' : shortInterval(n.lag);
+      if (!n.tables.length) lines.push(`${pad(`${n.node} (${n.type})`, 16)}${pad('(no tables)', 24)}`);
+      for (const t of n.tables) {
+        const copy =
+          t.copiedRows === undefined
+            ? ''
+            : t.estimatedRows
+              ? `${t.copiedRows} rows ${Math.min(100, Math.round((t.copiedRows / t.estimatedRows) * 100))}%`
+              : `${t.copiedRows} rows`;
+        lines.push(
+          `${pad(`${n.node} (${n.type})`, 16)}${pad(t.name, 24)}${pad(t.state ?? 'waiting', 16)}${padL(lag, 10)}${padL(copy, 16)}`,
+        );
+      }
+    }
+  }
   lines.push('');
   lines.push('NEW: events since the last tick · TABLE: event table in use (rotates)');
   lines.push(
     'LAG: age of the last tick a consumer finished · PENDING: events not yet consumed · LATENCY: event time → handler',
   );
+  if (s.replication?.length)
+    lines.push(
+      'LONDISTE: the root replicates into the leaf; STATE ok = replicating, in-copy … do-sync = initial copy',
+    );
   return `${lines.join('\n')}\n`;
 }
 
@@ -175,5 +200,9 @@ export function statusLine(s: StackStatus): string {
       (c) => `${c.name}: ${c.stats?.events ?? 0} events, p50 ${ms(percentile(c.stats?.latencyMs ?? [], 50))}`,
     )
     .join('; ');
-  return `${s.at.toISOString().slice(11, 19)} ticks=${s.ticker.ticks} ${cons}`;
+  const repl = (s.replication ?? [])
+    .filter((n) => n.type !== 'root')
+    .flatMap((n) => n.tables.map((t) => `${n.node} ${t.name} ${t.state ?? 'waiting'}`))
+    .join('; ');
+  return `${s.at.toISOString().slice(11, 19)} ticks=${s.ticker.ticks} ${cons}${repl ? ` | londiste: ${repl}` : ''}`;
 }

@@ -34,6 +34,10 @@ export const DEV_SETTINGS = defineSettings('dev', {
   demo_producer_sql: setting.string({ doc: 'statement run every demo_producer_period to make traffic' }),
   demo_producer_period: setting.seconds({ default: 1, min: 0.01, doc: 'demo traffic period' }),
   status_period: setting.seconds({ default: 1, min: 0.1, doc: 'status view refresh period' }),
+  replicate_tables: setting.list({
+    doc: 'Londiste: tables replicated from the stack database (the root) into a leaf database on the same server; empty: no replication',
+  }),
+  leaf_database: setting.string({ doc: "the leaf's database (created if missing); default <database>_leaf" }),
 });
 
 /** A [consumer NAME] section of the local stack. */
@@ -79,6 +83,8 @@ export interface DevConfig {
   demoProducerSql?: string;
   demoProducerPeriodMs: number;
   statusPeriodMs: number;
+  replicateTables?: string[];
+  leafDatabase?: string;
   queues: Map<string, Record<string, string>>;
   consumers: ConsumerDecl[];
   warnings: string[];
@@ -105,6 +111,8 @@ export function loadDevConfig(file: string): DevConfig {
     demoProducerSql: values.demo_producer_sql,
     demoProducerPeriodMs: values.demo_producer_period * 1000,
     statusPeriodMs: values.status_period * 1000,
+    replicateTables: values.replicate_tables ?? [],
+    leafDatabase: values.leaf_database,
     queues: new Map(),
     consumers: [],
     warnings,

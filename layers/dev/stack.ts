@@ -14,6 +14,12 @@ import { type ConsumerStats, runConsumer } from '../pgq/consumer-loop.ts';
 import { newTickerStats, runTicker, type TickerStats } from '../pgq/ticker.ts';
 import { type Logger, silentLogger } from '../util/log.ts';
 import { sleep, Waker } from '../util/sleep.ts';
+import {
+  ensureLeafDatabase,
+  type ReplicationNodeStatus,
+  type RunningReplication,
+  startReplication,
+} from './replication.ts';
 import type { ConsumerDecl, DevConfig } from './settings.ts';
 
 export type { ConsumerDecl, DevConfig } from './settings.ts';
@@ -55,6 +61,8 @@ export interface StackStatus {
     stats?: ConsumerStats;
   }>;
   ticker: TickerStats;
+  /** Londiste's nodes (replicate_tables): each node's tables, states, copy progress, the leaf's lag. */
+  replication?: ReplicationNodeStatus[];
 }
 
 export interface RunningStack {
@@ -131,6 +139,17 @@ export async function startStack(
         })
       : startLoops({ cfg, url, pool, handlers, consumerStats, tickerStats, signal: ac.signal, log });
 
+  let replication: RunningReplication | null = null;
+  if (cfg.replicateTables?.length) {
+    replication = await startReplication({
+      rootUrl: url,
+      leafUrl: await ensureLeafDatabase(url, cfg.leafDatabase),
+      tables: cfg.replicateTables,
+      signal: ac.signal,
+      log,
+    });
+  }
+
   if (cfg.demoProducerSql) {
     const sql = cfg.demoProducerSql;
     loops.push(
@@ -149,11 +168,15 @@ export async function startStack(
 
   return {
     pool,
-    status: () => queryStatus(pool, consumerStats, tickerStats),
+    async status() {
+      const s = await queryStatus(pool, consumerStats, tickerStats);
+      return replication ? { ...s, replication: await replication.status() } : s;
+    },
     async stop() {
       stopping = true;
       ac.abort();
       await Promise.allSettled(loops);
+      await replication?.stop();
       await pool.end();
     },
   };

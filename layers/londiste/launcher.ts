@@ -58,16 +58,22 @@ export class ChildProcessLauncher implements CopyLauncher {
   private readonly command: string;
   private readonly args: readonly string[];
   private readonly log?: Logger;
+  private readonly env?: NodeJS.ProcessEnv;
 
-  constructor(command: string, args: readonly string[], log?: Logger) {
+  /** `env`: the children's environment (default this process's; the dev stack configures its copies by it). */
+  constructor(command: string, args: readonly string[], log?: Logger, env?: NodeJS.ProcessEnv) {
     this.command = command;
     this.args = args;
     this.log = log;
+    this.env = env;
   }
 
   async launch(table: string) {
     if (this.children.has(table)) return;
-    const child = spawn(this.command, [...this.args, table], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const child = spawn(this.command, [...this.args, table], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      ...(this.env ? { env: this.env } : {}),
+    });
     this.children.set(table, child);
     child.on('exit', (code, signal) => {
       this.children.delete(table);

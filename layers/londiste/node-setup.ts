@@ -24,6 +24,8 @@ export interface TableSpec {
   destTable?: string;
   /** WHERE of the initial copy; needs a handler that takes a copy condition (none does yet). */
   copyCondition?: string;
+  /** Create the table here from the provider's (add-table --create-full) when it is missing. */
+  create?: boolean;
 }
 
 export interface NodeSpec {
@@ -165,6 +167,7 @@ function tableFlags(t: TableSpec) {
     handler: t.handler,
     handlerArgs: args.length ? args : undefined,
     destTable: t.destTable ? fqName(t.destTable) : undefined,
+    createFull: t.create === true || String(t.create) === 'true' ? true : undefined,
   };
 }
 

@@ -4,7 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../layers/config/settings.ts';
 import { loadDevConfig, startStack } from '../../layers/dev/stack.ts';
 import { useTestDatabase } from '../support/db.ts';
@@ -12,6 +13,28 @@ import { useTestDatabase } from '../support/db.ts';
 const db = useTestDatabase();
 const repo = path.resolve(import.meta.dirname, '../..');
 const example = path.join(repo, 'examples/dev/skytools-dev.ini');
+
+// The stack's Londiste leaf lives beside the test database (<name>_leaf).
+const leafUrl = () => {
+  const u = new URL(db.url);
+  u.pathname = `${u.pathname}_leaf`;
+  return u.toString();
+};
+async function onLeaf<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: leafUrl() });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+const fingerprint =
+  "select count(*)::int as n, md5(string_agg(t::text, ',' order by id)) as sum from demo.orders t";
+afterAll(async () => {
+  const name = new URL(leafUrl()).pathname.slice(1);
+  await db.query(`drop database if exists "${name}" with (force)`);
+});
 
 describe('skytools dev stack', () => {
   it('moves every change of the demo table through the queue into the audit table', async () => {
@@ -38,6 +61,26 @@ describe('skytools dev stack', () => {
       expect(audit?.stats?.events).toBeGreaterThanOrEqual(23);
       expect(audit?.stats?.latencyMs.length).toBeGreaterThan(0);
       expect(status.ticker.ran).toBe(true);
+
+      // Londiste: demo.orders is copied into the leaf database, then replicated.
+      let repl = status.replication;
+      for (let i = 0; i < 600 && repl?.[1]?.tables[0]?.state !== 'ok'; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        repl = (await stack.status()).replication;
+      }
+      expect(repl?.map((n) => `${n.node}:${n.type}`)).toEqual(['root:root', 'leaf:leaf']);
+      expect(repl?.[1]?.tables).toEqual([{ name: 'demo.orders', state: 'ok' }]);
+      await db.query("update demo.orders set status = 'shipped' where customer in ('c4', 'c5')");
+      await db.query("insert into demo.orders (customer, amount) values ('after-copy', 1)");
+      const want = (await db.query(fingerprint)).rows[0];
+      let got: unknown;
+      for (let i = 0; i < 300; i++) {
+        got = await onLeaf(async (c) => (await c.query(fingerprint)).rows[0]);
+        if (JSON.stringify(got) === JSON.stringify(want)) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(got).toEqual(want);
+      expect((await stack.status()).replication?.[1]?.lag).toEqual(expect.any(Number));
     } finally {
       await stack.stop();
     }

@@ -1,6 +1,6 @@
 // The live view of `npm start`: the real tick rate beside the ticker's check period, and a legend.
 import { describe, expect, it } from 'vitest';
-import { render, tickRate } from '../../cli/commands/dev.ts';
+import { render, statusLine, tickRate } from '../../cli/commands/dev.ts';
 import type { StackStatus } from '../../layers/dev/stack.ts';
 
 function status(at: number, ticks: number): StackStatus {
@@ -37,5 +37,28 @@ describe('live view', () => {
   it('explains its columns in a legend', () => {
     const text = render(status(1000, 1), 'postgres://h/db', 10);
     expect(text).toMatch(/NEW: events since the last tick · TABLE: event table in use/);
+  });
+
+  it("shows each Londiste node's tables, states, copy progress and the leaf's lag", () => {
+    const s = {
+      ...status(1000, 1),
+      replication: [
+        { node: 'root', type: 'root' as const, lag: null, tables: [{ name: 'demo.orders', state: 'ok' }] },
+        {
+          node: 'leaf',
+          type: 'leaf' as const,
+          lag: 0.4,
+          tables: [
+            { name: 'demo.orders', state: 'ok' },
+            { name: 'demo.big', state: 'in-copy', copiedRows: 2500, estimatedRows: 10_000 },
+          ],
+        },
+      ],
+    };
+    const text = render(s, 'postgres://h/db', 10);
+    expect(text).toMatch(/^root \(root\)\s+demo\.orders\s+ok\s+-\s*$/m);
+    expect(text).toMatch(/^leaf \(leaf\)\s+demo\.orders\s+ok\s+400ms\s*$/m);
+    expect(text).toMatch(/^leaf \(leaf\)\s+demo\.big\s+in-copy\s+400ms\s+2500 rows 25%$/m);
+    expect(statusLine(s)).toMatch(/\| londiste: leaf demo\.orders ok; leaf demo\.big in-copy$/);
   });
 });
