@@ -184,7 +184,10 @@ describe('skytools londiste worker configured from the environment alone', () =>
       Node: 'leaf',
       service: 'londiste',
     });
-    expect(emf().some((m) => (m.EventsAppliedPerSecond as number) > 0)).toBe(true);
+    // The writes after the copy, applied by the main worker, show in a period's rate.
+    await waitUntil('a non-zero apply rate', async () =>
+      emf().some((m) => (m.EventsAppliedPerSecond as number) > 0),
+    );
     // One copy task, as the task definition and network say, named for its node and table.
     const runs = aws.calls.filter((c) => c.operation === 'RunTask');
     expect(runs).toHaveLength(1);
@@ -214,4 +217,20 @@ describe('skytools londiste worker configured from the environment alone', () =>
       expect.stringMatching(/^copy job finished: table public\.orders handed over/),
     );
   }, 180_000);
+
+  it('refuses to start on a node of another type than declared', async () => {
+    const r = await new Promise<{ code: number | null; err: string }>((resolve) => {
+      const p = spawn(process.execPath, [cli, 'londiste', 'worker'], {
+        env: { ...taskEnv('leaf'), LONDISTE_NODE_TYPE: 'branch' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let err = '';
+      p.stderr.on('data', (d: Buffer) => {
+        err += d.toString('utf8');
+      });
+      p.on('exit', (code) => resolve({ code, err }));
+    });
+    expect(r.code).not.toBe(0);
+    expect(r.err).toMatch(/node leaf is a leaf, but LONDISTE_NODE_TYPE says branch/);
+  }, 60_000);
 });
