@@ -141,13 +141,19 @@ export async function startStack(
 
   let replication: RunningReplication | null = null;
   if (cfg.replicateTables?.length) {
-    replication = await startReplication({
-      rootUrl: url,
-      leafUrl: await ensureLeafDatabase(url, cfg.leafDatabase),
-      tables: cfg.replicateTables,
-      signal: ac.signal,
-      log,
-    });
+    // The demo's replication needs a second database; on a server where this login may not
+    // create one (a DATABASE_URL of the user's), the rest of the stack runs without it.
+    try {
+      replication = await startReplication({
+        rootUrl: url,
+        leafUrl: await ensureLeafDatabase(url, cfg.leafDatabase),
+        tables: cfg.replicateTables,
+        signal: ac.signal,
+        log,
+      });
+    } catch (err) {
+      log.warn('Londiste replication not started', { error: (err as Error).message });
+    }
   }
 
   if (cfg.demoProducerSql) {
