@@ -46,8 +46,18 @@ export const LONDISTE_SETTINGS = defineSettings('londiste', {
     doc: 'read batches through a cursor this many events at a time (0: all at once)',
   }),
   handler_modules: setting.list({
-    doc: 'extra handler modules to load (ours: ESM module paths exporting handlers)',
+    doc: 'extra handler modules to load: ES module paths (relative to the config file) or packages that register handlers',
   }),
+  shard_hash_func: setting.string({
+    doc: 'shard/part handlers: the hash function of the key column (default partconf.get_hash_raw)',
+  }),
+  shard_info_sql: setting.string({
+    doc: "shard/part handlers: the node's shard_nr, shard_mask, shard_count (default: select shard_nr, shard_mask, shard_count from partconf.conf)",
+  }),
+  obfuscator_map: setting.string({
+    doc: 'obfuscate handler: the rules file (YAML or JSON; per table, per column keep/skip/bool/hash32/hash64/hash)',
+  }),
+  obfuscator_key: setting.string({ doc: 'obfuscate handler: the key of its keyed hash' }),
   threaded_copy_tables: setting.list({
     doc: 'table globs copied in parallel primary-key ranges (archive.*, public.big_*)',
   }),
