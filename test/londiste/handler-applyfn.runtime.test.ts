@@ -54,7 +54,10 @@ describe('applyfn', () => {
     const ctx = contextFor(client, new SetApplier());
     await client.query('begin');
     try {
-      await expect(h.processEvent(ev!, ctx)).rejects.toMatchObject({ kind: 'apply_failed', sqlState: '22023' });
+      await expect(h.processEvent(ev!, ctx)).rejects.toMatchObject({
+        kind: 'apply_failed',
+        sqlState: '22023',
+      });
       expect((await client.query('select 1 as ok')).rows).toEqual([{ ok: 1 }]);
     } finally {
       await client.query('rollback');

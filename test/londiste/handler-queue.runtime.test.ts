@@ -38,8 +38,9 @@ describe('queue-only handlers', () => {
     await leaf.query("select pgq.create_queue('side')");
     await leaf.query("select pgq.register_consumer('side', 'reader')");
     s.startAll();
-    await waitUntil('leaf knows the tables', async () =>
-      (await leaf.query('select 1 from londiste.get_table_list($1)', [q])).rows.length === 4,
+    await waitUntil(
+      'leaf knows the tables',
+      async () => (await leaf.query('select 1 from londiste.get_table_list($1)', [q])).rows.length === 4,
     );
     const vt = buildHandler('public.vt', 'vtable');
     const sp = buildHandler('public.sp', 'qsplitter(queue=side)');
