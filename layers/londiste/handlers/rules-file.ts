@@ -48,6 +48,19 @@ function unquote(s: string, path: string, line: number): string {
   return s;
 }
 
+/** A comment starts at '#' at the line's start or after whitespace, outside quotes. */
+function stripComment(line: string): string {
+  let quote: string | null = null;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (quote) {
+      if (c === quote) quote = null;
+    } else if (c === "'" || c === '"') quote = c;
+    else if (c === '#' && (i === 0 || /\s/.test(line[i - 1]!))) return line.slice(0, i);
+  }
+  return line;
+}
+
 /** Nested block mappings: `key: value` and `key:` followed by more-indented lines. */
 export function parseYamlMap(text: string, path = 'map'): Rules {
   const root: Rules = {};
@@ -56,8 +69,7 @@ export function parseYamlMap(text: string, path = 'map'): Rules {
   const lines = text.split(/\r?\n/);
   lines.forEach((raw, i) => {
     const lineNo = i + 1;
-    // A comment starts at '#' after whitespace (or at the line's start), outside quotes.
-    const noComment = raw.replace(/(^|\s)#(?=(?:[^'"]|'[^']*'|"[^"]*")*$).*$/, '');
+    const noComment = stripComment(raw);
     if (!noComment.trim() || noComment.trim() === '---') return;
     const indent = noComment.length - noComment.trimStart().length;
     const body = noComment.trim();
@@ -73,12 +85,13 @@ export function parseYamlMap(text: string, path = 'map'): Rules {
       pendingKey.parent[pendingKey.key] = node;
       stack.push({ indent, node });
       pendingKey = null;
+    } else {
+      while (stack.length > 1 && indent < stack.at(-1)!.indent) stack.pop();
     }
-    while (stack.length > 1 && indent <= stack.at(-1)!.indent) stack.pop();
     const top = stack.at(-1)!;
-    if (top.indent >= 0 && indent !== top.indent)
-      throw new LondisteError('usage', `obfuscator_map ${path}:${lineNo}: bad indentation`);
     if (top.indent < 0) top.indent = indent;
+    if (indent !== top.indent)
+      throw new LondisteError('usage', `obfuscator_map ${path}:${lineNo}: bad indentation`);
     const key = unquote(m[1]!.trim(), path, lineNo);
     const value = m[2]?.trim();
     if (value === undefined || value === '') pendingKey = { parent: top.node, key, indent };
