@@ -270,7 +270,7 @@ function configured(c: Cmd): Cmd {
       if (l.londiste && l.configFile) {
         await loadHandlerModules({
           modules: l.handlerModules ?? [],
-          values: l.londiste,
+          values: { ...l.sectionValues, ...l.londiste },
           configFile: l.configFile,
           log: call.log,
         });

@@ -120,6 +120,8 @@ export interface LondisteConfig extends CascadeConfig {
   compareSql?: string;
   compareFmt?: string;
   londiste: LondisteSettings;
+  /** The section as written (interpolated): a handler_modules handler's own keys are read here. */
+  sectionValues: Readonly<Record<string, string>>;
 }
 
 export interface LoadLondisteOptions {
@@ -177,6 +179,7 @@ export function loadLondisteConfig(file: string, o: LoadLondisteOptions = {}): L
     compareSql: values.compare_sql,
     compareFmt: values.compare_fmt,
     londiste: values,
+    sectionValues: values0,
   };
 }
 
