@@ -88,7 +88,7 @@ describe('registry', () => {
     const lines = formatHandlers().split('\n');
     expect(lines[0]).toBe('londiste - Default Londiste handler, inserts events into tables with plain SQL.');
     // every handler of the original, in the order its show-handlers prints them
-    const names = lines.map((l) => l.split(' - ')[0]);
+    const names = lines.map((l) => l.split(' - ')[0] ?? '');
     expect(names.filter((n) => !/_(event|batch|field|time)$/.test(n))).toEqual([
       'londiste',
       'dispatch',

@@ -78,7 +78,8 @@ export class TempLoader {
     this.collector.clear();
     await client.query('savepoint londiste_bulk');
     try {
-      this.shape ??= await readShape(client, this.table);
+      // Read per flush, not cached: an EXECUTE between batches may have changed the table.
+      this.shape = await readShape(client, this.table);
       await this.load(client, log, data, fields);
       await client.query('release savepoint londiste_bulk');
     } catch (err) {
