@@ -65,7 +65,9 @@ describe('handler_modules', () => {
       'counter - Counts events per operation.\n\nParameters:\n  label=TEXT - the row label',
     );
     expect(() => buildHandler('public.src', 'counter(x=1)')).toThrow(/invalid handler argument: x/);
-    await db.query(`insert into public.src values (1, 'a'), (2, 'b'); update public.src set v = 'c'; delete from public.src where id = 1`);
+    await db.query(
+      `insert into public.src values (1, 'a'), (2, 'b'); update public.src set v = 'c'; delete from public.src where id = 1`,
+    );
     const events = await takeBatch(db, Q, C);
     const h = buildHandler('public.src', 'counter(label=mine)');
     const client = await db.connect();

@@ -113,7 +113,11 @@ describe('registry', () => {
       args: [],
       create: (t, a, d) => new LondisteHandler(t, a, d),
     });
-    expect(listHandlers().map((h) => h.name).at(-1)).toBe('test_nop');
+    expect(
+      listHandlers()
+        .map((h) => h.name)
+        .at(-1),
+    ).toBe('test_nop');
     expect(getHandlerSpec('test_nop').summary).toBe('does nothing');
   });
 });

@@ -109,7 +109,7 @@ export class TempLoader {
     });
     let tempUsed = false;
     const toTemp = async (rows: Row[]) => {
-      if (!tempUsed) await this.ensureTemp(client);
+      if (!tempUsed) await this.ensureTemp(client, fields);
       else await client.query(`truncate ${qtemp}`);
       tempUsed = true;
       await this.insertRows(client, qtemp, fields, rows);
@@ -144,19 +144,28 @@ export class TempLoader {
     if (tempUsed) await client.query(`truncate ${qtemp}`);
   }
 
-  /** The session's temp table, created `like` the destination the first time. */
-  private async ensureTemp(client: pg.ClientBase): Promise<void> {
-    const r = await client.query(
-      `select 1 from pg_catalog.pg_class c
+  /**
+   * The session's temp table, created `like` the destination the first time — and again when
+   * the destination gained a column since (an EXECUTE; the original's long-lived temp table
+   * would then fail for good).
+   */
+  private async ensureTemp(client: pg.ClientBase, fields: readonly string[]): Promise<void> {
+    const qtemp = quoteIdent(this.temp);
+    const r = await client.query<{ cols: string[] }>(
+      `select array(select a.attname::text from pg_catalog.pg_attribute a
+                     where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped) as cols
+         from pg_catalog.pg_class c
         where c.relname = $1 and c.relnamespace = pg_catalog.pg_my_temp_schema()`,
       [this.temp],
     );
-    if (r.rows.length) {
-      await client.query(`truncate ${quoteIdent(this.temp)}`);
+    const have = r.rows[0]?.cols;
+    if (have && fields.every((f) => have.includes(f))) {
+      await client.query(`truncate ${qtemp}`);
       return;
     }
+    if (have) await client.query(`drop table ${qtemp}`);
     await client.query(
-      `create temp table ${quoteIdent(this.temp)} (like ${quoteFqname(this.table)}) on commit preserve rows`,
+      `create temp table ${qtemp} (like ${quoteFqname(this.table)}) on commit preserve rows`,
     );
   }
 
