@@ -37,6 +37,9 @@ src.u:
 src.j:
   id: keep
   name: hash
+src.ub:
+  id: keep
+  name: hash32
 `;
 
 beforeAll(async () => {
@@ -138,6 +141,19 @@ describe('obfuscate replay and copy', () => {
       prefs: null,
     });
     expect(out!.data).not.toMatch(/hidden|Cy/);
+  });
+
+  it("obfuscates a backup trigger's old row in ev_extra2 too", async () => {
+    await db.query(`create table src.ub (id int primary key, name text, other text);
+      create trigger t after insert or update or delete on src.ub for each row execute procedure pgq.logutriga('${Q}', 'backup');
+      insert into src.ub values (1, 'Old', 'x')`);
+    await takeBatch(db, Q, C);
+    await db.query(`update src.ub set name = 'New'`);
+    const [ev] = await takeBatch(db, Q, C);
+    expect(ev!.extra2).toMatch(/Old/);
+    const out = buildHandler('src.ub', 'obfuscate').copyEvent!(ev!, Q)!;
+    expect(dbUrldecode(out.data!)).toEqual({ id: '1', name: String(hash32('New')) });
+    expect(dbUrldecode(out.extra2!)).toEqual({ id: '1', name: String(hash32('Old')) });
   });
 
   it('copies through the rules', async () => {

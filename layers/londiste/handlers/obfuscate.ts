@@ -19,7 +19,7 @@ import type {
   HandlerConf,
   HandlerSpec,
 } from '../handler.ts';
-import { dbUrlencode } from '../urlenc.ts';
+import { dbUrldecode, dbUrlencode } from '../urlenc.ts';
 import { blake2s } from './blake2s.ts';
 import { copyRows } from './copy-rows.ts';
 import { LondisteHandler } from './londiste.ts';
@@ -191,6 +191,16 @@ export function obfuscateRow(table: string, row: Row): Row {
   return out;
 }
 
+/** A JSON row's values as text, as decodeEvent gives them (objects as JSON text). */
+function textRow(r: Record<string, unknown>): Row {
+  return Object.fromEntries(
+    Object.entries(r).map(([k, v]) => [
+      k,
+      v == null ? null : typeof v === 'object' ? JSON.stringify(v) : String(v),
+    ]),
+  );
+}
+
 // ---- the handler --------------------------------------------------------------------------------
 
 export class ObfuscateHandler extends LondisteHandler {
@@ -222,11 +232,20 @@ export class ObfuscateHandler extends LondisteHandler {
     if (ctx.applier.add(this.destTable, this.change(ev))) await ctx.applier.flush(ctx.local, this.destTable);
   }
 
-  /** Below a branch only the obfuscated row travels. */
+  /**
+   * Below a branch only the obfuscated row travels — the old row of a `backup` trigger in
+   * ev_extra2 too (the original passes that on as it came).
+   */
   copyEvent(ev: PgqEvent, _queue: string): PgqEvent | null {
     const row = this.change(ev).row;
     const json = (ev.data ?? '').startsWith('{');
-    return { ...ev, data: json ? JSON.stringify(row) : dbUrlencode(row) };
+    const encode = (r: Row) => (json ? JSON.stringify(r) : dbUrlencode(r));
+    let extra2 = ev.extra2;
+    if (extra2) {
+      const old = json ? (JSON.parse(extra2) as Row) : dbUrldecode(extra2);
+      extra2 = encode(obfuscateRow(this.tableName, textRow(old)));
+    }
+    return { ...ev, data: encode(row), extra2 };
   }
 
   async realCopy(ctx: CopyContext): Promise<CopyStats> {
