@@ -64,6 +64,32 @@ describe('applyfn', () => {
     }
   });
 
+  it('runs between the chunks another table writes behind (flushBehind), with bulk as well', async () => {
+    await db.query(`create table src.big (id int primary key, v text); create table app.big (id int primary key, v text);
+      create table src.b (id int primary key, v text); create table app.b (id int primary key, v text);
+      create trigger t after insert or update or delete on src.big for each row execute procedure pgq.logutriga('${Q}');
+      create trigger t after insert or update or delete on src.b for each row execute procedure pgq.logutriga('${Q}');
+      truncate app.calls`);
+    for (let i = 0; i < 3; i++) {
+      await db.query(`insert into src.big select g, 'v' || g from generate_series(${i * 6000 + 1}, ${(i + 1) * 6000}) g`);
+      await db.query(`insert into src.t values (${100 + i}, 'x'); insert into src.b values (${i}, 'b')`);
+    }
+    const events = await takeBatch(db, Q, C);
+    const handlers = new Map([
+      ['src.big', buildHandler('src.big', 'londiste', 'app.big')],
+      ['src.t', buildHandler('src.t', 'applyfn(func_name=app.apply_ev)')],
+      ['src.b', buildHandler('src.b', 'bulk', 'app.b')],
+    ]);
+    await applyBatch(client, events, { handlers, applier: new SetApplier() });
+    expect((await db.one('select count(*)::int as n from app.big')).n).toBe(18000);
+    expect((await db.query('select ev_data from app.calls order by n')).rows.map((r) => r.ev_data)).toEqual([
+      'id=100&v=x',
+      'id=101&v=x',
+      'id=102&v=x',
+    ]);
+    expect((await db.query('select id from app.b order by id')).rows).toEqual([{ id: 0 }, { id: 1 }, { id: 2 }]);
+  });
+
   it('needs func_name, refuses other arguments', () => {
     expect(() => buildHandler('src.t', 'applyfn')).toThrow(/func_name is required/);
     expect(() => buildHandler('src.t', 'applyfn(func_name=f&x=1)')).toThrow(/invalid handler argument: x/);

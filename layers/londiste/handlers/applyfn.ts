@@ -67,6 +67,8 @@ export class ApplyFnHandler extends BaseHandler {
       ev.extra3,
       ev.extra4,
     ].map((v) => (v == null ? null : v instanceof Date ? v.toISOString() : String(v)));
+    // Another table's chunk may still be writing (flushBehind): its savepoint must not enclose ours.
+    await ctx.applier.settle();
     const sql = `select ${quoteFqname(this.funcName)}(${params.map((_, i) => `$${i + 1}`).join(', ')})`;
     await ctx.local.query('savepoint londiste_applyfn');
     try {

@@ -53,7 +53,9 @@ export class BulkHandler extends BaseHandler {
   }
 
   override async flush(ctx: ApplyContext): Promise<void> {
-    await this.loader?.flush(ctx.local, ctx.log);
+    if (!this.loader?.pending) return;
+    await ctx.applier.settle(); // no other table's chunk may be writing around our savepoint
+    await this.loader.flush(ctx.local, ctx.log);
   }
 
   override reset(): void {

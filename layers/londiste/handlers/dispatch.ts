@@ -134,6 +134,7 @@ export class DispatchHandler extends BaseHandler {
 
   override async prepareBatch(ctx: ApplyContext): Promise<void> {
     if (this.conf.tableMode === 'part' && this.timeZone === null) {
+      await ctx.applier.settle();
       const r = await ctx.local.query<{ tz: string }>("select current_setting('TimeZone') as tz");
       this.timeZone = r.rows[0]?.tz ?? 'UTC';
     }
@@ -151,6 +152,8 @@ export class DispatchHandler extends BaseHandler {
       dst = this.partName(t);
       if (this.ignored.has(dst)) return;
       if (!this.known.has(dst)) {
+        // A chunk still writing (flushBehind) must finish before our DDL and savepoints.
+        await ctx.applier.settle();
         await this.checkPart(ctx, dst, t);
         if (this.ignored.has(dst)) return;
       }
@@ -180,9 +183,14 @@ export class DispatchHandler extends BaseHandler {
       const plain = this.plainInserts.get(dst);
       if (plain?.length) {
         this.plainInserts.set(dst, []);
+        await ctx.applier.settle();
         await this.insertPlain(ctx.local, dst, plain);
       }
-      await this.bulk.get(dst)?.flush(ctx.local, ctx.log);
+      const bulk = this.bulk.get(dst);
+      if (bulk?.pending) {
+        await ctx.applier.settle();
+        await bulk.flush(ctx.local, ctx.log);
+      }
       await ctx.applier.flush(ctx.local, dst);
     }
     this.touched.clear();

@@ -229,7 +229,8 @@ export class ObfuscateHandler extends LondisteHandler {
   }
 
   override async processEvent(ev: PgqEvent, ctx: ApplyContext): Promise<void> {
-    if (ctx.applier.add(this.destTable, this.change(ev))) await ctx.applier.flush(ctx.local, this.destTable);
+    if (ctx.applier.add(this.destTable, this.change(ev)))
+      await ctx.applier.flushBehind(ctx.local, this.destTable);
   }
 
   /**

@@ -120,6 +120,7 @@ export class QueueSplitterHandler extends BaseHandler {
     if (this.rows.length === 0) return;
     const rows = this.rows;
     this.rows = [];
+    await ctx.applier.settle();
     const col = <K extends keyof PgqEvent>(k: K) => rows.map((e) => e[k]);
     // New ids in the other queue, the event's own time (as the original's bulk_insert_events).
     await ctx.local.query(

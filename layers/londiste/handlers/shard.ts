@@ -136,7 +136,9 @@ export class ShardHandler extends LondisteHandler {
   }
 
   override async prepareBatch(ctx: ApplyContext): Promise<void> {
-    this.info ??= await loadShardInfo(ctx.local);
+    if (this.info) return;
+    await ctx.applier.settle();
+    this.info = await loadShardInfo(ctx.local);
   }
 
   async prepareCopyEvents(local: pg.ClientBase): Promise<void> {

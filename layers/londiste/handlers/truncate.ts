@@ -15,5 +15,6 @@ export async function truncateDest(
     return;
   }
   await h.flush(ctx);
+  await ctx.applier.settle();
   await ctx.local.query(`truncate ${quoteFqname(table)} cascade`);
 }
