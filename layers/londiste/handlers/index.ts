@@ -1,7 +1,7 @@
 // The handler registry: name → spec. buildHandler turns a table's stored handler string into its
 // handler (as the original's build_handler); listHandlers feeds show-handlers. Every handler of
-// the original is registered here (in the original's order of show-handlers); a user's own
-// handlers come through handler_modules (modules.ts) and registerHandler.
+// the original is registered here; a user's own handlers come through handler_modules
+// (modules.ts) and registerHandler.
 import { LondisteError } from '../errors.ts';
 import { type HandlerConf, type HandlerSpec, parseHandlerString, type TableHandler } from '../handler.ts';
 import { applyfnHandlerSpec } from './applyfn.ts';
