@@ -71,7 +71,9 @@ describe('applyfn', () => {
       create trigger t after insert or update or delete on src.b for each row execute procedure pgq.logutriga('${Q}');
       truncate app.calls`);
     for (let i = 0; i < 3; i++) {
-      await db.query(`insert into src.big select g, 'v' || g from generate_series(${i * 6000 + 1}, ${(i + 1) * 6000}) g`);
+      await db.query(
+        `insert into src.big select g, 'v' || g from generate_series(${i * 6000 + 1}, ${(i + 1) * 6000}) g`,
+      );
       await db.query(`insert into src.t values (${100 + i}, 'x'); insert into src.b values (${i}, 'b')`);
     }
     const events = await takeBatch(db, Q, C);
@@ -87,7 +89,11 @@ describe('applyfn', () => {
       'id=101&v=x',
       'id=102&v=x',
     ]);
-    expect((await db.query('select id from app.b order by id')).rows).toEqual([{ id: 0 }, { id: 1 }, { id: 2 }]);
+    expect((await db.query('select id from app.b order by id')).rows).toEqual([
+      { id: 0 },
+      { id: 1 },
+      { id: 2 },
+    ]);
   });
 
   it('needs func_name, refuses other arguments', () => {
