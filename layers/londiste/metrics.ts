@@ -3,7 +3,7 @@
 // own. Names and dimensions are the contract with the LondisteNode construct's alarms and the
 // dashboard (listed in README.md): change them only together.
 import type { Metrics } from '@aws-lambda-powertools/metrics';
-import { MetricUnit, putMetric } from '../aws/observability.ts';
+import { MetricUnit } from '../aws/observability.ts';
 import { TABLE_STATES } from './tables.ts';
 import type { LondisteWorker } from './worker.ts';
 
@@ -37,8 +37,14 @@ export function startLondisteMetrics(o: MetricsOptions): { stop(): void; publish
   const dims = { Queue: o.queue, Node: o.node };
   let lastAt = now();
   let lastApplied = o.worker.lstats.applied;
-  const put = (name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], v: number, extra = {}) =>
-    putMetric(o.metrics, { ...dims, ...extra }, name, unit, v);
+  // Exactly Queue + Node (+ State): an alarm matches a dimension set as a whole, so the logger's
+  // `service` default dimension is left out (CloudWatch would file the values under another set).
+  const put = (name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], v: number, extra = {}) => {
+    const single = o.metrics.singleMetric();
+    single.clearDefaultDimensions();
+    single.addDimensions({ ...dims, ...extra });
+    single.addMetric(name, unit, v);
+  };
   const publish = () => {
     const at = now();
     const s = o.worker.lstats;

@@ -179,10 +179,14 @@ describe('skytools londiste worker configured from the environment alone', () =>
     const names = new Set(emf().flatMap((m) => Object.keys(m)));
     for (const n of ['ReplicationLag', 'EventsAppliedPerSecond', 'Tables', 'CopiesRunning'])
       expect(names).toContain(n);
-    expect(emf().find((m) => 'ReplicationLag' in m)).toMatchObject({
-      Queue: 'lq',
-      Node: 'leaf',
-      service: 'londiste',
+    const lag = emf().find((m) => 'ReplicationLag' in m) as {
+      _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][] }[] };
+    };
+    expect(lag).toMatchObject({ Queue: 'lq', Node: 'leaf' });
+    // Exactly the dimension set the construct's alarms name.
+    expect(lag._aws.CloudWatchMetrics[0]).toMatchObject({
+      Namespace: 'Skytools',
+      Dimensions: [['Queue', 'Node']],
     });
     // The writes after the copy, applied by the main worker, show in a period's rate.
     await waitUntil('a non-zero apply rate', async () =>
