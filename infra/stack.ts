@@ -77,7 +77,17 @@ export class SkytoolsExampleStack extends Stack {
     const instance = this.#instance('Database', 'skytools', vpc, props);
     const leafInstance = this.#instance('LeafDatabase', 'skytools_leaf', vpc, props);
 
-    this.database = { secret: instance.secret!, vpc, connections: instance, ssl: 'verify-full' };
+    this.database = {
+      secret: instance.secret!,
+      vpc,
+      connections: instance,
+      ssl: 'verify-full',
+      endpoint: {
+        host: instance.dbInstanceEndpointAddress,
+        port: instance.dbInstanceEndpointPort,
+        dbname: 'skytools',
+      },
+    };
     const schema = new PgqSchema(this, 'Schema', { database: this.database });
     this.leafDatabase = { secret: leafInstance.secret!, vpc, connections: leafInstance, ssl: 'verify-full' };
     new PgqSchema(this, 'LeafSchema', { database: this.leafDatabase });

@@ -568,7 +568,6 @@ export class LondisteNode extends Construct {
       dimensionsMap: { RuleName: rule.ruleName },
       statistic: 'Sum',
       period: Duration.minutes(5),
-      label: `${this.nodeName} copy task failures`,
     });
     return { rule, metric };
   }
@@ -582,12 +581,17 @@ function providerInfo(p: LondisteNode | LondisteProviderInfo): LondisteProviderI
       `LondisteNode ${p.node.id} has a loginSecret of its own: give the nodes below it { location, secret } as provider`,
     );
   }
-  // Host, port and database from the provider database's secret (resolved by CloudFormation at
-  // deploy time, never the password), the user its node's login role.
-  const field = (k: string) => p.database.secret.secretValueFromJson(k).unsafeUnwrap();
+  // Named in the template (the set-up stores it in the node map), so from the endpoint, not the
+  // secret: CloudFormation resolves no secret references in custom resource properties.
+  const at = p.database.endpoint;
+  if (!at) {
+    throw new Error(
+      `LondisteNode ${p.node.id} is a provider: give its PgqDatabase an endpoint { host, port, dbname }`,
+    );
+  }
   const ssl = p.database.ssl ?? 'verify-full';
   return {
-    location: `host=${field('host')} port=${field('port')} dbname=${field('dbname')} user=${p.roleName} sslmode=${ssl}`,
+    location: `host=${at.host} port=${at.port} dbname=${at.dbname} user=${p.roleName} sslmode=${ssl}`,
     secret: p.loginSecret,
     ...(p.database.connections ? { connections: p.database.connections } : {}),
   };
