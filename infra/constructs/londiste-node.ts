@@ -85,7 +85,7 @@ export interface LondisteNodeProps extends DatabaseLoginOptions {
    * @default ContainerImage.fromAsset of the repository (built by `cdk deploy`; `cdk synth` only stages it)
    */
   readonly image?: ecs.ContainerImage;
-  /** Cluster of the worker and copy tasks. @default a cluster of its own in the database's VPC, Container Insights on */
+  /** Cluster of the worker and copy tasks (with Container Insights on: the worker alarm reads it). @default a cluster of its own in the database's VPC, Container Insights on */
   readonly cluster?: ecs.ICluster;
   /** Worker task size. @default 256 (0.25 vCPU) */
   readonly workerCpu?: number;
@@ -508,6 +508,15 @@ export class LondisteNode extends Construct {
         conditions: { ArnEquals: { 'ecs:cluster': clusterArn } },
       }),
     );
+    // RunTask with tags (the launcher tags each copy with its node and table) needs TagResource
+    // on the task it creates, and only there.
+    worker.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['ecs:TagResource'],
+        resources: [tasksArn],
+        conditions: { StringEquals: { 'ecs:CreateAction': 'RunTask' } },
+      }),
+    );
     // ListTasks takes no resource ARN: scoped by the cluster condition.
     worker.addToPrincipalPolicy(
       new iam.PolicyStatement({
@@ -530,7 +539,7 @@ export class LondisteNode extends Construct {
     Validations.of(this.workerTaskDefinition).acknowledge(
       {
         id: `AwsSolutions::AwsSolutions-IAM5[Resource::${nagArn(this, tasksArn)}]`,
-        reason: `The worker describes and stops the copy tasks it started; task ids are not known before, so the resource is every task of ${clusterName} (and the ecs:cluster condition says the same).`,
+        reason: `The worker describes, stops and (in RunTask only) tags the copy tasks it starts; task ids are not known before, so the resource is every task of ${clusterName} (and the ecs:cluster / ecs:CreateAction conditions say the same).`,
       },
       {
         id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',

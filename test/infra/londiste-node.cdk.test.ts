@@ -212,6 +212,22 @@ describe('LondisteNode', () => {
     expect(JSON.stringify(watch!.Resource)).toMatch(/:task\/".*LeafCluster.*"\/\*"/);
     expect(watch!.Condition).toEqual({ ArnEquals: { 'ecs:cluster': clusterArn } });
     expect(by('ecs:ListTasks')[0]!.Condition).toEqual({ ArnEquals: { 'ecs:cluster': clusterArn } });
+    const [tag] = by('ecs:TagResource');
+    expect(tag!.Resource).toEqual(watch!.Resource);
+    expect(tag!.Condition).toEqual({ StringEquals: { 'ecs:CreateAction': 'RunTask' } });
+    // Nothing else: secrets, the copy launch and its roles.
+    expect(
+      [...new Set(statements.flatMap((st) => [st.Action].flat()))]
+        .filter((a) => !a.startsWith('secretsmanager:'))
+        .sort(),
+    ).toEqual([
+      'ecs:DescribeTasks',
+      'ecs:ListTasks',
+      'ecs:RunTask',
+      'ecs:StopTask',
+      'ecs:TagResource',
+      'iam:PassRole',
+    ]);
     const [pass] = by('iam:PassRole');
     const copyRoles = [
       { 'Fn::GetAtt': [id(s.leaf.copyTaskDefinition.obtainExecutionRole() as never), 'Arn'] },
