@@ -19,7 +19,7 @@ import {
 } from '../cascade/worker.ts';
 import { toBigInt } from '../db/connection.ts';
 import type { PgqEvent } from '../pgq/consumer.ts';
-import { SetApplier } from './apply/applier.ts';
+import { failedApplyTable, SetApplier } from './apply/applier.ts';
 import { performTableCopy } from './copy-job.ts';
 import { LondisteError } from './errors.ts';
 import { isDataEvent, isTruncateEvent } from './events.ts';
@@ -155,7 +155,13 @@ export class LondisteWorker extends CascadeWorker {
     try {
       return await fn();
     } catch (err) {
-      if (isTableDefinitionError(err)) this.failedTable = { table: t.name, message: (err as Error).message };
+      if (isTableDefinitionError(err)) {
+        // A flush left running (flushBehind) may fail while another table's event is handled:
+        // the error names its own destination table.
+        const dest = failedApplyTable(err);
+        const culprit = dest === undefined ? t : (this.tableWritingTo(dest) ?? t);
+        this.failedTable = { table: culprit.name, message: (err as Error).message };
+      }
       throw err;
     }
   }
@@ -611,6 +617,12 @@ export class LondisteWorker extends CascadeWorker {
 
   protected async fault(point: string) {
     await this.lopts.faultPoint?.(point);
+  }
+
+  /** The replicated table whose handler writes into `destTable`. */
+  private tableWritingTo(destTable: string): ReplayTable | undefined {
+    for (const [name, h] of this.handlers) if (h.destTable === destTable) return this.tables.get(name);
+    return undefined;
   }
 
   protected handlerFor(t: ReplayTable): TableHandler {
