@@ -216,12 +216,14 @@ export class LondisteNode extends Construct {
 
     const image = props.image ?? ecs.ContainerImage.fromAsset(REPO_ROOT, { platform: Platform.LINUX_ARM64 });
     const subnets = props.database.vpc.selectSubnets(props.database.vpcSubnets);
+    // The worker's consumer name: the set-up registers the node with it, the worker runs as it.
+    const jobName = `${props.queue}_${props.nodeName}`;
     // What every job of the node reads (layers/londiste settings; no secrets: ARNs only).
     const common: Record<string, string> = {
       LONDISTE_QUEUE: props.queue,
       LONDISTE_NODE: props.nodeName,
       LONDISTE_NODE_TYPE: props.nodeType,
-      LONDISTE_JOB_NAME: `${props.queue}_${props.nodeName}`,
+      LONDISTE_JOB_NAME: jobName,
       DB_SECRET_ARN: secret.secretArn,
       DATABASE_SSL: props.database.ssl ?? 'verify-full',
       ...(provider
@@ -303,6 +305,7 @@ export class LondisteNode extends Construct {
         Queue: props.queue,
         Node: props.nodeName,
         NodeType: props.nodeType,
+        Worker: jobName,
         ...(provider ? { ProviderLocation: provider.location } : {}),
         Tables: this.tables.map((t) => ({ ...t })),
         Sequences: [...sequences],

@@ -379,6 +379,8 @@ describe('LondisteNode', () => {
       Queue: 'replika',
       Node: 'b',
       NodeType: 'leaf',
+      // The consumer name the worker runs as (its LONDISTE_JOB_NAME).
+      Worker: 'replika_b',
       Tables: [
         { name: 'public.orders' },
         { name: 'public.items', destTable: 'copy.items', copyCondition: 'id > 10' },
