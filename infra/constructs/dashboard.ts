@@ -97,7 +97,7 @@ export class SkytoolsDashboard extends Construct {
   }
 }
 
-/** Tables of a node per state: the copy state machine's (layers/londiste/tables.ts) and `error` (isolated). */
+/** Tables of a node per state: the copy state machine's (layers/londiste/tables.ts) and `failed` (isolated). */
 const TABLE_STATES = [
   'missing',
   'in-copy',
@@ -105,8 +105,8 @@ const TABLE_STATES = [
   'wanna-sync',
   'do-sync',
   'ok',
-  'error',
-] as const satisfies readonly (TableStateName | 'error')[];
+  'failed',
+] as const satisfies readonly (TableStateName | 'failed')[];
 
 function londisteRows(nodes: readonly LondisteNode[], period: Duration): cloudwatch.IWidget[][] {
   if (nodes.length === 0) return [];
@@ -120,15 +120,7 @@ function londisteRows(nodes: readonly LondisteNode[], period: Duration): cloudwa
       }),
       new cloudwatch.GraphWidget({
         title: 'Londiste events applied per second',
-        left: replicas.map(
-          (n) =>
-            new cloudwatch.MathExpression({
-              expression: 'applied / PERIOD(applied)',
-              usingMetrics: { applied: n.metricEventsApplied(period) },
-              label: n.nodeName,
-              period,
-            }),
-        ),
+        left: replicas.map((n) => n.metricEventsApplied(period)),
         width: 6,
       }),
       new cloudwatch.GraphWidget({
@@ -138,8 +130,9 @@ function londisteRows(nodes: readonly LondisteNode[], period: Duration): cloudwa
         width: 6,
       }),
       new cloudwatch.GraphWidget({
-        title: 'Londiste copies running',
+        title: 'Londiste copies running (and failed)',
         left: replicas.map((n) => n.metricCopiesRunning(period)),
+        right: replicas.map((n) => n.metricCopyFailures(period)),
         width: 6,
       }),
     ],

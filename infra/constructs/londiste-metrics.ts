@@ -1,18 +1,21 @@
-// The metrics a Londiste worker publishes (CloudWatch namespace Skytools, EMF in its JSON log
-// lines through layers/aws/observability.ts), by name, in one place: LondisteNode's alarms and
-// SkytoolsDashboard's widgets read them. Dimensions: queue and node (a table count also state).
+// The metrics a Londiste main worker publishes (CloudWatch namespace Skytools, EMF in its JSON
+// log lines through layers/aws/observability.ts; layers/londiste/metrics.ts publishes them), by
+// name, in one place here: LondisteNode's alarms and SkytoolsDashboard's widgets read them.
+// Dimensions: Queue and Node (the table counts also State). Change them only with the publisher.
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 
 export const LONDISTE_METRICS = {
-  /** Seconds between now and the provider tick of the last batch replayed (Seconds). */
-  lag: 'LondisteLagSeconds',
-  /** Row, TRUNCATE and EXECUTE events applied, per batch (Count). */
-  eventsApplied: 'LondisteEventsApplied',
-  /** Tables of the node in a state, one value per state (dimension `state`: missing, in-copy, catching-up, wanna-sync, do-sync, ok, error) (Count). */
-  tables: 'LondisteTables',
-  /** Copy jobs running for the node (Count). */
-  copiesRunning: 'LondisteCopiesRunning',
+  /** Seconds between now and the provider tick of the last batch applied (Seconds). */
+  lag: 'ReplicationLag',
+  /** Row events applied per second over the publishing period (Count/Second). */
+  eventsApplied: 'EventsAppliedPerSecond',
+  /** Tables of the node in a state, one value per state (dimension `State`) (Count). */
+  tables: 'Tables',
+  /** Tables being copied (in-copy … do-sync), each one copy job / task (Count). */
+  copiesRunning: 'CopiesRunning',
+  /** Copy tasks that stopped with an error or failed to start, as the ECS launcher saw them (Count). */
+  copyFailures: 'CopyTaskFailures',
 } as const;
 
 export const METRICS_NAMESPACE = 'Skytools';
@@ -23,13 +26,14 @@ export function londisteMetric(
   node: { readonly queue: string; readonly nodeName: string },
   statistic: string,
   period: Duration = Duration.minutes(1),
+  extraDimensions: Readonly<Record<string, string>> = {},
 ): cloudwatch.Metric {
   return new cloudwatch.Metric({
     namespace: METRICS_NAMESPACE,
     metricName: name,
-    dimensionsMap: { queue: node.queue, node: node.nodeName },
+    dimensionsMap: { Queue: node.queue, Node: node.nodeName, ...extraDimensions },
     statistic,
     period,
-    label: `${node.nodeName} ${name}`,
+    label: [node.nodeName, ...Object.values(extraDimensions)].join(' '),
   });
 }

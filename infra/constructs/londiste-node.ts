@@ -382,9 +382,14 @@ export class LondisteNode extends Construct {
     return londisteMetric(LONDISTE_METRICS.lag, this, 'Maximum', period);
   }
 
-  /** Events applied per period (published by its worker). */
+  /** Row events applied per second (published by its worker). */
   metricEventsApplied(period?: Duration): cloudwatch.Metric {
-    return londisteMetric(LONDISTE_METRICS.eventsApplied, this, 'Sum', period);
+    return londisteMetric(LONDISTE_METRICS.eventsApplied, this, 'Average', period);
+  }
+
+  /** Copy tasks that failed, as the worker's ECS launcher counted them. */
+  metricCopyFailures(period?: Duration): cloudwatch.Metric {
+    return londisteMetric(LONDISTE_METRICS.copyFailures, this, 'Sum', period);
   }
 
   /** Copy jobs running (published by its worker). */
@@ -394,10 +399,7 @@ export class LondisteNode extends Construct {
 
   /** Tables in `state` (published by its worker). */
   metricTables(state: string, period?: Duration): cloudwatch.Metric {
-    return londisteMetric(LONDISTE_METRICS.tables, this, 'Maximum', period).with({
-      dimensionsMap: { queue: this.queue, node: this.nodeName, state },
-      label: `${this.nodeName} ${state}`,
-    });
+    return londisteMetric(LONDISTE_METRICS.tables, this, 'Maximum', period, { State: state });
   }
 
   /** Running worker tasks (Container Insights). */

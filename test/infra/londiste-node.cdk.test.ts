@@ -321,8 +321,8 @@ describe('LondisteNode', () => {
         Namespace: 'Skytools',
         MetricName: LONDISTE_METRICS.lag,
         Dimensions: expect.arrayContaining([
-          { Name: 'node', Value: 'b' },
-          { Name: 'queue', Value: 'replika' },
+          { Name: 'Node', Value: 'b' },
+          { Name: 'Queue', Value: 'replika' },
         ]),
       },
       Stat: 'Maximum',
@@ -362,14 +362,14 @@ describe('LondisteNode', () => {
       'Londiste replay lag, seconds',
       'Londiste events applied per second',
       'Londiste tables per state',
-      'Londiste copies running',
+      'Londiste copies running (and failed)',
       'Londiste alarms',
     ]) {
       expect(body).toContain(title);
     }
     for (const m of Object.values(LONDISTE_METRICS)) expect(body).toContain(m);
-    expect(body).toContain('\\"state\\",\\"in-copy\\"');
-    expect(body).toContain('applied / PERIOD(applied)');
+    expect(body).toContain('\\"State\\",\\"in-copy\\"');
+    expect(body).toContain('\\"State\\",\\"failed\\"');
   });
 
   it('set-up custom resource: the agreed properties, after the login and the provider node; the service after it', () => {
