@@ -164,6 +164,11 @@ export class LondisteNode extends Construct {
     if (!Number.isInteger(parallel) || parallel < 1 || parallel > 64) {
       throw new Error(`LondisteNode ${id}: parallelCopies must be an integer 1–64, got ${parallel}`);
     }
+    if (props.loginSecret && props.tableOwner) {
+      throw new Error(
+        `LondisteNode ${id}: tableOwner applies only to a login created here, not to loginSecret`,
+      );
+    }
     if (props.nodeType !== 'root' && this.tables.length > 0 && !props.tableOwner && !props.loginSecret) {
       Annotations.of(this).addWarningV2(
         'skytools:londisteTableOwner',
