@@ -37,6 +37,7 @@ import {
   normalizeTables,
 } from './londiste-grants.ts';
 import { LONDISTE_METRICS, londisteMetric } from './londiste-metrics.ts';
+import { PgqAdmin } from './pgq-admin.ts';
 
 export type { LondisteNodeType, LondisteTable } from './londiste-grants.ts';
 
@@ -317,7 +318,10 @@ export class LondisteNode extends Construct {
         RemoveTablesOnDelete: props.removeTablesOnDelete ?? false,
       },
     });
+    // The login waits for the schema by itself; with your own loginSecret the set-up waits for a
+    // PgqSchema of this database if the app declares one (the admin provider exists then).
     if (login) this.setup.node.addDependency(login.resource);
+    else PgqAdmin.find(this, props.database)?.afterSchema(this.setup);
     // Below the root: the provider node (its queue, tables and login) is there first.
     if (props.provider instanceof LondisteNode) this.setup.node.addDependency(props.provider.setup);
 

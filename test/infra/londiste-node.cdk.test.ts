@@ -413,6 +413,32 @@ describe('LondisteNode', () => {
     });
   });
 
+  it('with your own loginSecret: no login role, no grants; the set-up still waits for the schema', () => {
+    const stack = new Stack(new App({ context: NO_BUNDLING }), 'Own', {
+      env: { account: '111111111111', region: 'eu-west-1' },
+    });
+    const vpc = new ec2.Vpc(stack, 'Vpc', { natGateways: 0 });
+    const database = { secret: new rds.DatabaseSecret(stack, 'Master', { username: 'u' }), vpc };
+    const schema = new PgqSchema(stack, 'Schema', { database });
+    const own = new rds.DatabaseSecret(stack, 'Own', { username: 'l3' });
+    const node = new LondisteNode(stack, 'Root', {
+      database,
+      queue: 'q',
+      nodeName: 'a',
+      nodeType: 'root',
+      tables: ['public.t'],
+      loginSecret: own,
+      image: IMAGE,
+    });
+    const tpl = Template.fromStack(stack);
+    tpl.resourceCountIs('Custom::PgqDatabaseRole', 0);
+    expect(node.login).toBeUndefined();
+    const setup = tpl.toJSON().Resources[stack.getLogicalId(node.setup.node.defaultChild as never)];
+    expect(setup.DependsOn).toEqual(
+      expect.arrayContaining([stack.getLogicalId(schema.resource.node.defaultChild as never)]),
+    );
+  });
+
   it('cdk-nag AwsSolutions: no unacknowledged findings', () => {
     expect(() => s.app.synth()).not.toThrow();
   });
