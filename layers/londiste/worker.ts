@@ -18,6 +18,7 @@ import {
   type WorkResult,
 } from '../cascade/worker.ts';
 import { toBigInt } from '../db/connection.ts';
+import { quoteLiteral } from '../db/ident.ts';
 import type { PgqEvent } from '../pgq/consumer.ts';
 import { failedApplyTable, SetApplier } from './apply/applier.ts';
 import { performTableCopy } from './copy-job.ts';
@@ -52,6 +53,15 @@ export interface LondisteWorkerOptions extends CascadeWorkerOptions {
    * ticks (default 20000; 0: one tick per batch, as the original).
    */
   catchUpBatchEvents?: number;
+  /**
+   * `local_only`: read only the events of tables registered on this node (plus the set's own and
+   * the cascade's events, and EXECUTE unless localOnlyDropExecute); the others are not applied
+   * and, on a branch, not passed on — as the original's local_only filter.
+   */
+  localOnly?: boolean;
+  localOnlyDropExecute?: boolean;
+  /** `table_filter`: replay only these tables' events (the set's and cascade's events still pass). */
+  tableFilter?: readonly string[];
   /** Root: how often sequences are checked and published (default: every step). */
   seqCheckPeriodMs?: number;
   /**
@@ -617,6 +627,26 @@ export class LondisteWorker extends CascadeWorker {
 
   protected async fault(point: string) {
     await this.lopts.faultPoint?.(point);
+  }
+
+  protected override eventFilter(): string | null {
+    const conds: string[] = [];
+    const setEvents = ["ev_type like 'pgq.%'", "ev_type like 'londiste.%'"];
+    const tablesIn = (names: Iterable<string>) => {
+      const list = [...names].map(quoteLiteral);
+      return list.length > 0 ? [`ev_extra1 in (${list.join(', ')})`] : [];
+    };
+    if (this.lopts.localOnly) {
+      // A copy job's events are its one table's; the main worker's, every local table's.
+      const local = this.copyOf ? [this.copyOf] : this.tables.keys();
+      const exec = this.lopts.localOnlyDropExecute ? [] : ["ev_type = 'EXECUTE'"];
+      conds.push(`(${[...setEvents, ...exec, ...tablesIn(local)].join(' or ')})`);
+    }
+    if (this.lopts.tableFilter && this.lopts.tableFilter.length > 0) {
+      const names = this.lopts.tableFilter.map((t) => (t.includes('.') ? t : `public.${t}`));
+      conds.push(`(${[...setEvents, "ev_type = 'EXECUTE'", ...tablesIn(names)].join(' or ')})`);
+    }
+    return conds.length > 0 ? conds.join(' and ') : null;
   }
 
   /** The replicated table whose handler writes into `destTable`. */
