@@ -529,6 +529,30 @@ export class LondisteWorker extends CascadeWorker {
     }
   }
 
+  /**
+   * On a branch, a table's handler may rewrite or drop the table's events on their way into this
+   * node's queue (copyEvent: a shard passes on only its rows, obfuscate only obfuscated ones).
+   */
+  protected override async copyEvents(local: pg.Client, events: PgqEvent[]): Promise<void> {
+    const out: PgqEvent[] = [];
+    const prepared = new Set<TableHandler>();
+    for (const ev of events) {
+      const t = ev.extra1 != null && isDataEvent(ev) ? this.tables.get(ev.extra1) : undefined;
+      const h = t ? this.handlerFor(t) : undefined;
+      if (!h?.copyEvent) {
+        out.push(ev);
+        continue;
+      }
+      if (h.prepareCopyEvents && !prepared.has(h)) {
+        prepared.add(h);
+        await h.prepareCopyEvents(local);
+      }
+      const copy = h.copyEvent(ev, this.opts.queue);
+      if (copy) out.push(copy);
+    }
+    return super.copyEvents(local, out);
+  }
+
   /** The set's own events (londiste.*) and EXECUTE, in event order after the flush. */
   private async setEvent(local: pg.ClientBase, ev: PgqEvent) {
     const q = this.opts.queue;
