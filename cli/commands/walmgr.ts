@@ -150,6 +150,11 @@ export function register(program: Command): void {
     .option('--target-action <action>', 'pause | promote | shutdown', 'promote')
     .option('--standby', 'write standby.signal (keep replaying archived WAL) instead of recovery.signal')
     .option('--restore-command <cmd>', 'override the restore_command written (must contain %f and %p)')
+    .option(
+      '--tablespace-map <oid=path>',
+      'restore the tablespace with this OID (or name) into this new, empty directory instead of its original location; repeatable',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
     .action(async (o: RestoreOptions, cmd: Command) => {
       const { restoreCommand } = await import('../../layers/walmgr/command/restore.ts');
       await restoreCommand(o, settings(cmd));

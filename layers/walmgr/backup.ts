@@ -11,7 +11,7 @@ import type { Storage } from '../storage/types.ts';
 import { type Codec, compress, sha256 } from './codec.ts';
 import { WalError } from './errors.ts';
 import { backupFileKey, manifestKey, pieceKey, walKey } from './layout.ts';
-import type { Manifest, ManifestFile, ManifestPiece } from './manifest.ts';
+import type { Manifest, ManifestFile, ManifestPiece, ManifestTablespace } from './manifest.ts';
 import { readAt } from './read-at.ts';
 import { fmtLsn, parseLsn, parseWalName, segmentName } from './wal.ts';
 
@@ -67,10 +67,19 @@ async function openIfExists(file: string): Promise<fs.FileHandle | null> {
 interface Walked {
   dirs: { path: string; mode: number }[];
   files: { path: string; size: number; mode: number; mtime: string }[];
+  /** Tablespace links found in pg_tblspc. */
+  links: { oid: number; location: string }[];
 }
 
-async function walk(pgdata: string): Promise<Walked> {
-  const out: Walked = { dirs: [], files: [] };
+/**
+ * Walks PGDATA. A symlink in pg_tblspc is a tablespace: it is recorded (OID, where it points)
+ * and only its subdirectory of this server version (`PG_15_<catversion>`) is walked, as
+ * pg_basebackup does; other version directories (left by pg_upgrade) belong to other servers.
+ * Its files are listed under `pg_tblspc/<oid>/…`, so they are stored, fetched and verified
+ * like every other file, and restore writes them through the re-created link.
+ */
+async function walk(pgdata: string, versionDir: string): Promise<Walked> {
+  const out: Walked = { dirs: [], files: [], links: [] };
   const visit = async (rel: string): Promise<void> => {
     const abs = path.join(pgdata, rel);
     const entries = await fs.readdir(abs, { withFileTypes: true });
@@ -78,10 +87,16 @@ async function walk(pgdata: string): Promise<Walked> {
       const r = rel ? `${rel}/${e.name}` : e.name;
       if (e.name.startsWith('pgsql_tmp') || e.name === 'pg_internal.init') continue;
       if (e.isSymbolicLink() && rel === 'pg_tblspc') {
-        throw new WalError(
-          'invalid',
-          `tablespace ${r} found: walmgr backup does not handle tablespaces yet; move them to the default tablespace or use another tool`,
-        );
+        if (!/^\d+$/.test(e.name)) continue; // not a tablespace PostgreSQL would use
+        const location = await fs.readlink(path.join(pgdata, r));
+        out.links.push({ oid: Number(e.name), location });
+        const vd = `${r}/${versionDir}`;
+        const st = await fs.stat(path.join(pgdata, vd)).catch(() => null);
+        if (st?.isDirectory()) {
+          out.dirs.push({ path: vd, mode: st.mode & 0o7777 });
+          await visit(vd);
+        }
+        continue;
       }
       const st = await fs.stat(path.join(pgdata, r)).catch(() => null);
       if (!st) continue; // removed while we walk (e.g. a dropped table)
@@ -115,8 +130,15 @@ function backupId(d: Date): string {
 export async function backup(opts: BackupOptions): Promise<Manifest> {
   const { client, storage } = opts;
   const say = opts.progress ?? (() => {});
-  const info = await client.query<{ sysid: string; ver: string; datadir: string; segsize: string }>(
+  const info = await client.query<{
+    sysid: string;
+    ver: string;
+    datadir: string;
+    segsize: string;
+    catversion: string;
+  }>(
     `select (select system_identifier::text from pg_control_system()) as sysid,
+            (select catalog_version_no::text from pg_control_system()) as catversion,
             current_setting('server_version_num') as ver,
             current_setting('data_directory') as datadir,
             (select setting from pg_settings where name = 'wal_segment_size') as segsize`,
@@ -135,7 +157,9 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
   const id = backupId(startTime);
   say(`backup ${id}: starting (system ${sysid}, ${pgdata})`);
   await client.query('select pg_backup_start($1, $2)', [`skytools walmgr ${id}`, opts.fast !== false]);
-  const walked = await walk(pgdata);
+  const versionDir = `PG_${Math.floor(pgVersion / 10000)}_${row.catversion}`;
+  const walked = await walk(pgdata, versionDir);
+  const tablespaces = await describeTablespaces(client, walked.links);
   const total = walked.files.reduce((s, f) => s + f.size, 0);
   let doneFiles = 0;
   let doneBytes = 0;
@@ -268,6 +292,7 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     stopTime: new Date().toISOString(),
     codec: opts.codec,
     ...(files.some((f) => f.pieces) ? { pieceSize } : {}),
+    ...(tablespaces.length ? { tablespaces } : {}),
     backupLabel: labelfile,
     tablespaceMap: spcmapfile ?? '',
     dirs: walked.dirs,
@@ -282,6 +307,19 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     `backup ${id}: done, ${files.length} files, ${(manifest.totalSize / 1048576).toFixed(1)} MiB (${(manifest.storedSize / 1048576).toFixed(1)} MiB stored), WAL ${manifest.startWal}..${manifest.stopWal}`,
   );
   return manifest;
+}
+
+/** Names the tablespace links from the catalog (restore's --tablespace-map accepts either). */
+async function describeTablespaces(client: pg.Client, links: Walked['links']): Promise<ManifestTablespace[]> {
+  if (links.length === 0) return [];
+  const r = await client.query<{ oid: string; name: string }>(
+    'select oid::text as oid, spcname as name from pg_tablespace where oid = any($1::oid[])',
+    [links.map((l) => l.oid)],
+  );
+  const names = new Map(r.rows.map((x) => [Number(x.oid), x.name]));
+  return links
+    .map((l) => ({ oid: l.oid, name: names.get(l.oid) ?? '', location: l.location }))
+    .sort((a, b) => a.oid - b.oid);
 }
 
 /**

@@ -27,6 +27,19 @@ export interface ManifestPiece {
   sha256: string;
 }
 
+/**
+ * A tablespace: a symlink `pg_tblspc/<oid>` → location at backup time. Its files are listed in
+ * `files` under `pg_tblspc/<oid>/PG_<major>_<catversion>/…`; restore re-creates the link to the
+ * location (or the one --tablespace-map gives) before writing them.
+ */
+export interface ManifestTablespace {
+  oid: number;
+  /** spcname ('' if the catalog did not name it). */
+  name: string;
+  /** Where the link pointed on the backed-up server. */
+  location: string;
+}
+
 export interface Manifest {
   format: 1;
   id: string;
@@ -45,6 +58,8 @@ export interface Manifest {
   tablespaceMap: string;
   /** Piece length of files stored in pieces (absent in backups without any). */
   pieceSize?: number;
+  /** Tablespaces (absent in backups without any). */
+  tablespaces?: ManifestTablespace[];
   dirs: { path: string; mode: number }[];
   files: ManifestFile[];
   totalSize: number;

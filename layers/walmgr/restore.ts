@@ -8,6 +8,7 @@ import { WalError } from './errors.ts';
 import { fetchBackupFiles } from './fetch-backup.ts';
 import { findBackup, type Manifest, readManifest } from './manifest.ts';
 import { DEFAULT_SPOOL } from './spool.ts';
+import { linkTablespaces, planTablespaces, tablespaceMapFile } from './tablespaces.ts';
 
 export interface RecoveryTarget {
   time?: string;
@@ -31,6 +32,8 @@ export interface RestoreOptions {
   restoreCommand: string;
   target?: RecoveryTarget;
   standby?: boolean;
+  /** --tablespace-map entries: tablespace OID or name → new absolute location. */
+  tablespaceMap?: ReadonlyMap<string, string>;
   progress?: (msg: string) => void;
 }
 
@@ -109,7 +112,12 @@ export async function restoreBackup(opts: RestoreOptions): Promise<Manifest> {
   checkRecoveryTarget(t);
   const ref = await findBackup(opts.storage, opts.backup, opts.systemId);
   const m = await readManifest(opts.storage, ref.systemId, ref.id);
+  // Every tablespace target is checked before the data directory is touched.
+  const spcs = await planTablespaces(m, opts.tablespaceMap ?? new Map(), opts.pgdata);
   await ensureEmptyDir(opts.pgdata);
+  // The links first: the tablespaces' directories and files are written through them.
+  await linkTablespaces(spcs, opts.pgdata);
+  for (const t of spcs) say(`restore: tablespace ${t.oid}${t.name ? ` (${t.name})` : ''} into ${t.target}`);
   say(
     `restore: backup ${m.id} of system ${m.systemId} (${m.files.length} files, ${(m.totalSize / 1048576).toFixed(1)} MiB) into ${opts.pgdata}`,
   );
@@ -133,8 +141,10 @@ export async function restoreBackup(opts: RestoreOptions): Promise<Manifest> {
   });
   say(`restore: ${done}/${m.files.length} files verified`);
   await fs.writeFile(path.join(opts.pgdata, 'backup_label'), m.backupLabel, { mode: 0o600 });
-  if (m.tablespaceMap)
-    await fs.writeFile(path.join(opts.pgdata, 'tablespace_map'), m.tablespaceMap, { mode: 0o600 });
+  // PostgreSQL re-creates the links from tablespace_map when recovery starts: it must name the
+  // restored locations, not the backed-up ones.
+  const spcMap = spcs.length ? tablespaceMapFile(spcs) : m.tablespaceMap;
+  if (spcMap) await fs.writeFile(path.join(opts.pgdata, 'tablespace_map'), spcMap, { mode: 0o600 });
   const lines = [
     '',
     `# added by skytools walmgr restore of backup ${m.id}`,

@@ -16,6 +16,8 @@ export interface RestoreOptions {
   targetAction: string;
   standby?: boolean;
   restoreCommand?: string;
+  /** --tablespace-map oid=path / name=path, repeatable. */
+  tablespaceMap?: string[];
 }
 
 /** The restore_command written into the restored cluster. */
@@ -32,7 +34,11 @@ export async function restoreCommand(
     throw new ConfigError('restore needs --pgdata <new empty directory> (or PGDATA)', { kind: 'missing' });
   const action = ACTIONS.find((a) => a === o.targetAction);
   if (!action) throw new ConfigError(`--target-action ${o.targetAction}: use pause, promote or shutdown`);
-  const { checkRecoveryTarget, restoreBackup } = await import('../restore.ts');
+  const [{ checkRecoveryTarget, restoreBackup }, { parseTablespaceMap }] = await Promise.all([
+    import('../restore.ts'),
+    import('../tablespaces.ts'),
+  ]);
+  const tablespaceMap = parseTablespaceMap(o.tablespaceMap ?? []);
   const target = {
     ...(o.targetTime !== undefined ? { time: o.targetTime } : {}),
     ...(o.targetLsn !== undefined ? { lsn: o.targetLsn } : {}),
@@ -53,6 +59,7 @@ export async function restoreCommand(
       restoreCommand: o.restoreCommand ?? restoreCommandLine(s),
       target,
       standby: Boolean(o.standby),
+      tablespaceMap,
       progress: (m) => io.err(`${m}\n`),
     }),
   );
