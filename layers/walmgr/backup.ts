@@ -12,6 +12,7 @@ import { type Codec, compress, sha256 } from './codec.ts';
 import { WalError } from './errors.ts';
 import { backupFileKey, manifestKey, pieceKey, walKey } from './layout.ts';
 import type { Manifest, ManifestFile, ManifestPiece, ManifestTablespace } from './manifest.ts';
+import { noProgress, type Progress } from './progress.ts';
 import { readAt } from './read-at.ts';
 import { fmtLsn, parseLsn, parseWalName, segmentName } from './wal.ts';
 
@@ -29,6 +30,8 @@ export interface BackupOptions {
   /** How long to wait for the backup's last WAL segment to reach storage (default 300 s). */
   archiveTimeoutMs?: number;
   progress?: (msg: string) => void;
+  /** Files and bytes stored as they go (progress.ts), made once the backup id is known. */
+  meter?: (id: string) => Progress;
 }
 
 // Contents not needed (or harmful) in a restored cluster, as the PostgreSQL docs list them.
@@ -161,18 +164,9 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
   const walked = await walk(pgdata, versionDir);
   const tablespaces = await describeTablespaces(client, walked.links);
   const total = walked.files.reduce((s, f) => s + f.size, 0);
-  let doneFiles = 0;
-  let doneBytes = 0;
-  let lastReport = 0;
+  const meter = opts.meter?.(id) ?? noProgress;
+  meter.start(walked.files.length, total);
   const files: ManifestFile[] = [];
-  const report = (force = false) => {
-    const now = Date.now();
-    if (!force && now - lastReport < 1000) return;
-    lastReport = now;
-    say(
-      `backup ${id}: ${doneFiles}/${walked.files.length} files, ${(doneBytes / 1048576).toFixed(1)}/${(total / 1048576).toFixed(1)} MiB`,
-    );
-  };
   // Work items: whole small files, and the pieces of big ones (see ManifestFile.pieces).
   const pieceSize = opts.pieceSize ?? PIECE_SIZE;
   type Big = {
@@ -194,14 +188,12 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     big.fh.catch(() => {});
     for (let n = 0; n < count; n++) jobs.push({ f, big, n });
   }
-  const fileDone = (rec: ManifestFile) => {
-    files.push(rec);
-    doneFiles++;
-    report();
-  };
   const storePiece = async (big: Big, n: number) => {
     const fh = await big.fh;
-    if (!fh) return; // dropped before we opened it; WAL replay drops it too
+    if (!fh) {
+      meter.add(0, --big.left === 0);
+      return; // dropped before we opened it; WAL replay drops it too
+    }
     // Exactly the walk-time length, zero-padded if the file shrank meanwhile (as
     // pg_basebackup does): a torn or truncated relation file is fixed by WAL replay.
     const len = Math.min(pieceSize, big.f.size - n * pieceSize);
@@ -210,10 +202,11 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     const body = await compress(opts.codec, data);
     await storage.put(pieceKey(backupFileKey(sysid, id, big.f.path), n), body, { metadata });
     big.pieces[n] = { size: len, storedSize: body.length, sha256: sha256(data) };
-    doneBytes += len;
-    if (--big.left === 0) {
+    const last = --big.left === 0;
+    meter.add(len, last);
+    if (last) {
       await fh.close();
-      fileDone({
+      files.push({
         path: big.f.path,
         size: big.f.size,
         sha256: '',
@@ -222,7 +215,7 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
         storedSize: big.pieces.reduce((t, p) => t + p.storedSize, 0),
         pieces: big.pieces,
       });
-    } else report();
+    }
   };
   const metadata = { compression: opts.codec };
   let next = 0;
@@ -238,11 +231,14 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
         if (err.code === 'ENOENT') return null; // dropped during the backup; WAL replay removes it too
         throw err;
       });
-      if (!data) continue;
+      if (!data) {
+        meter.add(0, true);
+        continue;
+      }
       const body = await compress(opts.codec, data);
       await storage.put(backupFileKey(sysid, id, f.path), body, { metadata });
-      doneBytes += data.length;
-      fileDone({
+      meter.add(data.length, true);
+      files.push({
         path: f.path,
         size: data.length,
         sha256: sha256(data),
@@ -253,7 +249,7 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, opts.parallel) }, worker));
-  report(true);
+  meter.finish();
   say(`backup ${id}: files stored; stopping backup`);
   // Not pg_backup_stop(true): the server would wait for archiving without limit and without
   // telling why. We wait for the WAL object in *our* storage instead (the backup is only
@@ -327,7 +323,7 @@ async function describeTablespaces(client: pg.Client, links: Walked['links']): P
  * seconds, what the server's archiver says (a failing archive_command is the usual cause of
  * a stuck backup); after `timeoutMs` it gives up with that diagnosis.
  */
-async function waitForArchived(
+export async function waitForArchived(
   storage: Storage,
   client: pg.Client,
   key: string,

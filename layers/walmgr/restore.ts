@@ -7,6 +7,7 @@ import type { Storage } from '../storage/types.ts';
 import { WalError } from './errors.ts';
 import { fetchBackupFiles } from './fetch-backup.ts';
 import { findBackup, type Manifest, readManifest } from './manifest.ts';
+import type { Progress } from './progress.ts';
 import { DEFAULT_SPOOL } from './spool.ts';
 import { linkTablespaces, planTablespaces, tablespaceMapFile } from './tablespaces.ts';
 
@@ -35,6 +36,8 @@ export interface RestoreOptions {
   /** --tablespace-map entries: tablespace OID or name → new absolute location. */
   tablespaceMap?: ReadonlyMap<string, string>;
   progress?: (msg: string) => void;
+  /** Files and bytes restored as they go (progress.ts). */
+  meter?: Progress;
 }
 
 /** Quotes a value for postgresql.conf. */
@@ -124,19 +127,13 @@ export async function restoreBackup(opts: RestoreOptions): Promise<Manifest> {
   for (const d of m.dirs)
     await fs.mkdir(path.join(opts.pgdata, d.path), { recursive: true, mode: d.mode || 0o700 });
   let done = 0;
-  let bytes = 0;
-  let last = 0;
   await fetchBackupFiles(opts.storage, m, {
     pgdata: opts.pgdata,
     parallel: opts.parallel,
     workers: opts.workers ?? 0,
-    onFile: (f) => {
+    ...(opts.meter ? { meter: opts.meter } : {}),
+    onFile: () => {
       done++;
-      bytes += f.size;
-      if (Date.now() - last > 1000) {
-        last = Date.now();
-        say(`restore: ${done}/${m.files.length} files, ${(bytes / 1048576).toFixed(1)} MiB`);
-      }
     },
   });
   say(`restore: ${done}/${m.files.length} files verified`);

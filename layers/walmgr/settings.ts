@@ -87,6 +87,14 @@ export const WALMGR_SETTINGS = defineSettings('walmgr', {
     default: false,
     doc: "restore-wal: serve <segment>.partial (from 'stream') for the last, unarchived segment",
   }),
+  progressInterval: setting.seconds({
+    env: 'WALMGR_PROGRESS_INTERVAL',
+    flag: '--progress-interval <seconds>',
+    default: 10,
+    min: 0.001,
+    max: 3600,
+    doc: 'backup, restore, verify: seconds between progress log lines when stderr is not a terminal (a terminal gets one updating line)',
+  }),
   timeout: setting.seconds({
     env: 'WALMGR_TIMEOUT',
     flag: '--timeout <seconds>',
@@ -190,4 +198,15 @@ export const EXPIRE_OPTIONS = defineSettings('walmgr expire', {
     min: 0.001,
     doc: 'keep every backup that stopped less than this many days ago',
   }),
+});
+
+export const CHECK_OPTIONS = defineSettings('walmgr check', {
+  archiveTimeout: setting.seconds({
+    flag: '--archive-timeout <seconds>',
+    default: 60,
+    min: 0.001,
+    doc: 'how long to wait for the fresh WAL segment to reach the repository',
+  }),
+  keepLast: EXPIRE_OPTIONS.specs.keepLast,
+  maxAgeDays: EXPIRE_OPTIONS.specs.maxAgeDays,
 });

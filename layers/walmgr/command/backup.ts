@@ -1,6 +1,6 @@
 // `walmgr backup`: a base backup of the running cluster into the repository; prints its id.
 import type { WalmgrSettings } from '../settings.ts';
-import { type CommandIo, processIo, withRepository } from './context.ts';
+import { type CommandIo, commandMeters, processIo, withRepository } from './context.ts';
 
 export interface BackupOptions {
   /** Immediate checkpoint at the start (false: spread). */
@@ -20,6 +20,7 @@ export async function backupCommand(
     import('../backup.ts'),
     import('../../db/connection.ts'),
   ]);
+  const meters = await commandMeters(s, io);
   await withRepository(s, async (storage) => {
     const client = await connectClient({
       ...(s.db ? { connectionString: s.db } : {}),
@@ -36,6 +37,7 @@ export async function backupCommand(
         archiveTimeoutMs: o.archiveTimeout * 1000,
         pieceSize: o.pieceSize,
         progress: (m) => io.err(`${m}\n`),
+        meter: (id) => meters(`backup ${id}`, { backup: id }),
       });
       io.out(`${m.id}\n`);
     } finally {

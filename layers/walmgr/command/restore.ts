@@ -3,7 +3,15 @@
 import os from 'node:os';
 import { ConfigError } from '../../config/settings.ts';
 import type { WalmgrSettings } from '../settings.ts';
-import { type CommandIo, FAST_RESTORE, processIo, repoFlags, shq, withRepository } from './context.ts';
+import {
+  type CommandIo,
+  commandMeters,
+  FAST_RESTORE,
+  processIo,
+  repoFlags,
+  shq,
+  withRepository,
+} from './context.ts';
 
 const ACTIONS = ['pause', 'promote', 'shutdown'] as const;
 
@@ -47,6 +55,7 @@ export async function restoreCommand(
   };
   // Before the repository is even opened: a bad target would only show when the server starts.
   checkRecoveryTarget(target);
+  const meters = await commandMeters(s, io);
   await withRepository(s, (storage) =>
     restoreBackup({
       storage,
@@ -61,6 +70,7 @@ export async function restoreCommand(
       standby: Boolean(o.standby),
       tablespaceMap,
       progress: (m) => io.err(`${m}\n`),
+      meter: meters('restore', { pgdata: s.pgdata }),
     }),
   );
 }
