@@ -14,11 +14,17 @@ import { backupFileKey, manifestKey, pieceKey, walKey } from './layout.ts';
 import type { Manifest, ManifestFile, ManifestPiece, ManifestTablespace } from './manifest.ts';
 import { noProgress, type Progress } from './progress.ts';
 import { readAt } from './read-at.ts';
+import { checkPrimary, freshRestartpoint, switchOnPrimary } from './standby-backup.ts';
 import { fmtLsn, parseLsn, parseWalName, segmentName } from './wal.ts';
 
 export interface BackupOptions {
   storage: Storage;
   client: pg.Client;
+  /**
+   * The primary, when `client` is a standby (standby-backup.ts): a fresh start point and the
+   * stop segment archived at once. Optional: a standby backup works without it, only slower.
+   */
+  primary?: pg.Client;
   /** Defaults to the server's data_directory (the backup must run on the database host). */
   pgdata?: string;
   codec: Codec;
@@ -139,8 +145,10 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     datadir: string;
     segsize: string;
     catversion: string;
+    rec: boolean;
   }>(
     `select (select system_identifier::text from pg_control_system()) as sysid,
+            pg_is_in_recovery() as rec,
             (select catalog_version_no::text from pg_control_system()) as catversion,
             current_setting('server_version_num') as ver,
             current_setting('data_directory') as datadir,
@@ -158,7 +166,21 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
   const segSize = Number(row.segsize);
   const startTime = new Date();
   const id = backupId(startTime);
-  say(`backup ${id}: starting (system ${sysid}, ${pgdata})`);
+  const fromStandby = row.rec;
+  const { primary } = opts;
+  say(`backup ${id}: starting (system ${sysid}, ${pgdata}${fromStandby ? ', from a standby' : ''})`);
+  if (primary && !fromStandby)
+    throw new WalError(
+      'invalid',
+      '--primary-db is only for a backup from a standby, and --db is not in recovery',
+    );
+  if (fromStandby && primary) {
+    await checkPrimary(primary, sysid);
+    if (opts.fast !== false && !(await freshRestartpoint(primary, client, 30_000)))
+      say(
+        `backup ${id}: the standby did not replay the primary's checkpoint within 30 s; starting from its last restartpoint`,
+      );
+  }
   await client.query('select pg_backup_start($1, $2)', [`skytools walmgr ${id}`, opts.fast !== false]);
   const versionDir = `PG_${Math.floor(pgVersion / 10000)}_${row.catversion}`;
   const walked = await walk(pgdata, versionDir);
@@ -265,9 +287,16 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
   const timeline = Number(tliM[1]);
   const stopSeg = (parseLsn(stopLsn) - 1n) / BigInt(segSize);
   const stopWal = segmentName(timeline, stopSeg, segSize);
+  if (fromStandby && primary) await switchOnPrimary(primary);
+  else if (fromStandby)
+    say(
+      `backup ${id}: from a standby without --primary-db: waiting for the primary to complete and archive ${stopWal} (at its archive_timeout or when it fills)`,
+    );
+  // The archiver that stores the stop segment is the primary's (a standby archives nothing
+  // unless archive_mode=always): its statistics say why a wait is stuck.
   await waitForArchived(
     storage,
-    client,
+    primary ?? client,
     walKey(sysid, parseWalName(stopWal)),
     opts.archiveTimeoutMs ?? 300_000,
     (m) => say(`backup ${id}: ${m}`),
@@ -289,6 +318,7 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     codec: opts.codec,
     ...(files.some((f) => f.pieces) ? { pieceSize } : {}),
     ...(tablespaces.length ? { tablespaces } : {}),
+    ...(fromStandby ? { fromStandby } : {}),
     backupLabel: labelfile,
     tablespaceMap: spcmapfile ?? '',
     dirs: walked.dirs,

@@ -58,6 +58,8 @@ export interface Manifest {
   tablespaceMap: string;
   /** Piece length of files stored in pieces (absent in backups without any). */
   pieceSize?: number;
+  /** Taken on a standby (pg_backup_start there; the WAL archived by the primary). */
+  fromStandby?: boolean;
   /** Tablespaces (absent in backups without any). */
   tablespaces?: ManifestTablespace[];
   dirs: { path: string; mode: number }[];

@@ -166,6 +166,10 @@ export function addWalmgrOptions(command: Command): Command {
 // Options of one command each, read from its flags only.
 
 export const BACKUP_OPTIONS = defineSettings('walmgr backup', {
+  primaryDb: setting.string({
+    flag: '--primary-db <url>',
+    doc: 'when --db is a standby: the primary, for a fresh start point (CHECKPOINT there) and the stop segment archived at once (pg_switch_wal there); without it a standby backup waits for the primary to archive that segment',
+  }),
   archiveTimeout: setting.seconds({
     flag: '--archive-timeout <seconds>',
     default: 300,

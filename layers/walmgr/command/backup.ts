@@ -9,6 +9,8 @@ export interface BackupOptions {
   archiveTimeout: number;
   /** Bytes: files larger than this are stored in pieces of this size. */
   pieceSize: number;
+  /** When --db is a standby: its primary. */
+  primaryDb?: string;
 }
 
 export async function backupCommand(
@@ -26,10 +28,20 @@ export async function backupCommand(
       ...(s.db ? { connectionString: s.db } : {}),
       applicationName: 'skytools walmgr backup',
     });
+    const primary = o.primaryDb
+      ? await connectClient({
+          connectionString: o.primaryDb,
+          applicationName: 'skytools walmgr backup',
+        }).catch(async (err: unknown) => {
+          await client.end();
+          throw err;
+        })
+      : undefined;
     try {
       const m = await backup({
         storage,
         client,
+        ...(primary ? { primary } : {}),
         ...(s.pgdataGiven ? { pgdata: s.pgdata } : {}),
         codec: s.compression,
         parallel: s.parallel,
@@ -42,6 +54,7 @@ export async function backupCommand(
       io.out(`${m.id}\n`);
     } finally {
       await client.end();
+      await primary?.end();
     }
   });
 }
