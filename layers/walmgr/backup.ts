@@ -10,6 +10,7 @@ import type pg from 'pg';
 import type { Storage } from '../storage/types.ts';
 import { type Codec, compress, sha256 } from './codec.ts';
 import { WalError } from './errors.ts';
+import { type BackupType, chooseReference, referencedBackups, unchangedByMtime } from './incremental.ts';
 import { backupFileKey, manifestKey, pieceKey, walKey } from './layout.ts';
 import type { Manifest, ManifestFile, ManifestPiece, ManifestTablespace } from './manifest.ts';
 import { noProgress, type Progress } from './progress.ts';
@@ -31,6 +32,10 @@ export interface BackupOptions {
   parallel: number;
   /** Fast checkpoint at start (default true). */
   fast?: boolean;
+  /** full (default), diff or incr (incremental.ts). */
+  type?: BackupType;
+  /** diff/incr: trust no mtime, compare every candidate file by SHA-256. */
+  checksum?: boolean;
   /** Piece length for big files (default PIECE_SIZE; tests use small pieces). */
   pieceSize?: number;
   /** How long to wait for the backup's last WAL segment to reach storage (default 300 s). */
@@ -181,6 +186,16 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
         `backup ${id}: the standby did not replay the primary's checkpoint within 30 s; starting from its last restartpoint`,
       );
   }
+  const { ref, note } = await chooseReference(
+    storage,
+    sysid,
+    opts.type ?? 'full',
+    opts.codec,
+    Boolean(opts.checksum),
+  );
+  if (note) say(`backup ${id}: ${note}`);
+  const type: BackupType = ref ? (opts.type ?? 'full') : 'full';
+  if (ref) say(`backup ${id}: ${type} against ${ref.manifest.id}`);
   await client.query('select pg_backup_start($1, $2)', [`skytools walmgr ${id}`, opts.fast !== false]);
   const versionDir = `PG_${Math.floor(pgVersion / 10000)}_${row.catversion}`;
   const walked = await walk(pgdata, versionDir);
@@ -196,16 +211,34 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     fh: Promise<fs.FileHandle | null>;
     left: number;
     pieces: ManifestPiece[];
+    /** The reference's pieces of this file, when their piece size is ours. */
+    prior?: ManifestPiece[];
   };
   type Job = { f: Walked['files'][number]; big?: Big; n?: number };
   const jobs: Job[] = [];
+  const samePieces = ref !== null && ref.manifest.pieceSize === pieceSize;
+  let reused = 0;
   for (const f of walked.files) {
+    const prior = ref?.files.get(f.path);
+    // Unchanged by size + mtime: referenced without reading (incremental.ts says when that is sound).
+    if (ref && unchangedByMtime(ref, prior, f) && (!prior.pieces || samePieces)) {
+      files.push({ ...prior, mode: f.mode });
+      reused += f.size;
+      meter.add(f.size, true);
+      continue;
+    }
     if (f.size <= pieceSize) {
       jobs.push({ f });
       continue;
     }
     const count = Math.ceil(f.size / pieceSize);
-    const big: Big = { f, fh: openIfExists(path.join(pgdata, f.path)), left: count, pieces: [] };
+    const big: Big = {
+      f,
+      fh: openIfExists(path.join(pgdata, f.path)),
+      left: count,
+      pieces: [],
+      ...(prior?.pieces && samePieces ? { prior: prior.pieces } : {}),
+    };
     // Errors surface in the worker that awaits it; never as an unhandled rejection.
     big.fh.catch(() => {});
     for (let n = 0; n < count; n++) jobs.push({ f, big, n });
@@ -221,9 +254,16 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     const len = Math.min(pieceSize, big.f.size - n * pieceSize);
     const data = Buffer.alloc(len); // zeroed: what a shrunk file no longer has stays zero
     await readAt(fh, data, len, n * pieceSize);
-    const body = await compress(opts.codec, data);
-    await storage.put(pieceKey(backupFileKey(sysid, id, big.f.path), n), body, { metadata });
-    big.pieces[n] = { size: len, storedSize: body.length, sha256: sha256(data) };
+    const sum = sha256(data);
+    const was = big.prior?.[n];
+    if (was && was.size === len && was.sha256 === sum) {
+      big.pieces[n] = was; // same bytes as the reference's piece: refer to it
+      reused += len;
+    } else {
+      const body = await compress(opts.codec, data);
+      await storage.put(pieceKey(backupFileKey(sysid, id, big.f.path), n), body, { metadata });
+      big.pieces[n] = { size: len, storedSize: body.length, sha256: sum };
+    }
     const last = --big.left === 0;
     meter.add(len, last);
     if (last) {
@@ -257,13 +297,22 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
         meter.add(0, true);
         continue;
       }
+      const sum = sha256(data);
+      const prior = ref?.files.get(f.path);
+      if (prior && !prior.pieces && prior.size === data.length && prior.sha256 === sum) {
+        // Same bytes as in the reference (an mtime we could not trust): refer to it.
+        files.push({ ...prior, mode: f.mode, mtime: f.mtime });
+        reused += data.length;
+        meter.add(data.length, true);
+        continue;
+      }
       const body = await compress(opts.codec, data);
       await storage.put(backupFileKey(sysid, id, f.path), body, { metadata });
       meter.add(data.length, true);
       files.push({
         path: f.path,
         size: data.length,
-        sha256: sha256(data),
+        sha256: sum,
         mode: f.mode,
         mtime: f.mtime,
         storedSize: body.length,
@@ -302,9 +351,14 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     (m) => say(`backup ${id}: ${m}`),
   );
   files.sort((a, b) => (a.path < b.path ? -1 : 1));
+  const references = referencedBackups({ id, files });
+  // Only what this backup stored itself: referenced objects count for their own backup.
+  const own = (f: ManifestFile) =>
+    f.pieces ? f.pieces.reduce((t, p) => t + (p.ref ? 0 : p.storedSize), 0) : f.ref ? 0 : f.storedSize;
   const manifest: Manifest = {
     format: 1,
     id,
+    ...(type !== 'full' && ref ? { type, reference: ref.manifest.id, references } : {}),
     systemId: sysid,
     pgVersion,
     timeline,
@@ -324,11 +378,15 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     dirs: walked.dirs,
     files,
     totalSize: files.reduce((s, f) => s + f.size, 0),
-    storedSize: files.reduce((s, f) => s + f.storedSize, 0),
+    storedSize: files.reduce((s, f) => s + own(f), 0),
   };
   await storage.put(manifestKey(sysid, id), Buffer.from(JSON.stringify(manifest, null, 1)), {
     ifAbsent: true,
   });
+  if (ref)
+    say(
+      `backup ${id}: ${(reused / 1048576).toFixed(1)} MiB unchanged since ${ref.manifest.id}, referred to from ${references.length} backup(s)`,
+    );
   say(
     `backup ${id}: done, ${files.length} files, ${(manifest.totalSize / 1048576).toFixed(1)} MiB (${(manifest.storedSize / 1048576).toFixed(1)} MiB stored), WAL ${manifest.startWal}..${manifest.stopWal}`,
   );

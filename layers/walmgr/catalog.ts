@@ -2,6 +2,7 @@
 import type { Storage } from '../storage/types.ts';
 import { WalError } from './errors.ts';
 import { fetchBackupFiles } from './fetch-backup.ts';
+import { checkReferences } from './incremental.ts';
 import { walKey } from './layout.ts';
 import { listBackupRefs, type Manifest, readManifest } from './manifest.ts';
 import type { Progress } from './progress.ts';
@@ -35,6 +36,7 @@ export async function verifyBackup(
   meter?: (m: Manifest) => Progress,
 ): Promise<VerifyReport> {
   const problems: string[] = [];
+  await checkReferences(storage, m).catch((err: Error) => problems.push(err.message));
   await fetchBackupFiles(storage, m, {
     pgdata: null,
     parallel,

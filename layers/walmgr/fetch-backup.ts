@@ -89,11 +89,11 @@ async function fetchWhole(
   f: ManifestFile,
   dest: string | null,
 ): Promise<void> {
-  const key = backupFileKey(m.systemId, m.id, f.path);
+  const key = backupFileKey(m.systemId, f.ref ?? m.id, f.path);
   const mode = f.mode & 0o777 || 0o600;
   if (f.storedSize <= WHOLE_LIMIT) {
     await fetchChecked(storage, m, check, {
-      what: f.path,
+      what: f.ref ? `${f.path} (stored in backup ${f.ref})` : f.path,
       key,
       size: f.size,
       sha256: f.sha256,
@@ -186,8 +186,8 @@ export async function fetchBackupFiles(
       await p.created;
     }
     await fetchChecked(storage, m, check, {
-      what: `${p.f.path} piece ${n}`,
-      key: pieceKey(backupFileKey(m.systemId, m.id, p.f.path), n),
+      what: `${p.f.path} piece ${n}${want.ref ? ` (stored in backup ${want.ref})` : ''}`,
+      key: pieceKey(backupFileKey(m.systemId, want.ref ?? m.id, p.f.path), n),
       size: want.size,
       sha256: want.sha256,
       dest,

@@ -19,12 +19,19 @@ export interface ManifestFile {
    * relation file is backed up and restored by several workers at once.
    */
   pieces?: ManifestPiece[];
+  /**
+   * diff/incr backups (incremental.ts): the backup whose object holds this unchanged file
+   * (absent: this backup). For a file in pieces, each piece has its own.
+   */
+  ref?: string;
 }
 
 export interface ManifestPiece {
   size: number;
   storedSize: number;
   sha256: string;
+  /** The backup whose object holds this piece (absent: this backup). */
+  ref?: string;
 }
 
 /**
@@ -58,6 +65,12 @@ export interface Manifest {
   tablespaceMap: string;
   /** Piece length of files stored in pieces (absent in backups without any). */
   pieceSize?: number;
+  /** 'full' when absent (backups before incremental ones existed). */
+  type?: 'full' | 'diff' | 'incr';
+  /** diff/incr: the backup compared against. */
+  reference?: string;
+  /** diff/incr: every other backup holding objects of this one (retention keeps them with it). */
+  references?: string[];
   /** Taken on a standby (pg_backup_start there; the WAL archived by the primary). */
   fromStandby?: boolean;
   /** Tablespaces (absent in backups without any). */

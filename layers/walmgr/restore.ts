@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { Storage } from '../storage/types.ts';
 import { WalError } from './errors.ts';
 import { fetchBackupFiles } from './fetch-backup.ts';
+import { checkReferences } from './incremental.ts';
 import { findBackup, type Manifest, readManifest } from './manifest.ts';
 import type { Progress } from './progress.ts';
 import { DEFAULT_SPOOL } from './spool.ts';
@@ -115,6 +116,8 @@ export async function restoreBackup(opts: RestoreOptions): Promise<Manifest> {
   checkRecoveryTarget(t);
   const ref = await findBackup(opts.storage, opts.backup, opts.systemId);
   const m = await readManifest(opts.storage, ref.systemId, ref.id);
+  // A diff/incr backup whose reference was expired cannot be restored: say so before writing.
+  await checkReferences(opts.storage, m);
   // Every tablespace target is checked before the data directory is touched.
   const spcs = await planTablespaces(m, opts.tablespaceMap ?? new Map(), opts.pgdata);
   await ensureEmptyDir(opts.pgdata);

@@ -166,6 +166,16 @@ export function addWalmgrOptions(command: Command): Command {
 // Options of one command each, read from its flags only.
 
 export const BACKUP_OPTIONS = defineSettings('walmgr backup', {
+  type: setting.choice(['full', 'diff', 'incr'] as const, {
+    flag: '--type <type>',
+    default: 'full',
+    doc: 'full; diff: store only files changed since the newest full backup; incr: since the newest backup of any type (unchanged files are referred to, not uploaded)',
+  }),
+  checksum: setting.boolean({
+    flag: '--checksum [on|off]',
+    default: false,
+    doc: 'diff/incr: trust no mtime; read every file and compare its SHA-256 with the reference (slower, no upload of unchanged files)',
+  }),
   primaryDb: setting.string({
     flag: '--primary-db <url>',
     doc: 'when --db is a standby: the primary, for a fresh start point (CHECKPOINT there) and the stop segment archived at once (pg_switch_wal there); without it a standby backup waits for the primary to archive that segment',

@@ -9,6 +9,10 @@ export interface BackupOptions {
   archiveTimeout: number;
   /** Bytes: files larger than this are stored in pieces of this size. */
   pieceSize: number;
+  /** full, diff or incr. */
+  type: 'full' | 'diff' | 'incr';
+  /** diff/incr: compare by SHA-256 only. */
+  checksum: boolean;
   /** When --db is a standby: its primary. */
   primaryDb?: string;
 }
@@ -46,6 +50,8 @@ export async function backupCommand(
         codec: s.compression,
         parallel: s.parallel,
         fast: o.fast,
+        type: o.type,
+        checksum: o.checksum,
         archiveTimeoutMs: o.archiveTimeout * 1000,
         pieceSize: o.pieceSize,
         progress: (m) => io.err(`${m}\n`),
