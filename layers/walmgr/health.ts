@@ -67,7 +67,7 @@ async function checkRepository(storage: Storage): Promise<CheckResult> {
   await storage.put(key, body);
   try {
     const back = await storage.get(key);
-    if (!back || !back.body.equals(body))
+    if (!back?.body.equals(body))
       return failed(
         'repository',
         `probe object ${key} written to ${storage.description} did not read back the same`,
@@ -141,8 +141,8 @@ async function archivedSegments(storage: Storage, sysid: string, segSize: number
     }
     if (w.kind === 'history') histories.add(w.tli);
     if (w.kind !== 'segment') continue;
-    let set = byTli.get(w.tli);
-    if (!set) byTli.set(w.tli, (set = new Set()));
+    const set = byTli.get(w.tli) ?? new Set<bigint>();
+    byTli.set(w.tli, set);
     set.add(segmentNumber(name, segSize));
   }
   return { byTli, histories };
