@@ -433,7 +433,7 @@ export async function benchWal(opts: BenchWalOptions = {}): Promise<BenchWalResu
     say('wal bench: incremental backup after changing 1% of the rows');
     await ours.start();
     await ours.query(
-      `update w set n = n + 1 where ctid < format('(%s,0)', (select greatest(relpages / 100, 1) from pg_class where relname = 'w'))::tid`,
+      `update w set n = n + 1 where ctid < format('(%s,0)', greatest(pg_relation_size('w') / 8192 / 100, 1))::tid`,
     );
     await timedBackup('skytools walmgr backup --type incr (1% changed)', ['--type', 'incr']);
     await ours.stop();
