@@ -7,8 +7,9 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStorage } from '../../layers/storage/index.ts';
-import { backupFileKey, pieceKey } from '../../layers/walmgr/layout.ts';
+import { backupFileKey, manifestKey, pieceKey } from '../../layers/walmgr/layout.ts';
 import { type Manifest, readManifest } from '../../layers/walmgr/manifest.ts';
+import { verifyObject } from '../../layers/walmgr/verify-object.ts';
 import {
   archiveCommand,
   type Cluster,
@@ -111,6 +112,14 @@ describe('walmgr incremental backups', () => {
     expect(stderr.incr1).toMatch(/MiB unchanged since/);
     const v = await walmgr(['verify', '--repo', repo, '--backup', 'all']);
     expect(v.code, v.stdout + v.stderr).toBe(0);
+    // The Lambda's manifest check finds the referred objects where they are stored.
+    const storage = await openStorage(repo);
+    try {
+      const verdict = await verifyObject(storage, manifestKey(sysid, incr2.id));
+      expect(verdict).toMatchObject({ kind: 'backup', problems: [] });
+    } finally {
+      storage.close();
+    }
   });
 
   it('restores the last backup of the chain to a point in time exactly', async () => {
