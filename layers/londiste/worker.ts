@@ -9,7 +9,7 @@
 // class in copy mode (copyTable set) is the copy job: its own consumer `<worker>.copy.<table>`
 // registered at the provider, the COPY itself, then replay of that one table until the handover.
 import type pg from 'pg';
-import { getConsumerState, getNodeInfo, type NodeInfo, nodeCmd } from '../cascade/node.ts';
+import { connectLocation, getConsumerState, getNodeInfo, type NodeInfo, nodeCmd } from '../cascade/node.ts';
 import {
   type CascadeBatch,
   CascadeWorker,
@@ -52,6 +52,10 @@ export interface LondisteWorkerOptions extends CascadeWorkerOptions {
    * ticks (default 20000; 0: one tick per batch, as the original).
    */
   catchUpBatchEvents?: number;
+  /** Copy mode: COPY streams for the table (copy_streams; default 1, see copy-job.ts). */
+  copyStreams?: number;
+  /** Copy mode: fewer streams when the table has fewer rows than this per stream. */
+  copyMinRowsPerStream?: number;
   /** Root: how often sequences are checked and published (default: every step). */
   seqCheckPeriodMs?: number;
   /**
@@ -448,11 +452,24 @@ export class LondisteWorker extends CascadeWorker {
       dropFkeys: (client, table) => this.dropFkeys(client, table),
       fault: (point) => this.fault(point),
       signal: this.opts.signal,
+      streams: this.lopts.copyStreams,
+      minRowsPerStream: this.lopts.copyMinRowsPerStream,
+      connectLocal: () => this.opts.connectLocal(),
+      connectProvider: this.providerLocation ? this.connectProviderAgain(this.providerLocation) : undefined,
     });
     this.log.info('copy done; catching up', { table: t.name, rows: res.rows, snapshot: res.snapshot });
     t.state = { name: 'catching-up' };
     await this.fault('copy:committed');
     await this.forceTick(provider);
+  }
+
+  /** More connections to the provider, as the worker's own is opened (a parallel copy's streams). */
+  private connectProviderAgain(location: string): () => Promise<pg.Client> {
+    const connect =
+      this.opts.connectRemote ??
+      ((loc: string) =>
+        connectLocation(loc, { applicationName: `skytools ${this.opts.worker}`.slice(0, 63) }));
+    return () => connect(location);
   }
 
   // ---- replay, inside the batch transaction -------------------------------------------------
