@@ -20,7 +20,7 @@ import { joinDdl, splitDdl } from './copy/ddl-text.ts';
 import { parallelCopy } from './copy/parallel.ts';
 import { copyTable } from './copy/pipe.ts';
 import { estimateTable } from './copy/progress.ts';
-import { DEFAULT_MIN_ROWS_PER_STREAM, planRanges } from './copy/ranges.ts';
+import { DEFAULT_COPY_STREAMS, DEFAULT_MIN_ROWS_PER_STREAM, planRanges } from './copy/ranges.ts';
 import { rebuildStructure } from './copy/rebuild.ts';
 import { createStatements, dropStructure, readStructure } from './copy/structure.ts';
 import type { TableHandler } from './handler.ts';
@@ -41,7 +41,7 @@ export interface TableCopyRequest {
   maintenanceWorkMem?: string;
   signal?: AbortSignal;
   /**
-   * COPY streams wanted for this table (default 1). More need `connectProvider` and
+   * COPY streams wanted for this table (default DEFAULT_COPY_STREAMS). More need `connectProvider` and
    * `connectLocal`, a primary key and at least `minRowsPerStream` rows per stream.
    */
   streams?: number;
@@ -67,6 +67,8 @@ export interface TableCopyResult {
   buildMs: number;
   /** COPY streams used (1: the single-transaction copy). */
   streams: number;
+  /** Rows per second of each stream, over its own duration. */
+  streamRates: number[];
 }
 
 /** Copies the table; returns the provider snapshot stored with `catching-up`. */
@@ -77,7 +79,7 @@ export async function performTableCopy(req: TableCopyRequest): Promise<TableCopy
 
   await provider.query('begin isolation level repeatable read');
   try {
-    const wanted = req.streams ?? 1;
+    const wanted = req.streams ?? DEFAULT_COPY_STREAMS;
     const canSplit = wanted > 1 && !handler.realCopy && !!req.connectProvider && !!req.connectLocal;
     const plan = canSplit
       ? await planRanges(provider, req.sourceTable, {
@@ -184,7 +186,15 @@ async function copySingle(req: TableCopyRequest): Promise<TableCopyResult> {
     await local.query('commit');
     log.info('table copied', { table: t.name, rows, bytes, copyMs, buildMs });
     await local.query(`analyze ${quoteFqname(dest)}`);
-    return { snapshot, rows, bytes, copyMs, buildMs, streams: 1 };
+    return {
+      snapshot,
+      rows,
+      bytes,
+      copyMs,
+      buildMs,
+      streams: 1,
+      streamRates: [(rows * 1000) / Math.max(1, copyMs)],
+    };
   } catch (err) {
     await local.query('rollback').catch(() => {});
     throw err;
@@ -262,5 +272,13 @@ async function copyParallel(req: TableCopyRequest, ranges: readonly string[]): P
     streams: ranges.length,
   });
   await local.query(`analyze ${quoteFqname(dest)}`);
-  return { snapshot, rows: res.rows, bytes: res.bytes, copyMs, buildMs, streams: ranges.length };
+  return {
+    snapshot,
+    rows: res.rows,
+    bytes: res.bytes,
+    copyMs,
+    buildMs,
+    streams: ranges.length,
+    streamRates: res.streams.map((x) => x.rowsPerSec),
+  };
 }

@@ -8,7 +8,7 @@ import { CASCADE_SETTINGS, type CascadeConfig, cascadeJobConfig } from '../casca
 import { readIni } from '../config/ini.ts';
 import { ConfigError, defineSettings, type SettingsOf, setting } from '../config/settings.ts';
 import { globToRegExp } from './admin-names.ts';
-import { DEFAULT_MIN_ROWS_PER_STREAM } from './copy/ranges.ts';
+import { DEFAULT_COPY_STREAMS, DEFAULT_MIN_ROWS_PER_STREAM } from './copy/ranges.ts';
 
 /**
  * Tables copied at the same time by default. The original copies one at a time (1); ours copies
@@ -17,9 +17,6 @@ import { DEFAULT_MIN_ROWS_PER_STREAM } from './copy/ranges.ts';
  * several small tables from queueing behind one big one without crowding a 2-core subscriber.
  */
 export const DEFAULT_PARALLEL_COPIES = 4;
-
-/** COPY streams per table by default (measured on 2 cores: bench/README.md, "parallel copy"). */
-export const DEFAULT_COPY_STREAMS = 1;
 
 export const LONDISTE_SETTINGS = defineSettings('londiste', {
   ...CASCADE_SETTINGS.specs,

@@ -52,7 +52,7 @@ export interface LondisteWorkerOptions extends CascadeWorkerOptions {
    * ticks (default 20000; 0: one tick per batch, as the original).
    */
   catchUpBatchEvents?: number;
-  /** Copy mode: COPY streams for the table (copy_streams; default 1, see copy-job.ts). */
+  /** Copy mode: COPY streams for the table (copy_streams; default and limits: copy-job.ts). */
   copyStreams?: number;
   /** Copy mode: fewer streams when the table has fewer rows than this per stream. */
   copyMinRowsPerStream?: number;
