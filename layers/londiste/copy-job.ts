@@ -52,6 +52,13 @@ export interface TableCopyRequest {
   /** Opens another connection to this node (parallel streams and index builds). */
   connectLocal?: () => Promise<pg.Client>;
   /**
+   * A merged table's part (several queues feeding one table, londiste._coordinate_copy):
+   * `lead` empties the table and takes its structure off (kept in dropped_ddl until every part
+   * is copied, then restoreStructure), `join` adds this part's rows to it as it is. Each part
+   * loads in one transaction with its state change, so a part killed midway left nothing.
+   */
+  role?: 'lead' | 'join' | null;
+  /**
    * Test hook: `copy:loaded` is after the rows and indexes are in, before the commit; parallel
    * copies also call `copy:bare` (the emptied table committed) and `copy:stream-done` (a stream
    * committed while others may still run).
@@ -79,6 +86,7 @@ export async function performTableCopy(req: TableCopyRequest): Promise<TableCopy
 
   await provider.query('begin isolation level repeatable read');
   try {
+    if (req.role) return await copyPart(req, req.role);
     const wanted = req.streams ?? DEFAULT_COPY_STREAMS;
     const canSplit = wanted > 1 && !handler.realCopy && !!req.connectProvider && !!req.connectLocal;
     const plan = canSplit
@@ -281,4 +289,94 @@ async function copyParallel(req: TableCopyRequest, ranges: readonly string[]): P
     streams: ranges.length,
     streamRates: res.streams.map((x) => x.rowsPerSec),
   };
+}
+
+/**
+ * One part of a merged table (the original's cmode 2 for the lead, 0 for the others): the lead
+ * first commits the emptied, bare table with its DDL stored — once: a lead that finds its DDL
+ * stored already must not empty the table again, other parts may have loaded into it since —
+ * then every part COPYs its provider's rows and sets `catching-up` in one transaction. The
+ * structure comes back when no part is in copy any more (restoreStructure).
+ */
+async function copyPart(req: TableCopyRequest, role: 'lead' | 'join'): Promise<TableCopyResult> {
+  const { provider, local, table: t, log, handler } = req;
+  const dest = t.destTable;
+  if (role === 'lead') {
+    await local.query('begin');
+    try {
+      const stored = await local.query(
+        'select dropped_ddl is not null as stored from londiste.table_info where queue_name = $1 and table_name = $2',
+        [req.queue, t.name],
+      );
+      if (!stored.rows[0]?.stored) {
+        const p = await prepareLocal(req);
+        // A structure-less table still needs a mark that it was emptied: an empty DDL text.
+        await setTableStruct(local, req.queue, t.name, p.rebuild.length ? joinDdl(p.rebuild) : '');
+        log.info('merged table emptied for its parts', { table: t.name });
+      }
+      await local.query('commit');
+    } catch (err) {
+      await local.query('rollback').catch(() => {});
+      throw err;
+    }
+    await req.fault?.('copy:bare');
+  }
+  await local.query('begin');
+  try {
+    await local.query("select londiste.set_session_replication_role('replica', true)");
+    const cols = await commonColumns(provider, req.sourceTable, local, dest);
+    const condition = await handler.copyCondition({ provider, local, log });
+    const started = Date.now();
+    const { rows, bytes } = await copyTable(provider, local, {
+      srcTable: req.sourceTable,
+      dstTable: dest,
+      columns: cols.common,
+      condition: condition || undefined,
+      format: cols.binaryCompatible ? 'binary' : 'text',
+      logger: log,
+      estimate: await estimateTable(provider, req.sourceTable).catch(() => null),
+      signal: req.signal,
+    });
+    const copyMs = Date.now() - started;
+    const snapshot = (await provider.query('select txid_current_snapshot()::text as s')).rows[0].s as string;
+    await provider.query('commit');
+    await setTableState(local, req.queue, t.name, snapshot, { name: 'catching-up' });
+    await req.fault?.('copy:loaded');
+    await local.query('commit');
+    log.info('table part copied', { table: t.name, role, rows, bytes, copyMs });
+    return {
+      snapshot,
+      rows,
+      bytes,
+      copyMs,
+      buildMs: 0,
+      streams: 1,
+      streamRates: [(rows * 1000) / Math.max(1, copyMs)],
+    };
+  } catch (err) {
+    await local.query('rollback').catch(() => {});
+    throw err;
+  }
+}
+
+/**
+ * A merged table's structure back once every part is past its copy (the lead's job): the stored
+ * DDL run (index builds on two connections, what exists already skipped), then cleared.
+ */
+export async function restoreStructure(
+  req: Pick<TableCopyRequest, 'queue' | 'table' | 'local' | 'log' | 'maintenanceWorkMem' | 'connectLocal'>,
+  ddl: string,
+): Promise<void> {
+  const { local, table: t, log } = req;
+  const started = Date.now();
+  await rebuildStructure(local, splitDdl(ddl), {
+    table: t.destTable,
+    maintenanceWorkMem: req.maintenanceWorkMem ?? '256MB',
+    ...(req.connectLocal ? { parallel: 2, connect: req.connectLocal } : {}),
+    skipExisting: true,
+    logger: log,
+  });
+  await setTableStruct(local, req.queue, t.name, null);
+  log.info('merged table structure restored', { table: t.name, buildMs: Date.now() - started });
+  await local.query(`analyze ${quoteFqname(t.destTable)}`);
 }

@@ -20,7 +20,7 @@ import {
 import { toBigInt } from '../db/connection.ts';
 import type { PgqEvent } from '../pgq/consumer.ts';
 import { SetApplier } from './apply/applier.ts';
-import { performTableCopy } from './copy-job.ts';
+import { performTableCopy, restoreStructure } from './copy-job.ts';
 import { LondisteError } from './errors.ts';
 import { isDataEvent, isTruncateEvent } from './events.ts';
 import type { ApplyContext, TableHandler } from './handler.ts';
@@ -384,9 +384,27 @@ export class LondisteWorker extends CascadeWorker {
     }
     switch (t.stateName) {
       case 'in-copy':
+        // A merged table's part waits until the lead has emptied the table (copy-job.ts copyPart).
+        if (t.copyRole === 'wait-copy') return false;
         await this.copyNow(local, provider, t);
         return false;
       case 'catching-up': {
+        // A merged table's parts replay once every part is copied and the lead has put the
+        // structure back (the original's copy process loops there too).
+        if (t.copyRole === 'lead' || t.copyRole === 'wait-replay') return false;
+        if (t.droppedDdl != null) {
+          await restoreStructure(
+            {
+              queue: this.opts.queue,
+              table: t,
+              local,
+              log: this.log,
+              connectLocal: () => this.opts.connectLocal(),
+            },
+            t.droppedDdl,
+          );
+          return false;
+        }
         if (!batch) {
           // Caught up, but the handover needs a tick to name: make the provider tick.
           await this.forceTick(provider);
@@ -452,6 +470,7 @@ export class LondisteWorker extends CascadeWorker {
       dropFkeys: (client, table) => this.dropFkeys(client, table),
       fault: (point) => this.fault(point),
       signal: this.opts.signal,
+      role: t.copyRole === 'lead' ? 'lead' : t.copyRole === 'wait-replay' ? 'join' : null,
       streams: this.lopts.copyStreams,
       minRowsPerStream: this.lopts.copyMinRowsPerStream,
       connectLocal: () => this.opts.connectLocal(),
