@@ -88,7 +88,14 @@ export async function performTableCopy(req: TableCopyRequest): Promise<TableCopy
   try {
     if (req.role) return await copyPart(req, req.role);
     const wanted = req.streams ?? DEFAULT_COPY_STREAMS;
-    const canSplit = wanted > 1 && !handler.realCopy && !!req.connectProvider && !!req.connectLocal;
+    // skip_truncate keeps the rows already there: a restarted parallel load would add its
+    // committed streams' rows twice, so such a table loads in the one transaction.
+    const canSplit =
+      wanted > 1 &&
+      !handler.realCopy &&
+      !t.attrs.skip_truncate &&
+      !!req.connectProvider &&
+      !!req.connectLocal;
     const plan = canSplit
       ? await planRanges(provider, req.sourceTable, {
           streams: wanted,
