@@ -491,6 +491,14 @@ export class LondisteWorker extends CascadeWorker {
     return () => connect(location);
   }
 
+  /**
+   * A merge-leaf passes its partition's events on into the combined queue, but not the partition
+   * set's own `londiste.*` events (its add-table, sequences): the combined set has its own.
+   */
+  protected override combinedEvents(events: PgqEvent[]): PgqEvent[] {
+    return events.filter((ev) => !(ev.type ?? '').startsWith('londiste.'));
+  }
+
   // ---- replay, inside the batch transaction -------------------------------------------------
 
   protected override async processRemoteBatch(batch: CascadeBatch, local: pg.ClientBase): Promise<void> {
