@@ -55,6 +55,9 @@ export async function runLondisteUntilSignal(
       ...(o.copyTable
         ? { copyStreams: copyStreamsFor(cfg, o.copyTable), copyMinRowsPerStream: cfg.copyMinRowsPerStream }
         : {}),
+      localOnly: cfg.localOnly,
+      localOnlyDropExecute: cfg.localOnlyDropExecute,
+      tableFilter: cfg.tableFilter,
       launcher,
       signal: stop.signal,
       log,

@@ -40,15 +40,15 @@ export const LONDISTE_SETTINGS = defineSettings('londiste', {
     doc: 'how long setup and compare/repair may hold a table lock (statement_timeout; 0: no limit)',
   }),
   table_filter: setting.list({
-    doc: 'replay only events of these tables (ev_extra1); empty: all',
+    doc: "replay only events of these tables (ev_extra1; no schema: public); the set's own events still pass; empty: all",
   }),
   pgq_lazy_fetch: setting.integer({
     default: 300,
     min: 0,
-    doc: 'read batches through a cursor this many events at a time (0: all at once)',
+    doc: "accepted for the original's configs; ours reads each batch in one query (its memory grows with the batch)",
   }),
   handler_modules: setting.list({
-    doc: 'extra handler modules to load (ours: ESM module paths exporting handlers)',
+    doc: 'extra handler modules to load: ES module paths (relative to the config file) or packages that register handlers',
   }),
   copy_streams: setting.integer({
     default: DEFAULT_COPY_STREAMS,
@@ -61,6 +61,16 @@ export const LONDISTE_SETTINGS = defineSettings('londiste', {
     min: 0,
     doc: 'a table gets fewer streams when it has fewer rows than this per stream (pg_class.reltuples; 0: always split)',
   }),
+  shard_hash_func: setting.string({
+    doc: 'shard/part handlers: the hash function of the key column (default partconf.get_hash_raw)',
+  }),
+  shard_info_sql: setting.string({
+    doc: "shard/part handlers: the node's shard_nr, shard_mask, shard_count (default: select shard_nr, shard_mask, shard_count from partconf.conf)",
+  }),
+  obfuscator_map: setting.string({
+    doc: 'obfuscate handler: the rules file (YAML or JSON; per table, per column keep/skip/bool/hash32/hash64/hash)',
+  }),
+  obfuscator_key: setting.string({ doc: 'obfuscate handler: the key of its keyed hash' }),
   threaded_copy_tables: setting.list({
     doc: 'table globs copied in parallel primary-key ranges (archive.*, public.big_*)',
   }),
@@ -125,6 +135,8 @@ export interface LondisteConfig extends CascadeConfig {
   compareSql?: string;
   compareFmt?: string;
   londiste: LondisteSettings;
+  /** The section as written (interpolated): a handler_modules handler's own keys are read here. */
+  sectionValues: Readonly<Record<string, string>>;
 }
 
 export interface LoadLondisteOptions {
@@ -184,6 +196,7 @@ export function loadLondisteConfig(file: string, o: LoadLondisteOptions = {}): L
     compareSql: values.compare_sql,
     compareFmt: values.compare_fmt,
     londiste: values,
+    sectionValues: values0,
   };
 }
 

@@ -27,9 +27,17 @@ export const londisteHandlerSpec: HandlerSpec = {
 
 export class LondisteHandler extends BaseHandler {
   readonly ignoreTruncate: boolean;
+  readonly #name: string;
 
-  constructor(tableName: string, args: HandlerArgs, destTable?: string | null) {
-    super(londisteHandlerSpec, tableName, args, destTable);
+  /** `spec`: a handler built on this one (shard, part) passes its own name and arguments. */
+  constructor(
+    tableName: string,
+    args: HandlerArgs,
+    destTable?: string | null,
+    spec: HandlerSpec = londisteHandlerSpec,
+  ) {
+    super(spec, tableName, args, destTable);
+    this.#name = spec.name;
     this.ignoreTruncate = this.choiceArg('ignore_truncate', ['0', '1'], '0') === '1';
     const enc = args.encoding;
     // Events and copies arrive as text over a UTF-8 client connection, so PostgreSQL has already
@@ -37,17 +45,19 @@ export class LondisteHandler extends BaseHandler {
     if (enc && !['utf8', 'utf-8'].includes(enc.toLowerCase())) {
       throw new LondisteError(
         'usage',
-        `handler londiste for ${tableName}: only utf8 supported (encoding=${enc})`,
+        `handler ${spec.name} for ${tableName}: only utf8 supported (encoding=${enc})`,
       );
     }
   }
 
   get name(): string {
-    return 'londiste';
+    return this.#name;
   }
 
   override async processEvent(ev: PgqEvent, ctx: ApplyContext): Promise<void> {
-    if (ctx.applier.add(this.destTable, decodeEvent(ev))) await ctx.applier.flush(ctx.local, this.destTable);
+    // A full chunk is written while the next one is decoded (flushBehind); flush() waits for it.
+    if (ctx.applier.add(this.destTable, decodeEvent(ev)))
+      await ctx.applier.flushBehind(ctx.local, this.destTable);
   }
 
   override async truncate(_ev: PgqEvent, ctx: ApplyContext): Promise<void> {
