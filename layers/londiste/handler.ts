@@ -73,6 +73,13 @@ export interface TableHandler {
   readonly destTable: string;
   readonly args: HandlerArgs;
 
+  /**
+   * True when the handler writes only through `ctx.applier` (the default handler and those built
+   * on it). For any other handler the worker first waits for a chunk still being written behind
+   * (applier.settle), so the handler's own statements never interleave with that chunk's
+   * savepoint. Undefined: false.
+   */
+  readonly writesOnlyThroughApplier?: boolean;
   /** add-table: does the destination table have to exist on the subscriber? */
   needsTable(): boolean;
   /** add-table: the provider trigger's arguments, with whatever this handler adds. */

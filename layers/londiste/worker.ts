@@ -533,8 +533,14 @@ export class LondisteWorker extends CascadeWorker {
       log: this.log,
     };
     const used = new Map<TableHandler, ReplayTable>();
+    const settleFor = async (h: TableHandler) => {
+      if (!h.writesOnlyThroughApplier) await this.applier.settle();
+    };
     const use = async (t: ReplayTable) => {
       const h = this.handlerFor(t);
+      // A handler with statements of its own must not run them inside another table's chunk
+      // that is still being written (flushBehind): wait for that chunk first.
+      await settleFor(h);
       if (!used.has(h)) {
         used.set(h, t);
         await this.forTable(t, () => h.prepareBatch(ctx));
@@ -542,7 +548,7 @@ export class LondisteWorker extends CascadeWorker {
       return h;
     };
     const flushAll = async () => {
-      for (const [h, t] of used) await this.forTable(t, () => h.flush(ctx));
+      for (const [h, t] of used) await this.forTable(t, async () => (await settleFor(h), h.flush(ctx)));
     };
     try {
       for (const ev of batch.events) {
@@ -564,7 +570,7 @@ export class LondisteWorker extends CascadeWorker {
         await this.setEvent(local, ev);
       }
       await flushAll();
-      for (const [h, t] of used) await this.forTable(t, () => h.finishBatch(ctx));
+      for (const [h, t] of used) await this.forTable(t, async () => (await settleFor(h), h.finishBatch(ctx)));
     } catch (err) {
       // The batch's transaction is rolled back: nothing buffered may leak into its retry.
       for (const h of used.keys()) h.reset();

@@ -26,6 +26,8 @@ export const londisteHandlerSpec: HandlerSpec = {
 };
 
 export class LondisteHandler extends BaseHandler {
+  // Subclasses that run statements of their own settle the applier first (shard, obfuscate do).
+  readonly writesOnlyThroughApplier: boolean = true;
   readonly ignoreTruncate: boolean;
   readonly #name: string;
 
