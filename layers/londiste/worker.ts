@@ -548,7 +548,11 @@ export class LondisteWorker extends CascadeWorker {
       return h;
     };
     const flushAll = async () => {
-      for (const [h, t] of used) await this.forTable(t, async () => (await settleFor(h), h.flush(ctx)));
+      for (const [h, t] of used)
+        await this.forTable(t, async () => {
+          await settleFor(h);
+          await h.flush(ctx);
+        });
     };
     try {
       for (const ev of batch.events) {
@@ -570,7 +574,11 @@ export class LondisteWorker extends CascadeWorker {
         await this.setEvent(local, ev);
       }
       await flushAll();
-      for (const [h, t] of used) await this.forTable(t, async () => (await settleFor(h), h.finishBatch(ctx)));
+      for (const [h, t] of used)
+        await this.forTable(t, async () => {
+          await settleFor(h);
+          await h.finishBatch(ctx);
+        });
     } catch (err) {
       // The batch's transaction is rolled back: nothing buffered may leak into its retry.
       for (const h of used.keys()) h.reset();
