@@ -72,6 +72,17 @@ export const LONDISTE_SETTINGS = defineSettings('londiste', {
     doc: 'compare: the per-table query, _TABLE_ replaced by the table (default: count + md5 checksum)',
   }),
   compare_fmt: setting.string({ doc: 'compare: how a result is printed' }),
+  compare_parallel: setting.integer({
+    default: 2,
+    min: 1,
+    max: 32,
+    doc: 'compare/repair: connections per side checking key ranges at once',
+  }),
+  compare_split_rows: setting.integer({
+    default: 200_000,
+    min: 1,
+    doc: 'compare: tables estimated above this many rows are checked in primary-key ranges',
+  }),
   // DBScript keys the original reads that have no counterpart here.
   log_size: setting.size({ doc: '', ignored: 'logfile is appended to; rotate it with logrotate' }),
   log_count: setting.integer({ doc: '', ignored: 'logfile is appended to; rotate it with logrotate' }),

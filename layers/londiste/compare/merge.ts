@@ -1,0 +1,83 @@
+// The sorted merge of repair: two COPY text streams of the same columns in the same key order
+// (sql-text.ts mergeOrder), walked side by side; a key on the provider only is an insert, on the
+// subscriber only a delete, on both with different text an update of the columns that differ.
+// Rows with equal text are equal (both sessions render values alike). Pure apart from reading
+// the two CopyLines; memory is the two current chunks.
+import { type CopyLines, compareCodePoints, compareIntText, decodeField } from './copy-text.ts';
+import type { KeyColumn } from './sql-text.ts';
+
+export type RowDiff =
+  | { op: 'insert'; row: (string | null)[] }
+  | { op: 'delete'; key: (string | null)[] }
+  /** `set`: column index → the provider's value. */
+  | { op: 'update'; key: (string | null)[]; set: Map<number, string | null> };
+
+export interface MergeStats {
+  providerRows: number;
+  subscriberRows: number;
+  inserts: number;
+  updates: number;
+  deletes: number;
+}
+
+/**
+ * `keyIdx`: the key columns' positions among the copied columns, in key order. `emit` is awaited
+ * (a full output stream or an apply batch holds the merge).
+ */
+export async function mergeCopies(
+  provider: CopyLines,
+  subscriber: CopyLines,
+  key: readonly KeyColumn[],
+  keyIdx: readonly number[],
+  emit: (d: RowDiff) => Promise<void> | void,
+): Promise<MergeStats> {
+  const stats: MergeStats = { providerRows: 0, subscriberRows: 0, inserts: 0, updates: 0, deletes: 0 };
+  const cmps = key.map((k) => (k.integer ? compareIntText : compareCodePoints));
+  const compare = (a: string[], b: string[]): number => {
+    for (let i = 0; i < keyIdx.length; i++) {
+      const x = a[keyIdx[i]!]!;
+      const y = b[keyIdx[i]!]!;
+      if (x === y) continue;
+      const c = cmps[i]!(decodeField(x) ?? '', decodeField(y) ?? '');
+      if (c !== 0) return c;
+    }
+    return 0;
+  };
+  const keyOf = (f: string[]) => keyIdx.map((i) => decodeField(f[i]!));
+  for (;;) {
+    if (provider.needsFill) await provider.fill();
+    if (subscriber.needsFill) await subscriber.fill();
+    const p = provider.current;
+    const s = subscriber.current;
+    if (p === null && s === null) break;
+    if (p !== null && s !== null && p === s) {
+      provider.advance();
+      subscriber.advance();
+      continue;
+    }
+    const pf = p === null ? null : p.split('\t');
+    const sf = s === null ? null : s.split('\t');
+    const c = pf === null ? 1 : sf === null ? -1 : compare(pf, sf);
+    if (c < 0) {
+      stats.inserts++;
+      await emit({ op: 'insert', row: pf!.map(decodeField) });
+      provider.advance();
+    } else if (c > 0) {
+      stats.deletes++;
+      await emit({ op: 'delete', key: keyOf(sf!) });
+      subscriber.advance();
+    } else {
+      const set = new Map<number, string | null>();
+      for (let i = 0; i < pf!.length; i++) if (pf![i] !== sf![i]) set.set(i, decodeField(pf![i]!));
+      if (set.size) {
+        stats.updates++;
+        await emit({ op: 'update', key: keyOf(pf!), set });
+      }
+      provider.advance();
+      subscriber.advance();
+    }
+  }
+  stats.providerRows = provider.rows;
+  stats.subscriberRows = subscriber.rows;
+  return stats;
+}
