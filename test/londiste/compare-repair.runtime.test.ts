@@ -81,6 +81,7 @@ describe('londiste compare and repair', () => {
 
   it('finds equal tables equal, at one tick', async () => {
     const r = await compare();
+    console.log(`compare at rest: sync ${r.syncMs} ms (${r.attempts}), total ${r.totalMs} ms`);
     expect(r.differ).toBe(0);
     expect(r.tables.map((t) => [t.table, t.equal, t.provider.rows])).toEqual([
       ['public.odd', true, '300'],
@@ -111,6 +112,7 @@ describe('londiste compare and repair', () => {
       for (let k = 0; k < 5; k++) {
         const r = await compare({ tables: ['public.live'] });
         expect(r.tables[0]!.equal, JSON.stringify(r.tables[0])).toBe(true);
+        console.log(`compare under writes: sync ${r.syncMs} ms (${r.attempts}), total ${r.totalMs} ms`);
       }
     } finally {
       stop = true;

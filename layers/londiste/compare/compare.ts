@@ -55,6 +55,10 @@ export interface CompareResult {
   skipped: { table: string; reason: string }[];
   /** Tables that differ: the exit code. */
   differ: number;
+  /** Time to reach one tick on both sides, and the whole run (ms). */
+  syncMs: number;
+  totalMs: number;
+  attempts: number;
 }
 
 export const DEFAULT_SPLIT_ROWS = 200_000;
@@ -73,6 +77,7 @@ interface Job {
 }
 
 export async function compareTables(o: CompareOptions): Promise<CompareResult> {
+  const t0 = Date.now();
   const log = o.log;
   const parallel = Math.max(1, o.parallel ?? 2);
   const plan = await planTables({
@@ -82,7 +87,8 @@ export async function compareTables(o: CompareOptions): Promise<CompareResult> {
     log,
     applicationName: 'skytools londiste compare',
   });
-  if (plan.tables.length === 0) return { tick: null, tables: [], skipped: plan.skipped, differ: 0 };
+  if (plan.tables.length === 0)
+    return { tick: null, tables: [], skipped: plan.skipped, differ: 0, syncMs: 0, totalMs: 0, attempts: 0 };
   const snaps = await syncSnapshots({
     queue: o.s.queue,
     providerType: plan.provider.nodeType ?? '',
@@ -173,7 +179,15 @@ export async function compareTables(o: CompareOptions): Promise<CompareResult> {
       return v;
     });
     log.info(`compare done in ${Date.now() - started} ms`);
-    return { tick: snaps.tick, tables, skipped: plan.skipped, differ: tables.filter((t) => !t.equal).length };
+    return {
+      tick: snaps.tick,
+      tables,
+      skipped: plan.skipped,
+      differ: tables.filter((t) => !t.equal).length,
+      syncMs: snaps.syncMs,
+      attempts: snaps.attempts,
+      totalMs: Date.now() - t0,
+    };
   } finally {
     await snaps.release();
   }

@@ -54,6 +54,9 @@ export interface SyncedSnapshots {
   subscriber: pg.Client[];
   /** Holds the subscriber worker's row lock (holdWorker), in an open READ COMMITTED transaction. */
   hold: pg.Client | null;
+  /** How long getting there took, and in how many tries (the worker ran past the tick before). */
+  syncMs: number;
+  attempts: number;
   /** Ends every transaction (rolled back: they only read) and closes the connections. */
   release(): Promise<void>;
 }
@@ -87,13 +90,16 @@ async function importSnapshot(
 ): Promise<pg.Client[]> {
   const out: pg.Client[] = [];
   try {
-    for (let i = 0; i < n; i++) {
-      const c = await connect();
-      out.push(c);
-      await c.query('begin isolation level repeatable read read only');
-      await c.query(`set transaction snapshot '${snap.replaceAll("'", "''")}'`);
-      await c.query(SESSION_SETTINGS);
-    }
+    // Connecting is most of the cost here: all at once, while the exporter waits.
+    await Promise.all(
+      Array.from({ length: n }, async () => {
+        const c = await connect();
+        out.push(c);
+        await c.query('begin isolation level repeatable read read only');
+        await c.query(`set transaction snapshot '${snap.replaceAll("'", "''")}'`);
+        await c.query(SESSION_SETTINGS);
+      }),
+    );
     return out;
   } catch (err) {
     await closeAll(out);
@@ -155,7 +161,7 @@ type SubscriberResult =
   | { kind: 'past'; at: bigint };
 
 async function subscriberAt(o: SyncOptions, tick: bigint, n: number): Promise<SubscriberResult> {
-  const hold = await o.connectSubscriber();
+  const [hold, c0] = await Promise.all([o.connectSubscriber(), o.connectSubscriber()]);
   const started = Date.now();
   let lastLog = started;
   try {
@@ -172,7 +178,6 @@ async function subscriberAt(o: SyncOptions, tick: bigint, n: number): Promise<Su
         );
       const at = toBigInt(r.rows[0].last_tick_id);
       if (at === tick) {
-        const c0 = await o.connectSubscriber();
         let conns: pg.Client[] = [c0];
         try {
           await c0.query('begin isolation level repeatable read read only');
@@ -191,7 +196,7 @@ async function subscriberAt(o: SyncOptions, tick: bigint, n: number): Promise<Su
       }
       await hold.query('rollback');
       if (at > tick) {
-        await closeAll([hold]);
+        await closeAll([hold, c0]);
         return { kind: 'past', at };
       }
       if (o.signal?.aborted) throw new LondisteError('timeout', 'cancelled');
@@ -209,7 +214,7 @@ async function subscriberAt(o: SyncOptions, tick: bigint, n: number): Promise<Su
       await sleep(o.pollMs ?? 20, o.signal);
     }
   } catch (err) {
-    await closeAll([hold]);
+    await closeAll([hold, c0]);
     throw err;
   }
 }
@@ -217,6 +222,7 @@ async function subscriberAt(o: SyncOptions, tick: bigint, n: number): Promise<Su
 /** Snapshots of both sides at one tick (see the header); retried when the worker ran past it. */
 export async function syncSnapshots(o: SyncOptions): Promise<SyncedSnapshots> {
   const n = Math.max(1, o.parallel ?? 1);
+  const started = Date.now();
   for (let attempt = 1; ; attempt++) {
     const p = o.providerType === 'root' ? await rootSnapshot(o, n) : await branchSnapshot(o, n);
     let s: SubscriberResult;
@@ -228,12 +234,17 @@ export async function syncSnapshots(o: SyncOptions): Promise<SyncedSnapshots> {
     }
     if (s.kind === 'ok') {
       const { conns, hold } = s;
-      o.log.debug(`snapshots at tick ${p.tick}`, { tickId: p.tick });
+      const syncMs = Date.now() - started;
+      o.log.debug(`snapshots at tick ${p.tick} after ${syncMs} ms, ${attempt} attempt(s)`, {
+        tickId: p.tick,
+      });
       return {
         tick: p.tick,
         provider: p.conns,
         subscriber: conns,
         hold,
+        syncMs,
+        attempts: attempt,
         release: () => closeAll([...p.conns, ...conns, hold]),
       };
     }
