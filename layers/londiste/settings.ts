@@ -69,9 +69,10 @@ export const LONDISTE_SETTINGS = defineSettings('londiste', {
     doc: 'appended to the connect strings of other nodes (e.g. user=… sslmode=require)',
   }),
   compare_sql: setting.string({
-    doc: 'compare: the per-table query, _TABLE_ replaced by the table (default: count + md5 checksum)',
+    doc: '',
+    ignored: 'compare always counts and checksums in key ranges (layers/londiste/compare)',
   }),
-  compare_fmt: setting.string({ doc: 'compare: how a result is printed' }),
+  compare_fmt: setting.string({ doc: '', ignored: 'compare prints both sides and the differing ranges' }),
   compare_parallel: setting.integer({
     default: 2,
     min: 1,

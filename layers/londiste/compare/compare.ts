@@ -110,6 +110,7 @@ export async function compareTables(o: CompareOptions): Promise<CompareResult> {
       const q = (side: 'provider' | 'subscriber'): ChecksumQuery => ({
         table: side === 'provider' ? t.providerTable : t.subscriberTable,
         columns: t.columns,
+        types: t.types,
         where: t.condition,
         countOnly: !!o.countOnly,
       });

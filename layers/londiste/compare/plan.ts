@@ -5,11 +5,14 @@ import type pg from 'pg';
 import type { AdminSession } from '../../cascade/admin-session.ts';
 import { connectLocation, getNodeInfo, type NodeInfo } from '../../cascade/node.ts';
 import type { Logger } from '../../util/log.ts';
-import { commonColumns } from '../copy/columns.ts';
+import { matchColumns, readColumns } from '../copy/columns.ts';
 import { LondisteError } from '../errors.ts';
 import { buildHandler } from '../handlers/index.ts';
 import { fqName, getTableList } from '../tables.ts';
 import { type KeyColumn, primaryKey } from './sql-text.ts';
+
+// OIDs below it are the built-in catalog's, the same in every database.
+const FIRST_NORMAL_OID = 16384;
 
 export interface TablePlan {
   /** The replicated table's name (as in get_table_list). */
@@ -20,6 +23,8 @@ export interface TablePlan {
   /** The handler's copy condition ('' = every row), applied on both sides. */
   condition: string;
   columns: string[];
+  /** Per column: its type when both sides have the same built-in one, else null. */
+  types: (string | null)[];
   key: KeyColumn[];
 }
 
@@ -86,7 +91,17 @@ export async function planTables(o: PlanOptions): Promise<Plan> {
     const subscriberTable = t2.destTable || name;
     const handler = buildHandler(name, t2.tableAttrs.handler ?? null, t2.destTable);
     const condition = await handler.copyCondition({ provider: providerDb, local, log });
-    const match = await commonColumns(providerDb, providerTable, local, subscriberTable);
+    const [pc, sc] = await Promise.all([
+      readColumns(providerDb, providerTable),
+      readColumns(local, subscriberTable),
+    ]);
+    const match = matchColumns(pc, sc);
+    // Hashed by value only where both sides have the very same built-in type (checksum.ts).
+    const types = match.common.map((name) => {
+      const p = pc.find((c) => c.name === name)!;
+      const q = sc.find((c) => c.name === name)!;
+      return p.type === q.type && p.typeOid === q.typeOid && p.typeOid < FIRST_NORMAL_OID ? p.type : null;
+    });
     if (match.common.length === 0) {
       skip('no common columns');
       continue;
@@ -98,7 +113,15 @@ export async function planTables(o: PlanOptions): Promise<Plan> {
     const pk = await primaryKey(providerDb, providerTable);
     // A key column missing on one side is no key to merge or split by.
     const key = pk.every((k) => match.common.includes(k.name)) ? pk : [];
-    tables.push({ table: name, providerTable, subscriberTable, condition, columns: match.common, key });
+    tables.push({
+      table: name,
+      providerTable,
+      subscriberTable,
+      condition,
+      columns: match.common,
+      types,
+      key,
+    });
   }
   return {
     tables,

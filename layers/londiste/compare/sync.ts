@@ -220,10 +220,40 @@ async function subscriberAt(o: SyncOptions, tick: bigint, n: number): Promise<Su
 }
 
 /** Snapshots of both sides at one tick (see the header); retried when the worker ran past it. */
+/**
+ * Waits (unlocked) until the subscriber has completed the provider's current last tick. A worker
+ * far behind reads multi-tick batches and would step over a new tick; one that is caught up has
+ * one batch to go, which the locked poll then catches.
+ */
+async function catchUp(o: SyncOptions, deadline: number): Promise<void> {
+  const [p, s] = await Promise.all([o.connectProvider(), o.connectSubscriber()]);
+  try {
+    const r = await p.query(
+      `select max(t.tick_id) as t from pgq.tick t join pgq.queue q on q.queue_id = t.tick_queue
+        where q.queue_name = $1`,
+      [o.queue],
+    );
+    if (r.rows[0]?.t == null) return;
+    const last = toBigInt(r.rows[0].t);
+    for (;;) {
+      const c = await s.query(
+        'select last_tick_id from pgq_node.local_state where queue_name = $1 and consumer_name = $2',
+        [o.queue, o.subscriberWorker],
+      );
+      if (!c.rows[0] || toBigInt(c.rows[0].last_tick_id) >= last) return;
+      if (o.signal?.aborted || Date.now() > deadline) return; // the locked poll reports the timeout
+      await sleep(o.pollMs ?? 20, o.signal);
+    }
+  } finally {
+    await closeAll([p, s]);
+  }
+}
+
 export async function syncSnapshots(o: SyncOptions): Promise<SyncedSnapshots> {
   const n = Math.max(1, o.parallel ?? 1);
   const started = Date.now();
   for (let attempt = 1; ; attempt++) {
+    await catchUp(o, o.timeoutMs ? started + o.timeoutMs : Number.POSITIVE_INFINITY);
     const p = o.providerType === 'root' ? await rootSnapshot(o, n) : await branchSnapshot(o, n);
     let s: SubscriberResult;
     try {
