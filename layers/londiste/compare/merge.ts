@@ -2,15 +2,16 @@
 // (sql-text.ts mergeOrder), walked side by side; a key on the provider only is an insert, on the
 // subscriber only a delete, on both with different text an update of the columns that differ.
 // Rows with equal text are equal (both sessions render values alike). Pure apart from reading
-// the two CopyLines; memory is the two current chunks.
+// the two CopyLines; memory is the two current chunks. Lines with equal text are equal rows; the
+// caller decides what a line holds (repair: the key and a row hash, then fetches the rows).
 import { type CopyLines, compareCodePoints, compareIntText, decodeField } from './copy-text.ts';
 import type { KeyColumn } from './sql-text.ts';
 
+/** A difference with the raw (still escaped) fields of each side's line. */
 export type RowDiff =
-  | { op: 'insert'; row: (string | null)[] }
-  | { op: 'delete'; key: (string | null)[] }
-  /** `set`: column index → the provider's value. */
-  | { op: 'update'; key: (string | null)[]; set: Map<number, string | null> };
+  | { op: 'insert'; p: string[] }
+  | { op: 'delete'; s: string[] }
+  | { op: 'update'; p: string[]; s: string[] };
 
 export interface MergeStats {
   providerRows: number;
@@ -20,20 +21,10 @@ export interface MergeStats {
   deletes: number;
 }
 
-/**
- * `keyIdx`: the key columns' positions among the copied columns, in key order. `emit` is awaited
- * (a full output stream or an apply batch holds the merge).
- */
-export async function mergeCopies(
-  provider: CopyLines,
-  subscriber: CopyLines,
-  key: readonly KeyColumn[],
-  keyIdx: readonly number[],
-  emit: (d: RowDiff) => Promise<void> | void,
-): Promise<MergeStats> {
-  const stats: MergeStats = { providerRows: 0, subscriberRows: 0, inserts: 0, updates: 0, deletes: 0 };
+/** Key comparison of two lines' fields: `keyIdx` the key columns' positions, in key order. */
+export function keyComparer(key: readonly KeyColumn[], keyIdx: readonly number[]) {
   const cmps = key.map((k) => (k.integer ? compareIntText : compareCodePoints));
-  const compare = (a: string[], b: string[]): number => {
+  return (a: string[], b: string[]): number => {
     for (let i = 0; i < keyIdx.length; i++) {
       const x = a[keyIdx[i]!]!;
       const y = b[keyIdx[i]!]!;
@@ -43,7 +34,21 @@ export async function mergeCopies(
     }
     return 0;
   };
-  const keyOf = (f: string[]) => keyIdx.map((i) => decodeField(f[i]!));
+}
+
+/**
+ * Walks both streams in key order; `emit` is awaited (a full output stream or a fetch of the
+ * differing rows holds the merge, and with it the reading of both streams).
+ */
+export async function mergeCopies(
+  provider: CopyLines,
+  subscriber: CopyLines,
+  key: readonly KeyColumn[],
+  keyIdx: readonly number[],
+  emit: (d: RowDiff) => Promise<void> | void,
+): Promise<MergeStats> {
+  const stats: MergeStats = { providerRows: 0, subscriberRows: 0, inserts: 0, updates: 0, deletes: 0 };
+  const compare = keyComparer(key, keyIdx);
   for (;;) {
     if (provider.needsFill) await provider.fill();
     if (subscriber.needsFill) await subscriber.fill();
@@ -60,19 +65,15 @@ export async function mergeCopies(
     const c = pf === null ? 1 : sf === null ? -1 : compare(pf, sf);
     if (c < 0) {
       stats.inserts++;
-      await emit({ op: 'insert', row: pf!.map(decodeField) });
+      await emit({ op: 'insert', p: pf! });
       provider.advance();
     } else if (c > 0) {
       stats.deletes++;
-      await emit({ op: 'delete', key: keyOf(sf!) });
+      await emit({ op: 'delete', s: sf! });
       subscriber.advance();
     } else {
-      const set = new Map<number, string | null>();
-      for (let i = 0; i < pf!.length; i++) if (pf![i] !== sf![i]) set.set(i, decodeField(pf![i]!));
-      if (set.size) {
-        stats.updates++;
-        await emit({ op: 'update', key: keyOf(pf!), set });
-      }
+      stats.updates++;
+      await emit({ op: 'update', p: pf!, s: sf! });
       provider.advance();
       subscriber.advance();
     }

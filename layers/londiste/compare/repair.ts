@@ -1,8 +1,11 @@
 // `repair [tables…] [--apply] [--repair-where COND] [--output FILE]`: per table, both sides at one
-// tick (sync.ts) streamed with `COPY (select … order by key) TO STDOUT` and merged as they arrive
-// (merge.ts) into the INSERT / UPDATE / DELETE statements that make the subscriber equal to the
-// provider. No temporary files, no external sort: PostgreSQL sorts (by the key index for
-// integer keys), the merge holds a chunk per side. The statements go to a file or stdout, or with
+// tick (sync.ts) streamed with `COPY (select key, row hash … order by key) TO STDOUT` and merged as
+// they arrive (merge.ts); the keys that differ are collected in batches of 500 and their full rows
+// fetched by key on a second connection of each side (same snapshot), giving the INSERT / UPDATE /
+// DELETE statements that make the subscriber equal to the provider. Streaming only key and hash
+// (checksum.ts rowHashSql) instead of every column's text makes the merge ~the cost of compare.
+// No temporary files, no external sort: PostgreSQL sorts (by the key index for integer keys), the
+// merge holds a chunk per side and a batch of keys. The statements go to a file or stdout, or with
 // `--apply` into one transaction on the subscriber with session_replication_role = replica,
 // while the worker is held at the tick (its row lock, sync.ts) so no replayed change lands between.
 // --repair-where restricts both sides (e.g. the ranges compare named).
@@ -14,8 +17,9 @@ import type { AdminSession } from '../../cascade/admin-session.ts';
 import { quoteFqname, quoteIdent } from '../../db/index.ts';
 import type { Logger } from '../../util/log.ts';
 import { LondisteError } from '../errors.ts';
-import { CopyLines } from './copy-text.ts';
-import { mergeCopies, type RowDiff } from './merge.ts';
+import { rowHashSql } from './checksum.ts';
+import { CopyLines, decodeField } from './copy-text.ts';
+import { mergeCopies } from './merge.ts';
 import { planTables, type TablePlan } from './plan.ts';
 import { andWhere, columnList, mergeOrder, quoteLiteral } from './sql-text.ts';
 import { SESSION_SETTINGS, syncSnapshots } from './sync.ts';
@@ -57,12 +61,19 @@ export interface RepairResult {
   differences: number;
 }
 
-/** The statement for one difference; `cols` and `keyCols` quoted already. */
+/** One fix, values decoded (null = NULL). */
+export type Fix =
+  | { op: 'insert'; row: (string | null)[] }
+  | { op: 'delete'; key: (string | null)[] }
+  /** `set`: column index → the provider's value. */
+  | { op: 'update'; key: (string | null)[]; set: Map<number, string | null> };
+
+/** The statement for one fix; `cols` and `keyCols` quoted already. */
 export function diffStatement(
   table: string,
   cols: readonly string[],
   keyCols: readonly string[],
-  d: RowDiff,
+  d: Fix,
 ): string {
   const keyCond = (key: readonly (string | null)[]) =>
     keyCols.map((k, i) => `${k} = ${quoteLiteral(key[i] ?? null)}`).join(' and ');
@@ -143,42 +154,127 @@ async function fileWriter(
   };
 }
 
-function copySql(table: string, t: TablePlan, where: string): string {
-  return (
-    `copy (select ${columnList(t.columns)} from only ${quoteFqname(table)}` +
-    `${where ? ` where ${where}` : ''} order by ${mergeOrder(t.key)}) to stdout`
+const FETCH_BATCH = 500;
+
+/** Rows of `table` with these keys (raw key fields), by the raw key fields joined. */
+async function fetchRows(
+  db: pg.ClientBase,
+  table: string,
+  t: TablePlan,
+  keyIdx: readonly number[],
+  keys: readonly string[][],
+): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  if (keys.length === 0) return out;
+  const kc = t.key.map((k) => quoteIdent(k.name));
+  const lits = keys.map((k) => k.map((f) => quoteLiteral(decodeField(f))));
+  // Untyped literals take each key column's type; a row IN list becomes index lookups.
+  const cond =
+    kc.length === 1
+      ? `${kc[0]} in (${lits.map((l) => l[0]).join(', ')})`
+      : `(${kc.join(', ')}) in (${lits.map((l) => `(${l.join(', ')})`).join(', ')})`;
+  const lines = new CopyLines(
+    db.query(
+      copyTo(
+        `copy (select ${columnList(t.columns)} from only ${quoteFqname(table)} where ${cond}) to stdout`,
+      ),
+    ),
   );
+  for (;;) {
+    if (lines.needsFill) await lines.fill();
+    const l = lines.current;
+    if (l === null) break;
+    const f = l.split('\t');
+    out.set(keyIdx.map((i) => f[i]).join('\t'), f);
+    lines.advance();
+  }
+  return out;
 }
 
 async function repairOne(
   t: TablePlan,
   where: string,
-  provider: pg.ClientBase,
-  subscriber: pg.ClientBase,
+  provider: readonly pg.ClientBase[],
+  subscriber: readonly pg.ClientBase[],
   sink: Sink,
   log: Logger,
 ): Promise<Omit<TableRepair, 'applied'>> {
   const started = Date.now();
   const cond = andWhere(t.condition, where);
-  const p = new CopyLines(provider.query(copyTo(copySql(t.providerTable, t, cond))));
-  const s = new CopyLines(subscriber.query(copyTo(copySql(t.subscriberTable, t, cond))));
+  const nk = t.key.length;
+  const keyList = t.key.map((k) => quoteIdent(k.name)).join(', ');
+  const mergeSql = (table: string) =>
+    `copy (select ${keyList}, (${rowHashSql(t.columns, t.types)})::text from only ${quoteFqname(table)}` +
+    `${cond ? ` where ${cond}` : ''} order by ${mergeOrder(t.key)}) to stdout`;
+  const p = new CopyLines(provider[0]!.query(copyTo(mergeSql(t.providerTable))));
+  const s = new CopyLines(subscriber[0]!.query(copyTo(mergeSql(t.subscriberTable))));
   const dest = quoteFqname(t.subscriberTable);
   const cols = t.columns.map(quoteIdent);
   const keyCols = t.key.map((k) => quoteIdent(k.name));
-  const keyIdx = t.key.map((k) => t.columns.indexOf(k.name));
-  let lastLog = Date.now();
-  const stats = await mergeCopies(p, s, t.key, keyIdx, async (d) => {
-    await sink.add(diffStatement(dest, cols, keyCols, d));
-    if (Date.now() - lastLog > 5000) {
-      log.info(`${t.table}: ${p.rows} provider rows merged`);
-      lastLog = Date.now();
+  const rowKeyIdx = t.key.map((k) => t.columns.indexOf(k.name));
+  const counts = { inserts: 0, updates: 0, deletes: 0 };
+  let inserts: string[][] = [];
+  let updates: string[][] = [];
+  const resolve = async () => {
+    const ins = inserts;
+    const upd = updates;
+    inserts = [];
+    updates = [];
+    const [prov, sub] = await Promise.all([
+      fetchRows(provider[1]!, t.providerTable, t, rowKeyIdx, [...ins, ...upd]),
+      fetchRows(subscriber[1]!, t.subscriberTable, t, rowKeyIdx, upd),
+    ]);
+    for (const k of upd) {
+      const pr = prov.get(k.join('\t'));
+      const sr = sub.get(k.join('\t'));
+      if (!pr || !sr)
+        throw new LondisteError('state', `${t.table}: row ${k.join(', ')} vanished within the snapshot`);
+      const set = new Map<number, string | null>();
+      for (let i = 0; i < pr.length; i++) if (pr[i] !== sr[i]) set.set(i, decodeField(pr[i]!));
+      if (set.size === 0) continue;
+      counts.updates++;
+      await sink.add(diffStatement(dest, cols, keyCols, { op: 'update', key: k.map(decodeField), set }));
     }
-  });
+    for (const k of ins) {
+      const pr = prov.get(k.join('\t'));
+      if (!pr)
+        throw new LondisteError('state', `${t.table}: row ${k.join(', ')} vanished within the snapshot`);
+      counts.inserts++;
+      await sink.add(diffStatement(dest, cols, keyCols, { op: 'insert', row: pr.map(decodeField) }));
+    }
+  };
+  let lastLog = Date.now();
+  const stats = await mergeCopies(
+    p,
+    s,
+    t.key,
+    t.key.map((_, i) => i),
+    async (d) => {
+      if (d.op === 'delete') {
+        counts.deletes++;
+        await sink.add(
+          diffStatement(dest, cols, keyCols, { op: 'delete', key: d.s.slice(0, nk).map(decodeField) }),
+        );
+      } else if (d.op === 'insert') inserts.push(d.p.slice(0, nk));
+      else updates.push(d.p.slice(0, nk));
+      if (inserts.length + updates.length >= FETCH_BATCH) await resolve();
+      if (Date.now() - lastLog > 5000) {
+        log.info(`${t.table}: ${p.rows} provider rows merged`);
+        lastLog = Date.now();
+      }
+    },
+  );
+  await resolve();
   log.info(
-    `${t.table}: ${stats.inserts} insert(s), ${stats.updates} update(s), ${stats.deletes} delete(s) ` +
+    `${t.table}: ${counts.inserts} insert(s), ${counts.updates} update(s), ${counts.deletes} delete(s) ` +
       `in ${Date.now() - started} ms`,
   );
-  return { table: t.table, ...stats };
+  return {
+    table: t.table,
+    ...counts,
+    providerRows: stats.providerRows,
+    subscriberRows: stats.subscriberRows,
+  };
 }
 
 export async function repairTables(o: RepairOptions): Promise<RepairResult> {
@@ -205,6 +301,8 @@ export async function repairTables(o: RepairOptions): Promise<RepairResult> {
     connectProvider: plan.connectProvider,
     connectSubscriber: plan.connectSubscriber,
     holdWorker: !!o.apply,
+    // one connection per side streams key + hash, the other fetches the rows that differ
+    parallel: 2,
     timeoutMs: o.force ? 0 : (o.timeoutMs ?? 60_000),
     lockTimeoutMs: o.lockTimeoutMs,
     log,
@@ -230,7 +328,7 @@ export async function repairTables(o: RepairOptions): Promise<RepairResult> {
     }
     const out: TableRepair[] = [];
     for (const t of tables) {
-      const r = await repairOne(t, o.where ?? '', snaps.provider[0]!, snaps.subscriber[0]!, sink, log);
+      const r = await repairOne(t, o.where ?? '', snaps.provider, snaps.subscriber, sink, log);
       out.push({ ...r, applied: false });
     }
     await sink.end();
