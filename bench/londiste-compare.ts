@@ -76,9 +76,15 @@ export async function benchLondisteCompare(o: BenchCompareOptions): Promise<void
         push(`compare ${s.label}`, r.seconds);
         let inner = '';
         if (s.label === 'ours') {
-          const j = JSON.parse(r.out) as { syncMs: number; totalMs: number };
+          const j = JSON.parse(r.out) as {
+            syncMs: number;
+            totalMs: number;
+            planMs: number;
+            checksumMs: number;
+          };
           push('compare ours (in command)', j.totalMs / 1000);
-          inner = `; in the command ${j.totalMs} ms, of which ${j.syncMs} ms reaching one tick`;
+          push('compare ours (checksums)', j.checksumMs / 1000);
+          inner = `; in the command ${j.totalMs} ms: setup ${j.planMs}, reaching one tick ${j.syncMs}, checksums ${j.checksumMs}`;
         }
         say(`  compare ${s.label.padEnd(9)} ${fmt(r.seconds)} s${inner} (${la()})`);
       }

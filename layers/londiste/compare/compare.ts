@@ -59,6 +59,9 @@ export interface CompareResult {
   syncMs: number;
   totalMs: number;
   attempts: number;
+  /** Reading the tables' setup before the sync; checksums after it (ms). */
+  planMs: number;
+  checksumMs: number;
 }
 
 export const DEFAULT_SPLIT_ROWS = 200_000;
@@ -87,8 +90,19 @@ export async function compareTables(o: CompareOptions): Promise<CompareResult> {
     log,
     applicationName: 'skytools londiste compare',
   });
+  const planMs = Date.now() - t0;
   if (plan.tables.length === 0)
-    return { tick: null, tables: [], skipped: plan.skipped, differ: 0, syncMs: 0, totalMs: 0, attempts: 0 };
+    return {
+      tick: null,
+      tables: [],
+      skipped: plan.skipped,
+      differ: 0,
+      syncMs: 0,
+      totalMs: 0,
+      attempts: 0,
+      planMs: 0,
+      checksumMs: 0,
+    };
   const snaps = await syncSnapshots({
     queue: o.s.queue,
     providerType: plan.provider.nodeType ?? '',
@@ -187,6 +201,8 @@ export async function compareTables(o: CompareOptions): Promise<CompareResult> {
       differ: tables.filter((t) => !t.equal).length,
       syncMs: snaps.syncMs,
       attempts: snaps.attempts,
+      planMs,
+      checksumMs: Date.now() - started,
       totalMs: Date.now() - t0,
     };
   } finally {
