@@ -239,8 +239,7 @@ export class CascadeWorker {
       skipped = true; // applied before a crash / restart; only the tick and finish may be missing
     } else if (state.completedTick === batch.prevTickId) {
       if (!(await this.beforeBatch(batch, local, provider))) return { kind: 'waiting' };
-      const rows = (await provider.query('select * from pgq.get_batch_events($1)', [batch.batchId])).rows;
-      batch.events = rows.map(toEvent);
+      batch.events = (await this.fetchEvents(provider, batch.batchId)).map(toEvent);
       skipped = !(await this.applyBatch(local, provider, batch));
     } else {
       throw new CascadeError(
@@ -281,6 +280,23 @@ export class CascadeWorker {
   protected async nextBatch(provider: pg.Client, _node: NodeInfo): Promise<pg.QueryResultRow | undefined> {
     const { queue, worker } = this.opts;
     return (await provider.query('select * from pgq.next_batch_info($1, $2)', [queue, worker])).rows[0];
+  }
+
+  /**
+   * A condition on the batch's events (SQL over the columns of pgq.get_batch_events; values
+   * quoted by the subclass): only the events it keeps are applied and, on a branch, passed on.
+   * Null (the default): every event. Cascade events (`pgq.*`) must be kept by any filter.
+   */
+  protected eventFilter(): string | null {
+    return null;
+  }
+
+  private async fetchEvents(provider: pg.Client, batchId: bigint): Promise<pg.QueryResultRow[]> {
+    const filter = this.eventFilter();
+    if (filter === null)
+      return (await provider.query('select * from pgq.get_batch_events($1)', [batchId])).rows;
+    const sql = (await provider.query('select pgq.batch_event_sql($1) as sql', [batchId])).rows[0].sql;
+    return (await provider.query(`select * from (${sql}) ev where ${filter} order by ev_id`)).rows;
   }
 
   /**

@@ -29,3 +29,15 @@ export function quoteFqname(name: string): string {
   if (dot < 0) return `public.${quoteIdent(name)}`;
   return `${quoteIdent(name.slice(0, dot))}.${quoteIdent(name.slice(dot + 1))}`;
 }
+
+/**
+ * A string as an SQL literal, for the few places where a value must be part of SQL text (an
+ * event filter handed to the server as a condition); everywhere else values are parameters.
+ * Backslashes make it an E'' literal, so the result means the same whatever
+ * standard_conforming_strings is.
+ */
+export function quoteLiteral(value: string): string {
+  if (value.includes('\0')) throw new TypeError('literal contains a NUL byte');
+  const quoted = value.replaceAll("'", "''");
+  return value.includes('\\') ? `E'${quoted.replaceAll('\\', '\\\\')}'` : `'${quoted}'`;
+}

@@ -38,12 +38,12 @@ export const LONDISTE_SETTINGS = defineSettings('londiste', {
     doc: 'how long setup and compare/repair may hold a table lock (statement_timeout; 0: no limit)',
   }),
   table_filter: setting.list({
-    doc: 'replay only events of these tables (ev_extra1); empty: all',
+    doc: "replay only events of these tables (ev_extra1; no schema: public); the set's own events still pass; empty: all",
   }),
   pgq_lazy_fetch: setting.integer({
     default: 300,
     min: 0,
-    doc: 'read batches through a cursor this many events at a time (0: all at once)',
+    doc: "accepted for the original's configs; ours reads each batch in one query (its memory grows with the batch)",
   }),
   handler_modules: setting.list({
     doc: 'extra handler modules to load (ours: ESM module paths exporting handlers)',

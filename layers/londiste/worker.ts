@@ -18,8 +18,9 @@ import {
   type WorkResult,
 } from '../cascade/worker.ts';
 import { toBigInt } from '../db/connection.ts';
+import { quoteLiteral } from '../db/ident.ts';
 import type { PgqEvent } from '../pgq/consumer.ts';
-import { SetApplier } from './apply/applier.ts';
+import { failedApplyTable, SetApplier } from './apply/applier.ts';
 import { performTableCopy } from './copy-job.ts';
 import { LondisteError } from './errors.ts';
 import { isDataEvent, isTruncateEvent } from './events.ts';
@@ -52,6 +53,15 @@ export interface LondisteWorkerOptions extends CascadeWorkerOptions {
    * ticks (default 20000; 0: one tick per batch, as the original).
    */
   catchUpBatchEvents?: number;
+  /**
+   * `local_only`: read only the events of tables registered on this node (plus the set's own and
+   * the cascade's events, and EXECUTE unless localOnlyDropExecute); the others are not applied
+   * and, on a branch, not passed on — as the original's local_only filter.
+   */
+  localOnly?: boolean;
+  localOnlyDropExecute?: boolean;
+  /** `table_filter`: replay only these tables' events (the set's and cascade's events still pass). */
+  tableFilter?: readonly string[];
   /** Root: how often sequences are checked and published (default: every step). */
   seqCheckPeriodMs?: number;
   /**
@@ -155,7 +165,13 @@ export class LondisteWorker extends CascadeWorker {
     try {
       return await fn();
     } catch (err) {
-      if (isTableDefinitionError(err)) this.failedTable = { table: t.name, message: (err as Error).message };
+      if (isTableDefinitionError(err)) {
+        // A flush left running (flushBehind) may fail while another table's event is handled:
+        // the error names its own destination table.
+        const dest = failedApplyTable(err);
+        const culprit = dest === undefined ? t : (this.tableWritingTo(dest) ?? t);
+        this.failedTable = { table: culprit.name, message: (err as Error).message };
+      }
       throw err;
     }
   }
@@ -611,6 +627,32 @@ export class LondisteWorker extends CascadeWorker {
 
   protected async fault(point: string) {
     await this.lopts.faultPoint?.(point);
+  }
+
+  protected override eventFilter(): string | null {
+    const conds: string[] = [];
+    const setEvents = ["ev_type like 'pgq.%'", "ev_type like 'londiste.%'"];
+    const tablesIn = (names: Iterable<string>) => {
+      const list = [...names].map(quoteLiteral);
+      return list.length > 0 ? [`ev_extra1 in (${list.join(', ')})`] : [];
+    };
+    if (this.lopts.localOnly) {
+      // A copy job's events are its one table's; the main worker's, every local table's.
+      const local = this.copyOf ? [this.copyOf] : this.tables.keys();
+      const exec = this.lopts.localOnlyDropExecute ? [] : ["ev_type = 'EXECUTE'"];
+      conds.push(`(${[...setEvents, ...exec, ...tablesIn(local)].join(' or ')})`);
+    }
+    if (this.lopts.tableFilter && this.lopts.tableFilter.length > 0) {
+      const names = this.lopts.tableFilter.map((t) => (t.includes('.') ? t : `public.${t}`));
+      conds.push(`(${[...setEvents, "ev_type = 'EXECUTE'", ...tablesIn(names)].join(' or ')})`);
+    }
+    return conds.length > 0 ? conds.join(' and ') : null;
+  }
+
+  /** The replicated table whose handler writes into `destTable`. */
+  private tableWritingTo(destTable: string): ReplayTable | undefined {
+    for (const [name, h] of this.handlers) if (h.destTable === destTable) return this.tables.get(name);
+    return undefined;
   }
 
   protected handlerFor(t: ReplayTable): TableHandler {

@@ -5,7 +5,7 @@
 // transaction still usable), while connection errors pass through unchanged.
 import type pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { SetApplier } from '../../layers/londiste/apply/applier.ts';
+import { failedApplyTable, SetApplier } from '../../layers/londiste/apply/applier.ts';
 import { decodeEvent } from '../../layers/londiste/events.ts';
 import type { TableHandler } from '../../layers/londiste/handler.ts';
 import { buildHandler } from '../../layers/londiste/handlers/index.ts';
@@ -326,6 +326,53 @@ describe('errors the table causes', () => {
     );
     expect(err).toMatchObject({ name: 'LondisteError', kind: 'apply_failed', sqlState: code });
     expect(err.message).toMatch(msg);
+  });
+
+  it('a chunk written behind (flushBehind) that fails names its own table, even when it surfaces later', async () => {
+    for (const s of [
+      ...good,
+      ...src('(id int primary key, v text)'),
+      'create table dst.bad (id int primary key, w text)',
+    ])
+      await db.query(s);
+    await db.query(`insert into src.bad select g, 'x' from generate_series(1, 2) g`);
+    await db.query(`insert into src.good select g, 'g' from generate_series(1, 5) g`);
+    const events = await takeBatch(db, Q, C);
+    // Chunks of 2: the bad table's chunks go out behind while the good table's events are decoded.
+    const applier = new SetApplier({ maxPending: 2 });
+    const handlers = handlersFor(['good', 'bad']);
+    const ctx = contextFor(client, applier);
+    await client.query('begin');
+    let failure: any = null;
+    try {
+      for (const e of events) {
+        // the bad table's one chunk is behind; its error comes out of a good table's event
+        if (e.extra1 === 'src.good') failure = { whileHandling: 'src.good' };
+        await handlers.get(e.extra1!)!.processEvent(e, ctx);
+      }
+      await handlers.get('src.good')!.flush(ctx);
+    } catch (err) {
+      expect(failure).toEqual({ whileHandling: 'src.good' });
+      failure = err;
+    } finally {
+      await client.query('rollback');
+      applier.reset();
+    }
+    expect(failure).toMatchObject({ kind: 'apply_failed', sqlState: '42703', applyTable: 'dst.bad' });
+    expect(failedApplyTable(failure)).toBe('dst.bad');
+    await db.query('drop table src.bad, dst.bad, src.good, dst.good');
+  });
+
+  it('chunks written behind end with the destination equal to the source', async () => {
+    await pair('behind', '(id bigint primary key, v text, n int, ts timestamptz)', `pgq.logutriga('${Q}')`);
+    await db.query(`insert into src.behind select g, 'v' || g, g, now() from generate_series(1, 50) g`);
+    await db.query(`update src.behind set n = n + 1 where id % 2 = 0`);
+    await db.query(`delete from src.behind where id % 7 = 0`);
+    const events = await takeBatch(db, Q, C);
+    const applier = new SetApplier({ maxPending: 3 });
+    await applyBatch(client, events, { handlers: handlersFor(['behind']), applier });
+    await expectEqual('behind');
+    expect(applier.stats.changes).toBe(events.length);
   });
 
   it('a missing destination table', async () => {

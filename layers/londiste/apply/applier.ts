@@ -26,7 +26,7 @@ import {
 } from './statements.ts';
 
 export interface ApplierOptions {
-  /** Buffered changes per table after which add() asks for a flush (default 50 000). */
+  /** Buffered changes per table after which add() asks for a flush (default 5 000). */
   maxPending?: number;
 }
 
@@ -50,9 +50,13 @@ export class SetApplier {
   readonly stats: ApplierStats = { changes: 0, statements: 0, fallbacks: 0 };
   private readonly maxPending: number;
   private readonly pending = new Map<string, TableChange[]>();
+  /** The flush started by flushBehind that has not been waited for (its rejection is handled). */
+  private behind: Promise<void> | null = null;
 
   constructor(opts: ApplierOptions = {}) {
-    this.maxPending = opts.maxPending ?? 50_000;
+    // Small enough that decoding the next chunk overlaps the server writing this one (flushBehind),
+    // big enough that a chunk's few statements cost nothing next to its rows.
+    this.maxPending = opts.maxPending ?? 5_000;
   }
 
   /** Buffers one change for `destTable`; true when the table's buffer is full (flush it). */
@@ -76,8 +80,10 @@ export class SetApplier {
 
   /** Drops buffered changes, of one table or of all (the batch is being rolled back). */
   reset(destTable?: string): void {
-    if (destTable === undefined) this.pending.clear();
-    else this.pending.delete(destTable);
+    if (destTable === undefined) {
+      this.pending.clear();
+      this.behind = null; // its outcome no longer matters: the transaction is rolled back
+    } else this.pending.delete(destTable);
   }
 
   /** Forget a table's cached shape (after DDL on it); all tables without an argument. */
@@ -91,6 +97,7 @@ export class SetApplier {
    * the other tables' stay buffered.
    */
   async flush(client: pg.ClientBase, destTable?: string): Promise<void> {
+    await this.settle();
     const tables = destTable === undefined ? [...this.pending.keys()] : [destTable];
     for (const table of tables) {
       const changes = this.pending.get(table);
@@ -100,12 +107,36 @@ export class SetApplier {
     }
   }
 
+  /**
+   * Starts writing `destTable`'s buffered changes and returns once the flush started before it
+   * has finished, without waiting for this one: the caller decodes the next chunk while the
+   * server writes this one, and at most one chunk is in flight. Its error (or the one before it)
+   * surfaces at the next flush / flushBehind / settle. Every other query on the connection queues
+   * behind it in order, and any error fails the whole batch, so the overlap changes no outcome.
+   */
+  async flushBehind(client: pg.ClientBase, destTable: string): Promise<void> {
+    const changes = this.pending.get(destTable);
+    if (!changes || changes.length === 0) return;
+    this.pending.delete(destTable);
+    await this.settle();
+    const p = this.flushTable(client, destTable, changes);
+    p.catch(() => {}); // observed by settle()
+    this.behind = p;
+  }
+
+  /** Waits for the flush flushBehind left running; throws its error. */
+  async settle(): Promise<void> {
+    const p = this.behind;
+    this.behind = null;
+    if (p) await p;
+  }
+
   private async flushTable(client: pg.ClientBase, table: string, changes: TableChange[]): Promise<void> {
     let shape: TableShape;
     try {
       shape = await this.shapes.get(client, table);
     } catch (err) {
-      throw asApplyError(err, table);
+      throw tagTable(asApplyError(err, table), table);
     }
     await client.query(`savepoint ${SAVEPOINT}`);
     try {
@@ -128,7 +159,7 @@ export class SetApplier {
         await client.query(`release savepoint ${SAVEPOINT}`);
         this.shapes.invalidate(table);
       }
-      throw mapped;
+      throw tagTable(mapped, table);
     }
   }
 
@@ -237,6 +268,21 @@ export class SetApplier {
 }
 
 type Row = Record<string, string | null>;
+
+/**
+ * Marks a table's apply error with the table (`applyTable`): a worker that learns of it later,
+ * after flushBehind, while handling another table's event, still isolates the right one.
+ */
+function tagTable(err: unknown, table: string): unknown {
+  if (err instanceof LondisteError) Object.assign(err, { applyTable: table });
+  return err;
+}
+
+/** The table an apply error names (tagTable), if it names one. */
+export function failedApplyTable(err: unknown): string | undefined {
+  const t = (err as { applyTable?: unknown } | null)?.applyTable;
+  return typeof t === 'string' ? t : undefined;
+}
 
 interface RunStep {
   kind: 'run';

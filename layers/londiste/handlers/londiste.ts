@@ -47,7 +47,9 @@ export class LondisteHandler extends BaseHandler {
   }
 
   override async processEvent(ev: PgqEvent, ctx: ApplyContext): Promise<void> {
-    if (ctx.applier.add(this.destTable, decodeEvent(ev))) await ctx.applier.flush(ctx.local, this.destTable);
+    // A full chunk is written while the next one is decoded (flushBehind); flush() waits for it.
+    if (ctx.applier.add(this.destTable, decodeEvent(ev)))
+      await ctx.applier.flushBehind(ctx.local, this.destTable);
   }
 
   override async truncate(_ev: PgqEvent, ctx: ApplyContext): Promise<void> {
