@@ -1,15 +1,13 @@
 // SQL text for compare and repair: literals, a table's primary key, the column list.
 import type { Queryable } from '../../db/index.ts';
-import { quoteFqname, quoteIdent } from '../../db/index.ts';
+import { quoteLiteral as quoteDbLiteral, quoteFqname, quoteIdent } from '../../db/index.ts';
 
 /**
- * A string literal for any value's text form (standard_conforming_strings on, as PostgreSQL has
- * it by default): quotes doubled, backslashes as they are. Untyped, so it takes the type of the
- * column it is compared with or assigned to. Text cannot contain NUL, so nothing else needs escaping.
+ * A value's text form as an untyped literal (the db layer's quoting), NULL as `null`: it takes the
+ * type of the column it is compared with or assigned to.
  */
 export function quoteLiteral(v: string | null): string {
-  if (v === null) return 'null';
-  return `'${v.replaceAll("'", "''")}'`;
+  return v === null ? 'null' : quoteDbLiteral(v);
 }
 
 export interface KeyColumn {
