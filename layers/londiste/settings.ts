@@ -46,8 +46,18 @@ export const LONDISTE_SETTINGS = defineSettings('londiste', {
     doc: "accepted for the original's configs; ours reads each batch in one query (its memory grows with the batch)",
   }),
   handler_modules: setting.list({
-    doc: 'extra handler modules to load (ours: ESM module paths exporting handlers)',
+    doc: 'extra handler modules to load: ES module paths (relative to the config file) or packages that register handlers',
   }),
+  shard_hash_func: setting.string({
+    doc: 'shard/part handlers: the hash function of the key column (default partconf.get_hash_raw)',
+  }),
+  shard_info_sql: setting.string({
+    doc: "shard/part handlers: the node's shard_nr, shard_mask, shard_count (default: select shard_nr, shard_mask, shard_count from partconf.conf)",
+  }),
+  obfuscator_map: setting.string({
+    doc: 'obfuscate handler: the rules file (YAML or JSON; per table, per column keep/skip/bool/hash32/hash64/hash)',
+  }),
+  obfuscator_key: setting.string({ doc: 'obfuscate handler: the key of its keyed hash' }),
   threaded_copy_tables: setting.list({
     doc: 'table globs copied in parallel primary-key ranges (archive.*, public.big_*)',
   }),
@@ -122,6 +132,8 @@ export interface LondisteConfig extends CascadeConfig {
   compareSql?: string;
   compareFmt?: string;
   londiste: LondisteSettings;
+  /** The section as written (interpolated): a handler_modules handler's own keys are read here. */
+  sectionValues: Readonly<Record<string, string>>;
 }
 
 export interface LoadLondisteOptions {
@@ -179,6 +191,7 @@ export function loadLondisteConfig(file: string, o: LoadLondisteOptions = {}): L
     compareSql: values.compare_sql,
     compareFmt: values.compare_fmt,
     londiste: values,
+    sectionValues: values0,
   };
 }
 

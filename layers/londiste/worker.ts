@@ -489,8 +489,14 @@ export class LondisteWorker extends CascadeWorker {
       log: this.log,
     };
     const used = new Map<TableHandler, ReplayTable>();
+    const settleFor = async (h: TableHandler) => {
+      if (!h.writesOnlyThroughApplier) await this.applier.settle();
+    };
     const use = async (t: ReplayTable) => {
       const h = this.handlerFor(t);
+      // A handler with statements of its own must not run them inside another table's chunk
+      // that is still being written (flushBehind): wait for that chunk first.
+      await settleFor(h);
       if (!used.has(h)) {
         used.set(h, t);
         await this.forTable(t, () => h.prepareBatch(ctx));
@@ -498,7 +504,7 @@ export class LondisteWorker extends CascadeWorker {
       return h;
     };
     const flushAll = async () => {
-      for (const [h, t] of used) await this.forTable(t, () => h.flush(ctx));
+      for (const [h, t] of used) await this.forTable(t, async () => (await settleFor(h), h.flush(ctx)));
     };
     try {
       for (const ev of batch.events) {
@@ -520,13 +526,37 @@ export class LondisteWorker extends CascadeWorker {
         await this.setEvent(local, ev);
       }
       await flushAll();
-      for (const [h, t] of used) await this.forTable(t, () => h.finishBatch(ctx));
+      for (const [h, t] of used) await this.forTable(t, async () => (await settleFor(h), h.finishBatch(ctx)));
     } catch (err) {
       // The batch's transaction is rolled back: nothing buffered may leak into its retry.
       for (const h of used.keys()) h.reset();
       this.applier.reset();
       throw err;
     }
+  }
+
+  /**
+   * On a branch, a table's handler may rewrite or drop the table's events on their way into this
+   * node's queue (copyEvent: a shard passes on only its rows, obfuscate only obfuscated ones).
+   */
+  protected override async copyEvents(local: pg.Client, events: PgqEvent[]): Promise<void> {
+    const out: PgqEvent[] = [];
+    const prepared = new Set<TableHandler>();
+    for (const ev of events) {
+      const t = ev.extra1 != null && isDataEvent(ev) ? this.tables.get(ev.extra1) : undefined;
+      const h = t ? this.handlerFor(t) : undefined;
+      if (!h?.copyEvent) {
+        out.push(ev);
+        continue;
+      }
+      if (h.prepareCopyEvents && !prepared.has(h)) {
+        prepared.add(h);
+        await h.prepareCopyEvents(local);
+      }
+      const copy = h.copyEvent(ev, this.opts.queue);
+      if (copy) out.push(copy);
+    }
+    return super.copyEvents(local, out);
   }
 
   /** The set's own events (londiste.*) and EXECUTE, in event order after the flush. */
