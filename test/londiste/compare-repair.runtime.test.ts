@@ -106,6 +106,9 @@ describe('londiste compare and repair', () => {
           .query('update live set n = n + 1, v = v || $2 where id = $1', [1 + (i % 2000), 'x']);
         await s.db('root').query('insert into live values ($1, $2, 1)', [100_000 + i, 'w']);
         writes += 2;
+        // steady, not flat out: on a loaded machine an unthrottled writer outruns the worker and
+        // the compare then (rightly) times out waiting for it
+        await new Promise((r) => setTimeout(r, 2));
       }
     })();
     try {
