@@ -125,7 +125,7 @@ const SUITES: Record<string, () => Promise<void>> = {
   },
   londiste: async () => {
     const only = process.env.BENCH_ONLY;
-    // compare/repair (issue #12): BENCH_ONLY=compare runs it alone, otherwise after the rest.
+    // compare/repair (issue #12): BENCH_ONLY=compare runs it alone, no BENCH_ONLY after the rest.
     if (only !== 'compare') {
       const { benchLondiste } = await import('./londiste.ts');
       await benchLondiste({
@@ -136,6 +136,7 @@ const SUITES: Record<string, () => Promise<void>> = {
         clients: Number(process.env.BENCH_CLIENTS ?? 8),
       });
     }
+    if (only && only !== 'compare') return; // another part alone (BENCH_ONLY=copy)
     const { benchLondisteCompare } = await import('./londiste-compare.ts');
     await benchLondisteCompare({
       adminUrl: C_URL,

@@ -7,6 +7,8 @@ import path from 'node:path';
 import { CASCADE_SETTINGS, type CascadeConfig, cascadeJobConfig } from '../cascade/settings.ts';
 import { readIni } from '../config/ini.ts';
 import { ConfigError, defineSettings, type SettingsOf, setting } from '../config/settings.ts';
+import { globToRegExp } from './admin-names.ts';
+import { DEFAULT_COPY_STREAMS, DEFAULT_MIN_ROWS_PER_STREAM } from './copy/ranges.ts';
 
 /**
  * Tables copied at the same time by default. The original copies one at a time (1); ours copies
@@ -47,6 +49,17 @@ export const LONDISTE_SETTINGS = defineSettings('londiste', {
   }),
   handler_modules: setting.list({
     doc: 'extra handler modules to load: ES module paths (relative to the config file) or packages that register handlers',
+  }),
+  copy_streams: setting.integer({
+    default: DEFAULT_COPY_STREAMS,
+    min: 1,
+    max: 64,
+    doc: 'COPY streams per table copy, each a primary-key range under one provider snapshot (tables of threaded_copy_tables: threaded_copy_pool_size)',
+  }),
+  copy_min_rows_per_stream: setting.integer({
+    default: DEFAULT_MIN_ROWS_PER_STREAM,
+    min: 0,
+    doc: 'a table gets fewer streams when it has fewer rows than this per stream (pg_class.reltuples; 0: always split)',
   }),
   shard_hash_func: setting.string({
     doc: 'shard/part handlers: the hash function of the key column (default partconf.get_hash_raw)',
@@ -122,6 +135,8 @@ export interface LondisteConfig extends CascadeConfig {
   tableFilter: string[];
   lazyFetch: number;
   handlerModules: string[];
+  copyStreams: number;
+  copyMinRowsPerStream: number;
   threadedCopyTables: string[];
   threadedCopyPoolSize: number;
   registerOnlyTables: string[];
@@ -181,6 +196,8 @@ export function loadLondisteConfig(file: string, o: LoadLondisteOptions = {}): L
     tableFilter: values.table_filter ?? [],
     lazyFetch: values.pgq_lazy_fetch,
     handlerModules: values.handler_modules ?? [],
+    copyStreams: values.copy_streams,
+    copyMinRowsPerStream: values.copy_min_rows_per_stream,
     threadedCopyTables: values.threaded_copy_tables ?? [],
     threadedCopyPoolSize: values.threaded_copy_pool_size,
     registerOnlyTables: values.register_only_tables ?? [],
@@ -193,6 +210,16 @@ export function loadLondisteConfig(file: string, o: LoadLondisteOptions = {}): L
     londiste: values,
     sectionValues: values0,
   };
+}
+
+/**
+ * The COPY streams of a table's copy: threaded_copy_pool_size for the tables threaded_copy_tables
+ * names (the original's per-table parallel copy), copy_streams for the others.
+ */
+export function copyStreamsFor(cfg: LondisteConfig, table: string): number {
+  return cfg.threadedCopyTables.some((g) => globToRegExp(g).test(table))
+    ? cfg.threadedCopyPoolSize
+    : cfg.copyStreams;
 }
 
 /** The original's `%(key)s` and `${key}` references, resolved within the section and its defaults. */
