@@ -7,7 +7,7 @@ import type { Logger } from '../util/log.ts';
 import { claimPidfile } from '../util/pidfile.ts';
 import { LondisteError } from './errors.ts';
 import { ChildProcessLauncher, type CopyLauncher } from './launcher.ts';
-import { type LondisteConfig, loadLondisteEnvConfig } from './settings.ts';
+import { copyStreamsFor, type LondisteConfig, loadLondisteEnvConfig } from './settings.ts';
 import { type NodeConnections, taskConnections } from './task-connect.ts';
 import { LondisteWorker, type LondisteWorkerOptions } from './worker.ts';
 
@@ -135,6 +135,9 @@ export async function runLondisteUntilSignal(
       localWmPublishPeriodMs: cfg.localWmPublishPeriodMs,
       globalWmPublishPeriodMs: cfg.globalWmPublishPeriodMs,
       parallelCopies: cfg.parallelCopies,
+      ...(o.copyTable
+        ? { copyStreams: copyStreamsFor(cfg, o.copyTable), copyMinRowsPerStream: cfg.copyMinRowsPerStream }
+        : {}),
       localOnly: cfg.localOnly,
       localOnlyDropExecute: cfg.localOnlyDropExecute,
       tableFilter: cfg.tableFilter,

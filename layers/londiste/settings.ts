@@ -8,6 +8,8 @@ import { DATABASE_SETTINGS } from '../aws/settings.ts';
 import { CASCADE_SETTINGS, type CascadeConfig, cascadeJobConfig } from '../cascade/settings.ts';
 import { readIni } from '../config/ini.ts';
 import { ConfigError, defineSettings, type SettingsOf, setting } from '../config/settings.ts';
+import { globToRegExp } from './admin-names.ts';
+import { DEFAULT_COPY_STREAMS, DEFAULT_MIN_ROWS_PER_STREAM } from './copy/ranges.ts';
 
 /**
  * Tables copied at the same time by default. The original copies one at a time (1); ours copies
@@ -65,6 +67,17 @@ export const LONDISTE_SETTINGS = defineSettings('londiste', {
   handler_modules: setting.list({
     doc: 'extra handler modules to load: ES module paths (relative to the config file) or packages that register handlers',
   }),
+  copy_streams: setting.integer({
+    default: DEFAULT_COPY_STREAMS,
+    min: 1,
+    max: 64,
+    doc: 'COPY streams per table copy, each a primary-key range under one provider snapshot (tables of threaded_copy_tables: threaded_copy_pool_size)',
+  }),
+  copy_min_rows_per_stream: setting.integer({
+    default: DEFAULT_MIN_ROWS_PER_STREAM,
+    min: 0,
+    doc: 'a table gets fewer streams when it has fewer rows than this per stream (pg_class.reltuples; 0: always split)',
+  }),
   shard_hash_func: setting.string({
     doc: 'shard/part handlers: the hash function of the key column (default partconf.get_hash_raw)',
   }),
@@ -96,9 +109,21 @@ export const LONDISTE_SETTINGS = defineSettings('londiste', {
     doc: 'appended to the connect strings of other nodes (e.g. user=… sslmode=require)',
   }),
   compare_sql: setting.string({
-    doc: 'compare: the per-table query, _TABLE_ replaced by the table (default: count + md5 checksum)',
+    doc: '',
+    ignored: 'compare always counts and checksums in key ranges (layers/londiste/compare)',
   }),
-  compare_fmt: setting.string({ doc: 'compare: how a result is printed' }),
+  compare_fmt: setting.string({ doc: '', ignored: 'compare prints both sides and the differing ranges' }),
+  compare_parallel: setting.integer({
+    default: 2,
+    min: 1,
+    max: 32,
+    doc: 'compare/repair: connections per side checking key ranges at once',
+  }),
+  compare_split_rows: setting.integer({
+    default: 200_000,
+    min: 1,
+    doc: 'compare: tables estimated above this many rows are checked in primary-key ranges',
+  }),
   launcher: setting.choice(LAUNCHERS, {
     env: 'LONDISTE_LAUNCHER',
     default: 'child',
@@ -184,6 +209,8 @@ export interface LondisteConfig extends CascadeConfig {
   tableFilter: string[];
   lazyFetch: number;
   handlerModules: string[];
+  copyStreams: number;
+  copyMinRowsPerStream: number;
   threadedCopyTables: string[];
   threadedCopyPoolSize: number;
   registerOnlyTables: string[];
@@ -302,6 +329,8 @@ function londisteConfig(
     tableFilter: values.table_filter ?? [],
     lazyFetch: values.pgq_lazy_fetch,
     handlerModules: values.handler_modules ?? [],
+    copyStreams: values.copy_streams,
+    copyMinRowsPerStream: values.copy_min_rows_per_stream,
     threadedCopyTables: values.threaded_copy_tables ?? [],
     threadedCopyPoolSize: values.threaded_copy_pool_size,
     registerOnlyTables: values.register_only_tables ?? [],
@@ -314,6 +343,16 @@ function londisteConfig(
     londiste: values,
     sectionValues: o.sectionValues,
   };
+}
+
+/**
+ * The COPY streams of a table's copy: threaded_copy_pool_size for the tables threaded_copy_tables
+ * names (the original's per-table parallel copy), copy_streams for the others.
+ */
+export function copyStreamsFor(cfg: LondisteConfig, table: string): number {
+  return cfg.threadedCopyTables.some((g) => globToRegExp(g).test(table))
+    ? cfg.threadedCopyPoolSize
+    : cfg.copyStreams;
 }
 
 /** The original's `%(key)s` and `${key}` references, resolved within the section and its defaults. */
