@@ -27,7 +27,7 @@ begin
            last.tick_snapshot as last_snap,
            cur.tick_snapshot as cur_snap
       into b
-      from pgq.subscription s
+      from pgq._open_batch s
       join pgq.tick last on last.tick_queue = s.sub_queue and last.tick_id = s.sub_last_tick
       join pgq.tick cur on cur.tick_queue = s.sub_queue and cur.tick_id = s.sub_next_tick
      where s.sub_batch = x_batch_id;
