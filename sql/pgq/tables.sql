@@ -197,7 +197,7 @@ $batching$;
 -- every lookup and every unique-index check walked all of them: the batch cycle slowed down
 -- round after round (bench/README.md, "xmin").
 --   pgq.subscription_key    sub_id, sub_queue, sub_consumer: written at (un)registration only
---   pgq.subscription_state  the rest, append-only: a change inserts a new row (a larger
+--   pgq.subscription_state  the rest (and sub_id again), append-only: a change inserts a new row (a larger
 --                           state_seq) and deletes the one it replaces, by its exact key
 -- Readers take a subscription's row with the largest state_seq through a descending index
 -- scan that stops at the first visible row, so the dead versions behind it are never visited.
@@ -212,6 +212,7 @@ begin
                 where c.oid = 'pgq.subscription'::regclass and c.relkind = 'r') then
         alter table pgq.subscription rename to subscription_key;
         create table pgq.subscription_state (
+            sub_id          int4        not null,
             sub_queue       int4        not null,
             sub_consumer    int4        not null,
             state_seq       bigint      not null default nextval('pgq.subscription_state_seq'),
@@ -226,8 +227,8 @@ begin
         create index subscription_state_batch_idx on pgq.subscription_state (sub_batch)
          where sub_batch is not null;
         insert into pgq.subscription_state
-               (sub_queue, sub_consumer, sub_last_tick, sub_active, sub_batch, sub_next_tick)
-        select sub_queue, sub_consumer, sub_last_tick, sub_active, sub_batch, sub_next_tick
+               (sub_id, sub_queue, sub_consumer, sub_last_tick, sub_active, sub_batch, sub_next_tick)
+        select sub_id, sub_queue, sub_consumer, sub_last_tick, sub_active, sub_batch, sub_next_tick
           from pgq.subscription_key;
         alter table pgq.subscription_key
               drop constraint subscription_batch_idx,
@@ -248,9 +249,10 @@ create or replace view pgq.subscription as
             limit 1) s;
 -- Subscriptions with an open batch, found by batch id through the partial index (the functions
 -- that take a batch id read this instead of the view, which would visit every subscription).
+-- One table only: joined to pgq.subscription_key, the planner may reach the state rows through
+-- their primary key instead, and that walks every dead version of the subscription.
 create or replace view pgq._open_batch as
-    select k.sub_id, s.sub_queue, s.sub_consumer,
+    select s.sub_id, s.sub_queue, s.sub_consumer,
            s.sub_last_tick, s.sub_active, s.sub_batch, s.sub_next_tick
       from pgq.subscription_state s
-      join pgq.subscription_key k on k.sub_queue = s.sub_queue and k.sub_consumer = s.sub_consumer
      where s.sub_batch is not null;

@@ -41,8 +41,8 @@ begin
          where sub_queue = old.sub_queue and sub_consumer = old.sub_consumer;
     end if;
     new.sub_active := coalesce(new.sub_active, now());
-    insert into pgq.subscription_state (sub_queue, sub_consumer, sub_last_tick, sub_active, sub_batch, sub_next_tick)
-    values (new.sub_queue, new.sub_consumer, new.sub_last_tick, new.sub_active, new.sub_batch, new.sub_next_tick);
+    insert into pgq.subscription_state (sub_id, sub_queue, sub_consumer, sub_last_tick, sub_active, sub_batch, sub_next_tick)
+    values (new.sub_id, new.sub_queue, new.sub_consumer, new.sub_last_tick, new.sub_active, new.sub_batch, new.sub_next_tick);
     return new;
 end;
 $$;

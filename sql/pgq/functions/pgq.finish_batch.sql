@@ -17,10 +17,10 @@ begin
     -- one batch conflict on the delete: the second then finds no row, as with the original.
     delete from pgq.subscription_state
      where sub_batch = x_batch_id
-    returning sub_queue, sub_consumer, sub_next_tick into s;
+    returning sub_id, sub_queue, sub_consumer, sub_next_tick into s;
     if found then
-        insert into pgq.subscription_state (sub_queue, sub_consumer, sub_last_tick)
-        values (s.sub_queue, s.sub_consumer, s.sub_next_tick);
+        insert into pgq.subscription_state (sub_id, sub_queue, sub_consumer, sub_last_tick)
+        values (s.sub_id, s.sub_queue, s.sub_consumer, s.sub_next_tick);
     else
         raise warning 'finish_batch: batch % not found', x_batch_id;
         return 0;

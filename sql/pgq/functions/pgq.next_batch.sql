@@ -25,15 +25,16 @@ as $$
 declare
     qid  integer;
     cid  integer;
+    sid  integer;
     sseq bigint;
 begin
   -- Repeats only when another transaction replaced this subscription's state between our read
   -- and our delete (two next_batch calls of one consumer at once): the next read sees its row.
   loop
-    select k.sub_queue, k.sub_consumer, st.state_seq, st.sub_batch,
+    select k.sub_id, k.sub_queue, k.sub_consumer, st.state_seq, st.sub_batch,
            t1.tick_id, t1.tick_time, t1.tick_event_seq,
            t2.tick_id, t2.tick_time, t2.tick_event_seq
-      into qid, cid, sseq, batch_id,
+      into sid, qid, cid, sseq, batch_id,
            prev_tick_id, prev_tick_time, prev_tick_event_seq,
            cur_tick_id, cur_tick_time, cur_tick_event_seq
       from pgq.queue q
@@ -91,8 +92,8 @@ begin
      where sub_queue = qid and sub_consumer = cid and state_seq = sseq;
     if found then
         batch_id := nextval('pgq.batch_id_seq');
-        insert into pgq.subscription_state (sub_queue, sub_consumer, sub_last_tick, sub_batch, sub_next_tick)
-        values (qid, cid, prev_tick_id, batch_id, cur_tick_id);
+        insert into pgq.subscription_state (sub_id, sub_queue, sub_consumer, sub_last_tick, sub_batch, sub_next_tick)
+        values (sid, qid, cid, prev_tick_id, batch_id, cur_tick_id);
         return;
     end if;
   end loop;
