@@ -6,7 +6,8 @@
 --   pgq.queue          one row per queue: settings and rotation state
 --   pgq.tick           snapshots (txid_snapshot) per queue; two consecutive ticks bound a batch
 --   pgq.consumer       consumer names
---   pgq.subscription   consumer × queue: last finished tick, open batch
+--   pgq.subscription   consumer × queue: last finished tick, open batch (ours: a view over
+--                      pgq.subscription_key + the append-only pgq.subscription_state, see the end)
 --   pgq.retry_queue    events waiting to be retried for one subscription
 --   pgq.event_template every queue's events with the columns of an event (a view, see the end)
 --   pgq.event_<id>     events of queue <id>; rotates over children pgq.event_<id>_0 .. _<n-1>
