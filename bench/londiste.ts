@@ -56,6 +56,16 @@ interface Figures {
 }
 
 export async function benchLondiste(o: BenchLondisteOptions): Promise<void> {
+  // BENCH_ONLY=copy: only the copy of one table with 1 and N streams (BENCH_COPY_STREAMS=1,2).
+  if (process.env.BENCH_ONLY === 'copy') {
+    const { benchCopy } = await import('./londiste-copy.ts');
+    return benchCopy({
+      adminUrl: o.adminUrl,
+      rows: o.rows,
+      rounds: o.rounds,
+      streams: (process.env.BENCH_COPY_STREAMS ?? '1,2').split(',').map(Number),
+    });
+  }
   const server: Server = serverFromUrl('debian', o.adminUrl);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-londiste-'));
   const script = path.join(dir, 'load.sql');

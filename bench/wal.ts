@@ -9,6 +9,7 @@
 // order, one command per segment as PostgreSQL runs it. Then full restore: one full base backup
 // of the same cluster per tool (pgBackRest `backup --type=full`, `walmgr backup`), each restored
 // into an empty directory with the same parallelism, timed as MiB of data directory per second.
+// The backups are timed too, and last a walmgr `--type incr` after 1% of the rows changed.
 import { execFile, spawn } from 'node:child_process';
 import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -48,9 +49,16 @@ export interface BenchRestoreRow {
   mibPerSec: number;
 }
 
+export interface BenchBackupRow {
+  tool: string;
+  seconds: number;
+}
+
 export interface BenchWalResult {
   wal: BenchWalRow[];
   restore: BenchRestoreRow[];
+  /** pgBackRest full, walmgr full, walmgr incremental after 1% changed. */
+  backup: BenchBackupRow[];
 }
 
 export interface BenchWalRow {
@@ -176,6 +184,7 @@ export async function benchWal(opts: BenchWalOptions = {}): Promise<BenchWalResu
   const cleanup: (() => Promise<void> | void)[] = [];
   const rows: BenchWalRow[] = [];
   const restoreRows: BenchRestoreRow[] = [];
+  const backupRows: BenchBackupRow[] = [];
   try {
     const work = await tempDir('bench');
     cleanup.push(() => rmSync(work, { recursive: true, force: true }));
@@ -351,6 +360,7 @@ export async function benchWal(opts: BenchWalOptions = {}): Promise<BenchWalResu
     // same system identifier — then each restored into an empty directory, same parallelism.
     say('wal bench: full base backups');
     await pgbr.start();
+    const tPgbr = performance.now();
     await runAsPostgres(
       'pgbackrest',
       [
@@ -365,14 +375,20 @@ export async function benchWal(opts: BenchWalOptions = {}): Promise<BenchWalResu
       {},
       work,
     );
+    backupRows.push({ tool: 'pgbackrest backup --type=full', seconds: (performance.now() - tPgbr) / 1000 });
     await pgbr.stop();
     await ours.start();
-    const bk = await walmgr(['backup', ...flagsArr, '--pgdata', ours.pgdata, '--db', ours.url], {
-      env: { ...ourEnv, SKYTOOLS_NODE: process.execPath },
-      asPostgres: true,
-      cwd: REPO_ROOT,
-    });
-    if (bk.code !== 0) throw new Error(`walmgr backup exited ${bk.code}: ${bk.stderr.slice(-3000)}`);
+    const timedBackup = async (tool: string, extra: string[]) => {
+      const t0 = performance.now();
+      const bk = await walmgr(['backup', ...flagsArr, '--pgdata', ours.pgdata, '--db', ours.url, ...extra], {
+        env: { ...ourEnv, SKYTOOLS_NODE: process.execPath },
+        asPostgres: true,
+        cwd: REPO_ROOT,
+      });
+      if (bk.code !== 0) throw new Error(`walmgr backup exited ${bk.code}: ${bk.stderr.slice(-3000)}`);
+      backupRows.push({ tool, seconds: (performance.now() - t0) / 1000 });
+    };
+    await timedBackup('skytools walmgr backup (full)', []);
     await ours.stop();
 
     const timeRestore = async (tool: string, dir: string, restore: () => Promise<void>) => {
@@ -409,6 +425,19 @@ export async function benchWal(opts: BenchWalOptions = {}): Promise<BenchWalResu
       if (r.code !== 0) throw new Error(`walmgr restore exited ${r.code}: ${r.stderr.slice(-3000)}`);
     });
 
+    // Incremental after changing 1% of the data: the rows of the first 1% of the table's pages
+    // updated (those pages, plus the new row versions at the end), then `--type incr` against
+    // the full backup above; after the restores, so those compare full backups only. A TID range,
+    // not a predicate: a scan of the freshly loaded table would set hint bits on every page, a
+    // bulk-load artefact that rewrites 100% of it, not a 1% change.
+    say('wal bench: incremental backup after changing 1% of the rows');
+    await ours.start();
+    await ours.query(
+      `update w set n = n + 1 where ctid < format('(%s,0)', greatest(pg_relation_size('w') / 8192 / 100, 1))::tid`,
+    );
+    await timedBackup('skytools walmgr backup --type incr (1% changed)', ['--type', 'incr']);
+    await ours.stop();
+
     const base = rows[0]!;
     console.log('\nwalmgr: WAL archive (16 MiB segments, same WAL, same local S3 endpoint over TLS)');
     console.log(
@@ -430,7 +459,16 @@ export async function benchWal(opts: BenchWalOptions = {}): Promise<BenchWalResu
         `${r.tool.padEnd(58)} ${(r.bytes / 1048576).toFixed(0).padStart(7)} ${r.seconds.toFixed(1).padStart(7)} ${r.mibPerSec.toFixed(1).padStart(7)} ${(r.mibPerSec / rb.mibPerSec).toFixed(2).padStart(6)}`,
       );
     }
-    return { wal: rows, restore: restoreRows };
+    const fullRow = backupRows.find((r) => r.tool.endsWith('(full)'))!;
+    console.log(
+      "\nwalmgr: base backup time (same data, same endpoint); ÷full = share of walmgr's full backup time",
+    );
+    console.log(`${'tool'.padEnd(58)} ${'s'.padStart(7)} ${'÷full'.padStart(6)}`);
+    for (const r of backupRows)
+      console.log(
+        `${r.tool.padEnd(58)} ${r.seconds.toFixed(1).padStart(7)} ${(r.seconds / fullRow.seconds).toFixed(2).padStart(6)}`,
+      );
+    return { wal: rows, restore: restoreRows, backup: backupRows };
   } finally {
     for (const f of cleanup.reverse()) await Promise.resolve(f()).catch(() => {});
   }

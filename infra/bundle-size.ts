@@ -8,7 +8,15 @@ import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { FUNCTIONS_DIR, REPO_ROOT } from './constructs/defaults.ts';
 
-export const HANDLERS = ['ticker', 'maintenance', 'admin', 'example-consumer', 'wal-verify', 'wal-expire'];
+export const HANDLERS = [
+  'ticker',
+  'maintenance',
+  'admin',
+  'example-consumer',
+  'wal-verify',
+  'wal-expire',
+  'londiste-node',
+];
 
 export interface HandlerBundle {
   bytes: number;

@@ -1,15 +1,18 @@
 // The example deployment: a VPC without NAT (functions reach Secrets Manager and SQS through
 // interface endpoints), an encrypted PostgreSQL instance with a rotated secret, the schema
-// installed by a custom resource, the ticker, maintenance, one consumer function and the
-// dashboard.
+// installed by a custom resource, the ticker, maintenance, one consumer function, a Londiste set
+// replicating the example table into a second database (root on the example database, leaf on
+// its own instance, worker and copies on Fargate) and the dashboard.
 import path from 'node:path';
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import type { Construct } from 'constructs';
 import { SkytoolsDashboard } from './constructs/dashboard.ts';
 import { FUNCTIONS_DIR, type PgqDatabase } from './constructs/defaults.ts';
+import { LondisteNode } from './constructs/londiste-node.ts';
 import { PgqSchema } from './constructs/pgq-admin.ts';
 import { PgqConsumerFunction } from './constructs/pgq-consumer-function.ts';
 import { PgqMaintenance } from './constructs/pgq-maintenance.ts';
@@ -20,10 +23,22 @@ export interface SkytoolsExampleStackProps extends StackProps {
   readonly queue?: string;
   /** @default db.t4g.micro */
   readonly instanceType?: ec2.InstanceType;
+  /** Londiste queue of the example set. @default 'replika' */
+  readonly londisteQueue?: string;
+  /** Tables replicated from the example database to the leaf (they must exist on both). @default ['public.example_orders'] */
+  readonly londisteTables?: readonly string[];
+  /** Group role owning the tables on the leaf (the copy rebuilds their indexes; see infra/README.md). @default 'example_owner' */
+  readonly tableOwner?: string;
+  /** The Londiste job image. @default built from the repository's Dockerfile by cdk deploy */
+  readonly londisteImage?: ecs.ContainerImage;
 }
 
 export class SkytoolsExampleStack extends Stack {
   public readonly database: PgqDatabase;
+  /** The second database, the Londiste leaf's. */
+  public readonly leafDatabase: PgqDatabase;
+  public readonly londisteRoot: LondisteNode;
+  public readonly londisteLeaf: LondisteNode;
   public readonly ticker: PgqTicker;
   public readonly maintenance: PgqMaintenance;
   public readonly consumer: PgqConsumerFunction;
@@ -42,6 +57,11 @@ export class SkytoolsExampleStack extends Stack {
     for (const [name, service] of [
       ['SecretsManager', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER],
       ['Sqs', ec2.InterfaceVpcEndpointAwsService.SQS],
+      // The Londiste tasks: image pull, awslogs, and the worker's RunTask / DescribeTasks.
+      ['EcrApi', ec2.InterfaceVpcEndpointAwsService.ECR],
+      ['EcrDocker', ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER],
+      ['Logs', ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS],
+      ['Ecs', ec2.InterfaceVpcEndpointAwsService.ECS],
     ] as const) {
       const endpoint = vpc.addInterfaceEndpoint(name, { service, privateDnsEnabled: true });
       Validations.of(endpoint).acknowledge({
@@ -51,13 +71,89 @@ export class SkytoolsExampleStack extends Stack {
       });
     }
 
-    const instance = new rds.DatabaseInstance(this, 'Database', {
+    // Image layers come from S3 (gateway endpoint: no hourly charge).
+    vpc.addGatewayEndpoint('S3', { service: ec2.GatewayVpcEndpointAwsService.S3 });
+
+    const instance = this.#instance('Database', 'skytools', vpc, props);
+    const leafInstance = this.#instance('LeafDatabase', 'skytools_leaf', vpc, props);
+
+    this.database = {
+      secret: instance.secret!,
+      vpc,
+      connections: instance,
+      ssl: 'verify-full',
+      endpoint: {
+        host: instance.dbInstanceEndpointAddress,
+        port: instance.dbInstanceEndpointPort,
+        dbname: 'skytools',
+      },
+    };
+    const schema = new PgqSchema(this, 'Schema', { database: this.database });
+    this.leafDatabase = { secret: leafInstance.secret!, vpc, connections: leafInstance, ssl: 'verify-full' };
+    new PgqSchema(this, 'LeafSchema', { database: this.leafDatabase });
+
+    this.ticker = new PgqTicker(this, 'Ticker', { database: this.database });
+    this.maintenance = new PgqMaintenance(this, 'Maintenance', { database: this.database });
+    this.consumer = new PgqConsumerFunction(this, 'ExampleConsumer', {
+      database: this.database,
+      queue,
+      consumer: 'example_consumer',
+      entry: path.join(FUNCTIONS_DIR, 'example-consumer/handler.ts'),
+      ticker: this.ticker,
+    });
+    // The root needs the ticker above (its queue's ticks are what the leaf replays); a leaf has none.
+    const londisteQueue = props.londisteQueue ?? 'replika';
+    const tables = props.londisteTables ?? ['public.example_orders'];
+    const image = props.londisteImage ? { image: props.londisteImage } : {};
+    this.londisteRoot = new LondisteNode(this, 'LondisteRoot', {
+      database: this.database,
+      queue: londisteQueue,
+      nodeName: 'root',
+      nodeType: 'root',
+      tables,
+      ...image,
+    });
+    this.londisteLeaf = new LondisteNode(this, 'LondisteLeaf', {
+      database: this.leafDatabase,
+      queue: londisteQueue,
+      nodeName: 'leaf',
+      nodeType: 'leaf',
+      provider: this.londisteRoot,
+      tables,
+      tableOwner: props.tableOwner ?? 'example_owner',
+      // One cluster for the set: the leaf's copies and both workers share it.
+      cluster: this.londisteRoot.cluster,
+      ...image,
+    });
+    this.dashboard = new SkytoolsDashboard(this, 'Dashboard', {
+      ticker: this.ticker,
+      consumers: [this.consumer],
+      londisteNodes: [this.londisteRoot, this.londisteLeaf],
+    });
+
+    new CfnOutput(this, 'DatabaseSecretArn', { value: instance.secret!.secretArn });
+    new CfnOutput(this, 'TickerFunctionName', { value: this.ticker.function.functionName });
+    new CfnOutput(this, 'ConsumerWakeupQueueUrl', { value: this.consumer.wakeupQueue.queueUrl });
+    new CfnOutput(this, 'PgqVersion', { value: schema.pgqVersion });
+    new CfnOutput(this, 'LeafDatabaseSecretArn', { value: leafInstance.secret!.secretArn });
+    new CfnOutput(this, 'LondisteCluster', { value: this.londisteRoot.cluster.clusterName });
+    new CfnOutput(this, 'LondisteLeafService', { value: this.londisteLeaf.service.serviceName });
+  }
+
+  /** An example PostgreSQL 17 instance in the isolated subnets (encrypted, TLS only, rotated secret). */
+  #instance(
+    id: string,
+    databaseName: string,
+    vpc: ec2.IVpc,
+    props: SkytoolsExampleStackProps,
+  ): rds.DatabaseInstance {
+    const instance = new rds.DatabaseInstance(this, id, {
       engine: rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_17 }),
       instanceType: props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MICRO),
       vpc,
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
       credentials: rds.Credentials.fromGeneratedSecret('skytools'),
-      databaseName: 'skytools',
+      databaseName,
       storageEncrypted: true,
       allocatedStorage: 20,
       backupRetention: Duration.days(7),
@@ -81,26 +177,6 @@ export class SkytoolsExampleStack extends Stack {
       ],
     );
 
-    this.database = { secret: instance.secret!, vpc, connections: instance, ssl: 'verify-full' };
-    const schema = new PgqSchema(this, 'Schema', { database: this.database });
-
-    this.ticker = new PgqTicker(this, 'Ticker', { database: this.database });
-    this.maintenance = new PgqMaintenance(this, 'Maintenance', { database: this.database });
-    this.consumer = new PgqConsumerFunction(this, 'ExampleConsumer', {
-      database: this.database,
-      queue,
-      consumer: 'example_consumer',
-      entry: path.join(FUNCTIONS_DIR, 'example-consumer/handler.ts'),
-      ticker: this.ticker,
-    });
-    this.dashboard = new SkytoolsDashboard(this, 'Dashboard', {
-      ticker: this.ticker,
-      consumers: [this.consumer],
-    });
-
-    new CfnOutput(this, 'DatabaseSecretArn', { value: instance.secret!.secretArn });
-    new CfnOutput(this, 'TickerFunctionName', { value: this.ticker.function.functionName });
-    new CfnOutput(this, 'ConsumerWakeupQueueUrl', { value: this.consumer.wakeupQueue.queueUrl });
-    new CfnOutput(this, 'PgqVersion', { value: schema.pgqVersion });
+    return instance;
   }
 }

@@ -10,6 +10,7 @@ import type { VerifyOptions } from '../../layers/walmgr/command/verify.ts';
 import {
   addWalmgrOptions,
   BACKUP_OPTIONS,
+  CHECK_OPTIONS,
   EXPIRE_OPTIONS,
   loadWalmgrSettings,
   STREAM_OPTIONS,
@@ -125,6 +126,21 @@ export function register(program: Command): void {
       exitWith(await verifyCommand(o, settings(cmd)));
     });
 
+  CHECK_OPTIONS.addOptions(
+    walmgr
+      .command('check')
+      .description(
+        'check that restore would work now: repository reachable and writable, archive_command round-trips a fresh segment (--db: the primary), the newest backup matches its manifest, WAL from it to now is contiguous, retention is not overdue; exit 0 only when every check passes',
+      ),
+  )
+    .option('--system-id <id>', 'database system (default: the server of --db)')
+    .option('--json', 'print the verdicts as JSON')
+    .action(async (o: { systemId?: string; json?: boolean }, cmd: Command) => {
+      const { checkCommand } = await import('../../layers/walmgr/command/check.ts');
+      const own = CHECK_OPTIONS.load({ flags: o }).values;
+      exitWith(await checkCommand({ ...o, ...own }, settings(cmd)));
+    });
+
   EXPIRE_OPTIONS.addOptions(
     walmgr
       .command('expire')
@@ -150,6 +166,11 @@ export function register(program: Command): void {
     .option('--target-action <action>', 'pause | promote | shutdown', 'promote')
     .option('--standby', 'write standby.signal (keep replaying archived WAL) instead of recovery.signal')
     .option('--restore-command <cmd>', 'override the restore_command written (must contain %f and %p)')
+    .option(
+      '--tablespace-map <oid=path>',
+      'restore the tablespace with this OID (or name) into this new, empty directory instead of its original location; repeatable',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
     .action(async (o: RestoreOptions, cmd: Command) => {
       const { restoreCommand } = await import('../../layers/walmgr/command/restore.ts');
       await restoreCommand(o, settings(cmd));

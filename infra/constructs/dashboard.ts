@@ -3,6 +3,8 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
+import type { TableStateName } from '../../layers/londiste/tables.ts';
+import type { LondisteNode } from './londiste-node.ts';
 import type { PgqConsumerFunction } from './pgq-consumer-function.ts';
 import type { PgqTicker } from './pgq-ticker.ts';
 
@@ -11,6 +13,8 @@ export interface SkytoolsDashboardProps {
   readonly dashboardName?: string;
   readonly ticker?: PgqTicker;
   readonly consumers?: readonly PgqConsumerFunction[];
+  /** Londiste nodes: lag, events applied per second, tables per state, copies running, their alarms. @default none */
+  readonly londisteNodes?: readonly LondisteNode[];
   /** CloudWatch namespace of the metrics. @default 'Skytools' */
   readonly namespace?: string;
 }
@@ -87,7 +91,61 @@ export class SkytoolsDashboard extends Construct {
               ],
             ]
           : []),
+        ...londisteRows(props.londisteNodes ?? [], period),
       ],
     });
   }
+}
+
+/** Tables of a node per state: the copy state machine's (layers/londiste/tables.ts) and `failed` (isolated). */
+const TABLE_STATES = [
+  'missing',
+  'in-copy',
+  'catching-up',
+  'wanna-sync',
+  'do-sync',
+  'ok',
+  'failed',
+] as const satisfies readonly (TableStateName | 'failed')[];
+
+function londisteRows(nodes: readonly LondisteNode[], period: Duration): cloudwatch.IWidget[][] {
+  if (nodes.length === 0) return [];
+  const replicas = nodes.filter((n) => n.nodeType !== 'root');
+  return [
+    [
+      new cloudwatch.GraphWidget({
+        title: 'Londiste replay lag, seconds',
+        left: replicas.map((n) => n.metricLag(period)),
+        width: 6,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Londiste events applied per second',
+        left: replicas.map((n) => n.metricEventsApplied(period)),
+        width: 6,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Londiste tables per state',
+        left: replicas.flatMap((n) => TABLE_STATES.map((s) => n.metricTables(s, period))),
+        stacked: true,
+        width: 6,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Londiste copies running (and failed)',
+        left: replicas.map((n) => n.metricCopiesRunning(period)),
+        right: replicas.map((n) => n.metricCopyFailures(period)),
+        width: 6,
+      }),
+    ],
+    [
+      new cloudwatch.AlarmStatusWidget({
+        title: 'Londiste alarms',
+        alarms: nodes.flatMap((n) => [
+          n.workerAlarm,
+          ...(n.lagAlarm ? [n.lagAlarm] : []),
+          n.copyFailureAlarm,
+        ]),
+        width: 24,
+      }),
+    ],
+  ];
 }

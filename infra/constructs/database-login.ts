@@ -16,10 +16,7 @@ import { PgqAdmin } from './pgq-admin.ts';
 /**
  * What each kind of deployed function is inside the database: the group roles (of the original
  * PgQ, created by the schema install; sql/pgq/grants.sql says what each may do) its login role
- * is a member of. Table grants come on top, from the function's props. One entry per kind: the
- * Londiste worker (LondisteNode, coming) adds
- *   londisteWorker: { memberOf: ['pgq_reader', 'londiste_writer'] }
- * and passes its replicated tables as grants.
+ * is a member of. Table grants come on top, from the function's props. One entry per kind.
  */
 export const FUNCTION_ROLES = {
   /** pgq.ticker(), retry and maintenance steps, queue and consumer info for the metrics. */
@@ -28,6 +25,12 @@ export const FUNCTION_ROLES = {
   maintenance: { memberOf: ['pgq_admin'] },
   /** next_batch … finish_batch, event retry, pgq_coop; its target tables through `grants`. */
   consumer: { memberOf: ['pgq_reader'] },
+  /**
+   * A LondisteNode's worker, copy jobs and set-up: londiste_writer (in pgq_admin: its node's
+   * queue, pgq_node and londiste calls), pgq_reader (the nodes below consume its queue with this
+   * login); the node's tables come as grants (constructs/londiste-grants.ts).
+   */
+  londisteWorker: { memberOf: ['pgq_reader', 'londiste_writer'] },
 } as const satisfies Record<string, { readonly memberOf: readonly string[] }>;
 
 export type FunctionKind = keyof typeof FUNCTION_ROLES;

@@ -40,6 +40,12 @@ export interface PgqDatabase {
   readonly consumerHost?: string;
   /** TLS to the database: verify-full, require or disable. @default verify-full */
   readonly ssl?: 'verify-full' | 'require' | 'disable';
+  /**
+   * Where the database is, for what must name it in the template (a Londiste provider's
+   * location, e.g. an RDS instance's `dbInstanceEndpointAddress` / `dbInstanceEndpointPort`).
+   * @default unknown at synth (only the functions read the host from the secret)
+   */
+  readonly endpoint?: { readonly host: string; readonly port: string; readonly dbname: string };
 }
 
 /** What every bundled function of ours may tune, whatever it runs. */

@@ -32,9 +32,12 @@ export class PgqAdmin extends Construct {
 
   /** The stack's admin provider for this database, created on first use. */
   static of(scope: Construct, database: PgqDatabase): PgqAdmin {
-    const stack = Stack.of(scope);
-    const id = `PgqAdmin${database.secret.node.addr}`;
-    return (stack.node.tryFindChild(id) as PgqAdmin | undefined) ?? new PgqAdmin(stack, id, { database });
+    return PgqAdmin.find(scope, database) ?? new PgqAdmin(Stack.of(scope), adminId(database), { database });
+  }
+
+  /** The stack's admin provider for this database if something created it already. */
+  static find(scope: Construct, database: PgqDatabase): PgqAdmin | undefined {
+    return Stack.of(scope).node.tryFindChild(adminId(database)) as PgqAdmin | undefined;
   }
 
   constructor(scope: Construct, id: string, props: PgqAdminProps) {
@@ -67,6 +70,10 @@ export class PgqAdmin extends Construct {
     this.#schema = schema;
     for (const r of this.#needSchema.splice(0)) r.node.addDependency(schema);
   }
+}
+
+function adminId(database: PgqDatabase): string {
+  return `PgqAdmin${database.secret.node.addr}`;
 }
 
 export interface PgqSchemaProps {

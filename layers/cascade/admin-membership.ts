@@ -15,6 +15,11 @@ export interface CreateNodeOptions {
   /** Connect string of the provider (branch, leaf). */
   provider?: string;
   syncWatermark?: string;
+  /**
+   * Leaf: the combined queue on this same database that the leaf's events go on into (a
+   * merge-leaf, the original's `create-leaf --merge`): a root or branch node of that queue.
+   */
+  combinedQueue?: string;
 }
 
 /**
@@ -110,13 +115,14 @@ export async function createNode(
       for (const m of members) {
         if (m.name !== o.nodeName) await registerLocation(s, db, m.name, m.location, m.dead);
       }
-      await s.cmd(db, 'select * from pgq_node.create_node($1, $2, $3, $4, $5, $6, null)', [
+      await s.cmd(db, 'select * from pgq_node.create_node($1, $2, $3, $4, $5, $6, $7)', [
         q,
         type,
         o.nodeName,
         o.worker,
         pinfo.nodeName,
         toBigInt(sub.global_watermark),
+        o.combinedQueue ?? null,
       ]);
       if (o.syncWatermark) {
         await s.cmd(db, 'select * from pgq_node.set_node_attrs($1, $2)', [

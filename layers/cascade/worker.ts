@@ -44,6 +44,8 @@ export interface CascadeBatch {
   tickEventSeq: bigint;
   nodeType: 'branch' | 'leaf';
   nodeName: string;
+  /** A merge-leaf's combined queue (a root on this database) that its events go on into. */
+  combinedQueue?: string;
   /** Every event of the batch in id order, cascade events (type pgq.*) included. */
   events: PgqEvent[];
 }
@@ -200,10 +202,13 @@ export class CascadeWorker {
       await this.clearError(local, state);
       return res ?? { kind: 'root' };
     }
-    if (node.combinedQueue) {
+    // A merge-leaf whose combined queue is a root here copies its events on into it (as the
+    // original's WorkerState with combined_type root); one under a combined branch would have
+    // to wait behind the branch's own position (wait_behind), which is not built.
+    if (node.combinedQueue && node.combinedType !== 'root') {
       throw new CascadeError(
         'node_state',
-        `${queue}: merge-leaf nodes (combined queue ${node.combinedQueue}) are not supported yet`,
+        `${queue}: merge-leaf nodes under a combined ${node.combinedType ?? '?'} (queue ${node.combinedQueue}) are not supported yet`,
       );
     }
     if (!state.providerLocation) {
@@ -230,6 +235,7 @@ export class CascadeWorker {
       tickEventSeq: toBigInt(b.cur_tick_event_seq),
       nodeType: node.nodeType as 'branch' | 'leaf',
       nodeName: state.nodeName,
+      ...(node.combinedQueue ? { combinedQueue: node.combinedQueue } : {}),
       events: [],
     };
     const log = this.log.child({ batchId: batch.batchId, tickId: batch.tickId });
@@ -377,6 +383,7 @@ export class CascadeWorker {
         }
       }
       await this.processRemoteBatch(batch, local, provider);
+      if (this.mainWorker && batch.combinedQueue) await this.copyToCombined(local, batch);
       await nodeCmd(local, 'select * from pgq_node.set_consumer_completed($1, $2, $3)', [
         queue,
         worker,
@@ -428,6 +435,45 @@ export class CascadeWorker {
       default:
         throw new CascadeError('protocol', `${q}: unknown cascade event type ${ev.type} (event ${ev.id})`);
     }
+  }
+
+  /**
+   * A merge-leaf's batch on into its combined queue, in the batch's transaction: the events
+   * `combinedEvents` keeps (new ids: several partition queues merge there), then a `pgq.tick-id`
+   * event naming this queue and tick (what a combined branch below sets its partition watermark by).
+   */
+  protected async copyToCombined(local: pg.Client, batch: CascadeBatch): Promise<void> {
+    const q = batch.combinedQueue as string;
+    const events = this.combinedEvents(batch.events.filter((e) => !isCascadeEvent(e)));
+    if (events.length > 0) {
+      const col = <K extends keyof PgqEvent>(k: K) => events.map((e) => e[k]);
+      await local.query(
+        `select pgq.insert_event_raw($1, null, u.t, null, null, u.ty, u.d, u.x1, u.x2, u.x3, u.x4)
+           from unnest($2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                       $8::text[]) with ordinality as u(t, ty, d, x1, x2, x3, x4, ord)
+          order by u.ord`,
+        [
+          q,
+          col('time'),
+          col('type'),
+          col('data'),
+          col('extra1'),
+          col('extra2'),
+          col('extra3'),
+          col('extra4'),
+        ],
+      );
+    }
+    await local.query("select pgq.insert_event($1, 'pgq.tick-id', $2, $3, null, null, null)", [
+      q,
+      String(batch.tickId),
+      this.opts.queue,
+    ]);
+  }
+
+  /** Which of a merge-leaf batch's (non-cascade) events go on into the combined queue: all. */
+  protected combinedEvents(events: PgqEvent[]): PgqEvent[] {
+    return events;
   }
 
   /** Inserts the batch's events into the local queue with their original ids and times. */

@@ -17,6 +17,7 @@ import { formatMissing, formatSeqs, formatTables, toJson } from './admin-show.ts
 import type { CommandResult, TableFlags } from './admin-tables.ts';
 import { LondisteError } from './errors.ts';
 import { formatHandlers } from './handlers/index.ts';
+import { loadHandlerModules } from './handlers/modules.ts';
 import { runLondisteUntilSignal } from './run-worker.ts';
 import type { LondisteConfig } from './settings.ts';
 import { fqName } from './tables.ts';
@@ -259,12 +260,21 @@ const REPLICATION: Cmd[] = [
   },
 ];
 
-/** Each command gets the [londiste] settings it needs before it runs. */
+/** Each command gets the [londiste] settings it needs before it runs (handler_modules loaded). */
 function configured(c: Cmd): Cmd {
   return {
     ...c,
-    run(admin, call) {
+    async run(admin, call) {
       admin.configure(adminConfig(call.cfg));
+      const l = call.cfg as Partial<LondisteConfig>;
+      if (l.londiste && l.configFile) {
+        await loadHandlerModules({
+          modules: l.handlerModules ?? [],
+          values: { ...l.sectionValues, ...l.londiste },
+          configFile: l.configFile,
+          log: call.log,
+        });
+      }
       return c.run(admin, call);
     },
   };

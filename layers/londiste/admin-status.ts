@@ -48,7 +48,14 @@ export async function copyProgress(
   );
   for (const row of r.rows) {
     const t = byApp.get(row.application_name);
-    if (t) out.set(t, { rows: row.rows, bytes: row.bytes, seconds: row.secs });
+    if (!t) continue;
+    // A parallel copy has one session per stream, all with the table's name: their sum.
+    const had = out.get(t);
+    out.set(t, {
+      rows: (had?.rows ?? 0) + row.rows,
+      bytes: (had?.bytes ?? 0) + row.bytes,
+      seconds: Math.max(had?.seconds ?? 0, row.secs),
+    });
   }
   return out;
 }

@@ -73,6 +73,13 @@ export interface TableHandler {
   readonly destTable: string;
   readonly args: HandlerArgs;
 
+  /**
+   * True when the handler writes only through `ctx.applier` (the default handler and those built
+   * on it). For any other handler the worker first waits for a chunk still being written behind
+   * (applier.settle), so the handler's own statements never interleave with that chunk's
+   * savepoint. Undefined: false.
+   */
+  readonly writesOnlyThroughApplier?: boolean;
   /** add-table: does the destination table have to exist on the subscriber? */
   needsTable(): boolean;
   /** add-table: the provider trigger's arguments, with whatever this handler adds. */
@@ -104,6 +111,11 @@ export interface TableHandler {
    * (null). Undefined: copied unchanged.
    */
   copyEvent?(ev: PgqEvent, queue: string): PgqEvent | null;
+  /**
+   * On a branch, before copyEvent is called for a batch's events: loads what copyEvent needs
+   * from the node (e.g. the shard's partition number), in the batch's transaction.
+   */
+  prepareCopyEvents?(local: pg.ClientBase): Promise<void>;
 }
 
 /** A handler's entry in the registry: how show-handlers describes it and how it is built. */
@@ -114,6 +126,18 @@ export interface HandlerSpec {
   /** Accepted arguments with their help text (anything else is refused at build time). */
   args: readonly HandlerArgSpec[];
   create(tableName: string, args: HandlerArgs, destTable: string): TableHandler;
+  /**
+   * Reads the handler's keys of the job's `[londiste]` section (the original's load_conf: e.g.
+   * shard_hash_func, obfuscator_map), once at worker/admin start before any handler is built.
+   */
+  loadConf?(conf: HandlerConf): void;
+}
+
+/** What loadConf sees of the job's config: the section's raw values and where the file is. */
+export interface HandlerConf {
+  get(key: string): string | undefined;
+  /** The config file's directory (relative file names in the section are relative to it). */
+  configDir: string;
 }
 
 export interface HandlerArgSpec {

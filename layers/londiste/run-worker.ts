@@ -6,7 +6,7 @@ import { connectLocation } from '../cascade/node.ts';
 import type { Logger } from '../util/log.ts';
 import { claimPidfile } from '../util/pidfile.ts';
 import { ChildProcessLauncher } from './launcher.ts';
-import type { LondisteConfig } from './settings.ts';
+import { copyStreamsFor, type LondisteConfig } from './settings.ts';
 import { LondisteWorker } from './worker.ts';
 
 export interface RunOptions {
@@ -52,6 +52,9 @@ export async function runLondisteUntilSignal(
       localWmPublishPeriodMs: cfg.localWmPublishPeriodMs,
       globalWmPublishPeriodMs: cfg.globalWmPublishPeriodMs,
       parallelCopies: cfg.parallelCopies,
+      ...(o.copyTable
+        ? { copyStreams: copyStreamsFor(cfg, o.copyTable), copyMinRowsPerStream: cfg.copyMinRowsPerStream }
+        : {}),
       localOnly: cfg.localOnly,
       localOnlyDropExecute: cfg.localOnlyDropExecute,
       tableFilter: cfg.tableFilter,

@@ -7,6 +7,8 @@ import path from 'node:path';
 import { CASCADE_SETTINGS, type CascadeConfig, cascadeJobConfig } from '../cascade/settings.ts';
 import { readIni } from '../config/ini.ts';
 import { ConfigError, defineSettings, type SettingsOf, setting } from '../config/settings.ts';
+import { globToRegExp } from './admin-names.ts';
+import { DEFAULT_COPY_STREAMS, DEFAULT_MIN_ROWS_PER_STREAM } from './copy/ranges.ts';
 
 /**
  * Tables copied at the same time by default. The original copies one at a time (1); ours copies
@@ -46,8 +48,29 @@ export const LONDISTE_SETTINGS = defineSettings('londiste', {
     doc: "accepted for the original's configs; ours reads each batch in one query (its memory grows with the batch)",
   }),
   handler_modules: setting.list({
-    doc: 'extra handler modules to load (ours: ESM module paths exporting handlers)',
+    doc: 'extra handler modules to load: ES module paths (relative to the config file) or packages that register handlers',
   }),
+  copy_streams: setting.integer({
+    default: DEFAULT_COPY_STREAMS,
+    min: 1,
+    max: 64,
+    doc: 'COPY streams per table copy, each a primary-key range under one provider snapshot (tables of threaded_copy_tables: threaded_copy_pool_size)',
+  }),
+  copy_min_rows_per_stream: setting.integer({
+    default: DEFAULT_MIN_ROWS_PER_STREAM,
+    min: 0,
+    doc: 'a table gets fewer streams when it has fewer rows than this per stream (pg_class.reltuples; 0: always split)',
+  }),
+  shard_hash_func: setting.string({
+    doc: 'shard/part handlers: the hash function of the key column (default partconf.get_hash_raw)',
+  }),
+  shard_info_sql: setting.string({
+    doc: "shard/part handlers: the node's shard_nr, shard_mask, shard_count (default: select shard_nr, shard_mask, shard_count from partconf.conf)",
+  }),
+  obfuscator_map: setting.string({
+    doc: 'obfuscate handler: the rules file (YAML or JSON; per table, per column keep/skip/bool/hash32/hash64/hash)',
+  }),
+  obfuscator_key: setting.string({ doc: 'obfuscate handler: the key of its keyed hash' }),
   threaded_copy_tables: setting.list({
     doc: 'table globs copied in parallel primary-key ranges (archive.*, public.big_*)',
   }),
@@ -100,6 +123,8 @@ export interface LondisteConfig extends CascadeConfig {
   tableFilter: string[];
   lazyFetch: number;
   handlerModules: string[];
+  copyStreams: number;
+  copyMinRowsPerStream: number;
   threadedCopyTables: string[];
   threadedCopyPoolSize: number;
   registerOnlyTables: string[];
@@ -110,6 +135,8 @@ export interface LondisteConfig extends CascadeConfig {
   compareSql?: string;
   compareFmt?: string;
   londiste: LondisteSettings;
+  /** The section as written (interpolated): a handler_modules handler's own keys are read here. */
+  sectionValues: Readonly<Record<string, string>>;
 }
 
 export interface LoadLondisteOptions {
@@ -157,6 +184,8 @@ export function loadLondisteConfig(file: string, o: LoadLondisteOptions = {}): L
     tableFilter: values.table_filter ?? [],
     lazyFetch: values.pgq_lazy_fetch,
     handlerModules: values.handler_modules ?? [],
+    copyStreams: values.copy_streams,
+    copyMinRowsPerStream: values.copy_min_rows_per_stream,
     threadedCopyTables: values.threaded_copy_tables ?? [],
     threadedCopyPoolSize: values.threaded_copy_pool_size,
     registerOnlyTables: values.register_only_tables ?? [],
@@ -167,7 +196,18 @@ export function loadLondisteConfig(file: string, o: LoadLondisteOptions = {}): L
     compareSql: values.compare_sql,
     compareFmt: values.compare_fmt,
     londiste: values,
+    sectionValues: values0,
   };
+}
+
+/**
+ * The COPY streams of a table's copy: threaded_copy_pool_size for the tables threaded_copy_tables
+ * names (the original's per-table parallel copy), copy_streams for the others.
+ */
+export function copyStreamsFor(cfg: LondisteConfig, table: string): number {
+  return cfg.threadedCopyTables.some((g) => globToRegExp(g).test(table))
+    ? cfg.threadedCopyPoolSize
+    : cfg.copyStreams;
 }
 
 /** The original's `%(key)s` and `${key}` references, resolved within the section and its defaults. */

@@ -22,6 +22,8 @@ export class ReplayTable {
   snapshot: TxidSnapshot | null;
   attrs: UrlencRow;
   readonly droppedDdl: string | null;
+  /** A merged table's part: lead / wait-copy / wait-replay while parts copy (get_table_list). */
+  readonly copyRole: string | null;
 
   constructor(row: TableInfo) {
     this.name = row.tableName;
@@ -30,6 +32,7 @@ export class ReplayTable {
     this.snapshot = row.customSnapshot ? new TxidSnapshot(row.customSnapshot) : null;
     this.attrs = row.tableAttrs;
     this.droppedDdl = row.droppedDdl;
+    this.copyRole = row.copyRole;
   }
 
   get stateName(): TableStateName {

@@ -9,7 +9,7 @@
 // class in copy mode (copyTable set) is the copy job: its own consumer `<worker>.copy.<table>`
 // registered at the provider, the COPY itself, then replay of that one table until the handover.
 import type pg from 'pg';
-import { getConsumerState, getNodeInfo, type NodeInfo, nodeCmd } from '../cascade/node.ts';
+import { connectLocation, getConsumerState, getNodeInfo, type NodeInfo, nodeCmd } from '../cascade/node.ts';
 import {
   type CascadeBatch,
   CascadeWorker,
@@ -21,7 +21,7 @@ import { toBigInt } from '../db/connection.ts';
 import { quoteLiteral } from '../db/ident.ts';
 import type { PgqEvent } from '../pgq/consumer.ts';
 import { failedApplyTable, SetApplier } from './apply/applier.ts';
-import { performTableCopy } from './copy-job.ts';
+import { performTableCopy, restoreStructure } from './copy-job.ts';
 import { LondisteError } from './errors.ts';
 import { isDataEvent, isTruncateEvent } from './events.ts';
 import type { ApplyContext, TableHandler } from './handler.ts';
@@ -53,6 +53,10 @@ export interface LondisteWorkerOptions extends CascadeWorkerOptions {
    * ticks (default 20000; 0: one tick per batch, as the original).
    */
   catchUpBatchEvents?: number;
+  /** Copy mode: COPY streams for the table (copy_streams; default and limits: copy-job.ts). */
+  copyStreams?: number;
+  /** Copy mode: fewer streams when the table has fewer rows than this per stream. */
+  copyMinRowsPerStream?: number;
   /**
    * `local_only`: read only the events of tables registered on this node (plus the set's own and
    * the cascade's events, and EXECUTE unless localOnlyDropExecute); the others are not applied
@@ -396,9 +400,27 @@ export class LondisteWorker extends CascadeWorker {
     }
     switch (t.stateName) {
       case 'in-copy':
+        // A merged table's part waits until the lead has emptied the table (copy-job.ts copyPart).
+        if (t.copyRole === 'wait-copy') return false;
         await this.copyNow(local, provider, t);
         return false;
       case 'catching-up': {
+        // A merged table's parts replay once every part is copied and the lead has put the
+        // structure back (the original's copy process loops there too).
+        if (t.copyRole === 'lead' || t.copyRole === 'wait-replay') return false;
+        if (t.droppedDdl != null) {
+          await restoreStructure(
+            {
+              queue: this.opts.queue,
+              table: t,
+              local,
+              log: this.log,
+              connectLocal: () => this.opts.connectLocal(),
+            },
+            t.droppedDdl,
+          );
+          return false;
+        }
         if (!batch) {
           // Caught up, but the handover needs a tick to name: make the provider tick.
           await this.forceTick(provider);
@@ -464,11 +486,33 @@ export class LondisteWorker extends CascadeWorker {
       dropFkeys: (client, table) => this.dropFkeys(client, table),
       fault: (point) => this.fault(point),
       signal: this.opts.signal,
+      role: t.copyRole === 'lead' ? 'lead' : t.copyRole === 'wait-replay' ? 'join' : null,
+      streams: this.lopts.copyStreams,
+      minRowsPerStream: this.lopts.copyMinRowsPerStream,
+      connectLocal: () => this.opts.connectLocal(),
+      connectProvider: this.providerLocation ? this.connectProviderAgain(this.providerLocation) : undefined,
     });
     this.log.info('copy done; catching up', { table: t.name, rows: res.rows, snapshot: res.snapshot });
     t.state = { name: 'catching-up' };
     await this.fault('copy:committed');
     await this.forceTick(provider);
+  }
+
+  /** More connections to the provider, as the worker's own is opened (a parallel copy's streams). */
+  private connectProviderAgain(location: string): () => Promise<pg.Client> {
+    const connect =
+      this.opts.connectRemote ??
+      ((loc: string) =>
+        connectLocation(loc, { applicationName: `skytools ${this.opts.worker}`.slice(0, 63) }));
+    return () => connect(location);
+  }
+
+  /**
+   * A merge-leaf passes its partition's events on into the combined queue, but not the partition
+   * set's own `londiste.*` events (its add-table, sequences): the combined set has its own.
+   */
+  protected override combinedEvents(events: PgqEvent[]): PgqEvent[] {
+    return events.filter((ev) => !(ev.type ?? '').startsWith('londiste.'));
   }
 
   // ---- replay, inside the batch transaction -------------------------------------------------
@@ -489,8 +533,14 @@ export class LondisteWorker extends CascadeWorker {
       log: this.log,
     };
     const used = new Map<TableHandler, ReplayTable>();
+    const settleFor = async (h: TableHandler) => {
+      if (!h.writesOnlyThroughApplier) await this.applier.settle();
+    };
     const use = async (t: ReplayTable) => {
       const h = this.handlerFor(t);
+      // A handler with statements of its own must not run them inside another table's chunk
+      // that is still being written (flushBehind): wait for that chunk first.
+      await settleFor(h);
       if (!used.has(h)) {
         used.set(h, t);
         await this.forTable(t, () => h.prepareBatch(ctx));
@@ -498,7 +548,11 @@ export class LondisteWorker extends CascadeWorker {
       return h;
     };
     const flushAll = async () => {
-      for (const [h, t] of used) await this.forTable(t, () => h.flush(ctx));
+      for (const [h, t] of used)
+        await this.forTable(t, async () => {
+          await settleFor(h);
+          await h.flush(ctx);
+        });
     };
     try {
       for (const ev of batch.events) {
@@ -520,13 +574,41 @@ export class LondisteWorker extends CascadeWorker {
         await this.setEvent(local, ev);
       }
       await flushAll();
-      for (const [h, t] of used) await this.forTable(t, () => h.finishBatch(ctx));
+      for (const [h, t] of used)
+        await this.forTable(t, async () => {
+          await settleFor(h);
+          await h.finishBatch(ctx);
+        });
     } catch (err) {
       // The batch's transaction is rolled back: nothing buffered may leak into its retry.
       for (const h of used.keys()) h.reset();
       this.applier.reset();
       throw err;
     }
+  }
+
+  /**
+   * On a branch, a table's handler may rewrite or drop the table's events on their way into this
+   * node's queue (copyEvent: a shard passes on only its rows, obfuscate only obfuscated ones).
+   */
+  protected override async copyEvents(local: pg.Client, events: PgqEvent[]): Promise<void> {
+    const out: PgqEvent[] = [];
+    const prepared = new Set<TableHandler>();
+    for (const ev of events) {
+      const t = ev.extra1 != null && isDataEvent(ev) ? this.tables.get(ev.extra1) : undefined;
+      const h = t ? this.handlerFor(t) : undefined;
+      if (!h?.copyEvent) {
+        out.push(ev);
+        continue;
+      }
+      if (h.prepareCopyEvents && !prepared.has(h)) {
+        prepared.add(h);
+        await h.prepareCopyEvents(local);
+      }
+      const copy = h.copyEvent(ev, this.opts.queue);
+      if (copy) out.push(copy);
+    }
+    return super.copyEvents(local, out);
   }
 
   /** The set's own events (londiste.*) and EXECUTE, in event order after the flush. */

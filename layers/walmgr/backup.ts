@@ -10,25 +10,39 @@ import type pg from 'pg';
 import type { Storage } from '../storage/types.ts';
 import { type Codec, compress, sha256 } from './codec.ts';
 import { WalError } from './errors.ts';
+import { type BackupType, chooseReference, referencedBackups, unchangedByMtime } from './incremental.ts';
 import { backupFileKey, manifestKey, pieceKey, walKey } from './layout.ts';
-import type { Manifest, ManifestFile, ManifestPiece } from './manifest.ts';
+import type { Manifest, ManifestFile, ManifestPiece, ManifestTablespace } from './manifest.ts';
+import { noProgress, type Progress } from './progress.ts';
 import { readAt } from './read-at.ts';
+import { checkPrimary, freshRestartpoint, switchOnPrimary } from './standby-backup.ts';
 import { fmtLsn, parseLsn, parseWalName, segmentName } from './wal.ts';
 
 export interface BackupOptions {
   storage: Storage;
   client: pg.Client;
+  /**
+   * The primary, when `client` is a standby (standby-backup.ts): a fresh start point and the
+   * stop segment archived at once. Optional: a standby backup works without it, only slower.
+   */
+  primary?: pg.Client;
   /** Defaults to the server's data_directory (the backup must run on the database host). */
   pgdata?: string;
   codec: Codec;
   parallel: number;
   /** Fast checkpoint at start (default true). */
   fast?: boolean;
+  /** full (default), diff or incr (incremental.ts). */
+  type?: BackupType;
+  /** diff/incr: trust no mtime, compare every candidate file by SHA-256. */
+  checksum?: boolean;
   /** Piece length for big files (default PIECE_SIZE; tests use small pieces). */
   pieceSize?: number;
   /** How long to wait for the backup's last WAL segment to reach storage (default 300 s). */
   archiveTimeoutMs?: number;
   progress?: (msg: string) => void;
+  /** Files and bytes stored as they go (progress.ts), made once the backup id is known. */
+  meter?: (id: string) => Progress;
 }
 
 // Contents not needed (or harmful) in a restored cluster, as the PostgreSQL docs list them.
@@ -67,10 +81,19 @@ async function openIfExists(file: string): Promise<fs.FileHandle | null> {
 interface Walked {
   dirs: { path: string; mode: number }[];
   files: { path: string; size: number; mode: number; mtime: string }[];
+  /** Tablespace links found in pg_tblspc. */
+  links: { oid: number; location: string }[];
 }
 
-async function walk(pgdata: string): Promise<Walked> {
-  const out: Walked = { dirs: [], files: [] };
+/**
+ * Walks PGDATA. A symlink in pg_tblspc is a tablespace: it is recorded (OID, where it points)
+ * and only its subdirectory of this server version (`PG_15_<catversion>`) is walked, as
+ * pg_basebackup does; other version directories (left by pg_upgrade) belong to other servers.
+ * Its files are listed under `pg_tblspc/<oid>/…`, so they are stored, fetched and verified
+ * like every other file, and restore writes them through the re-created link.
+ */
+async function walk(pgdata: string, versionDir: string): Promise<Walked> {
+  const out: Walked = { dirs: [], files: [], links: [] };
   const visit = async (rel: string): Promise<void> => {
     const abs = path.join(pgdata, rel);
     const entries = await fs.readdir(abs, { withFileTypes: true });
@@ -78,10 +101,16 @@ async function walk(pgdata: string): Promise<Walked> {
       const r = rel ? `${rel}/${e.name}` : e.name;
       if (e.name.startsWith('pgsql_tmp') || e.name === 'pg_internal.init') continue;
       if (e.isSymbolicLink() && rel === 'pg_tblspc') {
-        throw new WalError(
-          'invalid',
-          `tablespace ${r} found: walmgr backup does not handle tablespaces yet; move them to the default tablespace or use another tool`,
-        );
+        if (!/^\d+$/.test(e.name)) continue; // not a tablespace PostgreSQL would use
+        const location = await fs.readlink(path.join(pgdata, r));
+        out.links.push({ oid: Number(e.name), location });
+        const vd = `${r}/${versionDir}`;
+        const st = await fs.stat(path.join(pgdata, vd)).catch(() => null);
+        if (st?.isDirectory()) {
+          out.dirs.push({ path: vd, mode: st.mode & 0o7777 });
+          await visit(vd);
+        }
+        continue;
       }
       const st = await fs.stat(path.join(pgdata, r)).catch(() => null);
       if (!st) continue; // removed while we walk (e.g. a dropped table)
@@ -115,8 +144,17 @@ function backupId(d: Date): string {
 export async function backup(opts: BackupOptions): Promise<Manifest> {
   const { client, storage } = opts;
   const say = opts.progress ?? (() => {});
-  const info = await client.query<{ sysid: string; ver: string; datadir: string; segsize: string }>(
+  const info = await client.query<{
+    sysid: string;
+    ver: string;
+    datadir: string;
+    segsize: string;
+    catversion: string;
+    rec: boolean;
+  }>(
     `select (select system_identifier::text from pg_control_system()) as sysid,
+            pg_is_in_recovery() as rec,
+            (select catalog_version_no::text from pg_control_system()) as catversion,
             current_setting('server_version_num') as ver,
             current_setting('data_directory') as datadir,
             (select setting from pg_settings where name = 'wal_segment_size') as segsize`,
@@ -133,22 +171,39 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
   const segSize = Number(row.segsize);
   const startTime = new Date();
   const id = backupId(startTime);
-  say(`backup ${id}: starting (system ${sysid}, ${pgdata})`);
-  await client.query('select pg_backup_start($1, $2)', [`skytools walmgr ${id}`, opts.fast !== false]);
-  const walked = await walk(pgdata);
-  const total = walked.files.reduce((s, f) => s + f.size, 0);
-  let doneFiles = 0;
-  let doneBytes = 0;
-  let lastReport = 0;
-  const files: ManifestFile[] = [];
-  const report = (force = false) => {
-    const now = Date.now();
-    if (!force && now - lastReport < 1000) return;
-    lastReport = now;
-    say(
-      `backup ${id}: ${doneFiles}/${walked.files.length} files, ${(doneBytes / 1048576).toFixed(1)}/${(total / 1048576).toFixed(1)} MiB`,
+  const fromStandby = row.rec;
+  const { primary } = opts;
+  say(`backup ${id}: starting (system ${sysid}, ${pgdata}${fromStandby ? ', from a standby' : ''})`);
+  if (primary && !fromStandby)
+    throw new WalError(
+      'invalid',
+      '--primary-db is only for a backup from a standby, and --db is not in recovery',
     );
-  };
+  if (fromStandby && primary) {
+    await checkPrimary(primary, sysid);
+    if (opts.fast !== false && !(await freshRestartpoint(primary, client, 30_000)))
+      say(
+        `backup ${id}: the standby did not replay the primary's checkpoint within 30 s; starting from its last restartpoint`,
+      );
+  }
+  const { ref, note } = await chooseReference(
+    storage,
+    sysid,
+    opts.type ?? 'full',
+    opts.codec,
+    Boolean(opts.checksum),
+  );
+  if (note) say(`backup ${id}: ${note}`);
+  const type: BackupType = ref ? (opts.type ?? 'full') : 'full';
+  if (ref) say(`backup ${id}: ${type} against ${ref.manifest.id}`);
+  await client.query('select pg_backup_start($1, $2)', [`skytools walmgr ${id}`, opts.fast !== false]);
+  const versionDir = `PG_${Math.floor(pgVersion / 10000)}_${row.catversion}`;
+  const walked = await walk(pgdata, versionDir);
+  const tablespaces = await describeTablespaces(client, walked.links);
+  const total = walked.files.reduce((s, f) => s + f.size, 0);
+  const meter = opts.meter?.(id) ?? noProgress;
+  meter.start(walked.files.length, total);
+  const files: ManifestFile[] = [];
   // Work items: whole small files, and the pieces of big ones (see ManifestFile.pieces).
   const pieceSize = opts.pieceSize ?? PIECE_SIZE;
   type Big = {
@@ -156,40 +211,64 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     fh: Promise<fs.FileHandle | null>;
     left: number;
     pieces: ManifestPiece[];
+    /** The reference's pieces of this file, when their piece size is ours. */
+    prior?: ManifestPiece[];
   };
   type Job = { f: Walked['files'][number]; big?: Big; n?: number };
   const jobs: Job[] = [];
+  const samePieces = ref !== null && ref.manifest.pieceSize === pieceSize;
+  let reused = 0;
   for (const f of walked.files) {
+    const prior = ref?.files.get(f.path);
+    // Unchanged by size + mtime: referenced without reading (incremental.ts says when that is sound).
+    if (ref && unchangedByMtime(ref, prior, f) && (!prior.pieces || samePieces)) {
+      files.push({ ...prior, mode: f.mode });
+      reused += f.size;
+      meter.add(f.size, true);
+      continue;
+    }
     if (f.size <= pieceSize) {
       jobs.push({ f });
       continue;
     }
     const count = Math.ceil(f.size / pieceSize);
-    const big: Big = { f, fh: openIfExists(path.join(pgdata, f.path)), left: count, pieces: [] };
+    const big: Big = {
+      f,
+      fh: openIfExists(path.join(pgdata, f.path)),
+      left: count,
+      pieces: [],
+      ...(prior?.pieces && samePieces ? { prior: prior.pieces } : {}),
+    };
     // Errors surface in the worker that awaits it; never as an unhandled rejection.
     big.fh.catch(() => {});
     for (let n = 0; n < count; n++) jobs.push({ f, big, n });
   }
-  const fileDone = (rec: ManifestFile) => {
-    files.push(rec);
-    doneFiles++;
-    report();
-  };
   const storePiece = async (big: Big, n: number) => {
     const fh = await big.fh;
-    if (!fh) return; // dropped before we opened it; WAL replay drops it too
+    if (!fh) {
+      meter.add(0, --big.left === 0);
+      return; // dropped before we opened it; WAL replay drops it too
+    }
     // Exactly the walk-time length, zero-padded if the file shrank meanwhile (as
     // pg_basebackup does): a torn or truncated relation file is fixed by WAL replay.
     const len = Math.min(pieceSize, big.f.size - n * pieceSize);
     const data = Buffer.alloc(len); // zeroed: what a shrunk file no longer has stays zero
     await readAt(fh, data, len, n * pieceSize);
-    const body = await compress(opts.codec, data);
-    await storage.put(pieceKey(backupFileKey(sysid, id, big.f.path), n), body, { metadata });
-    big.pieces[n] = { size: len, storedSize: body.length, sha256: sha256(data) };
-    doneBytes += len;
-    if (--big.left === 0) {
+    const sum = sha256(data);
+    const was = big.prior?.[n];
+    if (was && was.size === len && was.sha256 === sum) {
+      big.pieces[n] = was; // same bytes as the reference's piece: refer to it
+      reused += len;
+    } else {
+      const body = await compress(opts.codec, data);
+      await storage.put(pieceKey(backupFileKey(sysid, id, big.f.path), n), body, { metadata });
+      big.pieces[n] = { size: len, storedSize: body.length, sha256: sum };
+    }
+    const last = --big.left === 0;
+    meter.add(len, last);
+    if (last) {
       await fh.close();
-      fileDone({
+      files.push({
         path: big.f.path,
         size: big.f.size,
         sha256: '',
@@ -198,7 +277,7 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
         storedSize: big.pieces.reduce((t, p) => t + p.storedSize, 0),
         pieces: big.pieces,
       });
-    } else report();
+    }
   };
   const metadata = { compression: opts.codec };
   let next = 0;
@@ -214,14 +293,26 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
         if (err.code === 'ENOENT') return null; // dropped during the backup; WAL replay removes it too
         throw err;
       });
-      if (!data) continue;
+      if (!data) {
+        meter.add(0, true);
+        continue;
+      }
+      const sum = sha256(data);
+      const prior = ref?.files.get(f.path);
+      if (prior && !prior.pieces && prior.size === data.length && prior.sha256 === sum) {
+        // Same bytes as in the reference (an mtime we could not trust): refer to it.
+        files.push({ ...prior, mode: f.mode, mtime: f.mtime });
+        reused += data.length;
+        meter.add(data.length, true);
+        continue;
+      }
       const body = await compress(opts.codec, data);
       await storage.put(backupFileKey(sysid, id, f.path), body, { metadata });
-      doneBytes += data.length;
-      fileDone({
+      meter.add(data.length, true);
+      files.push({
         path: f.path,
         size: data.length,
-        sha256: sha256(data),
+        sha256: sum,
         mode: f.mode,
         mtime: f.mtime,
         storedSize: body.length,
@@ -229,7 +320,7 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, opts.parallel) }, worker));
-  report(true);
+  meter.finish();
   say(`backup ${id}: files stored; stopping backup`);
   // Not pg_backup_stop(true): the server would wait for archiving without limit and without
   // telling why. We wait for the WAL object in *our* storage instead (the backup is only
@@ -245,17 +336,29 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
   const timeline = Number(tliM[1]);
   const stopSeg = (parseLsn(stopLsn) - 1n) / BigInt(segSize);
   const stopWal = segmentName(timeline, stopSeg, segSize);
+  if (fromStandby && primary) await switchOnPrimary(primary);
+  else if (fromStandby)
+    say(
+      `backup ${id}: from a standby without --primary-db: waiting for the primary to complete and archive ${stopWal} (at its archive_timeout or when it fills)`,
+    );
+  // The archiver that stores the stop segment is the primary's (a standby archives nothing
+  // unless archive_mode=always): its statistics say why a wait is stuck.
   await waitForArchived(
     storage,
-    client,
+    primary ?? client,
     walKey(sysid, parseWalName(stopWal)),
     opts.archiveTimeoutMs ?? 300_000,
     (m) => say(`backup ${id}: ${m}`),
   );
   files.sort((a, b) => (a.path < b.path ? -1 : 1));
+  const references = referencedBackups({ id, files });
+  // Only what this backup stored itself: referenced objects count for their own backup.
+  const own = (f: ManifestFile) =>
+    f.pieces ? f.pieces.reduce((t, p) => t + (p.ref ? 0 : p.storedSize), 0) : f.ref ? 0 : f.storedSize;
   const manifest: Manifest = {
     format: 1,
     id,
+    ...(type !== 'full' && ref ? { type, reference: ref.manifest.id, references } : {}),
     systemId: sysid,
     pgVersion,
     timeline,
@@ -268,20 +371,39 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     stopTime: new Date().toISOString(),
     codec: opts.codec,
     ...(files.some((f) => f.pieces) ? { pieceSize } : {}),
+    ...(tablespaces.length ? { tablespaces } : {}),
+    ...(fromStandby ? { fromStandby } : {}),
     backupLabel: labelfile,
     tablespaceMap: spcmapfile ?? '',
     dirs: walked.dirs,
     files,
     totalSize: files.reduce((s, f) => s + f.size, 0),
-    storedSize: files.reduce((s, f) => s + f.storedSize, 0),
+    storedSize: files.reduce((s, f) => s + own(f), 0),
   };
   await storage.put(manifestKey(sysid, id), Buffer.from(JSON.stringify(manifest, null, 1)), {
     ifAbsent: true,
   });
+  if (ref)
+    say(
+      `backup ${id}: ${(reused / 1048576).toFixed(1)} MiB unchanged since ${ref.manifest.id}, referred to from ${references.length} backup(s)`,
+    );
   say(
     `backup ${id}: done, ${files.length} files, ${(manifest.totalSize / 1048576).toFixed(1)} MiB (${(manifest.storedSize / 1048576).toFixed(1)} MiB stored), WAL ${manifest.startWal}..${manifest.stopWal}`,
   );
   return manifest;
+}
+
+/** Names the tablespace links from the catalog (restore's --tablespace-map accepts either). */
+async function describeTablespaces(client: pg.Client, links: Walked['links']): Promise<ManifestTablespace[]> {
+  if (links.length === 0) return [];
+  const r = await client.query<{ oid: string; name: string }>(
+    'select oid::text as oid, spcname as name from pg_tablespace where oid = any($1::oid[])',
+    [links.map((l) => l.oid)],
+  );
+  const names = new Map(r.rows.map((x) => [Number(x.oid), x.name]));
+  return links
+    .map((l) => ({ oid: l.oid, name: names.get(l.oid) ?? '', location: l.location }))
+    .sort((a, b) => a.oid - b.oid);
 }
 
 /**
@@ -289,7 +411,7 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
  * seconds, what the server's archiver says (a failing archive_command is the usual cause of
  * a stuck backup); after `timeoutMs` it gives up with that diagnosis.
  */
-async function waitForArchived(
+export async function waitForArchived(
   storage: Storage,
   client: pg.Client,
   key: string,

@@ -2,8 +2,10 @@
 import type { Storage } from '../storage/types.ts';
 import { WalError } from './errors.ts';
 import { fetchBackupFiles } from './fetch-backup.ts';
+import { checkReferences } from './incremental.ts';
 import { walKey } from './layout.ts';
 import { listBackupRefs, type Manifest, readManifest } from './manifest.ts';
+import type { Progress } from './progress.ts';
 import { fetchWal } from './restore-wal.ts';
 import { parseWalName, segmentName, segmentNumber } from './wal.ts';
 
@@ -30,13 +32,17 @@ export async function verifyBackup(
   progress?: (msg: string) => void,
   /** Worker threads for decompress + check (fetch-backup.ts); 0: this thread (Lambda). */
   workers = 0,
+  /** Files and bytes checked as they go (progress.ts); one per backup. */
+  meter?: (m: Manifest) => Progress,
 ): Promise<VerifyReport> {
   const problems: string[] = [];
+  await checkReferences(storage, m).catch((err: Error) => problems.push(err.message));
   await fetchBackupFiles(storage, m, {
     pgdata: null,
     parallel,
     workers,
     onProblem: (msg) => problems.push(msg),
+    ...(meter ? { meter: meter(m) } : {}),
   });
   progress?.(`verify ${m.id}: ${m.files.length} files checked`);
   const first = segmentNumber(m.startWal, m.walSegmentSize);
@@ -66,6 +72,7 @@ export async function verifyAll(
   parallel: number,
   progress?: (msg: string) => void,
   workers = 0,
+  meter?: (m: Manifest) => Progress,
 ): Promise<VerifyReport[]> {
   const refs = await listBackupRefs(storage, systemId);
   const chosen =
@@ -75,7 +82,14 @@ export async function verifyAll(
   const out: VerifyReport[] = [];
   for (const r of chosen)
     out.push(
-      await verifyBackup(storage, await readManifest(storage, r.systemId, r.id), parallel, progress, workers),
+      await verifyBackup(
+        storage,
+        await readManifest(storage, r.systemId, r.id),
+        parallel,
+        progress,
+        workers,
+        meter,
+      ),
     );
   return out;
 }

@@ -14,6 +14,7 @@ import { WalError } from './errors.ts';
 import { backupFileKey, pieceKey } from './layout.ts';
 import type { Manifest, ManifestFile } from './manifest.ts';
 import { type PieceJob, type PieceResult, PieceWorkers, runPieceJob } from './piece-worker.ts';
+import { noProgress, type Progress } from './progress.ts';
 
 /** Objects up to this size are fetched whole and decompressed in one thread-pool call. */
 const WHOLE_LIMIT = 32 * 1024 * 1024;
@@ -31,6 +32,8 @@ export interface FetchBackupOptions {
   workers?: number;
   /** Called after each finished file. */
   onFile?: (f: ManifestFile) => void;
+  /** Bytes and files as they are fetched and checked (pieces count as they land). */
+  meter?: Progress;
 }
 
 function corrupt(
@@ -86,11 +89,11 @@ async function fetchWhole(
   f: ManifestFile,
   dest: string | null,
 ): Promise<void> {
-  const key = backupFileKey(m.systemId, m.id, f.path);
+  const key = backupFileKey(m.systemId, f.ref ?? m.id, f.path);
   const mode = f.mode & 0o777 || 0o600;
   if (f.storedSize <= WHOLE_LIMIT) {
     await fetchChecked(storage, m, check, {
-      what: f.path,
+      what: f.ref ? `${f.path} (stored in backup ${f.ref})` : f.path,
       key,
       size: f.size,
       sha256: f.sha256,
@@ -154,6 +157,11 @@ export async function fetchBackupFiles(
     const pieced: PiecedFile = { f, created: null, left: f.pieces.length, failed: false };
     for (let n = 0; n < f.pieces.length; n++) jobs.push({ f, pieced, n });
   }
+  const meter = opts.meter ?? noProgress;
+  meter.start(
+    m.files.length,
+    m.files.reduce((t, f) => t + f.size, 0),
+  );
   let firstError: unknown = null;
   const fail = (err: unknown) => {
     if (opts.onProblem) opts.onProblem((err as Error).message);
@@ -178,8 +186,8 @@ export async function fetchBackupFiles(
       await p.created;
     }
     await fetchChecked(storage, m, check, {
-      what: `${p.f.path} piece ${n}`,
-      key: pieceKey(backupFileKey(m.systemId, m.id, p.f.path), n),
+      what: `${p.f.path} piece ${n}${want.ref ? ` (stored in backup ${want.ref})` : ''}`,
+      key: pieceKey(backupFileKey(m.systemId, want.ref ?? m.id, p.f.path), n),
       size: want.size,
       sha256: want.sha256,
       dest,
@@ -200,6 +208,7 @@ export async function fetchBackupFiles(
         } catch (err) {
           fail(err);
         }
+        meter.add(job.f.size, true);
         continue;
       }
       try {
@@ -209,9 +218,9 @@ export async function fetchBackupFiles(
         if (!p.failed) fail(err);
         p.failed = true;
       }
-      if (--p.left === 0) {
-        if (!p.failed) opts.onFile?.(p.f);
-      }
+      const last = --p.left === 0;
+      meter.add(p.f.pieces![job.n!]!.size, last);
+      if (last && !p.failed) opts.onFile?.(p.f);
     }
   };
   try {
@@ -219,5 +228,6 @@ export async function fetchBackupFiles(
   } finally {
     await workers?.close();
   }
+  if (!firstError) meter.finish();
   if (firstError) throw firstError;
 }

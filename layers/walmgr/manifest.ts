@@ -19,12 +19,32 @@ export interface ManifestFile {
    * relation file is backed up and restored by several workers at once.
    */
   pieces?: ManifestPiece[];
+  /**
+   * diff/incr backups (incremental.ts): the backup whose object holds this unchanged file
+   * (absent: this backup). For a file in pieces, each piece has its own.
+   */
+  ref?: string;
 }
 
 export interface ManifestPiece {
   size: number;
   storedSize: number;
   sha256: string;
+  /** The backup whose object holds this piece (absent: this backup). */
+  ref?: string;
+}
+
+/**
+ * A tablespace: a symlink `pg_tblspc/<oid>` → location at backup time. Its files are listed in
+ * `files` under `pg_tblspc/<oid>/PG_<major>_<catversion>/…`; restore re-creates the link to the
+ * location (or the one --tablespace-map gives) before writing them.
+ */
+export interface ManifestTablespace {
+  oid: number;
+  /** spcname ('' if the catalog did not name it). */
+  name: string;
+  /** Where the link pointed on the backed-up server. */
+  location: string;
 }
 
 export interface Manifest {
@@ -45,6 +65,16 @@ export interface Manifest {
   tablespaceMap: string;
   /** Piece length of files stored in pieces (absent in backups without any). */
   pieceSize?: number;
+  /** 'full' when absent (backups before incremental ones existed). */
+  type?: 'full' | 'diff' | 'incr';
+  /** diff/incr: the backup compared against. */
+  reference?: string;
+  /** diff/incr: every other backup holding objects of this one (retention keeps them with it). */
+  references?: string[];
+  /** Taken on a standby (pg_backup_start there; the WAL archived by the primary). */
+  fromStandby?: boolean;
+  /** Tablespaces (absent in backups without any). */
+  tablespaces?: ManifestTablespace[];
   dirs: { path: string; mode: number }[];
   files: ManifestFile[];
   totalSize: number;

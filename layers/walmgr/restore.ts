@@ -6,8 +6,11 @@ import path from 'node:path';
 import type { Storage } from '../storage/types.ts';
 import { WalError } from './errors.ts';
 import { fetchBackupFiles } from './fetch-backup.ts';
+import { checkReferences } from './incremental.ts';
 import { findBackup, type Manifest, readManifest } from './manifest.ts';
+import type { Progress } from './progress.ts';
 import { DEFAULT_SPOOL } from './spool.ts';
+import { linkTablespaces, planTablespaces, tablespaceMapFile } from './tablespaces.ts';
 
 export interface RecoveryTarget {
   time?: string;
@@ -31,7 +34,11 @@ export interface RestoreOptions {
   restoreCommand: string;
   target?: RecoveryTarget;
   standby?: boolean;
+  /** --tablespace-map entries: tablespace OID or name → new absolute location. */
+  tablespaceMap?: ReadonlyMap<string, string>;
   progress?: (msg: string) => void;
+  /** Files and bytes restored as they go (progress.ts). */
+  meter?: Progress;
 }
 
 /** Quotes a value for postgresql.conf. */
@@ -109,32 +116,35 @@ export async function restoreBackup(opts: RestoreOptions): Promise<Manifest> {
   checkRecoveryTarget(t);
   const ref = await findBackup(opts.storage, opts.backup, opts.systemId);
   const m = await readManifest(opts.storage, ref.systemId, ref.id);
+  // A diff/incr backup whose reference was expired cannot be restored: say so before writing.
+  await checkReferences(opts.storage, m);
+  // Every tablespace target is checked before the data directory is touched.
+  const spcs = await planTablespaces(m, opts.tablespaceMap ?? new Map(), opts.pgdata);
   await ensureEmptyDir(opts.pgdata);
+  // The links first: the tablespaces' directories and files are written through them.
+  await linkTablespaces(spcs, opts.pgdata);
+  for (const t of spcs) say(`restore: tablespace ${t.oid}${t.name ? ` (${t.name})` : ''} into ${t.target}`);
   say(
     `restore: backup ${m.id} of system ${m.systemId} (${m.files.length} files, ${(m.totalSize / 1048576).toFixed(1)} MiB) into ${opts.pgdata}`,
   );
   for (const d of m.dirs)
     await fs.mkdir(path.join(opts.pgdata, d.path), { recursive: true, mode: d.mode || 0o700 });
   let done = 0;
-  let bytes = 0;
-  let last = 0;
   await fetchBackupFiles(opts.storage, m, {
     pgdata: opts.pgdata,
     parallel: opts.parallel,
     workers: opts.workers ?? 0,
-    onFile: (f) => {
+    ...(opts.meter ? { meter: opts.meter } : {}),
+    onFile: () => {
       done++;
-      bytes += f.size;
-      if (Date.now() - last > 1000) {
-        last = Date.now();
-        say(`restore: ${done}/${m.files.length} files, ${(bytes / 1048576).toFixed(1)} MiB`);
-      }
     },
   });
   say(`restore: ${done}/${m.files.length} files verified`);
   await fs.writeFile(path.join(opts.pgdata, 'backup_label'), m.backupLabel, { mode: 0o600 });
-  if (m.tablespaceMap)
-    await fs.writeFile(path.join(opts.pgdata, 'tablespace_map'), m.tablespaceMap, { mode: 0o600 });
+  // PostgreSQL re-creates the links from tablespace_map when recovery starts: it must name the
+  // restored locations, not the backed-up ones.
+  const spcMap = spcs.length ? tablespaceMapFile(spcs) : m.tablespaceMap;
+  if (spcMap) await fs.writeFile(path.join(opts.pgdata, 'tablespace_map'), spcMap, { mode: 0o600 });
   const lines = [
     '',
     `# added by skytools walmgr restore of backup ${m.id}`,

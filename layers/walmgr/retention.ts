@@ -13,6 +13,7 @@
 // With `dryRun` nothing is deleted; the result lists what would be.
 import type { Storage } from '../storage/types.ts';
 import { WalError } from './errors.ts';
+import { referencedBackups } from './incremental.ts';
 import { backupPrefix, manifestKey } from './layout.ts';
 import { listBackupRefs, type Manifest, readManifest } from './manifest.ts';
 import { parseWalName, segmentNumber } from './wal.ts';
@@ -80,6 +81,13 @@ export function selectKept(manifests: Manifest[], policy: RetentionPolicy, now: 
     )
       kept.add(m.id);
   });
+  // A kept diff/incr backup needs the backups holding its unchanged files (and so on: a
+  // backup kept only for that stays restorable itself).
+  for (let before = -1; before !== kept.size; ) {
+    before = kept.size;
+    for (const m of manifests)
+      if (kept.has(m.id)) for (const dep of m.references ?? referencedBackups(m)) kept.add(dep);
+  }
   return kept;
 }
 

@@ -87,6 +87,14 @@ export const WALMGR_SETTINGS = defineSettings('walmgr', {
     default: false,
     doc: "restore-wal: serve <segment>.partial (from 'stream') for the last, unarchived segment",
   }),
+  progressInterval: setting.seconds({
+    env: 'WALMGR_PROGRESS_INTERVAL',
+    flag: '--progress-interval <seconds>',
+    default: 10,
+    min: 0.001,
+    max: 3600,
+    doc: 'backup, restore, verify: seconds between progress log lines when stderr is not a terminal (a terminal gets one updating line)',
+  }),
   timeout: setting.seconds({
     env: 'WALMGR_TIMEOUT',
     flag: '--timeout <seconds>',
@@ -158,6 +166,20 @@ export function addWalmgrOptions(command: Command): Command {
 // Options of one command each, read from its flags only.
 
 export const BACKUP_OPTIONS = defineSettings('walmgr backup', {
+  type: setting.choice(['full', 'diff', 'incr'] as const, {
+    flag: '--type <type>',
+    default: 'full',
+    doc: 'full; diff: store only files changed since the newest full backup; incr: since the newest backup of any type (unchanged files are referred to, not uploaded)',
+  }),
+  checksum: setting.boolean({
+    flag: '--checksum [on|off]',
+    default: false,
+    doc: 'diff/incr: trust no mtime; read every file and compare its SHA-256 with the reference (slower, no upload of unchanged files)',
+  }),
+  primaryDb: setting.string({
+    flag: '--primary-db <url>',
+    doc: 'when --db is a standby: the primary, for a fresh start point (CHECKPOINT there) and the stop segment archived at once (pg_switch_wal there); without it a standby backup waits for the primary to archive that segment',
+  }),
   archiveTimeout: setting.seconds({
     flag: '--archive-timeout <seconds>',
     default: 300,
@@ -190,4 +212,15 @@ export const EXPIRE_OPTIONS = defineSettings('walmgr expire', {
     min: 0.001,
     doc: 'keep every backup that stopped less than this many days ago',
   }),
+});
+
+export const CHECK_OPTIONS = defineSettings('walmgr check', {
+  archiveTimeout: setting.seconds({
+    flag: '--archive-timeout <seconds>',
+    default: 60,
+    min: 0.001,
+    doc: 'how long to wait for the fresh WAL segment to reach the repository',
+  }),
+  keepLast: EXPIRE_OPTIONS.specs.keepLast,
+  maxAgeDays: EXPIRE_OPTIONS.specs.maxAgeDays,
 });

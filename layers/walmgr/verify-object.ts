@@ -241,26 +241,43 @@ async function verifyBackupObject(
     verdict.problems.push(...(await verifyBackup(storage, m, opts.parallel ?? 8)).problems);
     return verdict;
   }
-  const dataPrefix = `${backupPrefix(sysid, id)}/data/`;
-  const stored = new Map(
-    (await storage.list(dataPrefix)).map((o) => [o.key.slice(dataPrefix.length), o.size]),
-  );
   // Each stored object the manifest names, with the size it must have: a file's own key, or
-  // its pieces' keys (pieceKey relative to the data prefix).
-  const expected = new Map<string, number>();
+  // its pieces' keys (pieceKey relative to the data prefix), under the backup that holds it
+  // (this one, or for a diff/incr backup's unchanged files the one it refers to).
+  const expected = new Map<string, Map<string, number>>([[id, new Map()]]);
+  const expect = (holder: string | undefined, p: string, size: number) => {
+    const h = holder ?? id;
+    if (!expected.has(h)) expected.set(h, new Map());
+    expected.get(h)!.set(p, size);
+  };
   for (const f of m.files) {
-    if (!f.pieces) expected.set(f.path, f.storedSize);
-    else for (const [n, p] of f.pieces.entries()) expected.set(pieceKey(f.path, n), p.storedSize);
+    if (!f.pieces) expect(f.ref, f.path, f.storedSize);
+    else for (const [n, p] of f.pieces.entries()) expect(p.ref, pieceKey(f.path, n), p.storedSize);
   }
-  for (const [p, want] of expected) {
-    const size = stored.get(p);
-    if (size === undefined) verdict.problems.push(`backup ${id}: ${p} is in the manifest but not stored`);
-    else if (size !== want)
-      verdict.problems.push(`backup ${id}: ${p} is stored with ${size} bytes, the manifest says ${want}`);
+  for (const [holder, want] of expected) {
+    const dataPrefix = `${backupPrefix(sysid, holder)}/data/`;
+    const stored = new Map(
+      (await storage.list(dataPrefix)).map((o) => [o.key.slice(dataPrefix.length), o.size]),
+    );
+    const where = holder === id ? '' : ` (in backup ${holder})`;
+    if (holder !== id && !(await storage.head(manifestKey(sysid, holder))))
+      verdict.problems.push(
+        `backup ${id}: refers to backup ${holder}, which has no manifest (expired or incomplete)`,
+      );
+    for (const [p, size] of want) {
+      const got = stored.get(p);
+      if (got === undefined)
+        verdict.problems.push(`backup ${id}: ${p}${where} is in the manifest but not stored`);
+      else if (got !== size)
+        verdict.problems.push(
+          `backup ${id}: ${p}${where} is stored with ${got} bytes, the manifest says ${size}`,
+        );
+    }
+    // Only this backup's own prefix must hold nothing else: a referenced one holds its own files.
+    if (holder === id)
+      for (const p of stored.keys())
+        if (!want.has(p)) verdict.problems.push(`backup ${id}: stored file ${p} is not in the manifest`);
   }
-  const listed = new Set(expected.keys());
-  for (const p of stored.keys())
-    if (!listed.has(p)) verdict.problems.push(`backup ${id}: stored file ${p} is not in the manifest`);
   // The WAL that makes the backup consistent must be archived (checked by metadata only).
   const first = segmentNumber(m.startWal, m.walSegmentSize);
   const last = segmentNumber(m.stopWal, m.walSegmentSize);

@@ -256,9 +256,11 @@ describe('example app', () => {
     const t = Template.fromStack(stack);
     t.hasResourceProperties('AWS::RDS::DBInstance', { StorageEncrypted: true, DeletionProtection: true });
     t.resourceCountIs('AWS::EC2::NatGateway', 0);
-    t.resourceCountIs('AWS::EC2::VPCEndpoint', 2);
-    // The master secret's and one per function login (ticker, maintenance, consumer).
-    t.resourceCountIs('AWS::SecretsManager::RotationSchedule', 4);
+    // Secrets Manager, SQS; ECR (API, Docker), Logs and ECS for the Londiste tasks; the S3 gateway.
+    t.resourceCountIs('AWS::EC2::VPCEndpoint', 7);
+    // The two master secrets (example and Londiste leaf database) and one per login (ticker,
+    // maintenance, consumer, the Londiste root and leaf).
+    t.resourceCountIs('AWS::SecretsManager::RotationSchedule', 7);
     expect(Object.keys(t.findOutputs('*'))).toEqual(
       expect.arrayContaining([
         'DatabaseSecretArn',
@@ -283,11 +285,12 @@ describe('example app', () => {
     expect(readers.map((p) => p.Properties.Roles[0].Ref)).toEqual([
       expect.stringMatching(/^PgqAdmin.*OnEvent/),
     ]);
-    t.resourceCountIs('Custom::PgqDatabaseRole', 3);
+    t.resourceCountIs('Custom::PgqDatabaseRole', 5);
     const fns = Object.values(t.findResources('AWS::Lambda::Function')).filter(
       (f) => f.Properties.Handler === 'index.handler',
     );
-    expect(fns).toHaveLength(4);
+    // Admin (one per database), ticker, maintenance, consumer, the two Londiste node set-ups.
+    expect(fns).toHaveLength(7);
     expect(fns.every((f) => f.Properties.Runtime === 'nodejs24.x')).toBe(true);
     // esbuild ran locally (no Docker) and wrote an ESM bundle per handler.
     const bundles = readdirSync(assembly.directory).filter((d) =>

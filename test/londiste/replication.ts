@@ -40,7 +40,8 @@ interface Running {
 
 export class LondisteSet {
   readonly dbs: Record<string, Db>;
-  readonly queue = QUEUE;
+  /** The set's queue (several sets may share a database: a merge-leaf has one per partition). */
+  readonly queue: string;
   readonly workers = new Map<string, Running>();
   readonly tickers = new Map<string, { ctl: AbortController; done: Promise<unknown> }>();
   /** Extra worker options per node (faults, limits). */
@@ -48,8 +49,9 @@ export class LondisteSet {
   /** Extra options for copy jobs per node. */
   copyPatch: Record<string, Partial<LondisteWorkerOptions>> = {};
 
-  constructor(dbs: Record<string, Db>) {
+  constructor(dbs: Record<string, Db>, queue = QUEUE) {
     this.dbs = dbs;
+    this.queue = queue;
   }
 
   db(name: string): Db {

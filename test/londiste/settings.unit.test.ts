@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../layers/config/settings.ts';
 import {
+  copyStreamsFor,
   DEFAULT_PARALLEL_COPIES,
   LONDISTE_SETTINGS,
   loadLondisteConfig,
@@ -24,6 +25,30 @@ function ini(name: string, text: string): string {
 const env = {};
 
 describe('loadLondisteConfig', () => {
+  it('gives a copy copy_streams, or threaded_copy_pool_size for the tables threaded_copy_tables names', () => {
+    const base = ['[londiste]', 'db = dbname=db1', 'queue_name = q'];
+    const dflt = loadLondisteConfig(ini('cs1.ini', base.join('\n')), { env });
+    expect([dflt.copyStreams, dflt.copyMinRowsPerStream]).toEqual([2, 250_000]);
+    expect(copyStreamsFor(dflt, 'public.big')).toBe(2);
+    const cfg = loadLondisteConfig(
+      ini(
+        'cs2.ini',
+        [
+          ...base,
+          'copy_streams = 1',
+          'copy_min_rows_per_stream = 0',
+          'threaded_copy_tables = archive.*, big_*',
+          'threaded_copy_pool_size = 6',
+        ].join('\n'),
+      ),
+      { env },
+    );
+    expect(cfg.copyMinRowsPerStream).toBe(0);
+    expect(copyStreamsFor(cfg, 'archive.log_2026')).toBe(6);
+    expect(copyStreamsFor(cfg, 'public.big_one')).toBe(6);
+    expect(copyStreamsFor(cfg, 'public.small')).toBe(1);
+  });
+
   it("reads the original's keys, with the original's defaults where ours are not chosen otherwise", () => {
     const file = ini(
       'st3_db1.ini',

@@ -1,18 +1,56 @@
 // The handler registry: name → spec. buildHandler turns a table's stored handler string into its
-// handler (as the original's build_handler); listHandlers feeds show-handlers. Handlers of later
-// issues (bulk, applyfn, qtable, qsplitter, vtable, dispatch/part, shard, multimaster, obfuscate)
-// and user handlers register here with registerHandler.
+// handler (as the original's build_handler); listHandlers feeds show-handlers. Every handler of
+// the original is registered here; a user's own handlers come through handler_modules
+// (modules.ts) and registerHandler.
 import { LondisteError } from '../errors.ts';
-import { type HandlerSpec, parseHandlerString, type TableHandler } from '../handler.ts';
+import { type HandlerConf, type HandlerSpec, parseHandlerString, type TableHandler } from '../handler.ts';
+import { applyfnHandlerSpec } from './applyfn.ts';
+import { bulkHandlerSpec } from './bulk.ts';
+import { dispatchHandlerSpecs } from './dispatch.ts';
 import { londisteHandlerSpec } from './londiste.ts';
+import { multimasterHandlerSpec } from './multimaster.ts';
+import { obfuscateHandlerSpec } from './obfuscate.ts';
+import {
+  fakeLocalHandlerSpec,
+  qsplitterHandlerSpec,
+  qtableHandlerSpec,
+  vtableHandlerSpec,
+} from './qtable.ts';
+import { partHandlerSpec, shardHandlerSpec } from './shard.ts';
 
-const registry = new Map<string, HandlerSpec>([[londisteHandlerSpec.name, londisteHandlerSpec]]);
+const BUILT_IN: HandlerSpec[] = [
+  londisteHandlerSpec,
+  ...dispatchHandlerSpecs,
+  bulkHandlerSpec,
+  shardHandlerSpec,
+  partHandlerSpec,
+  qtableHandlerSpec,
+  qsplitterHandlerSpec,
+  applyfnHandlerSpec,
+  vtableHandlerSpec,
+  fakeLocalHandlerSpec,
+  obfuscateHandlerSpec,
+  multimasterHandlerSpec,
+];
+
+const registry = new Map<string, HandlerSpec>(BUILT_IN.map((s) => [s.name, s]));
+
+/**
+ * Gives every registered handler the job's config (their loadConf), as the original's
+ * load_handler_modules does at start; handlers registered later get it when they register.
+ */
+let lastConf: HandlerConf | null = null;
+export function configureHandlers(conf: HandlerConf): void {
+  lastConf = conf;
+  for (const spec of registry.values()) spec.loadConf?.(conf);
+}
 
 /** Adds (or replaces) a handler by its name. */
 export function registerHandler(spec: HandlerSpec): void {
   if (!spec.name || spec.name.includes('('))
     throw new LondisteError('usage', `invalid handler name: ${spec.name}`);
   registry.set(spec.name, spec);
+  if (lastConf) spec.loadConf?.(lastConf);
 }
 
 /** Every registered handler, in registration order (the default first). */

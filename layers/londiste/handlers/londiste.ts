@@ -26,10 +26,20 @@ export const londisteHandlerSpec: HandlerSpec = {
 };
 
 export class LondisteHandler extends BaseHandler {
+  // Subclasses that run statements of their own settle the applier first (shard, obfuscate do).
+  readonly writesOnlyThroughApplier: boolean = true;
   readonly ignoreTruncate: boolean;
+  readonly #name: string;
 
-  constructor(tableName: string, args: HandlerArgs, destTable?: string | null) {
-    super(londisteHandlerSpec, tableName, args, destTable);
+  /** `spec`: a handler built on this one (shard, part) passes its own name and arguments. */
+  constructor(
+    tableName: string,
+    args: HandlerArgs,
+    destTable?: string | null,
+    spec: HandlerSpec = londisteHandlerSpec,
+  ) {
+    super(spec, tableName, args, destTable);
+    this.#name = spec.name;
     this.ignoreTruncate = this.choiceArg('ignore_truncate', ['0', '1'], '0') === '1';
     const enc = args.encoding;
     // Events and copies arrive as text over a UTF-8 client connection, so PostgreSQL has already
@@ -37,13 +47,13 @@ export class LondisteHandler extends BaseHandler {
     if (enc && !['utf8', 'utf-8'].includes(enc.toLowerCase())) {
       throw new LondisteError(
         'usage',
-        `handler londiste for ${tableName}: only utf8 supported (encoding=${enc})`,
+        `handler ${spec.name} for ${tableName}: only utf8 supported (encoding=${enc})`,
       );
     }
   }
 
   get name(): string {
-    return 'londiste';
+    return this.#name;
   }
 
   override async processEvent(ev: PgqEvent, ctx: ApplyContext): Promise<void> {

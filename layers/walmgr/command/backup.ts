@@ -1,6 +1,6 @@
 // `walmgr backup`: a base backup of the running cluster into the repository; prints its id.
 import type { WalmgrSettings } from '../settings.ts';
-import { type CommandIo, processIo, withRepository } from './context.ts';
+import { type CommandIo, commandMeters, processIo, withRepository } from './context.ts';
 
 export interface BackupOptions {
   /** Immediate checkpoint at the start (false: spread). */
@@ -9,6 +9,12 @@ export interface BackupOptions {
   archiveTimeout: number;
   /** Bytes: files larger than this are stored in pieces of this size. */
   pieceSize: number;
+  /** full, diff or incr. */
+  type: 'full' | 'diff' | 'incr';
+  /** diff/incr: compare by SHA-256 only. */
+  checksum: boolean;
+  /** When --db is a standby: its primary. */
+  primaryDb?: string;
 }
 
 export async function backupCommand(
@@ -20,26 +26,41 @@ export async function backupCommand(
     import('../backup.ts'),
     import('../../db/connection.ts'),
   ]);
+  const meters = await commandMeters(s, io);
   await withRepository(s, async (storage) => {
     const client = await connectClient({
       ...(s.db ? { connectionString: s.db } : {}),
       applicationName: 'skytools walmgr backup',
     });
+    const primary = o.primaryDb
+      ? await connectClient({
+          connectionString: o.primaryDb,
+          applicationName: 'skytools walmgr backup',
+        }).catch(async (err: unknown) => {
+          await client.end();
+          throw err;
+        })
+      : undefined;
     try {
       const m = await backup({
         storage,
         client,
+        ...(primary ? { primary } : {}),
         ...(s.pgdataGiven ? { pgdata: s.pgdata } : {}),
         codec: s.compression,
         parallel: s.parallel,
         fast: o.fast,
+        type: o.type,
+        checksum: o.checksum,
         archiveTimeoutMs: o.archiveTimeout * 1000,
         pieceSize: o.pieceSize,
         progress: (m) => io.err(`${m}\n`),
+        meter: (id) => meters(`backup ${id}`, { backup: id }),
       });
       io.out(`${m.id}\n`);
     } finally {
       await client.end();
+      await primary?.end();
     }
   });
 }

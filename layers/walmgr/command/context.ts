@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { ConfigError } from '../../config/settings.ts';
 import type { Storage } from '../../storage/types.ts';
+import type { Progress } from '../progress.ts';
 import { WALMGR_SETTINGS, type WalmgrSettings } from '../settings.ts';
 
 export interface CommandIo {
@@ -10,12 +11,42 @@ export interface CommandIo {
   out(text: string): void;
   /** Progress and warnings (stderr). */
   err(text: string): void;
+  /** Whether err goes to a terminal (progress then rewrites one line), and its width. */
+  errTty?: { isTTY: boolean; columns?: number };
 }
 
 export const processIo: CommandIo = {
   out: (t) => void process.stdout.write(t),
   err: (t) => void process.stderr.write(t),
+  get errTty() {
+    return { isTTY: Boolean(process.stderr.isTTY), columns: process.stderr.columns };
+  },
 };
+
+/** Makes the progress meter of one transfer (its label and log fields, e.g. the backup id). */
+export type MeterFactory = (label: string, fields: Record<string, string>) => Progress;
+
+/**
+ * The progress meters of a transfer command: an updating line on a terminal, else a log line
+ * (text, or JSON with LOG_FORMAT=json) every --progress-interval seconds, all on stderr.
+ * Loaded on demand: archive, the hot path, never needs them.
+ */
+export async function commandMeters(s: WalmgrSettings, io: CommandIo): Promise<MeterFactory> {
+  const [{ progressMeter }, { createLogger }] = await Promise.all([
+    import('../progress.ts'),
+    import('../../util/log.ts'),
+  ]);
+  const tty = io.errTty ?? { isTTY: false };
+  const logger = createLogger({ write: (line) => io.err(`${line}\n`) });
+  return (label, fields) =>
+    progressMeter({
+      label,
+      fields,
+      tty: { ...tty, write: (t: string) => io.err(t) },
+      logger,
+      intervalMs: s.progressInterval * 1000,
+    });
+}
 
 /** Opens the repository the settings name; the AWS SDK loads only here, and only for s3://. */
 export async function openRepository(s: WalmgrSettings): Promise<Storage> {

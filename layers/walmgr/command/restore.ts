@@ -3,7 +3,15 @@
 import os from 'node:os';
 import { ConfigError } from '../../config/settings.ts';
 import type { WalmgrSettings } from '../settings.ts';
-import { type CommandIo, FAST_RESTORE, processIo, repoFlags, shq, withRepository } from './context.ts';
+import {
+  type CommandIo,
+  commandMeters,
+  FAST_RESTORE,
+  processIo,
+  repoFlags,
+  shq,
+  withRepository,
+} from './context.ts';
 
 const ACTIONS = ['pause', 'promote', 'shutdown'] as const;
 
@@ -16,6 +24,8 @@ export interface RestoreOptions {
   targetAction: string;
   standby?: boolean;
   restoreCommand?: string;
+  /** --tablespace-map oid=path / name=path, repeatable. */
+  tablespaceMap?: string[];
 }
 
 /** The restore_command written into the restored cluster. */
@@ -32,7 +42,11 @@ export async function restoreCommand(
     throw new ConfigError('restore needs --pgdata <new empty directory> (or PGDATA)', { kind: 'missing' });
   const action = ACTIONS.find((a) => a === o.targetAction);
   if (!action) throw new ConfigError(`--target-action ${o.targetAction}: use pause, promote or shutdown`);
-  const { checkRecoveryTarget, restoreBackup } = await import('../restore.ts');
+  const [{ checkRecoveryTarget, restoreBackup }, { parseTablespaceMap }] = await Promise.all([
+    import('../restore.ts'),
+    import('../tablespaces.ts'),
+  ]);
+  const tablespaceMap = parseTablespaceMap(o.tablespaceMap ?? []);
   const target = {
     ...(o.targetTime !== undefined ? { time: o.targetTime } : {}),
     ...(o.targetLsn !== undefined ? { lsn: o.targetLsn } : {}),
@@ -41,6 +55,7 @@ export async function restoreCommand(
   };
   // Before the repository is even opened: a bad target would only show when the server starts.
   checkRecoveryTarget(target);
+  const meters = await commandMeters(s, io);
   await withRepository(s, (storage) =>
     restoreBackup({
       storage,
@@ -53,7 +68,9 @@ export async function restoreCommand(
       restoreCommand: o.restoreCommand ?? restoreCommandLine(s),
       target,
       standby: Boolean(o.standby),
+      tablespaceMap,
       progress: (m) => io.err(`${m}\n`),
+      meter: meters('restore', { pgdata: s.pgdata }),
     }),
   );
 }

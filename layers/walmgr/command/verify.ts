@@ -4,7 +4,7 @@ import os from 'node:os';
 import { EXIT } from '../../errors/exit.ts';
 import type { VerifyReport } from '../catalog.ts';
 import type { WalmgrSettings } from '../settings.ts';
-import { type CommandIo, processIo, withRepository } from './context.ts';
+import { type CommandIo, commandMeters, processIo, withRepository } from './context.ts';
 
 export interface VerifyOptions {
   /** 'latest', 'all' or a backup id. */
@@ -28,6 +28,7 @@ export async function verifyCommand(
   io: CommandIo = processIo,
 ): Promise<number> {
   const { verifyAll } = await import('../catalog.ts');
+  const meters = await commandMeters(s, io);
   const reports = await withRepository(s, (storage) =>
     verifyAll(
       storage,
@@ -37,6 +38,7 @@ export async function verifyCommand(
       (m) => io.err(`${m}\n`),
       // Checks in worker threads, one per core at most.
       Math.min(s.parallel, os.availableParallelism()),
+      (m) => meters(`verify ${m.id}`, { backup: m.id }),
     ),
   );
   io.out(formatVerifyReports(reports));
