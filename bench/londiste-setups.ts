@@ -72,7 +72,7 @@ async function waitMarker(url: string, id: number, what: string): Promise<void> 
   }
 }
 
-interface LondisteFlavour {
+export interface LondisteFlavour {
   label: string;
   tag: string;
   installSql(c: import('pg').Client): Promise<void>;
@@ -145,12 +145,12 @@ export const londiste3Flavour: LondisteFlavour = {
 /** A Londiste root → leaf (ours or the original), each tool at its default settings. */
 export class LondisteSetup implements Setup {
   readonly label: string;
-  private readonly db: { root: string; leaf: string };
-  private readonly ini: { root: string; leaf: string };
+  readonly db: { root: string; leaf: string };
+  readonly ini: { root: string; leaf: string };
   private readonly procs: { ticker?: Proc; root?: Proc; leaf?: Proc } = {};
   private leafLog: string;
 
-  private readonly f: LondisteFlavour;
+  readonly f: LondisteFlavour;
   private readonly o: SetupOptions;
 
   constructor(f: LondisteFlavour, o: SetupOptions) {
@@ -163,11 +163,12 @@ export class LondisteSetup implements Setup {
     this.leafLog = path.join(o.dir, `${f.tag}-leaf.log`);
   }
 
-  private url(node: 'root' | 'leaf') {
+  url(node: 'root' | 'leaf') {
     return urlOf(this.o.server, this.db[node]);
   }
 
-  private async londiste(node: 'root' | 'leaf', ...args: string[]): Promise<string> {
+  /** One `londiste <ini> …` call on a node; its stdout + stderr (the compare bench runs these too). */
+  async londiste(node: 'root' | 'leaf', ...args: string[]): Promise<string> {
     const [cmd, argv] = this.f.cmd(this.ini[node], args);
     const r = await runCmd(cmd, argv);
     return r.stdout + r.stderr;

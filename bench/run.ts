@@ -124,13 +124,24 @@ const SUITES: Record<string, () => Promise<void>> = {
     });
   },
   londiste: async () => {
-    const { benchLondiste } = await import('./londiste.ts');
-    await benchLondiste({
+    const only = process.env.BENCH_ONLY;
+    // compare/repair (issue #12): BENCH_ONLY=compare runs it alone, no BENCH_ONLY after the rest.
+    if (only !== 'compare') {
+      const { benchLondiste } = await import('./londiste.ts');
+      await benchLondiste({
+        adminUrl: C_URL,
+        rows: Number(process.env.BENCH_ROWS ?? 1_000_000),
+        events: Number(process.env.BENCH_EVENTS ?? 100_000),
+        rounds: Number(process.env.BENCH_ROUNDS ?? 2),
+        clients: Number(process.env.BENCH_CLIENTS ?? 8),
+      });
+    }
+    if (only && only !== 'compare') return; // another part alone (BENCH_ONLY=copy)
+    const { benchLondisteCompare } = await import('./londiste-compare.ts');
+    await benchLondisteCompare({
       adminUrl: C_URL,
       rows: Number(process.env.BENCH_ROWS ?? 1_000_000),
-      events: Number(process.env.BENCH_EVENTS ?? 100_000),
       rounds: Number(process.env.BENCH_ROUNDS ?? 2),
-      clients: Number(process.env.BENCH_CLIENTS ?? 8),
     });
   },
   xmin: async () => {

@@ -18,9 +18,10 @@ import { guardClient, toBigInt } from '../db/connection.ts';
 import { inTransaction } from '../db/transaction.ts';
 import { runBatchLoop } from '../pgq/batch-loop.ts';
 import type { PgqEvent } from '../pgq/consumer.ts';
+import { listenForTicks, tickChannel } from '../pgq/tick-notify.ts';
 import { Backoff } from '../util/backoff.ts';
 import { defaultLogger, type Logger } from '../util/log.ts';
-import { sleep } from '../util/sleep.ts';
+import { sleep, Waker } from '../util/sleep.ts';
 import {
   CascadeError,
   type ConsumerState,
@@ -130,6 +131,8 @@ export class CascadeWorker {
   protected localConn: pg.Client | null = null;
   /** The provider's connection, to providerLocation. */
   protected providerConn: pg.Client | null = null;
+  /** Ends the idle wait when the provider announces a tick (see providerClient). */
+  protected readonly waker = new Waker();
   protected providerLocation: string | null = null;
   /** When the local / global watermark was last published (ms since epoch). */
   protected lastLocalWmAt = 0;
@@ -171,7 +174,7 @@ export class CascadeWorker {
         return res.kind === 'batch' ? res : null;
       },
       signal: this.opts.signal,
-      idle: { delayMs: delay },
+      idle: { delayMs: delay, waker: this.waker },
       backoff: new Backoff({ delayMs: delay, maxMs: this.opts.maxBackoffMs ?? 30_000 }),
       onFailure: async (err, retryInMs) => {
         if (this.opts.signal?.aborted) return; // shutting down: not the node's error
@@ -552,6 +555,8 @@ export class CascadeWorker {
       batch.tickTime,
       batch.tickEventSeq,
     ]);
+    // The nodes below wake at once, as they do for a ticker's tick (they LISTEN on the channel).
+    await local.query('select pg_notify($1, $2)', [tickChannel(q), String(batch.tickId)]);
   }
 
   protected async publishLocalWatermark(
@@ -654,7 +659,16 @@ export class CascadeWorker {
     const connect =
       this.opts.connectRemote ??
       ((loc: string) => connectLocation(loc, { applicationName: `skytools cascade ${this.opts.worker}` }));
-    this.providerConn = guardClient(await connect(location));
+    const conn = guardClient(await connect(location));
+    try {
+      // A new tick on the provider ends an idle wait at once (our ticker and branch workers
+      // NOTIFY each tick); without notifications the loop delay still applies.
+      await listenForTicks(conn, this.opts.queue, () => this.waker.wake());
+    } catch (err) {
+      await conn.end().catch(() => {});
+      throw err;
+    }
+    this.providerConn = conn;
     this.providerLocation = location;
     this.lastLocalWmAt = 0;
     return this.providerConn;

@@ -27,7 +27,11 @@ const LONDISTE_OPTION_LIST: readonly AdminOption[] = [
     flags: '--all',
     description: 'add-*/remove-*/resync: every table or sequence; takeover: all subscribers',
   },
-  { flags: '--force', description: 'add-table/add-seq: take names not available (with a warning)' },
+  {
+    flags: '--force',
+    description:
+      'add-table/add-seq: take names not available (with a warning); compare/repair: wait without a limit',
+  },
   { flags: '--create', description: 'add-table/add-seq: create missing tables (columns + primary key)' },
   {
     flags: '--create-full',
@@ -63,6 +67,13 @@ const LONDISTE_OPTION_LIST: readonly AdminOption[] = [
   },
   { flags: '--wait-sync', description: 'add-table: then wait as wait-sync does' },
   { flags: '--names-only', description: 'tables: only the names, one per line' },
+  { flags: '--count-only', description: 'compare: only count rows, no checksum' },
+  { flags: '--apply', description: 'repair: apply the fixes here (one transaction, as replica)' },
+  {
+    flags: '--repair-where <cond>',
+    description: 'repair: only rows matching this condition (compare names it)',
+  },
+  { flags: '--output <file>', description: 'repair: write the fixes to this file (default: stdout)' },
   { flags: '-d, --daemon', description: 'accepted for compatibility: the worker runs in the foreground' },
 ];
 
@@ -224,6 +235,24 @@ const REPLICATION: Cmd[] = [
     async run(admin, { args, out }) {
       const r = await admin.execute(args);
       for (const n of r.notes) out(n);
+    },
+  },
+  {
+    names: ['compare'],
+    group: 'Replication extra',
+    help: 'compare [TBL ...]     count and checksum tables against the provider at one tick (exit: tables differing)',
+    async run(admin, call) {
+      const { runCompare } = await import('./compare/command.ts');
+      await runCompare(admin.compareContext(), call);
+    },
+  },
+  {
+    names: ['repair'],
+    group: 'Replication extra',
+    help: 'repair [TBL ...]      statements that make tables equal to the provider (--apply, --output, --repair-where)',
+    async run(admin, call) {
+      const { runRepair } = await import('./compare/command.ts');
+      await runRepair(admin.compareContext(), call);
     },
   },
   {

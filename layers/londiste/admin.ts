@@ -10,6 +10,7 @@
 //   admin-sync.ts     wait-sync
 //   admin-execute.ts  execute (attributes: admin-exec-attrs.ts)
 //   admin-status.ts   the status lines
+//   compare/         compare, repair
 //   admin-commands.ts the command table and options of `skytools londiste`
 import type pg from 'pg';
 import { CascadeAdmin, type CascadeAdminOptions } from '../cascade/admin.ts';
@@ -132,5 +133,10 @@ export class LondisteAdmin extends CascadeAdmin {
 
   execute(files: readonly string[]): Promise<CommandResult> {
     return executeFiles(this.#ctx(), files);
+  }
+
+  /** compare and repair (compare/command.ts) run on the session with the [londiste] settings. */
+  compareContext(): LondisteContext {
+    return this.#ctx();
   }
 }

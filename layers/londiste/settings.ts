@@ -92,9 +92,21 @@ export const LONDISTE_SETTINGS = defineSettings('londiste', {
     doc: 'appended to the connect strings of other nodes (e.g. user=… sslmode=require)',
   }),
   compare_sql: setting.string({
-    doc: 'compare: the per-table query, _TABLE_ replaced by the table (default: count + md5 checksum)',
+    doc: '',
+    ignored: 'compare always counts and checksums in key ranges (layers/londiste/compare)',
   }),
-  compare_fmt: setting.string({ doc: 'compare: how a result is printed' }),
+  compare_fmt: setting.string({ doc: '', ignored: 'compare prints both sides and the differing ranges' }),
+  compare_parallel: setting.integer({
+    default: 2,
+    min: 1,
+    max: 32,
+    doc: 'compare/repair: connections per side checking key ranges at once',
+  }),
+  compare_split_rows: setting.integer({
+    default: 200_000,
+    min: 1,
+    doc: 'compare: tables estimated above this many rows are checked in primary-key ranges',
+  }),
   // DBScript keys the original reads that have no counterpart here.
   log_size: setting.size({ doc: '', ignored: 'logfile is appended to; rotate it with logrotate' }),
   log_count: setting.integer({ doc: '', ignored: 'logfile is appended to; rotate it with logrotate' }),

@@ -270,9 +270,8 @@ describe('londiste faults on root → branch → leaf', () => {
     await expectEqual(s, [t, 'public.t_main']);
   }, 180_000);
 
-  // Fails today (reported to the lead): a branch's copy job whose sessions are cut while it is in
-  // catching-up reconnects and then never moves on to wanna-sync — the table stays in copy for
-  // good and, with it, the copy slots of later tables.
+  // Guards the fix of a copy job that, its sessions cut in catching-up, reconnected and never moved
+  // on to wanna-sync (the table in copy for good, and with it the copy slots of later tables).
   it('provider and subscriber sessions cut during the copies: the table reaches ok and is equal', async () => {
     const { s } = f;
     const t = 'public.t_copy';

@@ -1,0 +1,134 @@
+// `BENCH_ONLY=compare npm run bench -- londiste` (issue #12 item 7): compare of one table of
+// BENCH_ROWS rows (default 1M) root → leaf, ours against londiste3 in the same run, rounds
+// alternating the order; then repair of a 1 % drift on the leaf (ours: the statements into a
+// file, then --apply, then compare again = equal). Both setups as the main Londiste bench builds
+// them (londiste-setups.ts: CLI, worker processes, each tool's ticker), the leaf's rows loaded by
+// the raw COPY pipe and registered with `add-table --expect-sync`, so no copy is measured here.
+// Times are the commands' wall clock (process start to exit, as a user sees them); ours also
+// prints what the command itself measured (--json: the tick sync and the whole compare).
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { client, loadAverage, rawPipe, type Server, serverFromUrl } from './londiste-env.ts';
+import { LondisteSetup, londiste3Flavour, oursFlavour } from './londiste-setups.ts';
+
+export interface BenchCompareOptions {
+  adminUrl: string;
+  rows: number;
+  rounds: number;
+}
+
+const say = (m: string) => console.log(m);
+const la = () => `load ${loadAverage()[0].toFixed(1)}`;
+const fmt = (x: number, d = 2) => x.toFixed(d);
+
+/** Runs `londiste <leaf ini> …` of a setup; wall seconds, exit code and output (no throw on exit ≠ 0). */
+function timed(s: LondisteSetup, args: string[]): Promise<{ seconds: number; code: number; out: string }> {
+  const [cmd, argv] = s.f.cmd(s.ini.leaf, args);
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    execFile(cmd, argv, { encoding: 'utf8', maxBuffer: 256 << 20, timeout: 900_000 }, (e, out, err) =>
+      resolve({
+        seconds: (performance.now() - t0) / 1000,
+        code: e ? Number((e as { code?: number }).code ?? 1) : 0,
+        out: `${out}${err}`,
+      }),
+    );
+  });
+}
+
+async function sql(url: string, text: string): Promise<void> {
+  const c = await client(url);
+  try {
+    await c.query(text);
+  } finally {
+    await c.end();
+  }
+}
+
+export async function benchLondisteCompare(o: BenchCompareOptions): Promise<void> {
+  const server: Server = serverFromUrl('debian', o.adminUrl);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-compare-'));
+  say(`Londiste compare/repair: ${o.rows} rows, ${o.rounds} rounds; ${la()}; work dir ${dir}`);
+  const base = { server, rows: o.rows, dir, clients: 1 };
+  const setups = [new LondisteSetup(oursFlavour, base), new LondisteSetup(londiste3Flavour, base)];
+  const fig = new Map<string, number[]>();
+  const push = (k: string, v: number) => fig.set(k, [...(fig.get(k) ?? []), v]);
+  try {
+    for (const s of setups) {
+      say(`preparing ${s.label} (${la()})`);
+      await s.prepare();
+      await rawPipe(server, s.db.root, s.db.leaf);
+      await sql(s.url('leaf'), 'analyze public.t');
+      await s.londiste('leaf', 'add-table', 'public.t', '--expect-sync');
+    }
+    for (let round = 0; round < o.rounds; round++) {
+      const order = round % 2 ? [...setups].reverse() : setups;
+      say(`\nround ${round + 1}/${o.rounds}`);
+      for (const s of order) {
+        const args = s.label === 'ours' ? ['compare', 'public.t', '--json', '-q'] : ['compare', 'public.t'];
+        const r = await timed(s, args);
+        if (r.code !== 0) {
+          say(`  compare ${s.label}: exit ${r.code} (tables differ or failure)\n${r.out.slice(-1500)}`);
+          continue;
+        }
+        push(`compare ${s.label}`, r.seconds);
+        let inner = '';
+        if (s.label === 'ours') {
+          const j = JSON.parse(r.out) as {
+            syncMs: number;
+            totalMs: number;
+            planMs: number;
+            checksumMs: number;
+          };
+          push('compare ours (in command)', j.totalMs / 1000);
+          push('compare ours (checksums)', j.checksumMs / 1000);
+          inner = `; in the command ${j.totalMs} ms: setup ${j.planMs}, reaching one tick ${j.syncMs}, checksums ${j.checksumMs}`;
+        }
+        say(`  compare ${s.label.padEnd(9)} ${fmt(r.seconds)} s${inner} (${la()})`);
+      }
+    }
+    // repair: 1 % of the rows changed on the leaf (no replication of it: as replica)
+    const ours = setups[0]!;
+    const drift = Math.floor(o.rows / 100);
+    await sql(
+      ours.url('leaf'),
+      `begin; set local session_replication_role = replica;
+       update public.t set v = 'drift' where id % 300 = 0;
+       delete from public.t where id % 300 = 1;
+       insert into public.t select g, 'extra', 0, now() from generate_series(2000000001, 2000000000 + ${drift} - 2 * ${Math.floor(o.rows / 300)}) g;
+       commit`,
+    );
+    say(`\nrepair of ~${drift} differing rows (${la()})`);
+    for (let round = 0; round < o.rounds; round++) {
+      const file = path.join(dir, `fix-${round}.sql`);
+      const r = await timed(ours, ['repair', 'public.t', '--output', file, '-q']);
+      if (r.code !== 1) say(`  repair ours: exit ${r.code}\n${r.out.slice(-1500)}`);
+      push('repair ours', r.seconds);
+      say(
+        `  repair ours (to a file)  ${fmt(r.seconds)} s, ${statSync(file).size} bytes: ${r.out.trim()} (${la()})`,
+      );
+    }
+    const applied = await timed(ours, ['repair', 'public.t', '--apply', '-q']);
+    say(`  repair ours --apply      ${fmt(applied.seconds)} s: ${applied.out.trim()} (${la()})`);
+    const after = await timed(ours, ['compare', 'public.t', '-q']);
+    say(`  compare after repair: exit ${after.code} ${after.out.trim()}`);
+  } finally {
+    for (const s of setups)
+      await s.cleanup().catch((e) => say(`cleanup ${s.label}: ${(e as Error).message}`));
+  }
+  const best = (k: string) => {
+    const xs = fig.get(k) ?? [];
+    return xs.length ? Math.min(...xs) : null;
+  };
+  const ratio = (a: number | null, b: number | null) => (a && b ? fmt(a / b) : '—');
+  say(`\nbest of ${o.rounds} (${la()} now)`);
+  for (const [k] of fig) say(`  ${k.padEnd(28)} ${fmt(best(k) ?? 0)} s`);
+  say(
+    `  compare: ours ÷ londiste3 ${ratio(best('compare ours'), best('compare londiste3'))} (≤ 0.25); ours ${fmt(best('compare ours') ?? 0)} s (≤ 1 s)`,
+  );
+  say(`  repair ÷ compare (ours) ${ratio(best('repair ours'), best('compare ours'))} (≤ 3)`);
+  if (process.env.BENCH_KEEP) say(`logs kept in ${dir}`);
+  else rmSync(dir, { recursive: true, force: true });
+}

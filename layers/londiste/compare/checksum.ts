@@ -1,0 +1,124 @@
+// The per-range figures compare computes inside PostgreSQL: row count and a checksum, the sum (as
+// numeric: no overflow; order-independent: no sort) over the rows of a 64-bit row hash. The row
+// hash XORs one hash per common column, each with its column's position as seed (so swapped
+// values differ), NULL as the seed itself. A column whose type is the same built-in type on both
+// sides and has an exact hash is hashed from its value (measured on 1M rows: 0.43 s against
+// 1.43 s for hashing the row's text, the record output being most of the cost); any other
+// column by its text, which both sessions render alike (sync.ts SESSION_SETTINGS). The exact
+// hashes: integers (all as int8, so int4 = int8 of the same value), text/varchar, uuid, jsonb,
+// bool, timestamp, timestamptz (as timestamp in UTC: one-to-one), float4/float8. Not numeric
+// or interval (their hash ignores display scale / unit: 1.10 = 1.1, '1 day' = '24 hours', a
+// difference Londiste's text replay would carry), not bpchar, arrays, bytea: by text.
+// And the key ranges a big table is split into: boundaries on the first key column taken from
+// a sample of the provider's rows, the same condition text for both sides.
+import type { Queryable } from '../../db/index.ts';
+import { quoteFqname, quoteIdent } from '../../db/index.ts';
+import { andWhere, type KeyColumn, quoteLiteral } from './sql-text.ts';
+
+export interface RangeFigures {
+  rows: bigint;
+  /** null with count-only. */
+  checksum: string | null;
+}
+
+export interface ChecksumQuery {
+  table: string;
+  columns: readonly string[];
+  /** Per column its built-in type when it is the same on both sides, else null (hashed by text). */
+  types?: readonly (string | null)[];
+  /** The handler's copy condition and --repair-where style filters ('' = none). */
+  where: string;
+  countOnly: boolean;
+}
+
+/** How a value of a built-in type is hashed exactly; `$` is the column, `%` the seed. */
+const TYPED_HASH: Readonly<Record<string, string>> = {
+  smallint: 'hashint8extended($::int8, %)',
+  integer: 'hashint8extended($::int8, %)',
+  bigint: 'hashint8extended($, %)',
+  text: 'hashtextextended($, %)',
+  'character varying': 'hashtextextended($::text, %)',
+  uuid: 'uuid_hash_extended($, %)',
+  jsonb: 'jsonb_hash_extended($, %)',
+  boolean: 'hashint8extended($::int::int8, %)',
+  'timestamp without time zone': 'timestamp_hash_extended($, %)',
+  'timestamp with time zone': 'timestamp_hash_extended($::timestamp, %)',
+  real: 'hashfloat8extended($::float8, %)',
+  'double precision': 'hashfloat8extended($, %)',
+};
+
+/** The type name without its modifier: "character varying(20)" → "character varying". */
+function bareType(t: string): string {
+  return t.replace(/\(.*\)/, '').replace(/\s+$/, '');
+}
+
+export function rowHashSql(columns: readonly string[], types: readonly (string | null)[] = []): string {
+  return columns
+    .map((c, i) => {
+      const seed = String(i + 1);
+      const typed = types[i] ? TYPED_HASH[bareType(types[i]!)] : undefined;
+      const h = (typed ?? 'hashtextextended($::text, %)')
+        .replaceAll('$', quoteIdent(c))
+        .replaceAll('%', seed);
+      return `coalesce(${h}, ${seed})`;
+    })
+    .join(' # ');
+}
+
+export function checksumSql(q: ChecksumQuery, range: string): string {
+  const where = andWhere(q.where, range);
+  const sum = q.countOnly ? 'null::text' : `coalesce(sum(${rowHashSql(q.columns, q.types)}), 0)::text`;
+  return `select count(*) as n, ${sum} as sum from only ${quoteFqname(q.table)}${where ? ` where ${where}` : ''}`;
+}
+
+export async function rangeFigures(db: Queryable, q: ChecksumQuery, range: string): Promise<RangeFigures> {
+  const r = await db.query<{ n: bigint | string; sum: string | null }>(checksumSql(q, range));
+  return { rows: BigInt(r.rows[0]!.n), checksum: r.rows[0]!.sum };
+}
+
+/** The planner's row estimate, or a count when the table was never analyzed. */
+export async function estimateRows(db: Queryable, table: string): Promise<number> {
+  const r = await db.query<{ n: number }>(
+    'select reltuples::float8 as n from pg_class where oid = to_regclass($1)',
+    [quoteFqname(table)],
+  );
+  const n = Number(r.rows[0]?.n ?? -1);
+  if (n >= 0) return n;
+  const c = await db.query(`select count(*)::float8 as n from only ${quoteFqname(table)}`);
+  return Number(c.rows[0].n);
+}
+
+/**
+ * `count` ranges on the first key column: `k < b1`, `k >= b1 and k < b2`, …, `k >= bn`, boundaries
+ * the quantiles of a sample (about 500 rows per range, TABLESAMPLE SYSTEM). Fewer ranges come back
+ * when the sample has fewer distinct values; one range ('') when there is nothing to split on.
+ */
+export async function keyRanges(
+  db: Queryable,
+  table: string,
+  key: readonly KeyColumn[],
+  estimated: number,
+  count: number,
+): Promise<string[]> {
+  const k = key[0];
+  if (!k || count <= 1 || estimated <= 0) return [''];
+  const want = count * 500;
+  const pct = Math.min(100, (want / estimated) * 100);
+  const col = quoteIdent(k.name);
+  const r = await db.query<{ v: string }>(
+    `select ${col}::text as v from only ${quoteFqname(table)} tablesample system (${pct.toFixed(6)}) order by ${col}`,
+  );
+  const sample = r.rows.map((x) => x.v);
+  const bounds: string[] = [];
+  for (let i = 1; i < count; i++) {
+    const v = sample[Math.floor((i * sample.length) / count)];
+    if (v !== undefined && bounds.at(-1) !== v) bounds.push(v);
+  }
+  if (bounds.length === 0) return [''];
+  const lit = quoteLiteral;
+  const ranges = [`${col} < ${lit(bounds[0]!)}`];
+  for (let i = 1; i < bounds.length; i++)
+    ranges.push(`${col} >= ${lit(bounds[i - 1]!)} and ${col} < ${lit(bounds[i]!)}`);
+  ranges.push(`${col} >= ${lit(bounds.at(-1)!)}`);
+  return ranges;
+}

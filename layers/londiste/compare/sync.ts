@@ -1,0 +1,289 @@
+// Both sides of a replicated table at one tick, for compare and repair: REPEATABLE READ snapshots
+// on the provider and on the subscriber that hold exactly the rows of tick T, on as many
+// connections per side as the caller wants (one exported snapshot imported by the others).
+//
+// Provider (root): no user table is locked. One transaction takes an EXCLUSIVE lock on pgq.queue
+// and SHARE ROW EXCLUSIVE on pgq.tick (both before its snapshot: LOCK takes none), so no other
+// ticker is between its row lock / tick id and its insert; then it takes its snapshot, exports
+// it, forces and makes a tick itself. That tick's txid snapshot is the exported snapshot, so a
+// subscriber that has applied every batch up to T holds what the exported snapshot sees. The
+// locks last for the few statements of this transaction; producers and consumers never wait for
+// them, other tickers (pgqd, ours) wait those milliseconds. Needs UPDATE (or DELETE/TRUNCATE)
+// on pgq.queue and pgq.tick, as an admin has.
+// Provider (branch): its tables change only by its own worker, whose batch transaction also
+// records the tick it completed, so a snapshot of the branch reads that tick with the rows.
+//
+// Subscriber: its worker records the completed tick in pgq_node.local_state in the transaction
+// that applies the batch, and starts every batch by locking that row. So: lock the row FOR SHARE
+// (the worker cannot start its next batch), read the tick; below T → release and poll again
+// (pollMs); = T → open the snapshot(s) while still holding the row, so they see exactly tick T;
+// above T (it went past between two polls) → start again with a new tick. For compare the row
+// is released as soon as the snapshots exist; repair --apply keeps it (the `hold` connection)
+// until its fixes are committed, so no replayed event lands between the snapshot and the fixes.
+import type pg from 'pg';
+import { toBigInt } from '../../db/connection.ts';
+import type { Logger } from '../../util/log.ts';
+import { sleep } from '../../util/sleep.ts';
+import { LondisteError } from '../errors.ts';
+
+export interface SyncOptions {
+  queue: string;
+  /** 'root' makes its own tick; anything else reads the provider worker's completed tick. */
+  providerType: string;
+  /** The provider node's worker (for a branch provider). */
+  providerWorker: string | null;
+  subscriberWorker: string;
+  connectProvider: () => Promise<pg.Client>;
+  connectSubscriber: () => Promise<pg.Client>;
+  /** Connections per side sharing the snapshot (default 1). */
+  parallel?: number;
+  /** Keep the subscriber worker stopped at the tick until release (repair --apply). */
+  holdWorker?: boolean;
+  pollMs?: number;
+  /** How long the subscriber may take to reach the tick (0: no limit). */
+  timeoutMs?: number;
+  /** Bounds the lock waits on the provider (ms; 0: none). */
+  lockTimeoutMs?: number;
+  log: Logger;
+  signal?: AbortSignal;
+}
+
+export interface SyncedSnapshots {
+  tick: bigint;
+  provider: pg.Client[];
+  subscriber: pg.Client[];
+  /** Holds the subscriber worker's row lock (holdWorker), in an open READ COMMITTED transaction. */
+  hold: pg.Client | null;
+  /** How long getting there took, and in how many tries (the worker ran past the tick before). */
+  syncMs: number;
+  attempts: number;
+  /** Ends every transaction (rolled back: they only read) and closes the connections. */
+  release(): Promise<void>;
+}
+
+/** Same text from both servers: the output functions of dates, floats, intervals, bytea. */
+export const SESSION_SETTINGS = [
+  "set local timezone = 'UTC'",
+  "set local datestyle = 'ISO, YMD'",
+  "set local intervalstyle = 'postgres'",
+  'set local extra_float_digits = 1',
+  "set local bytea_output = 'hex'",
+].join('; ');
+
+const MAX_ATTEMPTS = 20;
+
+async function closeAll(conns: readonly (pg.Client | null)[]): Promise<void> {
+  await Promise.all(
+    conns.map(async (c) => {
+      if (!c) return;
+      await c.query('rollback').catch(() => {});
+      await c.end().catch(() => {});
+    }),
+  );
+}
+
+/** Opens `n - 1` more connections importing the snapshot `snap` exported by another one. */
+async function importSnapshot(
+  connect: () => Promise<pg.Client>,
+  snap: string,
+  n: number,
+): Promise<pg.Client[]> {
+  const out: pg.Client[] = [];
+  try {
+    // Connecting is most of the cost here: all at once, while the exporter waits.
+    await Promise.all(
+      Array.from({ length: n }, async () => {
+        const c = await connect();
+        out.push(c);
+        await c.query('begin isolation level repeatable read read only');
+        await c.query(`set transaction snapshot '${snap.replaceAll("'", "''")}'`);
+        await c.query(SESSION_SETTINGS);
+      }),
+    );
+    return out;
+  } catch (err) {
+    await closeAll(out);
+    throw err;
+  }
+}
+
+interface ProviderSide {
+  tick: bigint;
+  conns: pg.Client[];
+}
+
+/** The root makes tick T in the transaction whose snapshot it exports (see the header). */
+async function rootSnapshot(o: SyncOptions, n: number): Promise<ProviderSide> {
+  const p0 = await o.connectProvider();
+  try {
+    await p0.query('begin isolation level repeatable read');
+    if (o.lockTimeoutMs) await p0.query(`set local lock_timeout = ${Math.round(o.lockTimeoutMs)}`);
+    await p0.query('lock table pgq.queue in exclusive mode');
+    await p0.query('lock table pgq.tick in share row exclusive mode');
+    const snap = (await p0.query<{ s: string }>('select pg_export_snapshot() as s')).rows[0]!.s;
+    await p0.query('select pgq.force_tick($1)', [o.queue]);
+    const t = (await p0.query('select pgq.ticker($1) as t', [o.queue])).rows[0]?.t;
+    if (t == null)
+      throw new LondisteError('state', `queue ${o.queue}: the provider did not tick (ticker paused?)`);
+    const conns = await importSnapshot(o.connectProvider, snap, n);
+    await p0.query('commit');
+    return { tick: toBigInt(t), conns };
+  } finally {
+    await closeAll([p0]);
+  }
+}
+
+/** A branch: its snapshot and the tick its worker had completed in it. */
+async function branchSnapshot(o: SyncOptions, n: number): Promise<ProviderSide> {
+  if (!o.providerWorker)
+    throw new LondisteError('state', `queue ${o.queue}: the provider node has no worker`);
+  const p0 = await o.connectProvider();
+  try {
+    await p0.query('begin isolation level repeatable read read only');
+    await p0.query(SESSION_SETTINGS);
+    const r = await p0.query(
+      `select last_tick_id, pg_export_snapshot() as s from pgq_node.local_state
+        where queue_name = $1 and consumer_name = $2`,
+      [o.queue, o.providerWorker],
+    );
+    if (!r.rows[0])
+      throw new LondisteError('state', `queue ${o.queue}: provider worker ${o.providerWorker} not found`);
+    const conns = n > 1 ? await importSnapshot(o.connectProvider, r.rows[0].s, n - 1) : [];
+    return { tick: toBigInt(r.rows[0].last_tick_id), conns: [p0, ...conns] };
+  } catch (err) {
+    await closeAll([p0]);
+    throw err;
+  }
+}
+
+type SubscriberResult =
+  | { kind: 'ok'; conns: pg.Client[]; hold: pg.Client | null }
+  | { kind: 'past'; at: bigint };
+
+async function subscriberAt(o: SyncOptions, tick: bigint, n: number): Promise<SubscriberResult> {
+  const [hold, c0] = await Promise.all([o.connectSubscriber(), o.connectSubscriber()]);
+  const started = Date.now();
+  let lastLog = started;
+  try {
+    for (;;) {
+      await hold.query('begin');
+      const r = await hold.query(
+        'select last_tick_id from pgq_node.local_state where queue_name = $1 and consumer_name = $2 for share',
+        [o.queue, o.subscriberWorker],
+      );
+      if (!r.rows[0])
+        throw new LondisteError(
+          'state',
+          `queue ${o.queue}: worker ${o.subscriberWorker} is not registered here`,
+        );
+      const at = toBigInt(r.rows[0].last_tick_id);
+      if (at === tick) {
+        let conns: pg.Client[] = [c0];
+        try {
+          await c0.query('begin isolation level repeatable read read only');
+          await c0.query(SESSION_SETTINGS);
+          const snap = (await c0.query<{ s: string }>('select pg_export_snapshot() as s')).rows[0]!.s;
+          if (n > 1) conns = [c0, ...(await importSnapshot(o.connectSubscriber, snap, n - 1))];
+        } catch (err) {
+          await closeAll(conns);
+          throw err;
+        }
+        if (!o.holdWorker) {
+          await closeAll([hold]);
+          return { kind: 'ok', conns, hold: null };
+        }
+        return { kind: 'ok', conns, hold };
+      }
+      await hold.query('rollback');
+      if (at > tick) {
+        await closeAll([hold, c0]);
+        return { kind: 'past', at };
+      }
+      if (o.signal?.aborted) throw new LondisteError('timeout', 'cancelled');
+      const waited = Date.now() - started;
+      if (o.timeoutMs && waited > o.timeoutMs)
+        throw new LondisteError(
+          'timeout',
+          `the worker ${o.subscriberWorker} did not reach tick ${tick} within ${o.timeoutMs} ms ` +
+            `(it is at ${at}); is it running? (--force waits without a limit)`,
+        );
+      if (Date.now() - lastLog > 5000) {
+        o.log.info(`waiting for the worker to reach tick ${tick} (at ${at})`);
+        lastLog = Date.now();
+      }
+      await sleep(o.pollMs ?? 20, o.signal);
+    }
+  } catch (err) {
+    await closeAll([hold, c0]);
+    throw err;
+  }
+}
+
+/** Snapshots of both sides at one tick (see the header); retried when the worker ran past it. */
+/**
+ * Waits (unlocked) until the subscriber has completed the provider's current last tick. A worker
+ * far behind reads multi-tick batches and would step over a new tick; one that is caught up has
+ * one batch to go, which the locked poll then catches.
+ */
+async function catchUp(o: SyncOptions, deadline: number): Promise<void> {
+  const [p, s] = await Promise.all([o.connectProvider(), o.connectSubscriber()]);
+  try {
+    const r = await p.query(
+      `select max(t.tick_id) as t from pgq.tick t join pgq.queue q on q.queue_id = t.tick_queue
+        where q.queue_name = $1`,
+      [o.queue],
+    );
+    if (r.rows[0]?.t == null) return;
+    const last = toBigInt(r.rows[0].t);
+    for (;;) {
+      const c = await s.query(
+        'select last_tick_id from pgq_node.local_state where queue_name = $1 and consumer_name = $2',
+        [o.queue, o.subscriberWorker],
+      );
+      if (!c.rows[0] || toBigInt(c.rows[0].last_tick_id) >= last) return;
+      if (o.signal?.aborted || Date.now() > deadline) return; // the locked poll reports the timeout
+      await sleep(o.pollMs ?? 20, o.signal);
+    }
+  } finally {
+    await closeAll([p, s]);
+  }
+}
+
+export async function syncSnapshots(o: SyncOptions): Promise<SyncedSnapshots> {
+  const n = Math.max(1, o.parallel ?? 1);
+  const started = Date.now();
+  for (let attempt = 1; ; attempt++) {
+    await catchUp(o, o.timeoutMs ? started + o.timeoutMs : Number.POSITIVE_INFINITY);
+    const p = o.providerType === 'root' ? await rootSnapshot(o, n) : await branchSnapshot(o, n);
+    let s: SubscriberResult;
+    try {
+      s = await subscriberAt(o, p.tick, n);
+    } catch (err) {
+      await closeAll(p.conns);
+      throw err;
+    }
+    if (s.kind === 'ok') {
+      const { conns, hold } = s;
+      const syncMs = Date.now() - started;
+      o.log.debug(`snapshots at tick ${p.tick} after ${syncMs} ms, ${attempt} attempt(s)`, {
+        tickId: p.tick,
+      });
+      return {
+        tick: p.tick,
+        provider: p.conns,
+        subscriber: conns,
+        hold,
+        syncMs,
+        attempts: attempt,
+        release: () => closeAll([...p.conns, ...conns, hold]),
+      };
+    }
+    await closeAll(p.conns);
+    if (attempt >= MAX_ATTEMPTS)
+      throw new LondisteError(
+        'timeout',
+        `the worker ${o.subscriberWorker} kept moving past the compare tick (${attempt} attempts)`,
+      );
+    o.log.debug(`worker went past tick ${p.tick} (at ${s.at}); again`);
+  }
+}
