@@ -136,7 +136,7 @@ export function printXmin(r: XminResult) {
   const rounds = r.ours.seconds.length;
   const head = Array.from({ length: rounds }, (_, i) => `r${i + 1}`.padStart(7)).join('');
   console.log(
-    `${'side'.padEnd(6)}${head} ${'r5÷r1'.padStart(7)}   buffers next_batch / finish_batch per round`,
+    `${'side'.padEnd(6)}${head} ${`r${rounds}÷r1`.padStart(7)}   buffers next_batch / finish_batch per round`,
   );
   for (const [name, s] of [
     ['C', r.c],
