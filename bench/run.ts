@@ -3,7 +3,7 @@
 // Suites: pgq (producer + triggers + ticker pass), triggers (every trigger workload + pgbench-like
 // producer), ticker (the ticker pass over 10 … 5,000 queues), consumer (drain rate, latency),
 // londiste (add-table, drain, producer: ours vs londiste3, native logical replication, raw COPY),
-// wal. Default: pgq.
+// wal, xmin (the batch cycle with and without a held xmin). Default: pgq.
 import { type BenchRow, benchProducer, createBenchDbs } from './pgq.ts';
 
 // Suites contributed as separate modules are loaded by path, so a missing one is reported at
@@ -143,6 +143,22 @@ const SUITES: Record<string, () => Promise<void>> = {
       rows: Number(process.env.BENCH_ROWS ?? 1_000_000),
       rounds: Number(process.env.BENCH_ROUNDS ?? 2),
     });
+  },
+  xmin: async () => {
+    const { benchXmin, printXmin } = await import('./xmin.ts');
+    const cycles = Number(process.env.BENCH_XMIN_CYCLES ?? 2000);
+    const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
+    for (const heldXmin of [false, true]) {
+      const r = await benchXmin({
+        adminUrl: C_URL,
+        cycles,
+        rounds,
+        heldXmin,
+        onRound: (side, round, s) =>
+          console.error(`xmin ${heldXmin}: ${side} round ${round}: ${s.toFixed(2)} s`),
+      });
+      printXmin(r);
+    }
   },
   wal: async () => {
     const mod = (await import(optionalModule('./wal.ts'))) as {

@@ -24,7 +24,7 @@ declare
         || 'pgq.maint_tables_to_vacuum(), pgq.maint_operations(), pgq.upgrade_schema(), pgq.grant_perms(text), '
         || 'pgq._grant_perms_from(text, text, text, text), pgq.tune_storage(text), pgq.seq_setval(text, int8), '
         || 'pgq.create_queue(text), pgq.drop_queue(text, bool), pgq.drop_queue(text), '
-        || 'pgq.set_queue_config(text, text, text), '
+        || 'pgq.set_queue_config(text, text, text), pgq._subscription_write(), '
         || 'pgq.insert_event_raw(text, bigint, timestamptz, integer, integer, text, text, text, text, text, text), '
         || 'pgq.event_retry_raw(text, text, timestamptz, bigint, timestamptz, integer, text, text, text, text, text, text)';
     trigger_fns text;
@@ -41,8 +41,12 @@ begin
         execute 'revoke all on function ' || trigger_fns || ' from public';
     end if;
     revoke all on table pgq.consumer, pgq.queue, pgq.tick, pgq.subscription, pgq.retry_queue,
-                        pgq.event_template, pgq.event_all from public;
-    grant select on table pgq.consumer, pgq.queue, pgq.tick, pgq.subscription to public;
+                        pgq.event_template, pgq.event_all,
+                        pgq.subscription_key, pgq.subscription_state, pgq._open_batch from public;
+    -- The tables behind pgq.subscription are as readable as the view (functions that are not
+    -- security definer read them).
+    grant select on table pgq.consumer, pgq.queue, pgq.tick, pgq.subscription,
+                          pgq.subscription_key, pgq.subscription_state, pgq._open_batch to public;
     if not have_roles then
         return;
     end if;

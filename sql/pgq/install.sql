@@ -6,6 +6,7 @@
 \ir functions/pgq.seq_getval.sql
 \ir functions/pgq.seq_setval.sql
 \ir functions/pgq._grant_perms_from.sql
+\ir functions/pgq._subscription_write.sql
 \ir functions/pgq.version.sql
 
 -- producers

@@ -6,7 +6,8 @@
 --   pgq.queue          one row per queue: settings and rotation state
 --   pgq.tick           snapshots (txid_snapshot) per queue; two consecutive ticks bound a batch
 --   pgq.consumer       consumer names
---   pgq.subscription   consumer × queue: last finished tick, open batch
+--   pgq.subscription   consumer × queue: last finished tick, open batch (ours: a view over
+--                      pgq.subscription_key + the append-only pgq.subscription_state, see the end)
 --   pgq.retry_queue    events waiting to be retried for one subscription
 --   pgq.event_template every queue's events with the columns of an event (a view, see the end)
 --   pgq.event_<id>     events of queue <id>; rotates over children pgq.event_<id>_0 .. _<n-1>
@@ -189,3 +190,70 @@ begin
     end if;
 end
 $batching$;
+
+-- pgq.subscription becomes a view over two tables (ours; its columns are the original's), so
+-- that the per-batch state is never updated in place. Why: next_batch and finish_batch used to
+-- update the subscription row twice per batch; while any transaction holds an old snapshot
+-- (a long report, an idle-in-transaction client) none of those versions can be pruned, and
+-- every lookup and every unique-index check walked all of them: the batch cycle slowed down
+-- round after round (bench/README.md, "xmin").
+--   pgq.subscription_key    sub_id, sub_queue, sub_consumer: written at (un)registration only
+--   pgq.subscription_state  the rest (and sub_id again), append-only: a change inserts a new row (a larger
+--                           state_seq) and deletes the one it replaces, by its exact key
+-- Readers take a subscription's row with the largest state_seq through a descending index
+-- scan that stops at the first visible row, so the dead versions behind it are never visited.
+-- Exactly one state row per subscription is visible in any snapshot (each writer deletes the
+-- row it replaces in the same transaction; two writers of one subscription conflict on that
+-- delete). Writes through the view (pgq_coop, pgq_admin) go through INSTEAD OF triggers.
+-- Converting an installed schema keeps every consumer's position and open batch.
+create sequence if not exists pgq.subscription_state_seq;
+do $subscription_view$
+begin
+    if exists (select 1 from pg_catalog.pg_class c
+                where c.oid = 'pgq.subscription'::regclass and c.relkind = 'r') then
+        alter table pgq.subscription rename to subscription_key;
+        create table pgq.subscription_state (
+            sub_id          int4        not null,
+            sub_queue       int4        not null,
+            sub_consumer    int4        not null,
+            state_seq       bigint      not null default nextval('pgq.subscription_state_seq'),
+            sub_last_tick   bigint,
+            sub_active      timestamptz not null default now(),
+            sub_batch       bigint,
+            sub_next_tick   bigint,
+            constraint subscription_state_pkey primary key (sub_queue, sub_consumer, state_seq)
+        );
+        -- Batch ids come from pgq.batch_id_seq, so they stay unique without a unique index
+        -- (whose check would visit every dead version of the key).
+        create index subscription_state_batch_idx on pgq.subscription_state (sub_batch)
+         where sub_batch is not null;
+        insert into pgq.subscription_state
+               (sub_id, sub_queue, sub_consumer, sub_last_tick, sub_active, sub_batch, sub_next_tick)
+        select sub_id, sub_queue, sub_consumer, sub_last_tick, sub_active, sub_batch, sub_next_tick
+          from pgq.subscription_key;
+        alter table pgq.subscription_key
+              drop constraint subscription_batch_idx,
+              drop column sub_last_tick, drop column sub_active,
+              drop column sub_batch, drop column sub_next_tick;
+    end if;
+end
+$subscription_view$;
+create or replace view pgq.subscription as
+    select k.sub_id, k.sub_queue, k.sub_consumer,
+           s.sub_last_tick, s.sub_active, s.sub_batch, s.sub_next_tick
+      from pgq.subscription_key k
+     cross join lateral (
+           select st.sub_last_tick, st.sub_active, st.sub_batch, st.sub_next_tick
+             from pgq.subscription_state st
+            where st.sub_queue = k.sub_queue and st.sub_consumer = k.sub_consumer
+            order by st.sub_queue desc, st.sub_consumer desc, st.state_seq desc
+            limit 1) s;
+-- Subscriptions with an open batch, found by batch id through the partial index (the functions
+-- that take a batch id read this instead of the view, which would visit every subscription).
+-- One table only: joined to pgq.subscription_key, the planner may reach the state rows through
+-- their primary key instead, and that walks every dead version of the subscription.
+create or replace view pgq._open_batch as
+    select s.sub_id, s.sub_queue, s.sub_consumer,
+           s.sub_last_tick, s.sub_active, s.sub_batch, s.sub_next_tick
+      from pgq.subscription_state s
+     where s.sub_batch is not null;

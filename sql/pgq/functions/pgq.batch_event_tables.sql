@@ -17,7 +17,9 @@ begin
            q.queue_data_pfx, q.queue_ntables, q.queue_cur_table,
            q.queue_switch_step1, q.queue_switch_step2
       into b
-      from pgq.subscription s
+      -- offset 0: the batch is found alone, by its index; joined, the planner may walk the
+      -- subscription's state rows by their primary key instead, dead versions included.
+      from (select * from pgq._open_batch o where o.sub_batch = x_batch_id offset 0) s
       join pgq.queue q on q.queue_id = s.sub_queue
       join pgq.tick last on last.tick_queue = s.sub_queue and last.tick_id = s.sub_last_tick
       join pgq.tick cur on cur.tick_queue = s.sub_queue and cur.tick_id = s.sub_next_tick

@@ -13,7 +13,7 @@ declare
     s   record;
     cnt integer;
 begin
-    select sub_id, sub_queue into s from pgq.subscription where sub_batch = i_batch_id;
+    select sub_id, sub_queue into s from pgq._open_batch where sub_batch = i_batch_id;
     if not found then
         raise exception 'batch_retry: batch % not found', i_batch_id using errcode = 'PQ003';
     end if;

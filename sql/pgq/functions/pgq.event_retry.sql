@@ -13,7 +13,7 @@ security definer
 set search_path = pg_catalog, pgq
 as $$
 begin
-    perform 1 from pgq.subscription where sub_batch = x_batch_id;
+    perform 1 from pgq._open_batch where sub_batch = x_batch_id;
     if not found then
         raise exception 'batch not found' using errcode = 'PQ003';
     end if;
@@ -21,7 +21,7 @@ begin
                                  ev_type, ev_data, ev_extra1, ev_extra2, ev_extra3, ev_extra4)
     select x_retry_time, s.sub_queue, e.ev_id, e.ev_time, null, s.sub_id, coalesce(e.ev_retry, 0) + 1,
            e.ev_type, e.ev_data, e.ev_extra1, e.ev_extra2, e.ev_extra3, e.ev_extra4
-      from pgq.get_batch_events(x_batch_id) e, pgq.subscription s
+      from pgq.get_batch_events(x_batch_id) e, pgq._open_batch s
      where s.sub_batch = x_batch_id and e.ev_id = x_event_id;
     if not found then
         raise exception 'event not found' using errcode = 'PQ003';

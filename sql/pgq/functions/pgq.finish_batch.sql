@@ -10,11 +10,18 @@ language plpgsql
 security definer
 set search_path = pg_catalog, pgq
 as $$
+declare
+    s record;
 begin
-    update pgq.subscription
-       set sub_active = now(), sub_last_tick = sub_next_tick, sub_next_tick = null, sub_batch = null
-     where sub_batch = x_batch_id;
-    if not found then
+    -- The state row is replaced, never updated (tables.sql: pgq.subscription). Two calls for
+    -- one batch conflict on the delete: the second then finds no row, as with the original.
+    delete from pgq.subscription_state
+     where sub_batch = x_batch_id
+    returning sub_id, sub_queue, sub_consumer, sub_next_tick into s;
+    if found then
+        insert into pgq.subscription_state (sub_id, sub_queue, sub_consumer, sub_last_tick)
+        values (s.sub_id, s.sub_queue, s.sub_consumer, s.sub_next_tick);
+    else
         raise warning 'finish_batch: batch % not found', x_batch_id;
         return 0;
     end if;

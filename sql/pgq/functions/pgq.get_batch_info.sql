@@ -20,7 +20,9 @@ begin
            prev.tick_event_seq, cur.tick_event_seq
       into queue_name, consumer_name, batch_start, batch_end,
            prev_tick_id, tick_id, lag, seq_start, seq_end
-      from pgq.subscription s
+      -- offset 0: the batch is found alone, by its index; joined, the planner may walk the
+      -- subscription's state rows by their primary key instead, dead versions included.
+      from (select * from pgq._open_batch o where o.sub_batch = x_batch_id offset 0) s
       join pgq.tick cur on cur.tick_queue = s.sub_queue and cur.tick_id = s.sub_next_tick
       join pgq.tick prev on prev.tick_queue = s.sub_queue and prev.tick_id = s.sub_last_tick
       join pgq.queue q on q.queue_id = s.sub_queue

@@ -14,7 +14,7 @@ begin
         return;
     end if;
     for scm, tbl in values
-        ('pgq', 'subscription'), ('pgq', 'consumer'), ('pgq', 'queue'), ('pgq', 'tick'),
+        ('pgq', 'subscription_state'), ('pgq', 'consumer'), ('pgq', 'queue'), ('pgq', 'tick'),
         ('pgq', 'retry_queue'), ('pgq_ext', 'completed_tick'), ('pgq_ext', 'completed_batch'),
         ('pgq_ext', 'completed_event'), ('pgq_ext', 'partial_batch'), ('pgq_node', 'local_state'),
         ('londiste', 'seq_info'), ('txid', 'epoch'), ('londiste', 'completed')

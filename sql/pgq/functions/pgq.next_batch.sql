@@ -10,7 +10,8 @@
 -- When no batch is available, all outputs are NULL.
 -- Errors: 'Not subscriber to queue: <queue>/<consumer>'; a subscription whose last tick is gone
 -- ('PgQ corruption').
--- Tables: reads pgq.queue, pgq.consumer, pgq.tick; updates pgq.subscription.
+-- Tables: reads pgq.queue, pgq.consumer, pgq.tick, pgq.subscription_key; replaces the
+-- subscription's pgq.subscription_state row.
 create or replace function pgq.next_batch_custom(
     in i_queue_name text, in i_consumer_name text,
     in i_min_lag interval, in i_min_count int4, in i_min_interval interval,
@@ -24,19 +25,30 @@ as $$
 declare
     qid  integer;
     cid  integer;
+    sid  integer;
+    sseq bigint;
 begin
-    select s.sub_queue, s.sub_consumer, s.sub_batch,
+  -- Repeats only when another transaction replaced this subscription's state between our read
+  -- and our delete (two next_batch calls of one consumer at once): the next read sees its row.
+  loop
+    select k.sub_id, k.sub_queue, k.sub_consumer, st.state_seq, st.sub_batch,
            t1.tick_id, t1.tick_time, t1.tick_event_seq,
            t2.tick_id, t2.tick_time, t2.tick_event_seq
-      into qid, cid, batch_id,
+      into sid, qid, cid, sseq, batch_id,
            prev_tick_id, prev_tick_time, prev_tick_event_seq,
            cur_tick_id, cur_tick_time, cur_tick_event_seq
       from pgq.queue q
-      join pgq.subscription s on s.sub_queue = q.queue_id
-      join pgq.consumer c on c.co_id = s.sub_consumer
-      left join pgq.tick t1 on t1.tick_queue = s.sub_queue and t1.tick_id = s.sub_last_tick
-      left join pgq.tick t2 on t2.tick_queue = s.sub_queue and t2.tick_id = s.sub_next_tick
-     where q.queue_name = i_queue_name and c.co_name = i_consumer_name;
+      join pgq.consumer c on c.co_name = i_consumer_name
+      join pgq.subscription_key k on k.sub_queue = q.queue_id and k.sub_consumer = c.co_id
+     cross join lateral (
+           select x.state_seq, x.sub_batch, x.sub_last_tick, x.sub_next_tick
+             from pgq.subscription_state x
+            where x.sub_queue = k.sub_queue and x.sub_consumer = k.sub_consumer
+            order by x.sub_queue desc, x.sub_consumer desc, x.state_seq desc
+            limit 1) st
+      left join pgq.tick t1 on t1.tick_queue = k.sub_queue and t1.tick_id = st.sub_last_tick
+      left join pgq.tick t2 on t2.tick_queue = k.sub_queue and t2.tick_id = st.sub_next_tick
+     where q.queue_name = i_queue_name;
     if not found then
         raise exception '%', 'Not subscriber to queue: ' || coalesce(i_queue_name, 'NULL')
             || '/' || coalesce(i_consumer_name, 'NULL') using errcode = 'PQ002';
@@ -75,10 +87,16 @@ begin
         return;
     end if;
 
-    batch_id := nextval('pgq.batch_id_seq');
-    update pgq.subscription
-       set sub_batch = batch_id, sub_next_tick = cur_tick_id, sub_active = now()
-     where sub_queue = qid and sub_consumer = cid;
+    -- The state row is replaced, never updated (tables.sql: pgq.subscription).
+    delete from pgq.subscription_state
+     where sub_queue = qid and sub_consumer = cid and state_seq = sseq;
+    if found then
+        batch_id := nextval('pgq.batch_id_seq');
+        insert into pgq.subscription_state (sub_id, sub_queue, sub_consumer, sub_last_tick, sub_batch, sub_next_tick)
+        values (sid, qid, cid, prev_tick_id, batch_id, cur_tick_id);
+        return;
+    end if;
+  end loop;
 end;
 $$;
 

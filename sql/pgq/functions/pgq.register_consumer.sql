@@ -29,6 +29,7 @@ declare
     qid       integer;
     cid       integer;
     start_tick bigint;
+    sid       integer;
 begin
     if x_queue_name is null or x_consumer_name is null then
         raise exception 'Invalid NULL value' using errcode = 'PQ006';
@@ -48,12 +49,14 @@ begin
     insert into pgq.consumer (co_name) values (x_consumer_name) on conflict (co_name) do nothing;
     select co_id into cid from pgq.consumer where co_name = x_consumer_name for update;
 
-    perform 1 from pgq.subscription where sub_queue = qid and sub_consumer = cid for update;
+    select sub_id into sid from pgq.subscription_key where sub_queue = qid and sub_consumer = cid for update;
     if found then
         if x_tick_pos is not null then
-            update pgq.subscription
-               set sub_last_tick = x_tick_pos, sub_batch = null, sub_next_tick = null, sub_active = now()
-             where sub_queue = qid and sub_consumer = cid;
+            -- Replaces the state row (tables.sql: pgq.subscription); the key row's lock above
+            -- keeps a concurrent repositioning out.
+            delete from pgq.subscription_state where sub_queue = qid and sub_consumer = cid;
+            insert into pgq.subscription_state (sub_id, sub_queue, sub_consumer, sub_last_tick)
+            values (sid, qid, cid, x_tick_pos);
         end if;
         return 0;
     end if;
@@ -67,7 +70,9 @@ begin
     else
         start_tick := x_tick_pos;
     end if;
-    insert into pgq.subscription (sub_queue, sub_consumer, sub_last_tick) values (qid, cid, start_tick);
+    insert into pgq.subscription_key (sub_queue, sub_consumer) values (qid, cid) returning sub_id into sid;
+    insert into pgq.subscription_state (sub_id, sub_queue, sub_consumer, sub_last_tick)
+    values (sid, qid, cid, start_tick);
     return 1;
 end;
 $$;
