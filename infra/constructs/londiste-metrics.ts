@@ -1,22 +1,13 @@
 // The metrics a Londiste main worker publishes (CloudWatch namespace Skytools, EMF in its JSON
-// log lines through layers/aws/observability.ts; layers/londiste/metrics.ts publishes them), by
-// name, in one place here: LondisteNode's alarms and SkytoolsDashboard's widgets read them.
-// Dimensions: Queue and Node (the table counts also State). Change them only with the publisher.
+// log lines; layers/londiste/metrics.ts publishes them under the names of
+// layers/londiste/metric-names.ts, imported here so both sides agree), as CloudWatch metrics for
+// LondisteNode's alarms and SkytoolsDashboard's widgets. Dimensions: Queue and Node (the table
+// counts also State).
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { LONDISTE_METRICS } from '../../layers/londiste/metric-names.ts';
 
-export const LONDISTE_METRICS = {
-  /** Seconds between now and the provider tick of the last batch applied (Seconds). */
-  lag: 'ReplicationLag',
-  /** Row events applied per second over the publishing period (Count/Second). */
-  eventsApplied: 'EventsAppliedPerSecond',
-  /** Tables of the node in a state, one value per state (dimension `State`) (Count). */
-  tables: 'Tables',
-  /** Tables being copied (in-copy … do-sync), each one copy job / task (Count). */
-  copiesRunning: 'CopiesRunning',
-  /** Copy tasks that stopped with an error or failed to start, as the ECS launcher saw them (Count). */
-  copyFailures: 'CopyTaskFailures',
-} as const;
+export { LONDISTE_METRICS };
 
 export const METRICS_NAMESPACE = 'Skytools';
 

@@ -4,21 +4,11 @@
 // dashboard (listed in README.md): change them only together.
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { MetricUnit } from '../aws/observability.ts';
+import { LONDISTE_METRICS } from './metric-names.ts';
 import { TABLE_STATES } from './tables.ts';
 import type { LondisteWorker } from './worker.ts';
 
-export const LONDISTE_METRICS = {
-  /** Seconds between now and the provider's tick of the last batch applied. */
-  lag: 'ReplicationLag',
-  /** Row events applied per second over the period. */
-  eventsApplied: 'EventsAppliedPerSecond',
-  /** Tables in each state (dimension State: ok, in-copy, catching-up, wanna-sync, do-sync, missing, failed). */
-  tables: 'Tables',
-  /** Tables being copied (in-copy … do-sync): each is one copy job / task. */
-  copiesRunning: 'CopiesRunning',
-  /** Copy tasks that stopped with an error or failed to start (ECS launcher). */
-  copyFailures: 'CopyTaskFailures',
-} as const;
+export { LONDISTE_METRICS };
 
 export const LONDISTE_METRIC_STATES = [...TABLE_STATES, 'failed'] as const;
 
