@@ -18,6 +18,7 @@ import { guardClient, toBigInt } from '../db/connection.ts';
 import { inTransaction } from '../db/transaction.ts';
 import { runBatchLoop } from '../pgq/batch-loop.ts';
 import type { PgqEvent } from '../pgq/consumer.ts';
+import { requeueEvents } from '../pgq/producer.ts';
 import { listenForTicks, tickChannel } from '../pgq/tick-notify.ts';
 import { Backoff } from '../util/backoff.ts';
 import { defaultLogger, type Logger } from '../util/log.ts';
@@ -448,25 +449,7 @@ export class CascadeWorker {
   protected async copyToCombined(local: pg.Client, batch: CascadeBatch): Promise<void> {
     const q = batch.combinedQueue as string;
     const events = this.combinedEvents(batch.events.filter((e) => !isCascadeEvent(e)));
-    if (events.length > 0) {
-      const col = <K extends keyof PgqEvent>(k: K) => events.map((e) => e[k]);
-      await local.query(
-        `select pgq.insert_event_raw($1, null, u.t, null, null, u.ty, u.d, u.x1, u.x2, u.x3, u.x4)
-           from unnest($2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                       $8::text[]) with ordinality as u(t, ty, d, x1, x2, x3, x4, ord)
-          order by u.ord`,
-        [
-          q,
-          col('time'),
-          col('type'),
-          col('data'),
-          col('extra1'),
-          col('extra2'),
-          col('extra3'),
-          col('extra4'),
-        ],
-      );
-    }
+    await requeueEvents(local, q, events);
     await local.query("select pgq.insert_event($1, 'pgq.tick-id', $2, $3, null, null, null)", [
       q,
       String(batch.tickId),
@@ -485,27 +468,8 @@ export class CascadeWorker {
     const q = this.opts.queue;
     const insert = async () => {
       const CHUNK = 5000;
-      for (let i = 0; i < events.length; i += CHUNK) {
-        const part = events.slice(i, i + CHUNK);
-        const col = <K extends keyof PgqEvent>(k: K) => part.map((e) => e[k]);
-        await local.query(
-          `select pgq.insert_event_raw($1, u.id, u.t, null, null, u.ty, u.d, u.x1, u.x2, u.x3, u.x4)
-             from unnest($2::int8[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[],
-                         $8::text[], $9::text[]) with ordinality as u(id, t, ty, d, x1, x2, x3, x4, ord)
-            order by u.ord`,
-          [
-            q,
-            col('id').map(String),
-            col('time'),
-            col('type'),
-            col('data'),
-            col('extra1'),
-            col('extra2'),
-            col('extra3'),
-            col('extra4'),
-          ],
-        );
-      }
+      for (let i = 0; i < events.length; i += CHUNK)
+        await requeueEvents(local, q, events.slice(i, i + CHUNK), { keepIds: true });
     };
     if (this.insertMode !== 'toggle') {
       await local.query('savepoint cascade_copy');

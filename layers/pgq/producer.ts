@@ -2,6 +2,7 @@
 // visible to consumers only when that transaction commits (and a tick follows).
 import { toBigInt } from '../db/connection.ts';
 import type { Queryable } from '../db/transaction.ts';
+import type { PgqEvent } from './consumer.ts';
 import { asPgqError } from './errors.ts';
 
 export interface NewEvent {
@@ -97,4 +98,38 @@ export async function insertEvents(
   } catch (err) {
     throw asPgqError(err, `insert_event_bulk into queue "${queue}"`);
   }
+}
+
+/**
+ * Puts events read from a batch into `queue` with one statement, in order, each keeping its time
+ * and — with `keepIds` (a branch copying its provider's events) — its id; otherwise they get new
+ * ids from the queue (events of several queues merged into one). pgq.insert_event_raw, so it works
+ * on our SQL and on the C extension. Errors pass through (the caller's transaction decides).
+ */
+export async function requeueEvents(
+  client: Queryable,
+  queue: string,
+  events: readonly PgqEvent[],
+  opts: { keepIds?: boolean } = {},
+): Promise<void> {
+  if (events.length === 0) return;
+  const col = <K extends keyof PgqEvent>(k: K) => events.map((e) => e[k]);
+  const ids = opts.keepIds ? events.map((e) => String(e.id)) : null;
+  await client.query(
+    `select pgq.insert_event_raw($1, u.id, u.t, null, null, u.ty, u.d, u.x1, u.x2, u.x3, u.x4)
+       from unnest($2::int8[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[],
+                   $8::text[], $9::text[]) with ordinality as u(id, t, ty, d, x1, x2, x3, x4, ord)
+      order by u.ord`,
+    [
+      queue,
+      ids ?? events.map(() => null),
+      col('time'),
+      col('type'),
+      col('data'),
+      col('extra1'),
+      col('extra2'),
+      col('extra3'),
+      col('extra4'),
+    ],
+  );
 }

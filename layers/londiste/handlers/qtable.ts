@@ -9,6 +9,7 @@
 //   qsplitter  as vtable, and every event of the table goes into another queue of this node
 //              (`queue=`), with its type, data, extras and time, in the batch's transaction.
 import type { PgqEvent } from '../../pgq/consumer.ts';
+import { requeueEvents } from '../../pgq/producer.ts';
 import { LondisteError } from '../errors.ts';
 import {
   type ApplyContext,
@@ -121,24 +122,8 @@ export class QueueSplitterHandler extends BaseHandler {
     const rows = this.rows;
     this.rows = [];
     await ctx.applier.settle();
-    const col = <K extends keyof PgqEvent>(k: K) => rows.map((e) => e[k]);
     // New ids in the other queue, the event's own time (as the original's bulk_insert_events).
-    await ctx.local.query(
-      `select pgq.insert_event_raw($1, null, u.t, null, null, u.ty, u.d, u.x1, u.x2, u.x3, u.x4)
-         from unnest($2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                     $8::text[]) with ordinality as u(t, ty, d, x1, x2, x3, x4, ord)
-        order by u.ord`,
-      [
-        this.queue,
-        col('time'),
-        col('type'),
-        col('data'),
-        col('extra1'),
-        col('extra2'),
-        col('extra3'),
-        col('extra4'),
-      ],
-    );
+    await requeueEvents(ctx.local, this.queue, rows);
   }
   override reset(): void {
     this.rows = [];
