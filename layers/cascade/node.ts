@@ -144,20 +144,24 @@ export interface ConnectLocationOptions {
   connectTimeoutMs?: number;
 }
 
-/** Opens a connection to a node given its location (libpq key=value string or postgres:// URL). */
-export async function connectLocation(
-  location: string,
-  opts: ConnectLocationOptions = {},
-): Promise<pg.Client> {
-  let cfg: pg.ClientConfig;
+/** A node location (libpq key=value string or postgres:// URL) → client settings; bad → usage error. */
+export function parseLocation(location: string): pg.ClientConfig {
   try {
-    cfg = parseConnstr(location);
+    return parseConnstr(location);
   } catch (err) {
     throw new CascadeError(
       'usage',
       `bad node location ${JSON.stringify(location)}: ${(err as Error).message}`,
     );
   }
+}
+
+/** Opens a connection to a node given its location (libpq key=value string or postgres:// URL). */
+export async function connectLocation(
+  location: string,
+  opts: ConnectLocationOptions = {},
+): Promise<pg.Client> {
+  const cfg = parseLocation(location);
   try {
     return await connectClient({
       config: { connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000, ...cfg },

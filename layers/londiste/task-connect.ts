@@ -5,9 +5,8 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type pg from 'pg';
 import { DatabaseSource } from '../aws/database.ts';
-import { CascadeError, redactLocation } from '../cascade/node.ts';
+import { CascadeError, parseLocation, redactLocation } from '../cascade/node.ts';
 import { connectClient } from '../db/connection.ts';
-import { parseConnstr } from '../db/connstr.ts';
 import type { LondisteTaskSettings } from './settings.ts';
 
 const AUTH_FAILED = '28P01';
@@ -62,15 +61,7 @@ export function taskConnections(
 
 /** The location's own settings, with the secret's user, password and TLS where it names none. */
 export function withCredentials(location: string, secret: pg.ClientConfig | null): pg.ClientConfig {
-  let cfg: pg.ClientConfig;
-  try {
-    cfg = parseConnstr(location);
-  } catch (err) {
-    throw new CascadeError(
-      'usage',
-      `bad node location ${JSON.stringify(location)}: ${(err as Error).message}`,
-    );
-  }
+  const cfg = parseLocation(location);
   if (!secret) return cfg;
   if (cfg.connectionString) {
     const u = new URL(cfg.connectionString);
