@@ -66,12 +66,14 @@ describe('the batch cycle under a held xmin', () => {
     );
     expect(Number(dead.n)).toBeGreaterThan(2 * 1000);
     // Walking the dead versions adds about two buffers per cycle (the code before the view:
-    // next_batch 528 → 4,107 buffers from 250 to 2,000 cycles). The margin allows for the slow
-    // growth still seen in fast runs (≈ 0.03 buffers per cycle in next_batch and
-    // get_batch_events, e.g. 29 → 83; flat when autovacuum ran meanwhile), not yet explained.
+    // next_batch 528 → 4,107 buffers from 250 to 2,000 cycles). The bound allows an eighth of
+    // that: the slow growth still seen (≈ 0.03–0.09 buffers per cycle in next_batch and
+    // get_batch_events, e.g. 27 → 178 in a loaded CI run; flat when autovacuum ran meanwhile) is
+    // not yet explained, and must not be mistaken for the walk this test is about.
     const [first, , last] = samples;
+    const allowed = 0.25 * (last!.cycles - first!.cycles);
     for (const k of ['next', 'events', 'finish'] as const) {
-      expect(last![k], `${k}: ${JSON.stringify(samples)}`).toBeLessThanOrEqual(first![k] + 150);
+      expect(last![k], `${k}: ${JSON.stringify(samples)}`).toBeLessThanOrEqual(first![k] + allowed);
     }
   }, 300_000);
 });
