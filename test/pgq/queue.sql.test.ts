@@ -232,6 +232,18 @@ describe('helpers', () => {
     expect((await db.one("select pgq.seq_getval('public.s1') as v")).v).toBe(20n);
   });
 
+  it('seq_getval reads last_value also of a sequence never called or set back with is_called false', async () => {
+    // pg_sequence_last_value is NULL in both cases; the value must still be the SELECT's.
+    await db.query('create sequence public."Seq 2" start 7');
+    expect((await db.one("select pgq.seq_getval('public.Seq 2') as v")).v).toBe(7n);
+    await db.query(`select setval('public."Seq 2"', 42, false)`);
+    expect((await db.one("select pgq.seq_getval('public.Seq 2') as v")).v).toBe(42n);
+    await db.query(`select nextval('public."Seq 2"')`);
+    expect((await db.one("select pgq.seq_getval('public.Seq 2') as v")).v).toBe(42n);
+    expect((await db.one('select pgq.seq_getval(null) as v')).v).toBe(null);
+    await expect(db.query("select pgq.seq_getval('public.no_such_seq')")).rejects.toThrow(/does not exist/);
+  });
+
   it('version starts with 3.', async () => {
     expect((await db.one('select pgq.version() as v')).v).toMatch(/^3\.\d/);
   });

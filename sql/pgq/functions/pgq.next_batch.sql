@@ -105,16 +105,23 @@ $$;
 --                     out prev_tick_time, out cur_tick_event_seq, out prev_tick_event_seq)
 --
 -- pgq.next_batch_custom without knobs: the next batch with its tick details, or NULLs.
+-- This wrapper and pgq.next_batch are PL/pgSQL, not SQL functions: an SQL function that is not
+-- inlined (this one cannot be: it calls a volatile function) is parsed and planned again on
+-- every call, which cost more than next_batch_custom's own statements (bench/README.md, "xmin").
 create or replace function pgq.next_batch_info(
     in i_queue_name text, in i_consumer_name text,
     out batch_id int8, out cur_tick_id int8, out prev_tick_id int8,
     out cur_tick_time timestamptz, out prev_tick_time timestamptz,
     out cur_tick_event_seq int8, out prev_tick_event_seq int8)
-language sql
+language plpgsql
 as $$
+begin
     select f.batch_id, f.cur_tick_id, f.prev_tick_id, f.cur_tick_time, f.prev_tick_time,
            f.cur_tick_event_seq, f.prev_tick_event_seq
-      from pgq.next_batch_custom($1, $2, null, null, null) f;
+      into batch_id, cur_tick_id, prev_tick_id, cur_tick_time, prev_tick_time,
+           cur_tick_event_seq, prev_tick_event_seq
+      from pgq.next_batch_custom(i_queue_name, i_consumer_name, null, null, null) f;
+end;
 $$;
 
 -- pgq.next_batch(i_queue_name text, i_consumer_name text) returns int8
@@ -122,7 +129,9 @@ $$;
 -- Id of the consumer's next (or still open) batch, NULL when there is none yet.
 create or replace function pgq.next_batch(in i_queue_name text, in i_consumer_name text)
 returns int8
-language sql
+language plpgsql
 as $$
-    select f.batch_id from pgq.next_batch_custom($1, $2, null, null, null) f;
+begin
+    return (pgq.next_batch_custom(i_queue_name, i_consumer_name, null, null, null)).batch_id;
+end;
 $$;
