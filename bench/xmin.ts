@@ -4,12 +4,28 @@
 // written during the run can be pruned. Ours and the C extension on the same server, cycles
 // interleaved so both see the same load; the same again without the held xmin. After the
 // rounds: dead versions per pgq table and the buffers one next_batch / finish_batch touched at
-// the end of each round (they grow with the dead versions a lookup has to walk).
+// the end of each round (they grow with the dead versions a lookup has to walk). Per statement
+// of the cycle, wall clock and the backend's CPU time (when the server runs on this host): on a
+// machine shared with other work the wall clock moves with the load, the CPU time much less.
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import type pg from 'pg';
 import { createBenchDbs } from './pgq.ts';
 
+export const CYCLE_STEPS = [
+  'insert_event',
+  'ticker',
+  'next_batch',
+  'get_batch_events',
+  'finish_batch',
+] as const;
+type Step = (typeof CYCLE_STEPS)[number];
+
 export interface XminSide {
   seconds: number[];
+  /** over all rounds, µs per call: wall clock and backend CPU (null: server not on this host) */
+  stepWallUs: Record<Step, number>;
+  stepCpuUs: Record<Step, number> | null;
   /** shared buffers hit by one next_batch / finish_batch after each round */
   nextBatchBuffers: number[];
   finishBatchBuffers: number[];
@@ -18,6 +34,10 @@ export interface XminSide {
 
 export interface XminResult {
   heldXmin: boolean;
+  /** 1-minute load average at the start of each round and at the end */
+  load: number[];
+  /** median round trip of `select 1` on our database before the rounds, µs */
+  rttUs: number;
   cycles: number;
   ours: XminSide;
   c: XminSide;
@@ -31,14 +51,52 @@ async function prepare(cl: pg.Client) {
   await cl.query("select pgq.register_consumer('xq', 'xc')");
 }
 
-async function cycle(cl: pg.Client): Promise<void> {
-  await cl.query("select pgq.insert_event('xq', 't', 'payload')");
-  await cl.query('select pgq.ticker()');
-  const b = await cl.query<{ id: string | null }>("select pgq.next_batch('xq', 'xc') as id");
+/** CPU time a backend has used, in ns, from /proc/<pid>/schedstat (Linux, server on this host). */
+function backendCpuNs(pid: number | null): number | null {
+  if (pid === null) return null;
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]);
+  } catch {
+    return null;
+  }
+}
+
+interface Meter {
+  pid: number | null;
+  wallNs: Record<Step, number>;
+  cpuNs: Record<Step, number> | null;
+}
+
+async function meterOf(cl: pg.Client): Promise<Meter> {
+  const pid = Number((await cl.query('select pg_backend_pid() as p')).rows[0].p);
+  const zero = () => Object.fromEntries(CYCLE_STEPS.map((k) => [k, 0])) as Record<Step, number>;
+  const readable = backendCpuNs(pid) !== null;
+  return { pid: readable ? pid : null, wallNs: zero(), cpuNs: readable ? zero() : null };
+}
+
+async function step<R extends pg.QueryResultRow>(
+  cl: pg.Client,
+  m: Meter,
+  k: Step,
+  sql: string,
+  params: unknown[] = [],
+): Promise<pg.QueryResult<R>> {
+  const c0 = backendCpuNs(m.pid);
+  const t0 = process.hrtime.bigint();
+  const r = await cl.query<R>(sql, params);
+  m.wallNs[k] += Number(process.hrtime.bigint() - t0);
+  if (m.cpuNs) m.cpuNs[k] += (backendCpuNs(m.pid) ?? 0) - (c0 ?? 0);
+  return r;
+}
+
+async function cycle(cl: pg.Client, m: Meter): Promise<void> {
+  await step(cl, m, 'insert_event', "select pgq.insert_event('xq', 't', 'payload')");
+  await step(cl, m, 'ticker', 'select pgq.ticker()');
+  const b = await step<{ id: string | null }>(cl, m, 'next_batch', "select pgq.next_batch('xq', 'xc') as id");
   const id = b.rows[0]!.id;
   if (id === null) throw new Error('no batch after a tick: the cycle is not measuring what it should');
-  await cl.query('select count(*) from pgq.get_batch_events($1)', [id]);
-  await cl.query('select pgq.finish_batch($1)', [id]);
+  await step(cl, m, 'get_batch_events', 'select count(*) from pgq.get_batch_events($1)', [id]);
+  await step(cl, m, 'finish_batch', 'select pgq.finish_batch($1)', [id]);
 }
 
 type PlanJson = [{ Plan: { 'Shared Hit Blocks': number; 'Shared Read Blocks': number } }];
@@ -94,21 +152,39 @@ export async function benchXmin(opts: {
         holders.push(h);
       }
     }
+    const meters = { ours: await meterOf(dbs.ours), c: await meterOf(dbs.c) };
     const empty = (): XminSide => ({
       seconds: [],
+      stepWallUs: {} as Record<Step, number>,
+      stepCpuUs: null,
       nextBatchBuffers: [],
       finishBatchBuffers: [],
       deadTuples: {},
     });
-    const res: XminResult = { heldXmin: opts.heldXmin, cycles: opts.cycles, ours: empty(), c: empty() };
+    const rtts: number[] = [];
+    for (let i = 0; i < 51; i++) {
+      const t0 = process.hrtime.bigint();
+      await dbs.ours.query('select 1');
+      rtts.push(Number(process.hrtime.bigint() - t0) / 1000);
+    }
+    rtts.sort((a, b) => a - b);
+    const res: XminResult = {
+      heldXmin: opts.heldXmin,
+      load: [],
+      rttUs: rtts[25]!,
+      cycles: opts.cycles,
+      ours: empty(),
+      c: empty(),
+    };
     for (let round = 1; round <= opts.rounds; round++) {
       // Cycle by cycle, C then ours: the machine's load changes by the second, and both sides
       // must see the same.
+      res.load.push(loadavg()[0]!);
       const ns = { c: 0n, ours: 0n };
       for (let i = 0; i < opts.cycles; i++) {
         for (const side of ['c', 'ours'] as const) {
           const t0 = process.hrtime.bigint();
-          await cycle(sides[side]);
+          await cycle(sides[side], meters[side]);
           ns[side] += process.hrtime.bigint() - t0;
         }
       }
@@ -120,6 +196,15 @@ export async function benchXmin(opts: {
         res[side].nextBatchBuffers.push(b.next);
         res[side].finishBatchBuffers.push(b.finish);
       }
+    }
+    res.load.push(loadavg()[0]!);
+    const total = opts.cycles * opts.rounds;
+    for (const side of ['c', 'ours'] as const) {
+      const m = meters[side];
+      const per = (ns: Record<Step, number>) =>
+        Object.fromEntries(CYCLE_STEPS.map((k) => [k, ns[k] / total / 1000])) as Record<Step, number>;
+      res[side].stepWallUs = per(m.wallNs);
+      res[side].stepCpuUs = m.cpuNs ? per(m.cpuNs) : null;
     }
     res.ours.deadTuples = await deadTuples(dbs.ours);
     res.c.deadTuples = await deadTuples(dbs.c);
@@ -133,6 +218,9 @@ export async function benchXmin(opts: {
 export function printXmin(r: XminResult) {
   const title = r.heldXmin ? 'with a held xmin (REPEATABLE READ open)' : 'without a held xmin';
   console.log(`\nbatch cycle ${title}: ${r.cycles} cycles per round, seconds`);
+  console.log(
+    `load average (1 min) per round: ${r.load.map((x) => x.toFixed(1)).join(' → ')}; round trip (select 1) ${r.rttUs.toFixed(0)} µs`,
+  );
   const rounds = r.ours.seconds.length;
   const head = Array.from({ length: rounds }, (_, i) => `r${i + 1}`.padStart(7)).join('');
   console.log(
@@ -149,6 +237,25 @@ export function printXmin(r: XminResult) {
   }
   const ratios = r.ours.seconds.map((x, i) => (x / r.c.seconds[i]!).toFixed(2)).join(' ');
   console.log(`ours÷C per round: ${ratios}`);
+  const cpu = r.ours.stepCpuUs && r.c.stepCpuUs ? { ours: r.ours.stepCpuUs, c: r.c.stepCpuUs } : null;
+  console.log(
+    `per statement, µs per call: ${'wall ours'.padStart(10)} ${'C'.padStart(8)} ${'÷'.padStart(6)}` +
+      (cpu ? `   backend CPU ${'ours'.padStart(8)} ${'C'.padStart(8)} ${'÷'.padStart(6)}` : ''),
+  );
+  const sum = (x: Record<string, number>) => Object.values(x).reduce((a, b) => a + b, 0);
+  for (const k of [...CYCLE_STEPS, 'cycle'] as const) {
+    const w =
+      k === 'cycle'
+        ? [sum(r.ours.stepWallUs), sum(r.c.stepWallUs)]
+        : [r.ours.stepWallUs[k], r.c.stepWallUs[k]];
+    const c = cpu ? (k === 'cycle' ? [sum(cpu.ours), sum(cpu.c)] : [cpu.ours[k], cpu.c[k]]) : null;
+    console.log(
+      `  ${k.padEnd(24)} ${w[0]!.toFixed(0).padStart(10)} ${w[1]!.toFixed(0).padStart(8)} ${(w[0]! / w[1]!).toFixed(2).padStart(6)}` +
+        (c
+          ? `               ${c[0]!.toFixed(0).padStart(8)} ${c[1]!.toFixed(0).padStart(8)} ${(c[0]! / c[1]!).toFixed(2).padStart(6)}`
+          : ''),
+    );
+  }
   console.log(`dead row versions after the rounds: C ${JSON.stringify(r.c.deadTuples)}`);
   console.log(`                                 ours ${JSON.stringify(r.ours.deadTuples)}`);
 }
