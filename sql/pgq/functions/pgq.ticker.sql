@@ -53,14 +53,13 @@ begin
     -- The row lock serializes concurrent tickers of one queue: the second one waits, then sees
     -- the first one's tick and finds no tick due, so one moment never gets two ticks.
     select queue_id, queue_tick_seq, queue_event_seq, queue_external_ticker, queue_ticker_paused,
-           queue_ticker_max_count, queue_ticker_max_lag, queue_ticker_idle_period, 0::bigint as event_seq
+           queue_ticker_max_count, queue_ticker_max_lag, queue_ticker_idle_period
       into q
       from pgq.queue where queue_name = i_queue_name
        for no key update;
     if not found then
         raise exception 'no such queue' using errcode = 'PQ001';
     end if;
-    q.event_seq := pgq.seq_getval(q.queue_event_seq);
     if q.queue_external_ticker then
         raise exception 'This queue has external tick source.' using errcode = 'PQ008';
     end if;
@@ -68,23 +67,30 @@ begin
         raise exception 'Ticker has been paused for this queue' using errcode = 'PQ008';
     end if;
 
-    select tick_id, tick_time, tick_event_seq,
-           now() - tick_time as lag,
-           q.event_seq - tick_event_seq as new_events,
-           txid_snapshot_xmin(tick_snapshot) as sxmin,
-           txid_snapshot_xmax(tick_snapshot) as sxmax
+    -- A statement after the lock, so that it sees a tick another ticker committed while we
+    -- waited. The event sequence is read in it too (as pgq.seq_getval, whose SELECT only runs for
+    -- a sequence never called): one statement instead of two, on the hot path of every tick.
+    select s.event_seq, t.tick_id, t.tick_time, t.tick_event_seq,
+           now() - t.tick_time as lag,
+           s.event_seq - t.tick_event_seq as new_events,
+           txid_snapshot_xmin(t.tick_snapshot) as sxmin,
+           txid_snapshot_xmax(t.tick_snapshot) as sxmax
       into last
-      from pgq.tick
-     where tick_queue = q.queue_id
-     order by tick_queue desc, tick_id desc
-     limit 1;
-    if found then
+      from (select coalesce(pg_sequence_last_value(q.queue_event_seq::regclass),
+                            pgq.seq_getval(q.queue_event_seq)) as event_seq) s
+      left join lateral (
+            select x.tick_id, x.tick_time, x.tick_event_seq, x.tick_snapshot
+              from pgq.tick x
+             where x.tick_queue = q.queue_id
+             order by x.tick_queue desc, x.tick_id desc
+             limit 1) t on true;
+    if last.tick_id is not null then
         if last.sxmin > txid_current() then
             raise exception 'Invalid PgQ state: old xmin=%, old xmax=%, cur txid=%',
                 last.sxmin, last.sxmax, txid_current() using errcode = 'PQ009';
         end if;
         if last.new_events < 0 then
-            raise warning 'Negative new_events?  old=% cur=%', last.tick_event_seq, q.event_seq;
+            raise warning 'Negative new_events?  old=% cur=%', last.tick_event_seq, last.event_seq;
         end if;
         if last.sxmax > txid_current() then
             raise warning 'Dubious PgQ state: old xmax=%, cur txid=%', last.sxmax, txid_current();
@@ -108,8 +114,9 @@ begin
         end if;
     end if;
 
-    new_id := nextval(q.queue_tick_seq::regclass);
-    insert into pgq.tick (tick_queue, tick_id, tick_event_seq) values (q.queue_id, new_id, q.event_seq);
+    insert into pgq.tick (tick_queue, tick_id, tick_event_seq)
+    values (q.queue_id, nextval(q.queue_tick_seq::regclass), last.event_seq)
+    returning tick_id into new_id;
     return new_id;
 end;
 $$;
