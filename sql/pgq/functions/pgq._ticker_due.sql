@@ -21,8 +21,8 @@
 -- Errors: none of its own (a sequence that is gone raises as in pgq.seq_getval).
 -- PL/pgSQL, not SQL, for its plan: a SQL function's query is planned again on every call (~1 ms,
 -- twice its execution over 10 queues), which the hot-queue poll every few milliseconds and a
--- pass over few queues paid each time; here one generic plan is cached per session (the queue
--- filter stays a run-time test, so one plan serves the full pass and the hot-queue poll).
+-- pass over few queues paid each time; here one generic plan is cached per session, serving the
+-- full pass and the poll of named queues alike (it runs only the arm of the queue scan it needs).
 create or replace function pgq._ticker_due(i_queue_names text[], i_latency boolean,
     out queue_name text, out due text, out queue_id integer, out data_pfx text,
     out last_tick_id bigint, out last_snapshot txid_snapshot, out last_event_seq bigint)
@@ -45,7 +45,12 @@ begin
                    coalesce(v.last_value, l.tick_event_seq) - l.tick_event_seq as new_events,
                    v.seq, v.last_value,
                    now() - l.tick_time as lag
-              from pgq.queue q
+              -- Every queue (a sequential scan), or the named ones (the name index): two arms of
+              -- which the generic plan runs one, so a poll of a few hot queues among thousands
+              -- does not read them all.
+              from (select * from pgq.queue where i_queue_names is null
+                    union all
+                    select * from pgq.queue where queue_name = any (i_queue_names)) q
               left join lateral (
                     select t.tick_id, t.tick_time, t.tick_event_seq, t.tick_snapshot
                       from pgq.tick t
@@ -56,7 +61,6 @@ begin
                     select q.queue_event_seq::regclass::oid as seq,
                            pg_catalog.pg_sequence_last_value(q.queue_event_seq::regclass) as last_value) v
              where not q.queue_external_ticker and not q.queue_ticker_paused
-               and (i_queue_names is null or q.queue_name = any (i_queue_names))
         ), d as (
             select st.*,
                    case
