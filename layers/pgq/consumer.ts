@@ -6,6 +6,7 @@ import type pg from 'pg';
 import { toBigInt } from '../db/connection.ts';
 import { quoteLiteral } from '../db/ident.ts';
 import { asPgqError, PgqError } from './errors.ts';
+import { WAITING_CHANNEL } from './tick-notify.ts';
 
 export interface PgqEvent {
   id: bigint;
@@ -235,7 +236,7 @@ export function batchInfoFromRow(row: Record<string, unknown>, queue: string, co
  * leaves events untagged; the same batch is then handed out again next time.
  *
  * Three round trips for a batch (BEGIN + next_batch + the batch's SQL; the events; finish_batch +
- * COMMIT) and two when there is none, instead of six and three: on the latency path from a tick to
+ * the ticker's wake-up + COMMIT) and two when there is none, instead of six and three: on the latency path from a tick to
  * the handler each round trip counts. Statements sent together go by the simple protocol, so
  * their values are inlined as literals.
  */
@@ -257,7 +258,11 @@ export async function processNextBatch(
       return null;
     }
     const result = await runBatch(client, opts, base, sql);
-    await client.query(`select pgq.finish_batch(${base.batchId}); commit`);
+    // With the batch finished the consumer waits for the next tick: say so to the ticker
+    // (WAITING_CHANNEL), delivered at this commit, in the same round trip.
+    await client.query(
+      `select pgq.finish_batch(${base.batchId}), pg_notify('${WAITING_CHANNEL}', ${quoteLiteral(opts.queue)}); commit`,
+    );
     return result;
   } catch (err) {
     // Also after a failed COMMIT (then there is no transaction left and this only warns).
