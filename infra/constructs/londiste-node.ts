@@ -36,7 +36,7 @@ import {
   londisteGrants,
   normalizeTables,
 } from './londiste-grants.ts';
-import { LONDISTE_METRICS, londisteMetric } from './londiste-metrics.ts';
+import { LONDISTE_DIMENSIONS, LONDISTE_METRICS, londisteMetric } from './londiste-metrics.ts';
 import { PgqAdmin, PgqDatabaseSql } from './pgq-admin.ts';
 
 export type { LondisteNodeType, LondisteTable } from './londiste-grants.ts';
@@ -443,7 +443,9 @@ export class LondisteNode extends Construct {
 
   /** Tables in `state` (published by its worker). */
   metricTables(state: string, period?: Duration): cloudwatch.Metric {
-    return londisteMetric(LONDISTE_METRICS.tables, this, 'Maximum', period, { State: state });
+    return londisteMetric(LONDISTE_METRICS.tables, this, 'Maximum', period, {
+      [LONDISTE_DIMENSIONS.state]: state,
+    });
   }
 
   /** Running worker tasks (Container Insights). */

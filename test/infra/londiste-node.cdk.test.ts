@@ -15,7 +15,7 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LONDISTE_METRICS } from '../../infra/constructs/londiste-metrics.ts';
+import { LONDISTE_DIMENSIONS, LONDISTE_METRICS } from '../../infra/constructs/londiste-metrics.ts';
 import {
   LondisteNode,
   type PgqDatabase,
@@ -410,6 +410,32 @@ describe('LondisteNode', () => {
       LONDISTE_PROVIDER_SECRET_ARN: { Ref: id(s.root.login!.secret) },
       LONDISTE_NODE_TYPE: 'leaf',
     });
+  });
+
+  it('metric dimensions: the alarms and the dashboard name exactly the PascalCase ones the worker publishes', () => {
+    const published = new Set(Object.values(LONDISTE_DIMENSIONS));
+    const skytoolsAlarms = Object.values(t.findResources('AWS::CloudWatch::Alarm'))
+      .map((a) => a.Properties)
+      .filter((p) => p.Namespace === 'Skytools');
+    expect(skytoolsAlarms.length).toBeGreaterThan(0);
+    for (const a of skytoolsAlarms) {
+      expect(a.Dimensions.map((d: { Name: string }) => d.Name)).toEqual(['Queue', 'Node']);
+    }
+    // The dashboard body: each Skytools metric as ["Skytools", name, dim, value, dim, value, …].
+    const body = JSON.stringify(
+      Object.values(t.findResources('AWS::CloudWatch::Dashboard'))[0]!.Properties.DashboardBody,
+    );
+    const rows = [...body.matchAll(/\[\\"Skytools\\",\\"(\w+)\\",((?:\\"[^\\]*\\",?)+)/g)];
+    expect(rows.length).toBeGreaterThan(0);
+    for (const [, metric, rest] of rows) {
+      expect(Object.values(LONDISTE_METRICS)).toContain(metric);
+      const parts = [...rest!.matchAll(/\\"([^\\]*)\\"/g)].map((m) => m[1]!);
+      const names = parts.filter((_, i) => i % 2 === 0);
+      for (const n of names) {
+        expect(published.has(n as never)).toBe(true);
+        expect(n).toMatch(/^[A-Z][A-Za-z]*$/);
+      }
+    }
   });
 
   it('databaseSql: run by the admin custom resource after the schema, before the login and the set-up', () => {
