@@ -414,12 +414,18 @@ describe('LondisteNode', () => {
 
   it('metric dimensions: the alarms and the dashboard name exactly the PascalCase ones the worker publishes', () => {
     const published = new Set(Object.values(LONDISTE_DIMENSIONS));
-    const skytoolsAlarms = Object.values(t.findResources('AWS::CloudWatch::Alarm'))
-      .map((a) => a.Properties)
-      .filter((p) => p.Namespace === 'Skytools');
-    expect(skytoolsAlarms.length).toBeGreaterThan(0);
-    for (const a of skytoolsAlarms) {
-      expect(a.Dimensions.map((d: { Name: string }) => d.Name)).toEqual(['Queue', 'Node']);
+    // An alarm's metric is either on the alarm itself or in its Metrics list (MetricStat).
+    const alarmMetrics = Object.values(t.findResources('AWS::CloudWatch::Alarm'))
+      .flatMap((a) => [
+        a.Properties,
+        ...(a.Properties.Metrics ?? []).map(
+          (m: { MetricStat?: { Metric: unknown } }) => m.MetricStat?.Metric,
+        ),
+      ])
+      .filter((m) => m?.Namespace === 'Skytools');
+    expect(alarmMetrics.length).toBeGreaterThan(0);
+    for (const m of alarmMetrics) {
+      expect(m.Dimensions.map((d: { Name: string }) => d.Name).sort()).toEqual(['Node', 'Queue']);
     }
     // The dashboard body: each Skytools metric as ["Skytools", name, dim, value, dim, value, …].
     const body = JSON.stringify(
