@@ -8,7 +8,6 @@ import type { CascadeAdmin, CascadeAdminOptions } from './admin.ts';
 import { formatMembers, formatStatus, statusJson } from './admin-status.ts';
 import { CascadeError, connectLocation, type NodeType } from './node.ts';
 import type { CascadeConfig } from './settings.ts';
-import { CascadeWorker } from './worker.ts';
 
 /** A command-line option shared by the table's commands (commander `.option` arguments). */
 export interface AdminOption {
@@ -268,6 +267,8 @@ export async function runWorkerUntilSignal(cfg: CascadeConfig, log: Logger): Pro
   process.on('SIGINT', onStop);
   process.on('SIGTERM', onStop);
   try {
+    // Loaded here: every other admin command (and --help) runs without the worker's modules.
+    const { CascadeWorker } = await import('./worker.ts');
     await new CascadeWorker({
       queue: cfg.queue,
       worker: cfg.worker,
