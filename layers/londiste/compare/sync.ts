@@ -8,20 +8,23 @@
 // it, forces and makes a tick itself. That tick's txid snapshot is the exported snapshot, so a
 // subscriber that has applied every batch up to T holds what the exported snapshot sees. The
 // locks last for the few statements of this transaction; producers and consumers never wait for
-// them, other tickers (pgqd, ours) wait those milliseconds. Needs UPDATE (or DELETE/TRUNCATE)
+// them, other tickers (pgqd, ours) wait those milliseconds. The tick is announced on the
+// queue's tick channel (as the ticker announces its own), so the workers take it at once. Needs UPDATE (or DELETE/TRUNCATE)
 // on pgq.queue and pgq.tick, as an admin has.
 // Provider (branch): its tables change only by its own worker, whose batch transaction also
 // records the tick it completed, so a snapshot of the branch reads that tick with the rows.
 //
 // Subscriber: its worker records the completed tick in pgq_node.local_state in the transaction
 // that applies the batch, and starts every batch by locking that row. So: lock the row FOR SHARE
-// (the worker cannot start its next batch), read the tick; below T → release and poll again
-// (pollMs); = T → open the snapshot(s) while still holding the row, so they see exactly tick T;
+// (the worker cannot start its next batch), read the tick; below T → release and ask again at
+// once (the request then waits for the batch the worker is in, and is granted before its next
+// one; after spinMs with a pause of pollMs); = T → open the snapshot(s) while still holding the row, so they see exactly tick T;
 // above T (it went past between two polls) → start again with a new tick. For compare the row
 // is released as soon as the snapshots exist; repair --apply keeps it (the `hold` connection)
 // until its fixes are committed, so no replayed event lands between the snapshot and the fixes.
 import type pg from 'pg';
 import { toBigInt } from '../../db/connection.ts';
+import { tickChannel } from '../../pgq/tick-notify.ts';
 import type { Logger } from '../../util/log.ts';
 import { sleep } from '../../util/sleep.ts';
 import { LondisteError } from '../errors.ts';
@@ -40,6 +43,8 @@ export interface SyncOptions {
   /** Keep the subscriber worker stopped at the tick until release (repair --apply). */
   holdWorker?: boolean;
   pollMs?: number;
+  /** How long the subscriber's row is asked for again without a pause (default 2000 ms). */
+  spinMs?: number;
   /** How long the subscriber may take to reach the tick (0: no limit). */
   timeoutMs?: number;
   /** Bounds the lock waits on the provider (ms; 0: none). */
@@ -125,6 +130,9 @@ async function rootSnapshot(o: SyncOptions, n: number): Promise<ProviderSide> {
     const t = (await p0.query('select pgq.ticker($1) as t', [o.queue])).rows[0]?.t;
     if (t == null)
       throw new LondisteError('state', `queue ${o.queue}: the provider did not tick (ticker paused?)`);
+    // pgq.ticker() announces nothing (only the ticker loop does): without this NOTIFY, sent at
+    // the commit below, the subscriber's worker would take the tick after its loop_delay.
+    await p0.query('select pg_notify($1, $2)', [tickChannel(o.queue), String(t)]);
     const conns = await importSnapshot(o.connectProvider, snap, n);
     await p0.query('commit');
     return { tick: toBigInt(t), conns };
@@ -211,7 +219,11 @@ async function subscriberAt(o: SyncOptions, tick: bigint, n: number): Promise<Su
         o.log.info(`waiting for the worker to reach tick ${tick} (at ${at})`);
         lastLog = Date.now();
       }
-      await sleep(o.pollMs ?? 20, o.signal);
+      // The worker takes the tick at once (NOTIFY) and, under writes, the next one right after:
+      // the row is free only between its batches. Asking again at once, our lock request is
+      // queued while its batch (to T) runs and granted before its next batch starts; a sleep
+      // here would let it run past T. Polled only after spinMs (a worker slow to take it).
+      if (Date.now() - started > (o.spinMs ?? 2000)) await sleep(o.pollMs ?? 20, o.signal);
     }
   } catch (err) {
     await closeAll([hold, c0]);
