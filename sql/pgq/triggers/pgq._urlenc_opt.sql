@@ -10,6 +10,6 @@ returns text
 language sql
 immutable
 as $$
-    select case when i_str operator(pg_catalog.!~) '[^-A-Za-z0-9_. ]' then pg_catalog.replace(i_str, ' ', '+')
+    select case when (i_str collate "C") operator(pg_catalog.!~) '[^-A-Za-z0-9_. ]' then pg_catalog.replace(i_str collate "C", ' ', '+')
                 else pgq._urlenc_ascii_call(i_str) end;
 $$;
