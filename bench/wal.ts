@@ -69,7 +69,7 @@ export interface BenchWalRow {
   mibPerSec: number;
 }
 
-async function tlsProxy(
+export async function tlsProxy(
   targetPort: number,
   dir: string,
 ): Promise<{ port: number; cert: string; stop: () => void }> {
@@ -133,8 +133,8 @@ async function timeArchive(
     if (left !== prevLeft) {
       prevLeft = left;
       progressAt = performance.now();
-    } else if (performance.now() - progressAt > 60_000) {
-      throw new Error(`${tool}: no segment archived for 60 s; server log:\n${(await c.log()).slice(-3000)}`);
+    } else if (performance.now() - progressAt > 300_000) {
+      throw new Error(`${tool}: no segment archived for 300 s; server log:\n${(await c.log()).slice(-3000)}`);
     }
     if (performance.now() - last > 5000) {
       last = performance.now();
@@ -147,7 +147,7 @@ async function timeArchive(
   return (performance.now() - t0) / 1000;
 }
 
-function runAsPostgres(
+export function runAsPostgres(
   cmd: string,
   args: string[],
   env: Record<string, string>,

@@ -8,9 +8,18 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type pg from 'pg';
 import type { Storage } from '../storage/types.ts';
+import { storeBackupWal } from './backup-wal.ts';
 import { type Codec, compress, sha256 } from './codec.ts';
 import { WalError } from './errors.ts';
-import { type BackupType, chooseReference, referencedBackups, unchangedByMtime } from './incremental.ts';
+import {
+  type BackupType,
+  chooseReference,
+  isRelationMainFork,
+  pageLsnRule,
+  pagesOlderThan,
+  referencedBackups,
+  unchangedByMtime,
+} from './incremental.ts';
 import { backupFileKey, manifestKey, pieceKey, walKey } from './layout.ts';
 import type { Manifest, ManifestFile, ManifestPiece, ManifestTablespace } from './manifest.ts';
 import { noProgress, type Progress } from './progress.ts';
@@ -150,12 +159,14 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     datadir: string;
     segsize: string;
     catversion: string;
+    blcksz: string;
     rec: boolean;
   }>(
     `select (select system_identifier::text from pg_control_system()) as sysid,
             pg_is_in_recovery() as rec,
             (select catalog_version_no::text from pg_control_system()) as catversion,
             current_setting('server_version_num') as ver,
+            current_setting('block_size') as blcksz,
             current_setting('data_directory') as datadir,
             (select setting from pg_settings where name = 'wal_segment_size') as segsize`,
   );
@@ -196,7 +207,17 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
   if (note) say(`backup ${id}: ${note}`);
   const type: BackupType = ref ? (opts.type ?? 'full') : 'full';
   if (ref) say(`backup ${id}: ${type} against ${ref.manifest.id}`);
-  await client.query('select pg_backup_start($1, $2)', [`skytools walmgr ${id}`, opts.fast !== false]);
+  const started = await client.query<{ lsn: string; tli: number }>(
+    `select pg_backup_start($1, $2)::text as lsn, (select timeline_id from pg_control_checkpoint()) as tli`,
+    [`skytools walmgr ${id}`, opts.fast !== false],
+  );
+  // The start point's timeline and LSN: whether page LSNs compare with the reference's.
+  const lsnRule = pageLsnRule(
+    ref,
+    Number(started.rows[0]!.tli),
+    parseLsn(started.rows[0]!.lsn),
+    Number(row.blcksz),
+  );
   const versionDir = `PG_${Math.floor(pgVersion / 10000)}_${row.catversion}`;
   const walked = await walk(pgdata, versionDir);
   const tablespaces = await describeTablespaces(client, walked.links);
@@ -213,11 +234,15 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     pieces: ManifestPiece[];
     /** The reference's pieces of this file, when their piece size is ours. */
     prior?: ManifestPiece[];
+    /** A relation main fork: pieces whose pages all predate the reference are not hashed. */
+    byLsn: boolean;
   };
   type Job = { f: Walked['files'][number]; big?: Big; n?: number };
   const jobs: Job[] = [];
   const samePieces = ref !== null && ref.manifest.pieceSize === pieceSize;
   let reused = 0;
+  /** Of `reused`: pieces taken as unchanged by their pages' LSNs, without hashing. */
+  let byLsn = 0;
   for (const f of walked.files) {
     const prior = ref?.files.get(f.path);
     // Unchanged by size + mtime: referenced without reading (incremental.ts says when that is sound).
@@ -238,6 +263,7 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
       left: count,
       pieces: [],
       ...(prior?.pieces && samePieces ? { prior: prior.pieces } : {}),
+      byLsn: lsnRule !== null && isRelationMainFork(f.path),
     };
     // Errors surface in the worker that awaits it; never as an unhandled rejection.
     big.fh.catch(() => {});
@@ -254,30 +280,37 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     const len = Math.min(pieceSize, big.f.size - n * pieceSize);
     const data = Buffer.alloc(len); // zeroed: what a shrunk file no longer has stays zero
     await readAt(fh, data, len, n * pieceSize);
-    const sum = sha256(data);
-    const was = big.prior?.[n];
-    if (was && was.size === len && was.sha256 === sum) {
-      big.pieces[n] = was; // same bytes as the reference's piece: refer to it
+    const was = big.prior?.[n]?.size === len ? big.prior[n] : undefined;
+    if (was && big.byLsn && pagesOlderThan(data, lsnRule!.blockSize, lsnRule!.before)) {
+      big.pieces[n] = was; // no page changed since the reference started (incremental.ts)
       reused += len;
+      byLsn += len;
     } else {
-      const body = await compress(opts.codec, data);
-      await storage.put(pieceKey(backupFileKey(sysid, id, big.f.path), n), body, { metadata });
-      big.pieces[n] = { size: len, storedSize: body.length, sha256: sum };
+      const sum = sha256(data);
+      if (was?.sha256 === sum) {
+        big.pieces[n] = was; // same bytes as the reference's piece: refer to it
+        reused += len;
+      } else {
+        const body = await compress(opts.codec, data);
+        await storage.put(pieceKey(backupFileKey(sysid, id, big.f.path), n), body, { metadata });
+        big.pieces[n] = { size: len, storedSize: body.length, sha256: sum };
+      }
     }
     const last = --big.left === 0;
     meter.add(len, last);
-    if (last) {
-      await fh.close();
-      files.push({
-        path: big.f.path,
-        size: big.f.size,
-        sha256: '',
-        mode: big.f.mode,
-        mtime: big.f.mtime,
-        storedSize: big.pieces.reduce((t, p) => t + p.storedSize, 0),
-        pieces: big.pieces,
-      });
-    }
+    if (last) await finishBig(big, fh);
+  };
+  const finishBig = async (big: Big, fh: fs.FileHandle) => {
+    await fh.close();
+    files.push({
+      path: big.f.path,
+      size: big.f.size,
+      sha256: '',
+      mode: big.f.mode,
+      mtime: big.f.mtime,
+      storedSize: big.pieces.reduce((t, p) => t + p.storedSize, 0),
+      pieces: big.pieces,
+    });
   };
   const metadata = { compression: opts.codec };
   let next = 0;
@@ -336,6 +369,24 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
   const timeline = Number(tliM[1]);
   const stopSeg = (parseLsn(stopLsn) - 1n) / BigInt(segSize);
   const stopWal = segmentName(timeline, stopSeg, segSize);
+  // On a primary the backup stores its own WAL (backup-wal.ts) instead of waiting for the archiver.
+  if (!fromStandby) {
+    const n = await storeBackupWal(
+      storage,
+      {
+        pgdata,
+        sysid,
+        codec: opts.codec,
+        timeline,
+        startWal: startM[2]!,
+        stopWal,
+        segSize,
+        parallel: opts.parallel,
+      },
+      (m) => say(`backup ${id}: ${m}`),
+    );
+    if (n) say(`backup ${id}: stored ${n} WAL segment(s) of the backup from pg_wal`);
+  }
   if (fromStandby && primary) await switchOnPrimary(primary);
   else if (fromStandby)
     say(
@@ -385,7 +436,7 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
   });
   if (ref)
     say(
-      `backup ${id}: ${(reused / 1048576).toFixed(1)} MiB unchanged since ${ref.manifest.id}, referred to from ${references.length} backup(s)`,
+      `backup ${id}: ${(reused / 1048576).toFixed(1)} MiB unchanged since ${ref.manifest.id} (${(byLsn / 1048576).toFixed(1)} MiB of it by page LSN), referred to from ${references.length} backup(s)`,
     );
   say(
     `backup ${id}: done, ${files.length} files, ${(manifest.totalSize / 1048576).toFixed(1)} MiB (${(manifest.storedSize / 1048576).toFixed(1)} MiB stored), WAL ${manifest.startWal}..${manifest.stopWal}`,
