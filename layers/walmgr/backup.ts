@@ -269,7 +269,7 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     big.fh.catch(() => {});
     for (let n = 0; n < count; n++) jobs.push({ f, big, n });
   }
-  const storePiece = async (big: Big, n: number) => {
+  const storePiece = async (big: Big, n: number, scratch: { buf: Buffer }) => {
     const fh = await big.fh;
     if (!fh) {
       meter.add(0, --big.left === 0);
@@ -278,8 +278,12 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     // Exactly the walk-time length, zero-padded if the file shrank meanwhile (as
     // pg_basebackup does): a torn or truncated relation file is fixed by WAL replay.
     const len = Math.min(pieceSize, big.f.size - n * pieceSize);
-    const data = Buffer.alloc(len); // zeroed: what a shrunk file no longer has stays zero
-    await readAt(fh, data, len, n * pieceSize);
+    // One buffer per worker, reused (compress is done with it before the next read): a fresh
+    // zeroed 16 MiB per piece was a tenth of an incremental backup's CPU.
+    if (scratch.buf.length < len) scratch.buf = Buffer.allocUnsafe(pieceSize);
+    const data = scratch.buf.subarray(0, len);
+    const got = await readAt(fh, data, len, n * pieceSize);
+    data.fill(0, got); // what a shrunk file no longer has is zero
     const was = big.prior?.[n]?.size === len ? big.prior[n] : undefined;
     if (was && big.byLsn && pagesOlderThan(data, lsnRule!.blockSize, lsnRule!.before)) {
       big.pieces[n] = was; // no page changed since the reference started (incremental.ts)
@@ -315,10 +319,11 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
   const metadata = { compression: opts.codec };
   let next = 0;
   const worker = async () => {
+    const scratch = { buf: Buffer.alloc(0) };
     while (next < jobs.length) {
       const job = jobs[next++]!;
       if (job.big) {
-        await storePiece(job.big, job.n!);
+        await storePiece(job.big, job.n!, scratch);
         continue;
       }
       const f = job.f;
