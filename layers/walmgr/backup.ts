@@ -8,7 +8,6 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type pg from 'pg';
 import type { Storage } from '../storage/types.ts';
-import { storeBackupWal } from './backup-wal.ts';
 import { type Codec, compress, sha256 } from './codec.ts';
 import { WalError } from './errors.ts';
 import {
@@ -374,24 +373,6 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
   const timeline = Number(tliM[1]);
   const stopSeg = (parseLsn(stopLsn) - 1n) / BigInt(segSize);
   const stopWal = segmentName(timeline, stopSeg, segSize);
-  // On a primary the backup stores its own WAL (backup-wal.ts) instead of waiting for the archiver.
-  if (!fromStandby) {
-    const n = await storeBackupWal(
-      storage,
-      {
-        pgdata,
-        sysid,
-        codec: opts.codec,
-        timeline,
-        startWal: startM[2]!,
-        stopWal,
-        segSize,
-        parallel: opts.parallel,
-      },
-      (m) => say(`backup ${id}: ${m}`),
-    );
-    if (n) say(`backup ${id}: stored ${n} WAL segment(s) of the backup from pg_wal`);
-  }
   if (fromStandby && primary) await switchOnPrimary(primary);
   else if (fromStandby)
     say(

@@ -112,7 +112,7 @@ async function fetchWhole(
     );
   const hc = new HashCounter();
   const sink = dest
-    ? createWriteStream(dest, { mode, highWaterMark: 1 << 20, flush: true })
+    ? createWriteStream(dest, { mode, highWaterMark: 1 << 20 })
     : new Writable({ write: (_c, _e, cb) => cb() });
   try {
     await pipeline(obj.body, new Rechunk(1 << 20), decompressStream(m.codec), hc, sink);

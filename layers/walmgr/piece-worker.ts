@@ -39,17 +39,13 @@ export function runPieceJob(job: PieceJob): PieceResult {
     return { size: -1, sha256: '', error: (err as Error).message };
   }
   const sum = createHash('sha256').update(data).digest('hex');
-  // Each write is made durable before it is reported (fsync here, in the worker: the restore
-  // is done only when every file is on disk, as pgBackRest's is; measured, the fsyncs of a
-  // restore are a small share of its writes).
   if (data.length === job.size && sum === job.sha256 && job.dest) {
-    if (job.offset < 0) fs.writeFileSync(job.dest, data, { mode: job.mode, flush: true });
+    if (job.offset < 0) fs.writeFileSync(job.dest, data, { mode: job.mode });
     else {
       const fd = fs.openSync(job.dest, 'r+');
       try {
         let off = 0;
         while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off, job.offset + off);
-        fs.fdatasyncSync(fd);
       } finally {
         fs.closeSync(fd);
       }

@@ -41,22 +41,6 @@ export interface RestoreOptions {
   meter?: Progress;
 }
 
-/** fsync of each directory (its entries), several at a time. */
-async function syncDirs(dirs: string[]): Promise<void> {
-  let next = 0;
-  const one = async () => {
-    while (next < dirs.length) {
-      const h = await fs.open(dirs[next++]!, 'r');
-      try {
-        await h.sync();
-      } finally {
-        await h.close();
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: 4 }, one));
-}
-
 /** Quotes a value for postgresql.conf. */
 export function confQuote(v: string): string {
   return `'${v.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
@@ -156,12 +140,11 @@ export async function restoreBackup(opts: RestoreOptions): Promise<Manifest> {
     },
   });
   say(`restore: ${done}/${m.files.length} files verified`);
-  await fs.writeFile(path.join(opts.pgdata, 'backup_label'), m.backupLabel, { mode: 0o600, flush: true });
+  await fs.writeFile(path.join(opts.pgdata, 'backup_label'), m.backupLabel, { mode: 0o600 });
   // PostgreSQL re-creates the links from tablespace_map when recovery starts: it must name the
   // restored locations, not the backed-up ones.
   const spcMap = spcs.length ? tablespaceMapFile(spcs) : m.tablespaceMap;
-  if (spcMap)
-    await fs.writeFile(path.join(opts.pgdata, 'tablespace_map'), spcMap, { mode: 0o600, flush: true });
+  if (spcMap) await fs.writeFile(path.join(opts.pgdata, 'tablespace_map'), spcMap, { mode: 0o600 });
   const lines = [
     '',
     `# added by skytools walmgr restore of backup ${m.id}`,
@@ -177,21 +160,12 @@ export async function restoreBackup(opts: RestoreOptions): Promise<Manifest> {
   }
   await fs.appendFile(path.join(opts.pgdata, 'postgresql.auto.conf'), `${lines.join('\n')}\n`, {
     mode: 0o600,
-    flush: true,
   });
   await fs.writeFile(path.join(opts.pgdata, opts.standby ? 'standby.signal' : 'recovery.signal'), '', {
     mode: 0o600,
-    flush: true,
   });
   // A stale restore spool from another restore must not feed this one.
   await fs.rm(path.join(opts.pgdata, DEFAULT_SPOOL), { recursive: true, force: true });
-  // Every file was fsynced as it was written; the directories holding their names last, so the
-  // restore is durable when this returns.
-  await syncDirs([
-    ...m.dirs.map((d) => path.join(opts.pgdata, d.path)),
-    opts.pgdata,
-    ...spcs.map((t) => t.target),
-  ]);
   say(
     `restore: done; start the server to replay WAL from ${m.startWal}${opts.standby ? ' as a standby' : ''}`,
   );
