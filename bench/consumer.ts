@@ -16,7 +16,7 @@ import { newConsumerStats } from '../layers/dev/stack.ts';
 import { install } from '../layers/install/installer.ts';
 import { type BatchHandler, processNextBatch, registerConsumer } from '../layers/pgq/consumer.ts';
 import { percentile, runConsumer } from '../layers/pgq/consumer-loop.ts';
-import { newTickerStats, runTicker } from '../layers/pgq/ticker.ts';
+import { newTickerStats, runTicker, type TickerStats } from '../layers/pgq/ticker.ts';
 import { silentLogger } from '../layers/util/log.ts';
 import { Waker } from '../layers/util/sleep.ts';
 
@@ -238,7 +238,12 @@ async function prepareQueues(url: string, prefix: string, n: number, active: num
  * far: a Node process takes seconds to start on a busy machine, and events sent before would
  * measure the start-up, not the latency.
  */
-async function ready(url: string, queues: string[], tickerApp: string | null) {
+async function ready(
+  url: string,
+  queues: string[],
+  tickerApp: string | null,
+  tickerStats: TickerStats | null,
+) {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
@@ -253,7 +258,11 @@ async function ready(url: string, queues: string[], tickerApp: string | null) {
                                                   where datname = current_database() and application_name = $2)) as ok`,
         [queues, tickerApp],
       );
-      if (r.rows[0]!.ok || Date.now() > end) break;
+      // An in-process ticker must have passed once: the previous setup's ticker (its backend a
+      // moment after its process exited) may still hold the guard, and waiting for it costs the
+      // new one a second — which was the p99 of the in-process and Lambda rows.
+      const passed = !tickerStats || (tickerStats.ran && tickerStats.tickerCalls > 0);
+      if ((r.rows[0]!.ok && passed) || Date.now() > end) break;
       await pause(100);
     }
     await pause(1000);
@@ -287,6 +296,7 @@ export async function latencyDefaults(
   const seen = new Map<string, number>();
   const stops: Array<() => Promise<void>> = [];
   const root = path.resolve(import.meta.dirname, '..');
+  const tickerStats = kind === 'pgqd' ? null : newTickerStats();
   try {
     if (kind === 'pgqd') {
       const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-skypgqd-'));
@@ -330,6 +340,7 @@ export async function latencyDefaults(
       const pool = new pg.Pool({ connectionString: url, types: typeParsers, max: names.length + 2 });
       const wakers = new Map(names.map((q) => [q, new Waker()]));
       const ticker = runTicker({
+        stats: tickerStats!,
         connect: async () => {
           const c = new pg.Client({ connectionString: url, types: typeParsers });
           await c.connect();
@@ -401,7 +412,7 @@ export async function latencyDefaults(
         url,
         handlers,
         consumerStats: new Map(names.map((q) => [`${q}/lat`, newConsumerStats()])),
-        tickerStats: newTickerStats(),
+        tickerStats: tickerStats!,
         signal: ac.signal,
         log: silentLogger,
       });
@@ -410,7 +421,7 @@ export async function latencyDefaults(
         await Promise.allSettled(loops);
       });
     }
-    await ready(url, names, kind === 'pgqd' ? 'skytools pgqd' : null);
+    await ready(url, names, kind === 'pgqd' ? 'skytools pgqd' : null, tickerStats);
     const commits = await produce(url, names, rate, seconds);
     await waitSeen(seen, commits.size, 5000);
     const where = queues > 1 ? `, ${queues} queues (${active} active)` : '';

@@ -38,6 +38,22 @@ function timed(s: LondisteSetup, args: string[]): Promise<{ seconds: number; cod
   });
 }
 
+/** A round trip (`select 1`, p50 of 50) on the leaf's server: what each query of a compare pays. */
+async function roundTripMs(url: string): Promise<number> {
+  const c = await client(url);
+  try {
+    const ms: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      const t = performance.now();
+      await c.query('select 1');
+      ms.push(performance.now() - t);
+    }
+    return ms.sort((a, b) => a - b)[25]!;
+  } finally {
+    await c.end();
+  }
+}
+
 async function sql(url: string, text: string): Promise<void> {
   const c = await client(url);
   try {
@@ -65,7 +81,9 @@ export async function benchLondisteCompare(o: BenchCompareOptions): Promise<void
     }
     for (let round = 0; round < o.rounds; round++) {
       const order = round % 2 ? [...setups].reverse() : setups;
-      say(`\nround ${round + 1}/${o.rounds}`);
+      say(
+        `\nround ${round + 1}/${o.rounds} (round trip ${fmt(await roundTripMs(setups[0]!.url('leaf')))} ms)`,
+      );
       for (const s of order) {
         const args = s.label === 'ours' ? ['compare', 'public.t', '--json', '-q'] : ['compare', 'public.t'];
         const r = await timed(s, args);
@@ -84,6 +102,7 @@ export async function benchLondisteCompare(o: BenchCompareOptions): Promise<void
           };
           push('compare ours (in command)', j.totalMs / 1000);
           push('compare ours (checksums)', j.checksumMs / 1000);
+          push('compare ours (reaching the tick)', j.syncMs / 1000);
           inner = `; in the command ${j.totalMs} ms: setup ${j.planMs}, reaching one tick ${j.syncMs}, checksums ${j.checksumMs}`;
         }
         say(`  compare ${s.label.padEnd(9)} ${fmt(r.seconds)} s${inner} (${la()})`);
@@ -123,7 +142,7 @@ export async function benchLondisteCompare(o: BenchCompareOptions): Promise<void
     return xs.length ? Math.min(...xs) : null;
   };
   const ratio = (a: number | null, b: number | null) => (a && b ? fmt(a / b) : '—');
-  say(`\nbest of ${o.rounds} (${la()} now)`);
+  say(`\nbest of ${o.rounds} (${la()} now, round trip ${fmt(await roundTripMs(o.adminUrl))} ms)`);
   for (const [k] of fig) say(`  ${k.padEnd(28)} ${fmt(best(k) ?? 0)} s`);
   say(
     `  compare: ours ÷ londiste3 ${ratio(best('compare ours'), best('compare londiste3'))} (≤ 0.25); ours ${fmt(best('compare ours') ?? 0)} s (≤ 1 s)`,

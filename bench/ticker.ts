@@ -17,13 +17,24 @@ export interface PassRow {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function createQueues(c: pg.Client, from: number, to: number) {
-  // One transaction per queue: a queue takes several locks, and many in one transaction run out.
-  for (let i = from; i < to; i++) {
-    await c.query('select pgq.create_queue($1)', [`tq_${i}`]);
-    await c.query("select pgq.set_queue_config($1, 'ticker_max_lag', '1 hour')", [`tq_${i}`]);
+/**
+ * Queues tq_<from> … tq_<to - 1>, each with ticker_max_lag an hour, CHUNK per transaction in one
+ * round trip: one create_queue per transaction and round trip made 2 × 5,000 queues take longer
+ * than a session. More than CHUNK in one transaction runs out of lock slots (a queue takes
+ * several locks).
+ */
+async function createQueues(c: pg.Client, from: number, to: number, onChunk?: (done: number) => void) {
+  for (let i = from; i < to; i += CHUNK) {
+    const last = Math.min(to, i + CHUNK) - 1;
+    // Simple protocol, two statements: one implicit transaction.
+    await c.query(
+      `select count(pgq.create_queue('tq_' || i)) from generate_series(${i}, ${last}) i;
+       select count(pgq.set_queue_config('tq_' || i, 'ticker_max_lag', '1 hour')) from generate_series(${i}, ${last}) i`,
+    );
+    onChunk?.(last + 1);
   }
 }
+const CHUNK = 50;
 
 async function timePass(c: pg.Client): Promise<number> {
   const t0 = process.hrtime.bigint();
@@ -37,6 +48,7 @@ async function timePass(c: pg.Client): Promise<number> {
 export async function benchTickerPass(opts: {
   adminUrl: string;
   sizes: number[];
+  /** Passes per side and case (default 21 up to 100 queues, 5 above); the median is printed. */
   reps?: number;
   /** Each row as soon as it is measured. */
   onRow?: (row: PassRow) => void;
@@ -46,8 +58,27 @@ export async function benchTickerPass(opts: {
   let have = 0;
   try {
     for (const n of [...opts.sizes].sort((a, b) => a - b)) {
-      process.stderr.write(`\rticker pass: creating ${n} queues on each side...`.padEnd(70));
-      await Promise.all([createQueues(dbs.ours, have, n), createQueues(dbs.c, have, n)]);
+      const t0 = Date.now();
+      const made = { ours: have, c: have };
+      const say = () =>
+        process.stderr.write(
+          `\rticker pass: creating ${n} queues: ours ${made.ours}, C ${made.c} (${Math.round((Date.now() - t0) / 1000)} s)`.padEnd(
+            70,
+          ),
+        );
+      await Promise.all([
+        createQueues(dbs.ours, have, n, (k) => {
+          made.ours = k;
+          say();
+        }),
+        createQueues(dbs.c, have, n, (k) => {
+          made.c = k;
+          say();
+        }),
+      ]);
+      process.stderr.write(
+        `\nticker pass: ${n - have} queues created on each side in ${Math.round((Date.now() - t0) / 1000)} s\n`,
+      );
       have = n;
       // First passes: the new queues' second (idle) tick, then nothing is due for an hour.
       for (const cl of [dbs.ours, dbs.c]) {
@@ -70,7 +101,9 @@ export async function benchTickerPass(opts: {
         await timePass(dbs.c);
         const ours: number[] = [];
         const c: number[] = [];
-        for (let i = 0; i < (opts.reps ?? 5); i++) {
+        // A pass over few queues takes a few ms, within the machine's noise: more of them.
+        const reps = opts.reps ?? (n <= 100 ? 21 : 5);
+        for (let i = 0; i < reps; i++) {
           ours.push(await timePass(dbs.ours));
           c.push(await timePass(dbs.c));
         }
@@ -88,7 +121,9 @@ export async function benchTickerPass(opts: {
 }
 
 export function printPassRows(rows: PassRow[]) {
-  console.log('\nticker pass, one `select pgq.ticker()` with no tick due (median of 5, one session)');
+  console.log(
+    '\nticker pass, one `select pgq.ticker()` with no tick due (median of 21 up to 100 queues, of 5 above; one session)',
+  );
   console.log(
     `${'queues'.padStart(7)} ${'case'.padEnd(8)} ${'ours ms'.padStart(9)} ${'C ms'.padStart(9)} ${'ours÷C'.padStart(7)}`,
   );

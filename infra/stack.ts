@@ -2,7 +2,8 @@
 // interface endpoints), an encrypted PostgreSQL instance with a rotated secret, the schema
 // installed by a custom resource, the ticker, maintenance, one consumer function, a Londiste set
 // replicating the example table into a second database (root on the example database, leaf on
-// its own instance, worker and copies on Fargate) and the dashboard.
+// its own instance, worker and copies on Fargate; the table and its owner role created by the
+// deploy) and the dashboard.
 import path from 'node:path';
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -25,9 +26,13 @@ export interface SkytoolsExampleStackProps extends StackProps {
   readonly instanceType?: ec2.InstanceType;
   /** Londiste queue of the example set. @default 'replika' */
   readonly londisteQueue?: string;
-  /** Tables replicated from the example database to the leaf (they must exist on both). @default ['public.example_orders'] */
+  /**
+   * Tables replicated from the example database to the leaf: they must exist on the example
+   * database (the deploy creates `public.example_orders` there); the leaf's set-up creates them
+   * from the root's definition. @default ['public.example_orders']
+   */
   readonly londisteTables?: readonly string[];
-  /** Group role owning the tables on the leaf (the copy rebuilds their indexes; see infra/README.md). @default 'example_owner' */
+  /** Group role owning the tables on both databases (created by the deploy; the copy rebuilds their indexes). @default 'example_owner' */
   readonly tableOwner?: string;
   /** The Londiste job image. @default built from the repository's Dockerfile by cdk deploy */
   readonly londisteImage?: ecs.ContainerImage;
@@ -105,12 +110,23 @@ export class SkytoolsExampleStack extends Stack {
     const londisteQueue = props.londisteQueue ?? 'replika';
     const tables = props.londisteTables ?? ['public.example_orders'];
     const image = props.londisteImage ? { image: props.londisteImage } : {};
+    const owner = props.tableOwner ?? 'example_owner';
     this.londisteRoot = new LondisteNode(this, 'LondisteRoot', {
       database: this.database,
       queue: londisteQueue,
       nodeName: 'root',
       nodeType: 'root',
       tables,
+      tableOwner: owner,
+      // The example's table, owned by the group role both nodes' logins join (as the master user,
+      // before the root's login is made; safe to run again).
+      databaseSql: [
+        ...ownerRoleSql(owner),
+        // The master user may hand its table to the role only as a member of it (PostgreSQL 16+).
+        `grant ${owner} to current_user`,
+        'create table if not exists public.example_orders (id bigint primary key, item text not null, qty int not null)',
+        `alter table public.example_orders owner to ${owner}`,
+      ],
       ...image,
     });
     this.londisteLeaf = new LondisteNode(this, 'LondisteLeaf', {
@@ -119,8 +135,10 @@ export class SkytoolsExampleStack extends Stack {
       nodeName: 'leaf',
       nodeType: 'leaf',
       provider: this.londisteRoot,
-      tables,
-      tableOwner: props.tableOwner ?? 'example_owner',
+      // Made by the leaf's set-up from the root's definition, owned by the role.
+      tables: tables.map((name) => ({ name, create: true })),
+      tableOwner: owner,
+      databaseSql: [...ownerRoleSql(owner), `grant create on schema public to ${owner}`],
       // One cluster for the set: the leaf's copies and both workers share it.
       cluster: this.londisteRoot.cluster,
       ...image,
@@ -179,4 +197,10 @@ export class SkytoolsExampleStack extends Stack {
 
     return instance;
   }
+}
+
+/** The group role owning the example's tables, created once (a repeated deploy finds it). */
+function ownerRoleSql(owner: string): string[] {
+  if (!/^[a-z_][a-z0-9_]*$/.test(owner)) throw new Error(`tableOwner ${owner}: a plain lowercase role name`);
+  return [`do $$ begin create role ${owner}; exception when duplicate_object then null; end $$`];
 }

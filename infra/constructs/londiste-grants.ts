@@ -17,8 +17,14 @@ export interface LondisteTable {
   readonly handlerArgs?: Readonly<Record<string, string>>;
   /** Where the rows go on this node, schema-qualified. @default the same name */
   readonly destTable?: string;
-  /** WHERE for the initial copy ('' = all rows). @default all rows */
-  readonly copyCondition?: string;
+  /**
+   * Below the root: when the table is missing on this node, the set-up creates it from the
+   * provider's definition (add-table --create-full: columns, defaults, primary key, unique/check
+   * constraints, indexes; no foreign keys), owned by `tableOwner`. Its privileges come from that
+   * ownership, so the login gets no grants on it (it does not exist when the login is made).
+   * @default false (the table must exist before the deploy)
+   */
+  readonly create?: boolean;
 }
 
 const PROVIDER_TABLE: readonly Privilege[] = ['select', 'trigger'];
@@ -40,6 +46,8 @@ export function londisteGrants(
   const provider = nodeType !== 'leaf';
   const subscriber = nodeType !== 'root';
   for (const t of tables) {
+    // Created by the set-up, owned by the group role the login is a member of.
+    if (subscriber && t.create) continue;
     // A branch's own queue gets the table's events from its triggers too, on its own table name.
     const local = t.destTable ?? t.name;
     if (provider) add(local, PROVIDER_TABLE);

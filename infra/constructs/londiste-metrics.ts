@@ -5,9 +5,9 @@
 // counts also State).
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import { LONDISTE_METRICS } from '../../layers/londiste/metric-names.ts';
+import { LONDISTE_DIMENSIONS as D, type LONDISTE_METRICS } from '../../layers/londiste/metric-names.ts';
 
-export { LONDISTE_METRICS };
+export { LONDISTE_DIMENSIONS, LONDISTE_METRICS } from '../../layers/londiste/metric-names.ts';
 
 export const METRICS_NAMESPACE = 'Skytools';
 
@@ -22,7 +22,7 @@ export function londisteMetric(
   return new cloudwatch.Metric({
     namespace: METRICS_NAMESPACE,
     metricName: name,
-    dimensionsMap: { Queue: node.queue, Node: node.nodeName, ...extraDimensions },
+    dimensionsMap: { [D.queue]: node.queue, [D.node]: node.nodeName, ...extraDimensions },
     statistic,
     period,
     label: [node.nodeName, ...Object.values(extraDimensions)].join(' '),

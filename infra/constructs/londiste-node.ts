@@ -36,8 +36,8 @@ import {
   londisteGrants,
   normalizeTables,
 } from './londiste-grants.ts';
-import { LONDISTE_METRICS, londisteMetric } from './londiste-metrics.ts';
-import { PgqAdmin } from './pgq-admin.ts';
+import { LONDISTE_DIMENSIONS, LONDISTE_METRICS, londisteMetric } from './londiste-metrics.ts';
+import { PgqAdmin, PgqDatabaseSql } from './pgq-admin.ts';
 
 export type { LondisteNodeType, LondisteTable } from './londiste-grants.ts';
 
@@ -108,8 +108,19 @@ export interface LondisteNodeProps extends DatabaseLoginOptions {
   readonly logEncryptionKey?: kms.IKey;
   /** Extra environment of the worker and copy containers (no secrets: they are read by ARN). */
   readonly environment?: Readonly<Record<string, string>>;
+  /**
+   * SQL run on this node's database as its admin user before the node's login is made
+   * (`PgqDatabaseSql`): on the root the tables' DDL, on every node the `tableOwner` role (and,
+   * where the set-up creates tables, `grant create on schema … to <tableOwner>`). Must be safe to
+   * run again; never undone.
+   * @default none (tables and the owner role exist before the deploy)
+   */
+  readonly databaseSql?: readonly string[];
 }
 
+/** Why a table takes no copyCondition (layers/londiste/node-setup.ts says the same at deploy). */
+const COPY_CONDITION_REFUSED =
+  "copyCondition is not supported: which rows a copy takes is a handler's own decision (shard and part derive it from the node's shard info), no handler takes a condition as an argument, and the original's add-table has no such option; to copy a subset, use the shard or part handler (handlerArgs key or hash_key)";
 /** Container and ids shared between the worker's RunTask and the copy task definition. */
 const COPY_CONTAINER = 'copy';
 const WORKER_CONTAINER = 'worker';
@@ -147,6 +158,8 @@ export class LondisteNode extends Construct {
   /** The EventBridge rule matching failed copy tasks (the copy failure alarm counts its matches). */
   public readonly copyFailureRule: events.Rule;
   public readonly tables: readonly LondisteTable[];
+  /** The statements of databaseSql, if given. */
+  public readonly databaseSql?: PgqDatabaseSql;
 
   constructor(scope: Construct, id: string, props: LondisteNodeProps) {
     super(scope, id);
@@ -170,6 +183,21 @@ export class LondisteNode extends Construct {
         `LondisteNode ${id}: tableOwner applies only to a login created here, not to loginSecret`,
       );
     }
+    const created = this.tables.filter((t) => t.create);
+    if (created.length && props.nodeType === 'root') {
+      throw new Error(
+        `LondisteNode ${id}: create (${created[0]!.name}) applies below the root, which creates tables from its provider; give the root's DDL in databaseSql`,
+      );
+    }
+    if (created.length && !props.tableOwner && !props.loginSecret) {
+      throw new Error(
+        `LondisteNode ${id}: tables with create (${created.map((t) => t.name).join(', ')}) need tableOwner, the role that will own them`,
+      );
+    }
+    for (const t of this.tables) {
+      // Not a prop (the type has none); refused here for plain JavaScript callers, as the set-up would.
+      if ('copyCondition' in t) throw new Error(`LondisteNode ${id}: ${t.name}: ${COPY_CONDITION_REFUSED}`);
+    }
     if (props.nodeType !== 'root' && this.tables.length > 0 && !props.tableOwner && !props.loginSecret) {
       Annotations.of(this).addWarningV2(
         'skytools:londisteTableOwner',
@@ -190,6 +218,11 @@ export class LondisteNode extends Construct {
     });
     this.loginSecret = secret;
     this.login = login;
+    this.databaseSql = props.databaseSql?.length
+      ? new PgqDatabaseSql(this, 'DatabaseSql', { database: props.database, statements: props.databaseSql })
+      : undefined;
+    // The login's grants name the tables and its memberships the owner role: both exist first.
+    if (this.databaseSql && login) this.databaseSql.before(login.resource);
     this.roleName = login?.roleName;
     const provider = props.provider ? providerInfo(props.provider) : undefined;
 
@@ -315,6 +348,7 @@ export class LondisteNode extends Construct {
         ...(provider ? { ProviderLocation: provider.location } : {}),
         Tables: this.tables.map((t) => ({ ...t })),
         Sequences: [...sequences],
+        ...(props.tableOwner ? { TableOwner: props.tableOwner } : {}),
         RemoveTablesOnDelete: props.removeTablesOnDelete ?? false,
       },
     });
@@ -322,6 +356,7 @@ export class LondisteNode extends Construct {
     // PgqSchema of this database if the app declares one (the admin provider exists then).
     if (login) this.setup.node.addDependency(login.resource);
     else PgqAdmin.find(this, props.database)?.afterSchema(this.setup);
+    if (this.databaseSql) this.databaseSql.before(this.setup);
     // Below the root: the provider node (its queue, tables and login) is there first.
     if (props.provider instanceof LondisteNode) this.setup.node.addDependency(props.provider.setup);
 
@@ -408,7 +443,9 @@ export class LondisteNode extends Construct {
 
   /** Tables in `state` (published by its worker). */
   metricTables(state: string, period?: Duration): cloudwatch.Metric {
-    return londisteMetric(LONDISTE_METRICS.tables, this, 'Maximum', period, { State: state });
+    return londisteMetric(LONDISTE_METRICS.tables, this, 'Maximum', period, {
+      [LONDISTE_DIMENSIONS.state]: state,
+    });
   }
 
   /** Running worker tasks (Container Insights). */

@@ -100,3 +100,43 @@ export class PgqSchema extends Construct {
     admin.schemaDeclared(this);
   }
 }
+
+export interface PgqDatabaseSqlProps {
+  readonly database: PgqDatabase;
+  /**
+   * SQL run as the database's admin user (the master secret), in order, in one transaction, on
+   * create and whenever the list changes. Must be safe to run again (`create table if not exists`,
+   * a `do` block that ignores `duplicate_object` for `create role`); nothing is undone on delete.
+   * Plain text in the template: no secrets.
+   */
+  readonly statements: readonly string[];
+}
+
+/**
+ * What the database needs before the functions' login roles are applied: the tables they are
+ * granted, the group roles they join (layers/pgq/lambda/database-sql.ts). Runs after the
+ * database's PgqSchema when the app declares one; make the logins depend on it (`before`).
+ */
+export class PgqDatabaseSql extends Construct {
+  public readonly resource: CustomResource;
+
+  constructor(scope: Construct, id: string, props: PgqDatabaseSqlProps) {
+    super(scope, id);
+    if (props.statements.length === 0 || props.statements.some((s) => !s.trim())) {
+      throw new Error(`PgqDatabaseSql ${id}: statements must be a non-empty list of non-empty SQL strings`);
+    }
+    const admin = PgqAdmin.of(this, props.database);
+    this.resource = new CustomResource(this, 'Resource', {
+      serviceToken: admin.provider.serviceToken,
+      resourceType: 'Custom::PgqDatabaseSql',
+      properties: { Action: 'sql', Statements: [...props.statements] },
+    });
+    // Group roles it grants may come from the schema (pgq_reader, …); tables may use its types.
+    admin.afterSchema(this.resource);
+  }
+
+  /** Makes `resource` (e.g. a login role) wait for these statements. */
+  before(resource: Construct): void {
+    resource.node.addDependency(this.resource);
+  }
+}

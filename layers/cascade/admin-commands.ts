@@ -8,7 +8,6 @@ import type { CascadeAdmin, CascadeAdminOptions } from './admin.ts';
 import { formatMembers, formatStatus, statusJson } from './admin-status.ts';
 import { CascadeError, connectLocation, type NodeType } from './node.ts';
 import type { CascadeConfig } from './settings.ts';
-import { CascadeWorker } from './worker.ts';
 
 /** A command-line option shared by the table's commands (commander `.option` arguments). */
 export interface AdminOption {
@@ -30,6 +29,9 @@ export interface AdminFlags {
   deadBranch?: boolean;
   all?: boolean;
   syncWatermark?: string;
+  combinedQueue?: string;
+  /** `--merge QUEUE` (the original's create-leaf option); `--no-merge` (Londiste add-table): false. */
+  merge?: string | boolean;
   nocheck?: boolean;
   json?: boolean;
   dumpFile?: string;
@@ -114,6 +116,11 @@ export const CASCADE_OPTIONS: readonly AdminOption[] = [
   { flags: '--all', description: 'takeover: move all subscribers of the old node too' },
   { flags: '--sync-watermark <nodes>', description: 'create-branch: nodes to sync the watermark with' },
   {
+    flags: '--combined-queue <queue>',
+    description: "create-leaf: a merge-leaf; its events go on into QUEUE (this database's root of it)",
+  },
+  { flags: '--merge <queue>', description: 'create-leaf: as --combined-queue (the original spelling)' },
+  {
     flags: '--nocheck',
     description: 'create-*: accepted for compatibility (no public connect string check)',
   },
@@ -144,6 +151,10 @@ function createCommand(type: NodeType, help: string): AdminCommand {
     async run(admin, { args, cfg, flags, out }) {
       if (args.length > 2)
         throw new CascadeError('usage', 'too many arguments: only NAME and PUBLIC_CONNSTR');
+      const combinedQueue =
+        flags.combinedQueue ?? (typeof flags.merge === 'string' ? flags.merge : undefined);
+      if (combinedQueue && type !== 'leaf')
+        throw new CascadeError('usage', '--combined-queue (--merge) is for create-leaf only');
       out(
         await admin.createNode(type, {
           nodeName: args[0] ?? cfg.nodeName ?? '',
@@ -151,6 +162,7 @@ function createCommand(type: NodeType, help: string): AdminCommand {
           worker: flags.worker ?? cfg.worker,
           provider: flags.provider ?? cfg.initialProvider,
           syncWatermark: flags.syncWatermark,
+          ...(combinedQueue ? { combinedQueue } : {}),
         }),
       );
     },
@@ -160,7 +172,7 @@ function createCommand(type: NodeType, help: string): AdminCommand {
 export const CASCADE_COMMANDS: readonly AdminCommand[] = [
   createCommand('root', 'create-root   [NAME [PUBLIC_CONNSTR]]'),
   createCommand('branch', 'create-branch [NAME [PUBLIC_CONNSTR]] --provider=<connstr>'),
-  createCommand('leaf', 'create-leaf   [NAME [PUBLIC_CONNSTR]] --provider=<connstr>'),
+  createCommand('leaf', 'create-leaf   [NAME [PUBLIC_CONNSTR]] --provider=<connstr> [--combined-queue=Q]'),
   {
     names: ['worker'],
     group: 'Node administration',
@@ -268,6 +280,8 @@ export async function runWorkerUntilSignal(cfg: CascadeConfig, log: Logger): Pro
   process.on('SIGINT', onStop);
   process.on('SIGTERM', onStop);
   try {
+    // Loaded here: every other admin command (and --help) runs without the worker's modules.
+    const { CascadeWorker } = await import('./worker.ts');
     await new CascadeWorker({
       queue: cfg.queue,
       worker: cfg.worker,

@@ -448,7 +448,11 @@ export class CascadeWorker {
    */
   protected async copyToCombined(local: pg.Client, batch: CascadeBatch): Promise<void> {
     const q = batch.combinedQueue as string;
-    const events = this.combinedEvents(batch.events.filter((e) => !isCascadeEvent(e)));
+    const events = await this.combinedEvents(
+      local,
+      batch.events.filter((e) => !isCascadeEvent(e)),
+      q,
+    );
     await requeueEvents(local, q, events);
     await local.query("select pgq.insert_event($1, 'pgq.tick-id', $2, $3, null, null, null)", [
       q,
@@ -457,8 +461,15 @@ export class CascadeWorker {
     ]);
   }
 
-  /** Which of a merge-leaf batch's (non-cascade) events go on into the combined queue: all. */
-  protected combinedEvents(events: PgqEvent[]): PgqEvent[] {
+  /**
+   * Which of a merge-leaf batch's (non-cascade) events go on into the combined queue `queue`, as
+   * what (in the batch's transaction on `local`): all, unchanged.
+   */
+  protected combinedEvents(
+    _local: pg.Client,
+    events: PgqEvent[],
+    _queue: string,
+  ): PgqEvent[] | Promise<PgqEvent[]> {
     return events;
   }
 

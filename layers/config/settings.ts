@@ -224,6 +224,11 @@ export interface FileSource {
   section: string;
   /** The section's keys (a missing section: {}). */
   values: Record<string, string>;
+  /**
+   * Keys of the section that others read (a Londiste handler's own keys, its load_conf): not
+   * settings of this spec, yet not unknown either, so not warned about.
+   */
+  otherKeys?: readonly string[];
 }
 
 export interface Sources {
@@ -261,9 +266,10 @@ export class SettingsSpec<S extends Record<string, AnySetting>> {
         known.set(iniKey(name, s), name);
         for (const a of s.aliases ?? []) known.set(a, name);
       }
+      const others = new Set(file.otherKeys ?? []);
       for (const k of Object.keys(file.values)) {
-        if (known.has(k)) continue;
-        const near = closest(k, [...known.keys()]);
+        if (known.has(k) || others.has(k)) continue;
+        const near = closest(k, [...known.keys(), ...others]);
         warnings.push(`${fileWhere}: unknown key "${k}" ignored${near ? ` (did you mean "${near}"?)` : ''}`);
       }
     }
@@ -305,7 +311,7 @@ export class SettingsSpec<S extends Record<string, AnySetting>> {
     name: string,
     s: AnySetting,
     sources: Sources,
-    file: Required<FileSource> | undefined,
+    file: FileSource | undefined,
   ): { from: 'flag' | 'env' | 'file'; key: string; value: unknown } | undefined {
     if (s.flag && sources.flags) {
       const v = sources.flags[flagAttribute(s.flag)];

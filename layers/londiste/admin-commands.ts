@@ -1,7 +1,8 @@
 // The `skytools londiste <config.ini> <command>` table: every cascade command (create-*, status,
 // members, pause, takeover, …) inherited from setadm's table, plus the Londiste setup commands and
 // options of the original londiste3. Every command first hands the [londiste] settings it needs
-// (register_* filters, lock_timeout) to the admin.
+// (register_* filters, lock_timeout) to the admin. What a command runs is imported when it runs
+// (the worker, the handlers, compare): `--help` and a `status` load none of it.
 import { CascadeAdmin } from '../cascade/admin.ts';
 import {
   type AdminCall,
@@ -16,9 +17,6 @@ import type { LondisteAdminConfig } from './admin-context.ts';
 import { formatMissing, formatSeqs, formatTables, toJson } from './admin-show.ts';
 import type { CommandResult, TableFlags } from './admin-tables.ts';
 import { LondisteError } from './errors.ts';
-import { formatHandlers } from './handlers/index.ts';
-import { loadHandlerModules } from './handlers/modules.ts';
-import { runLondisteUntilSignal } from './run-worker.ts';
 import type { LondisteConfig } from './settings.ts';
 import { fqName } from './tables.ts';
 
@@ -260,6 +258,7 @@ const REPLICATION: Cmd[] = [
     group: 'Replication extra',
     help: 'show-handlers [NAME ...]  the handlers (with NAME: their arguments)',
     async run(_admin, { args, out }) {
+      const { formatHandlers } = await import('./handlers/index.ts');
       out(formatHandlers(args));
     },
   },
@@ -276,7 +275,10 @@ const REPLICATION: Cmd[] = [
     names: ['worker'],
     group: 'Replication daemon',
     help: 'worker                replay events to this node and copy new tables (until SIGINT/SIGTERM)',
-    run: (_admin, { cfg, log }) => runLondisteUntilSignal(cfg as LondisteConfig, log),
+    async run(_admin, { cfg, log }) {
+      const { runLondisteUntilSignal } = await import('./run-worker.ts');
+      await runLondisteUntilSignal(cfg as LondisteConfig, log);
+    },
   },
   {
     names: ['copy'],
@@ -284,6 +286,7 @@ const REPLICATION: Cmd[] = [
     help: 'copy TBL              copy one table and hand it over (the worker starts these itself)',
     async run(_admin, { cfg, log, args }) {
       if (args.length !== 1) throw new LondisteError('usage', 'copy needs exactly one table name: copy TBL');
+      const { runLondisteUntilSignal } = await import('./run-worker.ts');
       await runLondisteUntilSignal(cfg as LondisteConfig, log, { copyTable: fqName(args[0] as string) });
     },
   },
@@ -297,6 +300,7 @@ function configured(c: Cmd): Cmd {
       admin.configure(adminConfig(call.cfg));
       const l = call.cfg as Partial<LondisteConfig>;
       if (l.londiste && l.configFile) {
+        const { loadHandlerModules } = await import('./handlers/modules.ts');
         await loadHandlerModules({
           modules: l.handlerModules ?? [],
           values: { ...l.sectionValues, ...l.londiste },

@@ -12,6 +12,8 @@
 //   admin-status.ts   the status lines
 //   compare/         compare, repair
 //   admin-commands.ts the command table and options of `skytools londiste`
+// Each command's module is imported when the command runs: `--help`, `status` or `compare` do
+// not load the handlers, the DDL builder or the copy pipe they do not use.
 import type pg from 'pg';
 import { CascadeAdmin, type CascadeAdminOptions } from '../cascade/admin.ts';
 import type { NodeStatus } from '../cascade/admin-status.ts';
@@ -23,19 +25,8 @@ import {
   type LondisteContext,
   registers,
 } from './admin-context.ts';
-import { executeFiles } from './admin-execute.ts';
-import { addSeqs, removeSeqs } from './admin-seqs.ts';
 import { localTables, missingRows, seqRows } from './admin-show.ts';
-import { tableStatus } from './admin-status.ts';
-import { waitSync } from './admin-sync.ts';
-import {
-  addTables,
-  type CommandResult,
-  changeHandler,
-  removeTables,
-  resyncTables,
-  type TableFlags,
-} from './admin-tables.ts';
+import type { CommandResult, TableFlags } from './admin-tables.ts';
 import { getSeqList, getTableList, globalAddTable, globalUpdateSeq } from './tables.ts';
 
 export interface LondisteAdminOptions extends CascadeAdminOptions {
@@ -83,32 +74,39 @@ export class LondisteAdmin extends CascadeAdmin {
   }
 
   protected override async extraStatus(st: NodeStatus, node: pg.Client, info: NodeInfo) {
+    const { tableStatus } = await import('./admin-status.ts');
     await tableStatus(this.session, st, node, info);
   }
 
   // ---- commands -------------------------------------------------------------------------------
 
-  addTables(args: readonly string[], flags: TableFlags = {}): Promise<CommandResult> {
+  async addTables(args: readonly string[], flags: TableFlags = {}): Promise<CommandResult> {
+    const { addTables } = await import('./admin-tables.ts');
     return addTables(this.#ctx(), args, flags);
   }
 
-  removeTables(args: readonly string[], flags: { all?: boolean } = {}): Promise<CommandResult> {
+  async removeTables(args: readonly string[], flags: { all?: boolean } = {}): Promise<CommandResult> {
+    const { removeTables } = await import('./admin-tables.ts');
     return removeTables(this.#ctx(), args, flags);
   }
 
-  changeHandler(table: string | undefined, flags: TableFlags = {}): Promise<CommandResult> {
+  async changeHandler(table: string | undefined, flags: TableFlags = {}): Promise<CommandResult> {
+    const { changeHandler } = await import('./admin-tables.ts');
     return changeHandler(this.#ctx(), table, flags);
   }
 
-  resync(args: readonly string[], flags: TableFlags = {}): Promise<CommandResult> {
+  async resync(args: readonly string[], flags: TableFlags = {}): Promise<CommandResult> {
+    const { resyncTables } = await import('./admin-tables.ts');
     return resyncTables(this.#ctx(), args, flags);
   }
 
-  addSeqs(args: readonly string[], flags: TableFlags = {}): Promise<CommandResult> {
+  async addSeqs(args: readonly string[], flags: TableFlags = {}): Promise<CommandResult> {
+    const { addSeqs } = await import('./admin-seqs.ts');
     return addSeqs(this.#ctx(), args, flags);
   }
 
-  removeSeqs(args: readonly string[], flags: { all?: boolean } = {}): Promise<CommandResult> {
+  async removeSeqs(args: readonly string[], flags: { all?: boolean } = {}): Promise<CommandResult> {
+    const { removeSeqs } = await import('./admin-seqs.ts');
     return removeSeqs(this.#ctx(), args, flags);
   }
 
@@ -127,11 +125,13 @@ export class LondisteAdmin extends CascadeAdmin {
     return missingRows(await this.session.local(), this.queue);
   }
 
-  waitSync() {
+  async waitSync() {
+    const { waitSync } = await import('./admin-sync.ts');
     return waitSync(this.#ctx());
   }
 
-  execute(files: readonly string[]): Promise<CommandResult> {
+  async execute(files: readonly string[]): Promise<CommandResult> {
+    const { executeFiles } = await import('./admin-execute.ts');
     return executeFiles(this.#ctx(), files);
   }
 

@@ -8,7 +8,10 @@
 // answers "is a task for it pending or running" (a task holds no lock while it is provisioned) and
 // keeps a failing copy from being relaunched in a tight loop: a task that STOPPED with a non-zero
 // exit code, that failed to start, or a RunTask that returned failures counts as a failure of the
-// table, and the next launch waits base × 2^(failures-1), up to the cap.
+// table, and the next launch waits base × 2^(failures-1), up to the cap. While a table waits out
+// its backoff, isRunning says yes (its next attempt is on its way), so the worker neither asks to
+// relaunch it nor logs that it would every few seconds: one warning per failed attempt, naming
+// when the next one is due, and the worker's "relaunching" once when it is.
 import { createHash } from 'node:crypto';
 import {
   DescribeTasksCommand,
@@ -102,10 +105,11 @@ export class EcsLauncher implements CopyLauncher {
     return n;
   }
 
+  /** Pending or running, or waiting out its backoff before the next attempt. */
   async isRunning(table: string): Promise<boolean> {
     const s = this.#state(table);
     if (this.#now() - s.checkedAt >= (this.#o.pollMs ?? 10_000)) await this.#refresh(table, s);
-    return s.running;
+    return s.running || this.#now() < s.notBefore;
   }
 
   async launch(table: string): Promise<void> {
@@ -114,7 +118,9 @@ export class EcsLauncher implements CopyLauncher {
     if (s.running) return;
     const now = this.#now();
     if (now < s.notBefore) {
-      this.#log.info('copy task relaunch deferred (backoff after failures)', {
+      // Said once at the failure (with the time of the next attempt); the worker does not ask
+      // while isRunning says the attempt is on its way.
+      this.#log.debug('copy task relaunch deferred (backoff after failures)', {
         table,
         failures: s.failures,
         inMs: s.notBefore - now,
@@ -190,6 +196,7 @@ export class EcsLauncher implements CopyLauncher {
       table,
       failures: s.failures,
       backoffMs: wait,
+      nextAttemptAt: new Date(s.notBefore).toISOString(),
       reason,
     });
     this.#o.onFailure?.(table, reason);

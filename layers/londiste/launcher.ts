@@ -59,13 +59,27 @@ export class ChildProcessLauncher implements CopyLauncher {
   private readonly args: readonly string[];
   private readonly log?: Logger;
   private readonly env?: NodeJS.ProcessEnv;
+  private readonly onFailure?: (table: string, reason: string) => void;
+  /** Children this launcher stopped itself (close): their exit is no failure. */
+  private readonly stopping = new Set<ChildProcess>();
 
-  /** `env`: the children's environment (default this process's; the dev stack configures its copies by it). */
-  constructor(command: string, args: readonly string[], log?: Logger, env?: NodeJS.ProcessEnv) {
+  /**
+   * `env`: the children's environment (default this process's; the dev stack configures its copies
+   * by it). `onFailure`: called when a copy job exits non-zero or by a signal it was not sent by
+   * close() — the same CopyTaskFailures count the ECS launcher feeds (run-worker.ts).
+   */
+  constructor(
+    command: string,
+    args: readonly string[],
+    log?: Logger,
+    env?: NodeJS.ProcessEnv,
+    onFailure?: (table: string, reason: string) => void,
+  ) {
     this.command = command;
     this.args = args;
     this.log = log;
     this.env = env;
+    this.onFailure = onFailure;
   }
 
   async launch(table: string) {
@@ -75,13 +89,25 @@ export class ChildProcessLauncher implements CopyLauncher {
       ...(this.env ? { env: this.env } : {}),
     });
     this.children.set(table, child);
-    child.on('exit', (code, signal) => {
+    // 'exit', or 'error' alone when it never started (and perhaps both): counted once.
+    let ended = false;
+    const end = (reason: string | null) => {
+      if (ended) return;
+      ended = true;
       this.children.delete(table);
-      if (code !== 0) this.log?.warn('copy job exited', { table, code, signal });
-    });
+      if (this.stopping.delete(child) || reason === null) return;
+      this.log?.warn('copy job exited', { table, reason });
+      this.onFailure?.(table, reason);
+    };
+    child.on('exit', (code, signal) =>
+      end(code === 0 ? null : signal ? `killed by ${signal}` : `exit code ${code}`),
+    );
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', () => resolve());
-      child.once('error', reject);
+      child.once('error', (err) => {
+        end(`could not start: ${err.message}`);
+        reject(err);
+      });
     });
   }
 
@@ -97,6 +123,7 @@ export class ChildProcessLauncher implements CopyLauncher {
           new Promise<void>((resolve) => {
             if (c.exitCode !== null) return resolve();
             c.once('exit', () => resolve());
+            this.stopping.add(c);
             c.kill('SIGTERM');
           }),
       ),

@@ -4,7 +4,7 @@
 // dashboard (listed in README.md): change them only together.
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { MetricUnit } from '../aws/observability.ts';
-import { LONDISTE_METRICS } from './metric-names.ts';
+import { LONDISTE_DIMENSIONS as D, LONDISTE_METRICS } from './metric-names.ts';
 import { TABLE_STATES } from './tables.ts';
 import type { LondisteWorker } from './worker.ts';
 
@@ -24,7 +24,7 @@ export interface MetricsOptions {
 /** Publishes every period until stopped; returns the stop function (which publishes once more). */
 export function startLondisteMetrics(o: MetricsOptions): { stop(): void; publish(): void; failure(): void } {
   const now = o.now ?? Date.now;
-  const dims = { Queue: o.queue, Node: o.node };
+  const dims = { [D.queue]: o.queue, [D.node]: o.node };
   let lastAt = now();
   let lastApplied = o.worker.lstats.applied;
   // Exactly Queue + Node (+ State): an alarm matches a dimension set as a whole, so the logger's
@@ -49,7 +49,7 @@ export function startLondisteMetrics(o: MetricsOptions): { stop(): void; publish
     for (const state of LONDISTE_METRIC_STATES) {
       const n = counts[state] ?? 0;
       if (state !== 'ok' && state !== 'missing' && state !== 'failed') copying += n;
-      put(LONDISTE_METRICS.tables, MetricUnit.Count, n, { State: state });
+      put(LONDISTE_METRICS.tables, MetricUnit.Count, n, { [D.state]: state });
     }
     put(LONDISTE_METRICS.copiesRunning, MetricUnit.Count, copying);
   };

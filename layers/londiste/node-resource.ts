@@ -50,7 +50,14 @@ export async function handleNodeEvent(
     }
     const previous =
       event.RequestType === 'Update' ? safeSpec(event.OldResourceProperties, location) : undefined;
-    const res = await applyNodeSpec(admin, spec, previous);
+    const providerLocation = spec.providerLocation;
+    const res = await applyNodeSpec(admin, spec, previous, {
+      ...(providerLocation
+        ? {
+            connectProvider: () => deps.connections.connectRemote(providerLocation, 'skytools londiste-node'),
+          }
+        : {}),
+    });
     log.info('node applied', { queue: spec.queue, node: spec.node, added: res.added, removed: res.removed });
     return {
       PhysicalResourceId: id,
@@ -77,6 +84,7 @@ export function nodeSpec(p: Props, location: string): NodeSpec {
     tables: list(p.Tables, 'Tables').map((t) => (typeof t === 'string' ? { name: t } : (t as TableSpec))),
     sequences: list(p.Sequences, 'Sequences').map(String),
     removeTablesOnDelete: /^(true|1|yes)$/i.test(str('RemoveTablesOnDelete') ?? ''),
+    tableOwner: str('TableOwner'),
   };
 }
 

@@ -7,11 +7,24 @@
 // which must not happen because a list was edited by accident. The node itself is never dropped:
 // its position in the cascade and its subscribers outlive the stack (drop-node is an operator's
 // decision, made with the CLI).
+//
+// Below the root a table marked `create` that is missing here is made from the provider's
+// definition first (add-table --create-full, admin-create.ts), as the spec's tableOwner (SET ROLE
+// for those statements only: the owner role owns the table, the login reaches it through its
+// membership, and the login's own privileges serve everything else the set-up does).
+import type pg from 'pg';
 import { getNodeInfo, type NodeType } from '../cascade/node.ts';
+import { quoteIdent } from '../db/ident.ts';
+import { inTransaction } from '../db/transaction.ts';
 import type { LondisteAdmin } from './admin.ts';
+import { tableDdl, tableExists } from './admin-create.ts';
 import { LondisteError } from './errors.ts';
 import { createHandlerString } from './handler.ts';
 import { fqName, getSeqList, getTableList } from './tables.ts';
+
+/** Why a table spec takes no copy condition (the LondisteNode construct refuses it at synth too). */
+export const COPY_CONDITION_REFUSED =
+  "copyCondition is not supported: which rows a copy takes is a handler's own decision (shard and part derive it from the node's shard info), no handler takes a condition as an argument, and the original's add-table has no such option; to copy a subset, use the shard or part handler (handlerArgs key or hash_key)";
 
 export interface TableSpec {
   /** The table on the provider (schema.name; public. assumed). */
@@ -22,10 +35,10 @@ export interface TableSpec {
   handlerArgs?: Record<string, string> | readonly string[];
   /** Where the rows go on this node (default: the same name). */
   destTable?: string;
-  /** WHERE of the initial copy; needs a handler that takes a copy condition (none does yet). */
+  /** Refused (COPY_CONDITION_REFUSED): kept in the shape so a spec that has one is told why. */
   copyCondition?: string;
-  /** Create the table here from the provider's (add-table --create-full) when it is missing. */
-  create?: boolean;
+  /** Below the root: create the table here from the provider's (add-table --create-full) when it is missing. */
+  create?: boolean | string;
 }
 
 export interface NodeSpec {
@@ -42,6 +55,13 @@ export interface NodeSpec {
   sequences: string[];
   /** Remove tables and sequences the spec no longer names (Update) or all of them (Delete). */
   removeTablesOnDelete: boolean;
+  /** The role that owns the tables the set-up creates (the login is its member). */
+  tableOwner?: string;
+}
+
+export interface ApplyOptions {
+  /** A connection to the provider (for `create`), opened only when a table must be created. */
+  connectProvider?: () => Promise<pg.Client>;
 }
 
 export interface SetupResult {
@@ -55,6 +75,7 @@ export async function applyNodeSpec(
   admin: LondisteAdmin,
   spec: NodeSpec,
   previous?: NodeSpec,
+  o: ApplyOptions = {},
 ): Promise<SetupResult> {
   checkSpec(spec);
   const res: SetupResult = { notes: [], added: [], removed: [] };
@@ -77,6 +98,8 @@ export async function applyNodeSpec(
     );
   }
   const tables = new Map((await getTableList(local, spec.queue)).map((t) => [t.tableName, t]));
+  const created = await createMissing(local, spec, o);
+  res.notes.push(...created.map((n) => `Table created from the provider: ${n}`));
   for (const t of spec.tables) {
     const name = fqName(t.name);
     const flags = tableFlags(t);
@@ -151,11 +174,53 @@ function checkSpec(spec: NodeSpec) {
     throw new LondisteError('usage', `a ${spec.nodeType} needs ProviderLocation`);
   for (const t of spec.tables) {
     if (!t.name) throw new LondisteError('usage', 'every entry of Tables needs a name');
-    if (t.copyCondition)
+    if (t.copyCondition) throw new LondisteError('usage', `${t.name}: ${COPY_CONDITION_REFUSED}`);
+    if (isCreate(t) && spec.nodeType === 'root')
       throw new LondisteError(
         'usage',
-        `${t.name}: copyCondition needs a handler that takes a copy condition; none of the registered handlers does yet`,
+        `${t.name}: create applies below the root (tables are made from the provider's); create the root's tables before (LondisteNode databaseSql)`,
       );
+  }
+}
+
+const isCreate = (t: TableSpec) => t.create === true || String(t.create) === 'true';
+
+/** The spec's `create` tables missing here, made like the provider's; returns their names. */
+async function createMissing(local: pg.Client, spec: NodeSpec, o: ApplyOptions): Promise<string[]> {
+  const want = spec.tables.filter(isCreate);
+  const missing: { name: string; dest: string }[] = [];
+  for (const t of want) {
+    const dest = fqName(t.destTable ?? t.name);
+    if (!(await tableExists(local, dest))) missing.push({ name: fqName(t.name), dest });
+  }
+  if (!missing.length) return [];
+  if (!o.connectProvider)
+    throw new LondisteError('usage', `creating ${missing[0]!.dest} needs a connection to the provider`);
+  const provider = await o.connectProvider();
+  try {
+    // A branch above may keep the table under another name (its dest_table).
+    const onProvider = new Map((await getTableList(provider, spec.queue)).map((t) => [t.tableName, t]));
+    const ddl: string[] = [];
+    for (const m of missing) {
+      const src = onProvider.get(m.name)?.destTable ?? m.name;
+      if (!(await tableExists(provider, src)))
+        throw new LondisteError(
+          'not_found',
+          `${m.name}: cannot create it here, ${src} does not exist on the provider`,
+        );
+      ddl.push(...(await tableDdl(provider, src, m.dest, true)));
+    }
+    // `create schema if not exists` checks CREATE on the database before it looks: an owner role
+    // that may only create in the schema would be refused for a schema that is there.
+    const have = await local.query<{ nspname: string }>('select nspname from pg_catalog.pg_namespace');
+    const present = new Set(have.rows.map((r) => `create schema if not exists ${quoteIdent(r.nspname)}`));
+    await inTransaction(local, async () => {
+      if (spec.tableOwner) await local.query(`set local role ${quoteIdent(spec.tableOwner)}`);
+      for (const stmt of ddl) if (!present.has(stmt)) await local.query(stmt);
+    });
+    return missing.map((m) => m.dest);
+  } finally {
+    await provider.end().catch(() => {});
   }
 }
 
@@ -167,7 +232,6 @@ function tableFlags(t: TableSpec) {
     handler: t.handler,
     handlerArgs: args.length ? args : undefined,
     destTable: t.destTable ? fqName(t.destTable) : undefined,
-    createFull: t.create === true || String(t.create) === 'true' ? true : undefined,
   };
 }
 

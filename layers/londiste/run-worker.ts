@@ -50,7 +50,7 @@ export async function createCopyLauncher(
     return ecsLauncherFromConfig(cfg, log, hooks);
   }
   const cmd = copyCommand(cfg);
-  return new ChildProcessLauncher(cmd.command, cmd.args, log);
+  return new ChildProcessLauncher(cmd.command, cmd.args, log, undefined, hooks.onFailure);
 }
 
 /**

@@ -511,10 +511,19 @@ export class LondisteWorker extends CascadeWorker {
 
   /**
    * A merge-leaf passes its partition's events on into the combined queue, but not the partition
-   * set's own `londiste.*` events (its add-table, sequences): the combined set has its own.
+   * set's own `londiste.*` events (its add-table, sequences): the combined set has its own. A
+   * table's handler rewrites or drops its events on the way, as on a branch (copyEvent).
    */
-  protected override combinedEvents(events: PgqEvent[]): PgqEvent[] {
-    return events.filter((ev) => !(ev.type ?? '').startsWith('londiste.'));
+  protected override combinedEvents(
+    local: pg.Client,
+    events: PgqEvent[],
+    queue: string,
+  ): Promise<PgqEvent[]> {
+    return this.handlerCopies(
+      local,
+      events.filter((ev) => !(ev.type ?? '').startsWith('londiste.')),
+      queue,
+    );
   }
 
   // ---- replay, inside the batch transaction -------------------------------------------------
@@ -591,9 +600,15 @@ export class LondisteWorker extends CascadeWorker {
 
   /**
    * On a branch, a table's handler may rewrite or drop the table's events on their way into this
-   * node's queue (copyEvent: a shard passes on only its rows, obfuscate only obfuscated ones).
+   * node's queue (copyEvent: a shard passes on only its rows, obfuscate only obfuscated ones);
+   * on a merge-leaf, into the combined queue (combinedEvents).
    */
   protected override async copyEvents(local: pg.Client, events: PgqEvent[]): Promise<void> {
+    return super.copyEvents(local, await this.handlerCopies(local, events, this.opts.queue));
+  }
+
+  /** The events as their tables' handlers pass them into `queue` (copyEvent; null: dropped). */
+  private async handlerCopies(local: pg.Client, events: PgqEvent[], queue: string): Promise<PgqEvent[]> {
     const out: PgqEvent[] = [];
     const prepared = new Set<TableHandler>();
     for (const ev of events) {
@@ -607,10 +622,10 @@ export class LondisteWorker extends CascadeWorker {
         prepared.add(h);
         await h.prepareCopyEvents(local);
       }
-      const copy = h.copyEvent(ev, this.opts.queue);
+      const copy = h.copyEvent(ev, queue);
       if (copy) out.push(copy);
     }
-    return super.copyEvents(local, out);
+    return out;
   }
 
   /** The set's own events (londiste.*) and EXECUTE, in event order after the flush. */

@@ -4,8 +4,9 @@
 // handler writes through the same client).
 import type pg from 'pg';
 import { toBigInt } from '../db/connection.ts';
-import { inTransaction } from '../db/transaction.ts';
+import { quoteLiteral } from '../db/ident.ts';
 import { asPgqError, PgqError } from './errors.ts';
+import { WAITING_CHANNEL } from './tick-notify.ts';
 
 export interface PgqEvent {
   id: bigint;
@@ -233,62 +234,121 @@ export function batchInfoFromRow(row: Record<string, unknown>, queue: string, co
  * Processes the consumer's next batch, if any, in one transaction on `client`.
  * Returns null when no batch is ready. Throws (after rolling back) when the handler throws or
  * leaves events untagged; the same batch is then handed out again next time.
+ *
+ * Three round trips for a batch (BEGIN + next_batch + the batch's SQL; the events; finish_batch +
+ * the ticker's wake-up + COMMIT) and two when there is none, instead of six and three: on the latency path from a tick to
+ * the handler each round trip counts. Statements sent together go by the simple protocol, so
+ * their values are inlined as literals.
  */
 export async function processNextBatch(
   client: pg.ClientBase,
   opts: BatchOptions,
 ): Promise<BatchResult | null> {
-  return inTransaction(client, async () => {
-    const base = await openNextBatch(client, opts);
-    if (!base) return null;
-    const batchId = base.batchId;
-    const tally: TagTally = { untagged: 0, retries: new Map() };
-    let count = 0;
-    let batch: Batch;
-    let lazy: LazyBatch | null = null;
-    if (opts.lazyFetch && opts.lazyFetch > 0) {
-      lazy = lazyBatch(client, base, opts.lazyFetch, tally, () => count++);
-      batch = lazy.batch;
-    } else {
-      // Running the batch's SELECT directly (instead of through get_batch_events) skips
-      // materializing the rows in a PL/pgSQL function; both give the same rows.
-      const sql = await batchSql(client, batchId);
-      const rows = (await client.query<RawEventRow>({ text: sql, rowMode: 'array', types: RAW_TEXT })).rows;
-      const events = rows.map((row) => new BatchEvent(row, tally));
-      count = events.length;
-      batch = {
-        ...base,
-        events,
-        async *[Symbol.asyncIterator]() {
-          yield* events;
-        },
-      };
+  let base: BatchInfo | null;
+  let sql: string | null;
+  try {
+    ({ base, sql } = await beginNextBatch(client, opts));
+  } catch (err) {
+    await client.query('rollback').catch(() => {});
+    throw err;
+  }
+  try {
+    if (!base || sql == null) {
+      await client.query('commit');
+      return null;
     }
-    await opts.handler(batch, client);
-    await lazy?.drainRest();
-    if (tally.untagged > 0) {
-      if (opts.untagged === 'done') {
-        tally.untagged = 0;
-      } else {
-        throw new PgqError(
-          'untagged_events',
-          `batch ${batchId} of ${opts.queue}/${opts.consumer}: ${tally.untagged} event(s) left untagged; ` +
-            'call tagDone() or tagRetry() on every event (or set untagged: "done")',
-        );
-      }
-    }
-    for (const [evId, after] of tally.retries) {
-      if (after instanceof Date) {
-        await client.query('select pgq.event_retry($1, $2, $3::timestamptz)', [batchId, evId, after]);
-      } else {
-        await client.query('select pgq.event_retry($1, $2, $3::integer)', [batchId, evId, Math.round(after)]);
-      }
-    }
-    const result: BatchResult = { batchId, events: count, retried: tally.retries.size, tickId: base.tickId };
-    await opts.beforeFinish?.(base, result, client);
-    await client.query('select pgq.finish_batch($1)', [batchId]);
+    const result = await runBatch(client, opts, base, sql);
+    // With the batch finished the consumer waits for the next tick: say so to the ticker
+    // (WAITING_CHANNEL), delivered at this commit, in the same round trip.
+    await client.query(
+      `select pgq.finish_batch(${base.batchId}), pg_notify('${WAITING_CHANNEL}', ${quoteLiteral(opts.queue)}); commit`,
+    );
     return result;
-  });
+  } catch (err) {
+    // Also after a failed COMMIT (then there is no transaction left and this only warns).
+    await client.query('rollback').catch(() => {});
+    throw err;
+  }
+}
+
+/**
+ * BEGIN, then pgq.next_batch_custom and, when a batch is open, pgq.batch_event_sql for it — one
+ * round trip. The transaction stays open (the caller commits or rolls back).
+ */
+async function beginNextBatch(
+  client: pg.ClientBase,
+  opts: BatchOptions,
+): Promise<{ base: BatchInfo | null; sql: string | null }> {
+  const lit = (v: string | undefined | null) => (v == null ? 'null' : quoteLiteral(v));
+  const minCount = opts.minCount == null ? 'null' : String(Math.trunc(Number(opts.minCount)));
+  let rows: Record<string, unknown>[];
+  try {
+    const r = (await client.query(
+      `begin; select b.*, case when b.batch_id is not null then pgq.batch_event_sql(b.batch_id) end as pgq_batch_sql
+         from pgq.next_batch_custom(${lit(opts.queue)}, ${lit(opts.consumer)}, ${lit(msInterval(opts.minLagMs))}::interval,
+                                    ${minCount}::int4, ${lit(msInterval(opts.minIntervalMs))}::interval) b`,
+    )) as unknown as pg.QueryResult[];
+    rows = r[1]!.rows;
+  } catch (err) {
+    throw asPgqError(err, `next_batch for ${opts.queue}/${opts.consumer}`);
+  }
+  const row = rows[0];
+  if (!row || row.batch_id == null) return { base: null, sql: null };
+  return { base: batchInfoFromRow(row, opts.queue, opts.consumer), sql: row.pgq_batch_sql as string };
+}
+
+/** The batch's events, the handler, the retries and beforeFinish: everything up to finish_batch. */
+async function runBatch(
+  client: pg.ClientBase,
+  opts: BatchOptions,
+  base: BatchInfo,
+  sql: string,
+): Promise<BatchResult> {
+  const batchId = base.batchId;
+  const tally: TagTally = { untagged: 0, retries: new Map() };
+  let count = 0;
+  let batch: Batch;
+  let lazy: LazyBatch | null = null;
+  if (opts.lazyFetch && opts.lazyFetch > 0) {
+    lazy = lazyBatch(client, base, sql, opts.lazyFetch, tally, () => count++);
+    batch = lazy.batch;
+  } else {
+    // Running the batch's SELECT directly (instead of through get_batch_events) skips
+    // materializing the rows in a PL/pgSQL function; both give the same rows.
+    const rows = (await client.query<RawEventRow>({ text: sql, rowMode: 'array', types: RAW_TEXT })).rows;
+    const events = rows.map((row) => new BatchEvent(row, tally));
+    count = events.length;
+    batch = {
+      ...base,
+      events,
+      async *[Symbol.asyncIterator]() {
+        yield* events;
+      },
+    };
+  }
+  await opts.handler(batch, client);
+  await lazy?.drainRest();
+  if (tally.untagged > 0) {
+    if (opts.untagged === 'done') {
+      tally.untagged = 0;
+    } else {
+      throw new PgqError(
+        'untagged_events',
+        `batch ${batchId} of ${opts.queue}/${opts.consumer}: ${tally.untagged} event(s) left untagged; ` +
+          'call tagDone() or tagRetry() on every event (or set untagged: "done")',
+      );
+    }
+  }
+  for (const [evId, after] of tally.retries) {
+    if (after instanceof Date) {
+      await client.query('select pgq.event_retry($1, $2, $3::timestamptz)', [batchId, evId, after]);
+    } else {
+      await client.query('select pgq.event_retry($1, $2, $3::integer)', [batchId, evId, Math.round(after)]);
+    }
+  }
+  const result: BatchResult = { batchId, events: count, retried: tally.retries.size, tickId: base.tickId };
+  await opts.beforeFinish?.(base, result, client);
+  return result;
 }
 
 interface LazyBatch {
@@ -300,6 +360,7 @@ interface LazyBatch {
 function lazyBatch(
   client: pg.ClientBase,
   base: BatchInfo,
+  sql: string,
   fetchSize: number,
   tally: TagTally,
   counted: () => void,
@@ -308,7 +369,7 @@ function lazyBatch(
   let gen: AsyncGenerator<BatchEvent> | null = null;
   let exhausted = false;
   async function* read(): AsyncGenerator<BatchEvent> {
-    await client.query(`declare ${cursor} no scroll cursor for ${await batchSql(client, base.batchId)}`);
+    await client.query(`declare ${cursor} no scroll cursor for ${sql}`);
     try {
       for (;;) {
         const rows = (
@@ -356,11 +417,6 @@ function lazyBatch(
       );
     },
   };
-}
-
-async function batchSql(client: pg.ClientBase, batchId: bigint): Promise<string> {
-  const r = await client.query<{ sql: string }>('select pgq.batch_event_sql($1) as sql', [batchId]);
-  return r.rows[0]!.sql;
 }
 
 /** PostgreSQL timestamptz text (ISO style, as the server sends it) → Date. */

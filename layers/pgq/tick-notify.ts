@@ -7,6 +7,15 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { quoteIdent } from '../db/ident.ts';
 
+/**
+ * The channel on which a consumer says, in the transaction that finishes its batch, that it is
+ * about to wait for its queue's next tick (payload: the queue). Our ticker LISTENs there and polls
+ * that queue at once instead of at its next poll period: under load, events are always waiting
+ * when a consumer finishes, and the wait for the poll was a fixed part of every cycle. Not
+ * 'pgq.…', so no queue's tick channel can be it.
+ */
+export const WAITING_CHANNEL = 'pgq_consumer_waiting';
+
 /** The NOTIFY channel of a queue's ticks: 'pgq.<queue>', or 'pgq.<md5>' past 59 bytes (NAMEDATALEN). */
 export function tickChannel(queue: string): string {
   return Buffer.byteLength(queue, 'utf8') <= 59

@@ -4,12 +4,18 @@
 //     changed — an idle database costs one tiny query per scan period and writes nothing), at
 //     most every 20× the last full pass's duration, so that pass never costs more than ~5 % of
 //     a core however many queues there are;
-//   * the queues ticked with events in the last HOT_MS ("hot") every pollMs: a handful of
-//     queues, however many exist, so an active queue is ticked milliseconds after its events
-//     commit even among thousands of idle ones.
+//   * the queues ticked with events in the last HOT_MS ("hot") every pollMs (a fixed rate: the
+//     poll's own time is not added to the period): a handful of queues, however many exist, so
+//     an active queue is ticked milliseconds after its events commit even among thousands of
+//     idle ones;
+//   * a queue at once when its consumer says it finished a batch and waits (WAITING_CHANNEL,
+//     LISTENed for on the ticker's connection): under load, events are waiting by then, and the
+//     tick no longer waits for the next poll.
 // Timing only decides when to look; whether a queue is ticked is decided in SQL, under its lock.
 import type pg from 'pg';
 import type { Logger } from '../util/log.ts';
+import { Waker } from '../util/sleep.ts';
+import { WAITING_CHANNEL } from './tick-notify.ts';
 import { reportTicks, type TickEvent, type TickerOptions, type TickerStats } from './ticker.ts';
 
 const HOT_MS = 30_000;
@@ -30,6 +36,11 @@ export class TickPoller {
   #scanMs: number;
   #snapshot: string | null = null;
   #more = false;
+  #pollStart = 0;
+  /** Queues whose consumer said it waits, since the last poll. */
+  readonly #waiting = new Set<string>();
+  /** Cuts the ticker loop's sleep short when a consumer says it waits. */
+  readonly waker = new Waker();
 
   private constructor(client: pg.ClientBase, tickMs: number, pollMs: number) {
     this.#client = client;
@@ -46,24 +57,38 @@ export class TickPoller {
     const r = await client.query<{ ok: boolean }>(
       "select to_regprocedure('pgq.ticker_poll(text[], integer)') is not null as ok",
     );
-    return r.rows[0]?.ok ? new TickPoller(client, o.tickMs, o.pollMs) : null;
+    if (!r.rows[0]?.ok) return null;
+    const poller = new TickPoller(client, o.tickMs, o.pollMs);
+    // The connection is the ticker's own for its whole life (it holds the advisory lock), so the
+    // LISTEN needs no UNLISTEN: it ends with the session.
+    client.on('notification', (msg) => {
+      if (msg.channel === WAITING_CHANNEL && msg.payload) poller.#consumerWaits(msg.payload);
+    });
+    await client.query(`listen ${WAITING_CHANNEL}`);
+    return poller;
+  }
+
+  #consumerWaits(queue: string): void {
+    this.#waiting.add(queue);
+    this.waker.wake();
   }
 
   /** What to pass over now: null = every queue, a list = those queues, undefined = nothing. */
   async due(now: number): Promise<string[] | null | undefined> {
     for (const [q, at] of this.#hot) if (now - at > HOT_MS) this.#hot.delete(q);
     const fullDue = now >= this.#nextFull;
-    const hotDue = this.#hot.size > 0 && now >= this.#nextPoll;
+    const hotDue = this.#waiting.size > 0 || (this.#hot.size > 0 && now >= this.#nextPoll);
     // A cut-short full pass goes on, but not before the hot queues had their poll.
     if (fullDue && !(this.#more && hotDue)) return null;
-    if (!fullDue && now >= this.#nextScan) {
+    // A waiting consumer's queue first: the snapshot look (and the pass it may start) can follow.
+    if (!fullDue && this.#waiting.size === 0 && now >= this.#nextScan) {
       const r = await this.#client.query<{ s: string }>('select txid_current_snapshot()::text as s');
       const changed = r.rows[0]!.s !== this.#snapshot;
       this.#snapshot = r.rows[0]!.s;
       if (changed) return null;
       this.#nextScan = now + this.#scanMs;
     }
-    return hotDue ? [...this.#hot.keys()] : undefined;
+    return hotDue ? [...new Set([...this.#hot.keys(), ...this.#waiting])] : undefined;
   }
 
   /** One pgq.ticker_poll over those queues (null: all); reports and returns the new ticks. */
@@ -74,6 +99,9 @@ export class TickPoller {
     log: Logger,
   ): Promise<TickEvent[]> {
     if (queues === null) this.#more = false;
+    // This pass looks at them (all queues, or every hot one, those included).
+    this.#waiting.clear();
+    this.#pollStart = Date.now();
     const r = await this.#client.query<{ queue_name: string; tick_id: unknown; new_events: unknown }>(
       'select queue_name, tick_id, new_events from pgq.ticker_poll($1::text[], $2)',
       [queues, MAX_RULE_TICKS],
@@ -97,11 +125,14 @@ export class TickPoller {
     } else {
       stats.polls++;
     }
-    this.#nextPoll = now + this.#pollMs;
+    // Fixed rate from the poll's start, but never back to back when polls run slow (a loaded
+    // server): at least half a period in between.
+    this.#nextPoll = Math.max(this.#pollStart + this.#pollMs, now + this.#pollMs / 2);
   }
 
-  /** When the loop should look again. */
+  /** When the loop should look again (sooner when `waker` is woken: a consumer waits). */
   nextAt(): number {
+    if (this.#waiting.size > 0) return 0;
     return Math.min(this.#nextFull, this.#nextScan, this.#hot.size > 0 ? this.#nextPoll : Infinity);
   }
 }

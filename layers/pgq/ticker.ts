@@ -218,7 +218,9 @@ async function loop(
     ctx.slowest.ms = Math.max(ctx.slowest.ms, Date.now() - roundStart);
     ctx.backoff.success();
     const wakeAt = poller ? poller.nextAt() : nextTick;
-    await sleep(Math.max(0, Math.min(wakeAt, nextRetry, nextMaint) - Date.now()), ctx.opts.signal);
+    const ms = Math.max(0, Math.min(wakeAt, nextRetry, nextMaint) - Date.now());
+    if (poller) await poller.waker.wait(ms, ctx.opts.signal);
+    else await sleep(ms, ctx.opts.signal);
   }
 }
 

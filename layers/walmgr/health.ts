@@ -46,8 +46,12 @@ export interface CheckOptions {
   progress?: (msg: string) => void;
 }
 
-/** Directory where the probe object goes; verify-object and retention ignore it. */
-export const PROBE_PREFIX = 'skytools-walmgr-check/';
+/**
+ * The probe object's key prefix: a top-level object, not a directory, so that a local repository
+ * keeps no empty `skytools-walmgr-check/` behind once the probe is deleted (object stores have no
+ * directories; a local one would). verify-object and retention never look at it.
+ */
+export const PROBE_PREFIX = 'skytools-walmgr-check-';
 
 const failed = (name: CheckName, detail: string): CheckResult => ({ name, status: 'failed', detail });
 const ok = (name: CheckName, detail: string): CheckResult => ({ name, status: 'ok', detail });

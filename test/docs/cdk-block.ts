@@ -76,12 +76,25 @@ async function invokeMailer(file: string, pgqEnv: Record<string, string>): Promi
   }
 }
 
+/**
+ * What runCdkBlocks wrote into the repository and has not removed yet. Its own `finally` removes
+ * them, but a test that times out is abandoned before that runs: the test file's afterAll calls
+ * removeCdkBlockFiles, so no functions/mailer/ or .readme-* file outlives the run.
+ */
+const written = new Set<string>();
+
+export function removeCdkBlockFiles(): void {
+  for (const p of written) rmSync(p, { recursive: true, force: true });
+  written.clear();
+}
+
 export async function runCdkBlocks(stackSnippet: string, handlerSnippet: string): Promise<void> {
   const tag = `${process.pid}-${Date.now().toString(36)}`;
   const stackFile = path.join(ROOT, `.readme-stack-${tag}.ts`);
   const tsconfig = path.join(ROOT, `.readme-tsconfig-${tag}.json`);
   const handlerDir = path.join(ROOT, path.dirname(HANDLER));
   expect(existsSync(handlerDir), `${handlerDir} exists: the README's example would overwrite it`).toBe(false);
+  for (const p of [handlerDir, stackFile, tsconfig]) written.add(p);
   try {
     mkdirSync(handlerDir, { recursive: true });
     writeFileSync(path.join(ROOT, HANDLER), `${handlerSnippet}\n`);
@@ -131,8 +144,9 @@ export async function runCdkBlocks(stackSnippet: string, handlerSnippet: string)
       PGQ_MIN_REMAINING: vars.PGQ_MIN_REMAINING,
     });
   } finally {
-    rmSync(handlerDir, { recursive: true, force: true });
-    rmSync(stackFile, { force: true });
-    rmSync(tsconfig, { force: true });
+    for (const p of [handlerDir, stackFile, tsconfig]) {
+      rmSync(p, { recursive: true, force: true });
+      written.delete(p);
+    }
   }
 }

@@ -6,10 +6,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadCascadeConfig } from '../../layers/cascade/settings.ts';
 import { createDatabase } from '../support/db.ts';
-import { runCdkBlocks } from './cdk-block.ts';
+import { removeCdkBlockFiles, runCdkBlocks } from './cdk-block.ts';
 import { runSetadmBlock } from './setadm-block.ts';
 import { runWalmgrBlock } from './walmgr-block.ts';
 
@@ -218,6 +218,13 @@ const RUN: Array<[RegExp, (b: Block) => Promise<void>, number?]> = [
     120_000, // tsc over the snippets' import graph, then synth with esbuild
   ],
 ];
+
+// A block whose test times out is abandoned before its `finally`: what it wrote into the
+// repository goes here at the latest.
+afterAll(() => {
+  removeCdkBlockFiles();
+  rmSync(path.join(ROOT, `.readme-snippet-${process.pid}.ts`), { force: true });
+});
 
 describe('README code blocks', () => {
   const all = blocks(README);

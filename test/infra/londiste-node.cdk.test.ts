@@ -15,7 +15,7 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LONDISTE_METRICS } from '../../infra/constructs/londiste-metrics.ts';
+import { LONDISTE_DIMENSIONS, LONDISTE_METRICS } from '../../infra/constructs/londiste-metrics.ts';
 import {
   LondisteNode,
   type PgqDatabase,
@@ -80,6 +80,7 @@ function nodeStack() {
       { name: 'public.items', handler: 'londiste', handlerArgs: { ignore_truncate: '1' } },
     ],
     sequences: ['public.orders_id_seq'],
+    databaseSql: ['create table if not exists public.orders (id bigint primary key, v text)'],
     image: IMAGE,
   });
   const leaf = new LondisteNode(stack, 'Leaf', {
@@ -88,7 +89,7 @@ function nodeStack() {
     nodeName: 'b',
     nodeType: 'leaf',
     provider: root,
-    tables: ['public.orders', { name: 'public.items', destTable: 'copy.items', copyCondition: 'id > 10' }],
+    tables: ['public.orders', { name: 'public.items', destTable: 'copy.items', create: true }],
     sequences: ['public.orders_id_seq'],
     tableOwner: 'app_owner',
     parallelCopies: 2,
@@ -290,9 +291,9 @@ describe('LondisteNode', () => {
     const root = roles.find((r) => r.Role === 'londiste_replika_a')!;
     expect([...leaf.MemberOf].sort()).toEqual(['app_owner', 'londiste_writer', 'pgq_reader']);
     expect([...root.MemberOf].sort()).toEqual(['londiste_writer', 'pgq_reader']);
+    // copy.items is created by the set-up, owned by app_owner: no grant (it does not exist yet).
     expect(JSON.parse(leaf.Grants)).toEqual({
       'public.orders': ['delete', 'insert', 'select', 'truncate', 'update'],
-      'copy.items': ['delete', 'insert', 'select', 'truncate', 'update'],
       'public.orders_id_seq': ['select', 'update', 'usage'],
     });
     expect(JSON.parse(root.Grants)).toEqual({
@@ -381,12 +382,10 @@ describe('LondisteNode', () => {
       NodeType: 'leaf',
       // The consumer name the worker runs as (its LONDISTE_JOB_NAME).
       Worker: 'replika_b',
-      Tables: [
-        { name: 'public.orders' },
-        { name: 'public.items', destTable: 'copy.items', copyCondition: 'id > 10' },
-      ],
+      Tables: [{ name: 'public.orders' }, { name: 'public.items', destTable: 'copy.items', create: true }],
       Sequences: ['public.orders_id_seq'],
       RemoveTablesOnDelete: true,
+      TableOwner: 'app_owner',
     });
     expect(JSON.stringify(leaf.Properties.ProviderLocation)).toContain('user=londiste_replika_a');
     expect(leaf.DependsOn).toEqual(expect.arrayContaining([id(s.root.setup)]));
@@ -411,6 +410,60 @@ describe('LondisteNode', () => {
       LONDISTE_PROVIDER_SECRET_ARN: { Ref: id(s.root.login!.secret) },
       LONDISTE_NODE_TYPE: 'leaf',
     });
+  });
+
+  it('metric dimensions: the alarms and the dashboard name exactly the PascalCase ones the worker publishes', () => {
+    const published = new Set(Object.values(LONDISTE_DIMENSIONS));
+    // An alarm's metric is either on the alarm itself or in its Metrics list (MetricStat).
+    const alarmMetrics = Object.values(t.findResources('AWS::CloudWatch::Alarm'))
+      .flatMap((a) => [
+        a.Properties,
+        ...(a.Properties.Metrics ?? []).map(
+          (m: { MetricStat?: { Metric: unknown } }) => m.MetricStat?.Metric,
+        ),
+      ])
+      .filter((m) => m?.Namespace === 'Skytools');
+    expect(alarmMetrics.length).toBeGreaterThan(0);
+    for (const m of alarmMetrics) {
+      expect(m.Dimensions.map((d: { Name: string }) => d.Name).sort()).toEqual(['Node', 'Queue']);
+    }
+    // The dashboard body: each Skytools metric as ["Skytools", name, dim, value, dim, value, …].
+    const body = JSON.stringify(
+      Object.values(t.findResources('AWS::CloudWatch::Dashboard'))[0]!.Properties.DashboardBody,
+    );
+    const rows = [...body.matchAll(/\[\\"Skytools\\",\\"(\w+)\\",((?:\\"[^\\]*\\",?)+)/g)];
+    expect(rows.length).toBeGreaterThan(0);
+    for (const [, metric, rest] of rows) {
+      expect(Object.values(LONDISTE_METRICS)).toContain(metric);
+      const parts = [...rest!.matchAll(/\\"([^\\]*)\\"/g)].map((m) => m[1]!);
+      const names = parts.filter((_, i) => i % 2 === 0);
+      for (const n of names) {
+        expect(published.has(n as never)).toBe(true);
+        expect(n).toMatch(/^[A-Z][A-Za-z]*$/);
+      }
+    }
+  });
+
+  it('databaseSql: run by the admin custom resource after the schema, before the login and the set-up', () => {
+    const sql = t.findResources('Custom::PgqDatabaseSql');
+    expect(Object.values(sql).map((r) => r.Properties)).toEqual([
+      {
+        ServiceToken: expect.anything(),
+        Action: 'sql',
+        Statements: ['create table if not exists public.orders (id bigint primary key, v text)'],
+      },
+    ]);
+    const sqlId = Object.keys(sql)[0]!;
+    expect(sql[sqlId]!.DependsOn).toEqual(expect.arrayContaining([expect.stringMatching(/^RootSchema/)]));
+    const roles = t.findResources('Custom::PgqDatabaseRole');
+    const rootLogin = Object.entries(roles).find(([, r]) => r.Properties.Role === 'londiste_replika_a')!;
+    expect(rootLogin[1].DependsOn).toContain(sqlId);
+    expect(t.findResources('Custom::LondisteNode')[id(s.root.setup)]!.DependsOn).toContain(sqlId);
+    // Same provider as the schema: the admin function, the only reader of the master secret.
+    const admin = Object.entries(t.findResources('AWS::Lambda::Function')).filter(([k]) =>
+      /^PgqAdmin.*OnEvent/.test(k),
+    );
+    expect(admin.length).toBeGreaterThan(0);
   });
 
   it('with your own loginSecret: no login role, no grants; the set-up still waits for the schema', () => {
@@ -480,6 +533,38 @@ describe('LondisteNode', () => {
       tables: ['public.t'],
     });
     Annotations.fromStack(stack).hasWarning('/Bad/Leaf4', Match.stringLikeRegexp('No tableOwner'));
+    // create: below the root only, and with the role that will own the table.
+    expect(
+      () =>
+        new LondisteNode(stack, 'Root3', {
+          ...base,
+          nodeName: 'g',
+          nodeType: 'root',
+          tables: [{ name: 'public.t', create: true }],
+        }),
+    ).toThrow(/applies below the root/);
+    expect(
+      () =>
+        new LondisteNode(stack, 'Leaf5', {
+          ...base,
+          nodeName: 'h',
+          nodeType: 'leaf',
+          provider,
+          tables: [{ name: 'public.t', create: true }],
+        }),
+    ).toThrow(/need tableOwner/);
+    // copyCondition is no prop; plain JavaScript passing one is told why.
+    expect(
+      () =>
+        new LondisteNode(stack, 'Leaf6', {
+          ...base,
+          nodeName: 'i',
+          nodeType: 'leaf',
+          provider,
+          tableOwner: 'o',
+          tables: [{ name: 'public.t', copyCondition: 'id > 1' } as never],
+        }),
+    ).toThrow(/copyCondition is not supported: which rows a copy takes is a handler's own decision/);
   });
 });
 
@@ -500,6 +585,20 @@ describe('example app: npx cdk synth offline', () => {
     expect(types.filter((x) => x === 'Custom::LondisteNode')).toHaveLength(2);
     expect(types.filter((x) => x === 'AWS::ECS::Service')).toHaveLength(2);
     expect(types.filter((x) => x === 'AWS::RDS::DBInstance')).toHaveLength(2);
+    // Out of the box: the deploy creates the example table and its owner role on the root, the
+    // owner role on the leaf, and the leaf's set-up creates the table from the root's definition.
+    const res = Object.values(template.Resources as Record<string, { Type: string; Properties: any }>);
+    const sql = res.filter((r) => r.Type === 'Custom::PgqDatabaseSql').map((r) => r.Properties.Statements);
+    expect(sql).toHaveLength(2);
+    expect(sql.flat()).toContainEqual(
+      expect.stringMatching(/^create table if not exists public\.example_orders/),
+    );
+    expect(sql.flat()).toContain('grant create on schema public to example_owner');
+    const nodes = res.filter((r) => r.Type === 'Custom::LondisteNode').map((r) => r.Properties);
+    expect(nodes.find((p) => p.NodeType === 'leaf')).toMatchObject({
+      Tables: [{ name: 'public.example_orders', create: true }],
+      TableOwner: 'example_owner',
+    });
     const assets = JSON.parse(readFileSync(path.join(out, 'SkytoolsExample.assets.json'), 'utf8'));
     const images = Object.values(assets.dockerImages as Record<string, { source: { directory: string } }>);
     expect(images).toHaveLength(1);

@@ -129,18 +129,25 @@ describe('EcsLauncher', () => {
     const { l, failures, advance } = launcher({ log: recordingLog(lines) });
     await l.launch('public.orders');
     ecs.stop(ecs.tasks[0]!, 1);
-    expect(await l.isRunning('public.orders')).toBe(false);
+    // Waiting out its backoff counts as on its way: the worker does not ask again until then.
+    expect(await l.isRunning('public.orders')).toBe(true);
     expect(l.stats.failures).toBe(1);
     expect(failures).toEqual([
       expect.stringMatching(/^public\.orders: task .* stopped: exit code 1, EssentialContainerExited/),
     ]);
     expect(lines.find((x) => x.level === 'warn')).toMatchObject({
       msg: 'copy task failed; relaunching after a backoff',
-      fields: { table: 'public.orders', failures: 1, backoffMs: 1000 },
+      fields: {
+        table: 'public.orders',
+        failures: 1,
+        backoffMs: 1000,
+        nextAttemptAt: new Date(1_000_000 + 1000).toISOString(),
+      },
     });
     await l.launch('public.orders'); // within the backoff: nothing
     expect(runTasks()).toHaveLength(1);
     advance(1000);
+    expect(await l.isRunning('public.orders')).toBe(false);
     await l.launch('public.orders');
     expect(runTasks()).toHaveLength(2);
     ecs.stop(ecs.tasks[1]!, 1);
@@ -165,7 +172,7 @@ describe('EcsLauncher', () => {
     ecs.runTask = () => ({ fail: 'RESOURCE:ENI' });
     await l.launch('public.orders');
     expect(failures).toEqual(['public.orders: RunTask failed: RESOURCE:ENI']);
-    expect(await l.isRunning('public.orders')).toBe(false);
+    expect(l.running).toBe(0);
     advance(1000);
     ecs.runTask = () => ({ error: { type: 'ThrottlingException', message: 'Rate exceeded' } });
     await l.launch('public.orders');
@@ -193,11 +200,14 @@ describe('EcsLauncher', () => {
 
 describe('EcsLauncher under a worker', () => {
   const f = useLondisteSet(['root', 'leaf']);
+  beforeAll(async () => {
+    await f.s.build('root', [['leaf', 'leaf', 'root']]);
+    f.s.startTicker('root');
+  });
 
   it('relaunches a copy task that died with exit code 1; the relaunched copy brings the table to ok', async () => {
     reset();
     const { s } = f;
-    await s.build('root', [['leaf', 'leaf', 'root']]);
     const ddl = 'create table public.items (id int primary key, v text)';
     await s.db('root').query(ddl);
     await s.db('leaf').query(ddl);
@@ -243,7 +253,6 @@ describe('EcsLauncher under a worker', () => {
       backoffMs: 300,
       log: recordingLog(launcherLog),
     });
-    s.startTicker('root');
     const ctl = new AbortController();
     const done = new LondisteWorker(s.workerOptions('leaf', { launcher: l, signal: ctl.signal })).run();
     try {
@@ -265,4 +274,63 @@ describe('EcsLauncher under a worker', () => {
       true,
     );
   }, 120_000);
+  it('logs a copy in backoff once per attempt, with the time of the next one', async () => {
+    reset();
+    const { s } = f;
+    const ddl = 'create table public.backoff (id int primary key)';
+    await s.db('root').query(ddl);
+    await s.db('leaf').query(ddl);
+    for (const n of ['root', 'leaf']) {
+      const a = new LondisteAdmin({ queue: s.queue, localLocation: s.db(n).url });
+      try {
+        await a.addTables(['public.backoff']);
+      } finally {
+        await a.close();
+      }
+    }
+    // Every copy task dies at once: attempts at 0 s, +1 s, +3 s (backoff 1 s, doubled).
+    ecs.runTask = () => ({ task: (t: FakeTask) => setTimeout(() => ecs.stop(t, 1, 'copy crashed'), 20) });
+    const log: { level: string; msg: string; fields: Record<string, unknown> }[] = [];
+    const l = new EcsLauncher({
+      cluster: 'skytools',
+      taskDefinition: 'leaf-copy:1',
+      container: 'londiste',
+      subnets: ['subnet-a'],
+      securityGroups: [],
+      node: 'leaf',
+      maxRunning: 2,
+      client,
+      pollMs: 50,
+      backoffMs: 1000,
+      log: recordingLog(log),
+    });
+    const ctl = new AbortController();
+    // The worker would relaunch a dead copy every 100 ms: only the backoff holds it back.
+    const done = new LondisteWorker(
+      s.workerOptions('leaf', {
+        launcher: l,
+        signal: ctl.signal,
+        relaunchIntervalMs: 100,
+        log: recordingLog(log),
+      }),
+    ).run();
+    try {
+      await waitUntil('three failed attempts', async () => l.stats.failures >= 3, 30_000);
+      // Past the third failure, within its 4 s backoff: nothing more is said or tried.
+      await new Promise((r) => setTimeout(r, 1500));
+    } finally {
+      ctl.abort();
+      await done;
+    }
+    const forTable = log.filter((x) => x.fields.table === 'public.backoff');
+    const relaunching = forTable.filter((x) => x.msg === 'copy job is not running; relaunching it');
+    const failed = forTable.filter((x) => x.msg === 'copy task failed; relaunching after a backoff');
+    expect(l.stats).toEqual({ launched: 3, failures: 3 });
+    expect(runTasks()).toHaveLength(3);
+    // The first launch is the new table's; the worker said "relaunching" once for each later attempt.
+    expect(relaunching).toHaveLength(2);
+    expect(failed.map((x) => x.fields.backoffMs)).toEqual([1000, 2000, 4000]);
+    for (const x of failed) expect(Date.parse(String(x.fields.nextAttemptAt))).toBeGreaterThan(0);
+    expect(forTable.filter((x) => x.level !== 'debug' && /deferred/.test(x.msg))).toEqual([]);
+  }, 60_000);
 });

@@ -195,6 +195,91 @@ describe('LondisteNode custom resource', () => {
     });
   });
 
+  it("creates a missing leaf table from the provider's definition, owned by TableOwner; again, nothing; Delete keeps it", async () => {
+    const owner = `lq_owner_${process.pid}`;
+    const leafDb = f.s.db('leaf');
+    await f.s
+      .db('root')
+      .query(
+        "create table public.made (id int primary key, v text not null default 'x' check (v <> ''), n int unique)",
+      );
+    await f.s.db('root').query('create index made_v on public.made (v)');
+    await f.s.db('root').query("insert into public.made values (1, 'a', 1)");
+    await leafDb.query(`create role ${owner} nologin`);
+    // What the example's databaseSql grants the owner: creating in the schema, nothing else.
+    await leafDb.query(`grant create on schema public to ${owner}`);
+    try {
+      const rootProps = { ...root, Tables: [{ name: 'orders' }, { name: 'made' }], Sequences: [] };
+      await send('root', event('Update', rootProps, { ...root, Tables: [{ name: 'orders' }] }));
+      const leafProps = {
+        ...leaf(),
+        Tables: [{ name: 'orders' }, { name: 'made', create: 'true' }],
+        Sequences: [],
+        TableOwner: owner,
+      };
+      await send('leaf', event('Update', leafProps, { ...leaf(), Tables: [{ name: 'orders' }] }));
+      const made = await leafDb.one(
+        "select pg_get_userbyid(relowner) as owner from pg_class where oid = 'public.made'::regclass",
+      );
+      expect(made.owner).toBe(owner);
+      const defs = await leafDb.query(
+        `select pg_get_constraintdef(oid) as def from pg_constraint where conrelid = 'public.made'::regclass order by 1`,
+      );
+      expect(defs.rows.map((r) => r.def)).toEqual([
+        "CHECK ((v <> ''::text))",
+        'PRIMARY KEY (id)',
+        'UNIQUE (n)',
+      ]);
+      expect(
+        (await leafDb.query("select 1 from pg_indexes where tablename = 'made' and indexname = 'made_v'"))
+          .rows,
+      ).toHaveLength(1);
+      // Registered, empty until the worker copies it.
+      expect(await tables('leaf')).toContain('public.made');
+      expect((await leafDb.one('select count(*)::int as n from public.made')).n).toBe(0);
+
+      const before = await leafDb.query('select * from londiste.table_info order by table_name');
+      await send('leaf', event('Update', leafProps, leafProps));
+      expect((await leafDb.query('select * from londiste.table_info order by table_name')).rows).toEqual(
+        before.rows,
+      );
+      await send('leaf', event('Delete', leafProps));
+      expect(await tables('leaf')).toContain('public.made');
+      expect((await leafDb.query("select to_regclass('public.made') as t")).rows[0].t).toBe('made');
+      // On the root, create is refused: its tables come from its own DDL.
+      await expect(
+        send('root', event('Update', { ...root, Tables: [{ name: 'made', create: true }] }, rootProps)),
+      ).rejects.toThrow(/create applies below the root/);
+      // A provider without the table: the set-up says so and changes nothing.
+      await f.s.db('root').query('create table public.gone (id int primary key)');
+      await send(
+        'root',
+        event('Update', { ...rootProps, Tables: [...rootProps.Tables, { name: 'gone' }] }, rootProps),
+      );
+      await f.s.db('root').query('drop table public.gone');
+      await expect(
+        send(
+          'leaf',
+          event(
+            'Update',
+            { ...leafProps, Tables: [...leafProps.Tables, { name: 'gone', create: true }] },
+            leafProps,
+          ),
+        ),
+      ).rejects.toThrow(/public\.gone does not exist on the provider/);
+    } finally {
+      await leafDb.query('drop table if exists public.made');
+      await leafDb.query(`revoke create on schema public from ${owner}`);
+      await leafDb.query(`drop role ${owner}`);
+    }
+  });
+
+  it('refuses a copyCondition with the reason', async () => {
+    await expect(
+      send('root', event('Update', { ...root, Tables: [{ name: 'orders', copyCondition: 'id > 1' }] }, root)),
+    ).rejects.toThrow(/copyCondition is not supported: which rows a copy takes is a handler's own decision/);
+  });
+
   it('refuses a spec that contradicts the database, and a branch or leaf without its provider', async () => {
     await expect(send('leaf', event('Update', { ...leaf(), NodeType: 'branch' }, leaf()))).rejects.toThrow(
       /is node leaf \(leaf\), not leaf \(branch\)/,

@@ -6,9 +6,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../layers/config/settings.ts';
+import { configureHandlers } from '../../layers/londiste/handlers/index.ts';
 import {
   copyStreamsFor,
   DEFAULT_PARALLEL_COPIES,
+  HANDLER_CONF_KEYS,
   LONDISTE_SETTINGS,
   loadLondisteConfig,
 } from '../../layers/londiste/settings.ts';
@@ -133,6 +135,32 @@ describe('loadLondisteConfig', () => {
       `${dir}/w.ini [londiste]: unknown key "paralel_copies" ignored (did you mean "parallel_copies"?)`,
       `${dir}/w.ini [londiste]: "log_size" is accepted but ignored: logfile is appended to; rotate it with logrotate`,
     ]);
+  });
+
+  it("takes the built-in handlers' own keys (shard, obfuscate) without an unknown-key warning", () => {
+    const cfg = loadLondisteConfig(
+      ini(
+        'h.ini',
+        '[londiste]\nqueue_name = q\ndb = dbname=a\nshard_hash_func = hashtext\nshard_info_sql = select 1, 0, 1\n' +
+          'obfuscator_key = k\nobfuscator_map = map.yaml\nshard_hash_fnc = typo\n',
+      ),
+      { env },
+    );
+    expect(cfg.warnings).toEqual([
+      `${dir}/h.ini [londiste]: unknown key "shard_hash_fnc" ignored (did you mean "shard_hash_func"?)`,
+    ]);
+  });
+
+  it('HANDLER_CONF_KEYS are exactly the keys the registered handlers read in their loadConf', () => {
+    const asked = new Set<string>();
+    configureHandlers({
+      get: (k) => {
+        asked.add(k);
+        return undefined;
+      },
+      configDir: dir,
+    });
+    expect([...asked].sort()).toEqual([...HANDLER_CONF_KEYS].sort());
   });
 
   it.each([

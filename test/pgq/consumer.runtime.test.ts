@@ -53,6 +53,41 @@ describe.each(targetNames)('consumer on %s', (name) => {
     expect(written.join('')).toMatch(/(WARN|ERROR).*rt_no_such_queue/);
   });
 
+  it('a batch costs three round trips (begin + next_batch + its SQL, events, finish + commit), none two', async () => {
+    await setup('rt_trips');
+    await insertEvent(t.pool, 'rt_trips', 'T', "it's");
+    await tick(t.pool, 'rt_trips');
+    const c = await t.pool.connect();
+    const sent: string[] = [];
+    const query = c.query;
+    c.query = ((...args: Parameters<typeof query>) => {
+      const q = args[0] as unknown;
+      sent.push(typeof q === 'string' ? q : (q as { text: string }).text);
+      return (query as (...a: unknown[]) => unknown).apply(c, args);
+    }) as typeof query;
+    try {
+      const opts = {
+        queue: 'rt_trips',
+        consumer: 'c',
+        minCount: 1,
+        handler: async (b: { events: { data: string | null; tagDone(): void }[] }) => {
+          expect(b.events.map((e) => e.data)).toEqual(["it's"]);
+          for (const e of b.events) e.tagDone();
+        },
+      };
+      expect((await processNextBatch(c, opts))?.events).toBe(1);
+      expect(sent).toHaveLength(3);
+      sent.length = 0;
+      expect(await processNextBatch(c, opts)).toBeNull();
+      expect(sent).toHaveLength(2);
+      // Nothing left open: the connection is outside a transaction.
+      expect((await c.query('select now() = statement_timestamp() as idle')).rows[0].idle).toBe(true);
+    } finally {
+      c.query = query;
+      c.release();
+    }
+  });
+
   it('hands the handler typed events and finishes the batch with their effects', async () => {
     await setup('rt_basic');
     await t.pool.query('create table sink (ev_id bigint primary key, data text)');

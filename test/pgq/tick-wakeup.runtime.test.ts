@@ -1,12 +1,14 @@
 // Wake-ups by the tick: a consumer process of its own is woken by the NOTIFY our ticker sends per
 // tick (on our SQL and on the C extension); on our SQL, the ticker at its defaults ticks a default
 // queue as soon as its events commit but leaves a queue with ticker_max_lag set to batch, and
-// between ticks its polls write no tick rows.
+// between ticks its polls write no tick rows; a consumer finishing a batch has its queue polled at
+// once.
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { typeParsers } from '../../layers/db/connection.ts';
+import { processNextBatch } from '../../layers/pgq/consumer.ts';
 import { newTickerStats, runTicker, type TickEvent } from '../../layers/pgq/ticker.ts';
 import { targetNames, useTarget } from '../support/targets.ts';
 
@@ -125,6 +127,58 @@ describe('the ticker at its defaults, on our SQL', () => {
       expect(stats.polls).toBeGreaterThan(polls0);
       expect(await rows()).toBe(n0);
     } finally {
+      ac.abort();
+      await ticker;
+    }
+  });
+
+  it('a consumer finishing its batch makes the ticker poll its queue at once, not at its next period', async () => {
+    await waitingQueue('busy_q');
+    const ticks: TickEvent[] = [];
+    const stats = newTickerStats();
+    const ac = new AbortController();
+    // Periods of a minute: after the first pass, only the consumer's word can start a poll.
+    const ticker = runTicker({
+      connect,
+      signal: ac.signal,
+      stats,
+      tickPeriodMs: 60_000,
+      pollPeriodMs: 60_000,
+      onTick: (ev) => void ticks.push(ev),
+    });
+    const c = await t.pool.connect();
+    try {
+      await until('the first pass', () => stats.tickerCalls >= 1);
+      await t.pool.query("select pgq.insert_event('busy_q', 'T', 'first')");
+      await t.pool.query('select pgq.ticker_poll(array[$1], null)', ['busy_q']);
+      const seen: string[] = [];
+      const res = await processNextBatch(c, {
+        queue: 'busy_q',
+        consumer: 'c',
+        handler: async (batch) => {
+          for (const ev of batch.events) {
+            seen.push(ev.data!);
+            ev.tagDone();
+          }
+          // Arrives while the consumer is busy: no tick for it yet.
+          await t.pool.query("select pgq.insert_event('busy_q', 'T', 'second')");
+        },
+      });
+      expect(res?.events).toBe(1);
+      await until('the tick after the batch', () => ticks.some((x) => x.queue === 'busy_q'), 10_000);
+      await processNextBatch(c, {
+        queue: 'busy_q',
+        consumer: 'c',
+        handler: async (batch) => {
+          for (const ev of batch.events) {
+            seen.push(ev.data!);
+            ev.tagDone();
+          }
+        },
+      });
+      expect(seen).toEqual(['first', 'second']);
+    } finally {
+      c.release();
       ac.abort();
       await ticker;
     }

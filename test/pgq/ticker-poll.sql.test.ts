@@ -118,6 +118,48 @@ describe('pgq.ticker_poll', () => {
   });
 });
 
+describe('pgq._ticker_due, planned once per session', () => {
+  it('one session alternating full passes and polls of named queues gets the right queues each time', async () => {
+    for (const q of ['pd_a', 'pd_b', 'pd_c']) await waitingQueue(q);
+    const c = await db.connect();
+    const due = async (names: string[] | null) =>
+      (
+        await c.query<{ queue_name: string; due: string }>(
+          'select queue_name, due from pgq._ticker_due($1::text[], true)',
+          [names],
+        )
+      ).rows;
+    // Other queues of this file may be due by PgQ's idle rule meanwhile ('due'); only the
+    // latency rows and the names are asserted. More calls than PostgreSQL's five custom plans,
+    // both forms, before and after events arrive.
+    const latency = (rows: { queue_name: string; due: string }[]) =>
+      rows.filter((r) => r.due === 'latency').map((r) => r.queue_name);
+    for (let i = 0; i < 7; i++) {
+      expect(latency(await due(null))).toEqual([]);
+      const named = await due(['pd_b', 'pd_b', 'no_such_queue']);
+      expect(named.every((r) => r.queue_name === 'pd_b') && named.length <= 1).toBe(true);
+    }
+    await db.query("select pgq.insert_event('pd_b', 'T', 'x')");
+    await db.query("select pgq.insert_event('pd_c', 'T', 'y')");
+    for (let i = 0; i < 7; i++) {
+      expect((await due(['pd_b'])).map((r) => r.queue_name)).toEqual(['pd_b']);
+      const all = (await due(null)).map((r) => r.queue_name);
+      expect(all).toEqual(expect.arrayContaining(['pd_b', 'pd_c']));
+      expect(all).toEqual([...all].sort());
+      expect(latency(await due(['pd_a']))).toEqual([]);
+    }
+    // Out of the later tests' passes.
+    for (const q of ['pd_a', 'pd_b', 'pd_c'])
+      await db.query("select pgq.set_queue_config($1, 'ticker_paused', 'true')", [q]);
+    // Cached, not planned per call: PL/pgSQL with a generic plan.
+    const fn = await db.one(
+      `select l.lanname, p.proconfig from pg_proc p join pg_language l on l.oid = p.prolang
+        where p.oid = 'pgq._ticker_due(text[], boolean)'::regprocedure`,
+    );
+    expect(fn).toEqual({ lanname: 'plpgsql', proconfig: ['plan_cache_mode=force_generic_plan'] });
+  });
+});
+
 describe('a pass with nothing due', () => {
   it.each([
     ['pgq.ticker()', 'select pgq.ticker()'],

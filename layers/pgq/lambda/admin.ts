@@ -5,7 +5,8 @@
 // a consumer only when asked to (its position and pending events would be lost). A login role
 // is applied as its desired state on every Create and Update, its secret completed with the
 // database's host, port and name (the rotation function and the function read them there), and
-// on Delete revoked and dropped unless its RemovalPolicy is retain.
+// on Delete revoked and dropped unless its RemovalPolicy is retain. Statements declared in the app
+// (Action sql, database-sql.ts) run as given on Create and Update, never undone.
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import type { DatabaseSource } from '../../aws/database.ts';
 import type { SecretStore } from '../../aws/secrets.ts';
@@ -14,6 +15,7 @@ import { INSTALL_CHUNKS } from '../../install/generated-sql.ts';
 import { install } from '../../install/installer.ts';
 import { type Logger, silentLogger } from '../../util/log.ts';
 import { registerConsumer, unregisterConsumer } from '../consumer.ts';
+import { applyDatabaseSql, parseStatements } from './database-sql.ts';
 import { checkRoleName, checkRoleSpec, type RelationGrants } from './role-spec.ts';
 import { applyRole, dropRole } from './roles.ts';
 
@@ -30,6 +32,19 @@ export async function handleAdminEvent(
   const props = event.ResourceProperties as Record<string, string | undefined>;
   const action = props.Action;
   if (action === 'database-role') return handleRoleEvent(event, { ...deps, log });
+  if (action === 'sql') {
+    // Never undone: see database-sql.ts.
+    if (event.RequestType === 'Delete') return { PhysicalResourceId: event.PhysicalResourceId };
+    const statements = parseStatements((event.ResourceProperties as Record<string, unknown>).Statements);
+    const client = await deps.db.connect('skytools-admin');
+    try {
+      const n = await applyDatabaseSql(client, statements);
+      log.info('database statements applied', { statements: n });
+      return { PhysicalResourceId: `skytools-sql-${event.LogicalResourceId}` };
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
   if (action === 'install') {
     if (event.RequestType === 'Delete') return { PhysicalResourceId: event.PhysicalResourceId };
     const client = await deps.db.connect('skytools-install');
@@ -64,7 +79,7 @@ export async function handleAdminEvent(
     }
   }
   throw new ConfigError(
-    `unknown custom resource Action ${JSON.stringify(action)}: expected install, register-consumer or database-role`,
+    `unknown custom resource Action ${JSON.stringify(action)}: expected install, register-consumer, database-role or sql`,
   );
 }
 

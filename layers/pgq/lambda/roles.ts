@@ -28,6 +28,8 @@ const MARKER = 'skytools-managed login role; owner: ';
 const ROLES_LOCK = [0x736b7974, 0x726f6c65] as const; // 'skyt', 'role'
 const takeTurn = (client: pg.ClientBase) =>
   client.query('select pg_advisory_xact_lock($1, $2)', [...ROLES_LOCK]);
+/** The same turn for other admin changes that GRANT (database-sql.ts); inside a transaction. */
+export const takeRoleTurn = takeTurn;
 
 export interface RoleChanges {
   created: boolean;

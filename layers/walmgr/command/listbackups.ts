@@ -10,15 +10,16 @@ export interface ListBackupsOptions {
 
 const MiB = 1048576;
 
+/** One line per backup; `type` full / diff / incr (a backup from before incremental ones: full). */
 export function formatBackupTable(list: readonly Manifest[]): string {
   const head =
-    'id                    system id            tli  start lsn    stop lsn     size MiB  stored MiB  stop time\n';
+    'id                    type  system id            tli  start lsn    stop lsn     size MiB  stored MiB  stop time\n';
   return (
     head +
     list
       .map(
         (m) =>
-          `${m.id.padEnd(21)} ${m.systemId.padEnd(20)} ${String(m.timeline).padStart(3)}  ${m.startLsn.padEnd(12)} ${m.stopLsn.padEnd(12)} ${(m.totalSize / MiB).toFixed(1).padStart(8)}  ${(m.storedSize / MiB).toFixed(1).padStart(10)}  ${m.stopTime}\n`,
+          `${m.id.padEnd(21)} ${(m.type ?? 'full').padEnd(5)} ${m.systemId.padEnd(20)} ${String(m.timeline).padStart(3)}  ${m.startLsn.padEnd(12)} ${m.stopLsn.padEnd(12)} ${(m.totalSize / MiB).toFixed(1).padStart(8)}  ${(m.storedSize / MiB).toFixed(1).padStart(10)}  ${m.stopTime}\n`,
       )
       .join('')
   );

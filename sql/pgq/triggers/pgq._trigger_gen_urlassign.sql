@@ -9,6 +9,6 @@ language sql
 stable
 as $$
     select i_ind || i_var || ' := ' || pgq._trigger_gen_urlrow(i_rec, i_cols, i_types, i_skip) || E';\n'
-           || i_ind || 'if ' || i_var || E' operator(pg_catalog.~) ''[^ -~]'' then '
+           || i_ind || 'if (' || i_var || E' collate pg_catalog."C") operator(pg_catalog.~) ''[^ -~]'' then '
            || i_var || ' := pgq._urlenc_nonascii(' || i_var || E'); end if;\n';
 $$;
