@@ -44,6 +44,12 @@ export interface S3StorageOptions {
   maxAttempts?: number;
   /** Objects at least this big (or streams of unknown size) go multipart. Default 64 MiB. */
   multipartThreshold?: number;
+  /**
+   * Check the CRC32 of every downloaded body (the SDK's default). Off for callers that check a
+   * stronger digest of what they read themselves (walmgr: SHA-256 of every object's content):
+   * the SDK's check runs on the thread that parses HTTP, a sixth of a restore's main thread.
+   */
+  checkResponseChecksums?: boolean;
 }
 
 interface AwsError {
@@ -127,6 +133,9 @@ export class S3Storage implements Storage {
       ...(endpoint ? { endpoint } : {}),
       forcePathStyle: opts.forcePathStyle ?? Boolean(endpoint),
       maxAttempts: opts.maxAttempts ?? 3,
+      ...(opts.checkResponseChecksums === false
+        ? { responseChecksumValidation: 'WHEN_REQUIRED' as const }
+        : {}),
       requestHandler: {
         connectionTimeout: opts.connectTimeoutMs ?? 5_000,
         // The idle timeout that fails the request (before the headers, mid-upload, mid-body):

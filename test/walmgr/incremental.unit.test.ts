@@ -1,9 +1,13 @@
 // The rules of incremental backups that need no cluster: when size + mtime may stand for "unchanged"
 // (only an mtime older than the reference's start by the margin, never with --checksum), which
-// backups a manifest's objects live in, and retention keeping every backup a kept one refers to.
+// backups a manifest's objects live in, retention keeping every backup a kept one refers to, and
+// when a piece of a relation file is unchanged by its pages' LSNs.
 import { describe, expect, it } from 'vitest';
 import {
+  isRelationMainFork,
   MTIME_MARGIN_MS,
+  pageLsnRule,
+  pagesOlderThan,
   type Reference,
   referencedBackups,
   unchangedByMtime,
@@ -76,5 +80,67 @@ describe('incremental rules', () => {
       '1-full',
       '2-incr',
     ]);
+  });
+
+  /** Pages of 8 KiB as PostgreSQL writes them: pd_lsn (high, low), pd_upper, size|version. */
+  function pages(...lsns: bigint[]): Buffer {
+    const b = Buffer.alloc(lsns.length * 8192);
+    lsns.forEach((lsn, i) => {
+      b.writeUInt32LE(Number(lsn >> 32n), i * 8192);
+      b.writeUInt32LE(Number(lsn & 0xffffffffn), i * 8192 + 4);
+      b.writeUInt16LE(8000, i * 8192 + 14);
+      b.writeUInt16LE(8192 | 4, i * 8192 + 18);
+      b.fill(0xab, i * 8192 + 24, i * 8192 + 200);
+    });
+    return b;
+  }
+
+  it('takes a piece as unchanged only when every page is a standard page older than the reference start', () => {
+    const before = 0x1_2000_0000n; // 1/20000000
+    expect(pagesOlderThan(pages(0x28n, 0x1_1fff_ffffn, 0x0_ffff_ffffn), 8192, before)).toBe(true);
+    // One page at or past the reference's start: changed since.
+    expect(pagesOlderThan(pages(0x28n, before), 8192, before)).toBe(false);
+    expect(pagesOlderThan(pages(0x28n, 0x2_0000_0000n), 8192, before)).toBe(false);
+    // LSN 0 (a new page, or an unlogged relation's): never.
+    expect(pagesOlderThan(pages(0x28n, 0n), 8192, before)).toBe(false);
+    const fresh = pages(0x28n, 0x30n);
+    fresh.writeUInt16LE(0, 8192 + 14); // pd_upper 0: PageIsNew
+    expect(pagesOlderThan(fresh, 8192, before)).toBe(false);
+    const odd = pages(0x28n);
+    odd.writeUInt16LE(4096 | 4, 18); // not this block size's page layout
+    expect(pagesOlderThan(odd, 8192, before)).toBe(false);
+    // Not whole pages (a shrunk file's zero padding is caught by LSN 0 anyway).
+    expect(pagesOlderThan(pages(0x28n).subarray(0, 8000), 8192, before)).toBe(false);
+    expect(pagesOlderThan(Buffer.alloc(0), 8192, before)).toBe(false);
+  });
+
+  it('applies the page-LSN rule to relation main forks, on the reference’s timeline, without --checksum', () => {
+    for (const p of [
+      'base/5/16384',
+      'base/5/16384.3',
+      'global/1262',
+      'pg_tblspc/16400/PG_15_202209061/5/16401.1',
+    ])
+      expect(isRelationMainFork(p), p).toBe(true);
+    for (const p of [
+      'base/5/16384_fsm',
+      'base/5/16384_vm',
+      'base/5/16384_init',
+      'base/5/t3_16384',
+      'base/5/PG_VERSION',
+      'global/pg_control',
+      'pg_xact/0000',
+    ])
+      expect(isRelationMainFork(p), p).toBe(false);
+    const r = (timeline: number, trustMtime = true): Reference => ({
+      manifest: { startTime: START, timeline, startLsn: '1/20000000' } as Manifest,
+      files: new Map(),
+      trustMtime,
+    });
+    expect(pageLsnRule(r(1), 1, 0x1_3000_0000n, 8192)).toEqual({ before: 0x1_2000_0000n, blockSize: 8192 });
+    expect(pageLsnRule(r(1), 2, 0x1_3000_0000n, 8192)).toBeNull();
+    expect(pageLsnRule(r(1, false), 1, 0x1_3000_0000n, 8192)).toBeNull();
+    expect(pageLsnRule(r(1), 1, 0x1_1000_0000n, 8192)).toBeNull();
+    expect(pageLsnRule(null, 1, 0x1_3000_0000n, 8192)).toBeNull();
   });
 });

@@ -62,6 +62,9 @@ export async function openRepository(s: WalmgrSettings): Promise<Storage> {
     conditionalPut: s.conditionalPut,
     requestDeadlineMs: s.timeout * 1000,
     idleTimeoutMs: Math.min(s.timeout, 30) * 1000,
+    // Every WAL file and backup object is checked by its SHA-256 after download (restore-wal,
+    // fetch-backup); manifests and markers are parsed. The SDK's CRC32 would be a second pass.
+    checkResponseChecksums: false,
   });
 }
 

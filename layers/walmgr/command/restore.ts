@@ -1,6 +1,5 @@
 // `walmgr restore`: a base backup into an empty data directory, with recovery set up (PITR or
 // standby) and a restore_command that uses the shell fast path.
-import os from 'node:os';
 import { ConfigError } from '../../config/settings.ts';
 import type { WalmgrSettings } from '../settings.ts';
 import {
@@ -63,8 +62,9 @@ export async function restoreCommand(
       ...(o.systemId ? { systemId: o.systemId } : {}),
       pgdata: s.pgdata,
       parallel: s.parallel,
-      // Decompress + check + write in worker threads, one per core at most.
-      workers: Math.min(s.parallel, os.availableParallelism()),
+      // Decompress + check + write (+ fsync) in worker threads, one per transfer as pgBackRest
+      // runs one process per transfer: a write or fsync that blocks one leaves the others busy.
+      workers: s.parallel,
       restoreCommand: o.restoreCommand ?? restoreCommandLine(s),
       target,
       standby: Boolean(o.standby),
