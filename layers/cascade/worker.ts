@@ -99,6 +99,8 @@ export interface CascadeWorkerOptions {
    * cascade events, create branch ticks or publish watermarks — the node's main worker does that.
    */
   mainWorker?: boolean;
+  /** Events per FETCH of a batch's cursor (default 5000): the reader stays one chunk ahead. */
+  eventChunk?: number;
   signal?: AbortSignal;
   log?: Logger;
   onBatch?: (res: WorkResult) => void;
@@ -256,7 +258,7 @@ export class CascadeWorker {
     } else if (state.completedTick === batch.prevTickId) {
       if (!(await this.beforeBatch(batch, local, provider))) return { kind: 'waiting' };
       // The events are read while the batch is applied (eventChunks), a chunk ahead of it.
-      const reader = new BatchEventReader(provider, batch.batchId, this.eventFilter());
+      const reader = new BatchEventReader(provider, batch.batchId, this.eventFilter(), this.opts.eventChunk);
       this.reading = { batch, reader, handed: 0 };
       try {
         skipped = !(await this.applyBatch(local, provider, batch));
