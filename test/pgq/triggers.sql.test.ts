@@ -3,6 +3,7 @@
 // after schema changes. Byte-for-byte equality with the C triggers is in
 // test/pgq/triggers-vs-c.compat.test.ts.
 import { beforeAll, describe, expect, it } from 'vitest';
+import { install } from '../../layers/install/installer.ts';
 import { useTestDatabase } from '../support/db.ts';
 
 const db = useTestDatabase();
@@ -243,6 +244,67 @@ describe('jsontriga', () => {
     await db.query('alter table app.ddl add column b int');
     const second = await eventsOf("insert into app.ddl values (2, 'y', 3)");
     expect([first[0]?.ev_data, second[0]?.ev_data]).toEqual(['{"id":1,"a":"x"}', '{"id":2,"a":"y","b":3}']);
+  });
+});
+
+describe('the encoder stays right', () => {
+  it('follows schema changes made in the same transaction, after the trigger fired', async () => {
+    await db.query('create table app.ddltx (id int primary key, a text)');
+    await db.query(
+      "create trigger t after insert on app.ddltx for each row execute procedure pgq.logutriga('tq')",
+    );
+    const evs = await eventsOf(
+      "insert into app.ddltx values (1, 'x')",
+      'alter table app.ddltx add column b int default 7',
+      "insert into app.ddltx values (2, 'y')",
+      'alter table app.ddltx rename column a to aa',
+      "insert into app.ddltx values (3, 'z')",
+    );
+    expect(evs.map((e) => e.ev_data)).toEqual(['id=1&a=x', 'id=2&a=y&b=7', 'id=3&aa=z&b=7']);
+  });
+
+  it('a re-install regenerates every encoder at once, so an older one is never called again', async () => {
+    await db.query('create table app.reinst (id int primary key, a text)');
+    await db.query(
+      "create trigger t after insert on app.reinst for each row execute procedure pgq.logutriga('tq')",
+    );
+    expect((await eventsOf("insert into app.reinst values (1, 'x')")).map((e) => e.ev_data)).toEqual([
+      'id=1&a=x',
+    ]);
+    // An encoder as an older version may have left it: no token check, no event.
+    const fn = (
+      await db.one<{ fn: string }>(
+        "select fn_name as fn from pgq._trigger_state where relid = 'app.reinst'::regclass",
+      )
+    ).fn;
+    await db.query(
+      `create or replace function ${fn}(text, text, record, record) returns text[] language plpgsql
+         as $$ begin return array[null, null, null, null, null, null, 'y', null]::text[]; end $$`,
+    );
+    expect(await eventsOf("insert into app.reinst values (2, 'y')")).toEqual([]);
+    const c = await db.pool.connect();
+    try {
+      await install(c);
+    } finally {
+      c.release();
+    }
+    expect((await eventsOf("insert into app.reinst values (3, 'z')")).map((e) => e.ev_data)).toEqual([
+      'id=3&a=z',
+    ]);
+  });
+
+  it('encodes text with special characters through the non-inlined ASCII encoder, as C does', async () => {
+    await db.query('create table app.spec (id int primary key, a text, j json, arr int[])');
+    await db.query(
+      "create trigger t after insert on app.spec for each row execute procedure pgq.logutriga('tq')",
+    );
+    const evs = await eventsOf(
+      `insert into app.spec values (1, 'a b&c=d%e+f/g:h', '{"k": [1, 2]}', '{1,2}'), (2, 'plain text', null, null)`,
+    );
+    expect(evs.map((e) => e.ev_data)).toEqual([
+      'id=1&a=a+b%26c%3dd%25e%2bf%2fg%3ah&j=%7b%22k%22%3a+%5b1%2c+2%5d%7d&arr=%7b1%2c2%7d',
+      'id=2&a=plain+text&j&arr',
+    ]);
   });
 });
 

@@ -27,6 +27,7 @@
 \ir pgq._trigger_plantoken.sql
 \ir pgq._trigger_prepare.sql
 \ir pgq._trigger_encode.sql
+\ir pgq._trigger_reencode.sql
 \ir pgq._trigger_truncate.sql
 
 -- the triggers

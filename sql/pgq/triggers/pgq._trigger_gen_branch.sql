@@ -48,6 +48,7 @@ declare
     chk_code text;
     rec text;
     need_r boolean;
+    t_expr text;
     tbl_name text := i_nsp || '.' || i_tbl;
 begin
     no_event := 'return array[null, null, null, null, null, null, ''y'', ' || skip_lit || ']::text[];';
@@ -160,8 +161,8 @@ begin
         code := code || ind || E'else\n'
                 || ind || '    _pgq_d := ' || pgq._trigger_gen_where('_pgq_o', i_cols, i_types, is_pk) || E';\n'
                 || case when need_r then ind || E'    _pgq_r := _pgq_o;\n' else '' end
-                || ind || E'end if;\n'
-                || ind || E'_pgq_t := left($2, 1);\n';
+                || ind || E'end if;\n';
+        t_expr := 'left($2, 1)';
     else
         -- logutriga / jsontriga: an UPDATE that changed only ignored columns gives no event;
         -- a changed key column is an error (checked up to the first interesting change, as in C)
@@ -203,9 +204,9 @@ begin
             end if;
             js_head := ',"table":[' || to_json(i_nsp)::text || ',' || to_json(i_tbl)::text || '],"pkey":['
                        || coalesce(js_head, '') || ']}';
-            code := code || ind || '_pgq_t := ''{"op":"'' || $2 || ''"'' || ' || quote_literal(js_head) || E';\n';
+            t_expr := '''{"op":"'' || $2 || ''"'' || ' || quote_literal(js_head);
         else
-            code := code || ind || '_pgq_t := left($2, 1) || ' || quote_literal(':' || pkstr) || E';\n';
+            t_expr := 'left($2, 1) || ' || quote_literal(':' || pkstr);
         end if;
         -- the row: OLD for DELETE, NEW otherwise
         code := code || ind || E'if $2 = ''DELETE'' then\n';
@@ -221,7 +222,12 @@ begin
         end loop;
         code := code || ind || E'end if;\n';
     end if;
-    code := code || ind || '_pgq_e1 := ' || quote_literal(tbl_name) || E';\n';
+    -- ev_type and ev_extra1 go straight into the insert_event call, unless _pgq_ev_* columns or
+    -- ev_*= expressions may override them: every statement saved counts on the hot path
+    if need_r then
+        code := code || ind || '_pgq_t := ' || t_expr || E';\n'
+                || ind || '_pgq_e1 := ' || quote_literal(tbl_name) || E';\n';
+    end if;
 
     -- _pgq_ev_* columns override the fields, then ev_*= expressions, then when=
     for i in 1 .. n loop
@@ -252,7 +258,8 @@ begin
     -- the encoder inserts the event itself (the queue is the trigger's first argument), so the
     -- row's fields never travel back to the trigger through an array
     return code || ind || '_pgq_id := pgq.insert_event(' || quote_literal(i_args[1])
-           || E', _pgq_t, _pgq_d, _pgq_e1, _pgq_e2, _pgq_e3, _pgq_e4);\n'
+           || case when need_r then ', _pgq_t, _pgq_d, _pgq_e1' else ', ' || t_expr || ', _pgq_d, ' || quote_literal(tbl_name) end
+           || E', _pgq_e2, _pgq_e3, _pgq_e4);\n'
            || ind || 'return array[null, null, null, null, null, null, ''d'', ' || skip_lit || E']::text[];\n';
 end;
 $$;

@@ -1,5 +1,15 @@
--- Installer step (not a function): after (re)installing the trigger code, mark every generated
--- encoder stale so the next trigger call regenerates it with the new generator, and regenerate
--- the dispatcher for the tables already known.
+-- Installer step (not a function): after (re)installing the trigger code, regenerate every
+-- encoder of a table that still exists with the new generator, at once: an encoder of an earlier
+-- version may lack the plan-token check the triggers now rely on, so it must not be called
+-- again. Then regenerate the dispatcher (which also forgets dropped tables).
 update pgq._trigger_state set signature = '' where signature <> '';
-do $$ begin perform pgq._trigger_gen_dispatcher(); end $$;
+do $$
+declare
+    r oid;
+begin
+    for r in select s.relid from pgq._trigger_state s where exists (select 1 from pg_class c where c.oid = s.relid) loop
+        perform pgq._trigger_prepare(r);
+    end loop;
+    perform pgq._trigger_gen_dispatcher();
+end
+$$;

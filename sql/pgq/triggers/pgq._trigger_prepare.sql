@@ -15,11 +15,12 @@
 -- (DROP TABLE is never blocked); encoders of dropped tables are dropped when the
 -- dispatcher is next regenerated.
 --
--- Called with op 'CHECK', the encoder returns array[plan token] (see pgq._trigger_plantoken).
--- The encoder inserts the event (pgq.insert_event into the trigger's queue) and returns
+-- The encoder first compares its plan token (see pgq._trigger_plantoken) with the session's
+-- (setting pgq.tgt<relid>); when they differ it returns array[its token, null x 5, 'T', null]
+-- and does nothing else (pgq._trigger_reencode then checks the table and records the token).
+-- Otherwise it inserts the event (pgq.insert_event into the trigger's queue) and returns
 --   array[null x 6, status ('d' = event inserted, 'y' = no event, '?' = trigger unknown to the
---   encoder), skip_row ('y' for SKIP)]; (an encoder of an earlier version returned the event's
---   fields in elements 1-6 with status NULL, and the triggers still insert those).
+--   encoder), skip_row ('y' for SKIP)].
 -- Errors raised by the encoder (SQLSTATE PQ020): bad param to pgq trigger, SKIP in an AFTER
 -- trigger, deny, Update/Delete on table without pkey, primary key update not allowed,
 -- Unknown magic column, NULL key value, when= not boolean or NULL.
@@ -105,8 +106,14 @@ begin
                    || E'declare\n    _pgq_n alias for $3;\n    _pgq_o alias for $4;\n    _pgq_r record;\n'
                    || E'    _pgq_t text; _pgq_d text; _pgq_e1 text; _pgq_e2 text; _pgq_e3 text; _pgq_e4 text;\n'
                    || E'    _pgq_ic int4; _pgq_w text; _pgq_wt oid; _pgq_id int8;\nbegin\n'
-                   -- the plan token (pgq._trigger_plantoken): replanned when the table changes
-                   || format(E'    if $2 = ''CHECK'' then return array[pg_catalog.concat(pgq._trigger_plantoken(), %s::pg_catalog.regclass)]; end if;\n', i_relid)
+                   -- the plan token (pgq._trigger_plantoken), replanned when the table changes,
+                   -- against the session's: one expression, so that one plan makes the token.
+                   -- The regclass constant ties the plan to the table; behind a condition on a
+                   -- parameter (never true: the trigger name) so that the planner keeps it and
+                   -- no row pays for its output function
+                   || format(E'    _pgq_w := nullif(pgq._trigger_plantoken() || coalesce(case when $1 is null then %s::pg_catalog.regclass::pg_catalog.text end, ''''), pg_catalog.current_setting(%L, true));\n'
+                             '    if _pgq_w is not null then return array[_pgq_w, null, null, null, null, null, ''T'', null]::text[]; end if;\n',
+                             i_relid, 'pgq.tgt' || i_relid)
                    || body
                    || E'    return array[null, null, null, null, null, null, ''?'', null]::text[];\nend;\n');
     execute format('grant execute on function %s(text, text, record, record) to public', fn_name);

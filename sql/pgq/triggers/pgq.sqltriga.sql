@@ -20,61 +20,40 @@
 -- EXECUTE on it (pgq_writer). Does nothing when session_replication_role = local.
 -- Errors (SQLSTATE PQ020, nothing inserted): see pgq._trigger_prepare and pgq._trigger_truncate;
 -- UPDATE/DELETE on a table without primary key (and no pkey=), primary key change.
--- Per row: one transaction-local setting lookup and one call of the table's generated
--- encoder (pgq._trigger_prepare makes it), which inserts the event. Per transaction and
--- table: the encoder's plan token against the session's last one (pgq._trigger_plantoken);
--- pgq._trigger_prepare's catalog queries only when it changed (new session, DDL on the table).
+-- Per row: one call of the table's generated encoder (pgq._trigger_prepare makes it), which
+-- checks its plan token against the session's (pgq._trigger_plantoken) and inserts the event;
+-- pgq._trigger_reencode's catalog queries only when the token changed (new session, DDL on the
+-- table) or the encoder does not know the trigger. The hot path is five PL/pgSQL statements:
+-- each costs a little in every row and its expression set-up once in every transaction.
 create or replace function pgq.sqltriga()
 returns trigger
 language plpgsql
 as $$
 declare
     ev text[];
-    tok text;
     -- Assignment, not PERFORM: PL/pgSQL evaluates it as a simple expression, without starting
     -- an executor for a SELECT per row.
     ev_id bigint;
 begin
-    if TG_LEVEL <> 'ROW' then
-        if TG_OP <> 'TRUNCATE' then
+    -- one test for the two rare cases, so that a row pays for a single expression here
+    if TG_LEVEL <> 'ROW' or current_setting('session_replication_role') = 'local' then
+        if TG_LEVEL = 'ROW' then
+            if TG_WHEN = 'AFTER' then return null; elsif TG_OP = 'DELETE' then return OLD; end if;
+            return NEW;
+        elsif TG_OP <> 'TRUNCATE' then
             raise exception 'pgq Ins/Upd/Del trigger must be fired FOR EACH ROW' using errcode = 'PQ020';
-        end if;
-        if current_setting('session_replication_role') <> 'local' then
+        elsif current_setting('session_replication_role') <> 'local' then
             ev := pgq._trigger_truncate('sqltriga', TG_RELID, TG_ARGV, TG_WHEN = 'BEFORE');
             ev_id := pgq.insert_event(TG_ARGV[0], ev[1], ev[2], ev[3], null, null, null);
         end if;
         return null;
     end if;
-    if current_setting('session_replication_role') = 'local' then
-        if TG_WHEN = 'AFTER' then return null; elsif TG_OP = 'DELETE' then return OLD; end if;
-        return NEW;
-    end if;
-    if current_setting('pgq.tgv' || TG_RELID, true) is distinct from 'y' then
-        -- first row of the table in this transaction: is the encoder still right? Its plan
-        -- token is new after any DDL on the table (pgq._trigger_plantoken)
-        tok := (pgq._trigger_encode(TG_RELID, TG_NAME, 'CHECK', NEW, OLD))[1];
-        if tok is null or tok is distinct from current_setting('pgq.tgt' || TG_RELID, true) then
-            perform pgq._trigger_prepare(TG_RELID);
-            tok := (pgq._trigger_encode(TG_RELID, TG_NAME, 'CHECK', NEW, OLD))[1];
-            tok := set_config('pgq.tgt' || TG_RELID, tok, false);
-        end if;
-        tok := set_config('pgq.tgv' || TG_RELID, 'y', true);
-    end if;
-    -- the encoder inserts the event (ev[7] = 'd'); NULL: an encoder of an earlier version
+    -- the encoder inserts the event: ev[7] 'd', or 'y' when the row gives none
     ev := pgq._trigger_encode(TG_RELID, TG_NAME, TG_OP, NEW, OLD);
-    if ev[7] is null then
-        ev_id := pgq.insert_event(TG_ARGV[0], ev[1], ev[2], ev[3], ev[4], ev[5], ev[6]);
-    elsif ev[7] = '?' then
-        -- a trigger or table the encoder does not know yet (created in this transaction)
-        perform pgq._trigger_prepare(TG_RELID);
-        ev := pgq._trigger_encode(TG_RELID, TG_NAME, TG_OP, NEW, OLD);
-        if ev[7] = '?' then
-            raise exception 'pgq trigger %: no encoder for table %', TG_NAME, TG_RELID::regclass using errcode = 'PQ020';
-        elsif ev[7] is null then
-            ev_id := pgq.insert_event(TG_ARGV[0], ev[1], ev[2], ev[3], ev[4], ev[5], ev[6]);
-        end if;
+    if ev[7] is distinct from 'd' and ev[7] is distinct from 'y' then
+        ev := pgq._trigger_reencode(TG_RELID, TG_NAME, TG_OP, NEW, OLD);
     end if;
-    if ev[8] is not null or TG_WHEN = 'AFTER' then
+    if TG_WHEN = 'AFTER' or ev[8] is not null then
         return null;
     elsif TG_OP = 'DELETE' then
         return OLD;
