@@ -83,6 +83,21 @@ const scenarios: Record<string, string[]> = {
     "set intervalstyle = 'sql_standard'; alter table s.t20 add column iv interval default '-1 year -2 mons +3 days -04:05:06'; insert into s.t20 (id, iv) values (100, '1 day'); reset intervalstyle",
     'delete from s.t20',
   ],
+  // the type-specific escaping: arrays of numbers (bounds decoration, exponents, NaN, NULL) and
+  // bytea in both output formats
+  'arrays of numbers and bytea': [
+    `create table s.arr (id int primary key, i4 int4[], f8 float8[], nu numeric[], bo bool[], i8 int8[],
+       oa oid[], i2m int2[], ba bytea)`,
+    trig('s.arr', 'tj', 'jsontriga', "'q'"),
+    trig('s.arr', 'tl', 'logutriga', "'q', 'backup'"),
+    trig('s.arr', 'ts', 'sqltriga', "'q'"),
+    `insert into s.arr values (1, '[0:2]={1,-2,NULL}', '{1e+20,-1.5e-07,NaN,Infinity,-Infinity}', '{1.50,NaN,-0}',
+       '{t,f,NULL}', '{9007199254740993}', '{1,2}', '[1:2][3:4]={{1,2},{3,4}}', E'\\x00ff5c41')`,
+    'insert into s.arr (id) values (2)',
+    "set bytea_output = 'escape'; update s.arr set ba = E'\\\\x00 %&=+' where id = 1; reset bytea_output",
+    "update s.arr set f8 = '{}', i4 = '{{1,2},{3,4}}' where id = 1",
+    'delete from s.arr',
+  ],
   // more columns than a function call takes arguments (the encoders split their concat() calls)
   'a 120-column table': [
     `create table s.wide (id int primary key, ${Array.from({ length: 119 }, (_, i) => `c${i} ${i % 2 ? 'text' : 'int'}`).join(', ')})`,

@@ -293,6 +293,35 @@ describe('the encoder stays right', () => {
     ]);
   });
 
+  it('dispatches to the right encoder among many tables, one created in the same transaction', async () => {
+    for (let i = 1; i <= 12; i++) {
+      await db.query(`create table app.many${i} (id int primary key, v${i} text)`);
+      await db.query(
+        `create trigger t after insert on app.many${i} for each row execute procedure pgq.logutriga('tq')`,
+      );
+      await eventsOf(`insert into app.many${i} values (0, 'warm')`);
+    }
+    // more than two tables: the dispatcher is the PL/pgSQL tree of IFs
+    const lang = await db.one<{ lang: string }>(
+      "select l.lanname as lang from pg_proc p join pg_language l on l.oid = p.prolang where p.oid = 'pgq._trigger_encode(oid, text, text, anyelement, anyelement)'::regprocedure",
+    );
+    expect(lang.lang).toBe('plpgsql');
+    const evs = await eventsOf(
+      "insert into app.many7 values (1, 'a')",
+      "insert into app.many12 values (1, 'b')",
+      'create table app.many13 (id int primary key, v13 text)',
+      "create trigger t after insert on app.many13 for each row execute procedure pgq.logutriga('tq')",
+      "insert into app.many13 values (1, 'c')",
+      "insert into app.many1 values (1, 'd')",
+    );
+    expect(evs.map((e) => [e.ev_extra1, e.ev_data])).toEqual([
+      ['app.many7', 'id=1&v7=a'],
+      ['app.many12', 'id=1&v12=b'],
+      ['app.many13', 'id=1&v13=c'],
+      ['app.many1', 'id=1&v1=d'],
+    ]);
+  });
+
   it('encodes text with special characters through the non-inlined ASCII encoder, as C does', async () => {
     await db.query('create table app.spec (id int primary key, a text, j json, arr int[])');
     await db.query(

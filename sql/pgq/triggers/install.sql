@@ -4,6 +4,7 @@
 -- helpers
 \ir pgq._trigger_error.sql
 \ir pgq._urlenc_ascii.sql
+\ir pgq._urlenc_ascii_call.sql
 \ir pgq._urlenc_opt.sql
 \ir pgq._urlenc_nonascii.sql
 \ir pgq._urlenc_slow.sql
@@ -23,6 +24,7 @@
 \ir pgq._trigger_gen_jsonrow.sql
 \ir pgq._trigger_gen_branch.sql
 \ir pgq._trigger_gen_case.sql
+\ir pgq._trigger_gen_iftree.sql
 \ir pgq._trigger_gen_dispatcher.sql
 \ir pgq._trigger_plantoken.sql
 \ir pgq._trigger_prepare.sql

@@ -5,7 +5,9 @@
 -- columns flagged in i_skip are left out. One concat() (pgq._trigger_gen_concat), and per
 -- value only the escaping its type's output can need: none for integers, numeric, uuid and
 -- boolean; '+' for floats; ':', '+', '/' and ' ' for dates and times (every DateStyle);
--- pgq._urlenc_opt for text types, pgq._urlenc_ascii for the rest. The result has every ASCII
+-- pgq._urlenc_opt for text types; eight characters for arrays of numbers and booleans; '\'
+-- for bytea in hex output; pgq._urlenc_ascii (inlined: nearly every value needs it) for the
+-- rest. The result has every ASCII
 -- character encoded; characters outside ASCII are left as they are, for one
 -- pgq._urlenc_nonascii pass over the whole row (see pgq._trigger_gen_urlassign).
 drop function if exists pgq._trigger_gen_urlrow(text, text[], oid[], boolean[], boolean);
@@ -20,6 +22,10 @@ as $$
              where not u.skip) as c
       cross join lateral (select case when t.typtype = 'd' then t.typbasetype else t.oid end::int4 as base
                             from pg_catalog.pg_type t where t.oid = c.typ) as b
+      -- the element type of an array (its base type when a domain), else null
+      cross join lateral (select (select case when e.typtype = 'd' then e.typbasetype else e.oid end::int4
+                                    from pg_catalog.pg_type a join pg_catalog.pg_type e on e.oid = a.typelem
+                                   where a.oid = b.base and a.typcategory = 'A') as elem) as ae
       cross join lateral (select pgq._trigger_outexpr(i_rec || '.' || pgq._trigger_field(c.col), c.typ) as o) as v
       cross join lateral (values
           (1, pg_catalog.quote_literal(case when c.rn = 1 then '' else '&' end || pgq._urlenc(c.col))),
@@ -30,5 +36,14 @@ as $$
                           'pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(' || v.o
                           || ', ''+'', ''%2b''), '':'', ''%3a''), ''/'', ''%2f''), '' '', ''+'')'
                       when b.base in (25, 1043, 1042, 19) then 'pgq._urlenc_opt(' || v.o || ')'
+                      -- arrays of numbers and booleans: braces, commas, the bounds decoration
+                      -- ([1:2]=) and a float's exponent sign are all their output can hold
+                      when ae.elem in (20, 21, 23, 26, 1700, 700, 701, 16) then
+                          'pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace('
+                          || v.o || ', ''+'', ''%2b''), '','', ''%2c''), '':'', ''%3a''), ''='', ''%3d''), ''['', ''%5b''), '']'', ''%5d''), ''{'', ''%7b''), ''}'', ''%7d'')'
+                      -- bytea in hex output is \x and hex digits; the escape output can hold anything
+                      when b.base = 17 then
+                          'case when pg_catalog.current_setting(''bytea_output'') = ''hex'' then pg_catalog.replace('
+                          || v.o || ', ''\'', ''%5c'') else pgq._urlenc_ascii_call(' || v.o || ') end'
                       else 'pgq._urlenc_ascii(' || v.o || ')' end)) as a(k, arg);
 $$;
