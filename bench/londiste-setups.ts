@@ -30,6 +30,9 @@ import {
 const CLI = path.resolve(import.meta.dirname, '../bin/skytools.ts');
 const QUEUE = 'lq';
 const TIMEOUT_MS = 900_000;
+// The databases' (and workers') name prefix: BENCH_DB_PREFIX=x keeps two runs on one server
+// (e.g. this bench and the compare bench, which uses the same setups) out of each other's way.
+const P = process.env.BENCH_DB_PREFIX ?? 'lbench';
 
 export interface AddTableResult {
   seconds: number;
@@ -157,7 +160,7 @@ export class LondisteSetup implements Setup {
     this.f = f;
     this.o = o;
     this.label = f.label;
-    this.db = { root: `lbench_${f.tag}_root`, leaf: `lbench_${f.tag}_leaf` };
+    this.db = { root: `${P}_${f.tag}_root`, leaf: `${P}_${f.tag}_leaf` };
     this.ini = { root: path.join(o.dir, `${f.tag}-root.ini`), leaf: path.join(o.dir, `${f.tag}-leaf.ini`) };
     // The ini's logfile: ours writes its JSON lines there (the worker's and its copy jobs').
     this.leafLog = path.join(o.dir, `${f.tag}-leaf.log`);
@@ -194,7 +197,7 @@ export class LondisteSetup implements Setup {
       const loc = this.f.tag === 'o' ? this.url(node) : libpqOf(s, this.db[node]);
       const lines = [
         '[londiste]',
-        `job_name = lbench_${this.f.tag}_${node}`,
+        `job_name = ${P}_${this.f.tag}_${node}`,
         `queue_name = ${QUEUE}`,
         `db = ${loc}`,
         `node_name = ${node}node`,
@@ -247,7 +250,7 @@ export class LondisteSetup implements Setup {
         node === 'root'
           ? 'select last_tick_id as t from pgq.get_queue_info($1)'
           : 'select last_tick_id as t from pgq_node.local_state where queue_name = $1 and consumer_name = $2';
-      const r = await c.query(sql, node === 'root' ? [QUEUE] : [QUEUE, `lbench_${this.f.tag}_leaf`]);
+      const r = await c.query(sql, node === 'root' ? [QUEUE] : [QUEUE, `${P}_${this.f.tag}_leaf`]);
       return Number(r.rows[0]?.t ?? 0);
     } finally {
       await c.end();
@@ -331,9 +334,9 @@ async function adminSqlOn(url: string, sql: string) {
 /** Native logical replication: publication on one database, subscription on another, one cluster. */
 export class NativeSetup implements Setup {
   readonly label = 'native';
-  private readonly pub = 'lbench_n_pub';
-  private readonly sub = 'lbench_n_sub';
-  private readonly slot = 'lbench_s';
+  private readonly pub = `${P}_n_pub`;
+  private readonly sub = `${P}_n_sub`;
+  private readonly slot = `${P}_s`;
   private readonly o: SetupOptions;
   constructor(o: SetupOptions) {
     this.o = o;
@@ -344,7 +347,7 @@ export class NativeSetup implements Setup {
     await freshDbs(s, [this.pub, this.sub]);
     await createWorkloadTable(urlOf(s, this.pub), this.o.rows);
     await createWorkloadTable(urlOf(s, this.sub), 0);
-    await adminSqlOn(urlOf(s, this.pub), 'create publication lbench_p for table public.t');
+    await adminSqlOn(urlOf(s, this.pub), `create publication ${P}_p for table public.t`);
   }
 
   async addTable(): Promise<AddTableResult> {
@@ -358,7 +361,7 @@ export class NativeSetup implements Setup {
     await adminSqlOn(
       urlOf(s, this.sub),
       // The subscription's worker is a server process (OS user postgres): peer auth wants that user.
-      `create subscription ${this.slot} connection '${libpqOf({ ...s, user: 'postgres' }, this.pub)}' publication lbench_p with (create_slot = false, slot_name = '${this.slot}')`,
+      `create subscription ${this.slot} connection '${libpqOf({ ...s, user: 'postgres' }, this.pub)}' publication ${P}_p with (create_slot = false, slot_name = '${this.slot}')`,
     );
     const c = await client(urlOf(s, this.sub));
     try {
@@ -428,8 +431,8 @@ export class NativeSetup implements Setup {
 
 /** The raw pipe's two databases (no trigger on the source: also the load's "no trigger" baseline). */
 export class RawPipe {
-  readonly src = 'lbench_raw_src';
-  readonly dst = 'lbench_raw_dst';
+  readonly src = `${P}_raw_src`;
+  readonly dst = `${P}_raw_dst`;
   private readonly o: SetupOptions;
   constructor(o: SetupOptions) {
     this.o = o;

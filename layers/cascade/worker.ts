@@ -23,6 +23,7 @@ import { listenForTicks, tickChannel } from '../pgq/tick-notify.ts';
 import { Backoff } from '../util/backoff.ts';
 import { defaultLogger, type Logger } from '../util/log.ts';
 import { sleep, Waker } from '../util/sleep.ts';
+import { BatchEventReader } from './batch-events.ts';
 import {
   CascadeError,
   type ConsumerState,
@@ -48,7 +49,10 @@ export interface CascadeBatch {
   nodeName: string;
   /** A merge-leaf's combined queue (a root on this database) that its events go on into. */
   combinedQueue?: string;
-  /** Every event of the batch in id order, cascade events (type pgq.*) included. */
+  /**
+   * Every event of the batch in id order, cascade events (type pgq.*) included: complete once the
+   * batch is applied; while it is, the events read so far (they arrive in chunks: eventChunks).
+   */
   events: PgqEvent[];
 }
 
@@ -95,6 +99,8 @@ export interface CascadeWorkerOptions {
    * cascade events, create branch ticks or publish watermarks — the node's main worker does that.
    */
   mainWorker?: boolean;
+  /** Events per FETCH of a batch's cursor (default 5000): the reader stays one chunk ahead. */
+  eventChunk?: number;
   signal?: AbortSignal;
   log?: Logger;
   onBatch?: (res: WorkResult) => void;
@@ -144,6 +150,8 @@ export class CascadeWorker {
   protected waitingDelayMs = 50;
   /** See CascadeWorkerOptions.mainWorker. */
   protected readonly mainWorker: boolean;
+  /** The batch being applied, its event reader and how many events eventChunks handed out. */
+  private reading: { batch: CascadeBatch; reader: BatchEventReader; handed: number } | null = null;
 
   constructor(opts: CascadeWorkerOptions) {
     this.opts = opts;
@@ -249,8 +257,18 @@ export class CascadeWorker {
       skipped = true; // applied before a crash / restart; only the tick and finish may be missing
     } else if (state.completedTick === batch.prevTickId) {
       if (!(await this.beforeBatch(batch, local, provider))) return { kind: 'waiting' };
-      batch.events = (await this.fetchEvents(provider, batch.batchId)).map(toEvent);
-      skipped = !(await this.applyBatch(local, provider, batch));
+      // The events are read while the batch is applied (eventChunks), a chunk ahead of it.
+      const reader = new BatchEventReader(provider, batch.batchId, this.eventFilter(), this.opts.eventChunk);
+      this.reading = { batch, reader, handed: 0 };
+      try {
+        skipped = !(await this.applyBatch(local, provider, batch));
+        await reader.close();
+      } catch (err) {
+        await reader.abort();
+        throw err;
+      } finally {
+        this.reading = null;
+      }
     } else {
       throw new CascadeError(
         'node_state',
@@ -301,12 +319,48 @@ export class CascadeWorker {
     return null;
   }
 
-  private async fetchEvents(provider: pg.Client, batchId: bigint): Promise<pg.QueryResultRow[]> {
-    const filter = this.eventFilter();
-    if (filter === null)
-      return (await provider.query('select * from pgq.get_batch_events($1)', [batchId])).rows;
-    const sql = (await provider.query('select pgq.batch_event_sql($1) as sql', [batchId])).rows[0].sql;
-    return (await provider.query(`select * from (${sql}) ev where ${filter} order by ev_id`)).rows;
+  /**
+   * The batch's events in id order, in chunks as they arrive from the provider (each chunk once:
+   * whatever an earlier step read without handing it out — a branch reads all first — comes
+   * first); the whole batch is in `batch.events` once every chunk has been read. Call it from
+   * processRemoteBatch; what it leaves unread is read after it.
+   */
+  protected async *eventChunks(batch: CascadeBatch): AsyncGenerator<PgqEvent[]> {
+    const r = this.reading;
+    if (!r || r.batch !== batch)
+      throw new CascadeError('protocol', `batch ${batch.batchId} is not being read`);
+    for (;;) {
+      if (r.handed < batch.events.length) {
+        const chunk = r.handed === 0 ? batch.events : batch.events.slice(r.handed);
+        r.handed = batch.events.length;
+        yield chunk;
+        continue;
+      }
+      if (!(await this.readChunk(batch))) return;
+    }
+  }
+
+  /** Reads every event not read yet into batch.events (handing out nothing). */
+  protected async readAllEvents(batch: CascadeBatch): Promise<void> {
+    while (await this.readChunk(batch)) {
+      // batch.events grows
+    }
+  }
+
+  /**
+   * One more chunk into batch.events; false after the last. On a leaf the main worker applies
+   * the chunk's cascade events as they arrive (a branch applies them after copying the batch).
+   */
+  private async readChunk(batch: CascadeBatch): Promise<boolean> {
+    const r = this.reading;
+    if (!r || r.batch !== batch) return false;
+    const chunk = await r.reader.next();
+    if (!chunk) return false;
+    for (const ev of chunk) batch.events.push(ev);
+    if (this.mainWorker && batch.nodeType !== 'branch' && this.localConn) {
+      for (const ev of chunk) if (isCascadeEvent(ev)) await this.cascadeEvent(this.localConn, batch, ev);
+    }
+    return true;
   }
 
   /**
@@ -348,6 +402,7 @@ export class CascadeWorker {
     local: pg.ClientBase,
     provider: pg.ClientBase,
   ): Promise<void> {
+    await this.readAllEvents(batch);
     if (this.opts.handler) await this.opts.handler(batch, local, provider);
     for (const ev of batch.events) {
       if (!isCascadeEvent(ev)) await this.processRemoteEvent(batch, ev, local, provider);
@@ -380,13 +435,16 @@ export class CascadeWorker {
           `${queue}: position moved to ${completed} while batch ${batch.prevTickId}..${batch.tickId} was read`,
         );
       }
-      if (this.mainWorker) {
-        if (batch.nodeType === 'branch') await this.copyEvents(local, batch.events);
+      if (this.mainWorker && batch.nodeType === 'branch') {
+        // A branch passes the whole batch on before anything else (leaves stream it: readChunk).
+        await this.readAllEvents(batch);
+        await this.copyEvents(local, batch.events);
         for (const ev of batch.events) {
           if (isCascadeEvent(ev)) await this.cascadeEvent(local, batch, ev);
         }
       }
       await this.processRemoteBatch(batch, local, provider);
+      await this.readAllEvents(batch); // what the step did not read: cascade events, the count
       if (this.mainWorker && batch.combinedQueue) await this.copyToCombined(local, batch);
       await nodeCmd(local, 'select * from pgq_node.set_consumer_completed($1, $2, $3)', [
         queue,
@@ -656,21 +714,6 @@ export class CascadeWorker {
     this.providerLocation = null;
     await Promise.all(conns.map((c) => c?.end().catch(() => {})));
   }
-}
-
-export function toEvent(row: Record<string, unknown>): PgqEvent {
-  return {
-    id: toBigInt(row.ev_id),
-    time: row.ev_time as Date,
-    txid: row.ev_txid == null ? null : toBigInt(row.ev_txid),
-    retry: (row.ev_retry as number | null) ?? null,
-    type: (row.ev_type as string | null) ?? null,
-    data: (row.ev_data as string | null) ?? null,
-    extra1: (row.ev_extra1 as string | null) ?? null,
-    extra2: (row.ev_extra2 as string | null) ?? null,
-    extra3: (row.ev_extra3 as string | null) ?? null,
-    extra4: (row.ev_extra4 as string | null) ?? null,
-  };
 }
 
 /** Runs a cascade worker until the signal aborts (the long-running form). */

@@ -27,14 +27,62 @@ export function quotePlus(s: string): string {
 /** Decodes `a=1&b&c=` → { a: '1', b: null, c: '' }; a repeated key keeps its last value. */
 export function dbUrldecode(qs: string): UrlencRow {
   const out: UrlencRow = Object.create(null);
-  if (!qs) return out;
-  for (const elem of qs.split('&')) {
-    if (!elem) continue;
-    const eq = elem.indexOf('=');
-    if (eq < 0) out[unquotePlus(elem)] = null;
-    else out[unquotePlus(elem.slice(0, eq))] = unquotePlus(elem.slice(eq + 1));
+  // One pass over the string by index: no split arrays, no per-component regex or replace.
+  const n = qs.length;
+  let i = 0;
+  while (i < n) {
+    let amp = qs.indexOf('&', i);
+    if (amp < 0) amp = n;
+    if (amp > i) {
+      const eq = qs.indexOf('=', i);
+      if (eq < 0 || eq > amp) out[unquoteRange(qs, i, amp)] = null;
+      else out[unquoteRange(qs, i, eq)] = unquoteRange(qs, eq + 1, amp);
+    }
+    i = amp + 1;
   }
   return out;
+}
+
+/** hex digit → value, -1 for anything else. */
+function hexVal(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 65 && c <= 70) return c - 55;
+  if (c >= 97 && c <= 102) return c - 87;
+  return -1;
+}
+
+/**
+ * unquotePlus of s[from, to): ASCII escapes (`%3A`, `+`) decoded in place; a component with
+ * an escape of a byte ≥ 0x80 (UTF-8) or a malformed one goes through unquotePlus whole.
+ */
+function unquoteRange(s: string, from: number, to: number): string {
+  let j = from;
+  while (j < to) {
+    const c = s.charCodeAt(j);
+    if (c === 37 || c === 43) break; // '%' '+'
+    j++;
+  }
+  if (j === to) return s.slice(from, to);
+  let out = s.slice(from, j);
+  let run = j; // start of the plain run not yet copied
+  while (j < to) {
+    const c = s.charCodeAt(j);
+    if (c === 43) {
+      out += `${s.slice(run, j)} `;
+      j++;
+      run = j;
+    } else if (c === 37) {
+      const hi = j + 2 < to ? hexVal(s.charCodeAt(j + 1)) : -1;
+      const lo = hi >= 0 ? hexVal(s.charCodeAt(j + 2)) : -1;
+      if (lo < 0 || hi >= 8) return unquotePlus(s.slice(from, to)); // malformed or not ASCII
+      out += s.slice(run, j) + String.fromCharCode(hi * 16 + lo);
+      j += 3;
+      run = j;
+    } else {
+      j++;
+    }
+  }
+  return run < to ? out + s.slice(run, to) : out;
 }
 
 /** Encodes in key order as given; null/undefined values as a bare key. */

@@ -566,24 +566,25 @@ export class LondisteWorker extends CascadeWorker {
         });
     };
     try {
-      for (const ev of batch.events) {
-        if (isCascadeEvent(ev)) continue;
-        const data = isDataEvent(ev);
-        if (data || isTruncateEvent(ev)) {
-          const t = ev.extra1 == null ? undefined : this.tables.get(ev.extra1);
-          if (!t || t.failed || !t.wants(ev.txid, this.copyOf)) {
-            this.lstats.ignored++;
+      for await (const chunk of this.eventChunks(batch))
+        for (const ev of chunk) {
+          if (isCascadeEvent(ev)) continue;
+          const data = isDataEvent(ev);
+          if (data || isTruncateEvent(ev)) {
+            const t = ev.extra1 == null ? undefined : this.tables.get(ev.extra1);
+            if (!t || t.failed || !t.wants(ev.txid, this.copyOf)) {
+              this.lstats.ignored++;
+              continue;
+            }
+            const h = await use(t);
+            await this.forTable(t, () => (data ? h.processEvent(ev, ctx) : h.truncate(ev, ctx)));
+            this.lstats.applied++;
             continue;
           }
-          const h = await use(t);
-          await this.forTable(t, () => (data ? h.processEvent(ev, ctx) : h.truncate(ev, ctx)));
-          this.lstats.applied++;
-          continue;
+          if (this.copyOf) continue; // everything else is the main worker's
+          await flushAll();
+          await this.setEvent(local, ev);
         }
-        if (this.copyOf) continue; // everything else is the main worker's
-        await flushAll();
-        await this.setEvent(local, ev);
-      }
       await flushAll();
       for (const [h, t] of used)
         await this.forTable(t, async () => {

@@ -9,6 +9,7 @@ import { failedApplyTable, SetApplier } from '../../layers/londiste/apply/applie
 import { decodeEvent } from '../../layers/londiste/events.ts';
 import type { TableHandler } from '../../layers/londiste/handler.ts';
 import { buildHandler } from '../../layers/londiste/handlers/index.ts';
+import { dbUrlencode } from '../../layers/londiste/urlenc.ts';
 import type { PgqEvent } from '../../layers/pgq/consumer.ts';
 import { useTestDatabase } from '../support/db.ts';
 import { applyBatch, contextFor, setupQueue, tableText, takeBatch } from './fixtures/trigger-events.ts';
@@ -426,5 +427,67 @@ describe('errors the table causes', () => {
     );
     expect(err).not.toBeNull();
     expect(err.name).not.toBe('LondisteError');
+  });
+});
+
+describe('inserts by COPY', () => {
+  /** logutriga-shaped events for table src.<name> (key id). */
+  const evs = (name: string, rows: [op: 'I' | 'U' | 'D', row: Record<string, string | null>][]) =>
+    rows.map(
+      ([op, row], i): PgqEvent => ({
+        id: BigInt(i + 1),
+        time: new Date(),
+        txid: BigInt(i + 1),
+        retry: null,
+        type: `${op}:id`,
+        data: dbUrlencode(row),
+        extra1: `src.${name}`,
+        extra2: null,
+        extra3: null,
+        extra4: null,
+      }),
+    );
+  const rowsOf = async (table: string) =>
+    (await db.query(`select id::text, v from ${table} order by id`)).rows.map((r) => [r.id, r.v]);
+
+  it('writes new keys by COPY (odd values and NULL included), an existing key by the upsert, a table with a replica trigger by the upsert', async () => {
+    await db.query('create table dst.cp (id bigint primary key, v text)');
+    await db.query("insert into dst.cp values (2, 'old')");
+    await db.query('create table dst.cp_trg (id bigint primary key, v text)');
+    await db.query(`create function dst.mark_v() returns trigger language plpgsql as $$
+      begin new.v := new.v || '!'; return new; end $$`);
+    await db.query(
+      'create trigger up before insert on dst.cp_trg for each row execute function dst.mark_v()',
+    );
+    await db.query('alter table dst.cp_trg enable replica trigger up');
+    // a leaf's deny trigger is an ordinary (origin) trigger: it does not fire in replay, nor stop COPY
+    await db.query(`create function dst.deny() returns trigger language plpgsql as $$
+      begin raise exception 'no local writes'; end $$`);
+    await db.query('create trigger deny before insert on dst.cp for each row execute function dst.deny()');
+    for (const t of ['cp', 'cp_trg']) {
+      const applier = new SetApplier();
+      const events = evs(t, [
+        ['I', { id: '1', v: ODD.join('|') }],
+        ['I', { id: '2', v: 'replaced' }], // exists in dst.cp: the COPY conflicts, the upsert writes it
+        ['I', { id: '3', v: null }],
+        ['I', { id: '4', v: '\\.' }],
+        ['U', { id: '3', v: 'three' }],
+        ['I', { id: '5', v: 'five' }],
+        ['D', { id: '5', v: 'five' }],
+      ]);
+      await applyBatch(client, events, {
+        handlers: new Map([[`src.${t}`, buildHandler(`src.${t}`, null, `dst.${t}`)]]),
+        applier,
+      });
+      expect(applier.stats.fallbacks).toBe(0);
+      expect(applier.stats.copies, t).toBe(t === 'cp' ? 1 : 0); // cp: the COPY conflicted on 2, then the upsert
+      const v = (s: string) => (t === 'cp_trg' ? `${s}!` : s); // the replica trigger fired
+      expect(await rowsOf(`dst.${t}`)).toEqual([
+        ['1', v(ODD.join('|'))],
+        ['2', v('replaced')],
+        ['3', v('three')], // I then U of one key: one insert
+        ['4', v('\\.')],
+      ]);
+    }
   });
 });

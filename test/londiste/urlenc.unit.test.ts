@@ -22,6 +22,42 @@ describe('database urlencode', () => {
     expect(() => dbUrldecode('a=%E2%82')).toThrow(/invalid percent-encoding/);
   });
 
+  it('decodes every component as unquotePlus does (ASCII escapes in place, the rest whole)', () => {
+    const parts = [
+      'a+b',
+      '%3A%2b%7e',
+      'x%41y',
+      '%C3%A9t%C3%A9+%E2%82%AC',
+      'plain',
+      '',
+      '100%25',
+      'a%2',
+      '%zz',
+      '%',
+      'b=c',
+    ];
+    for (const p of parts) {
+      const qs = `k=${p}&${p}=v`;
+      let want: unknown;
+      try {
+        want = {
+          k: unquotePlus(p),
+          [unquotePlus(p.split('=')[0] ?? '')]: p.includes('=')
+            ? `${unquotePlus(p.split('=').slice(1).join('='))}=v`
+            : 'v',
+        };
+      } catch (err) {
+        want = err;
+      }
+      if (want instanceof Error) expect(() => dbUrldecode(qs), p).toThrow(/invalid percent-encoding/);
+      else expect(dbUrldecode(qs), p).toEqual(want);
+    }
+    expect(dbUrldecode('ts=2026-12-01+17%3A14%3A38.1%2B00&v=%C3%BC+%26')).toEqual({
+      ts: '2026-12-01 17:14:38.1+00',
+      v: 'ü &',
+    });
+  });
+
   it('skips empty elements', () => {
     expect(dbUrldecode('&a=1&&')).toEqual({ a: '1' });
     expect(dbUrldecode('')).toEqual({});

@@ -8,13 +8,17 @@
 // rolled back and the error is a LondisteError('apply_failed') naming the table, with the batch's
 // transaction still usable, so the worker can isolate the table.
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import { LondisteError } from '../errors.ts';
 import type { RowChange, TableChange } from '../events.ts';
 import { type Collapsed, collapse } from './collapse.ts';
 import { asApplyError, isSetConflict } from './errors.ts';
 import { ShapeCache, type TableShape } from './shape.ts';
 import {
+  copyInsert,
   rawStatement,
   rowDelete,
   rowUpdate,
@@ -37,6 +41,8 @@ export interface ApplierStats {
   statements: number;
   /** Table flushes that fell back to one statement per event. */
   fallbacks: number;
+  /** Of the statements, the COPYs of inserts. */
+  copies: number;
 }
 
 const SAVEPOINT = 'londiste_apply';
@@ -47,7 +53,7 @@ const statementNames = new Map<string, string>();
 
 export class SetApplier {
   readonly shapes = new ShapeCache();
-  readonly stats: ApplierStats = { changes: 0, statements: 0, fallbacks: 0 };
+  readonly stats: ApplierStats = { changes: 0, statements: 0, fallbacks: 0, copies: 0 };
   private readonly maxPending: number;
   private readonly pending = new Map<string, TableChange[]>();
   /** The flush started by flushBehind that has not been waited for (its rejection is handled). */
@@ -142,12 +148,26 @@ export class SetApplier {
     try {
       const plan = planTable(shape, changes);
       try {
-        await this.runSetBased(client, shape, plan);
+        await this.runSetBased(client, shape, plan, shape.copyable);
       } catch (err) {
         if (!isSetConflict(err)) throw err;
         await client.query(`rollback to savepoint ${SAVEPOINT}`);
-        this.stats.fallbacks++;
-        await this.runOrdered(client, shape, plan);
+        // A COPY met a key that exists (an insert the provider cannot produce, or another unique
+        // index): the upsert form first, then, if that conflicts too, one statement per event.
+        let done = false;
+        if ((err as { fromCopy?: boolean }).fromCopy) {
+          try {
+            await this.runSetBased(client, shape, plan, false);
+            done = true;
+          } catch (again) {
+            if (!isSetConflict(again)) throw again;
+            await client.query(`rollback to savepoint ${SAVEPOINT}`);
+          }
+        }
+        if (!done) {
+          this.stats.fallbacks++;
+          await this.runOrdered(client, shape, plan);
+        }
       }
       await client.query(`release savepoint ${SAVEPOINT}`);
       this.stats.changes += changes.length;
@@ -173,7 +193,30 @@ export class SetApplier {
     await client.query({ name, text: stmt.text, values });
   }
 
-  private async runSetBased(client: pg.ClientBase, shape: TableShape, plan: PlanStep[]): Promise<void> {
+  /** COPY `rows` in; an error from it is marked `fromCopy`. */
+  private async copyIn(client: pg.ClientBase, shape: TableShape, cols: string[], rows: Row[]): Promise<void> {
+    const { text, data } = copyInsert(shape, cols, rows);
+    this.stats.statements++;
+    this.stats.copies++;
+    try {
+      await pipeline(Readable.from([data]), client.query(copyFrom(text)));
+    } catch (err) {
+      throw Object.assign(err as object, { fromCopy: true });
+    }
+  }
+
+  /**
+   * The plan as set-based statements. `copy`: the inserts of a run whose key is the table's
+   * primary key go in by COPY (the caller checked the table may take them so): the rows of a
+   * run are new keys or keys deleted just before, so a conflict means a key that exists, and
+   * the caller writes the plan again with the upsert.
+   */
+  private async runSetBased(
+    client: pg.ClientBase,
+    shape: TableShape,
+    plan: PlanStep[],
+    copy: boolean,
+  ): Promise<void> {
     for (const step of plan) {
       if (step.kind === 'raw') {
         await this.execRaw(client, shape, step);
@@ -207,8 +250,10 @@ export class SetApplier {
       for (const g of updates.values()) {
         await this.exec(client, setUpdate(shape, key, g.cols), [JSON.stringify(g.rows)]);
       }
+      const byCopy = copy && sameKey(key, shape.pkey);
       for (const g of inserts.values()) {
-        await this.exec(client, setUpsert(shape, key, g.cols), [JSON.stringify(g.rows)]);
+        if (byCopy) await this.copyIn(client, shape, g.cols, g.rows);
+        else await this.exec(client, setUpsert(shape, key, g.cols), [JSON.stringify(g.rows)]);
       }
     }
   }

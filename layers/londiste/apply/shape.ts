@@ -28,6 +28,13 @@ export interface TableShape {
   columns: Map<string, ColumnShape>;
   /** Primary key columns in index order; empty when there is none. */
   pkey: string[];
+  /**
+   * Inserts may go in by COPY: a plain table with no rules (COPY ignores them), no row-level
+   * security and no user trigger that fires during replay (enabled REPLICA or ALWAYS; replay runs
+   * with session_replication_role = replica, so a leaf's deny trigger does not count) — where
+   * COPY of new keys and the upsert are the same writes.
+   */
+  copyable: boolean;
 }
 
 export class ShapeCache {
@@ -50,7 +57,13 @@ export class ShapeCache {
 
 export async function readShape(client: pg.ClientBase, table: string): Promise<TableShape> {
   const quoted = quoteFqname(table);
-  const rel = await client.query<{ oid: number }>('select to_regclass($1)::oid as oid', [quoted]);
+  const rel = await client.query<{ oid: number; copyable: boolean | null }>(
+    `select c.oid, c.relkind = 'r' and not c.relhasrules and not c.relrowsecurity
+            and not exists (select 1 from pg_catalog.pg_trigger g
+                             where g.tgrelid = c.oid and not g.tgisinternal and g.tgenabled in ('R', 'A')) as copyable
+       from (select to_regclass($1) as r) x left join pg_catalog.pg_class c on c.oid = x.r`,
+    [quoted],
+  );
   const oid = rel.rows[0]?.oid;
   if (oid == null) {
     throw new LondisteError('apply_failed', `table ${table}: does not exist on this node`, {
@@ -80,5 +93,12 @@ export async function readShape(client: pg.ClientBase, table: string): Promise<T
   for (const c of cols.rows) {
     columns.set(c.name, { name: c.name, type: c.type, notNull: c.notnull, generated: c.generated });
   }
-  return { table, quoted, oid, columns, pkey: pk.rows.map((r) => r.name) };
+  return {
+    table,
+    quoted,
+    oid,
+    columns,
+    pkey: pk.rows.map((r) => r.name),
+    copyable: rel.rows[0]?.copyable === true,
+  };
 }

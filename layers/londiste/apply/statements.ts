@@ -90,6 +90,42 @@ export function setUpsert(shape: TableShape, key: readonly string[], cols: reado
   };
 }
 
+/**
+ * The inserts of rows whose keys are new, as COPY text: the statement and the data. Values go
+ * through each column's input function with its typmod, as an assigned literal does.
+ */
+export function copyInsert(
+  shape: TableShape,
+  cols: readonly string[],
+  rows: readonly Record<string, string | null>[],
+): { text: string; data: string } {
+  for (const c of cols) typeOf(shape, c); // a column the table lacks: apply_failed, named
+  const lines: string[] = new Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!;
+    let line = '';
+    for (let j = 0; j < cols.length; j++) {
+      const v = row[cols[j]!];
+      line += (j === 0 ? '' : '\t') + (v == null ? '\\N' : copyEscape(v));
+    }
+    lines[i] = line;
+  }
+  return {
+    text: `copy ${shape.quoted} (${cols.map(quoteIdent).join(', ')}) from stdin`,
+    data: lines.length ? `${lines.join('\n')}\n` : '',
+  };
+}
+
+const COPY_SPECIAL = /[\\\t\n\r]/;
+
+/** COPY text format: backslash, tab, newline and carriage return escaped. */
+function copyEscape(v: string): string {
+  if (!COPY_SPECIAL.test(v)) return v;
+  return v.replace(/[\\\t\n\r]/g, (c) =>
+    c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r',
+  );
+}
+
 // ---- one event at a time (the ordered fallback) -------------------------------------------------
 
 const param = (shape: TableShape, col: string, i: number) => `$${i}::${typeOf(shape, col)}`;
