@@ -69,17 +69,26 @@ export async function startReplication(o: {
   for (const n of nodes) {
     const admin = new LondisteAdmin({ queue: DEV_QUEUE, localLocation: n.url, log: o.log });
     try {
-      await applyNodeSpec(admin, {
-        queue: DEV_QUEUE,
-        node: n.node,
-        nodeType: n.type,
-        worker: `dev_${n.node}`,
-        location: n.url,
-        providerLocation: n.type === 'leaf' ? o.rootUrl : undefined,
-        tables: tables.map((name) => ({ name, create: n.type === 'leaf' })),
-        sequences: [],
-        removeTablesOnDelete: false,
-      });
+      await applyNodeSpec(
+        admin,
+        {
+          queue: DEV_QUEUE,
+          node: n.node,
+          nodeType: n.type,
+          worker: `dev_${n.node}`,
+          location: n.url,
+          providerLocation: n.type === 'leaf' ? o.rootUrl : undefined,
+          tables: tables.map((name) => ({ name, create: n.type === 'leaf' })),
+          sequences: [],
+          removeTablesOnDelete: false,
+        },
+        undefined,
+        // the leaf's tables are made from the root's definitions (create above)
+        {
+          connectProvider: () =>
+            connectClient({ connectionString: o.rootUrl, applicationName: 'skytools dev' }),
+        },
+      );
     } finally {
       await admin.close();
     }

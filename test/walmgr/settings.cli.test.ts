@@ -29,7 +29,7 @@ describe('walmgr settings', () => {
       env: clean,
     });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^id\s+system id/);
+    expect(r.stdout).toMatch(/^id\s+type\s+system id/);
     expect(r.stderr).toContain(
       'typo.ini [walmgr]: unknown key "compresion" ignored (did you mean "compression"?)',
     );
