@@ -109,6 +109,30 @@ async function connectAll(connects: readonly (() => Promise<pg.Client>)[]): Prom
   return ok;
 }
 
+/**
+ * Connections opened up front, with the others of the way there, and handed out first: opening
+ * them when the snapshot is exported would put each side's connection start-ups on the way
+ * (on the provider while its locks are held). Retries connect anew.
+ */
+class Spares {
+  private readonly list: pg.Client[];
+  private readonly open: () => Promise<pg.Client>;
+
+  constructor(list: pg.Client[], open: () => Promise<pg.Client>) {
+    this.list = list;
+    this.open = open;
+  }
+
+  readonly connect = (): Promise<pg.Client> => {
+    const c = this.list.pop();
+    return c ? Promise.resolve(c) : this.open();
+  };
+
+  close(): Promise<void> {
+    return closeAll(this.list.splice(0));
+  }
+}
+
 /** Opens `n - 1` more connections importing the snapshot `snap` exported by another one. */
 async function importSnapshot(
   connect: () => Promise<pg.Client>,
@@ -132,6 +156,11 @@ async function importSnapshot(
     await closeAll(out);
     throw err;
   }
+}
+
+interface SideSpares {
+  provider: Spares;
+  subscriber: Spares;
 }
 
 interface ProviderSide {
@@ -210,6 +239,7 @@ async function rootSnapshot(
   n: number,
   p0: pg.Client,
   gateConn: pg.Client | null,
+  spares: SideSpares,
 ): Promise<ProviderSide> {
   let gate: TickGate | null = null;
   try {
@@ -226,7 +256,7 @@ async function rootSnapshot(
     // the commit below, the subscriber's worker would take the tick after its loop_delay.
     await p0.query('select pg_notify($1, $2)', [tickChannel(o.queue), String(t)]);
     const [conns, g] = await Promise.all([
-      importSnapshot(o.connectProvider, snap, n),
+      importSnapshot(spares.provider.connect, snap, n),
       gateConn ? TickGate.queue(gateConn, p0, o.queue, o.lockTimeoutMs) : null,
     ]);
     gate = g;
@@ -245,10 +275,10 @@ async function rootSnapshot(
 }
 
 /** A branch: its snapshot and the tick its worker had completed in it. */
-async function branchSnapshot(o: SyncOptions, n: number): Promise<ProviderSide> {
+async function branchSnapshot(o: SyncOptions, n: number, spares: SideSpares): Promise<ProviderSide> {
   if (!o.providerWorker)
     throw new LondisteError('state', `queue ${o.queue}: the provider node has no worker`);
-  const p0 = await o.connectProvider();
+  const p0 = await spares.provider.connect();
   try {
     await p0.query('begin isolation level repeatable read read only');
     await p0.query(SESSION_SETTINGS);
@@ -259,7 +289,7 @@ async function branchSnapshot(o: SyncOptions, n: number): Promise<ProviderSide> 
     );
     if (!r.rows[0])
       throw new LondisteError('state', `queue ${o.queue}: provider worker ${o.providerWorker} not found`);
-    const conns = n > 1 ? await importSnapshot(o.connectProvider, r.rows[0].s, n - 1) : [];
+    const conns = n > 1 ? await importSnapshot(spares.provider.connect, r.rows[0].s, n - 1) : [];
     return { tick: toBigInt(r.rows[0].last_tick_id), conns: [p0, ...conns], gate: null };
   } catch (err) {
     await closeAll([p0]);
@@ -279,6 +309,7 @@ async function subscriberAt(
   hold: pg.Client,
   c0: pg.Client,
   gate: TickGate | null,
+  spares: SideSpares,
 ): Promise<SubscriberResult> {
   const started = Date.now();
   let lastLog = started;
@@ -305,7 +336,7 @@ async function subscriberAt(
           await c0.query('begin isolation level repeatable read read only');
           await c0.query(SESSION_SETTINGS);
           const snap = (await c0.query<{ s: string }>('select pg_export_snapshot() as s')).rows[0]!.s;
-          if (n > 1) conns = [c0, ...(await importSnapshot(o.connectSubscriber, snap, n - 1))];
+          if (n > 1) conns = [c0, ...(await importSnapshot(spares.subscriber.connect, snap, n - 1))];
         } catch (err) {
           await closeAll(conns);
           throw err;
@@ -382,24 +413,36 @@ export async function syncSnapshots(o: SyncOptions): Promise<SyncedSnapshots> {
   const n = Math.max(1, o.parallel ?? 1);
   const started = Date.now();
   const root = o.providerType === 'root';
-  const [pc, sc, first, gc] = (await connectAll([
+  // The provider's snapshot connections: n imports on a root (its exporter is pc), the exporter
+  // and n - 1 imports on a branch; the subscriber's: n - 1 imports (its exporter is `first`).
+  // On a root one more provider connection: the tick gate.
+  const fixed = root ? 4 : 3;
+  const all = await connectAll([
     o.connectProvider,
     o.connectSubscriber,
     o.connectSubscriber,
     ...(root ? [o.connectProvider] : []),
-  ])) as [pg.Client, pg.Client, pg.Client, pg.Client | undefined];
+    ...Array.from({ length: n }, () => o.connectProvider),
+    ...Array.from({ length: n - 1 }, () => o.connectSubscriber),
+  ]);
+  const [pc, sc, first] = all as [pg.Client, pg.Client, pg.Client];
+  const gc = root ? all[3] : undefined;
+  const spares: SideSpares = {
+    provider: new Spares(all.slice(fixed, fixed + n), o.connectProvider),
+    subscriber: new Spares(all.slice(fixed + n), o.connectSubscriber),
+  };
   let c0: pg.Client | null = first;
   let held = false;
   let gated = 0;
   try {
     for (let attempt = 1; ; attempt++) {
       await catchUp(o, o.timeoutMs ? started + o.timeoutMs : Number.POSITIVE_INFINITY, pc, sc);
-      const p = root ? await rootSnapshot(o, n, pc, gc ?? null) : await branchSnapshot(o, n);
+      const p = root ? await rootSnapshot(o, n, pc, gc ?? null, spares) : await branchSnapshot(o, n, spares);
       let s: SubscriberResult;
       try {
         const c = c0 ?? (await o.connectSubscriber());
         c0 = null;
-        s = await subscriberAt(o, p.tick, n, sc, c, p.gate);
+        s = await subscriberAt(o, p.tick, n, sc, c, p.gate, spares);
       } catch (err) {
         await closeAll(p.conns);
         throw err;
@@ -435,5 +478,7 @@ export async function syncSnapshots(o: SyncOptions): Promise<SyncedSnapshots> {
   } finally {
     // Not awaited: the snapshots are ready; closing these is off the way.
     void closeAll([pc, held ? null : sc, c0, gc ?? null]);
+    void spares.provider.close();
+    void spares.subscriber.close();
   }
 }
