@@ -1,10 +1,12 @@
 // `BENCH_ONLY=compare npm run bench -- londiste` (issue #12 item 7): compare of one table of
 // BENCH_ROWS rows (default 1M) root → leaf, ours against londiste3 in the same run, rounds
-// alternating the order; then repair of a 1 % drift on the leaf (ours: the statements into a
+// alternating the order; ours again while one connection writes at the root as fast as it can
+// (the attempts it needs to meet the worker at its tick); then repair of a 1 % drift on the leaf (ours: the statements into a
 // file, then --apply, then compare again = equal). Both setups as the main Londiste bench builds
 // them (londiste-setups.ts: CLI, worker processes, each tool's ticker), the leaf's rows loaded by
 // the raw COPY pipe and registered with `add-table --expect-sync`, so no copy is measured here.
-// Times are the commands' wall clock (process start to exit, as a user sees them); ours also
+// Times are the commands' wall clock (process start to exit, as a user sees them), with the CPU of
+// the command (/usr/bin/time) and of the server's backends (backendsCpu); ours also
 // prints what the command itself measured (--json: the tick sync and the whole compare).
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -158,8 +160,42 @@ export async function benchLondisteCompare(o: BenchCompareOptions): Promise<void
         say(`  compare ${s.label.padEnd(9)} ${fmt(r.seconds)} s${inner}; ${cpuText(r)} (${la()})`);
       }
     }
-    // repair: 1 % of the rows changed on the leaf (no replication of it: as replica)
+    // compare while the root keeps writing (ours): how many attempts it needs to meet the worker
+    // at its tick (the gate holds the root's ticker there, sync.ts)
     const ours = setups[0]!;
+    {
+      let stop = false;
+      let writes = 0;
+      const w = await client(ours.url('root'));
+      const writer = (async () => {
+        for (let i = 0; !stop; i++) {
+          await w.query('update public.t set n = n + 1 where id = $1', [1 + ((i * 7919) % o.rows)]);
+          await w.query("insert into public.t values ($1, 'w', 0, now())", [1_500_000_000 + i]);
+          writes += 2;
+        }
+      })();
+      await new Promise((r) => setTimeout(r, 1000));
+      say(`\ncompare under writes at the root (ours; ${la()})`);
+      for (let round = 0; round < o.rounds; round++) {
+        const w0 = writes;
+        const r = await timed(ours, ['compare', 'public.t', '--json', '-q'], pm, dir);
+        if (r.code !== 0) {
+          say(`  compare ours under writes: exit ${r.code}\n${r.out.slice(-1500)}`);
+          continue;
+        }
+        const j = JSON.parse(r.out) as { syncMs: number; attempts: number; totalMs: number };
+        push('compare ours under writes', r.seconds);
+        push('compare ours under writes (attempts)', j.attempts);
+        say(
+          `  compare ours ${fmt(r.seconds)} s: ${j.attempts} attempt(s), reaching the tick ${j.syncMs} ms, ` +
+            `in the command ${j.totalMs} ms; ${Math.round((writes - w0) / r.seconds)} writes/s; ${cpuText(r)} (${la()})`,
+        );
+      }
+      stop = true;
+      await writer;
+      await w.end();
+    }
+    // repair: 1 % of the rows changed on the leaf (no replication of it: as replica)
     const drift = Math.floor(o.rows / 100);
     await sql(
       ours.url('leaf'),
