@@ -15,7 +15,7 @@ import {
   type RangeFigures,
   rangeFigures,
 } from './checksum.ts';
-import { planTables, type TablePlan } from './plan.ts';
+import { planNodes, planTables, type TablePlan } from './plan.ts';
 import { syncSnapshots } from './sync.ts';
 
 export interface CompareOptions {
@@ -101,15 +101,49 @@ export async function compareTables(o: CompareOptions): Promise<CompareResult> {
   const t0 = Date.now();
   const log = o.log;
   const parallel = Math.max(1, o.parallel ?? 2);
-  const plan = await planTables({
+  const planOpts = {
     s: o.s,
     localLocation: o.localLocation,
     tables: o.tables,
     log,
     applicationName: 'skytools londiste compare',
+  };
+  const nodes = await planNodes(planOpts);
+  // The tables' setup is read while the sync opens its connections and waits for the tick (they
+  // use connections of their own); with nothing to compare, the sync is called off.
+  const cancel = new AbortController();
+  const syncing = syncSnapshots({
+    queue: o.s.queue,
+    providerType: nodes.provider.nodeType ?? '',
+    providerWorker: nodes.provider.workerName,
+    subscriberWorker: nodes.subscriberWorker,
+    connectProvider: nodes.connectProvider,
+    connectSubscriber: nodes.connectSubscriber,
+    parallel,
+    timeoutMs: o.force ? 0 : (o.timeoutMs ?? 60_000),
+    lockTimeoutMs: o.lockTimeoutMs,
+    log,
+    signal: cancel.signal,
   });
+  const settled = syncing.then(
+    (v) => ({ ok: true as const, v }),
+    (e: unknown) => ({ ok: false as const, e }),
+  );
+  const callOff = async () => {
+    cancel.abort();
+    const r = await settled;
+    if (r.ok) await r.v.release();
+  };
+  let plan: Awaited<ReturnType<typeof planTables>>;
+  try {
+    plan = await planTables(planOpts, nodes);
+  } catch (err) {
+    await callOff();
+    throw err;
+  }
   const planMs = Date.now() - t0;
-  if (plan.tables.length === 0)
+  if (plan.tables.length === 0) {
+    await callOff();
     return {
       tick: null,
       tables: [],
@@ -121,18 +155,10 @@ export async function compareTables(o: CompareOptions): Promise<CompareResult> {
       planMs: 0,
       checksumMs: 0,
     };
-  const snaps = await syncSnapshots({
-    queue: o.s.queue,
-    providerType: plan.provider.nodeType ?? '',
-    providerWorker: plan.provider.workerName,
-    subscriberWorker: plan.subscriberWorker,
-    connectProvider: plan.connectProvider,
-    connectSubscriber: plan.connectSubscriber,
-    parallel,
-    timeoutMs: o.force ? 0 : (o.timeoutMs ?? 60_000),
-    lockTimeoutMs: o.lockTimeoutMs,
-    log,
-  });
+  }
+  const synced = await settled;
+  if (!synced.ok) throw synced.e;
+  const snaps = synced.v;
   const started = Date.now();
   try {
     log.info(`comparing ${plan.tables.length} table(s) at tick ${snaps.tick}`, { tickId: snaps.tick });
