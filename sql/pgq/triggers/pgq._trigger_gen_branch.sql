@@ -51,7 +51,10 @@ declare
     t_expr text;
     tbl_name text := i_nsp || '.' || i_tbl;
 begin
-    no_event := 'return array[null, null, null, null, null, null, ''y'', ' || skip_lit || ']::text[];';
+    -- An AFTER trigger's return value is ignored: its encoder returns NULL once done, which the
+    -- trigger tests with one IS NULL (no function call to set up in each transaction).
+    no_event := case when i_before then 'return array[null, null, null, null, null, null, ''y'', ' || skip_lit || ']::text[];'
+                     else 'return null;' end;
     if coalesce(array_length(i_args, 1), 0) < 1 then
         return ind || 'raise exception ''pgq trigger must have destination queue as argument'' using errcode = ''PQ020'';' || E'\n';
     end if;
@@ -260,6 +263,7 @@ begin
     return code || ind || '_pgq_id := pgq.insert_event(' || quote_literal(i_args[1])
            || case when need_r then ', _pgq_t, _pgq_d, _pgq_e1' else ', ' || t_expr || ', _pgq_d, ' || quote_literal(tbl_name) end
            || E', _pgq_e2, _pgq_e3, _pgq_e4);\n'
-           || ind || 'return array[null, null, null, null, null, null, ''d'', ' || skip_lit || E']::text[];\n';
+           || ind || case when i_before then 'return array[null, null, null, null, null, null, ''d'', ' || skip_lit || ']::text[];'
+                          else 'return null;' end || E'\n';
 end;
 $$;

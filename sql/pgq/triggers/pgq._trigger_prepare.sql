@@ -20,7 +20,8 @@
 -- and does nothing else (pgq._trigger_reencode then checks the table and records the token).
 -- Otherwise it inserts the event (pgq.insert_event into the trigger's queue) and returns
 --   array[null x 6, status ('d' = event inserted, 'y' = no event, '?' = trigger unknown to the
---   encoder), skip_row ('y' for SKIP)].
+--   encoder), skip_row ('y' for SKIP)]; for an AFTER trigger, whose return value is ignored, it
+--   returns NULL instead of 'd' or 'y'.
 -- Errors raised by the encoder (SQLSTATE PQ020): bad param to pgq trigger, SKIP in an AFTER
 -- trigger, deny, Update/Delete on table without pkey, primary key update not allowed,
 -- Unknown magic column, NULL key value, when= not boolean or NULL.
