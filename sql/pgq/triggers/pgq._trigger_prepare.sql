@@ -51,6 +51,7 @@ declare
     fn_name text := 'pgq._tgenc_' || i_relid;
     body text := '';
     br text;
+    n_tg int := 0;
     new_rel boolean;
 begin
     select n.nspname, c.relname into nsp, tbl
@@ -99,7 +100,13 @@ begin
         br := pgq._trigger_gen_branch(tg.kind, nsp, tbl, col_names, col_types, pk_names, args, opt,
                                       (tg.tgtype & 2) = 2);
         body := body || format(E'    if $1 = %L then\n%s    end if;\n', tg.tgname, br);
+        n_tg := n_tg + 1;
     end loop;
+    -- One pgq trigger on the table (the usual case): no test of the trigger's name. A trigger
+    -- created later changes the plan token, so this encoder is regenerated before it is asked.
+    if n_tg = 1 then
+        body := br;
+    end if;
 
     execute format(E'create or replace function %s(text, text, record, record) returns text[]\n'
                    'language plpgsql as %L', fn_name,
