@@ -23,6 +23,7 @@ import { backupFileKey, manifestKey, pieceKey, walKey } from './layout.ts';
 import type { Manifest, ManifestFile, ManifestPiece, ManifestTablespace } from './manifest.ts';
 import { noProgress, type Progress } from './progress.ts';
 import { readAt } from './read-at.ts';
+import { stageClock } from './stages.ts';
 import { checkPrimary, freshRestartpoint, switchOnPrimary } from './standby-backup.ts';
 import { fmtLsn, parseLsn, parseWalName, segmentName } from './wal.ts';
 
@@ -152,6 +153,10 @@ function backupId(d: Date): string {
 export async function backup(opts: BackupOptions): Promise<Manifest> {
   const { client, storage } = opts;
   const say = opts.progress ?? (() => {});
+  // performance.now() counts from the process's start: in the CLI, what its start cost.
+  const sinceProcess = performance.now();
+  const clock = stageClock();
+  clock.begin('server + reference');
   const info = await client.query<{
     sysid: string;
     ver: string;
@@ -206,6 +211,7 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
   if (note) say(`backup ${id}: ${note}`);
   const type: BackupType = ref ? (opts.type ?? 'full') : 'full';
   if (ref) say(`backup ${id}: ${type} against ${ref.manifest.id}`);
+  clock.begin(`pg_backup_start (${opts.fast !== false ? 'fast' : 'spread'} checkpoint)`);
   const started = await client.query<{ lsn: string; tli: number }>(
     `select pg_backup_start($1, $2)::text as lsn, (select timeline_id from pg_control_checkpoint()) as tli`,
     [`skytools walmgr ${id}`, opts.fast !== false],
@@ -218,6 +224,7 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     Number(row.blcksz),
   );
   const versionDir = `PG_${Math.floor(pgVersion / 10000)}_${row.catversion}`;
+  clock.begin('walk');
   const walked = await walk(pgdata, versionDir);
   const tablespaces = await describeTablespaces(client, walked.links);
   const total = walked.files.reduce((s, f) => s + f.size, 0);
@@ -356,9 +363,11 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
       });
     }
   };
+  clock.begin('files');
   await Promise.all(Array.from({ length: Math.max(1, opts.parallel) }, worker));
   meter.finish();
   say(`backup ${id}: files stored; stopping backup`);
+  clock.begin('pg_backup_stop');
   // Not pg_backup_stop(true): the server would wait for archiving without limit and without
   // telling why. We wait for the WAL object in *our* storage instead (the backup is only
   // usable once it is there), with a deadline and the archiver's failures in the progress.
@@ -378,6 +387,7 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     say(
       `backup ${id}: from a standby without --primary-db: waiting for the primary to complete and archive ${stopWal} (at its archive_timeout or when it fills)`,
     );
+  clock.begin('WAL wait');
   // The archiver that stores the stop segment is the primary's (a standby archives nothing
   // unless archive_mode=always): its statistics say why a wait is stuck.
   await waitForArchived(
@@ -417,15 +427,20 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     totalSize: files.reduce((s, f) => s + f.size, 0),
     storedSize: files.reduce((s, f) => s + own(f), 0),
   };
+  clock.begin('manifest');
   await storage.put(manifestKey(sysid, id), Buffer.from(JSON.stringify(manifest, null, 1)), {
     ifAbsent: true,
   });
+  clock.end();
   if (ref)
     say(
       `backup ${id}: ${(reused / 1048576).toFixed(1)} MiB unchanged since ${ref.manifest.id} (${(byLsn / 1048576).toFixed(1)} MiB of it by page LSN), referred to from ${references.length} backup(s)`,
     );
   say(
     `backup ${id}: done, ${files.length} files, ${(manifest.totalSize / 1048576).toFixed(1)} MiB (${(manifest.storedSize / 1048576).toFixed(1)} MiB stored), WAL ${manifest.startWal}..${manifest.stopWal}`,
+  );
+  say(
+    `backup ${id}: stages: ${clock.summary()}; began ${(sinceProcess / 1000).toFixed(2)} s after this process started`,
   );
   return manifest;
 }
