@@ -213,25 +213,28 @@ export async function changeOnePercent(c: Cluster, ranges: number, round: number
 }
 
 /**
- * BENCH_WAL_INCR_RUNS rounds (default 2): each changes 1 % of the rows in both clusters the
- * same way, then takes one incremental backup per tool (pgBackRest first), each against the
- * tool's previous backup. Runs after the restores, so those compare full backups.
+ * Rounds of: 1 % of the rows changed in both clusters the same way, then one incremental backup
+ * per tool (pgBackRest first), each against the tool's previous backup. One round per entry of
+ * BENCH_WAL_INCR_RANGES (default 4,16: how many runs of pages the 1 % is spread over — hot
+ * regions, or spread thin, which changes more 16 MiB pieces), BENCH_WAL_INCR_RUNS times
+ * (default 1). Runs after the restores, so those compare full backups.
  */
 export async function incrementalBackups(t: BackupTools): Promise<BenchBackupRow[]> {
-  const rounds = Math.max(1, Number(process.env.BENCH_WAL_INCR_RUNS ?? 2));
-  const ranges = Math.max(1, Number(process.env.BENCH_WAL_INCR_RANGES ?? 16));
+  const runs = Math.max(1, Number(process.env.BENCH_WAL_INCR_RUNS ?? 1));
+  const spreads = (process.env.BENCH_WAL_INCR_RANGES ?? '4,16').split(',').map((x) => Math.max(1, Number(x)));
+  const rounds = Array.from({ length: runs }, () => spreads).flat();
   const rows: BenchBackupRow[] = [];
   await t.pgbr.start();
   await t.ours.start();
   try {
-    for (let round = 0; round < rounds; round++) {
+    for (const [round, ranges] of rounds.entries()) {
       t.say(
-        `wal bench: incremental ${round + 1} of ${rounds}: 1% of the rows changed (${ranges} runs of pages spread over the table), load ${load1()}`,
+        `wal bench: incremental ${round + 1} of ${rounds.length}: 1% of the rows changed (${ranges} runs of pages spread over the table), load ${load1()}`,
       );
       await changeOnePercent(t.pgbr, ranges, round);
       await changeOnePercent(t.ours, ranges, round);
-      rows.push(await pgbrBackup(t, 'incr'));
-      rows.push(await oursBackup(t, 'incr'));
+      for (const r of [await pgbrBackup(t, 'incr'), await oursBackup(t, 'incr')])
+        rows.push({ ...r, tool: `${r.tool} (1%, ${ranges} runs)` });
     }
   } finally {
     await t.pgbr.stop();
@@ -248,14 +251,14 @@ export function printBackupRows(rows: BenchBackupRow[]): void {
     '\nwalmgr: base backups (same data, same endpoint); incr after 1% of the rows changed. ÷full: of the same tool; ours÷pgBR: the pair',
   );
   console.log(
-    `${'tool'.padEnd(40)} ${'s'.padStart(7)} ${'CPU s'.padStart(6)} ${'srv CPU'.padStart(7)} ${'load'.padStart(5)} ${'÷full'.padStart(6)} ${'ours÷pgBR'.padStart(9)}`,
+    `${'tool'.padEnd(50)} ${'s'.padStart(7)} ${'CPU s'.padStart(6)} ${'srv CPU'.padStart(7)} ${'load'.padStart(5)} ${'÷full'.padStart(6)} ${'ours÷pgBR'.padStart(9)}`,
   );
   for (const [i, r] of rows.entries()) {
     const isPgbr = r.tool.startsWith('pgbackrest');
     const f = full(isPgbr);
     const pair = !isPgbr && i > 0 && rows[i - 1]!.tool.startsWith('pgbackrest') ? rows[i - 1] : undefined;
     console.log(
-      `${r.tool.padEnd(40)} ${r.seconds.toFixed(1).padStart(7)} ${r.cpu.toFixed(1).padStart(6)} ${r.serverCpu.toFixed(1).padStart(7)} ${r.load.toFixed(1).padStart(5)} ${(f ? r.seconds / f.seconds : Number.NaN).toFixed(3).padStart(6)} ${(pair ? r.seconds / pair.seconds : Number.NaN).toFixed(2).padStart(9)}`,
+      `${r.tool.padEnd(50)} ${r.seconds.toFixed(1).padStart(7)} ${r.cpu.toFixed(1).padStart(6)} ${r.serverCpu.toFixed(1).padStart(7)} ${r.load.toFixed(1).padStart(5)} ${(f ? r.seconds / f.seconds : Number.NaN).toFixed(3).padStart(6)} ${(pair ? r.seconds / pair.seconds : Number.NaN).toFixed(2).padStart(9)}`,
     );
   }
 }

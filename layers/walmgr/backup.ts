@@ -8,6 +8,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type pg from 'pg';
 import type { Storage } from '../storage/types.ts';
+import { waitForArchived } from './archive-wait.ts';
 import { type Codec, compress, sha256 } from './codec.ts';
 import { WalError } from './errors.ts';
 import {
@@ -456,60 +457,4 @@ async function describeTablespaces(client: pg.Client, links: Walked['links']): P
   return links
     .map((l) => ({ oid: l.oid, name: names.get(l.oid) ?? '', location: l.location }))
     .sort((a, b) => a.oid - b.oid);
-}
-
-/**
- * Waits until the WAL object `key` is in storage. While waiting it reports, every few
- * seconds, what the server's archiver says (a failing archive_command is the usual cause of
- * a stuck backup); after `timeoutMs` it gives up with that diagnosis.
- */
-export async function waitForArchived(
-  storage: Storage,
-  client: pg.Client,
-  key: string,
-  timeoutMs: number,
-  say: (msg: string) => void,
-): Promise<void> {
-  const name = path.basename(key);
-  const started = Date.now();
-  let lastSay = started;
-  let delay = 100;
-  say(`waiting for WAL ${name} to be archived into ${storage.description}`);
-  const archiverState = async (): Promise<string> => {
-    const r = await client.query<{
-      last_ok: string | null;
-      failed: string | null;
-      failed_at: Date | null;
-      n: string;
-    }>(
-      `select last_archived_wal as last_ok, last_failed_wal as failed, last_failed_time as failed_at,
-              failed_count::text as n from pg_stat_archiver`,
-    );
-    const a = r.rows[0];
-    if (!a) return 'no archiver statistics';
-    const failing =
-      a.failed && a.failed_at && a.failed_at.getTime() >= started - 1000
-        ? `; archive_command FAILING on ${a.failed} (last at ${a.failed_at.toISOString()}, ${a.n} failures in all): see the server log`
-        : '';
-    return `archiver last stored ${a.last_ok ?? 'nothing'}${failing}`;
-  };
-  for (;;) {
-    if (await storage.head(key)) return;
-    const now = Date.now();
-    if (now - started >= timeoutMs) {
-      throw new WalError(
-        'io',
-        `WAL ${name} did not reach ${storage.description} within ${Math.round(timeoutMs / 1000)} s (${await archiverState()}). ` +
-          'The backup is not usable without it: check that archive_mode is on and archive_command stores into this repository (walmgr archive with the same --repo), then run the backup again',
-      );
-    }
-    if (now - lastSay >= 5000) {
-      lastSay = now;
-      say(
-        `still waiting for WAL ${name} (${Math.round((now - started) / 1000)} s): ${await archiverState()}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, delay));
-    delay = Math.min(1000, delay * 2);
-  }
 }
