@@ -170,7 +170,7 @@ async function oursBackup(t: BackupTools, type: 'full' | 'incr'): Promise<BenchB
     `  ${row.tool}: ${row.seconds.toFixed(1)} s (CPU ${row.cpu.toFixed(1)} s, server ${row.serverCpu.toFixed(1)} s)`,
   );
   if (stages) t.say(`    stages: ${stages}`);
-  const unchanged = /MiB unchanged since .*$/m.exec(r.stderr)?.[0];
+  const unchanged = /[\d.]+ MiB unchanged since .*$/m.exec(r.stderr)?.[0];
   if (unchanged) t.say(`    ${unchanged}`);
   return row;
 }
