@@ -149,7 +149,21 @@ async function oursBackup(t: BackupTools, type: 'full' | 'incr'): Promise<BenchB
   const r = await timedRun(
     `walmgr backup --type ${type}`,
     process.execPath,
-    [CLI, 'walmgr', 'backup', ...t.oursFlags, '--pgdata', t.ours.pgdata, '--db', t.ours.url, '--type', type],
+    [
+      CLI,
+      'walmgr',
+      'backup',
+      ...t.oursFlags,
+      '--pgdata',
+      t.ours.pgdata,
+      '--db',
+      t.ours.url,
+      '--type',
+      type,
+      // What the piece size buys an incremental (fewer bytes stored again per changed page) and
+      // costs a full backup (more objects): BENCH_WAL_PIECE_SIZE, e.g. 4M; default walmgr's.
+      ...(process.env.BENCH_WAL_PIECE_SIZE ? ['--piece-size', process.env.BENCH_WAL_PIECE_SIZE] : []),
+    ],
     {
       env: { ...s3Env(), ...t.oursEnv, SKYTOOLS_NODE: process.execPath },
       cwd: REPO_ROOT,
