@@ -8,6 +8,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type pg from 'pg';
 import type { Storage } from '../storage/types.ts';
+import { BundleWriter } from './bundle.ts';
 import { type Codec, compress, sha256 } from './codec.ts';
 import { WalError } from './errors.ts';
 import {
@@ -20,7 +21,13 @@ import {
   unchangedByMtime,
 } from './incremental.ts';
 import { backupFileKey, manifestKey, pieceKey, walKey } from './layout.ts';
-import type { Manifest, ManifestFile, ManifestPiece, ManifestTablespace } from './manifest.ts';
+import {
+  MANIFEST_FORMAT,
+  type Manifest,
+  type ManifestFile,
+  type ManifestPiece,
+  type ManifestTablespace,
+} from './manifest.ts';
 import { noProgress, type Progress } from './progress.ts';
 import { readAt } from './read-at.ts';
 import { checkPrimary, freshRestartpoint, switchOnPrimary } from './standby-backup.ts';
@@ -316,6 +323,8 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     });
   };
   const metadata = { compression: opts.codec };
+  // Small files go into bundles (bundle.ts): a few objects instead of one per file.
+  const bundles = new BundleWriter(storage, sysid, id, metadata);
   let next = 0;
   const worker = async () => {
     const scratch = { buf: Buffer.alloc(0) };
@@ -344,7 +353,8 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
         continue;
       }
       const body = await compress(opts.codec, data);
-      await storage.put(backupFileKey(sysid, id, f.path), body, { metadata });
+      const bundle = BundleWriter.takes(body.length) ? await bundles.add(body) : null;
+      if (!bundle) await storage.put(backupFileKey(sysid, id, f.path), body, { metadata });
       meter.add(data.length, true);
       files.push({
         path: f.path,
@@ -353,10 +363,12 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
         mode: f.mode,
         mtime: f.mtime,
         storedSize: body.length,
+        ...(bundle ? { bundle } : {}),
       });
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, opts.parallel) }, worker));
+  await bundles.finish();
   meter.finish();
   say(`backup ${id}: files stored; stopping backup`);
   // Not pg_backup_stop(true): the server would wait for archiving without limit and without
@@ -393,7 +405,7 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
   const own = (f: ManifestFile) =>
     f.pieces ? f.pieces.reduce((t, p) => t + (p.ref ? 0 : p.storedSize), 0) : f.ref ? 0 : f.storedSize;
   const manifest: Manifest = {
-    format: 1,
+    format: MANIFEST_FORMAT,
     id,
     ...(type !== 'full' && ref ? { type, reference: ref.manifest.id, references } : {}),
     systemId: sysid,
