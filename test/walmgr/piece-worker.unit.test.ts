@@ -3,7 +3,7 @@
 // SHA-256 and writes at an offset; errors are reported rather than thrown away, a whole file that
 // fails its check is removed, and a worker that dies fails its work instead of hanging.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
