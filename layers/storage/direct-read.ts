@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import { isIP } from 'node:net';
 import { type Credentials, SigV4, s3UriPath } from './sigv4.ts';
 import { checkKey, StorageError } from './types.ts';
 
@@ -197,7 +198,8 @@ class S3Reader implements DirectReader {
         protocol: this.url.protocol,
         hostname: this.url.hostname,
         port: this.url.port || undefined,
-        servername: this.host.replace(/:\d+$/, ''),
+        // SNI only for a name (an IP address is not allowed there, RFC 6066).
+        ...(isIP(this.url.hostname) ? {} : { servername: this.host.replace(/:\d+$/, '') }),
         method: 'GET',
         path: p,
         headers,
@@ -209,11 +211,12 @@ class S3Reader implements DirectReader {
       );
       let connect: NodeJS.Timeout | undefined;
       req.on('socket', (s) => {
-        if (s.connecting)
-          connect = setTimeout(
-            () => done(new RetryableError(`connect timed out after ${this.spec.connectTimeoutMs} ms`)),
-            this.spec.connectTimeoutMs,
-          );
+        // A kept-alive socket is connected already: no timer, and no listener left on it.
+        if (!s.connecting) return;
+        connect = setTimeout(
+          () => done(new RetryableError(`connect timed out after ${this.spec.connectTimeoutMs} ms`)),
+          this.spec.connectTimeoutMs,
+        );
         s.once('connect', () => clearTimeout(connect));
       });
       req.setTimeout(this.spec.idleTimeoutMs, () =>
