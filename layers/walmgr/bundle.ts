@@ -1,9 +1,10 @@
 // Bundles (manifest format 2): backup stores small files together, a few objects instead of one
 // per file. Most of a cluster's ~970 files are a few KiB (catalogs, FSM/VM forks, pg_xact,
 // config), and one GET (and PUT) each was most of a restore's request count and of its
-// per-request CPU (in the bench's cluster: 967 of 969 files now in one bundle, ~970 requests fewer). Each file is still compressed on its own and listed in the manifest with
-// its bundle, offset, stored length, size and SHA-256, so restore (fetch-backup.ts) checks
-// every file as before and a diff/incr backup can refer to single files of an older bundle.
+// per-request CPU (in the bench's cluster: 967 of 969 files now in one bundle, ~970 requests
+// fewer). Each file is still compressed on its own and listed in the manifest with its bundle,
+// offset, stored length, size and SHA-256, so restore (fetch-backup.ts) checks every file as
+// before and a diff/incr backup can refer to single files of an older bundle.
 import type { Storage } from '../storage/types.ts';
 import { bundleKey } from './layout.ts';
 
