@@ -12,6 +12,7 @@ import { openStorage } from '../../layers/storage/index.ts';
 import { BUNDLE_FILE_MAX } from '../../layers/walmgr/bundle.ts';
 import { backupFileKey, backupPrefix, bundleKey, manifestKey, pieceKey } from '../../layers/walmgr/layout.ts';
 import { type Manifest, readManifest } from '../../layers/walmgr/manifest.ts';
+import { verifyObject } from '../../layers/walmgr/verify-object.ts';
 import {
   archiveCommand,
   CLI,
@@ -113,6 +114,13 @@ describe('walmgr bundles', () => {
     const v = await walmgr(['verify', '--repo', repo]);
     expect(v.stdout, v.stderr).toContain(': ok');
     expect(v.code).toBe(0);
+    // The wal-verify Lambda's check of a new manifest: every bundle stored with its size.
+    const s2 = await openStorage(repo);
+    try {
+      expect((await verifyObject(s2, manifestKey(m.systemId, m.id))).problems).toEqual([]);
+    } finally {
+      s2.close();
+    }
   });
 
   it('restores a bundled backup with every row', async () => {
