@@ -349,8 +349,18 @@ export class S3Storage implements Storage {
    * provider chain resolves now (call again to refresh temporary ones).
    */
   async readerSpec(): Promise<ReaderSpec> {
-    const c = await this.client.config.credentials();
-    const region = await this.client.config.region();
+    let c: Awaited<ReturnType<S3Client['config']['credentials']>>;
+    let region: string;
+    try {
+      c = await this.client.config.credentials();
+      region = await this.client.config.region();
+    } catch (err) {
+      throw new StorageError(
+        'io',
+        `reading from ${this.description} needs credentials and a region: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
     const endpoint = this.opts.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
     const b = this.opts.bucket;
     // As the SDK: virtual-hosted on AWS unless the bucket name cannot be a TLS host name.
