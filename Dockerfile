@@ -25,5 +25,5 @@ COPY layers ./layers
 COPY sql ./sql
 # The base image's unprivileged user (uid 1000); the task definitions run as 1000 too.
 USER node
-ENTRYPOINT ["node", "bin/skytools.ts"]
+ENTRYPOINT ["node", "bin/skytools.js"]
 CMD ["londiste", "worker"]

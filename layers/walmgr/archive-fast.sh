@@ -16,4 +16,4 @@ if [ -f "$m" ] && [ "$(head -n 1 "$m")" = "$(stat -c '%s %i %Y' "$p" 2>/dev/null
   rm -f "$m"
   exit 0
 fi
-exec "${SKYTOOLS_NODE:-node}" "$(dirname "$0")/../../bin/skytools.ts" walmgr archive "$@"
+exec "${SKYTOOLS_NODE:-node}" "$(dirname "$0")/../../bin/skytools.js" walmgr archive "$@"

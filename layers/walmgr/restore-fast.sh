@@ -15,7 +15,7 @@ for a in "$@"; do
   prev="$a"
 done
 node="${SKYTOOLS_NODE:-node}"
-cli="$(dirname "$0")/../../bin/skytools.ts"
+cli="$(dirname "$0")/../../bin/skytools.js"
 s="$spool/restore/$f"
 if [ -f "$s" ] && mv -f "$s" "$p"; then
   left=$(ls "$spool/restore" 2>/dev/null | grep -c '^[0-9A-F]\{24\}$')

@@ -26,7 +26,7 @@ describe('Londiste job image', () => {
     // The last USER before the entry point is not root.
     const users = instructions.filter((l) => l.startsWith('USER '));
     expect(users.at(-1)).toBe('USER node');
-    expect(instructions.at(-2)).toBe('ENTRYPOINT ["node", "bin/skytools.ts"]');
+    expect(instructions.at(-2)).toBe('ENTRYPOINT ["node", "bin/skytools.js"]');
     expect(instructions.at(-1)).toBe('CMD ["londiste", "worker"]');
     expect(dockerfile).toMatch(/NODE_EXTRA_CA_CERTS=\S*rds-global-bundle\.pem/);
     expect(dockerfile).toMatch(/LOG_FORMAT=json/);
@@ -34,7 +34,7 @@ describe('Londiste job image', () => {
 
   it("copies every folder of the CLI's import graph, and the CLI needs only production dependencies", async () => {
     const res = await build({
-      entryPoints: ['bin/skytools.ts'],
+      entryPoints: ['bin/skytools.js'],
       absWorkingDir: REPO_ROOT,
       bundle: true,
       platform: 'node',
