@@ -103,6 +103,25 @@ describe('pgq.ticker_poll', () => {
     expect(await lastTick('lp_none')).toBe(before);
   });
 
+  it('announces no tick of a queue without a registered consumer', async () => {
+    await db.query("select pgq.create_queue('lp_quiet')");
+    const listener = await db.connect();
+    const got: string[] = [];
+    listener.on('notification', (n) => got.push(n.payload!));
+    await listener.query(`listen "${tickChannel('lp_quiet')}"`);
+    // A new queue's second tick is due at once by PgQ's rules: ticked, but nobody to tell.
+    const [quiet] = await poll(['lp_quiet']);
+    expect(quiet).toMatchObject({ queue_name: 'lp_quiet' });
+    await db.query("select pgq.register_consumer('lp_quiet', 'c')");
+    await db.query("select pgq.force_tick('lp_quiet')");
+    const [told] = await poll(['lp_quiet']);
+    expect(told).toMatchObject({ queue_name: 'lp_quiet' });
+    for (let i = 0; i < 100 && got.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    // Delivered in commit order: had the first tick been announced, it would come first.
+    expect(got).toEqual([String(told.tick_id)]);
+    await listener.query('unlisten *');
+  });
+
   it('a long queue name gets the hashed channel', async () => {
     const q = `lp_${'x'.repeat(70)}`;
     await waitingQueue(q);
