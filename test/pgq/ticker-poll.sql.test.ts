@@ -63,6 +63,22 @@ describe('pgq.ticker_poll', () => {
     expect(await drain(db, 'lp_late', 'c')).toEqual(['late']);
   });
 
+  it('an event still open at a tick by PgQ’s rules is ticked once it commits', async () => {
+    await waitingQueue('lp_rule');
+    const producer = await db.connect();
+    await producer.query('begin');
+    await producer.query("select pgq.insert_event('lp_rule', 'T', 'open')");
+    // Due by PgQ's rules (ticker_max_count reached) while the event is in progress.
+    await db.query("select pgq.force_tick('lp_rule')");
+    expect(await poll(['lp_rule'])).toHaveLength(1);
+    await producer.query('commit');
+    expect(await drain(db, 'lp_rule', 'c')).toEqual([]);
+    // Its id was taken before that tick, yet it counts as a new event: the ticker keeps polling
+    // queues whose ticks had new events often (it did not, and waited for the next event).
+    expect(await poll(['lp_rule'])).toMatchObject([{ queue_name: 'lp_rule', new_events: 1n }]);
+    expect(await drain(db, 'lp_rule', 'c')).toEqual(['open']);
+  });
+
   it('while the consumer is busy, events wait for it and its next batch takes them all', async () => {
     await waitingQueue('lp_busy');
     await db.query("select pgq.insert_event('lp_busy', 'T', '1')");

@@ -22,7 +22,9 @@
 -- i_max_ticks (NULL: no limit): stop after this many ticks by PgQ's rules, so that a pass over
 -- many queues all due at once (a thousand new queues' idle ticks) commits, and wakes their
 -- consumers, in pieces rather than in one long transaction; the caller passes again soon.
--- Returns one row per new tick: the queue, the tick id, and how far the event sequence moved.
+-- Returns one row per new tick: the queue, the tick id, and how far the event sequence moved (at
+-- least 1 for a tick made for committed events waiting, which may have taken their ids before
+-- the last tick).
 -- Errors: those of pgq.ticker(queue) ('Invalid PgQ state', …).
 -- Locks: the ticked queues' pgq.queue rows (FOR NO KEY UPDATE) until commit, as pgq.ticker(queue).
 create or replace function pgq.ticker_poll(i_queue_names text[], i_max_ticks integer,
@@ -72,7 +74,10 @@ begin
               from pgq.tick t where t.tick_queue = r.queue_id and t.tick_id = new_id;
             queue_name := r.queue_name;
             tick_id := new_id;
-            new_events := seq;
+            -- A tick for waiting events counts at least one, also when the sequence had moved
+            -- already by the last tick (they were in progress then): the caller polls queues
+            -- with events often, and this one has some.
+            new_events := case when r.due = 'latency' then greatest(seq, 1) else seq end;
             return next;
         end if;
     end loop;
