@@ -98,6 +98,24 @@ const scenarios: Record<string, string[]> = {
     "update s.arr set f8 = '{}', i4 = '{{1,2},{3,4}}' where id = 1",
     'delete from s.arr',
   ],
+  // json, jsonb, text arrays and types without a rule of their own: the usual values take
+  // logutriga's short path (structure characters only), any other character the full encoding
+  'structured values, plain and with every kind of character': [
+    `create table s.st (id int primary key, js json, jb jsonb, ta text[], iv interval, ip inet, vc varchar(30)[],
+       pt point, mo money, x xml)`,
+    trig('s.st', 'tj', 'jsontriga', "'q'"),
+    trig('s.st', 'tl', 'logutriga', "'q', 'backup'"),
+    trig('s.st', 'ts', 'sqltriga', "'q'"),
+    `insert into s.st values (1, '{"a": [1, 2], "b": "x y"}', '{"k": {"n": [true, null]}}', '{"a b","c,d"}',
+       '1 day 02:00:00', '10.0.0.1', '{x,y}', '(1,2)', 12.5, '<a>b</a>')`,
+    `insert into s.st values (2, E'{"t": "tab\\\\there",\\n "u": "ü€", "p": "%&=+?#"}',
+       '{"c": "\\u0001 ctl", "q": "a\\"b", "e": "日本 ~*()!@$^|;''"}', '{"q\\"x","ü","\\\\","a&b=c"}',
+       '-1 years +2 mons', '10.0.0.0/8', '{"a b%","é"}', '(-1.5,2e-3)', -3, E'<a t="1&amp;2">\u00fc</a>')`,
+    'insert into s.st (id) values (3)',
+    "update s.st set js = '[]', ta = '{}' where id = 1",
+    'update s.st set jb = jb || \'{"new": "ü"}\' where id = 2',
+    'delete from s.st',
+  ],
   // more columns than a function call takes arguments (the encoders split their concat() calls)
   'a 120-column table': [
     `create table s.wide (id int primary key, ${Array.from({ length: 119 }, (_, i) => `c${i} ${i % 2 ? 'text' : 'int'}`).join(', ')})`,

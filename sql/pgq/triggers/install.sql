@@ -4,9 +4,10 @@
 -- helpers
 \ir pgq._trigger_error.sql
 \ir pgq._urlenc_ascii.sql
-\ir pgq._urlenc_ascii_call.sql
-\ir pgq._urlenc_opt.sql
 \ir pgq._urlenc_nonascii.sql
+\ir pgq._urlenc_call.sql
+\ir pgq._urlenc_opt.sql
+\ir pgq._urlenc_struct.sql
 \ir pgq._urlenc_slow.sql
 \ir pgq._urlenc.sql
 \ir pgq._trigger_parse_args.sql

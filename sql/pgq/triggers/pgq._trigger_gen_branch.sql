@@ -51,7 +51,10 @@ declare
     t_expr text;
     tbl_name text := i_nsp || '.' || i_tbl;
 begin
-    no_event := 'return array[null, null, null, null, null, null, ''y'', ' || skip_lit || ']::text[];';
+    -- An AFTER trigger's return value is ignored: its encoder returns NULL once done, which the
+    -- trigger tests with one IS NULL (no function call to set up in each transaction).
+    no_event := case when i_before then 'return array[null, null, null, null, null, null, ''y'', ' || skip_lit || ']::text[];'
+                     else 'return null;' end;
     if coalesce(array_length(i_args, 1), 0) < 1 then
         return ind || 'raise exception ''pgq trigger must have destination queue as argument'' using errcode = ''PQ020'';' || E'\n';
     end if;
@@ -166,12 +169,13 @@ begin
     else
         -- logutriga / jsontriga: an UPDATE that changed only ignored columns gives no event;
         -- a changed key column is an error (checked up to the first interesting change, as in C)
-        code := code || ind || E'if $2 = ''UPDATE'' then\n';
         chk_code := '';
+        pkchg := '{}';
         for i in 1 .. n loop
             continue when not is_pk[i] and ign is null;
             chk := pgq._trigger_gen_changed(i_cols[i], i_types[i], eq_ok[i]);
             if is_pk[i] then
+                pkchg := pkchg || chk;
                 chk_code := chk_code || ind || '        if ' || chk || E' then raise exception ''primary key update not allowed'' using errcode = ''PQ020''; end if;\n';
             elsif is_skip[i] then
                 chk_code := chk_code || ind || '        if ' || chk || E' then _pgq_ic := _pgq_ic + 1; end if;\n';
@@ -179,6 +183,14 @@ begin
                 chk_code := chk_code || ind || '        if ' || chk || E' then exit _pgq_chk; end if;\n';
             end if;
         end loop;
+        if ign is null and not coalesce((i_opt->>'backup')::boolean, false) then
+            -- only key checks: one statement for an UPDATE, one test of $2 for the others
+            if cardinality(pkchg) > 0 then
+                code := code || ind || 'if $2 = ''UPDATE'' and (' || array_to_string(pkchg, ' or ')
+                        || E') then raise exception ''primary key update not allowed'' using errcode = ''PQ020''; end if;\n';
+            end if;
+        else
+        code := code || ind || E'if $2 = ''UPDATE'' then\n';
         if ign is not null then
             code := code || ind || E'    _pgq_ic := 0;\n'
                     || ind || E'    <<_pgq_chk>> begin\n' || chk_code
@@ -194,6 +206,7 @@ begin
                                  else pgq._trigger_gen_urlassign('_pgq_e2', '_pgq_o', i_cols, i_types, is_skip, ind || '    ') end;
         end if;
         code := code || ind || E'end if;\n';
+        end if;
         if i_kind = 'jsontriga' then
             if i_opt->>'pkey' is not null then
                 select string_agg(to_json(x)::text, ',' order by o) into js_head
@@ -260,6 +273,7 @@ begin
     return code || ind || '_pgq_id := pgq.insert_event(' || quote_literal(i_args[1])
            || case when need_r then ', _pgq_t, _pgq_d, _pgq_e1' else ', ' || t_expr || ', _pgq_d, ' || quote_literal(tbl_name) end
            || E', _pgq_e2, _pgq_e3, _pgq_e4);\n'
-           || ind || 'return array[null, null, null, null, null, null, ''d'', ' || skip_lit || E']::text[];\n';
+           || ind || case when i_before then 'return array[null, null, null, null, null, null, ''d'', ' || skip_lit || ']::text[];'
+                          else 'return null;' end || E'\n';
 end;
 $$;

@@ -6,10 +6,10 @@
 -- value only the escaping its type's output can need: none for integers, numeric, uuid and
 -- boolean; '+' for floats; ':', '+', '/' and ' ' for dates and times (every DateStyle);
 -- pgq._urlenc_opt for text types; eight characters for arrays of numbers and booleans; '\'
--- for bytea in hex output; pgq._urlenc_ascii (inlined: nearly every value needs it) for the
--- rest. The result has every ASCII
--- character encoded; characters outside ASCII are left as they are, for one
--- pgq._urlenc_nonascii pass over the whole row (see pgq._trigger_gen_urlassign).
+-- for bytea in hex output; pgq._urlenc_struct (a test, then eight replace() calls for the
+-- usual json/array value) for the rest. Every value comes out fully encoded: the types with
+-- a fixed rule only ever print ASCII, and the tests of the others send any character outside
+-- printable ASCII to pgq._urlenc_call.
 drop function if exists pgq._trigger_gen_urlrow(text, text[], oid[], boolean[], boolean);
 create or replace function pgq._trigger_gen_urlrow(i_rec text, i_cols text[], i_types oid[], i_skip boolean[])
 returns text
@@ -47,6 +47,6 @@ as $$
                       -- bytea in hex output is \x and hex digits; the escape output can hold anything
                       when b.base = 17 then
                           'case when pg_catalog.current_setting(''bytea_output'') = ''hex'' then pg_catalog.replace('
-                          || v.oc || ', ''\'', ''%5c'') else pgq._urlenc_ascii_call(' || v.o || ') end'
-                      else 'pgq._urlenc_ascii(' || v.o || ')' end)) as a(k, arg);
+                          || v.oc || ', ''\'', ''%5c'') else pgq._urlenc_call(' || v.o || ') end'
+                      else 'pgq._urlenc_struct(' || v.o || ')' end)) as a(k, arg);
 $$;

@@ -13,3 +13,7 @@ begin
     perform pgq._trigger_gen_dispatcher();
 end
 $$;
+
+-- Replaced by pgq._urlenc_call (which also encodes characters outside ASCII); the encoders
+-- regenerated above no longer call it.
+drop function if exists pgq._urlenc_ascii_call(text);

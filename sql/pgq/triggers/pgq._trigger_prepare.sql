@@ -20,7 +20,8 @@
 -- and does nothing else (pgq._trigger_reencode then checks the table and records the token).
 -- Otherwise it inserts the event (pgq.insert_event into the trigger's queue) and returns
 --   array[null x 6, status ('d' = event inserted, 'y' = no event, '?' = trigger unknown to the
---   encoder), skip_row ('y' for SKIP)].
+--   encoder), skip_row ('y' for SKIP)]; for an AFTER trigger, whose return value is ignored, it
+--   returns NULL instead of 'd' or 'y'.
 -- Errors raised by the encoder (SQLSTATE PQ020): bad param to pgq trigger, SKIP in an AFTER
 -- trigger, deny, Update/Delete on table without pkey, primary key update not allowed,
 -- Unknown magic column, NULL key value, when= not boolean or NULL.
@@ -50,6 +51,7 @@ declare
     fn_name text := 'pgq._tgenc_' || i_relid;
     body text := '';
     br text;
+    n_tg int := 0;
     new_rel boolean;
 begin
     select n.nspname, c.relname into nsp, tbl
@@ -98,7 +100,13 @@ begin
         br := pgq._trigger_gen_branch(tg.kind, nsp, tbl, col_names, col_types, pk_names, args, opt,
                                       (tg.tgtype & 2) = 2);
         body := body || format(E'    if $1 = %L then\n%s    end if;\n', tg.tgname, br);
+        n_tg := n_tg + 1;
     end loop;
+    -- One pgq trigger on the table (the usual case): no test of the trigger's name. A trigger
+    -- created later changes the plan token, so this encoder is regenerated before it is asked.
+    if n_tg = 1 then
+        body := br;
+    end if;
 
     execute format(E'create or replace function %s(text, text, record, record) returns text[]\n'
                    'language plpgsql as %L', fn_name,

@@ -46,10 +46,17 @@ begin
         end if;
         return null;
     end if;
-    -- the encoder inserts the event: ev[7] 'd', or 'y' when the row gives none
+    -- the encoder inserts the event and returns NULL (an AFTER trigger: nothing left to do), or
+    -- for a BEFORE trigger ev[7] 'd', or 'y' when the row gives none
     ev := pgq._trigger_encode(TG_RELID, TG_NAME, TG_OP, NEW, OLD);
+    if ev is null then
+        return null;
+    end if;
     if ev[7] is distinct from 'd' and ev[7] is distinct from 'y' then
         ev := pgq._trigger_reencode(TG_RELID, TG_NAME, TG_OP, NEW, OLD);
+        if ev is null then
+            return null;
+        end if;
     end if;
     if TG_WHEN = 'AFTER' or ev[8] is not null then
         return null;
