@@ -68,8 +68,8 @@ export class TickPoller {
   #rest: string[] | null = null;
   /** The time the full pass in progress has taken so far, ms. */
   #restMs = 0;
-  /** The last look was the hot queues': a full pass in progress goes first now. */
-  #lastHot = false;
+  /** The last look was a latency poll (hot, subscribed): a full pass in progress goes first now. */
+  #lastPoll = false;
   /** Queues whose consumer said it waits, since the last poll. */
   readonly #waiting = new Set<string>();
   /** Cuts the ticker loop's sleep short when a consumer says it waits. */
@@ -112,21 +112,22 @@ export class TickPoller {
   async due(now: number): Promise<Look | undefined> {
     for (const [q, at] of this.#hot) if (now - at > HOT_MS) this.#hot.delete(q);
     const hotDue = this.#waiting.size > 0 || (this.#hot.size > 0 && now >= this.#nextPoll);
-    // Hot queues and the chunks of a full pass take turns, so neither waits behind the other.
-    if (hotDue && !(this.#rest && this.#lastHot)) {
-      return { kind: 'hot', queues: [...new Set([...this.#hot.keys(), ...this.#waiting])] };
+    const inPass = this.#rest !== null;
+    // The latency polls (hot, subscribed) and the chunks of a full pass take turns, so neither
+    // waits behind the other: the first pass after a start (every new queue's tick due) would
+    // otherwise hold up the subscribed queues' first events for all its chunks.
+    if (!(inPass && this.#lastPoll)) {
+      if (hotDue) return { kind: 'hot', queues: [...new Set([...this.#hot.keys(), ...this.#waiting])] };
+      if (inPass && now >= this.#nextScan && (await this.#committed(now)) && this.#subDue(now)) {
+        return { kind: 'sub', queues: this.#subscribed };
+      }
     }
     if (this.#rest) return { kind: 'full', queues: this.#rest.slice(0, this.#chunk) };
     let start = now >= this.#nextFull;
     if (!start && now >= this.#nextScan) {
-      const r = await this.#client.query<{ s: string }>('select txid_current_snapshot()::text as s');
-      const changed = r.rows[0]!.s !== this.#snapshot;
-      this.#snapshot = r.rows[0]!.s;
-      this.#nextScan = now + this.#scanMs;
+      const changed = await this.#committed(now);
       if (changed && now >= this.#nextFullScan) start = true;
-      else if (changed && now >= this.#nextSubScan && this.#subscribed.length > 0) {
-        return { kind: 'sub', queues: this.#subscribed };
-      }
+      else if (changed && this.#subDue(now)) return { kind: 'sub', queues: this.#subscribed };
     }
     if (!start) return undefined;
     const t0 = performance.now();
@@ -147,6 +148,19 @@ export class TickPoller {
     if (names.length <= this.#chunk) return { kind: 'full', queues: null };
     this.#rest = names;
     return { kind: 'full', queues: names.slice(0, this.#chunk) };
+  }
+
+  /** Whether something committed since the last look (txid_current_snapshot() changed). */
+  async #committed(now: number): Promise<boolean> {
+    const r = await this.#client.query<{ s: string }>('select txid_current_snapshot()::text as s');
+    const changed = r.rows[0]!.s !== this.#snapshot;
+    this.#snapshot = r.rows[0]!.s;
+    this.#nextScan = now + this.#scanMs;
+    return changed;
+  }
+
+  #subDue(now: number): boolean {
+    return now >= this.#nextSubScan && this.#subscribed.length > 0;
   }
 
   /** One pgq.ticker_poll over what `look` names; reports and returns the new ticks. */
@@ -176,7 +190,7 @@ export class TickPoller {
   /** Schedules the next looks after `look`, which returned `rows` ticks in ms. */
   #passed(look: Look, rows: number, ms: number, stats: TickerStats): void {
     const now = Date.now();
-    this.#lastHot = look.kind === 'hot';
+    this.#lastPoll = look.kind !== 'full';
     if (look.kind === 'sub') {
       stats.polls++;
       // At most half the time: a poll of a few named queues, like the hot queues' poll.

@@ -1,7 +1,8 @@
 // The ticker's schedule on our SQL (layers/pgq/tick-poll.ts), driven step by step: a full pass
 // over more queues than a chunk runs chunk by chunk, subscribed queues first, and the hot queues'
 // polls take turns with its chunks (one long pass held them up: the 1,000-queue p99); once the
-// pass is done, a commit anywhere makes it poll the subscribed queues, not every queue.
+// pass is done, a commit anywhere makes it poll the subscribed queues, not every queue — also
+// between two chunks of a pass.
 import { describe, expect, it } from 'vitest';
 import { type Look, TickPoller } from '../../layers/pgq/tick-poll.ts';
 import { newTickerStats } from '../../layers/pgq/ticker.ts';
@@ -85,5 +86,24 @@ describe('the ticker’s schedule over many queues', () => {
     expect(looks.find((l) => l.kind !== 'hot')).toEqual({ kind: 'sub', queues: ['cc', 'ce'] });
     expect(await drain(db, 'ce', 'c')).toEqual(['3']);
     expect(stats.tickerCalls).toBe(1);
+  });
+
+  it('polls the subscribed queues between two chunks of a pass when something committed', async () => {
+    await waitingQueue('dd');
+    for (const q of ['da', 'db']) await db.query('select pgq.create_queue($1)', [q]);
+    const c = await db.connect();
+    const poller = (await TickPoller.open(c, { tickMs: 60_000, pollMs: 5, chunkQueues: 3 }))!;
+    const stats = newTickerStats();
+    const first = await poller.due(Date.now());
+    // Subscribed queues first (those of the test above too); up to a chunk of them are polled.
+    expect(first).toEqual({ kind: 'full', queues: ['cc', 'ce', 'dd'] });
+    await poller.pass(first!, stats, undefined, silentLogger);
+    await db.query("select pgq.insert_event('dd', 'T', 'x')");
+    const next = await poller.due(Date.now());
+    expect(next).toEqual({ kind: 'sub', queues: ['cc', 'ce', 'dd'] });
+    await poller.pass(next!, stats, undefined, silentLogger);
+    expect(await drain(db, 'dd', 'c')).toEqual(['x']);
+    // Then the pass goes on.
+    expect(await poller.due(Date.now())).toEqual({ kind: 'full', queues: ['ca', 'cb', 'cd'] });
   });
 });
