@@ -60,6 +60,8 @@ export class TickPoller {
   /** The same for the poll of the subscribed queues. */
   #nextSubScan = 0;
   readonly #scanMs: number;
+  /** 20× the last full pass's duration (at most tickMs): the least time between two. */
+  #fullScanMs = 0;
   /** The queues that have a consumer, subscribed ones first in a full pass. */
   #subscribed: string[] = [];
   #snapshot: string | null = null;
@@ -142,10 +144,14 @@ export class TickPoller {
     );
     const names = r.rows[0]!.n;
     // Many subscribed queues: their poll would be as long as a full pass; the full pass it is.
-    this.#subscribed = r.rows[0]!.s.length <= this.#chunk ? r.rows[0]!.s : [];
+    const subscribed = r.rows[0]!.s;
+    this.#subscribed = subscribed.length <= this.#chunk ? subscribed : [];
     this.#restMs = performance.now() - t0;
-    // Few queues: one statement over all of them, as before (no list to send).
-    if (names.length <= this.#chunk) return { kind: 'full', queues: null };
+    // Few queues, or nobody waiting for a tick (no consumer, nothing hot): one statement over all
+    // of them, as before.
+    if (names.length <= this.#chunk || (subscribed.length === 0 && this.#hot.size === 0)) {
+      return { kind: 'full', queues: null };
+    }
     this.#rest = names;
     return { kind: 'full', queues: names.slice(0, this.#chunk) };
   }
@@ -155,7 +161,9 @@ export class TickPoller {
     const r = await this.#client.query<{ s: string }>('select txid_current_snapshot()::text as s');
     const changed = r.rows[0]!.s !== this.#snapshot;
     this.#snapshot = r.rows[0]!.s;
-    this.#nextScan = now + this.#scanMs;
+    // Nothing subscribed: only a full pass could follow, at most every fullScanMs; look as rarely.
+    this.#nextScan =
+      now + (this.#subscribed.length > 0 ? this.#scanMs : Math.max(this.#scanMs, this.#fullScanMs));
     return changed;
   }
 
@@ -214,8 +222,9 @@ export class TickPoller {
     stats.tickerCalls++;
     stats.passMs = this.#restMs;
     this.#nextFull = now + this.#tickMs;
-    this.#nextFullScan = now + Math.min(this.#tickMs, this.#restMs * SCAN_SHARE);
-    this.#nextScan = now + this.#scanMs;
+    this.#fullScanMs = Math.min(this.#tickMs, this.#restMs * SCAN_SHARE);
+    this.#nextFullScan = now + this.#fullScanMs;
+    this.#nextScan = now + (this.#subscribed.length > 0 ? this.#scanMs : this.#fullScanMs);
   }
 
   /** When the loop should look again (sooner when `waker` is woken: a consumer waits). */
