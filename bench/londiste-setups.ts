@@ -27,7 +27,7 @@ import {
   waitFor,
 } from './londiste-env.ts';
 
-const CLI = path.resolve(import.meta.dirname, '../bin/skytools.ts');
+const CLI = path.resolve(import.meta.dirname, '../bin/skytools.js');
 const QUEUE = 'lq';
 const TIMEOUT_MS = 900_000;
 // The databases' (and workers') name prefix: BENCH_DB_PREFIX=x keeps two runs on one server

@@ -9,7 +9,13 @@
 // order, one command per segment as PostgreSQL runs it. Then full restore: one full base backup
 // of the same cluster per tool (pgBackRest `backup --type=full`, `walmgr backup`), each restored
 // into an empty directory with the same parallelism, timed as MiB of data directory per second.
-// The backups are timed too, and last a walmgr `--type incr` after 1% of the rows changed.
+// The backups are timed too (bench/wal-backup.ts), and last incremental backups of both tools
+// after 1% of the rows changed.
+//
+// BENCH_WAL_ONLY=archive,restore,backup (any of them; default all) picks the stages: archive
+// (archive_command and restore_command rates), restore (full backups, then full restores),
+// backup (full backups, then incrementals). Without archive, the cluster writes its data with
+// archiving off, so no backlog of .ready segments has to drain before the backups.
 import { execFile, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -28,6 +34,7 @@ import {
   tempDir,
   walmgr,
 } from '../test/walmgr/harness.ts';
+import { type BenchBackupRow, fullBackups, incrementalBackups, printBackupRows } from './wal-backup.ts';
 
 const run = promisify(execFile);
 
@@ -49,15 +56,10 @@ export interface BenchRestoreRow {
   mibPerSec: number;
 }
 
-export interface BenchBackupRow {
-  tool: string;
-  seconds: number;
-}
-
 export interface BenchWalResult {
   wal: BenchWalRow[];
   restore: BenchRestoreRow[];
-  /** pgBackRest full, walmgr full, walmgr incremental after 1% changed. */
+  /** Full backups, then incrementals after 1% changed, pgBackRest first in each pair. */
   backup: BenchBackupRow[];
 }
 
@@ -178,8 +180,40 @@ async function duBytes(dir: string): Promise<number> {
   return Number(stdout.split(/\s/)[0]);
 }
 
+type Stage = 'archive' | 'restore' | 'backup';
+const STAGES: readonly Stage[] = ['archive', 'restore', 'backup'];
+
+/** BENCH_WAL_ONLY: a comma-separated list of stages; an unknown one fails before any work. */
+export function stagesFromEnv(value = process.env.BENCH_WAL_ONLY): Set<Stage> {
+  if (!value) return new Set(STAGES);
+  const out = new Set<Stage>();
+  for (const v of value.split(',').map((x) => x.trim())) {
+    if (!(STAGES as readonly string[]).includes(v))
+      throw new Error(`BENCH_WAL_ONLY: unknown stage "${v}" (expected ${STAGES.join(', ')})`);
+    out.add(v as Stage);
+  }
+  return out;
+}
+
+/** Runs one stage of the bench; a failure (or a give-up) names the stage. */
+async function stage<T>(name: string, say: (m: string) => void, fn: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  say(`wal bench: ${name} (load average ${loadavg()})`);
+  try {
+    const r = await fn();
+    say(`wal bench: ${name} done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    return r;
+  } catch (err) {
+    throw new Error(
+      `wal bench stage "${name}" failed after ${((performance.now() - t0) / 1000).toFixed(0)} s: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+}
+
 export async function benchWal(opts: BenchWalOptions = {}): Promise<BenchWalResult> {
   const say = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
+  const only = stagesFromEnv();
   const segments = opts.segments ?? Number(process.env.BENCH_WAL_SEGMENTS ?? 130);
   const parallel = opts.parallel ?? 4;
   const ahead = opts.ahead ?? 64;
@@ -199,7 +233,12 @@ export async function benchWal(opts: BenchWalOptions = {}): Promise<BenchWalResu
     const pgbrConf = path.join(work, 'pgbackrest.conf');
     const source = await createCluster({
       walSegMb: 16,
-      conf: { archive_mode: 'on', archive_command: '', max_wal_size: '8GB', checkpoint_timeout: '1h' },
+      conf: {
+        archive_mode: only.has('archive') ? 'on' : 'off',
+        archive_command: '',
+        max_wal_size: '8GB',
+        checkpoint_timeout: '1h',
+      },
     });
     cleanup.push(() => source.destroy());
     writeFileSync(
@@ -303,95 +342,75 @@ export async function benchWal(opts: BenchWalOptions = {}): Promise<BenchWalResu
       (dir) => `pgbackrest --config=${pgbrConf} --stanza=bench --pg1-path=${dir} archive-push %p`,
       {},
     );
-    await measure('pgbackrest archive-push (async, zst, process-max 4)', pgbr);
-
     const endpoint = `https://127.0.0.1:${proxy.port}`;
     const ourEnv = { NODE_EXTRA_CA_CERTS: proxy.cert };
     const oursFlags = `--repo s3://${s3.bucket}/walmgr --endpoint ${endpoint} --s3-conditional-put off --parallel ${parallel} --ahead ${ahead}`;
     const ours = await copyOf('walmgr', () => archiveCommand(oursFlags), ourEnv);
-    await measure(`skytools walmgr archive (ahead ${ahead}, zstd-1, parallel ${parallel})`, ours);
-
-    // restore_command rate: fetch every archived segment in order, one command each.
-    // The stopped source still holds every segment both tools archived.
-    const names = readdirSync(path.join(source.pgdata, 'pg_wal'))
-      .filter((n) => /^[0-9A-F]{24}$/.test(n))
-      .sort();
-    const fetchAll = async (
-      tool: string,
-      cmd: (f: string) => [string, string[]],
-      env: Record<string, string>,
-      cwd: string,
-    ) => {
-      const t0 = performance.now();
-      for (const f of names) {
-        const [c, a] = cmd(f);
-        await runAsPostgres(c, a, env, cwd);
-      }
-      const secs = (performance.now() - t0) / 1000;
-      const row = {
-        tool,
-        segments: names.length,
-        seconds: secs,
-        segmentsPerSec: names.length / secs,
-        mibPerSec: (names.length * 16) / secs,
-      };
-      rows.push(row);
-      say(`  ${tool}: ${secs.toFixed(1)} s, ${row.segmentsPerSec.toFixed(1)} segments/s`);
-    };
-    await fetchAll(
-      'pgbackrest archive-get (async, process-max 4)',
-      (f) => [
-        'pgbackrest',
-        [`--config=${pgbrConf}`, '--stanza=bench', 'archive-get', f, `${source.pgdata}/pg_wal/RECOVERYXLOG`],
-      ],
-      {},
-      source.pgdata,
-    );
     const flagsArr = oursFlags.split(' ');
-    await fetchAll(
-      'skytools walmgr restore-fast.sh → restore-wal (prefetch 8)',
-      (f) => [
-        path.resolve(import.meta.dirname, '../layers/walmgr/restore-fast.sh'),
-        [f, 'pg_wal/RECOVERYXLOG', ...flagsArr, '--pgdata', source.pgdata],
-      ],
-      { ...s3Env(), ...ourEnv, SKYTOOLS_NODE: process.execPath },
-      source.pgdata,
-    );
+
+    if (only.has('archive'))
+      await stage('archive: archive_command and restore_command rates', say, async () => {
+        await measure('pgbackrest archive-push (async, zst, process-max 4)', pgbr);
+        await measure(`skytools walmgr archive (ahead ${ahead}, zstd-1, parallel ${parallel})`, ours);
+
+        // restore_command rate: fetch every archived segment in order, one command each.
+        // The stopped source still holds every segment both tools archived.
+        const names = readdirSync(path.join(source.pgdata, 'pg_wal'))
+          .filter((n) => /^[0-9A-F]{24}$/.test(n))
+          .sort();
+        const fetchAll = async (
+          tool: string,
+          cmd: (f: string) => [string, string[]],
+          env: Record<string, string>,
+          cwd: string,
+        ) => {
+          const t0 = performance.now();
+          for (const f of names) {
+            const [c, a] = cmd(f);
+            await runAsPostgres(c, a, env, cwd);
+          }
+          const secs = (performance.now() - t0) / 1000;
+          const row = {
+            tool,
+            segments: names.length,
+            seconds: secs,
+            segmentsPerSec: names.length / secs,
+            mibPerSec: (names.length * 16) / secs,
+          };
+          rows.push(row);
+          say(`  ${tool}: ${secs.toFixed(1)} s, ${row.segmentsPerSec.toFixed(1)} segments/s`);
+        };
+        await fetchAll(
+          'pgbackrest archive-get (async, process-max 4)',
+          (f) => [
+            'pgbackrest',
+            [
+              `--config=${pgbrConf}`,
+              '--stanza=bench',
+              'archive-get',
+              f,
+              `${source.pgdata}/pg_wal/RECOVERYXLOG`,
+            ],
+          ],
+          {},
+          source.pgdata,
+        );
+        await fetchAll(
+          'skytools walmgr restore-fast.sh → restore-wal (prefetch 8)',
+          (f) => [
+            path.resolve(import.meta.dirname, '../layers/walmgr/restore-fast.sh'),
+            [f, 'pg_wal/RECOVERYXLOG', ...flagsArr, '--pgdata', source.pgdata],
+          ],
+          { ...s3Env(), ...ourEnv, SKYTOOLS_NODE: process.execPath },
+          source.pgdata,
+        );
+      });
 
     // Full restore: one full base backup per tool of its own (archiving) copy — same data,
     // same system identifier — then each restored into an empty directory, same parallelism.
-    say('wal bench: full base backups');
-    await pgbr.start();
-    const tPgbr = performance.now();
-    await runAsPostgres(
-      'pgbackrest',
-      [
-        `--config=${pgbrConf}`,
-        '--stanza=bench',
-        `--pg1-path=${pgbr.pgdata}`,
-        `--pg1-port=${pgbr.port}`,
-        `--pg1-socket-path=${pgbr.dir}`,
-        'backup',
-        '--type=full',
-      ],
-      {},
-      work,
-    );
-    backupRows.push({ tool: 'pgbackrest backup --type=full', seconds: (performance.now() - tPgbr) / 1000 });
-    await pgbr.stop();
-    await ours.start();
-    const timedBackup = async (tool: string, extra: string[]) => {
-      const t0 = performance.now();
-      const bk = await walmgr(['backup', ...flagsArr, '--pgdata', ours.pgdata, '--db', ours.url, ...extra], {
-        env: { ...ourEnv, SKYTOOLS_NODE: process.execPath },
-        asPostgres: true,
-        cwd: REPO_ROOT,
-      });
-      if (bk.code !== 0) throw new Error(`walmgr backup exited ${bk.code}: ${bk.stderr.slice(-3000)}`);
-      backupRows.push({ tool, seconds: (performance.now() - t0) / 1000 });
-    };
-    await timedBackup('skytools walmgr backup (full)', []);
-    await ours.stop();
+    const tools = { pgbr, ours, pgbrConf, oursFlags: flagsArr, oursEnv: ourEnv, work, say };
+    if (only.has('restore') || only.has('backup'))
+      backupRows.push(...(await stage('full base backups', say, () => fullBackups(tools))));
 
     const timeRestore = async (tool: string, dir: string, restore: () => Promise<void>) => {
       const t0 = performance.now();
@@ -407,78 +426,71 @@ export async function benchWal(opts: BenchWalOptions = {}): Promise<BenchWalResu
     };
     // Several pairs, back to back (BENCH_WAL_RESTORE_RUNS, default 2): on a shared machine
     // both tools' rates move with the load, so one pair says little.
-    const restoreRuns = Math.max(1, Number(process.env.BENCH_WAL_RESTORE_RUNS ?? 2));
+    const restoreRuns = only.has('restore')
+      ? Math.max(1, Number(process.env.BENCH_WAL_RESTORE_RUNS ?? 2))
+      : 0;
     for (let pair = 0; pair < restoreRuns; pair++) {
-      say(`wal bench: full restores, pair ${pair + 1} of ${restoreRuns}`);
-      const pgbrRestoreDir = path.join(work, 'restore-pgbackrest');
-      await run('mkdir', ['-m', '700', pgbrRestoreDir]);
-      await chownR(pgbrRestoreDir);
-      await timeRestore(`pgbackrest restore (process-max ${parallel})`, pgbrRestoreDir, () =>
-        runAsPostgres(
-          'pgbackrest',
-          [`--config=${pgbrConf}`, '--stanza=bench', `--pg1-path=${pgbrRestoreDir}`, 'restore'],
-          {},
-          work,
-        ).then(() => {}),
-      );
-      const oursRestoreDir = path.join(work, 'restore-walmgr');
-      await timeRestore(`skytools walmgr restore (parallel ${parallel})`, oursRestoreDir, async () => {
-        const r = await walmgr(['restore', '--backup', 'latest', ...flagsArr, '--pgdata', oursRestoreDir], {
-          env: { ...ourEnv, SKYTOOLS_NODE: process.execPath },
-          asPostgres: true,
-          cwd: REPO_ROOT,
-          timeoutMs: 900_000,
+      await stage(`full restores, pair ${pair + 1} of ${restoreRuns}`, say, async () => {
+        const pgbrRestoreDir = path.join(work, 'restore-pgbackrest');
+        await run('mkdir', ['-m', '700', pgbrRestoreDir]);
+        await chownR(pgbrRestoreDir);
+        await timeRestore(`pgbackrest restore (process-max ${parallel})`, pgbrRestoreDir, () =>
+          runAsPostgres(
+            'pgbackrest',
+            [`--config=${pgbrConf}`, '--stanza=bench', `--pg1-path=${pgbrRestoreDir}`, 'restore'],
+            {},
+            work,
+          ).then(() => {}),
+        );
+        const oursRestoreDir = path.join(work, 'restore-walmgr');
+        await timeRestore(`skytools walmgr restore (parallel ${parallel})`, oursRestoreDir, async () => {
+          const r = await walmgr(['restore', '--backup', 'latest', ...flagsArr, '--pgdata', oursRestoreDir], {
+            env: { ...ourEnv, SKYTOOLS_NODE: process.execPath },
+            asPostgres: true,
+            cwd: REPO_ROOT,
+            timeoutMs: 900_000,
+          });
+          if (r.code !== 0) throw new Error(`walmgr restore exited ${r.code}: ${r.stderr.slice(-3000)}`);
         });
-        if (r.code !== 0) throw new Error(`walmgr restore exited ${r.code}: ${r.stderr.slice(-3000)}`);
       });
     }
 
-    // Incremental after changing 1% of the data: the rows of the first 1% of the table's pages
-    // updated (those pages, plus the new row versions at the end), then `--type incr` against
-    // the full backup above; after the restores, so those compare full backups only. A TID range,
-    // not a predicate: a scan of the freshly loaded table would set hint bits on every page, a
-    // bulk-load artefact that rewrites 100% of it, not a 1% change.
-    say('wal bench: incremental backup after changing 1% of the rows');
-    say(`wal bench: load average ${loadavg()}`);
-    await ours.start();
-    await ours.query(
-      `update w set n = n + 1 where ctid < format('(%s,0)', greatest(pg_relation_size('w') / 8192 / 100, 1))::tid`,
-    );
-    await timedBackup('skytools walmgr backup --type incr (1% changed)', ['--type', 'incr']);
-    await ours.stop();
+    // Incrementals after changing 1% of the rows (wal-backup.ts), after the restores.
+    if (only.has('backup'))
+      backupRows.push(
+        ...(await stage('incremental backups after 1% of the rows changed', say, () =>
+          incrementalBackups(tools),
+        )),
+      );
 
-    const base = rows[0]!;
-    console.log('\nwalmgr: WAL archive (16 MiB segments, same WAL, same local S3 endpoint over TLS)');
-    console.log(
-      `${'tool'.padEnd(58)} ${'segs'.padStart(5)} ${'s'.padStart(7)} ${'seg/s'.padStart(7)} ${'MiB/s'.padStart(7)} ${'÷pgBR'.padStart(6)}`,
-    );
-    for (const [i, r] of rows.entries()) {
-      const ref = i < 2 ? base : rows[2]!;
+    if (rows.length > 0) {
+      const base = rows[0]!;
+      console.log('\nwalmgr: WAL archive (16 MiB segments, same WAL, same local S3 endpoint over TLS)');
       console.log(
-        `${r.tool.padEnd(58)} ${String(r.segments).padStart(5)} ${r.seconds.toFixed(1).padStart(7)} ${r.segmentsPerSec.toFixed(1).padStart(7)} ${r.mibPerSec.toFixed(0).padStart(7)} ${(r.segmentsPerSec / ref.segmentsPerSec).toFixed(2).padStart(6)}`,
+        `${'tool'.padEnd(58)} ${'segs'.padStart(5)} ${'s'.padStart(7)} ${'seg/s'.padStart(7)} ${'MiB/s'.padStart(7)} ${'÷pgBR'.padStart(6)}`,
       );
+      for (const [i, r] of rows.entries()) {
+        const ref = i < 2 ? base : rows[2]!;
+        console.log(
+          `${r.tool.padEnd(58)} ${String(r.segments).padStart(5)} ${r.seconds.toFixed(1).padStart(7)} ${r.segmentsPerSec.toFixed(1).padStart(7)} ${r.mibPerSec.toFixed(0).padStart(7)} ${(r.segmentsPerSec / ref.segmentsPerSec).toFixed(2).padStart(6)}`,
+        );
+      }
     }
-    console.log(
-      '\nwalmgr: full restore of a base backup into an empty directory (same endpoint), pairs in order',
-    );
-    console.log(
-      `${'tool'.padEnd(58)} ${'MiB'.padStart(7)} ${'s'.padStart(7)} ${'MiB/s'.padStart(7)} ${'÷pgBR'.padStart(6)}`,
-    );
-    for (const [i, r] of restoreRows.entries()) {
-      const rb = restoreRows[i - (i % 2)]!;
+    if (restoreRows.length > 0) {
       console.log(
-        `${r.tool.padEnd(58)} ${(r.bytes / 1048576).toFixed(0).padStart(7)} ${r.seconds.toFixed(1).padStart(7)} ${r.mibPerSec.toFixed(1).padStart(7)} ${(r.mibPerSec / rb.mibPerSec).toFixed(2).padStart(6)}`,
+        '\nwalmgr: full restore of a base backup into an empty directory (same endpoint), pairs in order',
       );
+      console.log(
+        `${'tool'.padEnd(58)} ${'MiB'.padStart(7)} ${'s'.padStart(7)} ${'MiB/s'.padStart(7)} ${'÷pgBR'.padStart(6)}`,
+      );
+      for (const [i, r] of restoreRows.entries()) {
+        const rb = restoreRows[i - (i % 2)]!;
+        console.log(
+          `${r.tool.padEnd(58)} ${(r.bytes / 1048576).toFixed(0).padStart(7)} ${r.seconds.toFixed(1).padStart(7)} ${r.mibPerSec.toFixed(1).padStart(7)} ${(r.mibPerSec / rb.mibPerSec).toFixed(2).padStart(6)}`,
+        );
+      }
     }
-    const fullRow = backupRows.find((r) => r.tool.endsWith('(full)'))!;
-    console.log(
-      "\nwalmgr: base backup time (same data, same endpoint); ÷full = share of walmgr's full backup time",
-    );
-    console.log(`${'tool'.padEnd(58)} ${'s'.padStart(7)} ${'÷full'.padStart(6)}`);
-    for (const r of backupRows)
-      console.log(
-        `${r.tool.padEnd(58)} ${r.seconds.toFixed(1).padStart(7)} ${(r.seconds / fullRow.seconds).toFixed(2).padStart(6)}`,
-      );
+    if (backupRows.length > 0) printBackupRows(backupRows);
     console.log(`\nload average at the end: ${loadavg()}`);
     return { wal: rows, restore: restoreRows, backup: backupRows };
   } finally {

@@ -1,24 +1,4 @@
 #!/usr/bin/env node
-// Entry point of the `skytools` command. Runs as TypeScript directly on Node ≥ 22.18 / 24
-// (type stripping), so `archive_command` starts without a build step or a loader.
-import { enableCompileCache } from 'node:module';
-
-// Stripping the types and compiling ~40 modules is most of a command's start-up CPU (0.45 s of
-// 0.5 s for `londiste --help`); Node's on-disk compile cache keeps both the stripped text and the
-// V8 code between runs. It never throws (a read-only tmpdir only leaves it off), can be moved
-// with NODE_COMPILE_CACHE=dir and turned off with NODE_DISABLE_COMPILE_CACHE=1. Enabled before
-// the first import of our modules, which is why main is imported dynamically.
-enableCompileCache();
-const { main } = await import('../cli/main.ts');
-
-main(process.argv).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  // main() reports every error of a command itself; this is for one it could not (e.g. in the
-  // fast path), through the same printer.
-  async (err: unknown) => {
-    const { reportError } = await import('../layers/errors/exit.ts');
-    process.exitCode = reportError(err, { command: process.argv.slice(2, 4).join(' ') });
-  },
-);
+// The `skytools` entry for callers that name the .ts file (`node bin/skytools.ts …`): the same as
+// bin/skytools.js, which is the faster start (a .ts entry makes Node start its type stripper).
+import './skytools.js';

@@ -215,12 +215,12 @@ export class CascadeWorker {
       return res ?? { kind: 'root' };
     }
     // A merge-leaf whose combined queue is a root here copies its events on into it (as the
-    // original's WorkerState with combined_type root); one under a combined branch would have
-    // to wait behind the branch's own position (wait_behind), which is not built.
-    if (node.combinedQueue && node.combinedType !== 'root') {
+    // original's WorkerState with combined_type root); one under a combined branch waits behind
+    // the branch's position (followCombined).
+    if (node.combinedQueue && node.combinedType !== 'root' && node.combinedType !== 'branch') {
       throw new CascadeError(
         'node_state',
-        `${queue}: merge-leaf nodes under a combined ${node.combinedType ?? '?'} (queue ${node.combinedQueue}) are not supported yet`,
+        `${queue}: merge-leaf's combined queue ${node.combinedQueue} is a ${node.combinedType ?? 'missing'} node here (root or branch expected)`,
       );
     }
     if (!state.providerLocation) {
@@ -230,6 +230,11 @@ export class CascadeWorker {
       );
     }
     const provider = await this.providerClient(state.providerLocation);
+    if (node.combinedQueue && node.combinedType === 'branch') {
+      const res = await this.followCombined(local, provider, state);
+      await this.clearError(local, state);
+      return res;
+    }
 
     const b = await this.nextBatch(provider, node);
     if (!b || b.batch_id == null) {
@@ -296,6 +301,42 @@ export class CascadeWorker {
       events: batch.events.length,
       skipped,
     };
+    this.opts.onBatch?.(res);
+    return res;
+  }
+
+  /**
+   * A merge-leaf under a combined branch (the original's wait_behind). Its partition's events
+   * reach this database through the combined queue — the combined root's merge-leaf passed them
+   * on with a `pgq.tick-id` event per batch, and the combined branch's worker sets this node's
+   * position from those (`set_partition_watermark`) in the transaction that applies them — so it
+   * applies nothing itself and records no position (the hooks of a subclass — Londiste's table
+   * copies — do not run either). Its partition batch is held open until that position has
+   * reached the batch's tick, then finished at the partition's root, which keeps the events until
+   * then: on a takeover of the combined root this node goes on from a position the branch has.
+   * Not applied here, as in the original: the partition batch's cascade events (member changes).
+   */
+  protected async followCombined(
+    local: pg.Client,
+    provider: pg.Client,
+    state: ConsumerState,
+  ): Promise<WorkResult> {
+    const { queue, worker } = this.opts;
+    const b = (await provider.query('select * from pgq.next_batch_info($1, $2)', [queue, worker])).rows[0];
+    if (!b || b.batch_id == null) return { kind: 'idle' };
+    const batchId = toBigInt(b.batch_id);
+    const tickId = toBigInt(b.cur_tick_id);
+    if (state.completedTick < tickId) {
+      // Behind the combined branch: look again after the idle delay (or the partition's next tick).
+      this.log.debug('waiting for the combined branch', { tickId, at: state.completedTick });
+      return { kind: 'idle' };
+    }
+    await provider.query('select pgq.finish_batch($1)', [batchId]);
+    if (this.mainWorker) await this.publishLocalWatermark(local, provider, state.nodeName, tickId);
+    this.stats.batches++;
+    this.stats.skipped++;
+    this.stats.lastTick = tickId;
+    const res: WorkResult = { kind: 'batch', batchId, tickId, events: 0, skipped: true };
     this.opts.onBatch?.(res);
     return res;
   }

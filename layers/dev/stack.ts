@@ -142,17 +142,42 @@ export async function startStack(
   let replication: RunningReplication | null = null;
   if (cfg.replicateTables?.length) {
     // The demo's replication needs a second database; on a server where this login may not
-    // create one (a DATABASE_URL of the user's), the rest of the stack runs without it.
+    // create one (a DATABASE_URL of the user's), the rest of the stack runs without it. Any
+    // other failure (a table that does not exist, a node that cannot be created) stops the
+    // start: a stack that says it runs but replicates nothing would hide the mistake.
+    const abortStart = async () => {
+      stopping = true;
+      ac.abort();
+      await Promise.allSettled(loops);
+      await pool.end();
+    };
+    let leafUrl: string | null = null;
     try {
-      replication = await startReplication({
-        rootUrl: url,
-        leafUrl: await ensureLeafDatabase(url, cfg.leafDatabase),
-        tables: cfg.replicateTables,
-        signal: ac.signal,
-        log,
-      });
+      leafUrl = await ensureLeafDatabase(url, cfg.leafDatabase);
     } catch (err) {
-      log.warn('Londiste replication not started', { error: (err as Error).message });
+      if ((err as { code?: string }).code !== '42501') {
+        await abortStart();
+        throw err;
+      }
+      log.warn('Londiste replication not started: this login may not create the leaf database', {
+        error: (err as Error).message,
+      });
+    }
+    if (leafUrl) {
+      try {
+        replication = await startReplication({
+          rootUrl: url,
+          leafUrl,
+          tables: cfg.replicateTables,
+          signal: ac.signal,
+          log,
+        });
+      } catch (err) {
+        await abortStart();
+        throw new Error(`Londiste replication could not be set up: ${(err as Error).message}`, {
+          cause: err,
+        });
+      }
     }
   }
 

@@ -591,6 +591,8 @@ export class LondisteWorker extends CascadeWorker {
           await settleFor(h);
           await h.finishBatch(ctx);
         });
+      // A crash test's point: table events applied, the batch's transaction not committed yet.
+      if (used.size) await this.fault('replay:applied');
     } catch (err) {
       // The batch's transaction is rolled back: nothing buffered may leak into its retry.
       for (const h of used.keys()) h.reset();

@@ -8,6 +8,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type pg from 'pg';
 import type { Storage } from '../storage/types.ts';
+import { waitForArchived } from './archive-wait.ts';
 import { type Codec, compress, sha256 } from './codec.ts';
 import { WalError } from './errors.ts';
 import {
@@ -23,6 +24,7 @@ import { backupFileKey, manifestKey, pieceKey, walKey } from './layout.ts';
 import type { Manifest, ManifestFile, ManifestPiece, ManifestTablespace } from './manifest.ts';
 import { noProgress, type Progress } from './progress.ts';
 import { readAt } from './read-at.ts';
+import { stageClock } from './stages.ts';
 import { checkPrimary, freshRestartpoint, switchOnPrimary } from './standby-backup.ts';
 import { fmtLsn, parseLsn, parseWalName, segmentName } from './wal.ts';
 
@@ -152,6 +154,10 @@ function backupId(d: Date): string {
 export async function backup(opts: BackupOptions): Promise<Manifest> {
   const { client, storage } = opts;
   const say = opts.progress ?? (() => {});
+  // performance.now() counts from the process's start: in the CLI, what its start cost.
+  const sinceProcess = performance.now();
+  const clock = stageClock();
+  clock.begin('server + reference');
   const info = await client.query<{
     sysid: string;
     ver: string;
@@ -206,6 +212,7 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
   if (note) say(`backup ${id}: ${note}`);
   const type: BackupType = ref ? (opts.type ?? 'full') : 'full';
   if (ref) say(`backup ${id}: ${type} against ${ref.manifest.id}`);
+  clock.begin(`pg_backup_start (${opts.fast !== false ? 'fast' : 'spread'} checkpoint)`);
   const started = await client.query<{ lsn: string; tli: number }>(
     `select pg_backup_start($1, $2)::text as lsn, (select timeline_id from pg_control_checkpoint()) as tli`,
     [`skytools walmgr ${id}`, opts.fast !== false],
@@ -218,6 +225,7 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     Number(row.blcksz),
   );
   const versionDir = `PG_${Math.floor(pgVersion / 10000)}_${row.catversion}`;
+  clock.begin('walk');
   const walked = await walk(pgdata, versionDir);
   const tablespaces = await describeTablespaces(client, walked.links);
   const total = walked.files.reduce((s, f) => s + f.size, 0);
@@ -356,9 +364,11 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
       });
     }
   };
+  clock.begin('files');
   await Promise.all(Array.from({ length: Math.max(1, opts.parallel) }, worker));
   meter.finish();
   say(`backup ${id}: files stored; stopping backup`);
+  clock.begin('pg_backup_stop');
   // Not pg_backup_stop(true): the server would wait for archiving without limit and without
   // telling why. We wait for the WAL object in *our* storage instead (the backup is only
   // usable once it is there), with a deadline and the archiver's failures in the progress.
@@ -378,6 +388,7 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     say(
       `backup ${id}: from a standby without --primary-db: waiting for the primary to complete and archive ${stopWal} (at its archive_timeout or when it fills)`,
     );
+  clock.begin('WAL wait');
   // The archiver that stores the stop segment is the primary's (a standby archives nothing
   // unless archive_mode=always): its statistics say why a wait is stuck.
   await waitForArchived(
@@ -417,15 +428,20 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     totalSize: files.reduce((s, f) => s + f.size, 0),
     storedSize: files.reduce((s, f) => s + own(f), 0),
   };
+  clock.begin('manifest');
   await storage.put(manifestKey(sysid, id), Buffer.from(JSON.stringify(manifest, null, 1)), {
     ifAbsent: true,
   });
+  clock.end();
   if (ref)
     say(
       `backup ${id}: ${(reused / 1048576).toFixed(1)} MiB unchanged since ${ref.manifest.id} (${(byLsn / 1048576).toFixed(1)} MiB of it by page LSN), referred to from ${references.length} backup(s)`,
     );
   say(
     `backup ${id}: done, ${files.length} files, ${(manifest.totalSize / 1048576).toFixed(1)} MiB (${(manifest.storedSize / 1048576).toFixed(1)} MiB stored), WAL ${manifest.startWal}..${manifest.stopWal}`,
+  );
+  say(
+    `backup ${id}: stages: ${clock.summary()}; began ${(sinceProcess / 1000).toFixed(2)} s after this process started`,
   );
   return manifest;
 }
@@ -441,60 +457,4 @@ async function describeTablespaces(client: pg.Client, links: Walked['links']): P
   return links
     .map((l) => ({ oid: l.oid, name: names.get(l.oid) ?? '', location: l.location }))
     .sort((a, b) => a.oid - b.oid);
-}
-
-/**
- * Waits until the WAL object `key` is in storage. While waiting it reports, every few
- * seconds, what the server's archiver says (a failing archive_command is the usual cause of
- * a stuck backup); after `timeoutMs` it gives up with that diagnosis.
- */
-export async function waitForArchived(
-  storage: Storage,
-  client: pg.Client,
-  key: string,
-  timeoutMs: number,
-  say: (msg: string) => void,
-): Promise<void> {
-  const name = path.basename(key);
-  const started = Date.now();
-  let lastSay = started;
-  let delay = 100;
-  say(`waiting for WAL ${name} to be archived into ${storage.description}`);
-  const archiverState = async (): Promise<string> => {
-    const r = await client.query<{
-      last_ok: string | null;
-      failed: string | null;
-      failed_at: Date | null;
-      n: string;
-    }>(
-      `select last_archived_wal as last_ok, last_failed_wal as failed, last_failed_time as failed_at,
-              failed_count::text as n from pg_stat_archiver`,
-    );
-    const a = r.rows[0];
-    if (!a) return 'no archiver statistics';
-    const failing =
-      a.failed && a.failed_at && a.failed_at.getTime() >= started - 1000
-        ? `; archive_command FAILING on ${a.failed} (last at ${a.failed_at.toISOString()}, ${a.n} failures in all): see the server log`
-        : '';
-    return `archiver last stored ${a.last_ok ?? 'nothing'}${failing}`;
-  };
-  for (;;) {
-    if (await storage.head(key)) return;
-    const now = Date.now();
-    if (now - started >= timeoutMs) {
-      throw new WalError(
-        'io',
-        `WAL ${name} did not reach ${storage.description} within ${Math.round(timeoutMs / 1000)} s (${await archiverState()}). ` +
-          'The backup is not usable without it: check that archive_mode is on and archive_command stores into this repository (walmgr archive with the same --repo), then run the backup again',
-      );
-    }
-    if (now - lastSay >= 5000) {
-      lastSay = now;
-      say(
-        `still waiting for WAL ${name} (${Math.round((now - started) / 1000)} s): ${await archiverState()}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, delay));
-    delay = Math.min(1000, delay * 2);
-  }
 }

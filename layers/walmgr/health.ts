@@ -13,7 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Storage } from '../storage/types.ts';
-import { waitForArchived } from './backup.ts';
+import { waitForArchived } from './archive-wait.ts';
 import { manifestKey, walKey } from './layout.ts';
 import { findBackup, listBackupRefs, type Manifest, readManifest } from './manifest.ts';
 import { requireRepository } from './repository.ts';

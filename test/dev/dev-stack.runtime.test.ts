@@ -148,6 +148,15 @@ describe('skytools dev stack', () => {
     }
   });
 
+  it('fails to start, saying why, when the replication cannot be set up', async () => {
+    const cfg = loadDevConfig(example);
+    cfg.demoProducerSql = undefined;
+    cfg.replicateTables = ['demo.no_such_table'];
+    await expect(startStack(cfg, db.url)).rejects.toThrow(
+      /Londiste replication could not be set up.*no_such_table/s,
+    );
+  });
+
   it('rejects a consumer without a handler with a clear message', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'devcfg-'));
     const f = path.join(dir, 'bad.ini');

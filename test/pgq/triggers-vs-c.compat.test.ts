@@ -98,6 +98,22 @@ const scenarios: Record<string, string[]> = {
     "update s.arr set f8 = '{}', i4 = '{{1,2},{3,4}}' where id = 1",
     'delete from s.arr',
   ],
+  // each date/time type escapes only what it can print: every DateStyle, BC, infinity
+  'dates and times in every DateStyle': [
+    `create table s.dt (id int primary key, d date, t time, tz timetz, ts timestamp, tsz timestamptz)`,
+    trig('s.dt', 'tl', 'logutriga', "'q', 'backup'"),
+    trig('s.dt', 'ts', 'sqltriga', "'q'"),
+    ...['ISO, MDY', 'SQL, DMY', 'SQL, MDY', 'Postgres, MDY', 'Postgres, DMY', 'German'].map(
+      (style, i) =>
+        `set datestyle = '${style}'; set timezone = 'America/St_Johns';
+         insert into s.dt values (${i * 3 + 1}, '2024-02-29', '23:59:59.5', '10:00:00+05:30', '2024-02-29 10:00:01.25', '2024-02-29 10:00:01.25+00'),
+           (${i * 3 + 2}, '0044-03-15 BC', '00:00', '00:00:00-03:30', '0044-03-15 12:00 BC', '0044-03-15 12:00+00 BC'),
+           (${i * 3 + 3}, 'infinity', null, null, '-infinity', 'infinity');
+         update s.dt set t = t where id = ${i * 3 + 1};
+         reset datestyle; reset timezone`,
+    ),
+    'delete from s.dt',
+  ],
   // json, jsonb, text arrays and types without a rule of their own: the usual values take
   // logutriga's short path (structure characters only), any other character the full encoding
   'structured values, plain and with every kind of character': [

@@ -112,6 +112,10 @@ describe('walmgr incremental backups', () => {
     expect(stderr.incr1).toMatch(/MiB unchanged since/);
     // Most of the big table's pieces were taken as unchanged by their pages' LSNs, unhashed.
     expect(stderr.incr1).toMatch(/\((?!0\.0 )[\d.]+ MiB of it by page LSN\)/);
+    // Where its time went, stage by stage (the fixed cost of a small incremental is in them).
+    expect(stderr.incr1).toMatch(
+      /stages: server \+ reference [\d.]+ s, pg_backup_start \(fast checkpoint\) [\d.]+ s, walk [\d.]+ s, files [\d.]+ s, pg_backup_stop [\d.]+ s, WAL wait [\d.]+ s, manifest [\d.]+ s \(this process: CPU [\d.]+ s/,
+    );
     const v = await walmgr(['verify', '--repo', repo, '--backup', 'all']);
     expect(v.code, v.stdout + v.stderr).toBe(0);
     // The Lambda's manifest check finds the referred objects where they are stored.

@@ -6,7 +6,7 @@
 // 1.43 s for hashing the row's text, the record output being most of the cost); any other
 // column by its text, which both sessions render alike (sync.ts SESSION_SETTINGS). The exact
 // hashes: integers (all as int8, so int4 = int8 of the same value), text/varchar, uuid, jsonb,
-// bool, timestamp, timestamptz (as timestamp in UTC: one-to-one), float4/float8. Not numeric
+// bool, timestamp, timestamptz (as its distance from 2000-01-01 UTC: one-to-one), float4/float8. Not numeric
 // or interval (their hash ignores display scale / unit: 1.10 = 1.1, '1 day' = '24 hours', a
 // difference Londiste's text replay would carry), not bpchar, arrays, bytea: by text.
 // How a big table is split: into block chunks (a TID range scan each, PG ≥ 14), each side its
@@ -45,7 +45,11 @@ const TYPED_HASH: Readonly<Record<string, string>> = {
   jsonb: 'jsonb_hash_extended($, %)',
   boolean: 'hashint8extended($::int::int8, %)',
   'timestamp without time zone': 'timestamp_hash_extended($, %)',
-  'timestamp with time zone': 'timestamp_hash_extended($::timestamp, %)',
+  // As its distance from 2000-01-01 UTC (the stored value, one-to-one): the cast to timestamp
+  // converts through the session time zone, ~0.06 s per 1M rows more (0.47 → 0.41 s for a row of
+  // bigint, text, int, timestamptz). Infinite values cannot be subtracted (PostgreSQL 15 raises).
+  'timestamp with time zone':
+    "case when isfinite($) then interval_hash_extended($ - '2000-01-01 00:00+00'::timestamptz, %) else timestamp_hash_extended($::timestamp, %) end",
   real: 'hashfloat8extended($::float8, %)',
   'double precision': 'hashfloat8extended($, %)',
 };

@@ -4,6 +4,7 @@
 // connection pairs at once; one whose sums differ is read again in key ranges, and the ranges
 // that differ are named (repair takes them as --repair-where). The verdict per table; the caller's exit code is the
 // number of tables that differ, as the original's.
+import type pg from 'pg';
 import type { AdminSession } from '../../cascade/admin-session.ts';
 import type { Logger } from '../../util/log.ts';
 import {
@@ -14,7 +15,7 @@ import {
   type RangeFigures,
   rangeFigures,
 } from './checksum.ts';
-import { planTables, type TablePlan } from './plan.ts';
+import { planNodes, planTables, type TablePlan } from './plan.ts';
 import { syncSnapshots } from './sync.ts';
 
 export interface CompareOptions {
@@ -100,15 +101,49 @@ export async function compareTables(o: CompareOptions): Promise<CompareResult> {
   const t0 = Date.now();
   const log = o.log;
   const parallel = Math.max(1, o.parallel ?? 2);
-  const plan = await planTables({
+  const planOpts = {
     s: o.s,
     localLocation: o.localLocation,
     tables: o.tables,
     log,
     applicationName: 'skytools londiste compare',
+  };
+  const nodes = await planNodes(planOpts);
+  // The tables' setup is read while the sync opens its connections and waits for the tick (they
+  // use connections of their own); with nothing to compare, the sync is called off.
+  const cancel = new AbortController();
+  const syncing = syncSnapshots({
+    queue: o.s.queue,
+    providerType: nodes.provider.nodeType ?? '',
+    providerWorker: nodes.provider.workerName,
+    subscriberWorker: nodes.subscriberWorker,
+    connectProvider: nodes.connectProvider,
+    connectSubscriber: nodes.connectSubscriber,
+    parallel,
+    timeoutMs: o.force ? 0 : (o.timeoutMs ?? 60_000),
+    lockTimeoutMs: o.lockTimeoutMs,
+    log,
+    signal: cancel.signal,
   });
+  const settled = syncing.then(
+    (v) => ({ ok: true as const, v }),
+    (e: unknown) => ({ ok: false as const, e }),
+  );
+  const callOff = async () => {
+    cancel.abort();
+    const r = await settled;
+    if (r.ok) await r.v.release();
+  };
+  let plan: Awaited<ReturnType<typeof planTables>>;
+  try {
+    plan = await planTables(planOpts, nodes);
+  } catch (err) {
+    await callOff();
+    throw err;
+  }
   const planMs = Date.now() - t0;
-  if (plan.tables.length === 0)
+  if (plan.tables.length === 0) {
+    await callOff();
     return {
       tick: null,
       tables: [],
@@ -120,18 +155,10 @@ export async function compareTables(o: CompareOptions): Promise<CompareResult> {
       planMs: 0,
       checksumMs: 0,
     };
-  const snaps = await syncSnapshots({
-    queue: o.s.queue,
-    providerType: plan.provider.nodeType ?? '',
-    providerWorker: plan.provider.workerName,
-    subscriberWorker: plan.subscriberWorker,
-    connectProvider: plan.connectProvider,
-    connectSubscriber: plan.connectSubscriber,
-    parallel,
-    timeoutMs: o.force ? 0 : (o.timeoutMs ?? 60_000),
-    lockTimeoutMs: o.lockTimeoutMs,
-    log,
-  });
+  }
+  const synced = await settled;
+  if (!synced.ok) throw synced.e;
+  const snaps = synced.v;
   const started = Date.now();
   try {
     log.info(`comparing ${plan.tables.length} table(s) at tick ${snaps.tick}`, { tickId: snaps.tick });
@@ -177,29 +204,34 @@ export async function compareTables(o: CompareOptions): Promise<CompareResult> {
       else reads.push({ t, mode: 'whole', jobs: [same(t, '')] });
     }
     let done = 0;
-    let total = reads.reduce((a, r) => a + r.jobs.length, 0);
+    let total = reads.reduce((a, r) => a + r.jobs.length, 0) * 2;
     let lastLog = Date.now();
-    // Each connection pair takes the next job; provider and subscriber run side by side.
+    // Each side's connections take that side's next part on their own: a side is never idle
+    // waiting for the other side's part of a pair (one slow part no longer holds up both cores).
     const run = async (jobs: Job[]) => {
-      let next = 0;
-      await Promise.all(
-        snaps.provider.map(async (pc, i) => {
-          const sc = snaps.subscriber[i]!;
+      const figures = { provider: [] as RangeFigures[], subscriber: [] as RangeFigures[] };
+      const side = (name: 'provider' | 'subscriber', conns: readonly pg.Client[]) => {
+        let next = 0;
+        return conns.map(async (c) => {
           for (let j = next++; j < jobs.length; j = next++) {
             const job = jobs[j]!;
-            const [p, s] = await Promise.all([
-              rangeFigures(pc, query(job.t, 'provider'), job.where.provider),
-              rangeFigures(sc, query(job.t, 'subscriber'), job.where.subscriber),
-            ]);
-            job.result = { where: job.where.provider, provider: p, subscriber: s };
+            figures[name][j] = await rangeFigures(c, query(job.t, name), job.where[name]);
             done++;
             if (Date.now() - lastLog > 5000) {
-              log.info(`compared ${done}/${total} ranges`);
+              log.info(`compared ${done}/${total} parts (both sides)`);
               lastLog = Date.now();
             }
           }
-        }),
-      );
+        });
+      };
+      await Promise.all([...side('provider', snaps.provider), ...side('subscriber', snaps.subscriber)]);
+      jobs.forEach((job, j) => {
+        job.result = {
+          where: job.where.provider,
+          provider: figures.provider[j]!,
+          subscriber: figures.subscriber[j]!,
+        };
+      });
     };
     await run(reads.flatMap((r) => r.jobs));
     const sum = (jobs: readonly Job[], side: 'provider' | 'subscriber') => ({
@@ -232,7 +264,7 @@ export async function compareTables(o: CompareOptions): Promise<CompareResult> {
     }
     if (again.length) {
       log.info(`${again.length} key ranges to find where the tables differ`);
-      total += again.length;
+      total += again.length * 2;
       await run(again);
     }
     const tables: TableVerdict[] = reads.map(({ t, mode, jobs }) => {

