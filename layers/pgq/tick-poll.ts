@@ -133,25 +133,26 @@ export class TickPoller {
     }
     if (!start) return undefined;
     const t0 = performance.now();
-    // Subscribed queues first: nobody waits for the others' ticks.
-    const r = await this.#client.query<{ n: string[]; s: string[] }>(
-      `select coalesce(array_agg(queue_name order by not sub, queue_name), '{}') as n,
-              coalesce(array_agg(queue_name order by queue_name) filter (where sub), '{}') as s
+    // The subscribed queues; and all names (subscribed first: nobody waits for the others' ticks)
+    // only when the pass will be chunked: more queues than a chunk, and someone waits for a tick.
+    const r = await this.#client.query<{ s: string[]; n: string[] | null }>(
+      `select coalesce(array_agg(queue_name order by queue_name) filter (where sub), '{}') as s,
+              case when count(*) > $1 and (bool_or(sub) or $2)
+                   then array_agg(queue_name order by not sub, queue_name) end as n
          from (select q.queue_name,
                       exists (select 1 from pgq.subscription s where s.sub_queue = q.queue_id) as sub
                  from pgq.queue q
                 where not q.queue_external_ticker and not q.queue_ticker_paused) x`,
+      [this.#chunk, this.#hot.size > 0],
     );
-    const names = r.rows[0]!.n;
-    // Many subscribed queues: their poll would be as long as a full pass; the full pass it is.
     const subscribed = r.rows[0]!.s;
+    // Many subscribed queues: their poll would be as long as a full pass; the full pass it is.
     this.#subscribed = subscribed.length <= this.#chunk ? subscribed : [];
     this.#restMs = performance.now() - t0;
+    const names = r.rows[0]!.n;
     // Few queues, or nobody waiting for a tick (no consumer, nothing hot): one statement over all
     // of them, as before.
-    if (names.length <= this.#chunk || (subscribed.length === 0 && this.#hot.size === 0)) {
-      return { kind: 'full', queues: null };
-    }
+    if (!names) return { kind: 'full', queues: null };
     this.#rest = names;
     return { kind: 'full', queues: names.slice(0, this.#chunk) };
   }
