@@ -14,7 +14,8 @@
 //   * a queue at once when its consumer says it finished a batch and waits (WAITING_CHANNEL,
 //     LISTENed for on the ticker's connection): under load, events are waiting by then, and the
 //     tick no longer waits for the next poll.
-// A full pass over more than CHUNK_QUEUES queues runs as a sequence of short statements over
+// A full pass over more than CHUNK_QUEUES queues, while a consumer or a hot queue may be waiting
+// for a tick, runs as a sequence of short statements over
 // CHUNK_QUEUES names each (each its own transaction, at most MAX_RULE_TICKS ticks by PgQ's rules),
 // with the hot queues' polls in between: the ticker has one connection, and one long pass (a
 // thousand new queues' idle ticks all due together took ~1 s at load 15) would hold up the hot
