@@ -54,6 +54,10 @@ export interface BenchRestoreRow {
   bytes: number;
   seconds: number;
   mibPerSec: number;
+  /** CPU (user + sys) of the tool's processes, every thread and child, reaped by us. */
+  cpuSeconds: number;
+  /** CPU of this process meanwhile: the S3 endpoint and TLS proxy both tools talk to. */
+  serverCpuSeconds: number;
 }
 
 export interface BenchWalResult {
@@ -174,6 +178,17 @@ export function runAsPostgres(
 
 /** The 1/5/15-minute load average: figures from a shared machine mean little without it. */
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+
+/**
+ * CPU seconds (user + sys) of this process and of its reaped children (/proc/self/stat utime,
+ * stime, cutime, cstime): a child's figure includes its own reaped children (runuser → the tool
+ * → its workers), so the difference around one restore is that tool's whole CPU.
+ */
+function cpuTimes(): { self: number; children: number } {
+  const f = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
+  const tick = 100; // USER_HZ on Linux
+  return { self: (Number(f[11]) + Number(f[12])) / tick, children: (Number(f[13]) + Number(f[14])) / tick };
+}
 
 async function duBytes(dir: string): Promise<number> {
   const { stdout } = await run('du', ['-sb', dir]);
@@ -413,14 +428,24 @@ export async function benchWal(opts: BenchWalOptions = {}): Promise<BenchWalResu
       backupRows.push(...(await stage('full base backups', say, () => fullBackups(tools))));
 
     const timeRestore = async (tool: string, dir: string, restore: () => Promise<void>) => {
+      const load = loadavg();
+      const c0 = cpuTimes();
       const t0 = performance.now();
       await restore();
       const secs = (performance.now() - t0) / 1000;
+      const c1 = cpuTimes();
       const bytes = await duBytes(dir);
-      const row = { tool, bytes, seconds: secs, mibPerSec: bytes / 1048576 / secs };
+      const row = {
+        tool,
+        bytes,
+        seconds: secs,
+        mibPerSec: bytes / 1048576 / secs,
+        cpuSeconds: c1.children - c0.children,
+        serverCpuSeconds: c1.self - c0.self,
+      };
       restoreRows.push(row);
       say(
-        `  ${tool}: ${(bytes / 1048576).toFixed(0)} MiB in ${secs.toFixed(1)} s, ${row.mibPerSec.toFixed(1)} MiB/s`,
+        `  ${tool}: ${(bytes / 1048576).toFixed(0)} MiB in ${secs.toFixed(1)} s, ${row.mibPerSec.toFixed(1)} MiB/s, CPU ${row.cpuSeconds.toFixed(1)} s (server ${row.serverCpuSeconds.toFixed(1)} s), load ${load}`,
       );
       rmSync(dir, { recursive: true, force: true });
     };
@@ -481,12 +506,12 @@ export async function benchWal(opts: BenchWalOptions = {}): Promise<BenchWalResu
         '\nwalmgr: full restore of a base backup into an empty directory (same endpoint), pairs in order',
       );
       console.log(
-        `${'tool'.padEnd(58)} ${'MiB'.padStart(7)} ${'s'.padStart(7)} ${'MiB/s'.padStart(7)} ${'÷pgBR'.padStart(6)}`,
+        `${'tool'.padEnd(58)} ${'MiB'.padStart(7)} ${'s'.padStart(7)} ${'MiB/s'.padStart(7)} ${'÷pgBR'.padStart(6)} ${'CPU s'.padStart(6)} ${'÷pgBR'.padStart(6)}`,
       );
       for (const [i, r] of restoreRows.entries()) {
         const rb = restoreRows[i - (i % 2)]!;
         console.log(
-          `${r.tool.padEnd(58)} ${(r.bytes / 1048576).toFixed(0).padStart(7)} ${r.seconds.toFixed(1).padStart(7)} ${r.mibPerSec.toFixed(1).padStart(7)} ${(r.mibPerSec / rb.mibPerSec).toFixed(2).padStart(6)}`,
+          `${r.tool.padEnd(58)} ${(r.bytes / 1048576).toFixed(0).padStart(7)} ${r.seconds.toFixed(1).padStart(7)} ${r.mibPerSec.toFixed(1).padStart(7)} ${(r.mibPerSec / rb.mibPerSec).toFixed(2).padStart(6)} ${r.cpuSeconds.toFixed(1).padStart(6)} ${(r.cpuSeconds / rb.cpuSeconds).toFixed(2).padStart(6)}`,
         );
       }
     }

@@ -8,6 +8,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { ReaderSpec } from './direct-read.ts';
 import {
   checkKey,
   type ObjectInfo,
@@ -220,6 +221,10 @@ export class LocalStorage implements Storage {
 
   async delete(key: string): Promise<void> {
     await fs.rm(this.file(key), { force: true });
+  }
+
+  async readerSpec(): Promise<ReaderSpec> {
+    return { kind: 'local', description: this.description, root: this.root, magic: MAGIC };
   }
 
   close(): void {}

@@ -14,6 +14,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import type { ReaderSpec } from './direct-read.ts';
 import {
   checkKey,
   type ObjectInfo,
@@ -341,6 +342,48 @@ export class S3Storage implements Storage {
       if (isNotFound(err)) return;
       throw this.fail('DELETE', key, err);
     }
+  }
+
+  /**
+   * For direct-read.ts: the endpoint and addressing the SDK would use, and the credentials its
+   * provider chain resolves now (call again to refresh temporary ones).
+   */
+  async readerSpec(): Promise<ReaderSpec> {
+    let c: Awaited<ReturnType<S3Client['config']['credentials']>>;
+    let region: string;
+    try {
+      c = await this.client.config.credentials();
+      region = await this.client.config.region();
+    } catch (err) {
+      throw new StorageError(
+        'io',
+        `reading from ${this.description} needs credentials and a region: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+    const endpoint = this.opts.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
+    const b = this.opts.bucket;
+    // As the SDK: virtual-hosted on AWS unless the bucket name cannot be a TLS host name.
+    const pathStyle =
+      (this.opts.forcePathStyle ?? Boolean(endpoint)) || !/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(b);
+    return {
+      kind: 's3',
+      description: this.description,
+      endpoint: new URL(endpoint ?? `https://s3.${region}.amazonaws.com`).origin,
+      bucket: b,
+      prefix: this.opts.prefix,
+      region,
+      pathStyle,
+      credentials: {
+        accessKeyId: c.accessKeyId,
+        secretAccessKey: c.secretAccessKey,
+        ...(c.sessionToken ? { sessionToken: c.sessionToken } : {}),
+      },
+      connectTimeoutMs: this.opts.connectTimeoutMs ?? 5_000,
+      idleTimeoutMs: this.opts.idleTimeoutMs ?? 30_000,
+      deadlineMs: this.opts.requestDeadlineMs ?? 120_000,
+      maxAttempts: this.opts.maxAttempts ?? 3,
+    };
   }
 
   close(): void {

@@ -1,6 +1,7 @@
 // The one storage interface walmgr writes through. Keys are '/'-separated relative paths
 // (no leading slash, no '..'); every backend maps them under its own root/prefix.
 import type { Readable } from 'node:stream';
+import type { ReaderSpec } from './direct-read.ts';
 
 export interface ObjectInfo {
   key: string;
@@ -42,6 +43,11 @@ export interface Storage {
   list(prefix: string): Promise<ObjectInfo[]>;
   /** Removes the object; deleting a missing key is not an error. */
   delete(key: string): Promise<void>;
+  /**
+   * What a worker thread needs to read objects itself without this object (direct-read.ts):
+   * endpoint, resolved credentials, root. Optional; absent: read through get().
+   */
+  readerSpec?(): Promise<ReaderSpec>;
   /** Releases sockets/handles. */
   close(): void;
 }

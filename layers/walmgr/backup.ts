@@ -9,6 +9,7 @@ import path from 'node:path';
 import type pg from 'pg';
 import type { Storage } from '../storage/types.ts';
 import { waitForArchived } from './archive-wait.ts';
+import { BundleWriter } from './bundle.ts';
 import { type Codec, compress, sha256 } from './codec.ts';
 import { WalError } from './errors.ts';
 import {
@@ -21,7 +22,13 @@ import {
   unchangedByMtime,
 } from './incremental.ts';
 import { backupFileKey, manifestKey, pieceKey, walKey } from './layout.ts';
-import type { Manifest, ManifestFile, ManifestPiece, ManifestTablespace } from './manifest.ts';
+import {
+  MANIFEST_FORMAT,
+  type Manifest,
+  type ManifestFile,
+  type ManifestPiece,
+  type ManifestTablespace,
+} from './manifest.ts';
 import { noProgress, type Progress } from './progress.ts';
 import { readAt } from './read-at.ts';
 import { stageClock } from './stages.ts';
@@ -324,6 +331,8 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     });
   };
   const metadata = { compression: opts.codec };
+  // Small files go into bundles (bundle.ts): a few objects instead of one per file.
+  const bundles = new BundleWriter(storage, sysid, id, metadata);
   let next = 0;
   const worker = async () => {
     const scratch = { buf: Buffer.alloc(0) };
@@ -352,7 +361,8 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
         continue;
       }
       const body = await compress(opts.codec, data);
-      await storage.put(backupFileKey(sysid, id, f.path), body, { metadata });
+      const bundle = BundleWriter.takes(body.length) ? await bundles.add(body) : null;
+      if (!bundle) await storage.put(backupFileKey(sysid, id, f.path), body, { metadata });
       meter.add(data.length, true);
       files.push({
         path: f.path,
@@ -361,11 +371,13 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
         mode: f.mode,
         mtime: f.mtime,
         storedSize: body.length,
+        ...(bundle ? { bundle } : {}),
       });
     }
   };
   clock.begin('files');
   await Promise.all(Array.from({ length: Math.max(1, opts.parallel) }, worker));
+  await bundles.finish();
   meter.finish();
   say(`backup ${id}: files stored; stopping backup`);
   clock.begin('pg_backup_stop');
@@ -404,7 +416,7 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
   const own = (f: ManifestFile) =>
     f.pieces ? f.pieces.reduce((t, p) => t + (p.ref ? 0 : p.storedSize), 0) : f.ref ? 0 : f.storedSize;
   const manifest: Manifest = {
-    format: 1,
+    format: MANIFEST_FORMAT,
     id,
     ...(type !== 'full' && ref ? { type, reference: ref.manifest.id, references } : {}),
     systemId: sysid,

@@ -174,3 +174,109 @@ export class Rechunk extends Transform {
     this.held = 0;
   }
 }
+
+/** What Node's zlib engines hold internally (see Decompressor). */
+interface ZlibHandle {
+  writeSync(
+    flush: number,
+    input: Uint8Array,
+    inOff: number,
+    inLen: number,
+    out: Uint8Array,
+    outOff: number,
+    outLen: number,
+  ): void;
+  reset(): void;
+  onerror: (message: string, errno: number, code?: string) => void;
+}
+
+/** Output chunk of Decompressor.each: small enough to stay in the CPU cache between steps. */
+const STEP = 256 * 1024;
+
+/**
+ * Streaming decompression into one small buffer reused from chunk to chunk and object to object
+ * (one per restore worker): each chunk is hashed and written while it is still in the CPU
+ * cache. Measured here on 512 MiB of relation pieces (zstd, decompress + SHA-256 + write):
+ * a whole 16 MiB output per piece cost 1.6–2.2 s of CPU (0.5–1.0 s of it the kernel copying
+ * from memory into the page cache), 256 KiB chunks 1.3–1.5 s (0.2 s). zlib's own sync calls
+ * would also allocate a fresh output per object. zstd goes through the engine's native handle
+ * (`writeSync` into our buffer, as Node's own sync path does internally); when a Node version
+ * does not expose it, and for the other codecs, the plain sync call, cut into chunks.
+ */
+export class Decompressor {
+  private readonly out = Buffer.allocUnsafe(STEP);
+  private zstd: { h: ZlibHandle; state: Uint32Array; error: string | null } | null | undefined;
+
+  private zstdEngine() {
+    if (this.zstd !== undefined) return this.zstd;
+    const eng = zlib.createZstdDecompress() as unknown as { _handle?: ZlibHandle; _writeState?: unknown };
+    const h = eng._handle;
+    const state = eng._writeState;
+    if (
+      !h ||
+      typeof h.writeSync !== 'function' ||
+      typeof h.reset !== 'function' ||
+      !(state instanceof Uint32Array)
+    ) {
+      this.zstd = null;
+      return null;
+    }
+    const z = { h, state, error: null as string | null };
+    // Ours instead of the stream's handler (which would destroy the stream and throw later).
+    h.onerror = (message) => {
+      z.error = message;
+    };
+    this.zstd = z;
+    return z;
+  }
+
+  /**
+   * Calls `fn` with each chunk of the decompressed bytes (a view, valid during the call) and
+   * returns the total; `expectedSize` only sizes the fallback's output. Throws WalError
+   * 'corrupt' when the bytes do not decompress.
+   */
+  each(codec: string, data: Uint8Array, expectedSize: number, fn: (chunk: Buffer) => void): number {
+    const z = codec === 'zstd' ? this.zstdEngine() : null;
+    if (!z) {
+      let whole: Buffer;
+      try {
+        whole = decompressSync(codec, data, expectedSize);
+      } catch (err) {
+        if (err instanceof WalError) throw err;
+        throw new WalError(
+          'corrupt',
+          `stored object does not decompress as ${codec}: ${(err as Error).message}`,
+          {
+            cause: err,
+          },
+        );
+      }
+      for (let o = 0; o < whole.length; o += STEP) fn(whole.subarray(o, Math.min(whole.length, o + STEP)));
+      return whole.length;
+    }
+    z.h.reset();
+    z.error = null;
+    let inOff = 0;
+    let availIn = data.length;
+    let total = 0;
+    for (;;) {
+      z.h.writeSync(zlib.constants.ZSTD_e_end, data, inOff, availIn, this.out, 0, STEP);
+      if (z.error !== null) {
+        const msg = z.error;
+        this.zstd = undefined; // a fresh engine after an error
+        throw new WalError('corrupt', `stored object does not decompress as zstd: ${msg}`);
+      }
+      const [availOut = 0, left = 0] = z.state;
+      const n = STEP - availOut;
+      inOff += availIn - left;
+      availIn = left;
+      if (n > 0) {
+        total += n;
+        fn(this.out.subarray(0, n));
+      }
+      // A full output chunk may mean more to come; otherwise the frame is done.
+      if (availOut !== 0) break;
+    }
+    return total;
+  }
+}

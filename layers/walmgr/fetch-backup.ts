@@ -1,23 +1,35 @@
 // Downloads a backup's files and checks each against its manifest (size and SHA-256), several
-// at a time: restore writes them into a data directory, verify only checks. Small files are
-// one GET + one decompress + one write; a file stored in pieces is created at its full size
-// and each piece is fetched by whichever worker is free and written at its offset, so one big
-// relation file uses every worker.
+// at a time: restore writes them into a data directory, verify only checks. The plan is a list
+// of objects to GET, each holding one or more files: a small file stored alone, a piece of a
+// big file (written at its offset by whichever worker is free, so one big relation file uses
+// every worker), or a bundle of small files (manifest format 2, bundle.ts: one GET of the span
+// holding the wanted ones). With worker threads (restore, the CLI's verify) each worker GETs
+// its objects itself (direct-read.ts); otherwise (the Lambda bundles) this thread does.
 import { createWriteStream } from 'node:fs';
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { Credentials } from '../storage/sigv4.ts';
 import type { Storage } from '../storage/types.ts';
 import { decompressStream, HashCounter, Rechunk } from './codec.ts';
 import { WalError } from './errors.ts';
-import { backupFileKey, pieceKey } from './layout.ts';
+import { backupFileKey, bundleKey, pieceKey } from './layout.ts';
 import type { Manifest, ManifestFile } from './manifest.ts';
-import { type PieceJob, type PieceResult, PieceWorkers, runPieceJob } from './piece-worker.ts';
+import {
+  type Extract,
+  ExtractState,
+  type FetchJob,
+  type FetchResult,
+  PieceWorkers,
+  runFetchJob,
+  workerStorageError,
+} from './piece-worker.ts';
 import { noProgress, type Progress } from './progress.ts';
 
-/** Objects up to this size are fetched whole and decompressed in one thread-pool call. */
+/** Objects up to this size are fetched whole and decompressed in one call. */
 const WHOLE_LIMIT = 32 * 1024 * 1024;
+/** Temporary credentials are handed to the workers again this often (the SDK refreshes them). */
+const CREDENTIALS_REFRESH_MS = 5 * 60_000;
 
 export interface FetchBackupOptions {
   /** Target data directory (its directories already made); null: only verify. */
@@ -26,8 +38,8 @@ export interface FetchBackupOptions {
   /** Verify mode: report a bad file and go on (restore stops at the first one). */
   onProblem?: (msg: string) => void;
   /**
-   * Worker threads for decompress + check + write (piece-worker.ts); 0 or absent: all in this
-   * thread (what the Lambda bundles need).
+   * Worker threads that fetch, decompress, check and write (piece-worker.ts); 0 or absent: all
+   * in this thread (what the Lambda bundles need).
    */
   workers?: number;
   /** Called after each finished file. */
@@ -49,61 +61,36 @@ function corrupt(
   );
 }
 
-/** GET one object, or fail naming it as missing. */
-async function getObject(storage: Storage, m: Manifest, key: string): Promise<Buffer> {
-  const obj = await storage.get(key);
-  if (!obj)
-    throw new WalError(
-      'corrupt',
-      `backup ${m.id} is incomplete: ${key} is missing from ${storage.description}`,
-    );
-  return obj.body;
-}
-
-/** What one fetched object must decompress to, and where it goes. */
-interface Target extends Omit<PieceJob, 'body' | 'codec'> {
+/** One file or piece inside a planned object, and what to report for it. */
+interface Part {
+  x: Extract;
   what: string;
+  file: ManifestFile;
+  /** Counts in the meter as this many bytes; `last` when it completes its file. */
+  pieced?: PiecedFile;
+}
+
+interface PiecedFile {
+  left: number;
+  failed: boolean;
+}
+
+interface Unit {
   key: string;
+  range?: { start: number; end: number };
+  parts: Part[];
+  /** Where the object came from, for messages (a bundle). */
+  holder?: string;
 }
 
-/** Decompress + check + write: in this thread (verify, the Lambda bundles) or a worker. */
-type Checker = (job: PieceJob) => Promise<PieceResult>;
-const inlineChecker: Checker = async (job) => runPieceJob(job);
-
-async function fetchChecked(storage: Storage, m: Manifest, check: Checker, t: Target): Promise<void> {
-  const r = await check({ ...t, body: await getObject(storage, m, t.key), codec: m.codec });
-  if (r.error !== undefined)
-    throw new WalError(
-      'corrupt',
-      `backup ${m.id}: ${t.what} could not be decompressed from ${t.key}: ${r.error}`,
-    );
-  if (r.size !== t.size || r.sha256 !== t.sha256)
-    throw corrupt(m, t.what, storage, { size: r.size, sum: r.sha256 }, t);
-}
-
-/** A file stored as one object: into dest, or only checked when dest is null. */
-async function fetchWhole(
+/** A legacy backup's big file stored as one object: streamed in this thread. */
+async function fetchStreamed(
   storage: Storage,
   m: Manifest,
-  check: Checker,
   f: ManifestFile,
   dest: string | null,
 ): Promise<void> {
   const key = backupFileKey(m.systemId, f.ref ?? m.id, f.path);
-  const mode = f.mode & 0o777 || 0o600;
-  if (f.storedSize <= WHOLE_LIMIT) {
-    await fetchChecked(storage, m, check, {
-      what: f.ref ? `${f.path} (stored in backup ${f.ref})` : f.path,
-      key,
-      size: f.size,
-      sha256: f.sha256,
-      dest,
-      offset: -1,
-      mode,
-    });
-    return;
-  }
-  // Backups written before pieces existed keep big files as one object: stream those.
   const obj = await storage.getStream(key);
   if (!obj)
     throw new WalError(
@@ -112,7 +99,7 @@ async function fetchWhole(
     );
   const hc = new HashCounter();
   const sink = dest
-    ? createWriteStream(dest, { mode, highWaterMark: 1 << 20 })
+    ? createWriteStream(dest, { mode: f.mode & 0o777 || 0o600, highWaterMark: 1 << 20 })
     : new Writable({ write: (_c, _e, cb) => cb() });
   try {
     await pipeline(obj.body, new Rechunk(1 << 20), decompressStream(m.codec), hc, sink);
@@ -120,21 +107,89 @@ async function fetchWhole(
     throw new WalError(
       'corrupt',
       `backup ${m.id}: ${f.path} could not be read/decompressed from ${key}: ${(err as Error).message}`,
-      {
-        cause: err,
-      },
+      { cause: err },
     );
   }
   const sum = hc.hash.digest('hex');
   if (hc.bytes !== f.size || sum !== f.sha256) throw corrupt(m, f.path, storage, { size: hc.bytes, sum }, f);
 }
 
-interface PiecedFile {
-  f: ManifestFile;
-  /** Created at full size by the first piece that needs it. */
-  created: Promise<void> | null;
-  left: number;
-  failed: boolean;
+/** Every object to GET and the files it holds; legacy single-object big files apart. */
+export function planFetch(m: Manifest, pgdata: string | null): { units: Unit[]; streamed: ManifestFile[] } {
+  const units: Unit[] = [];
+  const streamed: ManifestFile[] = [];
+  const bundles = new Map<string, { holder: string; n: number; parts: Part[] }>();
+  const dest = (f: ManifestFile) => (pgdata ? path.join(pgdata, f.path) : null);
+  for (const f of m.files) {
+    const mode = f.mode & 0o777 || 0o600;
+    const refNote = (ref: string | undefined) => (ref ? ` (stored in backup ${ref})` : '');
+    if (f.pieces) {
+      if (!m.pieceSize)
+        throw new WalError(
+          'corrupt',
+          `backup ${m.id}: ${f.path} is stored in pieces but the manifest has no pieceSize`,
+        );
+      const pieced: PiecedFile = { left: f.pieces.length, failed: false };
+      for (const [n, p] of f.pieces.entries())
+        units.push({
+          key: pieceKey(backupFileKey(m.systemId, p.ref ?? m.id, f.path), n),
+          parts: [
+            {
+              x: {
+                srcOffset: 0,
+                srcLength: p.storedSize,
+                size: p.size,
+                sha256: p.sha256,
+                dest: dest(f),
+                offset: n * m.pieceSize,
+                mode,
+              },
+              what: `${f.path} piece ${n}${refNote(p.ref)}`,
+              file: f,
+              pieced,
+            },
+          ],
+        });
+      continue;
+    }
+    const x: Extract = {
+      srcOffset: 0,
+      srcLength: f.storedSize,
+      size: f.size,
+      sha256: f.sha256,
+      dest: dest(f),
+      offset: -1,
+      mode,
+    };
+    if (f.bundle) {
+      const holder = f.ref ?? m.id;
+      const id = `${holder}/${f.bundle.n}`;
+      const b = bundles.get(id) ?? { holder, n: f.bundle.n, parts: [] };
+      bundles.set(id, b);
+      x.srcOffset = f.bundle.offset;
+      b.parts.push({ x, what: `${f.path}${refNote(f.ref)}`, file: f });
+      continue;
+    }
+    if (f.storedSize > WHOLE_LIMIT) {
+      streamed.push(f);
+      continue;
+    }
+    units.push({
+      key: backupFileKey(m.systemId, f.ref ?? m.id, f.path),
+      parts: [{ x, what: `${f.path}${refNote(f.ref)}`, file: f }],
+    });
+  }
+  // A bundle: one GET of the span from its first wanted file to the end of its last (all of
+  // it for a full backup; a diff/incr backup may want only some of an older bundle's files).
+  for (const b of bundles.values()) {
+    const start = Math.min(...b.parts.map((p) => p.x.srcOffset));
+    const end = Math.max(...b.parts.map((p) => p.x.srcOffset + p.x.srcLength));
+    for (const p of b.parts) p.x.srcOffset -= start;
+    const key = bundleKey(m.systemId, b.holder, b.n);
+    for (const p of b.parts) p.what = `${p.what} in bundle ${key}`;
+    units.unshift({ key, range: { start, end }, parts: b.parts, holder: b.holder });
+  }
+  return { units, streamed };
 }
 
 export async function fetchBackupFiles(
@@ -142,21 +197,7 @@ export async function fetchBackupFiles(
   m: Manifest,
   opts: FetchBackupOptions,
 ): Promise<void> {
-  type Job = { f: ManifestFile; pieced?: PiecedFile; n?: number };
-  const jobs: Job[] = [];
-  for (const f of m.files) {
-    if (!f.pieces) {
-      jobs.push({ f });
-      continue;
-    }
-    if (!m.pieceSize)
-      throw new WalError(
-        'corrupt',
-        `backup ${m.id}: ${f.path} is stored in pieces but the manifest has no pieceSize`,
-      );
-    const pieced: PiecedFile = { f, created: null, left: f.pieces.length, failed: false };
-    for (let n = 0; n < f.pieces.length; n++) jobs.push({ f, pieced, n });
-  }
+  const { units, streamed } = planFetch(m, opts.pgdata);
   const meter = opts.meter ?? noProgress;
   meter.start(
     m.files.length,
@@ -168,64 +209,106 @@ export async function fetchBackupFiles(
     else firstError ??= err;
   };
 
-  const workers = opts.workers ? new PieceWorkers(opts.workers) : null;
-  const check: Checker = workers ? (job) => workers.run(job) : inlineChecker;
-
-  const piece = async (p: PiecedFile, n: number) => {
-    const want = p.f.pieces![n]!;
-    const dest = opts.pgdata ? path.join(opts.pgdata, p.f.path) : null;
-    if (dest) {
-      p.created ??= (async () => {
-        const h = await fs.open(dest, 'w', p.f.mode & 0o777 || 0o600);
-        try {
-          await h.truncate(p.f.size);
-        } finally {
-          await h.close();
-        }
-      })();
-      await p.created;
+  // Workers read objects themselves when the storage says how; else they get the bodies.
+  const spec = opts.workers ? ((await storage.readerSpec?.()) ?? null) : null;
+  const workers = opts.workers ? new PieceWorkers(opts.workers, spec) : null;
+  const refresh =
+    workers && spec?.kind === 's3'
+      ? setInterval(() => {
+          storage
+            .readerSpec?.()
+            .then((s) => s.kind === 's3' && workers.setCredentials(s.credentials as Credentials))
+            .catch(() => {}); // the old ones keep working until they expire; then the GETs say so
+        }, CREDENTIALS_REFRESH_MS)
+      : null;
+  refresh?.unref();
+  const inline = new ExtractState();
+  const run = async (u: Unit): Promise<FetchResult> => {
+    const job: FetchJob = {
+      key: u.key,
+      codec: m.codec,
+      extracts: u.parts.map((p) => p.x),
+      ...(u.range ? { range: u.range } : {}),
+    };
+    if (!spec) {
+      const obj = await storage.get(u.key);
+      if (!obj) return { missing: true, results: [] };
+      if (u.range && obj.body.length < u.range.end)
+        throw new WalError(
+          'corrupt',
+          `backup ${m.id}: ${u.key} in ${storage.description} has ${obj.body.length} bytes, the manifest names bytes up to ${u.range.end}`,
+        );
+      const body = u.range ? obj.body.subarray(u.range.start, u.range.end) : obj.body;
+      job.body = body;
     }
-    await fetchChecked(storage, m, check, {
-      what: `${p.f.path} piece ${n}${want.ref ? ` (stored in backup ${want.ref})` : ''}`,
-      key: pieceKey(backupFileKey(m.systemId, want.ref ?? m.id, p.f.path), n),
-      size: want.size,
-      sha256: want.sha256,
-      dest,
-      offset: n * m.pieceSize!,
-      mode: 0,
-    });
+    return workers ? workers.run(job) : runFetchJob(inline, null, job);
+  };
+
+  const finishPart = (p: Part, ok: boolean) => {
+    if (!p.pieced) {
+      meter.add(p.file.size, true);
+      if (ok) opts.onFile?.(p.file);
+      return;
+    }
+    if (!ok) p.pieced.failed = true;
+    const last = --p.pieced.left === 0;
+    meter.add(p.x.size, last);
+    if (last && !p.pieced.failed) opts.onFile?.(p.file);
+  };
+  const unitDone = (u: Unit, r: FetchResult) => {
+    if (r.storageError !== undefined) throw workerStorageError(u.key, r.storageError);
+    if (r.missing)
+      throw new WalError(
+        'corrupt',
+        `backup ${m.id} is incomplete: ${u.key} is missing from ${storage.description}`,
+      );
+    for (const [i, p] of u.parts.entries()) {
+      const got = r.results[i]!;
+      let err: WalError | null = null;
+      if (got.error !== undefined)
+        err = new WalError(
+          'corrupt',
+          `backup ${m.id}: ${p.what} could not be decompressed from ${u.key}: ${got.error}`,
+        );
+      else if (got.size !== p.x.size || got.sha256 !== p.x.sha256)
+        err = corrupt(m, p.what, storage, { size: got.size, sum: got.sha256 }, p.x);
+      // One report per file, not one per bad piece.
+      if (err && !p.pieced?.failed) fail(err);
+      finishPart(p, !err);
+    }
   };
 
   let next = 0;
-  const worker = async () => {
-    while (next < jobs.length && !firstError) {
-      const job = jobs[next++]!;
-      const p = job.pieced;
-      if (!p) {
-        try {
-          await fetchWhole(storage, m, check, job.f, opts.pgdata ? path.join(opts.pgdata, job.f.path) : null);
-          opts.onFile?.(job.f);
-        } catch (err) {
-          fail(err);
-        }
-        meter.add(job.f.size, true);
-        continue;
-      }
+  const loop = async () => {
+    while (next < units.length && !firstError) {
+      const u = units[next++]!;
       try {
-        await piece(p, job.n!);
+        unitDone(u, await run(u));
       } catch (err) {
-        // One report per file, not one per bad piece.
-        if (!p.failed) fail(err);
-        p.failed = true;
+        // The object as a whole failed (missing, storage): one report for all it holds.
+        if (!u.parts[0]!.pieced?.failed) fail(err);
+        for (const p of u.parts) finishPart(p, false);
       }
-      const last = --p.left === 0;
-      meter.add(p.f.pieces![job.n!]!.size, last);
-      if (last && !p.failed) opts.onFile?.(p.f);
     }
   };
   try {
-    await Promise.all(Array.from({ length: Math.max(1, opts.parallel) }, worker));
+    await Promise.all([
+      ...Array.from({ length: Math.max(1, opts.parallel) }, loop),
+      (async () => {
+        for (const f of streamed) {
+          if (firstError) break;
+          try {
+            await fetchStreamed(storage, m, f, opts.pgdata ? path.join(opts.pgdata, f.path) : null);
+            opts.onFile?.(f);
+          } catch (err) {
+            fail(err);
+          }
+          meter.add(f.size, true);
+        }
+      })(),
+    ]);
   } finally {
+    if (refresh) clearInterval(refresh);
     await workers?.close();
   }
   if (!firstError) meter.finish();

@@ -1,6 +1,7 @@
 // Where things live in the repository (keys are relative to the repository prefix):
 //   <sysid>/wal/<TTTTTTTT>/<wal file name>           one object per WAL file, compressed
 //   <sysid>/backups/<id>/data/<path in PGDATA>       one object per data file, compressed
+//   <sysid>/backups/<id>/data/~bundle-<n>           small files stored together (manifest format 2)
 //   <sysid>/backups/<id>/manifest.json               written last: its presence = backup complete
 import type { WalName } from './wal.ts';
 
@@ -19,6 +20,11 @@ export function backupFileKey(sysid: string, id: string, rel: string): string {
 /** Key of piece n of a file stored in pieces ('~' never occurs in PGDATA file names). */
 export function pieceKey(fileKey: string, n: number): string {
   return `${fileKey}~${n}`;
+}
+
+/** Key of bundle n of a backup (bundle.ts): small files stored together, beside the data files. */
+export function bundleKey(sysid: string, id: string, n: number): string {
+  return `${backupPrefix(sysid, id)}/data/~bundle-${n}`;
 }
 
 export function manifestKey(sysid: string, id: string): string {

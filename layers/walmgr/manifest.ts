@@ -24,6 +24,11 @@ export interface ManifestFile {
    * (absent: this backup). For a file in pieces, each piece has its own.
    */
   ref?: string;
+  /**
+   * Format 2: stored inside bundle `n` of the backup holding it (`ref`, else this one), its
+   * compressed bytes at `offset` for `storedSize` bytes (bundle.ts); absent: its own object.
+   */
+  bundle?: { n: number; offset: number };
 }
 
 export interface ManifestPiece {
@@ -47,8 +52,15 @@ export interface ManifestTablespace {
   location: string;
 }
 
+/**
+ * The manifest format backups are written in. 2: small files may be stored in bundles
+ * (`ManifestFile.bundle`). Format 1 manifests (no bundles) are still read.
+ */
+export const MANIFEST_FORMAT = 2;
+const FORMATS_READ: readonly number[] = [1, 2];
+
 export interface Manifest {
-  format: 1;
+  format: 1 | 2;
   id: string;
   systemId: string;
   pgVersion: number;
@@ -91,7 +103,7 @@ export async function readManifest(storage: Storage, sysid: string, id: string):
     );
   try {
     const m = JSON.parse(obj.body.toString('utf8')) as Manifest;
-    if (m.format !== 1 || !Array.isArray(m.files))
+    if (!FORMATS_READ.includes(m.format) || !Array.isArray(m.files))
       throw new Error(`unknown manifest format ${String(m.format)}`);
     return m;
   } catch (err) {

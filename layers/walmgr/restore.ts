@@ -4,6 +4,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Storage } from '../storage/types.ts';
+import { type SyncMethod, syncRestored } from './durable.ts';
 import { WalError } from './errors.ts';
 import { fetchBackupFiles } from './fetch-backup.ts';
 import { checkReferences } from './incremental.ts';
@@ -39,6 +40,8 @@ export interface RestoreOptions {
   progress?: (msg: string) => void;
   /** Files and bytes restored as they go (progress.ts). */
   meter?: Progress;
+  /** How the restore is made durable at the end (durable.ts); default syncfs. */
+  syncMethod?: SyncMethod;
 }
 
 /** Quotes a value for postgresql.conf. */
@@ -166,6 +169,9 @@ export async function restoreBackup(opts: RestoreOptions): Promise<Manifest> {
   });
   // A stale restore spool from another restore must not feed this one.
   await fs.rm(path.join(opts.pgdata, DEFAULT_SPOOL), { recursive: true, force: true });
+  // Last: everything above on stable storage before we report success (durable.ts).
+  const synced = await syncRestored([opts.pgdata, ...spcs.map((s) => s.target)], opts.syncMethod);
+  say(`restore: flushed to disk (${synced.method}, ${synced.filesystems} file system(s))`);
   say(
     `restore: done; start the server to replay WAL from ${m.startWal}${opts.standby ? ' as a standby' : ''}`,
   );

@@ -1,63 +1,128 @@
-// Restore's worker threads: decompress + size/SHA-256 check + write at an offset, errors
-// reported rather than thrown away, and a worker that dies fails its work instead of hanging.
+// Restore's worker threads: each reads its objects itself (here from a local repository), takes
+// every file an object holds (a bundle: several, at their offsets), decompresses, checks size and
+// SHA-256 and writes at an offset; errors are reported rather than thrown away, a whole file that
+// fails its check is removed, and a worker that dies fails its work instead of hanging.
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PieceWorkers } from '../../layers/walmgr/piece-worker.ts';
+import { LocalStorage } from '../../layers/storage/local.ts';
+import { Decompressor } from '../../layers/walmgr/codec.ts';
+import { type Extract, PieceWorkers } from '../../layers/walmgr/piece-worker.ts';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const z = (b: Buffer) => zlib.zstdCompressSync(b);
 
 describe('restore worker threads', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'skytools-piece-worker-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('writes checked pieces at their offsets and reports bad ones without writing', async () => {
+  it('writes checked pieces at their offsets and reports bad ones', async () => {
     const workers = new PieceWorkers(2);
     try {
       const file = path.join(dir, 'rel');
-      writeFileSync(file, Buffer.alloc(300_000));
-      const pieces = [0, 1, 2].map((n) => Buffer.alloc(100_000, 65 + n));
+      // Pieces land in any order into a file nobody created first; 600 KiB each spans several
+      // of the decompressor's output chunks.
+      const pieces = [0, 1, 2].map((n) => Buffer.alloc(600_000, 65 + n));
       const results = await Promise.all(
-        pieces.map((p, n) =>
-          workers.run({
-            body: zlib.zstdCompressSync(p),
+        [2, 0, 1].map((n) => {
+          const p = pieces[n]!;
+          const body = z(p);
+          return workers.run({
+            key: `rel~${n}`,
+            body,
             codec: 'zstd',
-            size: p.length,
-            sha256: sha(p),
-            dest: file,
-            offset: n * 100_000,
-            mode: 0o600,
-          }),
-        ),
+            extracts: [
+              {
+                srcOffset: 0,
+                srcLength: body.length,
+                size: p.length,
+                sha256: sha(p),
+                dest: file,
+                offset: n * 600_000,
+                mode: 0o600,
+              },
+            ],
+          });
+        }),
       );
-      expect(results.map((r) => r.size)).toEqual([100_000, 100_000, 100_000]);
+      expect(results.map((r) => r.results[0]!.size)).toEqual([600_000, 600_000, 600_000]);
       expect(readFileSync(file)).toEqual(Buffer.concat(pieces));
 
+      const other = z(Buffer.from('other'));
       const wrong = await workers.run({
-        body: zlib.zstdCompressSync(Buffer.from('other')),
+        key: 'w',
+        body: other,
         codec: 'zstd',
-        size: 5,
-        sha256: sha(Buffer.from('right')),
-        dest: path.join(dir, 'never'),
-        offset: -1,
-        mode: 0o600,
+        extracts: [
+          {
+            srcOffset: 0,
+            srcLength: other.length,
+            size: 5,
+            sha256: sha(Buffer.from('right')),
+            dest: path.join(dir, 'never'),
+            offset: -1,
+            mode: 0o600,
+          },
+        ],
       });
-      expect(wrong.sha256).toBe(sha(Buffer.from('other')));
-      expect(() => readFileSync(path.join(dir, 'never'))).toThrow(/ENOENT/);
+      expect(wrong.results[0]!.sha256).toBe(sha(Buffer.from('other')));
+      // A whole file that fails its check does not stay behind.
+      expect(existsSync(path.join(dir, 'never'))).toBe(false);
 
       const garbage = await workers.run({
+        key: 'g',
         body: Buffer.from('not zstd at all'),
         codec: 'zstd',
-        size: 10,
-        sha256: '',
-        dest: null,
-        offset: -1,
-        mode: 0o600,
+        extracts: [
+          { srcOffset: 0, srcLength: 15, size: 10, sha256: '', dest: null, offset: -1, mode: 0o600 },
+        ],
       });
-      expect(garbage.error).toBeTruthy();
+      expect(garbage.results[0]!.error).toMatch(/does not decompress as zstd/);
+    } finally {
+      await workers.close();
+    }
+  });
+
+  it('reads objects itself: several files of one bundle, a range of it, a missing key', async () => {
+    const repo = path.join(dir, 'repo');
+    const storage = new LocalStorage(repo);
+    const files = [Buffer.from('first file'), Buffer.alloc(0), Buffer.alloc(300_000, 7), Buffer.from('last')];
+    const bodies = files.map(z);
+    await storage.put('b/~bundle-0', Buffer.concat(bodies));
+    const workers = new PieceWorkers(1, await storage.readerSpec());
+    try {
+      let at = 0;
+      const extracts: Extract[] = files.map((f, i) => {
+        const x = {
+          srcOffset: at,
+          srcLength: bodies[i]!.length,
+          size: f.length,
+          sha256: sha(f),
+          dest: path.join(dir, `f${i}`),
+          offset: -1,
+          mode: 0o640,
+        };
+        at += bodies[i]!.length;
+        return x;
+      });
+      const all = await workers.run({ key: 'b/~bundle-0', codec: 'zstd', extracts });
+      expect(all.results.map((r) => r.sha256)).toEqual(files.map(sha));
+      for (const [i, f] of files.entries()) expect(readFileSync(path.join(dir, `f${i}`))).toEqual(f);
+      // Only the last two files: the span from the third's start, offsets relative to it.
+      const start = extracts[2]!.srcOffset;
+      const part = await workers.run({
+        key: 'b/~bundle-0',
+        range: { start, end: at },
+        codec: 'zstd',
+        extracts: extracts.slice(2).map((x) => ({ ...x, srcOffset: x.srcOffset - start, dest: null })),
+      });
+      expect(part.results.map((r) => r.sha256)).toEqual(files.slice(2).map(sha));
+      expect(await workers.run({ key: 'b/none', codec: 'zstd', extracts: [] })).toMatchObject({
+        missing: true,
+      });
     } finally {
       await workers.close();
     }
@@ -68,18 +133,43 @@ describe('restore worker threads', () => {
     try {
       await (workers as any).workers[0].w.terminate();
       await expect(
-        workers.run({
-          body: Buffer.from('x'),
-          codec: 'none',
-          size: 1,
-          sha256: '',
-          dest: null,
-          offset: -1,
-          mode: 0,
-        }),
+        workers.run({ key: 'x', body: Buffer.from('x'), codec: 'none', extracts: [] }),
       ).rejects.toThrow(/exited/);
     } finally {
       await workers.close();
     }
+  });
+});
+
+describe('Decompressor', () => {
+  it('gives the same bytes as zlib for every codec, in chunks, across objects', () => {
+    const d = new Decompressor();
+    const data = Buffer.from(Array.from({ length: 900_000 }, (_, i) => (i * 7919) % 251));
+    const small = data.subarray(0, 1000);
+    const packed: [string, Buffer, Buffer][] = [
+      ['zstd', zlib.zstdCompressSync(data), data],
+      ['gzip', zlib.gzipSync(data), data],
+      ['brotli', zlib.brotliCompressSync(data), data],
+      ['none', data, data],
+      ['zstd', zlib.zstdCompressSync(small), small],
+    ];
+    for (const [codec, body, want] of packed) {
+      const parts: Buffer[] = [];
+      const n = d.each(codec, body, data.length, (c) => parts.push(Buffer.from(c)));
+      expect(n).toBe(want.length);
+      expect(Buffer.concat(parts)).toEqual(want);
+    }
+    // Garbage fails (a flipped byte inside a frame may decompress to other bytes: the SHA-256
+    // check catches those), a truncated frame gives fewer bytes, and the next object is fine.
+    expect(() => d.each('zstd', Buffer.from('not a zstd frame'), 16, () => {})).toThrow(
+      /does not decompress as zstd/,
+    );
+    const cut = packed[0]![1].subarray(0, packed[0]![1].length - 3);
+    let got = -1;
+    try {
+      got = d.each('zstd', cut, data.length, () => {});
+    } catch {}
+    expect(got).toBeLessThan(data.length);
+    expect(d.each('zstd', packed[0]![1], data.length, () => {})).toBe(data.length);
   });
 });

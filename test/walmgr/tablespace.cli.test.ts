@@ -8,7 +8,6 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStorage } from '../../layers/storage/index.ts';
 import { listBackups } from '../../layers/walmgr/catalog.ts';
-import { backupFileKey, pieceKey } from '../../layers/walmgr/layout.ts';
 import type { Manifest } from '../../layers/walmgr/manifest.ts';
 import {
   archiveCommand,
@@ -20,6 +19,7 @@ import {
   waitFor,
   walmgr,
 } from './harness.ts';
+import { damageStoredFile } from './stored-object.ts';
 
 describe('walmgr with a tablespace', () => {
   let primary: Cluster;
@@ -178,12 +178,7 @@ describe('walmgr with a tablespace', () => {
     const f = manifest.files.find((x) => x.path.startsWith(`pg_tblspc/${spcOid}/`) && x.size > 0)!;
     const storage = await openStorage(repo);
     try {
-      const whole = backupFileKey(manifest.systemId, manifest.id, f.path);
-      const key = f.pieces ? pieceKey(whole, 0) : whole;
-      const obj = await storage.get(key);
-      const body = Buffer.from(obj!.body);
-      body[body.length >> 1]! ^= 0xff;
-      await storage.put(key, body, { metadata: obj!.info.metadata });
+      await damageStoredFile(storage, manifest, f.path);
     } finally {
       storage.close();
     }

@@ -21,10 +21,14 @@ import {
   copyInsert,
   rawStatement,
   rowDelete,
+  rowExists,
+  rowInsert,
   rowUpdate,
   rowUpsert,
   type Stmt,
   setDelete,
+  setExisting,
+  setInsert,
   setUpdate,
   setUpsert,
 } from './statements.ts';
@@ -184,13 +188,40 @@ export class SetApplier {
   }
 
   private async exec(client: pg.ClientBase, stmt: Stmt, values: unknown[]): Promise<void> {
+    await this.query(client, stmt, values);
+  }
+
+  /** One statement, prepared once per connection under a name derived from its text. */
+  private async query(client: pg.ClientBase, stmt: Stmt, values: unknown[]): Promise<pg.QueryResult> {
     let name = statementNames.get(stmt.text);
     if (name === undefined) {
       name = `londiste_${createHash('sha1').update(stmt.text).digest('hex').slice(0, 24)}`;
       statementNames.set(stmt.text, name);
     }
     this.stats.statements++;
-    await client.query({ name, text: stmt.text, values });
+    return client.query({ name, text: stmt.text, values });
+  }
+
+  /**
+   * The upsert of a table with rules, where PostgreSQL refuses ON CONFLICT (0A000): the rows
+   * whose key exists are updated, the others inserted, each by a plain statement its rules
+   * rewrite.
+   */
+  private async upsertWithRules(
+    client: pg.ClientBase,
+    shape: TableShape,
+    key: readonly string[],
+    cols: string[],
+    rows: Row[],
+  ): Promise<void> {
+    const found = await this.query(client, setExisting(shape, key), [JSON.stringify(rows)]);
+    const existing = new Set(found.rows.map((r) => (r as { ord: number }).ord - 1));
+    const others = cols.filter((c) => !key.includes(c));
+    const old = rows.filter((_, i) => existing.has(i));
+    const fresh = rows.filter((_, i) => !existing.has(i));
+    if (old.length > 0 && others.length > 0)
+      await this.exec(client, setUpdate(shape, key, others), [JSON.stringify(old)]);
+    if (fresh.length > 0) await this.exec(client, setInsert(shape, cols), [JSON.stringify(fresh)]);
   }
 
   /** COPY `rows` in; an error from it is marked `fromCopy`. */
@@ -253,6 +284,7 @@ export class SetApplier {
       const byCopy = copy && sameKey(key, shape.pkey);
       for (const g of inserts.values()) {
         if (byCopy) await this.copyIn(client, shape, g.cols, g.rows);
+        else if (shape.hasRules) await this.upsertWithRules(client, shape, key, g.cols, g.rows);
         else await this.exec(client, setUpsert(shape, key, g.cols), [JSON.stringify(g.rows)]);
       }
     }
@@ -285,7 +317,20 @@ export class SetApplier {
             );
           } else {
             if (ch.oldKey) await this.exec(client, rowDelete(shape, key), ch.oldKey);
-            const stmt = rowUpsert(shape, key, Object.keys(ch.row));
+            const cols = Object.keys(ch.row);
+            let stmt = rowUpsert(shape, key, cols);
+            if (shape.hasRules) {
+              // no ON CONFLICT on a table with rules: update the row if its key exists, else insert
+              const others = cols.filter((c) => !key.includes(c));
+              const found = await this.query(
+                client,
+                rowExists(shape, key),
+                key.map((k) => ch.row[k]),
+              );
+              const exists = (found.rows[0] as { e?: boolean } | undefined)?.e === true;
+              if (exists && others.length === 0) continue;
+              stmt = exists ? rowUpdate(shape, key, others) : rowInsert(shape, cols);
+            }
             await this.exec(
               client,
               stmt,

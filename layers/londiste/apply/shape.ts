@@ -35,6 +35,11 @@ export interface TableShape {
    * COPY of new keys and the upsert are the same writes.
    */
   copyable: boolean;
+  /**
+   * The table has rules: PostgreSQL refuses INSERT … ON CONFLICT on it (0A000), so the upsert is
+   * an UPDATE of the keys that exist, then an INSERT of the others (each rewritten by the rules).
+   */
+  hasRules: boolean;
 }
 
 export class ShapeCache {
@@ -57,8 +62,8 @@ export class ShapeCache {
 
 export async function readShape(client: pg.ClientBase, table: string): Promise<TableShape> {
   const quoted = quoteFqname(table);
-  const rel = await client.query<{ oid: number; copyable: boolean | null }>(
-    `select c.oid, c.relkind = 'r' and not c.relhasrules and not c.relrowsecurity
+  const rel = await client.query<{ oid: number; copyable: boolean | null; has_rules: boolean | null }>(
+    `select c.oid, c.relhasrules as has_rules, c.relkind = 'r' and not c.relhasrules and not c.relrowsecurity
             and not exists (select 1 from pg_catalog.pg_trigger g
                              where g.tgrelid = c.oid and not g.tgisinternal and g.tgenabled in ('R', 'A')) as copyable
        from (select to_regclass($1) as r) x left join pg_catalog.pg_class c on c.oid = x.r`,
@@ -100,5 +105,6 @@ export async function readShape(client: pg.ClientBase, table: string): Promise<T
     columns,
     pkey: pk.rows.map((r) => r.name),
     copyable: rel.rows[0]?.copyable === true,
+    hasRules: rel.rows[0]?.has_rules === true,
   };
 }

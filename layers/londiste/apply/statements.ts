@@ -91,6 +91,33 @@ export function setUpsert(shape: TableShape, key: readonly string[], cols: reado
 }
 
 /**
+ * For a table with rules (no ON CONFLICT there): the 1-based positions of the rows whose key
+ * exists, so that those are updated and the others inserted by plain statements. The insert must
+ * not test the table itself: a DO ALSO rule re-runs the statement's query after the insert, and
+ * would then find nothing to do.
+ */
+export function setExisting(shape: TableShape, key: readonly string[]): Stmt {
+  return {
+    text:
+      `select s.ord::int as ord from rows from (json_to_recordset($1::json) as (${key.map((c) => `${quoteIdent(c)} text`).join(', ')})) ` +
+      `with ordinality as s(${key.map(quoteIdent).join(', ')}, ord) ` +
+      `where exists (select 1 from only ${shape.quoted} as t where ${keyJoin(shape, key)})`,
+    params: key,
+  };
+}
+
+/** Inserts the rows (`cols` include the key), no conflict handling: see setExisting. */
+export function setInsert(shape: TableShape, cols: readonly string[]): Stmt {
+  return {
+    text:
+      `insert into ${shape.quoted} (${cols.map(quoteIdent).join(', ')}) select ` +
+      cols.map((c) => cast(shape, c, 's')).join(', ') +
+      ` from ${rowsFrom(cols)}`,
+    params: cols,
+  };
+}
+
+/**
  * The inserts of rows whose keys are new, as COPY text: the statement and the data. Values go
  * through each column's input function with its typmod, as an assigned literal does.
  */
@@ -153,6 +180,25 @@ export function rowUpsert(shape: TableShape, key: readonly string[], cols: reado
       cols.map((c, i) => param(shape, c, i + 1)).join(', ') +
       ')' +
       upsertTail(key, cols),
+    params: cols,
+  };
+}
+
+/** For a table with rules: whether the row's key exists (see setExisting). */
+export function rowExists(shape: TableShape, key: readonly string[]): Stmt {
+  return {
+    text: `select exists (select 1 from only ${shape.quoted} where ${keyWhere(shape, key, 1)}) as e`,
+    params: key,
+  };
+}
+
+/** Inserts one row, no conflict handling: see setExisting. */
+export function rowInsert(shape: TableShape, cols: readonly string[]): Stmt {
+  return {
+    text:
+      `insert into ${shape.quoted} (${cols.map(quoteIdent).join(', ')}) values (` +
+      cols.map((c, i) => param(shape, c, i + 1)).join(', ') +
+      ')',
     params: cols,
   };
 }

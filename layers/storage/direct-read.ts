@@ -1,0 +1,275 @@
+// Reads objects without the AWS SDK, for threads that read many objects back to back
+// (walmgr restore's workers). A `ReaderSpec` (plain data: it crosses to a worker thread) comes
+// from `Storage.readerSpec()`; `openDirectReader` turns it into one keep-alive connection that
+// GETs (S3: node:http(s) + our SigV4 signer) or reads (local directory) into one buffer reused
+// from object to object. Measured in a restore: the SDK's per-object middleware, its HTTP
+// handler and the garbage they make were a third of the CPU, all on the main thread.
+// Same bounds as s3.ts: connect timeout, socket idle timeout, overall deadline per GET, retries
+// with backoff for network errors and 5xx; a timeout is a StorageError that says "timed out".
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import { isIP } from 'node:net';
+import { type Credentials, SigV4, s3UriPath } from './sigv4.ts';
+import { checkKey, StorageError } from './types.ts';
+
+export type ReaderSpec =
+  | {
+      kind: 's3';
+      description: string;
+      /** Origin of the endpoint, e.g. https://s3.eu-west-1.amazonaws.com or http://127.0.0.1:9000. */
+      endpoint: string;
+      bucket: string;
+      prefix: string;
+      region: string;
+      pathStyle: boolean;
+      credentials: Credentials;
+      connectTimeoutMs: number;
+      idleTimeoutMs: number;
+      deadlineMs: number;
+      maxAttempts: number;
+    }
+  | { kind: 'local'; description: string; root: string; magic: string };
+
+/** Part of an object: bytes [start, end). */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+export interface DirectReader {
+  /**
+   * The object (or `range` of it), or null when no object exists under the key. The result is
+   * a view of a buffer this reader reuses: valid until the next read.
+   */
+  read(key: string, range?: ByteRange): Promise<Buffer | null>;
+  /** New credentials (temporary ones are refreshed by the thread that made the spec). */
+  setCredentials(c: Credentials): void;
+  close(): void;
+}
+
+export function openDirectReader(spec: ReaderSpec): DirectReader {
+  return spec.kind === 's3' ? new S3Reader(spec) : new LocalReader(spec);
+}
+
+/** One growing buffer: the largest object read so far, never a fresh one per object. */
+class Scratch {
+  private buf = Buffer.alloc(0);
+  get(n: number): Buffer {
+    if (this.buf.length < n) this.buf = Buffer.allocUnsafe(Math.max(n, Math.ceil(this.buf.length * 1.25)));
+    return this.buf.subarray(0, n);
+  }
+}
+
+class LocalReader implements DirectReader {
+  private readonly spec: Extract<ReaderSpec, { kind: 'local' }>;
+  private readonly scratch = new Scratch();
+  private readonly head = Buffer.allocUnsafe(65536);
+
+  constructor(spec: Extract<ReaderSpec, { kind: 'local' }>) {
+    this.spec = spec;
+  }
+
+  async read(key: string, range?: ByteRange): Promise<Buffer | null> {
+    const file = `${this.spec.root}/${checkKey(key)}`;
+    let fd: number;
+    try {
+      fd = fs.openSync(file, 'r');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+      throw new StorageError(
+        'io',
+        `reading ${key} from ${this.spec.description} failed: ${(err as Error).message}`,
+        {
+          key,
+          cause: err,
+        },
+      );
+    }
+    try {
+      // The one-line metadata header of local.ts, then the body.
+      const got = fs.readSync(fd, this.head, 0, this.head.length, 0);
+      const nl = this.head.subarray(0, got).indexOf(10);
+      if (nl < 0 || this.head.toString('latin1', 0, this.spec.magic.length) !== this.spec.magic)
+        throw new StorageError(
+          'io',
+          `${file} is not an object written by skytools storage (bad header); remove it or point the repository elsewhere`,
+          { key },
+        );
+      const size = fs.fstatSync(fd).size - (nl + 1);
+      const start = range?.start ?? 0;
+      const end = Math.min(range?.end ?? size, size);
+      const out = this.scratch.get(Math.max(0, end - start));
+      let off = 0;
+      while (off < out.length) {
+        const n = fs.readSync(fd, out, off, out.length - off, nl + 1 + start + off);
+        if (n === 0) break;
+        off += n;
+      }
+      return out.subarray(0, off);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  setCredentials(): void {}
+  close(): void {}
+}
+
+class RetryableError extends Error {}
+
+class S3Reader implements DirectReader {
+  private readonly spec: Extract<ReaderSpec, { kind: 's3' }>;
+  private readonly signer: SigV4;
+  private readonly agent: http.Agent;
+  private readonly mod: typeof http | typeof https;
+  private readonly url: URL;
+  private readonly host: string;
+  private readonly scratch = new Scratch();
+
+  constructor(spec: Extract<ReaderSpec, { kind: 's3' }>) {
+    this.spec = spec;
+    this.signer = new SigV4(spec.credentials, spec.region);
+    this.url = new URL(spec.endpoint);
+    this.mod = this.url.protocol === 'http:' ? http : https;
+    // One transfer at a time per reader: one socket, kept alive across objects.
+    this.agent = new this.mod.Agent({ keepAlive: true, maxSockets: 1 });
+    this.host = spec.pathStyle ? this.url.host : `${spec.bucket}.${this.url.host}`;
+  }
+
+  setCredentials(c: Credentials): void {
+    this.signer.setCredentials(c);
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private path(key: string): string {
+    const k = this.spec.prefix ? `${this.spec.prefix}/${checkKey(key)}` : checkKey(key);
+    return s3UriPath(this.spec.pathStyle ? `/${this.spec.bucket}/${k}` : `/${k}`);
+  }
+
+  async read(key: string, range?: ByteRange): Promise<Buffer | null> {
+    const p = this.path(key);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.once(p, range);
+      } catch (err) {
+        if (!(err instanceof RetryableError) || attempt >= this.spec.maxAttempts) throw this.fail(key, err);
+        await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+      }
+    }
+  }
+
+  private fail(key: string, err: unknown): StorageError {
+    if (err instanceof StorageError) return err;
+    const msg = (err as Error).message;
+    if (/timed out/.test(msg))
+      return new StorageError(
+        'io',
+        `GET ${key} on ${this.spec.description} timed out: ${msg}; check the endpoint answers (--endpoint, network, proxy) and raise --timeout only for a slow link`,
+        { key, cause: err },
+      );
+    return new StorageError(
+      'io',
+      `GET ${key} on ${this.spec.description} failed: ${msg}; check the endpoint is reachable, the bucket exists and the credentials allow GET`,
+      { key, cause: err },
+    );
+  }
+
+  private once(p: string, range?: ByteRange): Promise<Buffer | null> {
+    const extra: Record<string, string> = range ? { range: `bytes=${range.start}-${range.end - 1}` } : {};
+    const headers = this.signer.sign('GET', this.host, p, extra);
+    return new Promise<Buffer | null>((resolve, reject) => {
+      let settled = false;
+      const done = (err: Error | null, v?: Buffer | null) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(deadline);
+        clearTimeout(connect);
+        if (err) {
+          req.destroy();
+          reject(err);
+        } else resolve(v ?? null);
+      };
+      const req = this.mod.request({
+        protocol: this.url.protocol,
+        hostname: this.url.hostname,
+        port: this.url.port || undefined,
+        // SNI only for a name (an IP address is not allowed there, RFC 6066).
+        ...(isIP(this.url.hostname) ? {} : { servername: this.host.replace(/:\d+$/, '') }),
+        method: 'GET',
+        path: p,
+        headers,
+        agent: this.agent,
+      });
+      const deadline = setTimeout(
+        () => done(new RetryableError(`no complete answer within ${this.spec.deadlineMs} ms (timed out)`)),
+        this.spec.deadlineMs,
+      );
+      let connect: NodeJS.Timeout | undefined;
+      req.on('socket', (s) => {
+        // A kept-alive socket is connected already: no timer, and no listener left on it.
+        if (!s.connecting) return;
+        connect = setTimeout(
+          () => done(new RetryableError(`connect timed out after ${this.spec.connectTimeoutMs} ms`)),
+          this.spec.connectTimeoutMs,
+        );
+        s.once('connect', () => clearTimeout(connect));
+      });
+      req.setTimeout(this.spec.idleTimeoutMs, () =>
+        done(new RetryableError(`no byte for ${this.spec.idleTimeoutMs} ms (socket idle, timed out)`)),
+      );
+      req.on('error', (err) => done(new RetryableError(err.message)));
+      req.on('response', (res) => {
+        const st = res.statusCode ?? 0;
+        if (st === 404) {
+          res.resume();
+          res.on('end', () => done(null, null));
+          return;
+        }
+        if (st !== 200 && st !== 206) {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => {
+            if (text.length < 2000) text += c;
+          });
+          res.on('end', () => {
+            const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1] ?? 'error';
+            const msg = `${code} (HTTP ${st}): ${/<Message>([^<]*)<\/Message>/.exec(text)?.[1] ?? text.slice(0, 200)}`;
+            done(st >= 500 || st === 429 ? new RetryableError(msg) : new Error(msg));
+          });
+          return;
+        }
+        if (
+          range &&
+          st !== 206 &&
+          !(range.start === 0 && Number(res.headers['content-length']) === range.end)
+        )
+          return done(
+            new Error(`asked for bytes ${range.start}-${range.end - 1}, got HTTP ${st} without a range`),
+          );
+        const len = Number(res.headers['content-length']);
+        if (!Number.isFinite(len)) return done(new Error('response without Content-Length'));
+        const out = this.scratch.get(len);
+        let off = 0;
+        res.on('data', (c: Buffer) => {
+          if (off + c.length > len)
+            return done(new Error(`response body longer than its Content-Length ${len}`));
+          c.copy(out, off);
+          off += c.length;
+        });
+        res.on('end', () =>
+          off === len
+            ? done(null, out)
+            : done(new RetryableError(`response body ended after ${off} of ${len} bytes`)),
+        );
+        res.on('error', (err) => done(new RetryableError(err.message)));
+        res.on('aborted', () => done(new RetryableError('response aborted')));
+      });
+      req.end();
+    });
+  }
+}

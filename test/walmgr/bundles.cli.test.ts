@@ -1,0 +1,238 @@
+// Bundles (manifest format 2): a backup stores its small files in a few bundle objects, each
+// file listed with its place; restore takes each bundle in one GET and checks every file in it.
+// A backup in the earlier format (one object per file, format 1) still restores; a damaged file
+// inside a bundle is named by verify and stops restore; restore ends with one syncfs of the
+// target's file system (seen with strace) before it reports success.
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStorage } from '../../layers/storage/index.ts';
+import { BUNDLE_FILE_MAX } from '../../layers/walmgr/bundle.ts';
+import { backupFileKey, backupPrefix, bundleKey, manifestKey, pieceKey } from '../../layers/walmgr/layout.ts';
+import { type Manifest, readManifest } from '../../layers/walmgr/manifest.ts';
+import { verifyObject } from '../../layers/walmgr/verify-object.ts';
+import {
+  archiveCommand,
+  CLI,
+  type Cluster,
+  chownR,
+  createCluster,
+  switchAndWaitArchived,
+  tempDir,
+  waitFor,
+  walmgr,
+} from './harness.ts';
+
+const run = promisify(execFile);
+const LEGACY = '20000101T000000.000Z';
+
+describe('walmgr bundles', () => {
+  let repo: string;
+  let primary: Cluster;
+  let m: Manifest;
+  const cleanup: (() => Promise<void> | void)[] = [];
+
+  beforeAll(async () => {
+    repo = await tempDir('bundles');
+    cleanup.push(() => rmSync(repo, { recursive: true, force: true }));
+    expect((await walmgr(['init', '--repo', repo])).code).toBe(0);
+    primary = await createCluster({ archiveCommand: archiveCommand(`--repo ${repo}`) });
+    cleanup.push(() => primary.destroy());
+    await primary.start();
+    await primary.query('create table t (id int primary key, v text not null)');
+    await primary.query(`insert into t select g, md5(g::text) from generate_series(1, 20000) g`);
+    const b = await walmgr(['backup', '--repo', repo, '--db', primary.url, '--piece-size', '256k']);
+    expect(b.code, b.stderr).toBe(0);
+    await switchAndWaitArchived(primary);
+    const storage = await openStorage(repo);
+    try {
+      const [sysid] = (await storage.list(''))
+        .map((o) => o.key.split('/')[0]!)
+        .filter((k) => /^\d+$/.test(k));
+      const id = (await storage.list(`${sysid}/backups/`))
+        .find((o) => o.key.endsWith('manifest.json'))!
+        .key.split('/')[2]!;
+      m = await readManifest(storage, sysid!, id);
+    } finally {
+      storage.close();
+    }
+  }, 240_000);
+
+  afterAll(async () => {
+    for (const f of cleanup.reverse()) await Promise.resolve(f()).catch(() => {});
+  });
+
+  async function restoreAndCount(extra: string[]): Promise<{ n: number; stderr: string }> {
+    const dir = await tempDir('bundles-restore');
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const pgdata = path.join(dir, 'data');
+    const r = await walmgr(['restore', '--repo', repo, '--pgdata', pgdata, ...extra]);
+    expect(r.code, r.stderr).toBe(0);
+    await chownR(dir);
+    const c = await createCluster({ pgdata, conf: { archive_mode: 'off' } });
+    cleanup.push(() => c.destroy());
+    await c.start();
+    await waitFor(
+      async () => (await c.query<{ r: boolean }>('select pg_is_in_recovery() as r'))[0]?.r === false,
+      60_000,
+      'end of recovery',
+      c,
+    );
+    const [row] = await c.query<{ n: number }>('select count(*)::int as n from t');
+    await c.stop();
+    return { n: row!.n, stderr: r.stderr };
+  }
+
+  it('stores the small files in a few bundles, each file listed with its place', async () => {
+    expect(m.format).toBe(2);
+    const bundled = m.files.filter((f) => f.bundle);
+    // A fresh cluster: hundreds of small files, in a bundle or two.
+    expect(bundled.length).toBeGreaterThan(500);
+    for (const f of bundled) expect(f.storedSize).toBeLessThanOrEqual(BUNDLE_FILE_MAX);
+    expect(m.files.some((f) => f.pieces)).toBe(true);
+    const storage = await openStorage(repo);
+    try {
+      const objects = await storage.list(`${backupPrefix(m.systemId, m.id)}/data/`);
+      const bundles = objects.filter((o) => o.key.includes('/~bundle-'));
+      expect(bundles.length).toBeGreaterThanOrEqual(1);
+      // One object per bundle, per piece and per file too big for a bundle: nothing else.
+      const own = m.files.filter((f) => !f.bundle && !f.pieces).length;
+      const pieces = m.files.reduce((t, f) => t + (f.pieces?.length ?? 0), 0);
+      expect(objects.length).toBe(own + pieces + bundles.length);
+      expect(own).toBeLessThan(bundled.length / 10);
+      // Each bundle holds exactly its files' bytes, back to back.
+      for (const b of bundles) {
+        const n = Number(b.key.split('~bundle-')[1]);
+        const inIt = bundled.filter((f) => f.bundle!.n === n);
+        expect(b.size).toBe(inIt.reduce((t, f) => t + f.storedSize, 0));
+      }
+    } finally {
+      storage.close();
+    }
+    const v = await walmgr(['verify', '--repo', repo]);
+    expect(v.stdout, v.stderr).toContain(': ok');
+    expect(v.code).toBe(0);
+    // The wal-verify Lambda's check of a new manifest: every bundle stored with its size.
+    const s2 = await openStorage(repo);
+    try {
+      expect((await verifyObject(s2, manifestKey(m.systemId, m.id))).problems).toEqual([]);
+    } finally {
+      s2.close();
+    }
+  });
+
+  it('restores a bundled backup with every row', async () => {
+    const r = await restoreAndCount(['--backup', m.id]);
+    expect(r.n).toBe(20000);
+    expect(r.stderr).toMatch(/restore: flushed to disk \((syncfs|fsync), 1 file system\(s\)\)/);
+  }, 180_000);
+
+  it('restores a backup in the earlier format (format 1: one object per file)', async () => {
+    // What earlier versions wrote: the same files, each in its own object, no bundles.
+    const storage = await openStorage(repo);
+    try {
+      const bodies = new Map<number, Buffer>();
+      for (const f of m.files) {
+        if (f.bundle) {
+          if (!bodies.has(f.bundle.n))
+            bodies.set(f.bundle.n, (await storage.get(bundleKey(m.systemId, m.id, f.bundle.n)))!.body);
+          const b = bodies.get(f.bundle.n)!;
+          await storage.put(
+            backupFileKey(m.systemId, LEGACY, f.path),
+            b.subarray(f.bundle.offset, f.bundle.offset + f.storedSize),
+          );
+        } else if (f.pieces) {
+          for (const n of f.pieces.keys()) {
+            const k = pieceKey(backupFileKey(m.systemId, m.id, f.path), n);
+            await storage.put(
+              pieceKey(backupFileKey(m.systemId, LEGACY, f.path), n),
+              (await storage.get(k))!.body,
+            );
+          }
+        } else {
+          const k = backupFileKey(m.systemId, m.id, f.path);
+          await storage.put(backupFileKey(m.systemId, LEGACY, f.path), (await storage.get(k))!.body);
+        }
+      }
+      const legacy = {
+        ...m,
+        format: 1,
+        id: LEGACY,
+        files: m.files.map(({ bundle: _, ...f }) => f),
+      };
+      await storage.put(manifestKey(m.systemId, LEGACY), Buffer.from(JSON.stringify(legacy)));
+      expect(await storage.list(`${backupPrefix(m.systemId, LEGACY)}/data/~`)).toEqual([]);
+    } finally {
+      storage.close();
+    }
+    const v = await walmgr(['verify', '--repo', repo, '--backup', LEGACY]);
+    expect(v.stdout, v.stderr).toContain(': ok');
+    expect((await restoreAndCount(['--backup', LEGACY])).n).toBe(20000);
+  }, 180_000);
+
+  it.runIf(existsSync('/usr/bin/strace'))(
+    'makes the restore durable: one syncfs of the target file system before it reports success',
+    async () => {
+      const dir = await tempDir('bundles-sync');
+      cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+      const trace = path.join(dir, 'trace');
+      const pgdata = path.join(dir, 'data');
+      await run(
+        'strace',
+        [
+          '-f',
+          '-qq',
+          '-e',
+          'trace=syncfs,exit_group',
+          '-o',
+          trace,
+          process.execPath,
+          CLI,
+          'walmgr',
+          'restore',
+          '--repo',
+          repo,
+          '--backup',
+          m.id,
+          '--pgdata',
+          pgdata,
+        ],
+        { maxBuffer: 1 << 24 },
+      );
+      const lines = readFileSync(trace, 'utf8').split('\n');
+      const sync = lines.findIndex((l) => /syncfs\(\d+\)\s+= 0/.test(l));
+      expect(sync, lines.join('\n')).toBeGreaterThanOrEqual(0);
+      // After every file was written: the last thing before the processes exit.
+      expect(lines.slice(sync + 1).filter((l) => l.includes('syncfs')).length).toBe(0);
+      expect(existsSync(path.join(pgdata, 'recovery.signal'))).toBe(true);
+    },
+    120_000,
+  );
+
+  // Last: it damages the backup.
+  it('names a damaged file inside a bundle: verify reports it, restore stops', async () => {
+    const f = m.files.find((x) => x.bundle && x.storedSize > 64)!;
+    const storage = await openStorage(repo);
+    try {
+      const key = bundleKey(m.systemId, m.id, f.bundle!.n);
+      const obj = (await storage.get(key))!;
+      const body = Buffer.from(obj.body);
+      body[f.bundle!.offset + (f.storedSize >> 1)]! ^= 0xff;
+      await storage.put(key, body, { metadata: obj.info.metadata });
+    } finally {
+      storage.close();
+    }
+    const v = await walmgr(['verify', '--repo', repo, '--backup', m.id]);
+    expect(v.code).toBe(1);
+    expect(v.stdout).toContain(`${f.path} in bundle ${bundleKey(m.systemId, m.id, f.bundle!.n)}`);
+    const dir = await tempDir('bundles-bad');
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const r = await walmgr(['restore', '--repo', repo, '--backup', m.id, '--pgdata', path.join(dir, 'data')]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(f.path);
+    expect(r.stderr).toContain('in bundle');
+    expect(r.stderr).not.toContain('restore: done');
+  }, 120_000);
+});
