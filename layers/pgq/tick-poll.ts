@@ -1,9 +1,12 @@
 // When the ticker loop (ticker.ts) passes over which queues, on our SQL (pgq.ticker_poll):
 //   * every queue every tickMs, as pgqd does (PgQ's rules, idle ticks);
-//   * every queue sooner when something committed since the last look (txid_current_snapshot()
-//     changed — an idle database costs one tiny query per scan period and writes nothing), at
-//     most every 20× the last full pass's duration, so that pass never costs more than ~5 % of
-//     a core however many queues there are;
+//   * when something committed since the last look (txid_current_snapshot() changed — an idle
+//     database costs one tiny query per scan period and writes nothing): the queues that have a
+//     consumer ("subscribed", listed at each full pass; up to CHUNK_QUEUES of them), at most
+//     every scan period or that poll's duration, so a queue's first events in a while are
+//     ticked at once even among thousands of queues
+//     without consumers; and every queue, at most every 20× the last full pass's duration, so
+//     that pass never costs more than ~5 % of a core however many queues there are;
 //   * the queues ticked with events in the last HOT_MS ("hot") every pollMs (a fixed rate: the
 //     poll's own time is not added to the period): a handful of queues, however many exist, so
 //     an active queue is ticked milliseconds after its events commit even among thousands of
@@ -11,6 +14,12 @@
 //   * a queue at once when its consumer says it finished a batch and waits (WAITING_CHANNEL,
 //     LISTENed for on the ticker's connection): under load, events are waiting by then, and the
 //     tick no longer waits for the next poll.
+// A full pass over more than CHUNK_QUEUES queues, while a consumer or a hot queue may be waiting
+// for a tick, runs as a sequence of short statements over
+// CHUNK_QUEUES names each (each its own transaction, at most MAX_RULE_TICKS ticks by PgQ's rules),
+// with the hot queues' polls in between: the ticker has one connection, and one long pass (a
+// thousand new queues' idle ticks all due together took ~1 s at load 15) would hold up the hot
+// queues' ticks for its whole length — that was the 1,000-queue bench's p99.
 // Timing only decides when to look; whether a queue is ticked is decided in SQL, under its lock.
 import type pg from 'pg';
 import type { Logger } from '../util/log.ts';
@@ -22,43 +31,72 @@ const HOT_MS = 30_000;
 /** A full pass may take at most 1/SCAN_SHARE of the time between two of them. */
 const SCAN_SHARE = 20;
 const MIN_SCAN_MS = 10;
-/** Ticks by PgQ's rules per pass: a pass with more due commits in pieces (pgq.ticker_poll). */
-const MAX_RULE_TICKS = 100;
+/** Queues per statement of a full pass; up to this many, the pass is one statement over all. */
+export const CHUNK_QUEUES = 100;
+/**
+ * Ticks by PgQ's rules per statement (pgq.ticker_poll's i_max_ticks): a chunk with more due is
+ * passed again. Each tick costs a row lock, an insert and a NOTIFY; 25 keep a statement short.
+ */
+export const MAX_RULE_TICKS = 25;
+
+/** What the loop passes over next: the hot queues, or (a chunk of) the full pass. */
+export interface Look {
+  /** hot: the recently active queues; sub: the subscribed ones; full: every queue. */
+  kind: 'hot' | 'sub' | 'full';
+  /** null: every queue in one statement (pgq.ticker_poll's NULL). */
+  queues: string[] | null;
+}
 
 export class TickPoller {
   readonly #client: pg.ClientBase;
   readonly #tickMs: number;
   readonly #pollMs: number;
+  readonly #chunk: number;
   readonly #hot = new Map<string, number>();
   #nextFull = 0;
   #nextScan = 0;
   #nextPoll = 0;
-  #scanMs: number;
+  /** A full pass when the snapshot changed: not before this (20× the last one's duration). */
+  #nextFullScan = 0;
+  /** The same for the poll of the subscribed queues. */
+  #nextSubScan = 0;
+  readonly #scanMs: number;
+  /** 20× the last full pass's duration (at most tickMs): the least time between two. */
+  #fullScanMs = 0;
+  /** The queues that have a consumer, subscribed ones first in a full pass. */
+  #subscribed: string[] = [];
   #snapshot: string | null = null;
-  #more = false;
   #pollStart = 0;
+  /** The full pass in progress: the queue names still to pass over (null: none in progress). */
+  #rest: string[] | null = null;
+  /** The time the full pass in progress has taken so far, ms. */
+  #restMs = 0;
+  /** The last look was a latency poll (hot, subscribed): a full pass in progress goes first now. */
+  #lastPoll = false;
   /** Queues whose consumer said it waits, since the last poll. */
   readonly #waiting = new Set<string>();
   /** Cuts the ticker loop's sleep short when a consumer says it waits. */
   readonly waker = new Waker();
 
-  private constructor(client: pg.ClientBase, tickMs: number, pollMs: number) {
+  private constructor(client: pg.ClientBase, tickMs: number, pollMs: number, chunk: number) {
     this.#client = client;
     this.#tickMs = tickMs;
     this.#pollMs = pollMs;
+    this.#chunk = chunk;
     this.#scanMs = Math.min(tickMs, Math.max(pollMs, MIN_SCAN_MS));
   }
 
   /** A poller when the database has pgq.ticker_poll (our SQL), else null (the C extension). */
   static async open(
     client: pg.ClientBase,
-    o: { tickMs: number; pollMs: number },
+    /** chunkQueues: queues per statement of a full pass (CHUNK_QUEUES; smaller in tests). */
+    o: { tickMs: number; pollMs: number; chunkQueues?: number },
   ): Promise<TickPoller | null> {
     const r = await client.query<{ ok: boolean }>(
       "select to_regprocedure('pgq.ticker_poll(text[], integer)') is not null as ok",
     );
     if (!r.rows[0]?.ok) return null;
-    const poller = new TickPoller(client, o.tickMs, o.pollMs);
+    const poller = new TickPoller(client, o.tickMs, o.pollMs, o.chunkQueues ?? CHUNK_QUEUES);
     // The connection is the ticker's own for its whole life (it holds the advisory lock), so the
     // LISTEN needs no UNLISTEN: it ends with the session.
     client.on('notification', (msg) => {
@@ -73,66 +111,127 @@ export class TickPoller {
     this.waker.wake();
   }
 
-  /** What to pass over now: null = every queue, a list = those queues, undefined = nothing. */
-  async due(now: number): Promise<string[] | null | undefined> {
+  /** What to pass over now, or undefined: nothing. */
+  async due(now: number): Promise<Look | undefined> {
     for (const [q, at] of this.#hot) if (now - at > HOT_MS) this.#hot.delete(q);
-    const fullDue = now >= this.#nextFull;
     const hotDue = this.#waiting.size > 0 || (this.#hot.size > 0 && now >= this.#nextPoll);
-    // A cut-short full pass goes on, but not before the hot queues had their poll.
-    if (fullDue && !(this.#more && hotDue)) return null;
-    // A waiting consumer's queue first: the snapshot look (and the pass it may start) can follow.
-    if (!fullDue && this.#waiting.size === 0 && now >= this.#nextScan) {
-      const r = await this.#client.query<{ s: string }>('select txid_current_snapshot()::text as s');
-      const changed = r.rows[0]!.s !== this.#snapshot;
-      this.#snapshot = r.rows[0]!.s;
-      if (changed) return null;
-      this.#nextScan = now + this.#scanMs;
+    const inPass = this.#rest !== null;
+    // The latency polls (hot, subscribed) and the chunks of a full pass take turns, so neither
+    // waits behind the other: the first pass after a start (every new queue's tick due) would
+    // otherwise hold up the subscribed queues' first events for all its chunks.
+    if (!(inPass && this.#lastPoll)) {
+      if (hotDue) return { kind: 'hot', queues: [...new Set([...this.#hot.keys(), ...this.#waiting])] };
+      if (inPass && now >= this.#nextScan && (await this.#committed(now)) && this.#subDue(now)) {
+        return { kind: 'sub', queues: this.#subscribed };
+      }
     }
-    return hotDue ? [...new Set([...this.#hot.keys(), ...this.#waiting])] : undefined;
+    if (this.#rest) return { kind: 'full', queues: this.#rest.slice(0, this.#chunk) };
+    let start = now >= this.#nextFull;
+    if (!start && now >= this.#nextScan) {
+      const changed = await this.#committed(now);
+      if (changed && now >= this.#nextFullScan) start = true;
+      else if (changed && this.#subDue(now)) return { kind: 'sub', queues: this.#subscribed };
+    }
+    if (!start) return undefined;
+    const t0 = performance.now();
+    // The subscribed queues; and all names (subscribed first: nobody waits for the others' ticks)
+    // only when the pass will be chunked: more queues than a chunk, and someone waits for a tick.
+    const r = await this.#client.query<{ s: string[]; n: string[] | null }>(
+      `select coalesce(array_agg(queue_name order by queue_name) filter (where sub), '{}') as s,
+              case when count(*) > $1 and (bool_or(sub) or $2)
+                   then array_agg(queue_name order by not sub, queue_name) end as n
+         from (select q.queue_name,
+                      exists (select 1 from pgq.subscription s where s.sub_queue = q.queue_id) as sub
+                 from pgq.queue q
+                where not q.queue_external_ticker and not q.queue_ticker_paused) x`,
+      [this.#chunk, this.#hot.size > 0],
+    );
+    const subscribed = r.rows[0]!.s;
+    // Many subscribed queues: their poll would be as long as a full pass; the full pass it is.
+    this.#subscribed = subscribed.length <= this.#chunk ? subscribed : [];
+    this.#restMs = performance.now() - t0;
+    const names = r.rows[0]!.n;
+    // Few queues, or nobody waiting for a tick (no consumer, nothing hot): one statement over all
+    // of them, as before.
+    if (!names) return { kind: 'full', queues: null };
+    this.#rest = names;
+    return { kind: 'full', queues: names.slice(0, this.#chunk) };
   }
 
-  /** One pgq.ticker_poll over those queues (null: all); reports and returns the new ticks. */
+  /** Whether something committed since the last look (txid_current_snapshot() changed). */
+  async #committed(now: number): Promise<boolean> {
+    const r = await this.#client.query<{ s: string }>('select txid_current_snapshot()::text as s');
+    const changed = r.rows[0]!.s !== this.#snapshot;
+    this.#snapshot = r.rows[0]!.s;
+    // Nothing subscribed: only a full pass could follow, at most every fullScanMs; look as rarely.
+    this.#nextScan =
+      now + (this.#subscribed.length > 0 ? this.#scanMs : Math.max(this.#scanMs, this.#fullScanMs));
+    return changed;
+  }
+
+  #subDue(now: number): boolean {
+    return now >= this.#nextSubScan && this.#subscribed.length > 0;
+  }
+
+  /** One pgq.ticker_poll over what `look` names; reports and returns the new ticks. */
   async pass(
-    queues: string[] | null,
+    look: Look,
     stats: TickerStats,
     onTick: TickerOptions['onTick'],
     log: Logger,
   ): Promise<TickEvent[]> {
-    if (queues === null) this.#more = false;
-    // This pass looks at them (all queues, or every hot one, those included).
-    this.#waiting.clear();
-    this.#pollStart = Date.now();
+    const t0 = performance.now();
+    if (look.kind === 'hot') {
+      // This poll looks at them (every hot one, those waiting included).
+      this.#waiting.clear();
+      this.#pollStart = Date.now();
+    }
     const r = await this.#client.query<{ queue_name: string; tick_id: unknown; new_events: unknown }>(
       'select queue_name, tick_id, new_events from pgq.ticker_poll($1::text[], $2)',
-      [queues, MAX_RULE_TICKS],
+      [look.queues, MAX_RULE_TICKS],
     );
-    // Cut short (more were due): pass again right after the next poll.
-    if (queues === null && r.rows.length >= MAX_RULE_TICKS) this.#more = true;
     const now = Date.now();
     for (const row of r.rows) if (Number(row.new_events) > 0) this.#hot.set(row.queue_name, now);
-    return reportTicks(r.rows, stats, onTick, log);
+    const ticks = await reportTicks(r.rows, stats, onTick, log);
+    this.#passed(look, r.rows.length, performance.now() - t0, stats);
+    return ticks;
   }
 
-  /** Schedules the next looks after a pass that took ms. */
-  passed(queues: string[] | null, _ticks: TickEvent[], ms: number, stats: TickerStats): void {
+  /** Schedules the next looks after `look`, which returned `rows` ticks in ms. */
+  #passed(look: Look, rows: number, ms: number, stats: TickerStats): void {
     const now = Date.now();
-    if (queues === null) {
-      stats.tickerCalls++;
-      stats.passMs = ms;
-      this.#nextFull = this.#more ? now : now + this.#tickMs;
-      this.#scanMs = Math.min(this.#tickMs, Math.max(this.#pollMs, MIN_SCAN_MS, ms * SCAN_SHARE));
-      this.#nextScan = now + this.#scanMs;
-    } else {
+    this.#lastPoll = look.kind !== 'full';
+    if (look.kind === 'sub') {
       stats.polls++;
+      // At most half the time: a poll of a few named queues, like the hot queues' poll.
+      this.#nextSubScan = now + Math.max(this.#scanMs, ms);
+      return;
     }
-    // Fixed rate from the poll's start, but never back to back when polls run slow (a loaded
-    // server): at least half a period in between.
-    this.#nextPoll = Math.max(this.#pollStart + this.#pollMs, now + this.#pollMs / 2);
+    if (look.kind === 'hot') {
+      stats.polls++;
+      // Fixed rate from the poll's start, but never back to back when polls run slow (a loaded
+      // server): at least half a period in between.
+      this.#nextPoll = Math.max(this.#pollStart + this.#pollMs, now + this.#pollMs / 2);
+      return;
+    }
+    this.#restMs += ms;
+    // Cut short (as many ticks by PgQ's rules as allowed): the same queues again, the ones just
+    // ticked are no longer due. Else on to the next chunk.
+    if (this.#rest && rows < MAX_RULE_TICKS) this.#rest = this.#rest.slice(this.#chunk);
+    else if (!this.#rest && rows >= MAX_RULE_TICKS) return; // one statement over all: again
+    if (this.#rest && this.#rest.length > 0) return;
+    this.#rest = null;
+    stats.tickerCalls++;
+    stats.passMs = this.#restMs;
+    this.#nextFull = now + this.#tickMs;
+    this.#fullScanMs = Math.min(this.#tickMs, this.#restMs * SCAN_SHARE);
+    this.#nextFullScan = now + this.#fullScanMs;
+    this.#nextScan = now + (this.#subscribed.length > 0 ? this.#scanMs : this.#fullScanMs);
   }
 
   /** When the loop should look again (sooner when `waker` is woken: a consumer waits). */
   nextAt(): number {
-    if (this.#waiting.size > 0) return 0;
+    if (this.#waiting.size > 0 || this.#rest) return 0;
     return Math.min(this.#nextFull, this.#nextScan, this.#hot.size > 0 ? this.#nextPoll : Infinity);
   }
 }

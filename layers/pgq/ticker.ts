@@ -196,12 +196,8 @@ async function loop(
     const roundStart = now;
     const poller = ctx.poller;
     if (poller) {
-      const queues = await poller.due(now);
-      if (queues !== undefined) {
-        const t0 = performance.now();
-        const ticks = await poller.pass(queues, stats, ctx.opts.onTick, ctx.log);
-        poller.passed(queues, ticks, performance.now() - t0, stats);
-      }
+      const look = await poller.due(now);
+      if (look) await poller.pass(look, stats, ctx.opts.onTick, ctx.log);
     } else if (now >= nextTick) {
       await tickOnce(client, stats, ctx.opts.onTick, ctx.log);
       // Fixed-rate schedule; if we fell behind, do not try to catch up with a burst.

@@ -63,6 +63,22 @@ describe('pgq.ticker_poll', () => {
     expect(await drain(db, 'lp_late', 'c')).toEqual(['late']);
   });
 
+  it('an event still open at a tick by PgQ’s rules is ticked once it commits', async () => {
+    await waitingQueue('lp_rule');
+    const producer = await db.connect();
+    await producer.query('begin');
+    await producer.query("select pgq.insert_event('lp_rule', 'T', 'open')");
+    // Due by PgQ's rules (ticker_max_count reached) while the event is in progress.
+    await db.query("select pgq.force_tick('lp_rule')");
+    expect(await poll(['lp_rule'])).toHaveLength(1);
+    await producer.query('commit');
+    expect(await drain(db, 'lp_rule', 'c')).toEqual([]);
+    // Its id was taken before that tick, yet it counts as a new event: the ticker keeps polling
+    // queues whose ticks had new events often (it did not, and waited for the next event).
+    expect(await poll(['lp_rule'])).toMatchObject([{ queue_name: 'lp_rule', new_events: 1n }]);
+    expect(await drain(db, 'lp_rule', 'c')).toEqual(['open']);
+  });
+
   it('while the consumer is busy, events wait for it and its next batch takes them all', async () => {
     await waitingQueue('lp_busy');
     await db.query("select pgq.insert_event('lp_busy', 'T', '1')");
@@ -101,6 +117,25 @@ describe('pgq.ticker_poll', () => {
     await db.query("select pgq.insert_event('lp_none', 'T', 'x')");
     expect(await poll(['lp_none'])).toEqual([]);
     expect(await lastTick('lp_none')).toBe(before);
+  });
+
+  it('announces no tick of a queue without a registered consumer', async () => {
+    await db.query("select pgq.create_queue('lp_quiet')");
+    const listener = await db.connect();
+    const got: string[] = [];
+    listener.on('notification', (n) => got.push(n.payload!));
+    await listener.query(`listen "${tickChannel('lp_quiet')}"`);
+    // A new queue's second tick is due at once by PgQ's rules: ticked, but nobody to tell.
+    const [quiet] = await poll(['lp_quiet']);
+    expect(quiet).toMatchObject({ queue_name: 'lp_quiet' });
+    await db.query("select pgq.register_consumer('lp_quiet', 'c')");
+    await db.query("select pgq.force_tick('lp_quiet')");
+    const [told] = await poll(['lp_quiet']);
+    expect(told).toMatchObject({ queue_name: 'lp_quiet' });
+    for (let i = 0; i < 100 && got.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    // Delivered in commit order: had the first tick been announced, it would come first.
+    expect(got).toEqual([String(told.tick_id)]);
+    await listener.query('unlisten *');
   });
 
   it('a long queue name gets the hashed channel', async () => {
@@ -199,6 +234,68 @@ describe('a pass with nothing due', () => {
       await c.query('commit');
     }
     expect(await ticks()).toBe(n0);
+  });
+});
+
+describe('pgq.ticker() and pgq._ticker_due agree', () => {
+  it('pgq.ticker() ticks exactly the queues pgq._ticker_due(NULL, false) finds due', async () => {
+    // Queues in every state the rules tell apart; tick times moved back stand for the time passed.
+    await db.query(
+      `select pgq.set_queue_config(queue_name, 'ticker_paused', 'true') from pgq.queue where queue_name not like 'ag\\_%'`,
+    );
+    const states: Record<string, string[]> = {
+      ag_new: [], // only the first tick: the second is due at once
+      ag_idle_recent: ["select pgq.ticker('ag_idle_recent')"],
+      ag_idle_old: ["select pgq.ticker('ag_idle_old')", 'back:ag_idle_old:10 minutes'],
+      ag_idle_gap: ["select pgq.ticker('ag_idle_gap')", 'back:ag_idle_gap:2 seconds'],
+      ag_events_few: [
+        "select pgq.ticker('ag_events_few')",
+        "select pgq.insert_event('ag_events_few', 'T', 'x')",
+      ],
+      ag_events_count: ["select pgq.ticker('ag_events_count')", "select pgq.force_tick('ag_events_count')"],
+      ag_events_lag: [
+        "select pgq.ticker('ag_events_lag')",
+        "select pgq.insert_event('ag_events_lag', 'T', 'x')",
+        'back:ag_events_lag:5 seconds',
+      ],
+      ag_paused: ["select pgq.set_queue_config('ag_paused', 'ticker_paused', 'true')"],
+    };
+    for (const [q, steps] of Object.entries(states)) {
+      await db.query('select pgq.create_queue($1)', [q]);
+      for (const step of steps) {
+        const back = /^back:(.*):(.*)$/.exec(step);
+        if (back) {
+          await db.query(
+            `update pgq.tick set tick_time = tick_time - $2::interval
+              where tick_queue = (select queue_id from pgq.queue where queue_name = $1)`,
+            [back[1], back[2]],
+          );
+        } else await db.query(step);
+      }
+    }
+    const c = await db.connect();
+    await c.query('begin'); // one now() for both
+    try {
+      const due = (
+        await c.query("select queue_name from pgq._ticker_due(null, false) where queue_name like 'ag\\_%'")
+      ).rows.map((r) => r.queue_name);
+      await c.query('select pgq.ticker()');
+      const ticked = (
+        await c.query(
+          `select q.queue_name from pgq.tick t join pgq.queue q on q.queue_id = t.tick_queue
+            where t.xmin::text = txid_current()::text and q.queue_name like 'ag\\_%' order by 1`,
+        )
+      ).rows.map((r) => r.queue_name);
+      expect(ticked).toEqual(due);
+      // Due whatever the time the set-up took (ag_idle_recent and ag_events_few fall due too on a
+      // slow machine: 1.5 s and 3 s after their last tick).
+      expect(due).toEqual(
+        expect.arrayContaining(['ag_events_count', 'ag_events_lag', 'ag_idle_gap', 'ag_idle_old', 'ag_new']),
+      );
+      expect(due).not.toContain('ag_paused');
+    } finally {
+      await c.query('rollback');
+    }
   });
 });
 

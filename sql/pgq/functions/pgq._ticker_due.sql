@@ -16,6 +16,8 @@
 --         the last tick saw transactions in progress). pgq.ticker_poll checks that some are
 --         committed.
 -- i_queue_names NULL: every queue that is neither paused nor externally ticked.
+-- pgq.ticker() runs a copy of this query's 'due' / 'pgq' part inline (its call cost more than the
+-- C extension's whole pass over one queue): change both together (a test checks they agree).
 -- Tables: reads pgq.queue, pgq.tick, pgq.subscription, pg_sequence and the event sequences
 -- (a sequence never called is at its start value: pgq never uses setval(…, false)).
 -- Errors: none of its own (a sequence that is gone raises as in pgq.seq_getval).

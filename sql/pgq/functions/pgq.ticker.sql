@@ -125,9 +125,14 @@ $$;
 --
 -- Runs pgq.ticker(queue) for every queue that is neither externally ticked nor paused, in name
 -- order, and returns how many queues got a new tick — as the original. Difference: one
--- set-based read (pgq._ticker_due) first finds the queues where pgq.ticker(queue) could tick,
--- warn or raise, and only those are called; for the others it would return NULL without side
--- effects. A pass that ticks nothing therefore writes nothing and takes no row locks.
+-- set-based read first finds the queues where pgq.ticker(queue) could tick, warn or raise, and
+-- only those are called; for the others it would return NULL without side effects. A pass that
+-- ticks nothing therefore writes nothing and takes no row locks.
+-- That read is pgq._ticker_due(NULL, false)'s query (the same rules, on the same values; the
+-- 'due' and 'pgq' rows) written out here rather than called: the call, its SET clause and its
+-- materialized result cost ~390k instructions per pass (callgrind, one queue), which kept the
+-- produce → tick → batch cycle above the C extension's. test/pgq/ticker-poll.sql.test.ts checks
+-- that the two agree. Change both together.
 create or replace function pgq.ticker()
 returns bigint
 language plpgsql
@@ -138,8 +143,51 @@ declare
     qname text;
     n     bigint := 0;
 begin
-    -- 'due' and 'pgq' rows alike: pgq.ticker(queue) decides and ticks, as in the original.
-    for qname in select d.queue_name from pgq._ticker_due(null, false) d loop
+    -- pgq.ticker(queue) decides and ticks, as in the original.
+    for qname in
+        with cur as (
+            select coalesce(txid_current_if_assigned(), txid_snapshot_xmax(txid_current_snapshot())) as bound
+        ), st as (
+            select q.queue_name, q.queue_id, q.queue_ticker_max_count, q.queue_ticker_max_lag,
+                   q.queue_ticker_idle_period,
+                   l.tick_id, l.tick_time, l.tick_snapshot,
+                   -- pgq.seq_getval without dynamic SQL. NULL: never called, so every tick recorded
+                   -- its start value (pgq never uses setval(…, false)) and nothing is new.
+                   coalesce(v.last_value, l.tick_event_seq) - l.tick_event_seq as new_events,
+                   now() - l.tick_time as lag
+              from pgq.queue q
+              left join lateral (
+                    select t.tick_id, t.tick_time, t.tick_event_seq, t.tick_snapshot
+                      from pgq.tick t
+                     where t.tick_queue = q.queue_id
+                     order by t.tick_queue desc, t.tick_id desc
+                     limit 1) l on true
+              cross join lateral (
+                    select pg_catalog.pg_sequence_last_value(q.queue_event_seq::regclass) as last_value) v
+             where not q.queue_external_ticker and not q.queue_ticker_paused
+        ), d as (
+            select st.queue_name,
+                   case
+                     when st.tick_id is null then true
+                     when txid_snapshot_xmin(st.tick_snapshot) > cur.bound
+                       or txid_snapshot_xmax(st.tick_snapshot) > cur.bound then true
+                     when st.new_events < 0 then true
+                     when st.new_events > 0 then st.new_events >= st.queue_ticker_max_count
+                                              or st.lag >= st.queue_ticker_max_lag
+                     when st.lag < st.queue_ticker_max_lag / 2 then
+                          not exists (select 1 from pgq.tick p
+                                       where p.tick_queue = st.queue_id and p.tick_id < st.tick_id)
+                     else coalesce(not (st.lag < (select st.tick_time - p.tick_time from pgq.tick p
+                                                   where p.tick_queue = st.queue_id and p.tick_id < st.tick_id
+                                                   order by p.tick_queue desc, p.tick_id desc
+                                                   limit 1) * 2
+                                        and st.lag < st.queue_ticker_idle_period),
+                                   true)
+                   end as pgq_due
+              from st cross join cur
+        )
+        select d.queue_name from d where d.pgq_due order by d.queue_name
+    loop
         if pgq.ticker(qname) > 0 then
             n := n + 1;
         end if;

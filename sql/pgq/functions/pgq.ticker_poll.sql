@@ -16,11 +16,15 @@
 -- the transactions it saw in progress), never a scan from an old xmin.
 -- Each new tick is announced with pg_notify('pgq.' || queue_name, tick_id) — or
 -- 'pgq.' || md5(queue_name) for names longer than 59 bytes — delivered when the pass commits,
--- so a consumer process LISTENing there wakes at once (only the ticker notifies, never producers).
+-- so a consumer process LISTENing there wakes at once (only the ticker notifies, never producers);
+-- not for a queue without a registered consumer (a consumer registering during the pass may then
+-- see that one tick at its next loop instead, its later ticks are announced).
 -- i_max_ticks (NULL: no limit): stop after this many ticks by PgQ's rules, so that a pass over
 -- many queues all due at once (a thousand new queues' idle ticks) commits, and wakes their
 -- consumers, in pieces rather than in one long transaction; the caller passes again soon.
--- Returns one row per new tick: the queue, the tick id, and how far the event sequence moved.
+-- Returns one row per new tick: the queue, the tick id, and how far the event sequence moved (at
+-- least 1 for a tick made for committed events waiting, which may have taken their ids before
+-- the last tick).
 -- Errors: those of pgq.ticker(queue) ('Invalid PgQ state', …).
 -- Locks: the ticked queues' pgq.queue rows (FOR NO KEY UPDATE) until commit, as pgq.ticker(queue).
 create or replace function pgq.ticker_poll(i_queue_names text[], i_max_ticks integer,
@@ -60,14 +64,20 @@ begin
             end if;
         end if;
         if new_id is not null then
+            -- No NOTIFY where no consumer is registered: nobody waits for it, and after a
+            -- thousand new queues' idle ticks every LISTENing backend would read them all.
             perform pg_notify(case when octet_length(r.queue_name) <= 59 then 'pgq.' || r.queue_name
                                    else 'pgq.' || md5(r.queue_name) end,
-                              new_id::text);
+                              new_id::text)
+              where exists (select 1 from pgq.subscription_key k where k.sub_queue = r.queue_id);
             select t.tick_event_seq - coalesce(r.last_event_seq, t.tick_event_seq) into seq
               from pgq.tick t where t.tick_queue = r.queue_id and t.tick_id = new_id;
             queue_name := r.queue_name;
             tick_id := new_id;
-            new_events := seq;
+            -- A tick for waiting events counts at least one, also when the sequence had moved
+            -- already by the last tick (they were in progress then): the caller polls queues
+            -- with events often, and this one has some.
+            new_events := case when r.due = 'latency' then greatest(seq, 1) else seq end;
             return next;
         end if;
     end loop;

@@ -1,0 +1,109 @@
+// The ticker's schedule on our SQL (layers/pgq/tick-poll.ts), driven step by step: a full pass
+// over more queues than a chunk runs chunk by chunk, subscribed queues first, and the hot queues'
+// polls take turns with its chunks (one long pass held them up: the 1,000-queue p99); once the
+// pass is done, a commit anywhere makes it poll the subscribed queues, not every queue — also
+// between two chunks of a pass.
+import { describe, expect, it } from 'vitest';
+import { type Look, TickPoller } from '../../layers/pgq/tick-poll.ts';
+import { newTickerStats } from '../../layers/pgq/ticker.ts';
+import { silentLogger } from '../../layers/util/log.ts';
+import { useTestDatabase } from '../support/db.ts';
+import { drain, tick } from '../support/pgq.ts';
+
+const db = useTestDatabase();
+
+/**
+ * A default queue whose consumer has read everything so far, i.e. waits for the next tick. With
+ * one event read already: a queue's first event leaves its event sequence's last_value where it
+ * was, so its tick counts no new events and does not make the queue hot.
+ */
+async function waitingQueue(q: string) {
+  await db.query('select pgq.create_queue($1)', [q]);
+  await db.query('select pgq.register_consumer($1, $2)', [q, 'c']);
+  await db.query("select pgq.insert_event($1, 'T', 'first')", [q]);
+  await tick(db, q);
+  expect(await drain(db, q, 'c')).toEqual(['first']);
+}
+
+describe('the ticker’s schedule over many queues', () => {
+  it('runs a full pass in chunks, subscribed queues first, with the hot queues’ polls in between', async () => {
+    await waitingQueue('cc');
+    await waitingQueue('ce');
+    for (const q of ['ca', 'cb', 'cd']) await db.query('select pgq.create_queue($1)', [q]);
+    const c = await db.connect();
+    // Periods of a minute: only the steps below decide what runs.
+    const poller = (await TickPoller.open(c, { tickMs: 60_000, pollMs: 5, chunkQueues: 2 }))!;
+    const stats = newTickerStats();
+    const looks: Look[] = [];
+    const step = async () => {
+      const look = await poller.due(Date.now());
+      if (look) {
+        looks.push({ kind: look.kind, queues: look.queues && [...look.queues] });
+        await poller.pass(look, stats, undefined, silentLogger);
+      }
+      return look;
+    };
+    const ticksOf = async (q: string) =>
+      Number(
+        (
+          await db.one(
+            'select count(*) as n from pgq.tick t join pgq.queue q on q.queue_id = t.tick_queue where q.queue_name = $1',
+            [q],
+          )
+        ).n,
+      );
+
+    await db.query("select pgq.insert_event('cc', 'T', '1')");
+    const cc0 = await ticksOf('cc');
+    await step(); // the first chunk: the subscribed queues; cc is ticked for its event (hot now)
+    expect(await ticksOf('cc')).toBe(cc0 + 1);
+    expect(await drain(db, 'cc', 'c')).toEqual(['1']);
+    await db.query("select pgq.insert_event('cc', 'T', '2')");
+    await step(); // the hot poll, before the rest of the pass
+    expect(await drain(db, 'cc', 'c')).toEqual(['2']);
+    await step(); // the next chunk
+    await new Promise((r) => setTimeout(r, 20)); // the hot poll's period
+    await step(); // hot again
+    await step(); // the last chunk
+    expect(looks).toEqual([
+      { kind: 'full', queues: ['cc', 'ce'] },
+      { kind: 'hot', queues: ['cc'] },
+      { kind: 'full', queues: ['ca', 'cb'] },
+      { kind: 'hot', queues: ['cc'] },
+      { kind: 'full', queues: ['cd'] },
+    ]);
+    expect(stats.tickerCalls).toBe(1);
+    expect(stats.polls).toBe(2);
+
+    // Pass done. A commit on a subscribed queue that is not hot: the subscribed queues' poll
+    // (right after a pass, the next full one is still 20× its duration away) ticks it.
+    await db.query("select pgq.insert_event('ce', 'T', '3')");
+    looks.length = 0;
+    // As the ticker loop does: straight on after a look, a short sleep when nothing was due.
+    for (let i = 0; i < 100 && !looks.some((l) => l.kind === 'sub'); i++) {
+      if (!(await step())) await new Promise((r) => setTimeout(r, 2));
+    }
+    expect(looks.find((l) => l.kind !== 'hot')).toEqual({ kind: 'sub', queues: ['cc', 'ce'] });
+    expect(await drain(db, 'ce', 'c')).toEqual(['3']);
+    expect(stats.tickerCalls).toBe(1);
+  });
+
+  it('polls the subscribed queues between two chunks of a pass when something committed', async () => {
+    await waitingQueue('dd');
+    for (const q of ['da', 'db']) await db.query('select pgq.create_queue($1)', [q]);
+    const c = await db.connect();
+    const poller = (await TickPoller.open(c, { tickMs: 60_000, pollMs: 5, chunkQueues: 3 }))!;
+    const stats = newTickerStats();
+    const first = await poller.due(Date.now());
+    // Subscribed queues first (those of the test above too); up to a chunk of them are polled.
+    expect(first).toEqual({ kind: 'full', queues: ['cc', 'ce', 'dd'] });
+    await poller.pass(first!, stats, undefined, silentLogger);
+    await db.query("select pgq.insert_event('dd', 'T', 'x')");
+    const next = await poller.due(Date.now());
+    expect(next).toEqual({ kind: 'sub', queues: ['cc', 'ce', 'dd'] });
+    await poller.pass(next!, stats, undefined, silentLogger);
+    expect(await drain(db, 'dd', 'c')).toEqual(['x']);
+    // Then the pass goes on.
+    expect(await poller.due(Date.now())).toEqual({ kind: 'full', queues: ['ca', 'cb', 'cd'] });
+  });
+});
