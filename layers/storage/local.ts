@@ -8,6 +8,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { fsyncPath } from '../util/fsync.ts';
 import type { ReaderSpec } from './direct-read.ts';
 import {
   checkKey,
@@ -20,15 +21,6 @@ import {
 
 const MAGIC = 'SKYOBJ1 ';
 const TMP_MARK = '.skytmp.';
-
-async function fsyncPath(p: string): Promise<void> {
-  const fh = await fs.open(p, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
 
 function isNotFound(err: unknown): boolean {
   return (

@@ -9,6 +9,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { fsyncPath } from '../util/fsync.ts';
 
 const run = promisify(execFile);
 
@@ -30,15 +31,6 @@ async function fsyncTree(dir: string): Promise<number> {
   };
   await visit(dir);
   return n;
-}
-
-async function fsyncPath(p: string): Promise<void> {
-  const fh = await fs.open(p, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }
 
 /**
