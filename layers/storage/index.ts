@@ -2,14 +2,18 @@
 // (`/path`, `./path` or `file:///path`). The S3 backend (and the AWS SDK) loads only here.
 import { LocalStorage } from './local.ts';
 import type { S3StorageOptions } from './s3.ts';
+import type { ObjectGetter } from './s3-get.ts';
 import { type Storage, StorageError } from './types.ts';
 
+export type { ObjectGetter } from './s3-get.ts';
 export type { ObjectInfo, PutOptions, PutResult, Storage } from './types.ts';
 export { LocalStorage, StorageError };
 
 export type OpenOptions = Omit<S3StorageOptions, 'bucket' | 'prefix'>;
 
-export async function openStorage(repo: string, opts: OpenOptions = {}): Promise<Storage> {
+type Location = { kind: 's3'; bucket: string; prefix: string } | { kind: 'local'; root: string };
+
+function locate(repo: string): Location {
   if (repo.startsWith('s3://')) {
     const rest = repo.slice('s3://'.length);
     const slash = rest.indexOf('/');
@@ -20,8 +24,7 @@ export async function openStorage(repo: string, opts: OpenOptions = {}): Promise
         'invalid_repository',
         `repository ${repo} names no bucket: use s3://bucket/prefix`,
       );
-    const { S3Storage } = await import('./s3.ts');
-    return new S3Storage({ ...opts, bucket, prefix });
+    return { kind: 's3', bucket, prefix };
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(repo) && !repo.startsWith('file://')) {
     throw new StorageError(
@@ -29,5 +32,28 @@ export async function openStorage(repo: string, opts: OpenOptions = {}): Promise
       `unsupported repository ${repo}: use s3://bucket/prefix or a local directory`,
     );
   }
-  return new LocalStorage(repo.startsWith('file://') ? new URL(repo).pathname : repo);
+  return { kind: 'local', root: repo.startsWith('file://') ? new URL(repo).pathname : repo };
+}
+
+export async function openStorage(repo: string, opts: OpenOptions = {}): Promise<Storage> {
+  const at = locate(repo);
+  if (at.kind === 'local') return new LocalStorage(at.root);
+  const { S3Storage } = await import('./s3.ts');
+  return new S3Storage({ ...opts, bucket: at.bucket, prefix: at.prefix });
+}
+
+/**
+ * Whole-object reads only, for short-lived processes (restore-wal): on S3 with credentials in
+ * the environment, GETs without the AWS SDK (`s3-get.ts`), with the same endpoint, region,
+ * addressing and bounds the SDK client of `openStorage` would use; otherwise (credentials from a
+ * profile, SSO or a role) that SDK client. A local directory is read as `openStorage` does.
+ */
+export async function openGetter(repo: string, opts: OpenOptions = {}, parallel = 4): Promise<ObjectGetter> {
+  const at = locate(repo);
+  if (at.kind === 'local') return new LocalStorage(at.root);
+  const { envCredentials, openS3Getter, s3ReaderSpec } = await import('./s3-get.ts');
+  const creds = envCredentials();
+  if (creds)
+    return openS3Getter(s3ReaderSpec({ ...opts, bucket: at.bucket, prefix: at.prefix }, creds), parallel);
+  return openStorage(repo, opts);
 }

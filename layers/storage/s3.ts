@@ -15,6 +15,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { ReaderSpec } from './direct-read.ts';
+import { s3Description, s3Endpoint, s3ReaderSpec, s3Region } from './s3-get.ts';
 import {
   checkKey,
   type ObjectInfo,
@@ -126,11 +127,11 @@ export class S3Storage implements Storage {
 
   constructor(opts: S3StorageOptions) {
     this.opts = opts;
-    const endpoint = opts.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
-    this.description = `s3://${opts.bucket}/${opts.prefix}${endpoint ? ` at ${endpoint}` : ''}`;
+    const endpoint = s3Endpoint(opts);
+    this.description = s3Description(opts);
     this.atomicIfAbsent = opts.conditionalPut !== false;
     this.client = new S3Client({
-      region: opts.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
+      region: s3Region(opts),
       ...(endpoint ? { endpoint } : {}),
       forcePathStyle: opts.forcePathStyle ?? Boolean(endpoint),
       maxAttempts: opts.maxAttempts ?? 3,
@@ -361,29 +362,15 @@ export class S3Storage implements Storage {
         { cause: err },
       );
     }
-    const endpoint = this.opts.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
-    const b = this.opts.bucket;
-    // As the SDK: virtual-hosted on AWS unless the bucket name cannot be a TLS host name.
-    const pathStyle =
-      (this.opts.forcePathStyle ?? Boolean(endpoint)) || !/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(b);
-    return {
-      kind: 's3',
-      description: this.description,
-      endpoint: new URL(endpoint ?? `https://s3.${region}.amazonaws.com`).origin,
-      bucket: b,
-      prefix: this.opts.prefix,
-      region,
-      pathStyle,
-      credentials: {
+    return s3ReaderSpec(
+      this.opts,
+      {
         accessKeyId: c.accessKeyId,
         secretAccessKey: c.secretAccessKey,
         ...(c.sessionToken ? { sessionToken: c.sessionToken } : {}),
       },
-      connectTimeoutMs: this.opts.connectTimeoutMs ?? 5_000,
-      idleTimeoutMs: this.opts.idleTimeoutMs ?? 30_000,
-      deadlineMs: this.opts.requestDeadlineMs ?? 120_000,
-      maxAttempts: this.opts.maxAttempts ?? 3,
-    };
+      region,
+    );
   }
 
   close(): void {

@@ -12,9 +12,18 @@ import { requireRepository } from './repository.ts';
 import { restoreSpoolPath } from './spool.ts';
 import { checkSegment, parseWalName, segmentName, segmentNumber, type WalName } from './wal.ts';
 
+/** What fetchWal reads through: a Storage, or the SDK-less getter of a short-lived process. */
+export type WalSource = Pick<Storage, 'get' | 'description'>;
+
 export interface RestoreWalOptions {
   /** Opened only when needed: a segment served from the spool with a full window needs none. */
   storage: () => Promise<Storage>;
+  /**
+   * Where segments are fetched from, when other than `storage` (restore-wal: GETs without the
+   * AWS SDK, layers/storage/s3-get.ts). `storage` then serves only the rare calls: the marker
+   * check of a miss and the `.partial` listing.
+   */
+  getter?: () => Promise<WalSource>;
   walName: string;
   /** %p: destination, relative to pgdata or absolute. */
   destPath: string;
@@ -34,7 +43,7 @@ export interface RestoreWalOptions {
 }
 
 /** Fetches and verifies one WAL file; null when it is not in the archive. */
-export async function fetchWal(storage: Storage, sysid: string, wal: WalName): Promise<Buffer | null> {
+export async function fetchWal(storage: WalSource, sysid: string, wal: WalName): Promise<Buffer | null> {
   const key = walKey(sysid, wal);
   const obj = await storage.get(key);
   if (!obj) return null;
@@ -170,7 +179,7 @@ export async function restoreWal(
   try {
     await fs.rename(spooled, dest);
   } catch {
-    data = await fetchWal(await opts.storage(), opts.sysid, wal);
+    data = await fetchWal(await (opts.getter ?? opts.storage)(), opts.sysid, wal);
     // "Not archived" ends recovery: only an initialised repository may say so. A missing
     // directory, an unmounted volume or a wrong prefix throws (exit 126) instead. A found,
     // verified segment proves the repository, so the hot path pays nothing for this.
@@ -270,7 +279,7 @@ async function fetchIntoSpool(opts: RestoreWalOptions, want: string[]): Promise<
   const got: string[] = [];
   if (want.length === 0) return got;
   await fs.mkdir(path.join(opts.spool, 'restore'), { recursive: true });
-  const storage = await opts.storage();
+  const storage = await (opts.getter ?? opts.storage)();
   let next = 0;
   let stop = false;
   const worker = async () => {

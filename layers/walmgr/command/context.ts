@@ -2,6 +2,7 @@
 // (stdout for results, stderr for progress), and the repository opened from the settings.
 import path from 'node:path';
 import { ConfigError } from '../../config/settings.ts';
+import type { ObjectGetter, OpenOptions } from '../../storage/index.ts';
 import type { Storage } from '../../storage/types.ts';
 import type { Progress } from '../progress.ts';
 import { WALMGR_SETTINGS, type WalmgrSettings } from '../settings.ts';
@@ -48,15 +49,18 @@ export async function commandMeters(s: WalmgrSettings, io: CommandIo): Promise<M
     });
 }
 
-/** Opens the repository the settings name; the AWS SDK loads only here, and only for s3://. */
-export async function openRepository(s: WalmgrSettings): Promise<Storage> {
+function requireRepo(s: WalmgrSettings): string {
   if (!s.repo)
     throw new ConfigError(
       'no repository: pass --repo s3://bucket/prefix (or a directory), set WALMGR_REPO, or walmgr_data in the .ini',
       { kind: 'missing' },
     );
-  const { openStorage } = await import('../../storage/index.ts');
-  return openStorage(s.repo, {
+  return s.repo;
+}
+
+/** The storage options the settings give (endpoint, region, bounds), for both openers below. */
+function storageOptions(s: WalmgrSettings): OpenOptions {
+  return {
     ...(s.endpoint ? { endpoint: s.endpoint } : {}),
     ...(s.region ? { region: s.region } : {}),
     conditionalPut: s.conditionalPut,
@@ -65,7 +69,24 @@ export async function openRepository(s: WalmgrSettings): Promise<Storage> {
     // Every WAL file and backup object is checked by its SHA-256 after download (restore-wal,
     // fetch-backup); manifests and markers are parsed. The SDK's CRC32 would be a second pass.
     checkResponseChecksums: false,
-  });
+  };
+}
+
+/** Opens the repository the settings name; the AWS SDK loads only here, and only for s3://. */
+export async function openRepository(s: WalmgrSettings): Promise<Storage> {
+  const repo = requireRepo(s);
+  const { openStorage } = await import('../../storage/index.ts');
+  return openStorage(repo, storageOptions(s));
+}
+
+/**
+ * The repository for whole-object reads only (restore-wal's segments): without the AWS SDK when
+ * the credentials are in the environment (layers/storage/index.ts `openGetter`).
+ */
+export async function openRepositoryGetter(s: WalmgrSettings): Promise<ObjectGetter> {
+  const repo = requireRepo(s);
+  const { openGetter } = await import('../../storage/index.ts');
+  return openGetter(repo, storageOptions(s), s.parallel);
 }
 
 /**

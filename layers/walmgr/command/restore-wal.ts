@@ -4,22 +4,33 @@
 // of promoting early (layers/errors/exit.ts).
 import path from 'node:path';
 import { EXIT } from '../../errors/exit.ts';
+import type { ObjectGetter } from '../../storage/index.ts';
 import type { Storage } from '../../storage/types.ts';
 import { WalError } from '../errors.ts';
 import type { WalmgrSettings } from '../settings.ts';
 import { spoolDir } from '../spool.ts';
-import { type CommandIo, openRepository, processIo } from './context.ts';
+import { type CommandIo, openRepository, openRepositoryGetter, processIo } from './context.ts';
 
-/** The repository opened on first use: a segment served from a full spool needs none. */
+/**
+ * The repository opened on first use: a segment served from a full spool needs none. Segments
+ * are read through `getter` (no AWS SDK when the credentials are in the environment); the
+ * full storage (`open`, the SDK on S3) only for what a miss needs: the marker, a listing.
+ */
 function lazyRepository(s: WalmgrSettings) {
   let storage: Promise<Storage> | undefined;
+  let getter: Promise<ObjectGetter> | undefined;
   return {
     open: () => {
       storage ??= openRepository(s);
       return storage;
     },
+    getter: () => {
+      getter ??= openRepositoryGetter(s);
+      return getter;
+    },
     close: async () => {
       if (storage) (await storage.catch(() => null))?.close();
+      if (getter) (await getter.catch(() => null))?.close();
     },
   };
 }
@@ -47,6 +58,7 @@ export async function restoreWalCommand(
   try {
     const res = await restoreWal({
       storage: repo.open,
+      getter: repo.getter,
       walName,
       destPath,
       pgdata: s.pgdata,
@@ -98,6 +110,7 @@ export async function restorePrefetchCommand(
     await prefetchWindow(
       {
         storage: repo.open,
+        getter: repo.getter,
         walName,
         destPath: '',
         pgdata: s.pgdata,
