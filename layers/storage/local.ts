@@ -12,6 +12,7 @@ import { fsyncPath } from '../util/fsync.ts';
 import type { ReaderSpec } from './direct-read.ts';
 import {
   checkKey,
+  type DelimitedListing,
   type ObjectInfo,
   type PutOptions,
   type PutResult,
@@ -209,6 +210,48 @@ export class LocalStorage implements Storage {
     await walk(this.root, '');
     out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     return out;
+  }
+
+  async listDelimited(prefix: string, delimiter: string): Promise<DelimitedListing> {
+    const objects: ObjectInfo[] = [];
+    const prefixes = new Set<string>();
+    /** The rolled-up prefix of a key (or a directory's key + '/'), or null when it has none. */
+    const rollUp = (k: string) => {
+      if (!k.startsWith(prefix)) return null;
+      const i = k.indexOf(delimiter, prefix.length);
+      return i < 0 ? null : k.slice(0, i + delimiter.length);
+    };
+    const walk = async (dir: string, rel: string): Promise<void> => {
+      let entries: import('node:fs').Dirent[];
+      try {
+        entries = await fs.readdir(dir, { withFileTypes: true });
+      } catch (err) {
+        if (isNotFound(err)) return;
+        throw err;
+      }
+      for (const e of entries) {
+        const k = rel ? `${rel}/${e.name}` : e.name;
+        if (e.isDirectory()) {
+          // A directory whose path already holds the delimiter is one prefix: not walked.
+          const p = rollUp(`${k}/`);
+          if (p) prefixes.add(p);
+          else if (prefix.startsWith(`${k}/`) || `${k}/`.startsWith(prefix))
+            await walk(path.join(dir, e.name), k);
+        } else if (e.isFile() && k.startsWith(prefix) && !e.name.includes(TMP_MARK)) {
+          const p = rollUp(k);
+          if (p) {
+            prefixes.add(p);
+            continue;
+          }
+          const h = await this.readHeader(k, path.join(dir, e.name)).catch(() => null);
+          if (h) objects.push(h.info);
+        }
+      }
+    };
+    await walk(this.root, '');
+    const byKey = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+    objects.sort((a, b) => byKey(a.key, b.key));
+    return { objects, prefixes: [...prefixes].sort(byKey) };
   }
 
   async delete(key: string): Promise<void> {

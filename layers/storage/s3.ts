@@ -18,6 +18,7 @@ import type { ReaderSpec } from './direct-read.ts';
 import { s3Description, s3Endpoint, s3ReaderSpec, s3Region } from './s3-get.ts';
 import {
   checkKey,
+  type DelimitedListing,
   type ObjectInfo,
   type PutOptions,
   type PutResult,
@@ -331,6 +332,43 @@ export class S3Storage implements Storage {
     }
     out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     return out;
+  }
+
+  async listDelimited(prefix: string, delimiter: string): Promise<DelimitedListing> {
+    const base = this.opts.prefix ? `${this.opts.prefix}/` : '';
+    const objects: ObjectInfo[] = [];
+    const prefixes: string[] = [];
+    let token: string | undefined;
+    try {
+      do {
+        const r = await this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.opts.bucket,
+            Prefix: base + prefix,
+            Delimiter: delimiter,
+            ...(token ? { ContinuationToken: token } : {}),
+          }),
+          this.deadline(),
+        );
+        for (const o of r.Contents ?? []) {
+          if (!o.Key) continue;
+          objects.push({
+            key: o.Key.slice(base.length),
+            size: o.Size ?? 0,
+            metadata: {},
+            ...(o.LastModified ? { lastModified: o.LastModified } : {}),
+          });
+        }
+        for (const p of r.CommonPrefixes ?? []) if (p.Prefix) prefixes.push(p.Prefix.slice(base.length));
+        token = r.IsTruncated ? r.NextContinuationToken : undefined;
+      } while (token);
+    } catch (err) {
+      if (isNotFound(err) && (err as AwsError).name === 'NoSuchBucket') return { objects: [], prefixes: [] };
+      throw this.fail('LIST', prefix, err);
+    }
+    const byKey = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+    objects.sort((a, b) => byKey(a.key, b.key));
+    return { objects, prefixes: [...new Set(prefixes)].sort(byKey) };
   }
 
   async delete(key: string): Promise<void> {

@@ -26,6 +26,13 @@ export interface PutOptions {
 
 export type PutResult = 'created' | 'exists';
 
+/** A listing by delimiter: the objects directly under a prefix, and the "directories" beside them. */
+export interface DelimitedListing {
+  objects: ObjectInfo[];
+  /** Full keys up to and including the delimiter's first occurrence after the prefix, distinct. */
+  prefixes: string[];
+}
+
 export interface Storage {
   /** Where this storage points, for messages; never contains credentials. */
   readonly description: string;
@@ -41,6 +48,14 @@ export interface Storage {
   head(key: string): Promise<ObjectInfo | null>;
   /** Every object whose key starts with prefix, sorted by key. Missing prefix → []. */
   list(prefix: string): Promise<ObjectInfo[]>;
+  /**
+   * Keys starting with prefix as S3's ListObjectsV2 with a Delimiter gives them: every key whose
+   * rest (after prefix) contains `delimiter` is rolled up into one entry of `prefixes` (the key
+   * up to and including the delimiter's first occurrence there); the others are `objects`. So a
+   * "directory" of a thousand objects costs one entry, not a thousand (walmgr's backup names:
+   * `listBackupRefs`). Both sorted by key; a missing prefix gives both empty.
+   */
+  listDelimited(prefix: string, delimiter: string): Promise<DelimitedListing>;
   /** Removes the object; deleting a missing key is not an error. */
   delete(key: string): Promise<void>;
   /**

@@ -111,6 +111,7 @@ export function checkedBeforeWrite(storage: Storage): Storage {
     getStream: (key) => storage.getStream(key),
     head: (key) => storage.head(key),
     list: (prefix) => storage.list(prefix),
+    listDelimited: (prefix, delimiter) => storage.listDelimited(prefix, delimiter),
     delete: async (key) => {
       await check;
       return storage.delete(key);

@@ -74,6 +74,33 @@ function contract(name: string, open: () => Promise<{ storage: Storage; done: ()
       expect((await readAll(s!.body)).equals(big)).toBe(true);
     });
 
+    it('lists by delimiter: each "directory" is one prefix, the objects beside them as they are', async () => {
+      const keys = [
+        'd/1/data/x',
+        'd/1/data/y/z',
+        'd/1/manifest.json',
+        'd/2/data/x',
+        'd/3/manifest.json',
+        'd/top',
+      ];
+      for (const k of keys) await storage.put(k, Buffer.from(k), { metadata: { k: 'v' } });
+      const byData = await storage.listDelimited('d/', '/data/');
+      expect(byData.prefixes).toEqual(['d/1/data/', 'd/2/data/']);
+      expect(byData.objects.map((o) => [o.key, o.size])).toEqual([
+        ['d/1/manifest.json', 17],
+        ['d/3/manifest.json', 17],
+        ['d/top', 5],
+      ]);
+      expect(await storage.listDelimited('d/', '/')).toMatchObject({
+        prefixes: ['d/1/', 'd/2/', 'd/3/'],
+        objects: [{ key: 'd/top' }],
+      });
+      // A delimiter inside a file name rolls up at its first occurrence after the prefix.
+      expect((await storage.listDelimited('d/1/', 'a/')).prefixes).toEqual(['d/1/data/']);
+      expect((await storage.listDelimited('d/', 'x')).prefixes).toEqual(['d/1/data/x', 'd/2/data/x']);
+      expect(await storage.listDelimited('nope/', '/')).toEqual({ objects: [], prefixes: [] });
+    });
+
     it('rejects keys that could escape the repository', async () => {
       await expect(storage.put('../x', Buffer.from('x'))).rejects.toThrow(/invalid storage key/);
       await expect(storage.head('/abs')).rejects.toThrow(/invalid storage key/);
