@@ -17,11 +17,10 @@ import {
   archiveCommand,
   CLI,
   type Cluster,
-  chownR,
   createCluster,
+  startRestored,
   switchAndWaitArchived,
   tempDir,
-  waitFor,
   walmgr,
 } from './harness.ts';
 
@@ -70,16 +69,8 @@ describe('walmgr bundles', () => {
     const pgdata = path.join(dir, 'data');
     const r = await walmgr(['restore', '--repo', repo, '--pgdata', pgdata, ...extra]);
     expect(r.code, r.stderr).toBe(0);
-    await chownR(dir);
-    const c = await createCluster({ pgdata, conf: { archive_mode: 'off' } });
+    const c = await startRestored(pgdata, 60_000);
     cleanup.push(() => c.destroy());
-    await c.start();
-    await waitFor(
-      async () => (await c.query<{ r: boolean }>('select pg_is_in_recovery() as r'))[0]?.r === false,
-      60_000,
-      'end of recovery',
-      c,
-    );
     const [row] = await c.query<{ n: number }>('select count(*)::int as n from t');
     await c.stop();
     return { n: row!.n, stderr: r.stderr };

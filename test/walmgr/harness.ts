@@ -206,6 +206,28 @@ export async function waitFor(
   );
 }
 
+/**
+ * Starts PostgreSQL on a data directory `walmgr restore` wrote (archiving off) and waits until
+ * recovery has ended and the server is read-write; the caller destroys it. A recovery that does
+ * not end fails with the server's log, and the server and its directories are removed.
+ */
+export async function startRestored(pgdata: string, timeoutMs = 90_000): Promise<Cluster> {
+  const c = await createCluster({ pgdata, conf: { archive_mode: 'off' } });
+  try {
+    await c.start();
+    await waitFor(
+      async () => (await c.query<{ r: boolean }>('select pg_is_in_recovery() as r'))[0]?.r === false,
+      timeoutMs,
+      'end of recovery',
+      c,
+    );
+  } catch (err) {
+    await c.destroy();
+    throw err;
+  }
+  return c;
+}
+
 export interface S3Endpoint {
   endpoint: string;
   bucket: string;

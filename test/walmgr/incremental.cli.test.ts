@@ -13,11 +13,10 @@ import { verifyObject } from '../../layers/walmgr/verify-object.ts';
 import {
   archiveCommand,
   type Cluster,
-  chownR,
   createCluster,
+  startRestored,
   switchAndWaitArchived,
   tempDir,
-  waitFor,
   walmgr,
 } from './harness.ts';
 import { damageStoredFile } from './stored-object.ts';
@@ -145,16 +144,8 @@ describe('walmgr incremental backups', () => {
       t2,
     ]);
     expect(r.code, r.stderr).toBe(0);
-    await chownR(dir);
-    const c = await createCluster({ pgdata, conf: { archive_mode: 'off' } });
+    const c = await startRestored(pgdata);
     cleanup.push(() => c.destroy());
-    await c.start();
-    await waitFor(
-      async () => (await c.query<{ r: boolean }>('select pg_is_in_recovery() as r'))[0]?.r === false,
-      90_000,
-      'end of recovery',
-      c,
-    );
     expect((await c.query<{ n: number; h: string }>(DIGEST))[0]).toEqual(atT2);
     expect((await c.query<{ n: number }>('select count(*)::int as n from frozen'))[0]!.n).toBe(100);
     await c.stop();

@@ -14,6 +14,7 @@ import {
   type Cluster,
   chownR,
   createCluster,
+  startRestored,
   switchAndWaitArchived,
   tempDir,
   waitFor,
@@ -38,16 +39,8 @@ describe('walmgr backup from a standby', () => {
     const pgdata = path.join(dir, 'data');
     const r = await walmgr(['restore', '--repo', repo, '--pgdata', pgdata, '--backup', backupId, ...extra]);
     expect(r.code, r.stderr).toBe(0);
-    await chownR(dir);
-    const c = await createCluster({ pgdata, conf: { archive_mode: 'off' } });
+    const c = await startRestored(pgdata);
     cleanup.push(() => c.destroy());
-    await c.start();
-    await waitFor(
-      async () => (await c.query<{ r: boolean }>('select pg_is_in_recovery() as r'))[0]?.r === false,
-      90_000,
-      'end of recovery',
-      c,
-    );
     const rows = await c.query<Row>(COUNT);
     await c.stop();
     return rows;
