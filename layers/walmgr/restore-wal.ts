@@ -135,6 +135,19 @@ function lockPath(spool: string): string {
   return path.join(spool, 'restore', '.prefetch.lock');
 }
 
+/**
+ * Written by a prefetcher that stopped at the end of the archive: for a few seconds no new one
+ * is started (here or by restore-fast.sh), since it would only find the same end again.
+ */
+function endPath(spool: string): string {
+  return path.join(spool, 'restore', '.prefetch.end');
+}
+
+async function endedRecently(spool: string): Promise<boolean> {
+  const st = await fs.stat(endPath(spool)).catch(() => null);
+  return Boolean(st && Date.now() - st.mtimeMs < 5_000);
+}
+
 async function prefetcherRunning(spool: string): Promise<boolean> {
   const st = await fs.stat(lockPath(spool)).catch(() => null);
   // A lock older than two minutes belongs to a prefetcher that died.
@@ -198,7 +211,8 @@ export async function restoreWal(
   const segSize = data ? data.length : (await fs.stat(dest)).size;
   const want = await missingInWindow(opts, wal, segSize);
   if (want.length === 0) return { status: 'restored' };
-  if (await prefetcherRunning(opts.spool)) return { status: 'restored' };
+  if ((await prefetcherRunning(opts.spool)) || (await endedRecently(opts.spool)))
+    return { status: 'restored' };
   if (opts.inlinePrefetch) {
     await fetchIntoSpool(opts, want);
     return { status: 'restored' };
@@ -265,19 +279,30 @@ export async function prefetchWindow(
         await new Promise((r) => setTimeout(r, 50));
         continue;
       }
-      const got = await fetchIntoSpool(opts, want);
+      const { got, missing } = await fetchIntoSpool(opts, want);
       for (const name of got) fetched.add(name);
-      if (got.length < want.length && got.length === 0) break; // end of the archive (or errors)
+      if (got.length === 0) {
+        // The end of the archive (for now), or errors: the calls for these segments report them.
+        if (missing) await fs.writeFile(endPath(opts.spool), `${missing}\n`).catch(() => {});
+        break;
+      }
     }
   } finally {
     await fs.rm(lock, { force: true });
   }
 }
 
-/** Fetches the named segments (in order, stopping at the end of the archive); returns those spooled. */
-async function fetchIntoSpool(opts: RestoreWalOptions, want: string[]): Promise<string[]> {
+/**
+ * Fetches the named segments (in order, stopping at the end of the archive); returns those
+ * spooled and the first one found not archived.
+ */
+async function fetchIntoSpool(
+  opts: RestoreWalOptions,
+  want: string[],
+): Promise<{ got: string[]; missing?: string }> {
   const got: string[] = [];
-  if (want.length === 0) return got;
+  let missing: string | undefined;
+  if (want.length === 0) return { got };
   await fs.mkdir(path.join(opts.spool, 'restore'), { recursive: true });
   const storage = await (opts.getter ?? opts.storage)();
   let next = 0;
@@ -289,6 +314,7 @@ async function fetchIntoSpool(opts: RestoreWalOptions, want: string[]): Promise<
         const data = await fetchWal(storage, opts.sysid, parseWalName(name));
         if (!data) {
           stop = true; // end of the archive for now
+          if (!missing || name < missing) missing = name;
           continue;
         }
         await writeAtomic(restoreSpoolPath(opts.spool, name), data);
@@ -300,5 +326,5 @@ async function fetchIntoSpool(opts: RestoreWalOptions, want: string[]): Promise<
     }
   };
   await Promise.all(Array.from({ length: Math.min(opts.parallel, want.length) }, worker));
-  return got;
+  return { got, ...(missing ? { missing } : {}) };
 }
