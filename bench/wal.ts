@@ -17,7 +17,7 @@
 // backup (full backups, then incrementals). Without archive, the cluster writes its data with
 // archiving off, so no backlog of .ready segments has to drain before the backups.
 import { execFile, spawn } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -73,6 +73,51 @@ export interface BenchWalRow {
   seconds: number;
   segmentsPerSec: number;
   mibPerSec: number;
+  /**
+   * CPU (user + sys) of every process of the tool's side, detached ones included: for archive
+   * the cluster with its archive_command and pgBackRest's async daemon, for restore_command
+   * every command and what it started (our prefetcher, pgBackRest's async archive-get). Null
+   * where no cgroup could be made (not root).
+   */
+  cpuSeconds: number | null;
+  /** CPU of this process meanwhile: the S3 endpoint and TLS proxy both tools talk to. */
+  serverCpuSeconds: number;
+  load: string;
+}
+
+/**
+ * A cpuacct cgroup (v1) holding whatever is spawned inside `spawning`: detached processes
+ * (pgBackRest's async daemons, our prefetcher) are not reaped by us, so their CPU is not in our
+ * children's times. Only this process's spawn call runs inside: it leaves again at once.
+ */
+function cpuGroup(name: string) {
+  const dir = `/sys/fs/cgroup/cpuacct/skytools-bench-${name}-${process.pid}`;
+  try {
+    mkdirSync(dir);
+  } catch {
+    return null;
+  }
+  const move = (to: string) => writeFileSync(`${to}/cgroup.procs`, String(process.pid));
+  const read = (f: string) => Number(readFileSync(`${dir}/${f}`, 'utf8')) / 1e9;
+  return {
+    spawning<T>(fn: () => T): T {
+      move(dir);
+      try {
+        return fn();
+      } finally {
+        move('/sys/fs/cgroup/cpuacct');
+      }
+    },
+    seconds: () => read('cpuacct.usage_user') + read('cpuacct.usage_sys'),
+    /** Waits (up to 20 s) for the detached ones to exit, then removes the group. */
+    async close(): Promise<number> {
+      for (let i = 0; i < 200 && readFileSync(`${dir}/tasks`, 'utf8').trim(); i++)
+        await new Promise((r) => setTimeout(r, 100));
+      const cpu = read('cpuacct.usage_user') + read('cpuacct.usage_sys');
+      rmdirSync(dir);
+      return cpu;
+    },
+  };
 }
 
 export async function tlsProxy(
@@ -126,9 +171,10 @@ async function timeArchive(
   total: number,
   say: (m: string) => void,
   tool: string,
+  group: ReturnType<typeof cpuGroup>,
 ): Promise<number> {
   const t0 = performance.now();
-  await c.start();
+  await (group ? group.spawning(() => c.start()) : c.start());
   let last = 0;
   let progressAt = performance.now();
   let prevLeft = total;
@@ -335,20 +381,28 @@ export async function benchWal(opts: BenchWalOptions = {}): Promise<BenchWalResu
       return c;
     };
 
+    const report = (row: BenchWalRow) => {
+      rows.push(row);
+      say(
+        `  ${row.tool}: ${row.seconds.toFixed(1)} s, ${row.segmentsPerSec.toFixed(1)} segments/s, CPU ${row.cpuSeconds?.toFixed(1) ?? '?'} s (server ${row.serverCpuSeconds.toFixed(1)} s), load ${row.load}`,
+      );
+    };
     const measure = async (tool: string, c: Cluster) => {
-      const secs = await timeArchive(c, total, say, tool);
+      const group = cpuGroup('archive');
+      const self0 = cpuTimes().self;
+      const secs = await timeArchive(c, total, say, tool, group);
+      const self1 = cpuTimes().self;
       await c.stop();
-      const row = {
+      report({
         tool,
         segments: total,
         seconds: secs,
         segmentsPerSec: total / secs,
         mibPerSec: walBytes / 1048576 / secs,
-      };
-      rows.push(row);
-      say(
-        `  ${tool}: ${secs.toFixed(1)} s, ${row.segmentsPerSec.toFixed(1)} segments/s, ${row.mibPerSec.toFixed(0)} MiB/s`,
-      );
+        cpuSeconds: group ? await group.close() : null,
+        serverCpuSeconds: self1 - self0,
+        load: loadavg(),
+      });
       return c;
     };
 
@@ -379,21 +433,27 @@ export async function benchWal(opts: BenchWalOptions = {}): Promise<BenchWalResu
           env: Record<string, string>,
           cwd: string,
         ) => {
+          const group = cpuGroup('restore');
+          const self0 = cpuTimes().self;
           const t0 = performance.now();
           for (const f of names) {
             const [c, a] = cmd(f);
-            await runAsPostgres(c, a, env, cwd);
+            await (group
+              ? group.spawning(() => runAsPostgres(c, a, env, cwd))
+              : runAsPostgres(c, a, env, cwd));
           }
           const secs = (performance.now() - t0) / 1000;
-          const row = {
+          const self1 = cpuTimes().self;
+          report({
             tool,
             segments: names.length,
             seconds: secs,
             segmentsPerSec: names.length / secs,
             mibPerSec: (names.length * 16) / secs,
-          };
-          rows.push(row);
-          say(`  ${tool}: ${secs.toFixed(1)} s, ${row.segmentsPerSec.toFixed(1)} segments/s`);
+            cpuSeconds: group ? await group.close() : null,
+            serverCpuSeconds: self1 - self0,
+            load: loadavg(),
+          });
         };
         await fetchAll(
           'pgbackrest archive-get (async, process-max 4)',
@@ -492,12 +552,14 @@ export async function benchWal(opts: BenchWalOptions = {}): Promise<BenchWalResu
       const base = rows[0]!;
       console.log('\nwalmgr: WAL archive (16 MiB segments, same WAL, same local S3 endpoint over TLS)');
       console.log(
-        `${'tool'.padEnd(58)} ${'segs'.padStart(5)} ${'s'.padStart(7)} ${'seg/s'.padStart(7)} ${'MiB/s'.padStart(7)} ${'÷pgBR'.padStart(6)}`,
+        `${'tool'.padEnd(58)} ${'segs'.padStart(5)} ${'s'.padStart(7)} ${'seg/s'.padStart(7)} ${'MiB/s'.padStart(7)} ${'÷pgBR'.padStart(6)} ${'CPU s'.padStart(6)} ${'÷pgBR'.padStart(6)} ${'srv s'.padStart(6)}  load`,
       );
       for (const [i, r] of rows.entries()) {
         const ref = i < 2 ? base : rows[2]!;
+        const cpuRatio =
+          r.cpuSeconds !== null && ref.cpuSeconds ? (r.cpuSeconds / ref.cpuSeconds).toFixed(2) : '?';
         console.log(
-          `${r.tool.padEnd(58)} ${String(r.segments).padStart(5)} ${r.seconds.toFixed(1).padStart(7)} ${r.segmentsPerSec.toFixed(1).padStart(7)} ${r.mibPerSec.toFixed(0).padStart(7)} ${(r.segmentsPerSec / ref.segmentsPerSec).toFixed(2).padStart(6)}`,
+          `${r.tool.padEnd(58)} ${String(r.segments).padStart(5)} ${r.seconds.toFixed(1).padStart(7)} ${r.segmentsPerSec.toFixed(1).padStart(7)} ${r.mibPerSec.toFixed(0).padStart(7)} ${(r.segmentsPerSec / ref.segmentsPerSec).toFixed(2).padStart(6)} ${(r.cpuSeconds?.toFixed(1) ?? '?').padStart(6)} ${cpuRatio.padStart(6)} ${r.serverCpuSeconds.toFixed(1).padStart(6)}  ${r.load}`,
         );
       }
     }

@@ -1,16 +1,24 @@
 // `walmgr restore-wal %f %p` for restore_command: fetch, verify (SHA-256 of the uncompressed
 // bytes, the segment's own page header), decompress, write atomically. The next segments are
 // prefetched in parallel into the spool, already verified, so the following calls only rename.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Storage } from '../storage/types.ts';
-import { decompress, sha256 } from './codec.ts';
+import { Decompressor, decompress, sha256 } from './codec.ts';
 import { WalError } from './errors.ts';
 import { META, walKey } from './layout.ts';
 import { requireRepository } from './repository.ts';
 import { restoreSpoolPath } from './spool.ts';
-import { checkSegment, parseWalName, segmentName, segmentNumber, type WalName } from './wal.ts';
+import {
+  checkSegment,
+  checkSegmentHead,
+  parseWalName,
+  segmentName,
+  segmentNumber,
+  type WalName,
+} from './wal.ts';
 
 /** What fetchWal reads through: a Storage, or the SDK-less getter of a short-lived process. */
 export type WalSource = Pick<Storage, 'get' | 'description'>;
@@ -42,43 +50,117 @@ export interface RestoreWalOptions {
   log?: (msg: string) => void;
 }
 
+/** What archive stored with a WAL object; an object without it was not written by walmgr archive. */
+function walMeta(key: string, meta: Record<string, string>, where: string) {
+  const codec = meta[META.codec];
+  const sum = meta[META.sha256];
+  if (!codec || !sum) {
+    throw new WalError(
+      'corrupt',
+      `${key} in ${where} has no checksum/compression metadata; it was not written by walmgr archive`,
+    );
+  }
+  // The archived size lets an output be sized once; a wrong value only costs speed.
+  const size = Number(meta[META.size]);
+  return { codec, sum, size: size > 0 && size <= 1 << 30 ? size : undefined };
+}
+
+function checkSum(key: string, where: string, sum: string, archived: string): void {
+  if (sum !== archived)
+    throw new WalError(
+      'corrupt',
+      `${key} in ${where} is corrupt: SHA-256 of its content is ${sum}, archived as ${archived}. Recovery stops here; restore this file from another copy or recover to an earlier target`,
+    );
+}
+
+/** Runs a check of the content, naming the object in what it throws. */
+function named<T>(key: string, where: string, check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    throw new WalError('corrupt', `${key} in ${where}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 /** Fetches and verifies one WAL file; null when it is not in the archive. */
 export async function fetchWal(storage: WalSource, sysid: string, wal: WalName): Promise<Buffer | null> {
   const key = walKey(sysid, wal);
   const obj = await storage.get(key);
   if (!obj) return null;
-  const meta = obj.info.metadata;
-  const codec = meta[META.codec];
-  if (!codec || !meta[META.sha256]) {
-    throw new WalError(
-      'corrupt',
-      `${key} in ${storage.description} has no checksum/compression metadata; it was not written by walmgr archive`,
-    );
-  }
-  // The archived size (metadata) lets the output be one buffer; a wrong value only costs speed.
-  const size = Number(meta[META.size]);
-  const data = await decompress(codec, obj.body, size > 0 && size <= 1 << 30 ? size : undefined).catch(
-    (err: Error) => {
-      throw new WalError('corrupt', `${key} in ${storage.description}: ${err.message}`, { cause: err });
-    },
+  const where = storage.description;
+  const m = walMeta(key, obj.info.metadata, where);
+  const data = await decompress(m.codec, obj.body, m.size).catch((err: Error) =>
+    named(key, where, () => {
+      throw err;
+    }),
   );
-  const sum = sha256(data);
-  if (sum !== meta[META.sha256]) {
-    throw new WalError(
-      'corrupt',
-      `${key} in ${storage.description} is corrupt: SHA-256 of its content is ${sum}, archived as ${meta[META.sha256]}. Recovery stops here; restore this file from another copy or recover to an earlier target`,
-    );
-  }
-  if (wal.kind === 'segment' || wal.kind === 'partial') {
-    try {
-      checkSegment(data, wal, sysid);
-    } catch (err) {
-      throw new WalError('corrupt', `${key} in ${storage.description}: ${(err as Error).message}`, {
-        cause: err,
-      });
-    }
-  }
+  checkSum(key, where, sha256(data), m.sum);
+  if (wal.kind === 'segment' || wal.kind === 'partial')
+    named(key, where, () => checkSegment(data, wal, sysid));
   return data;
+}
+
+/**
+ * fetchWal straight into `dest`, atomically (temp file, fsync, rename once every check passed):
+ * decompressed through `dec` (one per concurrent fetch) in 256 KiB chunks, each hashed and
+ * written while still in the CPU cache, so no 16 MiB output is allocated per segment (zstd
+ * into a fresh output measured 34 ms of CPU per segment here, into the reused chunk 22 ms; the
+ * fresh buffers also made V8 collect every few segments). Returns the size written, or null
+ * when the file is not in the archive. Writes block the event loop per chunk: fine in
+ * restore-wal's processes, which do nothing else meanwhile.
+ */
+export async function fetchWalInto(
+  storage: WalSource,
+  sysid: string,
+  wal: WalName,
+  dest: string,
+  dec: Decompressor,
+): Promise<number | null> {
+  const key = walKey(sysid, wal);
+  const obj = await storage.get(key);
+  if (!obj) return null;
+  const where = storage.description;
+  const m = walMeta(key, obj.info.metadata, where);
+  const tmp = `${dest}.tmp.${process.pid}.${randomBytes(3).toString('hex')}`;
+  const fd = fsSync.openSync(tmp, 'w', 0o600);
+  let open = true;
+  try {
+    const hash = createHash('sha256');
+    const head = Buffer.alloc(64);
+    let headLen = 0;
+    let pos = 0;
+    let writeErr: Error | undefined;
+    let total: number;
+    try {
+      total = dec.each(m.codec, obj.body, m.size ?? 16 << 20, (chunk) => {
+        hash.update(chunk);
+        if (headLen < head.length) headLen += chunk.copy(head, headLen);
+        try {
+          for (let off = 0; off < chunk.length; )
+            off += fsSync.writeSync(fd, chunk, off, chunk.length - off, pos + off);
+        } catch (err) {
+          writeErr = err as Error;
+          throw err;
+        }
+        pos += chunk.length;
+      });
+    } catch (err) {
+      // A full disk is not a corrupt archive: say which it was.
+      if (writeErr) throw new WalError('io', `cannot write ${tmp}: ${writeErr.message}`, { cause: writeErr });
+      throw new WalError('corrupt', `${key} in ${where}: ${(err as Error).message}`, { cause: err });
+    }
+    checkSum(key, where, hash.digest('hex'), m.sum);
+    if (wal.kind === 'segment' || wal.kind === 'partial')
+      named(key, where, () => checkSegmentHead(head.subarray(0, headLen), total, wal, sysid));
+    fsSync.fsyncSync(fd);
+    fsSync.closeSync(fd);
+    open = false;
+    await fs.rename(tmp, dest);
+    return total;
+  } finally {
+    if (open) fsSync.closeSync(fd);
+    await fs.rm(tmp, { force: true });
+  }
 }
 
 /**
@@ -180,7 +262,7 @@ export async function restoreWal(
   const wal = parseWalName(opts.walName);
   const dest = path.resolve(opts.pgdata, opts.destPath);
   const spooled = restoreSpoolPath(opts.spool, wal.name);
-  let data: Buffer | null = null;
+  let size: number | null = null;
   if (
     wal.kind === 'segment' &&
     opts.prefetch > 0 &&
@@ -192,23 +274,23 @@ export async function restoreWal(
   try {
     await fs.rename(spooled, dest);
   } catch {
-    data = await fetchWal(await (opts.getter ?? opts.storage)(), opts.sysid, wal);
+    const source = await (opts.getter ?? opts.storage)();
+    size = await fetchWalInto(source, opts.sysid, wal, dest, new Decompressor());
     // "Not archived" ends recovery: only an initialised repository may say so. A missing
     // directory, an unmounted volume or a wrong prefix throws (exit 126) instead. A found,
     // verified segment proves the repository, so the hot path pays nothing for this.
-    if (!data) await requireRepository(await opts.storage());
-    if (!data && opts.usePartial && wal.kind === 'segment') {
-      data = await fetchPartialAsLast(await opts.storage(), opts.sysid, wal, opts.log);
+    if (size === null) await requireRepository(await opts.storage());
+    if (size === null && opts.usePartial && wal.kind === 'segment') {
+      const data = await fetchPartialAsLast(await opts.storage(), opts.sysid, wal, opts.log);
       if (data) {
         await writeAtomic(dest, data);
         return { status: 'restored' }; // the end of the archive: nothing to prefetch
       }
     }
-    if (!data) return { status: 'not-found' };
+    if (size === null) return { status: 'not-found' };
   }
-  if (data) await writeAtomic(dest, data);
   if (wal.kind !== 'segment' || opts.prefetch <= 0) return { status: 'restored' };
-  const segSize = data ? data.length : (await fs.stat(dest)).size;
+  const segSize = size ?? (await fs.stat(dest)).size;
   const want = await missingInWindow(opts, wal, segSize);
   if (want.length === 0) return { status: 'restored' };
   if ((await prefetcherRunning(opts.spool)) || (await endedRecently(opts.spool)))
@@ -308,16 +390,16 @@ async function fetchIntoSpool(
   let next = 0;
   let stop = false;
   const worker = async () => {
+    const dec = new Decompressor();
     while (!stop && next < want.length) {
       const name = want[next++]!;
       try {
-        const data = await fetchWal(storage, opts.sysid, parseWalName(name));
-        if (!data) {
+        const spooled = restoreSpoolPath(opts.spool, name);
+        if ((await fetchWalInto(storage, opts.sysid, parseWalName(name), spooled, dec)) === null) {
           stop = true; // end of the archive for now
           if (!missing || name < missing) missing = name;
           continue;
         }
-        await writeAtomic(restoreSpoolPath(opts.spool, name), data);
         got.push(name);
       } catch (err) {
         // Not fatal here: the call for that segment will fetch it again and report.

@@ -89,9 +89,17 @@ export function readSegmentHeader(buf: Buffer): SegmentHeader {
  * (when known). Throws WalError('corrupt') naming the first mismatch.
  */
 export function checkSegment(buf: Buffer, wal: WalName, sysid?: string): SegmentHeader {
+  return checkSegmentHead(buf, buf.length, wal, sysid);
+}
+
+/**
+ * The same check from the file's first bytes (at least the 40 of the long page header) and its
+ * length: for a segment that is written as it is decompressed (restore-wal's prefetch).
+ */
+export function checkSegmentHead(head: Buffer, length: number, wal: WalName, sysid?: string): SegmentHeader {
   const where = `WAL file ${wal.name}`;
-  const h = readSegmentHeader(buf);
-  const info = buf.readUInt16LE(2);
+  const h = readSegmentHeader(head);
+  const info = head.readUInt16LE(2);
   if ((h.magic & 0xff00) !== 0xd100) {
     throw new WalError(
       'corrupt',
@@ -109,10 +117,10 @@ export function checkSegment(buf: Buffer, wal: WalName, sysid?: string): Segment
       `${where}: header segment size ${h.segSize} is not a power of two between 1 MiB and 1 GiB`,
     );
   }
-  if (buf.length !== h.segSize) {
+  if (length !== h.segSize) {
     throw new WalError(
       'corrupt',
-      `${where}: file is ${buf.length} bytes but its header says segments are ${h.segSize} bytes`,
+      `${where}: file is ${length} bytes but its header says segments are ${h.segSize} bytes`,
     );
   }
   const expectAddr = segmentNumber(wal.segment!, h.segSize) * BigInt(h.segSize);
