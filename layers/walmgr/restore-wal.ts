@@ -212,6 +212,19 @@ async function writeAtomic(dest: string, data: Buffer): Promise<void> {
   }
 }
 
+/**
+ * Touched before a prefetcher is started, removed once it holds its lock: callers (here and
+ * restore-fast.sh) wait for it through its start-up rather than fetching themselves.
+ */
+export function startingPath(spool: string): string {
+  return path.join(spool, 'restore', '.prefetch.starting');
+}
+
+async function prefetcherStarting(spool: string): Promise<boolean> {
+  const st = await fs.stat(startingPath(spool)).catch(() => null);
+  return Boolean(st && Date.now() - st.mtimeMs < 3_000);
+}
+
 /** Lock file of a running background prefetcher (see prefetchWindow). */
 function lockPath(spool: string): string {
   return path.join(spool, 'restore', '.prefetch.lock');
@@ -231,9 +244,19 @@ async function endedRecently(spool: string): Promise<boolean> {
 }
 
 async function prefetcherRunning(spool: string): Promise<boolean> {
-  const st = await fs.stat(lockPath(spool)).catch(() => null);
-  // A lock older than two minutes belongs to a prefetcher that died.
-  return Boolean(st && Date.now() - st.mtimeMs < 120_000);
+  const lock = lockPath(spool);
+  const st = await fs.stat(lock).catch(() => null);
+  // A lock older than two minutes belongs to a prefetcher that died (it touches it as it works).
+  if (!st || Date.now() - st.mtimeMs >= 120_000) return false;
+  // And one whose process is gone, at once (restore-fast.sh checks the same with `kill -0`).
+  const pid = Number((await fs.readFile(lock, 'utf8').catch(() => '')).trim());
+  if (!(pid > 0)) return true; // just created, its pid not written yet
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 async function waitForSpooled(file: string, ms: number): Promise<boolean> {
@@ -267,7 +290,7 @@ export async function restoreWal(
     wal.kind === 'segment' &&
     opts.prefetch > 0 &&
     !(await fs.stat(spooled).catch(() => null)) &&
-    (await prefetcherRunning(opts.spool))
+    ((await prefetcherRunning(opts.spool)) || (await prefetcherStarting(opts.spool)))
   ) {
     await waitForSpooled(spooled, 5_000);
   }
@@ -327,11 +350,12 @@ export async function prefetchWindow(
   await fs.mkdir(dir, { recursive: true });
   const lock = lockPath(opts.spool);
   try {
-    await fs.writeFile(lock, String(process.pid), { flag: 'wx' });
+    await fs.writeFile(lock, `${process.pid}\n`, { flag: 'wx' });
   } catch {
     if (await prefetcherRunning(opts.spool)) return;
-    await fs.writeFile(lock, String(process.pid));
+    await fs.writeFile(lock, `${process.pid}\n`);
   }
+  await fs.rm(startingPath(opts.spool), { force: true });
   try {
     const wal = parseWalName(walName);
     let base = segmentNumber(wal.segment!, segSize);
@@ -340,7 +364,7 @@ export async function prefetchWindow(
     for (const f of await fs.readdir(dir)) {
       if (/^[0-9A-F]{24}$/.test(f) && f <= walName) await fs.rm(path.join(dir, f), { force: true });
     }
-    while (Date.now() - lastProgress < idleMs) {
+    for (;;) {
       await fs.utimes(lock, new Date(), new Date()).catch(() => {});
       const present = new Set(await fs.readdir(dir));
       // A segment we spooled that is gone was taken by recovery: move the window past it.
@@ -352,6 +376,9 @@ export async function prefetchWindow(
           lastProgress = Date.now();
         }
       }
+      // Idle: recovery took nothing for idleMs (looked at after each batch, so a batch slower
+      // than idleMs on a loaded machine does not end the prefetcher while recovery consumes).
+      if (Date.now() - lastProgress >= idleMs) break;
       const want: string[] = [];
       for (let i = 1n; i <= BigInt(opts.prefetch); i++) {
         const name = segmentName(wal.tli, base + i, segSize);

@@ -69,7 +69,7 @@ export async function restoreWalCommand(
       usePartial: s.usePartial,
       log: (m) => io.err(`skytools walmgr restore-wal: ${m}\n`),
     });
-    if (res.refillAfter) await startPrefetcher(argv, res.refillAfter);
+    if (res.refillAfter) await startPrefetcher(argv, res.refillAfter, spoolDir(s.pgdata, s.spool));
     if (res.status === 'not-found') {
       io.err(`skytools walmgr restore-wal: ${walName} is not in ${(await repo.open()).description}\n`);
       return EXIT.notFound;
@@ -84,11 +84,23 @@ export async function restoreWalCommand(
  * Refills the prefetch window in a detached process so this call returns now: the same command
  * line with `restore-wal %f %p` replaced by `restore-prefetch <name> <segment size>`.
  */
-async function startPrefetcher(argv: readonly string[], after: { walName: string; segSize: number }) {
-  const { spawn } = await import('node:child_process');
+async function startPrefetcher(
+  argv: readonly string[],
+  after: { walName: string; segSize: number },
+  spool: string,
+) {
+  const [{ spawn }, fs, { startingPath }] = await Promise.all([
+    import('node:child_process'),
+    import('node:fs/promises'),
+    import('../restore-wal.ts'),
+  ]);
   const args = argv.slice(1);
   const at = args.indexOf('restore-wal');
   if (at < 0) return;
+  // The next call waits for the prefetcher's start instead of fetching itself meanwhile.
+  const starting = startingPath(spool);
+  await fs.mkdir(path.dirname(starting), { recursive: true });
+  await fs.writeFile(starting, '');
   const child = spawn(
     process.execPath,
     [...args.slice(0, at), 'restore-prefetch', after.walName, String(after.segSize), ...args.slice(at + 3)],
