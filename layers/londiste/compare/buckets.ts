@@ -1,5 +1,5 @@
 // Repair's first pass over a table with a single integer key: per window of the key (a range
-// from checksum.ts keyRanges, ~WINDOW_ROWS rows) each side sends one line per bucket of ~8
+// at quantiles of a sample, ~WINDOW_ROWS rows) each side sends one line per bucket of ~8
 // consecutive key values — `key / width`, its row count and the sum of its row hashes — and only
 // the buckets whose lines differ are then merged row by row (repair.ts). With 1 % of the rows
 // drifted at random that is ~8 % of the rows; an equal table is not merged at all.
@@ -61,8 +61,9 @@ export async function keyWindows(
   key: string,
   estimated: number,
   span: { min: bigint; max: bigint },
+  windowRows = WINDOW_ROWS,
 ): Promise<KeyWindow[]> {
-  const count = Math.min(MAX_WINDOWS, Math.max(1, Math.ceil(estimated / WINDOW_ROWS)));
+  const count = Math.min(MAX_WINDOWS, Math.max(1, Math.ceil(estimated / windowRows)));
   const whole = [{ where: '', width: widthOf(span.max - span.min + 1n, estimated) }];
   if (count <= 1) return whole;
   const pct = Math.min(100, ((count * 500) / Math.max(estimated, 1)) * 100);

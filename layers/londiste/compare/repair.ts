@@ -53,6 +53,8 @@ export interface RepairOptions {
   parallel?: number;
   /** Single-integer-key tables estimated at this many rows or more go by buckets (buckets.ts). */
   bucketRows?: number;
+  /** Rows per key window of the bucket pass (default buckets.ts WINDOW_ROWS). */
+  windowRows?: number;
   log: Logger;
 }
 
@@ -313,6 +315,7 @@ async function repairByBuckets(
   cond: string,
   streams: readonly { p: pg.ClientBase; s: pg.ClientBase }[],
   fix: Fixer,
+  windowRows: number | undefined,
   log: Logger,
 ): Promise<{ providerRows: number; subscriberRows: number }> {
   const key = t.key[0]!.name;
@@ -328,7 +331,7 @@ async function repairByBuckets(
   const hi = (a?: bigint, b?: bigint) => (a === undefined ? b! : b === undefined || a > b ? a : b);
   const span = { min: lo(ps?.min, ss?.min), max: hi(ps?.max, ss?.max) };
   const est = Math.max(pe, se, 1);
-  const windows = await keyWindows(p0, t.providerTable, key, est, span);
+  const windows = await keyWindows(p0, t.providerTable, key, est, span, windowRows);
   const q = (table: string): BucketQuery => ({ table, key, columns: t.columns, types: t.types, where: cond });
   const pq = q(t.providerTable);
   const sq = q(t.subscriberTable);
@@ -428,7 +431,7 @@ async function repairOne(
   provider: readonly pg.ClientBase[],
   subscriber: readonly pg.ClientBase[],
   sink: Sink,
-  bucketRows: number,
+  tuning: { bucketRows: number; windowRows?: number },
   log: Logger,
 ): Promise<Omit<TableRepair, 'applied'>> {
   const started = Date.now();
@@ -441,9 +444,9 @@ async function repairOne(
   const byBuckets =
     t.key.length === 1 &&
     t.key[0]!.integer &&
-    (await estimateRows(provider[0]!, t.providerTable)) >= bucketRows;
+    (await estimateRows(provider[0]!, t.providerTable)) >= tuning.bucketRows;
   const stats = byBuckets
-    ? await repairByBuckets(t, cond, streams, fix, log)
+    ? await repairByBuckets(t, cond, streams, fix, tuning.windowRows, log)
     : await mergeRange(t, cond, provider[0]!, subscriber[0]!, fix.add, log);
   await fix.flush();
   log.info(
@@ -515,7 +518,7 @@ export async function repairTables(o: RepairOptions): Promise<RepairResult> {
         snaps.provider,
         snaps.subscriber,
         sink,
-        o.bucketRows ?? DEFAULT_BUCKET_ROWS,
+        { bucketRows: o.bucketRows ?? DEFAULT_BUCKET_ROWS, windowRows: o.windowRows },
         log,
       );
       out.push({ ...r, applied: false });
