@@ -3,7 +3,7 @@
 // values just outside it do not — for negative keys, 0 (the bucket that truncation toward zero
 // makes twice as wide), and the ends of int8, where the range is clamped.
 import { describe, expect, it } from 'vitest';
-import { bucketRanges, widthOf } from '../../layers/londiste/compare/buckets.ts';
+import { bucketRanges, ROWS_PER_BUCKET, widthOf } from '../../layers/londiste/compare/buckets.ts';
 import { useTestDatabase } from '../support/db.ts';
 
 const db = useTestDatabase();
@@ -58,8 +58,8 @@ describe('repair bucket ranges', () => {
       [-23n, 15n],
       [24n, 31n],
     ]);
-    expect(widthOf(1_000_000n, 1_000_000)).toBe(8n);
+    expect(widthOf(1_000_000n, 1_000_000)).toBe(BigInt(ROWS_PER_BUCKET));
     expect(widthOf(10n, 1_000_000)).toBe(1n);
-    expect(widthOf(1_000_000_000n, 1_000)).toBe(8_000_000n);
+    expect(widthOf(1_000_000_000n, 1_000)).toBe(1_000_000n * BigInt(ROWS_PER_BUCKET));
   });
 });

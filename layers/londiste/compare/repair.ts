@@ -29,7 +29,7 @@ import {
 import { estimateRows, rowHashSql } from './checksum.ts';
 import { CopyLines, decodeField } from './copy-text.ts';
 import { mergeCopies, type RowDiff } from './merge.ts';
-import { planTables, type TablePlan } from './plan.ts';
+import { planNodes, planTables, type TablePlan } from './plan.ts';
 import { andWhere, columnList, mergeOrder, quoteLiteral } from './sql-text.ts';
 import { SESSION_SETTINGS, syncSnapshots } from './sync.ts';
 
@@ -463,34 +463,61 @@ async function repairOne(
 
 export async function repairTables(o: RepairOptions): Promise<RepairResult> {
   const log = o.log;
-  const plan = await planTables({
+  const planOpts = {
     s: o.s,
     localLocation: o.localLocation,
     tables: o.tables,
     log,
     applicationName: 'skytools londiste repair',
-  });
-  const tables = plan.tables.filter((t) => {
-    if (t.key.length) return true;
-    log.warn(`${t.table}: no primary key on both sides, cannot repair`);
-    plan.skipped.push({ table: t.table, reason: 'no primary key' });
-    return false;
-  });
-  if (tables.length === 0) return { tick: null, tables: [], skipped: plan.skipped, differences: 0 };
-  const snaps = await syncSnapshots({
+  };
+  const nodes = await planNodes(planOpts);
+  // As compare: the tables' setup is read while the sync opens its connections and waits for
+  // the tick; with nothing to repair, the sync is called off.
+  const cancel = new AbortController();
+  const settled = syncSnapshots({
     queue: o.s.queue,
-    providerType: plan.provider.nodeType ?? '',
-    providerWorker: plan.provider.workerName,
-    subscriberWorker: plan.subscriberWorker,
-    connectProvider: plan.connectProvider,
-    connectSubscriber: plan.connectSubscriber,
+    providerType: nodes.provider.nodeType ?? '',
+    providerWorker: nodes.provider.workerName,
+    subscriberWorker: nodes.subscriberWorker,
+    connectProvider: nodes.connectProvider,
+    connectSubscriber: nodes.connectSubscriber,
     holdWorker: !!o.apply,
     // per side `parallel` connections stream (buckets, merges), one more fetches the rows that differ
     parallel: Math.max(1, o.parallel ?? 2) + 1,
     timeoutMs: o.force ? 0 : (o.timeoutMs ?? 60_000),
     lockTimeoutMs: o.lockTimeoutMs,
     log,
+    signal: cancel.signal,
+  }).then(
+    (v) => ({ ok: true as const, v }),
+    (e: unknown) => ({ ok: false as const, e }),
+  );
+  const callOff = async () => {
+    cancel.abort();
+    const r = await settled;
+    if (r.ok) await r.v.release();
+  };
+  let plan: Awaited<ReturnType<typeof planTables>>;
+  try {
+    plan = await planTables(planOpts, nodes);
+  } catch (err) {
+    await callOff();
+    throw err;
+  }
+  const skipped = plan.skipped;
+  const tables = plan.tables.filter((t) => {
+    if (t.key.length) return true;
+    log.warn(`${t.table}: no primary key on both sides, cannot repair`);
+    skipped.push({ table: t.table, reason: 'no primary key' });
+    return false;
   });
+  if (tables.length === 0) {
+    await callOff();
+    return { tick: null, tables: [], skipped, differences: 0 };
+  }
+  const synced = await settled;
+  if (!synced.ok) throw synced.e;
+  const snaps = synced.v;
   const file = o.output && !o.apply ? await fileWriter(o.output) : null;
   try {
     let sink: Sink;
