@@ -61,6 +61,9 @@ export interface DrainResult {
   error?: Error;
   /** Cooperative consumers: how each subconsumer drained by this invocation fared. */
   subconsumers?: Record<string, SubconsumerDrain>;
+  /** Plain consumers, the linger: ticks that woke the drain while it waited, and the time it waited (ms). */
+  lingerWakes?: number;
+  lingeredMs?: number;
 }
 
 export interface SubconsumerDrain {

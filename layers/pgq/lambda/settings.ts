@@ -73,7 +73,7 @@ export const CONSUMER_SETTINGS = defineSettings('pgq-consumer', {
     default: '20ms',
     min: 0,
     max: 60,
-    doc: "after its last batch the drain waits this long for the queue's next tick (the ticker's NOTIFY on its connection) and takes it without a new SQS wake-up; billed time, 0: return at once",
+    doc: "after a batch whose rate brings an event within this time, the drain waits this long for the queue's next tick (the ticker's NOTIFY on its connection) and takes it without a new SQS wake-up; billed time; 0: return at once",
   }),
   continue_queue_url: setting.string({
     env: 'PGQ_CONTINUE_QUEUE_URL',
