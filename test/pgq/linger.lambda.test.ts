@@ -199,7 +199,7 @@ describe('the drain lingers for the next tick', () => {
 
   it('does not linger after a batch whose rate brings no event within the linger (a quiet queue)', async () => {
     await new Promise((r) => setTimeout(r, 400));
-    // One event ~0.4 s after the previous tick, at the default 20 ms linger: 1 × 20 ms < 400 ms.
+    // One event ~0.4 s after the previous tick, at the default 50 ms linger: 1 × 50 ms < 2 × 400 ms.
     await produce(1);
     const t0 = performance.now();
     const res = await drainOnWakeup(wakeup(), fakeContext(30_000), { handler: sinkHandler }, deps);

@@ -5,11 +5,12 @@ import { lingering, TickLatch, worthLingering } from '../../layers/pgq/lambda/li
 describe('worthLingering', () => {
   it.each([
     // events, span between the batch's ticks (ms), linger (ms), linger?
-    [40, 20, 20, true], // 2,000 events/s: 40 events expected within 20 ms
-    [1, 50, 20, false], // 20 events/s: 0.4 expected
-    [1, 20, 20, true], // 50 events/s: 1 expected
-    [0, 5, 20, false], // an idle tick
-    [5, 0, 20, true], // ticks in the same millisecond
+    [100, 50, 50, true], // 2,000 events/s: 100 events expected within 50 ms
+    [1, 50, 50, false], // 20 events/s: 1 expected
+    [2, 50, 50, true], // 40 events/s: 2 expected
+    [1, 20, 20, false], // 50 events/s at a 20 ms linger: 1 expected
+    [0, 5, 50, false], // an idle tick
+    [5, 0, 50, true], // ticks in the same millisecond
   ])('%i events over %i ms, linger %i ms → %s', (events, span, linger, want) => {
     expect(worthLingering(events, span, linger)).toBe(want);
   });
