@@ -312,12 +312,12 @@ function recordInvocations(sqs: import('@aws-sdk/client-sqs').SQSClient) {
 }
 
 function billed(from: number, to: number): { invocations: number; billedMs: number } {
-  const inWindow = invocations.filter((i) => i.start >= from && i.start <= to && !Number.isNaN(i.end));
-  // Lambda bills each invocation rounded up to the millisecond.
-  return {
-    invocations: inWindow.length,
-    billedMs: inWindow.reduce((n, i) => n + Math.ceil(i.end - i.start), 0),
-  };
+  // Each invocation's part in the window (one still running — a lingering drain — counts up to
+  // now), rounded up to the millisecond as Lambda bills.
+  const parts = invocations
+    .map((i) => Math.min(Number.isNaN(i.end) ? to : i.end, to) - Math.max(i.start, from))
+    .filter((ms) => ms > 0);
+  return { invocations: parts.length, billedMs: parts.reduce((n, ms) => n + Math.ceil(ms), 0) };
 }
 
 /**
