@@ -121,13 +121,18 @@ describe('londiste repair by buckets', () => {
     expect(Number(bk[1])).toBeGreaterThan(10);
     expect(Number(bk[2])).toBeLessThan(33308);
 
-    // --repair-where (here naming the table) restricts both passes alike
-    const where = 'bk.id >= -3000 and bk.id < 25000';
-    const wa = await repair({ tables: ['bk'], where, output: whole, bucketRows: Number.MAX_SAFE_INTEGER });
-    const wb = await repair({ tables: ['bk'], where, output: buckets, bucketRows: 1, windowRows: 1500 });
-    expect(wb.tables).toEqual(wa.tables);
-    expect(wa.tables[0]!.providerRows).toBe(28000);
-    expect(body(buckets)).toBe(body(whole));
+    // --repair-where (naming the column as table.column, as schema.table.column) restricts both
+    // passes alike
+    for (const where of [
+      'bk.id >= -3000 and bk.id < 25000',
+      'public.bk.id >= -3000 and public.bk.id < 25000',
+    ]) {
+      const wa = await repair({ tables: ['bk'], where, output: whole, bucketRows: Number.MAX_SAFE_INTEGER });
+      const wb = await repair({ tables: ['bk'], where, output: buckets, bucketRows: 1, windowRows: 1500 });
+      expect(wb.tables).toEqual(wa.tables);
+      expect(wa.tables[0]!.providerRows).toBe(28000);
+      expect(body(buckets)).toBe(body(whole));
+    }
 
     const applied = await repair({ apply: true, bucketRows: 1, windowRows: 1500 });
     expect(applied.differences).toBe(a.differences);

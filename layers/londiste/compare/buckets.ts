@@ -189,17 +189,24 @@ const LO = '"skytools repair lo"';
 const HI = '"skytools repair hi"';
 
 /**
- * FROM for the rows of these key ranges of `table`: one index range scan per range (a lateral
- * subquery kept apart by `offset 0`, named as the table so that a condition naming `table.column`
- * still reads), so only those rows are read. Left to itself the planner
- * once took a parallel scan of the whole window joined against every range (3 s, not 6 ms).
+ * FROM for the rows of these key ranges of `table` under `cond` (the handler's condition and
+ * --repair-where): one index range scan per range (a lateral subquery kept apart by `offset 0`),
+ * so only those rows are read. `cond` is applied inside, on the table itself, so that it may name
+ * `column`, `table.column` or `schema.table.column` as on the whole merge's path. Left to itself
+ * the planner once took a parallel scan of the whole window joined against every range (3 s, not
+ * 6 ms).
  */
-export function rangesFrom(table: string, key: string, ranges: readonly [bigint, bigint][]): string {
+export function rangesFrom(
+  table: string,
+  key: string,
+  ranges: readonly [bigint, bigint][],
+  cond = '',
+): string {
   const los = ranges.map((r) => r[0]).join(',');
   const his = ranges.map((r) => r[1]).join(',');
   return (
     `unnest('{${los}}'::int8[], '{${his}}'::int8[]) as "skytools repair ranges"(${LO}, ${HI})` +
     ` cross join lateral (select * from only ${quoteFqname(table)}` +
-    ` where ${quoteIdent(key)} between ${LO} and ${HI} offset 0) as ${quoteIdent(table.slice(table.indexOf('.') + 1))}`
+    ` where ${andWhere(`${quoteIdent(key)} between ${LO} and ${HI}`, cond)} offset 0) as ${quoteIdent(table.slice(table.indexOf('.') + 1))}`
   );
 }

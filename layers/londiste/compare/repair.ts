@@ -369,9 +369,11 @@ async function repairByBuckets(
           // Most buckets differ: the window's index range as a whole is the cheaper read.
           const all = diff.length * 2 > Math.max(pb.lines.size, sb.lines.size);
           const ranges = bucketRanges(w.width, diff);
-          const from = all ? undefined : (table: string) => rangesFrom(table, key, ranges);
           const where = andWhere(cond, w.where);
-          merged += (await mergeRange(t, where, p, s, (d) => void diffs.push(d), log, from)).providerRows;
+          // The ranges' rows: the condition goes inside, on the table (rangesFrom).
+          const from = all ? undefined : (table: string) => rangesFrom(table, key, ranges, where);
+          const outer = all ? where : '';
+          merged += (await mergeRange(t, outer, p, s, (d) => void diffs.push(d), log, from)).providerRows;
         }
         found[j]!.resolve(diffs);
       } catch (err) {
