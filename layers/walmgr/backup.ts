@@ -309,9 +309,10 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
         big.pieces[n] = was; // same bytes as the reference's piece: refer to it
         reused += len;
       } else {
-        const body = await compress(opts.codec, data);
+        const body = await compress(opts.codec, data, { checksum: true });
+        const storedSha256 = sha256(body);
         await storage.put(pieceKey(backupFileKey(sysid, id, big.f.path), n), body, { metadata });
-        big.pieces[n] = { size: len, storedSize: body.length, sha256: sum };
+        big.pieces[n] = { size: len, storedSize: body.length, sha256: sum, storedSha256 };
       }
     }
     const last = --big.left === 0;
@@ -360,7 +361,8 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
         meter.add(data.length, true);
         continue;
       }
-      const body = await compress(opts.codec, data);
+      const body = await compress(opts.codec, data, { checksum: true });
+      const storedSum = sha256(body);
       const bundle = BundleWriter.takes(body.length) ? await bundles.add(body) : null;
       if (!bundle) await storage.put(backupFileKey(sysid, id, f.path), body, { metadata });
       meter.add(data.length, true);
@@ -371,6 +373,7 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
         mode: f.mode,
         mtime: f.mtime,
         storedSize: body.length,
+        storedSha256: storedSum,
         ...(bundle ? { bundle } : {}),
       });
     }
