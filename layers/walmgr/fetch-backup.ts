@@ -44,6 +44,8 @@ export interface FetchBackupOptions {
   workers?: number;
   /** Called after each finished file. */
   onFile?: (f: ManifestFile) => void;
+  /** Called with the path of each piece or file written and checked (restore's early flush). */
+  onWritten?: (dest: string) => void;
   /** Bytes and files as they are fetched and checked (pieces count as they land). */
   meter?: Progress;
 }
@@ -249,6 +251,7 @@ export async function fetchBackupFiles(
   };
 
   const finishPart = (p: Part, ok: boolean) => {
+    if (ok && p.x.dest) opts.onWritten?.(p.x.dest);
     if (!p.pieced) {
       meter.add(p.file.size, true);
       if (ok) opts.onFile?.(p.file);

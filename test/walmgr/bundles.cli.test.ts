@@ -258,7 +258,7 @@ describe('walmgr bundles', () => {
   }, 240_000);
 
   it.runIf(existsSync('/usr/bin/strace'))(
-    'makes the restore durable: one syncfs of the target file system before it reports success',
+    'makes the restore durable: files fdatasynced as they land, one syncfs of the target before success',
     async () => {
       const dir = await tempDir('bundles-sync');
       cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
@@ -270,7 +270,7 @@ describe('walmgr bundles', () => {
           '-f',
           '-qq',
           '-e',
-          'trace=syncfs,exit_group',
+          'trace=syncfs,fdatasync,exit_group',
           '-o',
           trace,
           process.execPath,
@@ -289,6 +289,10 @@ describe('walmgr bundles', () => {
       const lines = readFileSync(trace, 'utf8').split('\n');
       const sync = lines.findIndex((l) => /syncfs\(\d+\)\s+= 0/.test(l));
       expect(sync, lines.join('\n')).toBeGreaterThanOrEqual(0);
+      // Writeback started while the restore went on: the files were fdatasynced before it.
+      expect(lines.slice(0, sync).filter((l) => /fdatasync\(\d+\)\s+= 0/.test(l)).length).toBeGreaterThan(
+        100,
+      );
       // After every file was written: the last thing before the processes exit.
       expect(lines.slice(sync + 1).filter((l) => l.includes('syncfs')).length).toBe(0);
       expect(existsSync(path.join(pgdata, 'recovery.signal'))).toBe(true);
