@@ -20,14 +20,19 @@
 // with the hot queues' polls in between: the ticker has one connection, and one long pass (a
 // thousand new queues' idle ticks all due together took ~1 s at load 15) would hold up the hot
 // queues' ticks for its whole length — that was the 1,000-queue bench's p99.
+// With a second connection (`connect`, ticker-side.ts) such a chunked pass goes over the queues
+// without a consumer only, there, while this connection polls the subscribed queues — PgQ's rules
+// for them included, once per pass — and is never held up by a chunk's ticks or their commit.
 // Timing only decides when to look; whether a queue is ticked is decided in SQL, under its lock.
 import type pg from 'pg';
 import type { Logger } from '../util/log.ts';
 import { Waker } from '../util/sleep.ts';
 import { WAITING_CHANNEL } from './tick-notify.ts';
 import { reportTicks, type TickEvent, type TickerOptions, type TickerStats } from './ticker.ts';
+import { SideLane } from './ticker-side.ts';
 
 const HOT_MS = 30_000;
+const POLL_SQL = 'select queue_name, tick_id, new_events from pgq.ticker_poll($1::text[], $2)';
 /** A full pass may take at most 1/SCAN_SHARE of the time between two of them. */
 const SCAN_SHARE = 20;
 const MIN_SCAN_MS = 10;
@@ -66,6 +71,8 @@ export class TickPoller {
   /** The queues that have a consumer, subscribed ones first in a full pass. */
   #subscribed: string[] = [];
   #snapshot: string | null = null;
+  /** A commit seen by a snapshot look that no poll or pass has covered yet. */
+  #dirty = false;
   #pollStart = 0;
   /** The full pass in progress: the queue names still to pass over (null: none in progress). */
   #rest: string[] | null = null;
@@ -77,8 +84,19 @@ export class TickPoller {
   readonly #waiting = new Set<string>();
   /** Cuts the ticker loop's sleep short when a consumer says it waits. */
   readonly waker = new Waker();
+  /** The second connection for chunked passes and maintenance (null: one connection only). */
+  readonly side: SideLane | null;
+  /** The subscribed queues' poll by PgQ's rules is due (the pass on `side` leaves them out). */
+  #subRules = false;
 
-  private constructor(client: pg.ClientBase, tickMs: number, pollMs: number, chunk: number) {
+  private constructor(
+    client: pg.ClientBase,
+    tickMs: number,
+    pollMs: number,
+    chunk: number,
+    connect: (() => Promise<pg.Client>) | undefined,
+  ) {
+    this.side = connect ? new SideLane(connect) : null;
     this.#client = client;
     this.#tickMs = tickMs;
     this.#pollMs = pollMs;
@@ -90,13 +108,14 @@ export class TickPoller {
   static async open(
     client: pg.ClientBase,
     /** chunkQueues: queues per statement of a full pass (CHUNK_QUEUES; smaller in tests). */
-    o: { tickMs: number; pollMs: number; chunkQueues?: number },
+    /** connect: a second connection for chunked passes and maintenance (SideLane), opened when needed. */
+    o: { tickMs: number; pollMs: number; chunkQueues?: number; connect?: () => Promise<pg.Client> },
   ): Promise<TickPoller | null> {
     const r = await client.query<{ ok: boolean }>(
       "select to_regprocedure('pgq.ticker_poll(text[], integer)') is not null as ok",
     );
     if (!r.rows[0]?.ok) return null;
-    const poller = new TickPoller(client, o.tickMs, o.pollMs, o.chunkQueues ?? CHUNK_QUEUES);
+    const poller = new TickPoller(client, o.tickMs, o.pollMs, o.chunkQueues ?? CHUNK_QUEUES, o.connect);
     // The connection is the ticker's own for its whole life (it holds the advisory lock), so the
     // LISTEN needs no UNLISTEN: it ends with the session.
     client.on('notification', (msg) => {
@@ -113,26 +132,39 @@ export class TickPoller {
 
   /** What to pass over now, or undefined: nothing. */
   async due(now: number): Promise<Look | undefined> {
+    const failed = this.side?.takeError();
+    if (failed) throw failed;
     for (const [q, at] of this.#hot) if (now - at > HOT_MS) this.#hot.delete(q);
     const hotDue = this.#waiting.size > 0 || (this.#hot.size > 0 && now >= this.#nextPoll);
     const inPass = this.#rest !== null;
+    // A pass on the side connection: the latency polls never wait for it.
+    const aside = inPass && this.#passAside();
     // The latency polls (hot, subscribed) and the chunks of a full pass take turns, so neither
     // waits behind the other: the first pass after a start (every new queue's tick due) would
     // otherwise hold up the subscribed queues' first events for all its chunks.
-    if (!(inPass && this.#lastPoll)) {
+    if (aside || !(inPass && this.#lastPoll)) {
       if (hotDue) return { kind: 'hot', queues: [...new Set([...this.#hot.keys(), ...this.#waiting])] };
-      if (inPass && now >= this.#nextScan && (await this.#committed(now)) && this.#subDue(now)) {
+      if (this.#subRules) {
+        this.#subRules = false;
         return { kind: 'sub', queues: this.#subscribed };
       }
+      if (inPass && now >= this.#nextScan && (await this.#committed(now)) && this.#subDue(now)) {
+        return this.#subLook();
+      }
     }
-    if (this.#rest) return { kind: 'full', queues: this.#rest.slice(0, this.#chunk) };
+    if (this.#rest) {
+      // Its chunk (or maintenance) still runs there: wait for it, the loop is woken when it ends.
+      if (aside && this.side?.busy) return undefined;
+      return { kind: 'full', queues: this.#rest.slice(0, this.#chunk) };
+    }
     let start = now >= this.#nextFull;
     if (!start && now >= this.#nextScan) {
       const changed = await this.#committed(now);
       if (changed && now >= this.#nextFullScan) start = true;
-      else if (changed && this.#subDue(now)) return { kind: 'sub', queues: this.#subscribed };
+      else if (changed && this.#subDue(now)) return this.#subLook();
     }
     if (!start) return undefined;
+    this.#dirty = false;
     const t0 = performance.now();
     // The subscribed queues; and all names (subscribed first: nobody waits for the others' ticks)
     // only when the pass will be chunked: more queues than a chunk, and someone waits for a tick.
@@ -154,14 +186,39 @@ export class TickPoller {
     // Few queues, or nobody waiting for a tick (no consumer, nothing hot): one statement over all
     // of them, as before.
     if (!names) return { kind: 'full', queues: null };
+    if (this.side && this.#subscribed.length > 0) {
+      // The pass goes to the side connection without the subscribed queues, which this one
+      // polls by PgQ's rules once now (so no tick of theirs waits for a chunk's row locks).
+      await this.side.ready();
+      const sub = new Set(this.#subscribed);
+      this.#rest = names.filter((n) => !sub.has(n));
+      this.#subRules = true;
+      if (this.#rest.length === 0) this.#rest = null;
+      return this.due(now);
+    }
     this.#rest = names;
     return { kind: 'full', queues: names.slice(0, this.#chunk) };
   }
 
-  /** Whether something committed since the last look (txid_current_snapshot() changed). */
+  /** The pass in progress runs its chunks on the side connection. */
+  #passAside(): boolean {
+    return this.side?.open === true && this.#subscribed.length > 0;
+  }
+
+  /** The subscribed queues' poll for a commit seen: that commit is then looked at. */
+  #subLook(): Look {
+    this.#dirty = false;
+    return { kind: 'sub', queues: this.#subscribed };
+  }
+
+  /**
+   * Whether something committed that no poll has looked at yet (txid_current_snapshot() changed
+   * since the last look, or had changed at a look when no poll was due yet: kept until one is).
+   */
   async #committed(now: number): Promise<boolean> {
     const r = await this.#client.query<{ s: string }>('select txid_current_snapshot()::text as s');
-    const changed = r.rows[0]!.s !== this.#snapshot;
+    if (r.rows[0]!.s !== this.#snapshot) this.#dirty = true;
+    const changed = this.#dirty;
     this.#snapshot = r.rows[0]!.s;
     // Nothing subscribed: only a full pass could follow, at most every fullScanMs; look as rarely.
     this.#nextScan =
@@ -186,10 +243,31 @@ export class TickPoller {
       this.#waiting.clear();
       this.#pollStart = Date.now();
     }
-    const r = await this.#client.query<{ queue_name: string; tick_id: unknown; new_events: unknown }>(
-      'select queue_name, tick_id, new_events from pgq.ticker_poll($1::text[], $2)',
-      [look.queues, MAX_RULE_TICKS],
-    );
+    if (look.kind === 'full' && this.#rest && this.#passAside()) {
+      // Not waited for: the loop goes on polling here, and is woken when the chunk is done.
+      this.side!.run(
+        async (side) => {
+          await this.#poll(side, look, stats, onTick, log, t0);
+        },
+        () => this.waker.wake(),
+      );
+      return [];
+    }
+    return this.#poll(this.#client, look, stats, onTick, log, t0);
+  }
+
+  async #poll(
+    client: pg.ClientBase,
+    look: Look,
+    stats: TickerStats,
+    onTick: TickerOptions['onTick'],
+    log: Logger,
+    t0: number,
+  ): Promise<TickEvent[]> {
+    const r = await client.query<{ queue_name: string; tick_id: unknown; new_events: unknown }>(POLL_SQL, [
+      look.queues,
+      MAX_RULE_TICKS,
+    ]);
     const now = Date.now();
     for (const row of r.rows) if (Number(row.new_events) > 0) this.#hot.set(row.queue_name, now);
     const ticks = await reportTicks(r.rows, stats, onTick, log);
@@ -203,6 +281,8 @@ export class TickPoller {
     this.#lastPoll = look.kind !== 'full';
     if (look.kind === 'sub') {
       stats.polls++;
+      // As many ticks by PgQ's rules as one statement makes: the rest of them in the next one.
+      if (rows >= MAX_RULE_TICKS && this.#passAside()) this.#subRules = true;
       // At most half the time: a poll of a few named queues, like the hot queues' poll.
       this.#nextSubScan = now + Math.max(this.#scanMs, ms);
       return;
@@ -231,7 +311,10 @@ export class TickPoller {
 
   /** When the loop should look again (sooner when `waker` is woken: a consumer waits). */
   nextAt(): number {
-    if (this.#waiting.size > 0 || this.#rest) return 0;
-    return Math.min(this.#nextFull, this.#nextScan, this.#hot.size > 0 ? this.#nextPoll : Infinity);
+    if (this.#waiting.size > 0 || this.#subRules) return 0;
+    if (this.#rest && !(this.#passAside() && this.side?.busy)) return 0;
+    // A pass whose chunk runs on the side connection: the next full pass is not due before it ends.
+    const full = this.#rest ? Infinity : this.#nextFull;
+    return Math.min(full, this.#nextScan, this.#hot.size > 0 ? this.#nextPoll : Infinity);
   }
 }

@@ -113,6 +113,7 @@ export async function runTicker(opts: TickerOptions): Promise<TickerStats> {
   const stats: TickerStats = opts.stats ?? newTickerStats(opts.database);
 
   let client: pg.Client | null = null;
+  let poller: TickPoller | null = null;
   let saidWaiting = false;
   const backoff = new Backoff({ delayMs: tickMs, maxMs: opts.maxBackoffMs ?? 30_000 });
   try {
@@ -146,7 +147,7 @@ export async function runTicker(opts: TickerOptions): Promise<TickerStats> {
             pollPeriodMs: pollMs,
           });
         }
-        const poller = pollMs > 0 ? await TickPoller.open(client, { tickMs, pollMs }) : null;
+        poller = pollMs > 0 ? await TickPoller.open(client, { tickMs, pollMs, connect: opts.connect }) : null;
         await loop(client, stats, { tickMs, retryMs, maintMs, stop, opts, log, slowest, backoff, poller });
       } catch (err) {
         stats.errors++;
@@ -156,12 +157,15 @@ export async function runTicker(opts: TickerOptions): Promise<TickerStats> {
           error: (err as Error).message,
           retryInMs,
         });
+        await poller?.side?.close();
+        poller = null;
         await client?.end().catch(() => {});
         client = null;
         await sleep(Math.min(retryInMs, Math.max(0, deadline - Date.now())), opts.signal);
       }
     }
   } finally {
+    await poller?.side?.close();
     if (client) {
       await client.query('select pg_advisory_unlock($1, $2)', [...TICKER_LOCK]).catch(() => {});
       await client.end().catch(() => {});
@@ -203,18 +207,37 @@ async function loop(
       // Fixed-rate schedule; if we fell behind, do not try to catch up with a burst.
       nextTick = Math.max(nextTick + ctx.tickMs, Date.now());
     }
-    if (now >= nextRetry) {
-      stats.retried += await retryEvents(client);
+    // With a side connection open (many queues), maintenance runs there, not waited for; it
+    // waits its turn behind a chunk of the pass (one job at a time).
+    const side = poller?.side?.open ? poller.side : null;
+    if (now >= nextRetry && !side?.busy) {
+      if (side) {
+        side.run(
+          async (c) => {
+            stats.retried += await retryEvents(c);
+          },
+          () => poller?.waker.wake(),
+        );
+      } else stats.retried += await retryEvents(client);
       nextRetry = Date.now() + ctx.retryMs;
     }
-    if (now >= nextMaint) {
-      stats.maintSteps += await runMaintenance(client, ctx.log);
+    if (now >= nextMaint && !side?.busy) {
+      if (side) {
+        side.run(
+          async (c) => {
+            stats.maintSteps += await runMaintenance(c, ctx.log);
+          },
+          () => poller?.waker.wake(),
+        );
+      } else stats.maintSteps += await runMaintenance(client, ctx.log);
       nextMaint = Date.now() + ctx.maintMs;
     }
     ctx.slowest.ms = Math.max(ctx.slowest.ms, Date.now() - roundStart);
     ctx.backoff.success();
     const wakeAt = poller ? poller.nextAt() : nextTick;
-    const ms = Math.max(0, Math.min(wakeAt, nextRetry, nextMaint) - Date.now());
+    // Maintenance due but the side connection busy: the end of its job wakes the loop.
+    const later = (at: number) => (side?.busy && at <= Date.now() ? Number.POSITIVE_INFINITY : at);
+    const ms = Math.max(0, Math.min(wakeAt, later(nextRetry), later(nextMaint)) - Date.now());
     if (poller) await poller.waker.wait(ms, ctx.opts.signal);
     else await sleep(ms, ctx.opts.signal);
   }

@@ -2,7 +2,9 @@
 // over more queues than a chunk runs chunk by chunk, subscribed queues first, and the hot queues'
 // polls take turns with its chunks (one long pass held them up: the 1,000-queue p99); once the
 // pass is done, a commit anywhere makes it poll the subscribed queues, not every queue — also
-// between two chunks of a pass.
+// between two chunks of a pass. With a second connection, the chunks run there without the
+// subscribed queues, and a chunk waiting on a lock does not hold up a subscribed queue's tick.
+import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { type Look, TickPoller } from '../../layers/pgq/tick-poll.ts';
 import { newTickerStats } from '../../layers/pgq/ticker.ts';
@@ -105,5 +107,70 @@ describe('the ticker’s schedule over many queues', () => {
     expect(await drain(db, 'dd', 'c')).toEqual(['x']);
     // Then the pass goes on.
     expect(await poller.due(Date.now())).toEqual({ kind: 'full', queues: ['ca', 'cb', 'cd'] });
+  });
+
+  it('runs a chunked pass on the side connection while the subscribed queues are polled here', async () => {
+    await waitingQueue('ec');
+    // a0: due by PgQ's rules (two events, ticker_max_count 1), sorted first among the rest.
+    await db.query("select pgq.create_queue('a0')");
+    await db.query("select pgq.set_queue_config('a0', 'ticker_max_count', '1')");
+    await db.query("select pgq.insert_event('a0', 'T', 'a'), pgq.insert_event('a0', 'T', 'b')");
+    const locker = await db.connect();
+    const c = await db.connect();
+    const opened: pg.Client[] = [];
+    const connect = async () => {
+      const side = await db.connect();
+      opened.push(side);
+      return side;
+    };
+    const poller = (await TickPoller.open(c, { tickMs: 60_000, pollMs: 5, chunkQueues: 5, connect }))!;
+    const stats = newTickerStats();
+    try {
+      // Its tick will wait for this lock.
+      await locker.query('begin');
+      await locker.query("select 1 from pgq.queue where queue_name = 'a0' for update");
+      const first = await poller.due(Date.now());
+      // The subscribed queues by PgQ's rules, here; the rest goes to the side connection.
+      expect(first).toEqual({ kind: 'sub', queues: ['cc', 'ce', 'dd', 'ec'] });
+      expect(opened).toHaveLength(1);
+      await poller.pass(first!, stats, undefined, silentLogger);
+      const chunk = await poller.due(Date.now());
+      expect(chunk).toEqual({ kind: 'full', queues: ['a0', 'ca', 'cb', 'cd', 'da'] });
+      await poller.pass(chunk!, stats, undefined, silentLogger); // not waited for
+      expect(poller.side!.busy).toBe(true);
+      // Meanwhile an event on a subscribed queue is ticked on this connection.
+      await db.query("select pgq.insert_event('ec', 'T', 'now')");
+      let look: Look | undefined;
+      for (let i = 0; i < 200 && look?.kind !== 'sub'; i++) {
+        look = await poller.due(Date.now());
+        if (look) await poller.pass(look, stats, undefined, silentLogger);
+        else await new Promise((r) => setTimeout(r, 2));
+      }
+      expect(look).toEqual({ kind: 'sub', queues: ['cc', 'ce', 'dd', 'ec'] });
+      expect(await drain(db, 'ec', 'c')).toEqual(['now']);
+      expect(poller.side!.busy).toBe(true);
+      // Released: the chunk ticks a0 and the pass goes on with the next chunk.
+      await locker.query('rollback');
+      for (let i = 0; i < 500 && poller.side!.busy; i++) await new Promise((r) => setTimeout(r, 2));
+      expect(poller.side!.busy).toBe(false);
+      const ticked = await db.one<{ n: string }>(
+        "select count(*) as n from pgq.tick t join pgq.queue q on q.queue_id = t.tick_queue where q.queue_name = 'a0'",
+      );
+      expect(Number(ticked.n)).toBe(2);
+      // The latency polls first (a0 and ec are hot now, the chunk's commit is a commit); then the
+      // pass goes on.
+      let next: Look | undefined;
+      for (let i = 0; i < 100; i++) {
+        next = await poller.due(Date.now());
+        if (next?.kind === 'full') break;
+        if (next) await poller.pass(next, stats, undefined, silentLogger);
+        else await new Promise((r) => setTimeout(r, 2));
+      }
+      expect(next).toEqual({ kind: 'full', queues: ['db'] });
+    } finally {
+      await locker.end();
+      await poller.side!.close();
+      await c.end();
+    }
   });
 });
