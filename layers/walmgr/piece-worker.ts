@@ -1,7 +1,8 @@
 // Worker threads for restore: each one GETs its objects itself (direct-read.ts: one keep-alive
 // connection, no AWS SDK), decompresses every file or piece an object holds into one reused
 // buffer, checks its size and SHA-256 against the manifest and writes it into the data
-// directory. The main thread only plans and reports. Measured on a 1.5 GiB restore: with the
+// directory (format 3: the SHA-256 of the stored bytes, hashed as they are decompressed). The
+// main thread only plans and reports. Measured on a 1.5 GiB restore: with the
 // HTTP of every object on the main thread through the SDK, that thread (middleware, HTTP, TLS,
 // its garbage) was a third of the CPU and the bottleneck. Used by fetch-backup.ts when asked
 // for (the Lambda bundles never start workers: they cannot load this file by URL); there the
