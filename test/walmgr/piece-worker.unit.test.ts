@@ -171,6 +171,16 @@ describe('restore worker threads', () => {
       });
       const got = f.results[0]!;
       expect(got.error !== undefined || got.sha256 !== sha(body)).toBe(true);
+      // The frame's content checksum is checked by the decompressor itself.
+      const badSum = Buffer.from(body);
+      badSum[badSum.length - 1]! ^= 0x01;
+      const c = await workers.run({
+        key: 's4',
+        body: badSum,
+        codec: 'zstd',
+        extracts: [{ ...x, dest: null }],
+      });
+      expect(c.results[0]!.error).toMatch(/checksum/);
     } finally {
       await workers.close();
     }
