@@ -145,6 +145,9 @@ interface LatencyRow {
   p99: number | null;
   samples: number;
   sent: number;
+  /** The Lambda setup: invocations and their total time (what Lambda bills), in the measured window. */
+  invocations?: number;
+  billedMs?: number;
 }
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -279,6 +282,45 @@ const STEADY_AFTER_MS = 180_000;
 let stopEmulator = async () => {};
 
 /**
+ * The consumer function's invocations as the local event source mapping runs them: from a
+ * ReceiveMessage that returned wake-ups to the DeleteMessageBatch (or next receive) after the
+ * handler, i.e. what Lambda would bill. Recorded on the container's one SQS client.
+ */
+const invocations: { start: number; end: number }[] = [];
+let invocationsHooked = false;
+function recordInvocations(sqs: import('@aws-sdk/client-sqs').SQSClient) {
+  if (invocationsHooked) return;
+  invocationsHooked = true;
+  let open: { start: number; end: number } | null = null;
+  sqs.middlewareStack.add(
+    (next, ctx) => async (args) => {
+      const cmd = (ctx as { commandName?: string }).commandName;
+      if (cmd === 'DeleteMessageBatchCommand' || cmd === 'ReceiveMessageCommand') {
+        if (open) open.end = performance.now();
+        open = null;
+      }
+      const out = await next(args);
+      const msgs = (out.output as { Messages?: unknown[] }).Messages;
+      if (cmd === 'ReceiveMessageCommand' && msgs?.length) {
+        open = { start: performance.now(), end: Number.NaN };
+        invocations.push(open);
+      }
+      return out;
+    },
+    { step: 'initialize', name: 'benchInvocations' },
+  );
+}
+
+function billed(from: number, to: number): { invocations: number; billedMs: number } {
+  // Each invocation's part in the window (one still running — a lingering drain — counts up to
+  // now), rounded up to the millisecond as Lambda bills.
+  const parts = invocations
+    .map((i) => Math.min(Number.isNaN(i.end) ? to : i.end, to) - Math.max(i.start, from))
+    .filter((ms) => ms > 0);
+  return { invocations: parts.length, billedMs: parts.reduce((n, ms) => n + Math.ceil(ms), 0) };
+}
+
+/**
  * commit → handler latency at every default: `skytools pgqd` (an ini naming only the database)
  * and a separate `runConsumer` process (pgqd); the ticker loop and the consumer loop in one process
  * (inproc); the Lambda ticker invocation waking the consumer drain through SQS on the in-process
@@ -384,6 +426,8 @@ export async function latencyDefaults(
         process.env.AWS_ENDPOINT_URL_SQS = `http://127.0.0.1:${server.port}`;
         stopEmulator = () => server.stop();
       }
+      const { sqsClient } = await import('../layers/aws/sqs.ts');
+      recordInvocations(sqsClient());
       const defaults = TICKER_SETTINGS.load({ env: {} }).values;
       const handlers = new Map(
         names.map((queue) => [
@@ -425,15 +469,17 @@ export async function latencyDefaults(
       });
     }
     await ready(url, names, kind === 'pgqd' ? 'skytools pgqd' : null, tickerStats);
+    const from = performance.now();
     const commits = await produce(url, names, rate, seconds);
     await waitSeen(seen, commits.size, 5000);
+    const cost = kind === 'lambda' ? billed(from, performance.now()) : {};
     const where = queues > 1 ? `, ${queues} queues (${active} active)` : '';
     const label = {
       pgqd: 'skytools pgqd + runConsumer process',
       inproc: 'in-process ticker + consumer',
       lambda: 'Lambda ticker → SQS (fauxqs) → drain',
     }[kind];
-    return summarize(`ours defaults: ${label}${where}`, rate, commits, seen);
+    return { ...summarize(`ours defaults: ${label}${where}`, rate, commits, seen), ...cost };
   } finally {
     for (const s of stops) await s();
   }
@@ -636,10 +682,16 @@ export async function benchConsumer(opts: {
     console.log(
       `  ${'setup'.padEnd(66)} ${'ev/s'.padStart(5)} ${'p50'.padStart(7)} ${'p99'.padStart(7)} ${'samples'.padStart(11)}`,
     );
-    const print = (r: LatencyRow) =>
+    const print = (r: LatencyRow) => {
       console.log(
         `  ${r.setup.padEnd(66)} ${String(r.rate).padStart(5)} ${`${r.p50}ms`.padStart(7)} ${`${r.p99}ms`.padStart(7)} ${`${r.samples}/${r.sent}`.padStart(11)}`,
       );
+      if (r.billedMs !== undefined) {
+        console.log(
+          `    ${r.invocations} invocations, billed ${r.billedMs} ms, ${(r.billedMs / Math.max(1, r.sent)).toFixed(2)} ms per event`,
+        );
+      }
+    };
     for (const kind of ['pgqd', 'inproc', 'lambda'] as const) {
       if (!want.has(kind)) continue;
       for (const rate of [20, 2000]) {

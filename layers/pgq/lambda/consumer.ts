@@ -1,6 +1,8 @@
 // The Lambda form of a PgQ consumer: an SQS wake-up (see wakeup.ts) makes the function drain its
 // consumer's batches — next_batch … finish_batch, one transaction each (layers/pgq/consumer.ts) —
-// until none is left or the invocation's remaining time runs short. The SQS messages carry no
+// until none is left or the invocation's remaining time runs short. After the last batch it lingers
+// (PGQ_LINGER, linger.ts) for the queue's next tick, announced on its own connection, so steady
+// traffic is drained without an SQS round trip per batch. The SQS messages carry no
 // events, only "look now", so a duplicate or late wake-up finds no batch and returns at once.
 // A failing batch is rolled back (PgQ hands it out again) and every message of the invocation is
 // reported in batchItemFailures, so SQS redelivers and, after maxReceiveCount, moves it to the DLQ.
@@ -21,6 +23,7 @@ import { runBatchLoop } from '../batch-loop.ts';
 import { type BatchHandler, type BatchOptions, type BatchResult, processNextBatch } from '../consumer.ts';
 import { processNextCoopBatch, registerSubconsumer } from '../coop-consumer.ts';
 import { consumerDeps } from './container.ts';
+import { lingering, listenWhileDraining, TickLatch, worthLingering } from './linger.ts';
 import { type ConsumerSettings, subconsumerNames } from './settings.ts';
 import { sendWakeup, type WakeupMessage } from './wakeup.ts';
 
@@ -37,6 +40,8 @@ export interface PgqConsumerOptions extends Omit<BatchOptions, 'queue' | 'consum
   subconsumers?: number | readonly string[];
   /** Cooperative consumer: take over the batch of a subconsumer silent this long (default PGQ_DEAD_INTERVAL, else never). */
   deadIntervalMs?: number;
+  /** After the last batch, wait this long for the queue's next tick before returning (default PGQ_LINGER; 0: return at once). */
+  lingerMs?: number;
 }
 
 export interface ConsumerDeps {
@@ -56,12 +61,18 @@ export interface DrainResult {
   error?: Error;
   /** Cooperative consumers: how each subconsumer drained by this invocation fared. */
   subconsumers?: Record<string, SubconsumerDrain>;
+  /** Plain consumers, the linger: ticks that woke the drain while it waited, and the time it waited (ms). */
+  lingerWakes?: number;
+  lingeredMs?: number;
 }
 
 export interface SubconsumerDrain {
   batches: BatchResult[];
   stopped: DrainResult['stopped'];
   error?: Error;
+  /** The linger: ticks that woke the drain while it waited after a batch, and the time it waited (ms). */
+  lingerWakes?: number;
+  lingeredMs?: number;
 }
 
 export function resolveQueueConsumer(
@@ -115,7 +126,7 @@ async function drainPlain(
   deps: ConsumerDeps,
   { queue, consumer, log }: { queue: string; consumer: string; log: Logger },
 ): Promise<DrainResult> {
-  const r = await drainBatches(context, deps, log, opts.handler, (client, handler) =>
+  const r = await drainBatches(context, deps, log, opts, queue, (client, handler) =>
     processNextBatch(client, { ...opts, queue, consumer, handler }),
   );
   if (r.stopped === 'time') await wakeSelf(deps, queue, consumer, undefined, r.batches.at(-1), log);
@@ -166,7 +177,7 @@ async function drainCoop(
       continue;
     }
     const slog = log.child({ subconsumer: sub });
-    const r = await drainBatches(context, deps, slog, opts.handler, (client, handler) =>
+    const r = await drainBatches(context, deps, slog, opts, queue, (client, handler) =>
       retryTransient(slog, async () => {
         await ensureSubconsumer(deps.db, client, queue, consumer, sub);
         return processNextCoopBatch(client, {
@@ -247,52 +258,89 @@ type BatchStep = (client: pg.PoolClient, handler: BatchHandler) => Promise<Batch
 
 /**
  * The drain shared by plain and cooperative consumers: the batch loop (layers/pgq/batch-loop.ts)
- * with `step`, without sleeping — it stops when a step finds no batch, when the invocation's
- * remaining time is down to min_remaining, or at the first failure (its connection is then
- * discarded; SQS redelivers the wake-up).
+ * with `step`, without sleeping — it stops when a step finds no batch (after the linger, see
+ * linger.ts: up to linger for the queue's next tick, announced on the drain's connection), when
+ * the invocation's remaining time is down to min_remaining, or at the first failure (its
+ * connection is then discarded; SQS redelivers the wake-up).
  */
 async function drainBatches(
   context: Pick<Context, 'getRemainingTimeInMillis'>,
   deps: ConsumerDeps,
   log: Logger,
-  userHandler: BatchHandler,
+  opts: Pick<PgqConsumerOptions, 'handler' | 'lingerMs'>,
+  queue: string,
   step: BatchStep,
 ): Promise<SubconsumerDrain> {
   const minRemainingMs = deps.settings.min_remaining * 1000;
+  const lingerMs = opts.lingerMs ?? deps.settings.linger * 1000;
+  const userHandler = opts.handler;
   const batches: BatchResult[] = [];
   const m = deps.metrics;
+  const latch = lingerMs > 0 ? new TickLatch() : null;
+  let unlisten: ((discard?: boolean) => Promise<void>) | null = null;
+  // Set by each batch taken: whether its traffic makes the linger worth waiting after it.
+  let lingerWorth = false;
+  let lingerOff = false;
+  const oneBatch = async (client: pg.PoolClient): Promise<BatchResult | null> => {
+    const started = Date.now();
+    let tickTime = new Date();
+    let spanMs = 0;
+    const res = await step(client, (batch, tx) => {
+      tickTime = batch.tickTime;
+      spanMs = batch.tickTime.getTime() - batch.prevTickTime.getTime();
+      return userHandler(batch, tx);
+    });
+    if (!res) return null;
+    batches.push(res);
+    lingerWorth = latch != null && worthLingering(res.events, spanMs, lingerMs);
+    // Consumer lag as PgQ defines it: how old the tick this batch ends at was when finished.
+    const lagS = (Date.now() - tickTime.getTime()) / 1000;
+    log.info('batch done', {
+      batchId: res.batchId,
+      tickId: res.tickId,
+      events: res.events,
+      retried: res.retried,
+      lag: lagS,
+      ms: Date.now() - started,
+    });
+    m?.addMetric('Batches', MetricUnit.Count, 1);
+    m?.addMetric('Events', MetricUnit.Count, res.events);
+    m?.addMetric('RetriedEvents', MetricUnit.Count, res.retried);
+    m?.addMetric('BatchLagSeconds', MetricUnit.Seconds, lagS);
+    return res;
+  };
   const r = await runBatchLoop<pg.PoolClient, BatchResult>({
     open: () => deps.db.pooledClient(APP_NAME),
     // A connection that failed mid-transaction is discarded, not returned to the pool.
-    close: (client, err) => client.release(err),
+    close: async (client, err) => {
+      const stop = unlisten;
+      unlisten = null;
+      let failed = err;
+      if (stop) await stop(err != null).catch((e: Error) => (failed ??= e));
+      client.release(failed);
+    },
     idle: 'stop',
     timeUp: () => context.getRemainingTimeInMillis() <= minRemainingMs,
     onError: 'stop',
-    step: async (client) => {
-      const started = Date.now();
-      let tickTime = new Date();
-      const res = await step(client, (batch, tx) => {
-        tickTime = batch.tickTime;
-        return userHandler(batch, tx);
-      });
-      if (!res) return null;
-      batches.push(res);
-      // Consumer lag as PgQ defines it: how old the tick this batch ends at was when finished.
-      const lagS = (Date.now() - tickTime.getTime()) / 1000;
-      log.info('batch done', {
-        batchId: res.batchId,
-        tickId: res.tickId,
-        events: res.events,
-        retried: res.retried,
-        lag: lagS,
-        ms: Date.now() - started,
-      });
-      m?.addMetric('Batches', MetricUnit.Count, 1);
-      m?.addMetric('Events', MetricUnit.Count, res.events);
-      m?.addMetric('RetriedEvents', MetricUnit.Count, res.retried);
-      m?.addMetric('BatchLagSeconds', MetricUnit.Seconds, lagS);
-      return res;
-    },
+    step: latch
+      ? lingering(oneBatch, latch, {
+          lingerMs,
+          budgetMs: () => context.getRemainingTimeInMillis() - minRemainingMs,
+          worth: () => lingerWorth && !lingerOff,
+          listen: async (client) => {
+            if (unlisten) return false;
+            try {
+              unlisten = await listenWhileDraining(client, queue, latch);
+            } catch (err) {
+              // No linger then; the batches taken stand, and the next look says whether the
+              // connection still works.
+              log.warn('LISTEN for the linger failed; not lingering', { error: (err as Error).message });
+              lingerOff = true;
+            }
+            return true;
+          },
+        })
+      : oneBatch,
     onFailure: (error) => {
       m?.addMetric('ConsumerErrors', MetricUnit.Count, 1);
       log.error('batch failed; it will be handed out again', {
@@ -303,7 +351,16 @@ async function drainBatches(
   });
   // The loop has no signal here, so it ends only as 'empty', 'time' or 'error'.
   const stopped: DrainResult['stopped'] = r.stopped === 'signal' ? 'empty' : r.stopped;
-  return { batches, stopped, error: r.error };
+  if (latch) {
+    m?.addMetric('LingerWakes', MetricUnit.Count, latch.wakes);
+    m?.addMetric('LingerMilliseconds', MetricUnit.Milliseconds, latch.waitedMs);
+  }
+  return {
+    batches,
+    stopped,
+    error: r.error,
+    ...(latch ? { lingerWakes: latch.wakes, lingeredMs: latch.waitedMs } : {}),
+  };
 }
 
 /** Time ran short with batches possibly left: wake ourselves instead of waiting for the next tick. */

@@ -68,6 +68,13 @@ export const CONSUMER_SETTINGS = defineSettings('pgq-consumer', {
     min: 0,
     doc: 'start another batch only while more than this much invocation time is left',
   }),
+  linger: setting.seconds({
+    env: 'PGQ_LINGER',
+    default: '50ms',
+    min: 0,
+    max: 60,
+    doc: "after a batch whose rate brings two events within this time, the drain waits this long for the queue's next tick (the ticker's NOTIFY on its connection) and takes it without a new SQS wake-up; billed time; 0: return at once",
+  }),
   continue_queue_url: setting.string({
     env: 'PGQ_CONTINUE_QUEUE_URL',
     doc: "the function's own wake-up queue: when time runs short with batches left, it wakes itself again",
