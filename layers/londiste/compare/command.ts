@@ -70,6 +70,7 @@ export async function runRepair(ctx: LondisteContext, call: AdminCall): Promise<
     force: flags.force === true,
     timeoutMs: timeoutMs(call),
     lockTimeoutMs: ctx.cfg.lockTimeoutMs,
+    parallel: settings(call).parallel,
     log,
   });
   const lines = r.tables.map(

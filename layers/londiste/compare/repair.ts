@@ -17,10 +17,19 @@ import type { AdminSession } from '../../cascade/admin-session.ts';
 import { quoteFqname, quoteIdent } from '../../db/index.ts';
 import type { Logger } from '../../util/log.ts';
 import { LondisteError } from '../errors.ts';
-import { rowHashSql } from './checksum.ts';
+import {
+  type BucketQuery,
+  bucketRanges,
+  differingBuckets,
+  keySpan,
+  keyWindows,
+  rangesFrom,
+  readBuckets,
+} from './buckets.ts';
+import { estimateRows, rowHashSql } from './checksum.ts';
 import { CopyLines, decodeField } from './copy-text.ts';
-import { mergeCopies } from './merge.ts';
-import { planTables, type TablePlan } from './plan.ts';
+import { mergeCopies, type RowDiff } from './merge.ts';
+import { planNodes, planTables, type TablePlan } from './plan.ts';
 import { andWhere, columnList, mergeOrder, quoteLiteral } from './sql-text.ts';
 import { SESSION_SETTINGS, syncSnapshots } from './sync.ts';
 
@@ -40,6 +49,12 @@ export interface RepairOptions {
   force?: boolean;
   timeoutMs?: number;
   lockTimeoutMs?: number;
+  /** Connections per side reading key windows at once (compare_parallel, default 2). */
+  parallel?: number;
+  /** Single-integer-key tables estimated at this many rows or more go by buckets (buckets.ts). */
+  bucketRows?: number;
+  /** Rows per key window of the bucket pass (default buckets.ts WINDOW_ROWS). */
+  windowRows?: number;
   log: Logger;
 }
 
@@ -191,38 +206,33 @@ async function fetchRows(
   return out;
 }
 
-async function repairOne(
-  t: TablePlan,
-  where: string,
-  provider: readonly pg.ClientBase[],
-  subscriber: readonly pg.ClientBase[],
-  sink: Sink,
-  log: Logger,
-): Promise<Omit<TableRepair, 'applied'>> {
-  const started = Date.now();
-  const cond = andWhere(t.condition, where);
+interface Counts {
+  inserts: number;
+  updates: number;
+  deletes: number;
+}
+
+/**
+ * Differences → statements in `sink`, in the order a merge finds them: deletes at once, inserts
+ * and updates after a fetch of their full rows, FETCH_BATCH keys at a time (`flush` the rest).
+ * One per table, across all the ranges merged, so the statements come as from one merge.
+ */
+function fixer(t: TablePlan, p: pg.ClientBase, s: pg.ClientBase, sink: Sink, counts: Counts) {
   const nk = t.key.length;
-  const keyList = t.key.map((k) => quoteIdent(k.name)).join(', ');
-  const mergeSql = (table: string) =>
-    `copy (select ${keyList}, (${rowHashSql(t.columns, t.types)})::text from only ${quoteFqname(table)}` +
-    `${cond ? ` where ${cond}` : ''} order by ${mergeOrder(t.key)}) to stdout`;
-  const p = new CopyLines(provider[0]!.query(copyTo(mergeSql(t.providerTable))));
-  const s = new CopyLines(subscriber[0]!.query(copyTo(mergeSql(t.subscriberTable))));
   const dest = quoteFqname(t.subscriberTable);
   const cols = t.columns.map(quoteIdent);
   const keyCols = t.key.map((k) => quoteIdent(k.name));
   const rowKeyIdx = t.key.map((k) => t.columns.indexOf(k.name));
-  const counts = { inserts: 0, updates: 0, deletes: 0 };
   let inserts: string[][] = [];
   let updates: string[][] = [];
-  const resolve = async () => {
+  const flush = async () => {
     const ins = inserts;
     const upd = updates;
     inserts = [];
     updates = [];
     const [prov, sub] = await Promise.all([
-      fetchRows(provider[1]!, t.providerTable, t, rowKeyIdx, [...ins, ...upd]),
-      fetchRows(subscriber[1]!, t.subscriberTable, t, rowKeyIdx, upd),
+      fetchRows(p, t.providerTable, t, rowKeyIdx, [...ins, ...upd]),
+      fetchRows(s, t.subscriberTable, t, rowKeyIdx, upd),
     ]);
     for (const k of upd) {
       const pr = prov.get(k.join('\t'));
@@ -243,28 +253,204 @@ async function repairOne(
       await sink.add(diffStatement(dest, cols, keyCols, { op: 'insert', row: pr.map(decodeField) }));
     }
   };
+  const add = async (d: RowDiff) => {
+    if (d.op === 'delete') {
+      counts.deletes++;
+      await sink.add(
+        diffStatement(dest, cols, keyCols, { op: 'delete', key: d.s.slice(0, nk).map(decodeField) }),
+      );
+    } else if (d.op === 'insert') inserts.push(d.p.slice(0, nk));
+    else updates.push(d.p.slice(0, nk));
+    if (inserts.length + updates.length >= FETCH_BATCH) await flush();
+  };
+  return { add, flush };
+}
+
+type Fixer = ReturnType<typeof fixer>;
+
+/** The sorted merge of key + row hash of the rows under `cond` on both sides; rows merged per side. */
+async function mergeRange(
+  t: TablePlan,
+  cond: string,
+  p: pg.ClientBase,
+  s: pg.ClientBase,
+  emit: (d: RowDiff) => Promise<void> | void,
+  log: Logger,
+  from: (table: string) => string = (table) => `only ${quoteFqname(table)}`,
+): Promise<{ providerRows: number; subscriberRows: number }> {
+  const keyList = t.key.map((k) => quoteIdent(k.name)).join(', ');
+  const mergeSql = (table: string) =>
+    `copy (select ${keyList}, (${rowHashSql(t.columns, t.types)})::text from ${from(table)}` +
+    `${cond ? ` where ${cond}` : ''} order by ${mergeOrder(t.key)}) to stdout`;
+  const pl = new CopyLines(p.query(copyTo(mergeSql(t.providerTable))));
+  const sl = new CopyLines(s.query(copyTo(mergeSql(t.subscriberTable))));
   let lastLog = Date.now();
   const stats = await mergeCopies(
-    p,
-    s,
+    pl,
+    sl,
     t.key,
     t.key.map((_, i) => i),
     async (d) => {
-      if (d.op === 'delete') {
-        counts.deletes++;
-        await sink.add(
-          diffStatement(dest, cols, keyCols, { op: 'delete', key: d.s.slice(0, nk).map(decodeField) }),
-        );
-      } else if (d.op === 'insert') inserts.push(d.p.slice(0, nk));
-      else updates.push(d.p.slice(0, nk));
-      if (inserts.length + updates.length >= FETCH_BATCH) await resolve();
+      await emit(d);
       if (Date.now() - lastLog > 5000) {
-        log.info(`${t.table}: ${p.rows} provider rows merged`);
+        log.info(`${t.table}: ${pl.rows} provider rows merged`);
         lastLog = Date.now();
       }
     },
   );
-  await resolve();
+  return { providerRows: stats.providerRows, subscriberRows: stats.subscriberRows };
+}
+
+/** Tables estimated below this are merged whole (the first pass would cost more than it saves). */
+export const DEFAULT_BUCKET_ROWS = 20_000;
+
+/**
+ * A table with a single integer key above `bucketRows`: per key window, the buckets of both sides
+ * (buckets.ts), then the merge of the differing buckets' rows only (all of the window's when
+ * most of them differ: the filter would only add work). Windows in key order, so the statements
+ * come in the same order as from one merge of the whole table.
+ */
+async function repairByBuckets(
+  t: TablePlan,
+  cond: string,
+  streams: readonly { p: pg.ClientBase; s: pg.ClientBase }[],
+  fix: Fixer,
+  windowRows: number | undefined,
+  log: Logger,
+): Promise<{ providerRows: number; subscriberRows: number }> {
+  const key = t.key[0]!.name;
+  const { p: p0, s: s0 } = streams[0]!;
+  const [ps, ss, pe, se] = await Promise.all([
+    keySpan(p0, t.providerTable, key, cond),
+    keySpan(s0, t.subscriberTable, key, cond),
+    estimateRows(p0, t.providerTable),
+    estimateRows(s0, t.subscriberTable),
+  ]);
+  if (!ps && !ss) return { providerRows: 0, subscriberRows: 0 };
+  const lo = (a?: bigint, b?: bigint) => (a === undefined ? b! : b === undefined || a < b ? a : b);
+  const hi = (a?: bigint, b?: bigint) => (a === undefined ? b! : b === undefined || a > b ? a : b);
+  const span = { min: lo(ps?.min, ss?.min), max: hi(ps?.max, ss?.max) };
+  const est = Math.max(pe, se, 1);
+  const windows = await keyWindows(p0, t.providerTable, key, est, span, windowRows);
+  const q = (table: string): BucketQuery => ({ table, key, columns: t.columns, types: t.types, where: cond });
+  const pq = q(t.providerTable);
+  const sq = q(t.subscriberTable);
+  // The aggregate of a window in memory (one batch), whatever the server's default work_mem.
+  await Promise.all(streams.flatMap((c) => [c.p.query(BUCKET_SETTINGS), c.s.query(BUCKET_SETTINGS)]));
+  let providerRows = 0;
+  let subscriberRows = 0;
+  let merged = 0;
+  // Each connection pair takes the next window: its buckets, then the merge of its differing
+  // ones, the differences kept until the windows before it are out (statements in key order).
+  // At most AHEAD windows' differences wait, so memory stays bounded by the window size.
+  const found: Deferred<RowDiff[]>[] = windows.map(() => deferred());
+  let emitted = 0;
+  const waiting: (() => void)[] = [];
+  const wake = () => {
+    for (const w of waiting.splice(0)) w();
+  };
+  let next = 0;
+  let failed = false;
+  const ahead = Math.max(2, streams.length * 2);
+  const work = async ({ p, s }: { p: pg.ClientBase; s: pg.ClientBase }) => {
+    for (let j = next++; j < windows.length && !failed; j = next++) {
+      while (j - emitted >= ahead && !failed) await new Promise<void>((r) => waiting.push(r));
+      const w = windows[j]!;
+      try {
+        const [pb, sb] = await Promise.all([
+          readBuckets((sql) => p.query(copyTo(sql)), pq, w),
+          readBuckets((sql) => s.query(copyTo(sql)), sq, w),
+        ]);
+        providerRows += pb.rows;
+        subscriberRows += sb.rows;
+        const diff = differingBuckets(pb, sb);
+        const diffs: RowDiff[] = [];
+        if (diff.length) {
+          // Most buckets differ: the window's index range as a whole is the cheaper read.
+          const all = diff.length * 2 > Math.max(pb.lines.size, sb.lines.size);
+          const ranges = bucketRanges(w.width, diff);
+          const where = andWhere(cond, w.where);
+          // The ranges' rows: the condition goes inside, on the table (rangesFrom).
+          const from = all ? undefined : (table: string) => rangesFrom(table, key, ranges, where);
+          const outer = all ? where : '';
+          merged += (await mergeRange(t, outer, p, s, (d) => void diffs.push(d), log, from)).providerRows;
+        }
+        found[j]!.resolve(diffs);
+      } catch (err) {
+        failed = true;
+        found[j]!.reject(err);
+        throw err;
+      }
+    }
+  };
+  const emit = async () => {
+    for (const f of found) {
+      for (const d of await f.promise) await fix.add(d);
+      emitted++;
+      wake();
+    }
+  };
+  const workers = streams.map(work);
+  try {
+    await Promise.all([emit(), ...workers]);
+  } catch (err) {
+    failed = true;
+    wake();
+    await Promise.allSettled(workers);
+    throw err;
+  }
+  log.info(`${t.table}: ${windows.length} key window(s); ${merged} provider rows merged`);
+  return { providerRows, subscriberRows };
+}
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(v: T): void;
+  reject(e: unknown): void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((a, b) => {
+    resolve = a;
+    reject = b;
+  });
+  // A window's failure is thrown by its worker; the emitter may never get to await it.
+  promise.catch(() => {});
+  return { promise, resolve, reject };
+}
+
+// A window's aggregate in one in-memory batch whatever the server's default work_mem (~4 MB for
+// its ~6k groups), so the planner takes a hash aggregate, not a sort; no JIT start per query.
+// Each side's connections are the parallelism: no parallel workers of the server on top.
+const BUCKET_SETTINGS =
+  "set local work_mem = '64MB'; set local jit = off; set local max_parallel_workers_per_gather = 0";
+
+async function repairOne(
+  t: TablePlan,
+  where: string,
+  provider: readonly pg.ClientBase[],
+  subscriber: readonly pg.ClientBase[],
+  sink: Sink,
+  tuning: { bucketRows: number; windowRows?: number },
+  log: Logger,
+): Promise<Omit<TableRepair, 'applied'>> {
+  const started = Date.now();
+  const cond = andWhere(t.condition, where);
+  // The last connection of each side fetches the rows that differ; the others stream.
+  const n = provider.length - 1;
+  const streams = provider.slice(0, n).map((p, i) => ({ p, s: subscriber[i]! }));
+  const counts: Counts = { inserts: 0, updates: 0, deletes: 0 };
+  const fix = fixer(t, provider[n]!, subscriber[n]!, sink, counts);
+  const byBuckets =
+    t.key.length === 1 &&
+    t.key[0]!.integer &&
+    (await estimateRows(provider[0]!, t.providerTable)) >= tuning.bucketRows;
+  const stats = byBuckets
+    ? await repairByBuckets(t, cond, streams, fix, tuning.windowRows, log)
+    : await mergeRange(t, cond, provider[0]!, subscriber[0]!, fix.add, log);
+  await fix.flush();
   log.info(
     `${t.table}: ${counts.inserts} insert(s), ${counts.updates} update(s), ${counts.deletes} delete(s) ` +
       `in ${Date.now() - started} ms`,
@@ -279,34 +465,61 @@ async function repairOne(
 
 export async function repairTables(o: RepairOptions): Promise<RepairResult> {
   const log = o.log;
-  const plan = await planTables({
+  const planOpts = {
     s: o.s,
     localLocation: o.localLocation,
     tables: o.tables,
     log,
     applicationName: 'skytools londiste repair',
-  });
-  const tables = plan.tables.filter((t) => {
-    if (t.key.length) return true;
-    log.warn(`${t.table}: no primary key on both sides, cannot repair`);
-    plan.skipped.push({ table: t.table, reason: 'no primary key' });
-    return false;
-  });
-  if (tables.length === 0) return { tick: null, tables: [], skipped: plan.skipped, differences: 0 };
-  const snaps = await syncSnapshots({
+  };
+  const nodes = await planNodes(planOpts);
+  // As compare: the tables' setup is read while the sync opens its connections and waits for
+  // the tick; with nothing to repair, the sync is called off.
+  const cancel = new AbortController();
+  const settled = syncSnapshots({
     queue: o.s.queue,
-    providerType: plan.provider.nodeType ?? '',
-    providerWorker: plan.provider.workerName,
-    subscriberWorker: plan.subscriberWorker,
-    connectProvider: plan.connectProvider,
-    connectSubscriber: plan.connectSubscriber,
+    providerType: nodes.provider.nodeType ?? '',
+    providerWorker: nodes.provider.workerName,
+    subscriberWorker: nodes.subscriberWorker,
+    connectProvider: nodes.connectProvider,
+    connectSubscriber: nodes.connectSubscriber,
     holdWorker: !!o.apply,
-    // one connection per side streams key + hash, the other fetches the rows that differ
-    parallel: 2,
+    // per side `parallel` connections stream (buckets, merges), one more fetches the rows that differ
+    parallel: Math.max(1, o.parallel ?? 2) + 1,
     timeoutMs: o.force ? 0 : (o.timeoutMs ?? 60_000),
     lockTimeoutMs: o.lockTimeoutMs,
     log,
+    signal: cancel.signal,
+  }).then(
+    (v) => ({ ok: true as const, v }),
+    (e: unknown) => ({ ok: false as const, e }),
+  );
+  const callOff = async () => {
+    cancel.abort();
+    const r = await settled;
+    if (r.ok) await r.v.release();
+  };
+  let plan: Awaited<ReturnType<typeof planTables>>;
+  try {
+    plan = await planTables(planOpts, nodes);
+  } catch (err) {
+    await callOff();
+    throw err;
+  }
+  const skipped = plan.skipped;
+  const tables = plan.tables.filter((t) => {
+    if (t.key.length) return true;
+    log.warn(`${t.table}: no primary key on both sides, cannot repair`);
+    skipped.push({ table: t.table, reason: 'no primary key' });
+    return false;
   });
+  if (tables.length === 0) {
+    await callOff();
+    return { tick: null, tables: [], skipped, differences: 0 };
+  }
+  const synced = await settled;
+  if (!synced.ok) throw synced.e;
+  const snaps = synced.v;
   const file = o.output && !o.apply ? await fileWriter(o.output) : null;
   try {
     let sink: Sink;
@@ -328,7 +541,15 @@ export async function repairTables(o: RepairOptions): Promise<RepairResult> {
     }
     const out: TableRepair[] = [];
     for (const t of tables) {
-      const r = await repairOne(t, o.where ?? '', snaps.provider, snaps.subscriber, sink, log);
+      const r = await repairOne(
+        t,
+        o.where ?? '',
+        snaps.provider,
+        snaps.subscriber,
+        sink,
+        { bucketRows: o.bucketRows ?? DEFAULT_BUCKET_ROWS, windowRows: o.windowRows },
+        log,
+      );
       out.push({ ...r, applied: false });
     }
     await sink.end();
