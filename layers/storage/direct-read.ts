@@ -1,15 +1,15 @@
 // Reads objects without the AWS SDK, for threads that read many objects back to back
 // (walmgr restore's workers). A `ReaderSpec` (plain data: it crosses to a worker thread) comes
 // from `Storage.readerSpec()`; `openDirectReader` turns it into one keep-alive connection that
-// GETs (S3: node:http(s) + our SigV4 signer) or reads (local directory) into one buffer reused
+// GETs (S3: http1.ts, reading into a static buffer, + our SigV4 signer) or reads (local
+// directory) into one buffer reused
 // from object to object. Measured in a restore: the SDK's per-object middleware, its HTTP
 // handler and the garbage they make were a third of the CPU, all on the main thread.
 // Same bounds as s3.ts: connect timeout, socket idle timeout, overall deadline per GET, retries
 // with backoff for network errors and 5xx; a timeout is a StorageError that says "timed out".
 import fs from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
 import { isIP } from 'node:net';
+import { Http1Connection, TransientHttpError } from './http1.ts';
 import { type Credentials, SigV4, s3UriPath } from './sigv4.ts';
 import { checkKey, StorageError } from './types.ts';
 
@@ -117,25 +117,29 @@ class LocalReader implements DirectReader {
   close(): void {}
 }
 
-class RetryableError extends Error {}
-
 class S3Reader implements DirectReader {
   private readonly spec: Extract<ReaderSpec, { kind: 's3' }>;
   private readonly signer: SigV4;
-  private readonly agent: http.Agent;
-  private readonly mod: typeof http | typeof https;
-  private readonly url: URL;
+  private readonly conn: Http1Connection;
   private readonly host: string;
   private readonly scratch = new Scratch();
 
   constructor(spec: Extract<ReaderSpec, { kind: 's3' }>) {
     this.spec = spec;
     this.signer = new SigV4(spec.credentials, spec.region);
-    this.url = new URL(spec.endpoint);
-    this.mod = this.url.protocol === 'http:' ? http : https;
+    const url = new URL(spec.endpoint);
+    this.host = spec.pathStyle ? url.host : `${spec.bucket}.${url.host}`;
+    const tls = url.protocol === 'https:';
     // One transfer at a time per reader: one socket, kept alive across objects.
-    this.agent = new this.mod.Agent({ keepAlive: true, maxSockets: 1 });
-    this.host = spec.pathStyle ? this.url.host : `${spec.bucket}.${this.url.host}`;
+    this.conn = new Http1Connection({
+      tls,
+      hostname: url.hostname,
+      port: Number(url.port) || (tls ? 443 : 80),
+      // SNI only for a name (an IP address is not allowed there, RFC 6066).
+      ...(isIP(url.hostname) ? {} : { servername: this.host.replace(/:\d+$/, '') }),
+      connectTimeoutMs: spec.connectTimeoutMs,
+      idleTimeoutMs: spec.idleTimeoutMs,
+    });
   }
 
   setCredentials(c: Credentials): void {
@@ -143,7 +147,7 @@ class S3Reader implements DirectReader {
   }
 
   close(): void {
-    this.agent.destroy();
+    this.conn.close();
   }
 
   private path(key: string): string {
@@ -157,7 +161,8 @@ class S3Reader implements DirectReader {
       try {
         return await this.once(p, range);
       } catch (err) {
-        if (!(err instanceof RetryableError) || attempt >= this.spec.maxAttempts) throw this.fail(key, err);
+        if (!(err instanceof TransientHttpError) || attempt >= this.spec.maxAttempts)
+          throw this.fail(key, err);
         await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
       }
     }
@@ -179,97 +184,32 @@ class S3Reader implements DirectReader {
     );
   }
 
-  private once(p: string, range?: ByteRange): Promise<Buffer | null> {
+  private async once(p: string, range?: ByteRange): Promise<Buffer | null> {
     const extra: Record<string, string> = range ? { range: `bytes=${range.start}-${range.end - 1}` } : {};
     const headers = this.signer.sign('GET', this.host, p, extra);
-    return new Promise<Buffer | null>((resolve, reject) => {
-      let settled = false;
-      const done = (err: Error | null, v?: Buffer | null) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(deadline);
-        clearTimeout(connect);
-        if (err) {
-          req.destroy();
-          reject(err);
-        } else resolve(v ?? null);
-      };
-      const req = this.mod.request({
-        protocol: this.url.protocol,
-        hostname: this.url.hostname,
-        port: this.url.port || undefined,
-        // SNI only for a name (an IP address is not allowed there, RFC 6066).
-        ...(isIP(this.url.hostname) ? {} : { servername: this.host.replace(/:\d+$/, '') }),
-        method: 'GET',
-        path: p,
-        headers,
-        agent: this.agent,
-      });
-      const deadline = setTimeout(
-        () => done(new RetryableError(`no complete answer within ${this.spec.deadlineMs} ms (timed out)`)),
-        this.spec.deadlineMs,
-      );
-      let connect: NodeJS.Timeout | undefined;
-      req.on('socket', (s) => {
-        // A kept-alive socket is connected already: no timer, and no listener left on it.
-        if (!s.connecting) return;
-        connect = setTimeout(
-          () => done(new RetryableError(`connect timed out after ${this.spec.connectTimeoutMs} ms`)),
-          this.spec.connectTimeoutMs,
-        );
-        s.once('connect', () => clearTimeout(connect));
-      });
-      req.setTimeout(this.spec.idleTimeoutMs, () =>
-        done(new RetryableError(`no byte for ${this.spec.idleTimeoutMs} ms (socket idle, timed out)`)),
-      );
-      req.on('error', (err) => done(new RetryableError(err.message)));
-      req.on('response', (res) => {
-        const st = res.statusCode ?? 0;
-        if (st === 404) {
-          res.resume();
-          res.on('end', () => done(null, null));
-          return;
-        }
-        if (st !== 200 && st !== 206) {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (c: string) => {
-            if (text.length < 2000) text += c;
-          });
-          res.on('end', () => {
-            const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1] ?? 'error';
-            const msg = `${code} (HTTP ${st}): ${/<Message>([^<]*)<\/Message>/.exec(text)?.[1] ?? text.slice(0, 200)}`;
-            done(st >= 500 || st === 429 ? new RetryableError(msg) : new Error(msg));
-          });
-          return;
-        }
-        if (
-          range &&
-          st !== 206 &&
-          !(range.start === 0 && Number(res.headers['content-length']) === range.end)
-        )
-          return done(
-            new Error(`asked for bytes ${range.start}-${range.end - 1}, got HTTP ${st} without a range`),
-          );
-        const len = Number(res.headers['content-length']);
-        if (!Number.isFinite(len)) return done(new Error('response without Content-Length'));
-        const out = this.scratch.get(len);
-        let off = 0;
-        res.on('data', (c: Buffer) => {
-          if (off + c.length > len)
-            return done(new Error(`response body longer than its Content-Length ${len}`));
-          c.copy(out, off);
-          off += c.length;
-        });
-        res.on('end', () =>
-          off === len
-            ? done(null, out)
-            : done(new RetryableError(`response body ended after ${off} of ${len} bytes`)),
-        );
-        res.on('error', (err) => done(new RetryableError(err.message)));
-        res.on('aborted', () => done(new RetryableError('response aborted')));
-      });
-      req.end();
-    });
+    const deadline = setTimeout(
+      () =>
+        this.conn.abort(
+          new TransientHttpError(`no complete answer within ${this.spec.deadlineMs} ms (timed out)`),
+        ),
+      this.spec.deadlineMs,
+    );
+    let res: Awaited<ReturnType<Http1Connection['get']>>;
+    try {
+      res = await this.conn.get(p, headers, (n) => this.scratch.get(n));
+    } finally {
+      clearTimeout(deadline);
+    }
+    const st = res.status;
+    if (st === 404) return null;
+    if (st !== 200 && st !== 206) {
+      const text = res.body.toString('utf8');
+      const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1] ?? 'error';
+      const msg = `${code} (HTTP ${st}): ${/<Message>([^<]*)<\/Message>/.exec(text)?.[1] ?? text.slice(0, 200)}`;
+      throw st >= 500 || st === 429 ? new TransientHttpError(msg) : new Error(msg);
+    }
+    if (range && st !== 206 && !(range.start === 0 && res.body.length === range.end))
+      throw new Error(`asked for bytes ${range.start}-${range.end - 1}, got HTTP ${st} without a range`);
+    return res.body;
   }
 }

@@ -29,14 +29,26 @@ export function parseCodec(v: string): Codec {
   throw new WalError('invalid', `unknown compression ${JSON.stringify(v)}: use one of ${CODECS.join(', ')}`);
 }
 
-export async function compress(codec: Codec, data: Buffer): Promise<Buffer> {
+/**
+ * `checksum`: zstd frames carry their content checksum (XXH64 of the plain bytes, checked by
+ * the decompressor): backups in manifest format 3, whose restore checks the SHA-256 of the
+ * stored bytes instead of the plain ones (layers/walmgr/README.md, "Verification").
+ */
+export async function compress(
+  codec: Codec,
+  data: Buffer,
+  opts: { checksum?: boolean } = {},
+): Promise<Buffer> {
   switch (codec) {
     case 'zstd':
       // One output buffer as large as the input: the result is a slice of it, not 1 MiB chunks
       // joined at the end (a copy, and more memory for the collector to chase).
       return zstdC(data, {
         chunkSize: Math.max(CHUNK, zstdBound(data.length)),
-        params: { [zlib.constants.ZSTD_c_compressionLevel]: 1 },
+        params: {
+          [zlib.constants.ZSTD_c_compressionLevel]: 1,
+          ...(opts.checksum ? { [zlib.constants.ZSTD_c_checksumFlag]: 1 } : {}),
+        },
       });
     case 'gzip':
       return gzipC(data, { chunkSize: CHUNK, level: 1 });
@@ -232,12 +244,21 @@ export class Decompressor {
 
   /**
    * Calls `fn` with each chunk of the decompressed bytes (a view, valid during the call) and
-   * returns the total; `expectedSize` only sizes the fallback's output. Throws WalError
-   * 'corrupt' when the bytes do not decompress.
+   * returns the total; `expectedSize` only sizes the fallback's output. `input`, when given, is
+   * called with the input as it is consumed (in order, all of it once decompression ends), so
+   * the stored bytes are hashed while still in the CPU cache. Throws WalError 'corrupt' when
+   * the bytes do not decompress.
    */
-  each(codec: string, data: Uint8Array, expectedSize: number, fn: (chunk: Buffer) => void): number {
+  each(
+    codec: string,
+    data: Uint8Array,
+    expectedSize: number,
+    fn: (chunk: Buffer) => void,
+    input?: (chunk: Uint8Array) => void,
+  ): number {
     const z = codec === 'zstd' ? this.zstdEngine() : null;
     if (!z) {
+      input?.(data);
       let whole: Buffer;
       try {
         whole = decompressSync(codec, data, expectedSize);
@@ -268,6 +289,7 @@ export class Decompressor {
       }
       const [availOut = 0, left = 0] = z.state;
       const n = STEP - availOut;
+      if (input && availIn > left) input(data.subarray(inOff, inOff + availIn - left));
       inOff += availIn - left;
       availIn = left;
       if (n > 0) {
@@ -277,6 +299,8 @@ export class Decompressor {
       // A full output chunk may mean more to come; otherwise the frame is done.
       if (availOut !== 0) break;
     }
+    // Bytes after the frame (never written by backup): still part of what the caller checks.
+    if (input && availIn > 0) input(data.subarray(inOff));
     return total;
   }
 }

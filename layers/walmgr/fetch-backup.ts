@@ -44,6 +44,8 @@ export interface FetchBackupOptions {
   workers?: number;
   /** Called after each finished file. */
   onFile?: (f: ManifestFile) => void;
+  /** Called with the path of each piece or file written and checked (restore's early flush). */
+  onWritten?: (dest: string) => void;
   /** Bytes and files as they are fetched and checked (pieces count as they land). */
   meter?: Progress;
 }
@@ -53,11 +55,13 @@ function corrupt(
   what: string,
   storage: Storage,
   got: { size: number; sum: string },
-  want: { size: number; sha256: string },
+  want: { size: number; sha256: string; storedSha256?: string },
 ) {
+  // Format 3 checks the stored bytes' SHA-256 (piece-worker.ts); say which one differed.
+  const which = want.storedSha256 !== undefined ? 'stored sha256' : 'sha256';
   return new WalError(
     'corrupt',
-    `backup ${m.id}: ${what} is corrupt in ${storage.description} (got ${got.size} bytes sha256 ${got.sum}, manifest says ${want.size} bytes sha256 ${want.sha256}); use another backup`,
+    `backup ${m.id}: ${what} is corrupt in ${storage.description} (got ${got.size} bytes ${which} ${got.sum}, manifest says ${want.size} bytes ${which} ${want.storedSha256 ?? want.sha256}); use another backup`,
   );
 }
 
@@ -140,6 +144,7 @@ export function planFetch(m: Manifest, pgdata: string | null): { units: Unit[]; 
                 srcLength: p.storedSize,
                 size: p.size,
                 sha256: p.sha256,
+                ...(p.storedSha256 !== undefined ? { storedSha256: p.storedSha256 } : {}),
                 dest: dest(f),
                 offset: n * m.pieceSize,
                 mode,
@@ -157,6 +162,7 @@ export function planFetch(m: Manifest, pgdata: string | null): { units: Unit[]; 
       srcLength: f.storedSize,
       size: f.size,
       sha256: f.sha256,
+      ...(f.storedSha256 !== undefined ? { storedSha256: f.storedSha256 } : {}),
       dest: dest(f),
       offset: -1,
       mode,
@@ -245,6 +251,7 @@ export async function fetchBackupFiles(
   };
 
   const finishPart = (p: Part, ok: boolean) => {
+    if (ok && p.x.dest) opts.onWritten?.(p.x.dest);
     if (!p.pieced) {
       meter.add(p.file.size, true);
       if (ok) opts.onFile?.(p.file);
@@ -270,7 +277,7 @@ export async function fetchBackupFiles(
           'corrupt',
           `backup ${m.id}: ${p.what} could not be decompressed from ${u.key}: ${got.error}`,
         );
-      else if (got.size !== p.x.size || got.sha256 !== p.x.sha256)
+      else if (got.size !== p.x.size || got.sha256 !== (p.x.storedSha256 ?? p.x.sha256))
         err = corrupt(m, p.what, storage, { size: got.size, sum: got.sha256 }, p.x);
       // One report per file, not one per bad piece.
       if (err && !p.pieced?.failed) fail(err);

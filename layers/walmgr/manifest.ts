@@ -14,6 +14,12 @@ export interface ManifestFile {
   /** Stored (compressed) size; for pieces, their sum. */
   storedSize: number;
   /**
+   * Format 3: SHA-256 of the stored (compressed) bytes, what restore and verify check (fewer
+   * bytes to hash); `sha256` stays for incremental backups' comparisons. Absent for a file in
+   * pieces (each piece has its own) and for files referred to in an older-format backup.
+   */
+  storedSha256?: string;
+  /**
    * A file larger than the manifest's pieceSize is stored as pieces of that size (the last
    * one shorter), each compressed on its own under `<file key>~<n>` (pieceKey), so one big
    * relation file is backed up and restored by several workers at once.
@@ -35,6 +41,8 @@ export interface ManifestPiece {
   size: number;
   storedSize: number;
   sha256: string;
+  /** Format 3: SHA-256 of the stored bytes (see ManifestFile.storedSha256). */
+  storedSha256?: string;
   /** The backup whose object holds this piece (absent: this backup). */
   ref?: string;
 }
@@ -54,13 +62,15 @@ export interface ManifestTablespace {
 
 /**
  * The manifest format backups are written in. 2: small files may be stored in bundles
- * (`ManifestFile.bundle`). Format 1 manifests (no bundles) are still read.
+ * (`ManifestFile.bundle`). 3: files and pieces also carry `storedSha256`, the SHA-256 of their
+ * stored bytes, and zstd objects their frame checksum; restore and verify check that instead
+ * of the plain bytes' SHA-256. Formats 1 and 2 are still read (checked by the plain SHA-256).
  */
-export const MANIFEST_FORMAT = 2;
-const FORMATS_READ: readonly number[] = [1, 2];
+export const MANIFEST_FORMAT = 3;
+const FORMATS_READ: readonly number[] = [1, 2, 3];
 
 export interface Manifest {
-  format: 1 | 2;
+  format: 1 | 2 | 3;
   id: string;
   systemId: string;
   pgVersion: number;

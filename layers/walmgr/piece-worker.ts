@@ -1,7 +1,8 @@
 // Worker threads for restore: each one GETs its objects itself (direct-read.ts: one keep-alive
 // connection, no AWS SDK), decompresses every file or piece an object holds into one reused
 // buffer, checks its size and SHA-256 against the manifest and writes it into the data
-// directory. The main thread only plans and reports. Measured on a 1.5 GiB restore: with the
+// directory (format 3: the SHA-256 of the stored bytes, hashed as they are decompressed). The
+// main thread only plans and reports. Measured on a 1.5 GiB restore: with the
 // HTTP of every object on the main thread through the SDK, that thread (middleware, HTTP, TLS,
 // its garbage) was a third of the CPU and the bottleneck. Used by fetch-backup.ts when asked
 // for (the Lambda bundles never start workers: they cannot load this file by URL); there the
@@ -28,6 +29,12 @@ export interface Extract {
   /** Expected uncompressed size and SHA-256. */
   size: number;
   sha256: string;
+  /**
+   * Manifest format 3: SHA-256 of the stored (compressed) bytes. When present it is what gets
+   * hashed and checked instead of the plain bytes (README, "Verification": the stored bytes
+   * decompress to one result, and zstd's frame checksum guards the decompression).
+   */
+  storedSha256?: string;
   /** Where to write when the check passes; null: only check. */
   dest: string | null;
   /** Write at this offset of a file (pieces), or create the file whole (-1). */
@@ -47,6 +54,7 @@ export interface FetchJob {
 
 export interface ExtractResult {
   size: number;
+  /** SHA-256 of the stored bytes when the extract has `storedSha256`, else of the plain ones. */
   sha256: string;
   /** Decompression error message, when it failed. */
   error?: string;
@@ -79,20 +87,27 @@ export function runExtracts(
 ): ExtractResult[] {
   return extracts.map((x) => {
     const hash = createHash('sha256');
+    const stored = x.storedSha256 !== undefined;
     let fd = -1;
     let size = 0;
     let r: ExtractResult;
     try {
-      state.dec.each(codec, body.subarray(x.srcOffset, x.srcOffset + x.srcLength), x.size, (chunk) => {
-        hash.update(chunk);
-        if (x.dest && size + chunk.length <= x.size) {
-          if (fd < 0) fd = open(x);
-          const at = Math.max(0, x.offset) + size;
-          let off = 0;
-          while (off < chunk.length) off += fs.writeSync(fd, chunk, off, chunk.length - off, at + off);
-        }
-        size += chunk.length;
-      });
+      state.dec.each(
+        codec,
+        body.subarray(x.srcOffset, x.srcOffset + x.srcLength),
+        x.size,
+        (chunk) => {
+          if (!stored) hash.update(chunk);
+          if (x.dest && size + chunk.length <= x.size) {
+            if (fd < 0) fd = open(x);
+            const at = Math.max(0, x.offset) + size;
+            let off = 0;
+            while (off < chunk.length) off += fs.writeSync(fd, chunk, off, chunk.length - off, at + off);
+          }
+          size += chunk.length;
+        },
+        stored ? (chunk) => hash.update(chunk) : undefined,
+      );
       if (x.dest && fd < 0 && size === 0) fd = open(x); // an empty file is still created
       r = { size, sha256: hash.digest('hex') };
     } catch (err) {
@@ -100,7 +115,7 @@ export function runExtracts(
     } finally {
       if (fd >= 0) fs.closeSync(fd);
     }
-    if (x.dest && x.offset < 0 && (r.size !== x.size || r.sha256 !== x.sha256))
+    if (x.dest && x.offset < 0 && (r.size !== x.size || r.sha256 !== (x.storedSha256 ?? x.sha256)))
       fs.rmSync(x.dest, { force: true });
     return r;
   });

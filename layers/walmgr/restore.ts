@@ -4,7 +4,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Storage } from '../storage/types.ts';
-import { type SyncMethod, syncRestored } from './durable.ts';
+import { Flusher, type SyncMethod, syncRestored } from './durable.ts';
 import { WalError } from './errors.ts';
 import { fetchBackupFiles } from './fetch-backup.ts';
 import { checkReferences } from './incremental.ts';
@@ -133,6 +133,8 @@ export async function restoreBackup(opts: RestoreOptions): Promise<Manifest> {
   for (const d of m.dirs)
     await fs.mkdir(path.join(opts.pgdata, d.path), { recursive: true, mode: d.mode || 0o700 });
   let done = 0;
+  // Writeback starts as pieces and files land, overlapped with the transfer (durable.ts).
+  const flusher = new Flusher();
   await fetchBackupFiles(opts.storage, m, {
     pgdata: opts.pgdata,
     parallel: opts.parallel,
@@ -141,7 +143,9 @@ export async function restoreBackup(opts: RestoreOptions): Promise<Manifest> {
     onFile: () => {
       done++;
     },
+    onWritten: (d) => flusher.file(d),
   });
+  await flusher.done();
   say(`restore: ${done}/${m.files.length} files verified`);
   await fs.writeFile(path.join(opts.pgdata, 'backup_label'), m.backupLabel, { mode: 0o600 });
   // PostgreSQL re-creates the links from tablespace_map when recovery starts: it must name the

@@ -188,10 +188,9 @@ export const BACKUP_OPTIONS = defineSettings('walmgr backup', {
   }),
   pieceSize: setting.size({
     flag: '--piece-size <size>',
-    default: '16M',
     min: 64 * 1024,
     max: 1024 ** 3,
-    doc: 'files larger than this are stored in pieces of this size, backed up and restored in parallel (e.g. 16M, 256k)',
+    doc: "files larger than this are stored in pieces of this size, backed up and restored in parallel (e.g. 16M, 256k); default 4M, or for diff/incr the reference backup's, so its pieces are reused",
   }),
 });
 

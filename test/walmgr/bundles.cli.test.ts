@@ -1,12 +1,15 @@
-// Bundles (manifest format 2): a backup stores its small files in a few bundle objects, each
-// file listed with its place; restore takes each bundle in one GET and checks every file in it.
-// A backup in the earlier format (one object per file, format 1) still restores; a damaged file
+// Bundles (manifest format 2, and 3: stored bytes' SHA-256): a backup stores its small files in a
+// few bundle objects, each file listed with its place; restore takes each bundle in one GET and
+// checks every file in it. Backups in the earlier formats (format 1: one object per file; format
+// 2: checked by the plain SHA-256, no zstd frame checksum) still restore and verify; a damaged file
 // inside a bundle is named by verify and stops restore; restore ends with one syncfs of the
 // target's file system (seen with strace) before it reports success.
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStorage } from '../../layers/storage/index.ts';
 import { BUNDLE_FILE_MAX } from '../../layers/walmgr/bundle.ts';
@@ -26,6 +29,8 @@ import {
 
 const run = promisify(execFile);
 const LEGACY = '20000101T000000.000Z';
+const FORMAT2 = '20000102T000000.000Z';
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 describe('walmgr bundles', () => {
   let repo: string;
@@ -77,7 +82,14 @@ describe('walmgr bundles', () => {
   }
 
   it('stores the small files in a few bundles, each file listed with its place', async () => {
-    expect(m.format).toBe(2);
+    expect(m.format).toBe(3);
+    // Format 3: every file and piece names the SHA-256 of its stored bytes, and zstd frames
+    // carry their content checksum (frame header descriptor bit 2).
+    for (const f of m.files) {
+      if (f.pieces) for (const p of f.pieces) expect(p.storedSha256).toMatch(/^[0-9a-f]{64}$/);
+      else expect(f.storedSha256).toMatch(/^[0-9a-f]{64}$/);
+      expect(f.sha256.length > 0 || f.pieces !== undefined).toBe(true);
+    }
     const bundled = m.files.filter((f) => f.bundle);
     // A fresh cluster: hundreds of small files, in a bundle or two.
     expect(bundled.length).toBeGreaterThan(500);
@@ -151,7 +163,10 @@ describe('walmgr bundles', () => {
         ...m,
         format: 1,
         id: LEGACY,
-        files: m.files.map(({ bundle: _, ...f }) => f),
+        files: m.files.map(({ bundle: _, storedSha256: _s, ...f }) => ({
+          ...f,
+          ...(f.pieces ? { pieces: f.pieces.map(({ storedSha256: _p, ...p }) => p) } : {}),
+        })),
       };
       await storage.put(manifestKey(m.systemId, LEGACY), Buffer.from(JSON.stringify(legacy)));
       expect(await storage.list(`${backupPrefix(m.systemId, LEGACY)}/data/~`)).toEqual([]);
@@ -163,8 +178,78 @@ describe('walmgr bundles', () => {
     expect((await restoreAndCount(['--backup', LEGACY])).n).toBe(20000);
   }, 180_000);
 
+  it('restores and verifies a format 2 backup: plain SHA-256, no frame checksums', async () => {
+    // What format 2 wrote: the same layout, objects compressed without zstd's frame checksum,
+    // no storedSha256 in the manifest.
+    const storage = await openStorage(repo);
+    let files: Manifest['files'];
+    let bad: { key: string; body: Buffer; at: number } | null = null;
+    try {
+      const redo = (b: Buffer) => zlib.zstdCompressSync(zlib.zstdDecompressSync(b));
+      const bundles = new Map<number, Buffer[]>();
+      const offsets = new Map<number, number>();
+      files = [];
+      for (const f of m.files) {
+        const { storedSha256: _, ...g } = f;
+        if (f.bundle) {
+          const src = (await storage.get(bundleKey(m.systemId, m.id, f.bundle.n)))!.body;
+          const body = redo(src.subarray(f.bundle.offset, f.bundle.offset + f.storedSize));
+          expect(body[4]! & 4).toBe(0); // no content checksum in the frame
+          const at = offsets.get(f.bundle.n) ?? 0;
+          bundles.set(f.bundle.n, [...(bundles.get(f.bundle.n) ?? []), body]);
+          offsets.set(f.bundle.n, at + body.length);
+          files.push({ ...g, storedSize: body.length, bundle: { n: f.bundle.n, offset: at } });
+        } else if (f.pieces) {
+          const pieces = [];
+          for (const [n, p] of f.pieces.entries()) {
+            const src = (await storage.get(pieceKey(backupFileKey(m.systemId, m.id, f.path), n)))!.body;
+            expect(src[4]! & 4).toBe(4); // format 3 wrote the checksum
+            const body = redo(src);
+            const key = pieceKey(backupFileKey(m.systemId, FORMAT2, f.path), n);
+            await storage.put(key, body);
+            bad ??= { key, body, at: body.length >> 1 };
+            const { storedSha256: _p, ...q } = p;
+            pieces.push({ ...q, storedSize: body.length });
+          }
+          files.push({ ...g, pieces, storedSize: pieces.reduce((t, p) => t + p.storedSize, 0) });
+        } else {
+          const src = (await storage.get(backupFileKey(m.systemId, m.id, f.path)))!.body;
+          const body = redo(src);
+          await storage.put(backupFileKey(m.systemId, FORMAT2, f.path), body);
+          files.push({ ...g, storedSize: body.length });
+        }
+      }
+      for (const [n, parts] of bundles)
+        await storage.put(bundleKey(m.systemId, FORMAT2, n), Buffer.concat(parts));
+      await storage.put(
+        manifestKey(m.systemId, FORMAT2),
+        Buffer.from(JSON.stringify({ ...m, format: 2, id: FORMAT2, files })),
+      );
+    } finally {
+      storage.close();
+    }
+    // Sanity: the plain hashes still describe the re-compressed objects.
+    expect(files.filter((f) => f.bundle).length).toBe(m.files.filter((f) => f.bundle).length);
+    const v = await walmgr(['verify', '--repo', repo, '--backup', FORMAT2]);
+    expect(v.stdout, v.stderr).toContain(': ok');
+    expect((await restoreAndCount(['--backup', FORMAT2])).n).toBe(20000);
+    // A flipped byte in one of its pieces is still found by the plain SHA-256 (or zstd).
+    const s2 = await openStorage(repo);
+    try {
+      const body = Buffer.from(bad!.body);
+      body[bad!.at]! ^= 0x55;
+      await s2.put(bad!.key, body);
+      expect(sha(body)).not.toBe(sha(bad!.body));
+    } finally {
+      s2.close();
+    }
+    const v2 = await walmgr(['verify', '--repo', repo, '--backup', FORMAT2]);
+    expect(v2.code).toBe(1);
+    expect(v2.stdout).toMatch(/piece \d+/);
+  }, 240_000);
+
   it.runIf(existsSync('/usr/bin/strace'))(
-    'makes the restore durable: one syncfs of the target file system before it reports success',
+    'makes the restore durable: files fdatasynced as they land, one syncfs of the target before success',
     async () => {
       const dir = await tempDir('bundles-sync');
       cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
@@ -176,7 +261,7 @@ describe('walmgr bundles', () => {
           '-f',
           '-qq',
           '-e',
-          'trace=syncfs,exit_group',
+          'trace=syncfs,fdatasync,exit_group',
           '-o',
           trace,
           process.execPath,
@@ -195,6 +280,10 @@ describe('walmgr bundles', () => {
       const lines = readFileSync(trace, 'utf8').split('\n');
       const sync = lines.findIndex((l) => /syncfs\(\d+\)\s+= 0/.test(l));
       expect(sync, lines.join('\n')).toBeGreaterThanOrEqual(0);
+      // Writeback started while the restore went on: the files were fdatasynced before it.
+      expect(lines.slice(0, sync).filter((l) => /fdatasync\(\d+\)\s+= 0/.test(l)).length).toBeGreaterThan(
+        100,
+      );
       // After every file was written: the last thing before the processes exit.
       expect(lines.slice(sync + 1).filter((l) => l.includes('syncfs')).length).toBe(0);
       expect(existsSync(path.join(pgdata, 'recovery.signal'))).toBe(true);
@@ -215,9 +304,22 @@ describe('walmgr bundles', () => {
     } finally {
       storage.close();
     }
+    // And one byte of a piece of the big table (format 3: caught by the stored bytes' SHA-256).
+    const big = m.files.find((x) => x.pieces && x.pieces.length > 1)!;
+    const pkey = pieceKey(backupFileKey(m.systemId, m.id, big.path), 1);
+    const s2 = await openStorage(repo);
+    try {
+      const obj = (await s2.get(pkey))!;
+      const body = Buffer.from(obj.body);
+      body[body.length >> 1]! ^= 0x01;
+      await s2.put(pkey, body, { metadata: obj.info.metadata });
+    } finally {
+      s2.close();
+    }
     const v = await walmgr(['verify', '--repo', repo, '--backup', m.id]);
     expect(v.code).toBe(1);
     expect(v.stdout).toContain(`${f.path} in bundle ${bundleKey(m.systemId, m.id, f.bundle!.n)}`);
+    expect(v.stdout).toContain(`${big.path} piece 1`);
     const dir = await tempDir('bundles-bad');
     cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
     const r = await walmgr(['restore', '--repo', repo, '--backup', m.id, '--pgdata', path.join(dir, 'data')]);

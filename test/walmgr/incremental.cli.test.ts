@@ -35,8 +35,10 @@ describe('walmgr incremental backups', () => {
   let frozenPath: string;
   const cleanup: (() => Promise<void>)[] = [];
 
+  /** The full backup sets 64k pieces; a diff/incr without --piece-size keeps its reference's. */
   async function backup(name: string, ...extra: string[]): Promise<string> {
-    const b = await walmgr(['backup', '--repo', repo, '--db', primary.url, '--piece-size', '64k', ...extra]);
+    const size = name === 'full' ? ['--piece-size', '64k'] : [];
+    const b = await walmgr(['backup', '--repo', repo, '--db', primary.url, ...size, ...extra]);
     expect(b.code, b.stderr).toBe(0);
     stderr[name] = b.stderr;
     return b.stdout.trim();
@@ -103,6 +105,7 @@ describe('walmgr incremental backups', () => {
     const tPath = (await primary.query<{ p: string }>(`select pg_relation_filepath('t') as p`))[0]!.p;
     const big = incr1.files.find((f) => f.path === tPath)!;
     expect(big.pieces!.length).toBeGreaterThan(4);
+    expect([full.pieceSize, incr1.pieceSize, incr2.pieceSize]).toEqual([65536, 65536, 65536]);
     expect(big.pieces!.some((p) => p.ref === full.id)).toBe(true);
     expect(big.pieces!.some((p) => !p.ref)).toBe(true);
     expect(incr1.storedSize).toBeLessThan(full.storedSize / 2);

@@ -128,6 +128,64 @@ describe('restore worker threads', () => {
     }
   });
 
+  it('checks the stored bytes when the manifest names their SHA-256 (format 3)', async () => {
+    const workers = new PieceWorkers(1);
+    try {
+      const plain = Buffer.from(Array.from({ length: 700_000 }, (_, i) => (i * 31) % 253));
+      const body = zlib.zstdCompressSync(plain, { params: { [zlib.constants.ZSTD_c_checksumFlag]: 1 } });
+      const file = path.join(dir, 'stored');
+      const x: Extract = {
+        srcOffset: 0,
+        srcLength: body.length,
+        size: plain.length,
+        sha256: sha(plain),
+        storedSha256: sha(body),
+        dest: file,
+        offset: -1,
+        mode: 0o600,
+      };
+      const ok = await workers.run({ key: 's', body: Buffer.from(body), codec: 'zstd', extracts: [x] });
+      expect(ok.results[0]).toEqual({ size: plain.length, sha256: sha(body) });
+      expect(readFileSync(file)).toEqual(plain);
+      // Another object of the same codec and size (a swapped object): its stored hash differs.
+      const other = Buffer.from(plain);
+      other[5] = 0;
+      const swapped = zlib.zstdCompressSync(other, { params: { [zlib.constants.ZSTD_c_checksumFlag]: 1 } });
+      const r = await workers.run({
+        key: 's2',
+        body: swapped,
+        codec: 'zstd',
+        extracts: [{ ...x, srcLength: swapped.length }],
+      });
+      expect(r.results[0]!.size).toBe(plain.length);
+      expect(r.results[0]!.sha256).toBe(sha(swapped));
+      expect(existsSync(file)).toBe(false); // removed: it failed its check
+      // A flipped byte in the frame's data: zstd's content checksum or the stored hash says so.
+      const flipped = Buffer.from(body);
+      flipped[flipped.length >> 1]! ^= 0x10;
+      const f = await workers.run({
+        key: 's3',
+        body: flipped,
+        codec: 'zstd',
+        extracts: [{ ...x, dest: null }],
+      });
+      const got = f.results[0]!;
+      expect(got.error !== undefined || got.sha256 !== sha(body)).toBe(true);
+      // The frame's content checksum is checked by the decompressor itself.
+      const badSum = Buffer.from(body);
+      badSum[badSum.length - 1]! ^= 0x01;
+      const c = await workers.run({
+        key: 's4',
+        body: badSum,
+        codec: 'zstd',
+        extracts: [{ ...x, dest: null }],
+      });
+      expect(c.results[0]!.error).toMatch(/checksum/);
+    } finally {
+      await workers.close();
+    }
+  });
+
   it('fails work for a worker that died instead of waiting forever', async () => {
     const workers = new PieceWorkers(1);
     try {

@@ -8,7 +8,7 @@ export interface BackupOptions {
   /** Seconds to wait for the stop segment to be archived. */
   archiveTimeout: number;
   /** Bytes: files larger than this are stored in pieces of this size. */
-  pieceSize: number;
+  pieceSize: number | undefined;
   /** full, diff or incr. */
   type: 'full' | 'diff' | 'incr';
   /** diff/incr: compare by SHA-256 only. */

@@ -1,0 +1,302 @@
+// A minimal HTTP/1.1 GET client over one kept-alive socket (plain or TLS) that reads into one
+// static buffer (`onread`), for direct-read.ts. Why not node:http(s): over TLS Node hands every
+// record up as a fresh Buffer; that external memory made V8 run a full collection every
+// ~64 MiB read, per worker. Measured on 93 GETs of 4 MiB over TLS here: node:https 1.8–2.0 s of
+// CPU with 38–50 collections, this 0.7 s with 2 (bench/README.md, session 8).
+// Only what S3 GETs need: status line, headers, a 2xx body framed by Content-Length (into a
+// buffer the caller gives), an error body framed by Content-Length, chunked or the end of the
+// connection (kept as text for the message; the socket is then closed). No pipelining: one
+// request at a time per connection.
+import net from 'node:net';
+import tls from 'node:tls';
+
+export interface Http1Target {
+  tls: boolean;
+  hostname: string;
+  port: number;
+  /** TLS server name (SNI); absent for an IP address (RFC 6066). */
+  servername?: string;
+  connectTimeoutMs: number;
+  idleTimeoutMs: number;
+}
+
+export interface Http1Response {
+  status: number;
+  /** Lower-cased names. */
+  headers: Map<string, string>;
+  /** 2xx: a view of the buffer `alloc` gave, exactly Content-Length bytes; else the error body. */
+  body: Buffer<ArrayBufferLike>;
+}
+
+/** A failure worth another attempt (network, timeouts, a connection closed early). */
+export class TransientHttpError extends Error {}
+
+const READ_BUF = 256 * 1024;
+const MAX_HEAD = 64 * 1024;
+const MAX_ERROR_BODY = 8 * 1024;
+const HEAD_END = Buffer.from('\r\n\r\n');
+const CHUNKED_END = Buffer.from('0\r\n\r\n');
+
+interface Pending {
+  alloc: (n: number) => Buffer;
+  resolve: (r: Http1Response) => void;
+  reject: (e: Error) => void;
+  head: Buffer;
+  headLen: number;
+  res: Http1Response | null;
+  /** Body bytes expected (-1: until chunked end / close). */
+  want: number;
+  got: number;
+  chunked: boolean;
+  /** Last bytes of a chunked error body, to see its last-chunk marker. */
+  tail: Buffer;
+  close: boolean;
+}
+
+export class Http1Connection {
+  private readonly target: Http1Target;
+  private readonly rbuf = Buffer.allocUnsafe(READ_BUF);
+  private sock: net.Socket | null = null;
+  private ready: Promise<void> | null = null;
+  private cur: Pending | null = null;
+
+  constructor(target: Http1Target) {
+    this.target = target;
+  }
+
+  /** GET `path`; `alloc(n)` gives the buffer for a 2xx body of n bytes. */
+  async get(
+    path: string,
+    headers: Record<string, string>,
+    alloc: (n: number) => Buffer,
+  ): Promise<Http1Response> {
+    if (this.cur) throw new Error('Http1Connection: one request at a time');
+    await this.connect();
+    const sock = this.sock!;
+    let req = `GET ${path} HTTP/1.1\r\n`;
+    for (const [k, v] of Object.entries(headers)) req += `${k}: ${v}\r\n`;
+    req += '\r\n';
+    return new Promise<Http1Response>((resolve, reject) => {
+      this.cur = {
+        alloc,
+        resolve,
+        reject,
+        head: Buffer.allocUnsafe(4096),
+        headLen: 0,
+        res: null,
+        want: 0,
+        got: 0,
+        chunked: false,
+        tail: Buffer.alloc(0),
+        close: false,
+      };
+      sock.setTimeout(this.target.idleTimeoutMs);
+      sock.write(req);
+    });
+  }
+
+  /** Fails the request in flight (if any) and drops the connection. */
+  abort(err: Error): void {
+    this.drop(err);
+  }
+
+  close(): void {
+    this.drop(new Error('connection closed'));
+  }
+
+  private connect(): Promise<void> {
+    if (this.sock && this.ready) return this.ready;
+    const t = this.target;
+    const onread = { buffer: this.rbuf, callback: (n: number) => this.onData(n) };
+    const sock = t.tls
+      ? tls.connect({
+          host: t.hostname,
+          port: t.port,
+          ...(t.servername ? { servername: t.servername } : {}),
+          onread,
+        } as tls.ConnectionOptions)
+      : net.connect({ host: t.hostname, port: t.port, onread });
+    this.sock = sock;
+    sock.setNoDelay(true);
+    sock.on('timeout', () => {
+      if (this.sock !== sock) return;
+      if (this.cur)
+        this.drop(new TransientHttpError(`no byte for ${t.idleTimeoutMs} ms (socket idle, timed out)`));
+      else this.drop(null);
+    });
+    sock.on('error', (err) => {
+      if (this.sock === sock) this.drop(new TransientHttpError(err.message));
+    });
+    sock.on('end', () => this.ended(sock));
+    sock.on('close', () => this.ended(sock));
+    this.ready = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new TransientHttpError(`connect timed out after ${t.connectTimeoutMs} ms`));
+        if (this.sock === sock) this.drop(null);
+      }, t.connectTimeoutMs);
+      sock.once(t.tls ? 'secureConnect' : 'connect', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      // A refused connection or certificate says why (the 'error' comes before 'close').
+      sock.once('error', (err) => {
+        clearTimeout(timer);
+        reject(new TransientHttpError(err.message));
+      });
+      sock.once('close', () => {
+        clearTimeout(timer);
+        reject(new TransientHttpError('connection closed while connecting'));
+      });
+    });
+    // A connect failure surfaces through get(); never as an unhandled rejection.
+    this.ready.catch(() => {});
+    return this.ready;
+  }
+
+  private ended(sock: net.Socket): void {
+    if (this.sock !== sock) return;
+    const p = this.cur;
+    // An error body framed by the end of the connection is complete now.
+    if (p?.res && p.want < 0 && !p.chunked) {
+      this.finish(p);
+      return;
+    }
+    this.drop(
+      p
+        ? new TransientHttpError(
+            p.res
+              ? `response body ended after ${p.got} of ${p.want} bytes`
+              : 'connection closed before the response',
+          )
+        : null,
+    );
+  }
+
+  private drop(err: Error | null): void {
+    const p = this.cur;
+    this.cur = null;
+    const s = this.sock;
+    this.sock = null;
+    this.ready = null;
+    s?.destroy();
+    if (p && err) p.reject(err);
+  }
+
+  private onData(n: number): boolean {
+    const p = this.cur;
+    if (!p) {
+      // Bytes nobody asked for: the connection is out of step; start afresh next time.
+      this.drop(null);
+      return false;
+    }
+    let chunk: Buffer<ArrayBufferLike> = this.rbuf.subarray(0, n);
+    if (!p.res) {
+      // Usually the whole head is in the first read, followed by the body's first bytes.
+      let end = -1;
+      let head = chunk;
+      if (p.headLen === 0) end = chunk.indexOf(HEAD_END);
+      if (end < 0) {
+        if (p.headLen + n > p.head.length) {
+          const bigger = Buffer.allocUnsafe(Math.max(p.head.length * 2, p.headLen + n));
+          p.head.copy(bigger, 0, 0, p.headLen);
+          p.head = bigger;
+        }
+        const from = Math.max(0, p.headLen - 3);
+        chunk.copy(p.head, p.headLen);
+        p.headLen += n;
+        head = p.head.subarray(0, p.headLen);
+        end = head.indexOf(HEAD_END, from);
+        if (end < 0) {
+          if (p.headLen > MAX_HEAD) {
+            this.drop(new Error(`response headers longer than ${MAX_HEAD} bytes`));
+            return false;
+          }
+          return true;
+        }
+      }
+      const err = this.parseHead(p, head.toString('latin1', 0, end));
+      if (err) {
+        this.drop(err);
+        return false;
+      }
+      chunk = head.subarray(end + 4);
+    }
+    const res = p.res!;
+    if (chunk.length > 0) {
+      if (p.want >= 0 && p.got + chunk.length > p.want) {
+        this.drop(new Error(`response body longer than its Content-Length ${p.want}`));
+        return false;
+      }
+      // A 2xx body has room for all of it; an error body keeps its first bytes.
+      const room = res.body.length - p.got;
+      if (room > 0) chunk.copy(res.body, p.got, 0, Math.min(chunk.length, room));
+      p.got += chunk.length;
+      if (p.chunked) {
+        p.tail = Buffer.concat([p.tail, chunk]).subarray(-CHUNKED_END.length);
+        if (p.tail.equals(CHUNKED_END)) p.want = p.got;
+      }
+    }
+    if (p.want >= 0 && p.got === p.want) this.finish(p);
+    return true;
+  }
+
+  private parseHead(p: Pending, head: string): Error | null {
+    const lines = head.split('\r\n');
+    const m = /^HTTP\/1\.([01]) (\d{3})/.exec(lines[0] ?? '');
+    if (!m) return new Error(`not an HTTP/1.x response: ${JSON.stringify((lines[0] ?? '').slice(0, 80))}`);
+    const status = Number(m[2]);
+    const headers = new Map<string, string>();
+    for (const l of lines.slice(1)) {
+      const i = l.indexOf(':');
+      if (i > 0) headers.set(l.slice(0, i).trim().toLowerCase(), l.slice(i + 1).trim());
+    }
+    if (status >= 100 && status < 200) return new Error(`unexpected HTTP ${status} response`);
+    p.close = m[1] === '0' || /\bclose\b/i.test(headers.get('connection') ?? '');
+    const cl = headers.get('content-length');
+    const len = cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : -1;
+    const chunked = /chunked/i.test(headers.get('transfer-encoding') ?? '');
+    if (status >= 200 && status < 300) {
+      if (len < 0 || chunked) return new Error('response without Content-Length');
+      p.want = len;
+      p.res = { status, headers, body: p.alloc(len) };
+    } else {
+      // Error bodies only feed a message: at most MAX_ERROR_BODY kept; the socket is closed after.
+      p.close = true;
+      p.chunked = chunked;
+      p.want = chunked ? -1 : len;
+      p.res = {
+        status,
+        headers,
+        body: Buffer.allocUnsafe(len >= 0 ? Math.min(len, MAX_ERROR_BODY) : MAX_ERROR_BODY),
+      };
+    }
+    return null;
+  }
+
+  private finish(p: Pending): void {
+    const res = p.res!;
+    if (res.status < 200 || res.status >= 300) {
+      res.body = res.body.subarray(0, Math.min(p.got, res.body.length));
+      if (p.chunked) res.body = dechunk(res.body);
+    }
+    this.cur = null;
+    if (p.close) this.drop(null);
+    else this.sock?.setTimeout(0);
+    p.resolve(res);
+  }
+}
+
+/** The data of a chunked body (as much of it as `raw` holds). */
+function dechunk(raw: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  let at = 0;
+  for (;;) {
+    const eol = raw.indexOf('\r\n', at);
+    if (eol < 0) break;
+    const n = Number.parseInt(raw.toString('latin1', at, eol).split(';')[0]!, 16);
+    if (!Number.isFinite(n) || n <= 0) break;
+    parts.push(raw.subarray(eol + 2, Math.min(raw.length, eol + 2 + n)));
+    at = eol + 2 + n + 2;
+  }
+  return Buffer.concat(parts);
+}
