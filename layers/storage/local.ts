@@ -187,37 +187,20 @@ export class LocalStorage implements Storage {
   }
 
   async list(prefix: string): Promise<ObjectInfo[]> {
-    const out: ObjectInfo[] = [];
-    const walk = async (dir: string, rel: string): Promise<void> => {
-      let entries: import('node:fs').Dirent[];
-      try {
-        entries = await fs.readdir(dir, { withFileTypes: true });
-      } catch (err) {
-        if (isNotFound(err)) return;
-        throw err;
-      }
-      for (const e of entries) {
-        const k = rel ? `${rel}/${e.name}` : e.name;
-        if (e.isDirectory()) {
-          if (prefix.startsWith(`${k}/`) || k.startsWith(prefix) || `${k}/`.startsWith(prefix))
-            await walk(path.join(dir, e.name), k);
-        } else if (e.isFile() && k.startsWith(prefix) && !e.name.includes(TMP_MARK)) {
-          const h = await this.readHeader(k, path.join(dir, e.name)).catch(() => null);
-          if (h) out.push(h.info);
-        }
-      }
-    };
-    await walk(this.root, '');
-    out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    return out;
+    return (await this.#walk(prefix, null)).objects;
   }
 
-  async listDelimited(prefix: string, delimiter: string): Promise<DelimitedListing> {
+  listDelimited(prefix: string, delimiter: string): Promise<DelimitedListing> {
+    return this.#walk(prefix, delimiter);
+  }
+
+  /** The objects under `prefix`; with a delimiter, those past it rolled up into prefixes (S3's way). */
+  async #walk(prefix: string, delimiter: string | null): Promise<DelimitedListing> {
     const objects: ObjectInfo[] = [];
     const prefixes = new Set<string>();
     /** The rolled-up prefix of a key (or a directory's key + '/'), or null when it has none. */
     const rollUp = (k: string) => {
-      if (!k.startsWith(prefix)) return null;
+      if (delimiter === null || !k.startsWith(prefix)) return null;
       const i = k.indexOf(delimiter, prefix.length);
       return i < 0 ? null : k.slice(0, i + delimiter.length);
     };

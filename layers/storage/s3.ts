@@ -302,39 +302,15 @@ export class S3Storage implements Storage {
   }
 
   async list(prefix: string): Promise<ObjectInfo[]> {
-    const base = this.opts.prefix ? `${this.opts.prefix}/` : '';
-    const out: ObjectInfo[] = [];
-    let token: string | undefined;
-    try {
-      do {
-        const r = await this.client.send(
-          new ListObjectsV2Command({
-            Bucket: this.opts.bucket,
-            Prefix: base + prefix,
-            ...(token ? { ContinuationToken: token } : {}),
-          }),
-          this.deadline(),
-        );
-        for (const o of r.Contents ?? []) {
-          if (!o.Key) continue;
-          out.push({
-            key: o.Key.slice(base.length),
-            size: o.Size ?? 0,
-            metadata: {},
-            ...(o.LastModified ? { lastModified: o.LastModified } : {}),
-          });
-        }
-        token = r.IsTruncated ? r.NextContinuationToken : undefined;
-      } while (token);
-    } catch (err) {
-      if (isNotFound(err) && (err as AwsError).name === 'NoSuchBucket') return [];
-      throw this.fail('LIST', prefix, err);
-    }
-    out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    return out;
+    return (await this.#listing(prefix, undefined)).objects;
   }
 
-  async listDelimited(prefix: string, delimiter: string): Promise<DelimitedListing> {
+  listDelimited(prefix: string, delimiter: string): Promise<DelimitedListing> {
+    return this.#listing(prefix, delimiter);
+  }
+
+  /** Every page of a listing under `prefix`, by key; with a delimiter, S3 rolls keys up into prefixes. */
+  async #listing(prefix: string, delimiter: string | undefined): Promise<DelimitedListing> {
     const base = this.opts.prefix ? `${this.opts.prefix}/` : '';
     const objects: ObjectInfo[] = [];
     const prefixes: string[] = [];
@@ -345,7 +321,7 @@ export class S3Storage implements Storage {
           new ListObjectsV2Command({
             Bucket: this.opts.bucket,
             Prefix: base + prefix,
-            Delimiter: delimiter,
+            ...(delimiter ? { Delimiter: delimiter } : {}),
             ...(token ? { ContinuationToken: token } : {}),
           }),
           this.deadline(),

@@ -16,7 +16,7 @@ import {
   rangeFigures,
 } from './checksum.ts';
 import { planNodes, planTables, type TablePlan } from './plan.ts';
-import { syncSnapshots } from './sync.ts';
+import { startSync } from './sync.ts';
 
 export interface CompareOptions {
   s: AdminSession;
@@ -111,8 +111,7 @@ export async function compareTables(o: CompareOptions): Promise<CompareResult> {
   const nodes = await planNodes(planOpts);
   // The tables' setup is read while the sync opens its connections and waits for the tick (they
   // use connections of their own); with nothing to compare, the sync is called off.
-  const cancel = new AbortController();
-  const syncing = syncSnapshots({
+  const sync = startSync({
     queue: o.s.queue,
     providerType: nodes.provider.nodeType ?? '',
     providerWorker: nodes.provider.workerName,
@@ -123,27 +122,17 @@ export async function compareTables(o: CompareOptions): Promise<CompareResult> {
     timeoutMs: o.force ? 0 : (o.timeoutMs ?? 60_000),
     lockTimeoutMs: o.lockTimeoutMs,
     log,
-    signal: cancel.signal,
   });
-  const settled = syncing.then(
-    (v) => ({ ok: true as const, v }),
-    (e: unknown) => ({ ok: false as const, e }),
-  );
-  const callOff = async () => {
-    cancel.abort();
-    const r = await settled;
-    if (r.ok) await r.v.release();
-  };
   let plan: Awaited<ReturnType<typeof planTables>>;
   try {
     plan = await planTables(planOpts, nodes);
   } catch (err) {
-    await callOff();
+    await sync.callOff();
     throw err;
   }
   const planMs = Date.now() - t0;
   if (plan.tables.length === 0) {
-    await callOff();
+    await sync.callOff();
     return {
       tick: null,
       tables: [],
@@ -156,9 +145,7 @@ export async function compareTables(o: CompareOptions): Promise<CompareResult> {
       checksumMs: 0,
     };
   }
-  const synced = await settled;
-  if (!synced.ok) throw synced.e;
-  const snaps = synced.v;
+  const snaps = await sync.snapshots();
   const started = Date.now();
   try {
     log.info(`comparing ${plan.tables.length} table(s) at tick ${snaps.tick}`, { tickId: snaps.tick });

@@ -31,7 +31,7 @@ import { CopyLines, decodeField } from './copy-text.ts';
 import { mergeCopies, type RowDiff } from './merge.ts';
 import { planNodes, planTables, type TablePlan } from './plan.ts';
 import { andWhere, columnList, mergeOrder, quoteLiteral } from './sql-text.ts';
-import { SESSION_SETTINGS, syncSnapshots } from './sync.ts';
+import { SESSION_SETTINGS, startSync } from './sync.ts';
 
 /** The value forms the statements use, for psql to read them back alike. */
 const FILE_SETTINGS = SESSION_SETTINGS.replaceAll('set local ', 'set ') + ';';
@@ -475,8 +475,7 @@ export async function repairTables(o: RepairOptions): Promise<RepairResult> {
   const nodes = await planNodes(planOpts);
   // As compare: the tables' setup is read while the sync opens its connections and waits for
   // the tick; with nothing to repair, the sync is called off.
-  const cancel = new AbortController();
-  const settled = syncSnapshots({
+  const sync = startSync({
     queue: o.s.queue,
     providerType: nodes.provider.nodeType ?? '',
     providerWorker: nodes.provider.workerName,
@@ -489,21 +488,12 @@ export async function repairTables(o: RepairOptions): Promise<RepairResult> {
     timeoutMs: o.force ? 0 : (o.timeoutMs ?? 60_000),
     lockTimeoutMs: o.lockTimeoutMs,
     log,
-    signal: cancel.signal,
-  }).then(
-    (v) => ({ ok: true as const, v }),
-    (e: unknown) => ({ ok: false as const, e }),
-  );
-  const callOff = async () => {
-    cancel.abort();
-    const r = await settled;
-    if (r.ok) await r.v.release();
-  };
+  });
   let plan: Awaited<ReturnType<typeof planTables>>;
   try {
     plan = await planTables(planOpts, nodes);
   } catch (err) {
-    await callOff();
+    await sync.callOff();
     throw err;
   }
   const skipped = plan.skipped;
@@ -514,12 +504,10 @@ export async function repairTables(o: RepairOptions): Promise<RepairResult> {
     return false;
   });
   if (tables.length === 0) {
-    await callOff();
+    await sync.callOff();
     return { tick: null, tables: [], skipped, differences: 0 };
   }
-  const synced = await settled;
-  if (!synced.ok) throw synced.e;
-  const snaps = synced.v;
+  const snaps = await sync.snapshots();
   const file = o.output && !o.apply ? await fileWriter(o.output) : null;
   try {
     let sink: Sink;

@@ -482,3 +482,31 @@ export async function syncSnapshots(o: SyncOptions): Promise<SyncedSnapshots> {
     void spares.subscriber.close();
   }
 }
+
+/**
+ * syncSnapshots started ahead of the work that decides whether it is needed (compare and repair
+ * read the tables' setup while it opens its connections and waits for the tick): `snapshots()`
+ * waits for it, `callOff()` cancels it and releases whatever it took.
+ */
+export function startSync(o: Omit<SyncOptions, 'signal'>): {
+  snapshots(): Promise<SyncedSnapshots>;
+  callOff(): Promise<void>;
+} {
+  const cancel = new AbortController();
+  const settled = syncSnapshots({ ...o, signal: cancel.signal }).then(
+    (v) => ({ ok: true as const, v }),
+    (e: unknown) => ({ ok: false as const, e }),
+  );
+  return {
+    async snapshots() {
+      const r = await settled;
+      if (!r.ok) throw r.e;
+      return r.v;
+    },
+    async callOff() {
+      cancel.abort();
+      const r = await settled;
+      if (r.ok) await r.v.release();
+    },
+  };
+}
