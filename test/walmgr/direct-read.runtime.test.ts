@@ -9,7 +9,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,42 +16,17 @@ import tls from 'node:tls';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDirectReader, type ReaderSpec } from '../../layers/storage/direct-read.ts';
+import { type FakeS3, fakeS3, type S3Handler } from '../support/s3-endpoint.ts';
 
-type Handler = (req: http.IncomingMessage, res: http.ServerResponse, n: number) => void;
-
-const servers: http.Server[] = [];
+const servers: FakeS3[] = [];
 afterEach(async () => {
-  for (const s of servers.splice(0)) {
-    s.closeAllConnections();
-    await new Promise((r) => s.close(r));
-  }
+  for (const s of servers.splice(0)) await s.close();
 });
 
-async function endpoint(handler: Handler): Promise<{ spec: ReaderSpec; sockets: () => number }> {
-  let n = 0;
-  let sockets = 0;
-  const server = http.createServer((req, res) => handler(req, res, ++n));
-  server.on('connection', (_s: net.Socket) => sockets++);
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
-  return {
-    spec: {
-      kind: 's3',
-      description: `s3://b/p at http://127.0.0.1:${port}`,
-      endpoint: `http://127.0.0.1:${port}`,
-      bucket: 'b',
-      prefix: 'p',
-      region: 'us-east-1',
-      pathStyle: true,
-      credentials: { accessKeyId: 'k', secretAccessKey: 's' },
-      connectTimeoutMs: 2000,
-      idleTimeoutMs: 300,
-      deadlineMs: 5000,
-      maxAttempts: 3,
-    },
-    sockets: () => sockets,
-  };
+async function endpoint(handler: S3Handler): Promise<FakeS3> {
+  const e = await fakeS3(handler);
+  servers.push(e);
+  return e;
 }
 
 describe('direct S3 reader', () => {

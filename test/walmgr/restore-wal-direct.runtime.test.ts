@@ -5,17 +5,17 @@
 // recovery, the prefetch uses the same getter, and the CLI loads no @aws-sdk module for a hit.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import type net from 'node:net';
+import type http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ObjectGetter, openGetter, openStorage } from '../../layers/storage/index.ts';
 import { S3Storage } from '../../layers/storage/s3.ts';
-import { openS3Getter, type S3ReaderSpec } from '../../layers/storage/s3-get.ts';
+import { openS3Getter } from '../../layers/storage/s3-get.ts';
 import type { Storage } from '../../layers/storage/types.ts';
 import { storeWalFile } from '../../layers/walmgr/archive.ts';
 import { restoreWal } from '../../layers/walmgr/restore-wal.ts';
 import { parseWalName } from '../../layers/walmgr/wal.ts';
+import { fakeS3, type S3Handler } from '../support/s3-endpoint.ts';
 import { initRepo, type S3Endpoint, startS3, tempDir, walmgr } from './harness.ts';
 
 const SYSID = '7300000000000000001';
@@ -160,35 +160,9 @@ registerHooks({ resolve(s, c, next) { const r = next(s, c); if (r.url.includes('
   });
 });
 
-type Handler = (req: http.IncomingMessage, res: http.ServerResponse, n: number) => void;
-
-async function endpoint(handler: Handler): Promise<{ spec: S3ReaderSpec; close: () => Promise<void> }> {
-  let n = 0;
-  const server = http.createServer((req, res) => handler(req, res, ++n));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
-  return {
-    spec: {
-      kind: 's3',
-      description: `s3://b/p at http://127.0.0.1:${port}`,
-      endpoint: `http://127.0.0.1:${port}`,
-      bucket: 'b',
-      prefix: 'p',
-      region: 'us-east-1',
-      pathStyle: true,
-      credentials: { accessKeyId: 'k', secretAccessKey: 's', sessionToken: 't' },
-      connectTimeoutMs: 2000,
-      idleTimeoutMs: 300,
-      deadlineMs: 5000,
-      maxAttempts: 3,
-    },
-    close: () =>
-      new Promise((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
-}
+/** The endpoint, with a session token in the credentials (temporary credentials are signed with it). */
+const endpoint = (handler: S3Handler) =>
+  fakeS3(handler, { accessKeyId: 'k', secretAccessKey: 's', sessionToken: 't' });
 
 describe('SDK-less S3 GET (s3-get.ts)', () => {
   it('signs, sends the session token, reads the metadata, retries 5xx and fails 403 at once', async () => {
