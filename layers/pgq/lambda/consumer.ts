@@ -22,8 +22,9 @@ import { type Logger, silentLogger } from '../../util/log.ts';
 import { runBatchLoop } from '../batch-loop.ts';
 import { type BatchHandler, type BatchOptions, type BatchResult, processNextBatch } from '../consumer.ts';
 import { processNextCoopBatch, registerSubconsumer } from '../coop-consumer.ts';
+import { listenForTicks } from '../tick-notify.ts';
 import { consumerDeps } from './container.ts';
-import { lingering, listenWhileDraining, TickLatch, worthLingering } from './linger.ts';
+import { lingering, TickLatch, worthLingering } from './linger.ts';
 import { type ConsumerSettings, subconsumerNames } from './settings.ts';
 import { sendWakeup, type WakeupMessage } from './wakeup.ts';
 
@@ -330,7 +331,9 @@ async function drainBatches(
           listen: async (client) => {
             if (unlisten) return false;
             try {
-              unlisten = await listenWhileDraining(client, queue, latch);
+              // UNLISTENed in close: a pooled connection left listening in a frozen container
+              // would hold back the server's notification queue.
+              unlisten = await listenForTicks(client, queue, latch.notify);
             } catch (err) {
               // No linger then; the batches taken stand, and the next look says whether the
               // connection still works.

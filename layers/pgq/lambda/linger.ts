@@ -5,8 +5,6 @@
 // message group stays locked until then), the next tick's send and the receive that invokes the
 // function again. The wake-up stays what it was, a hint: the ticks that arrive while lingering
 // still send theirs, and the invocation they cause finds those batches taken and returns.
-import type pg from 'pg';
-import { listenForTicks } from '../tick-notify.ts';
 
 /** Remembers a tick notification until the next wait; a wait tells whether one came. */
 export class TickLatch {
@@ -50,19 +48,6 @@ export class TickLatch {
     if (ticked) this.wakes++;
     return ticked;
   }
-}
-
-/**
- * LISTENs on the queue's tick channel on the drain's connection. Returns the way back (UNLISTEN;
- * nothing when the connection is being discarded): a pooled connection left listening in a
- * frozen container would hold back the server's notification queue.
- */
-export function listenWhileDraining(
-  client: pg.ClientBase,
-  queue: string,
-  latch: TickLatch,
-): Promise<(discard?: boolean) => Promise<void>> {
-  return listenForTicks(client, queue, latch.notify);
 }
 
 export interface LingerOptions<C> {
