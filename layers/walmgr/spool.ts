@@ -18,6 +18,16 @@ export function markerPath(spool: string, walName: string): string {
   return path.join(spool, 'archive', `${walName}.ok`);
 }
 
+/** The lock of the background `archive-ahead` process: its pid, and the file its starter stores. */
+export function aheadLockPath(spool: string): string {
+  return path.join(spool, '.archive-ahead.lock');
+}
+
+/** Left by `archive-ahead` for a file it failed to store: its own call stores it (or says why). */
+export function aheadErrorPath(spool: string, walName: string): string {
+  return path.join(spool, 'archive', `${walName}.error`);
+}
+
 export function fileStamp(st: fs.Stats): string {
   return `${st.size} ${st.ino} ${Math.floor(st.mtimeMs / 1000)}`;
 }
