@@ -13,7 +13,7 @@ import { type Codec, compress, sha256 } from './codec.ts';
 import { WalError } from './errors.ts';
 import { META, walKey } from './layout.ts';
 import { readAt } from './read-at.ts';
-import { aheadErrorPath, aheadLockPath, fileStamp, markerPath, writeMarker } from './spool.ts';
+import { aheadErrorPath, aheadLockPath, dirWaiter, fileStamp, markerPath, writeMarker } from './spool.ts';
 import { checkSegment, parseWalName, readSystemId, type WalName } from './wal.ts';
 
 export interface ArchiveOptions {
@@ -303,7 +303,9 @@ export async function archiveAhead(opts: ArchiveAheadOptions): Promise<{ stored:
       const name = pick();
       if (!name) {
         if (inFlight.size === 0 && Date.now() - lastWork >= idleMs) return;
-        await new Promise((r) => setTimeout(r, 25));
+        // The archiver marking a file done (.ready → .done) or a new .ready wakes the slot.
+        await changes.wait(250);
+        lastLook = 0;
         continue;
       }
       inFlight.add(name);
@@ -338,9 +340,11 @@ export async function archiveAhead(opts: ArchiveAheadOptions): Promise<{ stored:
       }
     }
   };
+  const changes = dirWaiter(statusDir);
   try {
     await Promise.all(Array.from({ length: Math.max(1, opts.parallel) }, slot));
   } finally {
+    changes.close();
     if (readAheadLock(opts.spool)?.pid === process.pid) await fs.rm(lock, { force: true });
   }
   return { stored };

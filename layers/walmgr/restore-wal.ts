@@ -10,7 +10,7 @@ import { Decompressor, decompress, sha256 } from './codec.ts';
 import { WalError } from './errors.ts';
 import { META, walKey } from './layout.ts';
 import { requireRepository } from './repository.ts';
-import { restoreSpoolPath } from './spool.ts';
+import { dirWaiter, restoreSpoolPath } from './spool.ts';
 import {
   checkSegment,
   checkSegmentHead,
@@ -417,7 +417,10 @@ export async function prefetchWindow(
         const name = pick();
         if (name === null) return;
         if (name === 'wait') {
-          await new Promise((r) => setTimeout(r, 25));
+          // Recovery taking a segment (a rename out of the spool) wakes the slot; the timeout
+          // bounds the idle check and the lock's freshness.
+          await changes.wait(500);
+          lastLook = 0;
           continue;
         }
         window.inFlight.add(name);
@@ -436,7 +439,12 @@ export async function prefetchWindow(
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.max(1, opts.parallel) }, slot));
+    const changes = dirWaiter(dir);
+    try {
+      await Promise.all(Array.from({ length: Math.max(1, opts.parallel) }, slot));
+    } finally {
+      changes.close();
+    }
     // The end of the archive (for now): no new prefetcher for a few seconds.
     if (window.missing) await fs.writeFile(endPath(opts.spool), `${window.missing}\n`).catch(() => {});
   } finally {

@@ -181,6 +181,36 @@ describe('SDK-less S3 GET (s3-get.ts)', () => {
     }
   });
 
+  it('runs at most maxSockets GETs at once over kept-alive connections, each body its own', async () => {
+    let now = 0;
+    let most = 0;
+    const sockets = new Set<unknown>();
+    const { spec, close } = await endpoint((req, res) => {
+      sockets.add(req.socket);
+      now++;
+      most = Math.max(most, now);
+      const body = Buffer.alloc(100_000, req.url!.slice(-1));
+      setTimeout(() => {
+        now--;
+        res.writeHead(200, { 'content-length': body.length }).end(body);
+      }, 30);
+    });
+    const g = openS3Getter(spec, 2);
+    try {
+      const keys = ['a', 'b', 'c', 'd', 'e', 'f'];
+      const got = await Promise.all(keys.map((k) => g.get(k)));
+      got.forEach((r, i) => {
+        expect(r!.body.length).toBe(100_000);
+        expect(r!.body.every((b) => b === keys[i]!.charCodeAt(0))).toBe(true);
+      });
+      expect(most).toBe(2);
+      expect(sockets.size).toBe(2);
+    } finally {
+      g.close();
+      await close();
+    }
+  });
+
   it('fails as "timed out" when the endpoint stalls before the headers or mid-body', async () => {
     const { spec, close } = await endpoint((req, res) => {
       if (req.url!.endsWith('/mid')) {
