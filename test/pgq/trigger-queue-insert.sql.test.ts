@@ -28,9 +28,12 @@ async function as(role: string, sql: string) {
 }
 
 async function queueId(name: string): Promise<number> {
-  return (
-    await db.query<{ id: number }>('select queue_id as id from pgq.queue where queue_name = $1', [name])
-  ).rows[0].id;
+  const r = await db.query<{ id: number }>('select queue_id as id from pgq.queue where queue_name = $1', [
+    name,
+  ]);
+  const row = r.rows[0];
+  if (!row) throw new Error(`no queue ${name}`);
+  return row.id;
 }
 
 beforeAll(async () => {
