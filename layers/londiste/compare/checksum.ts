@@ -36,14 +36,16 @@ export interface ChecksumQuery {
 
 /** How a value of a built-in type is hashed exactly; `$` is the column, `%` the seed. */
 const TYPED_HASH: Readonly<Record<string, string>> = {
-  smallint: 'hashint8extended($::int8, %)',
-  integer: 'hashint8extended($::int8, %)',
+  // hashint2/4extended give hashint8extended's value of the same number (the integer hash
+  // opfamily hashes across types alike), without the cast's call.
+  smallint: 'hashint2extended($, %)',
+  integer: 'hashint4extended($, %)',
   bigint: 'hashint8extended($, %)',
   text: 'hashtextextended($, %)',
   'character varying': 'hashtextextended($::text, %)',
   uuid: 'uuid_hash_extended($, %)',
   jsonb: 'jsonb_hash_extended($, %)',
-  boolean: 'hashint8extended($::int::int8, %)',
+  boolean: 'hashint4extended($::int, %)',
   'timestamp without time zone': 'timestamp_hash_extended($, %)',
   // Its stored value (microseconds from 2000-01-01 UTC, one-to-one) as a timestamp: `at time zone`
   // a constant interval only subtracts the offset (0 here) and passes the infinities through, no
