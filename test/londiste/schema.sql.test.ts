@@ -4,10 +4,9 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { install } from '../../layers/install/installer.ts';
-import { createDatabase, useTestDatabase } from '../support/db.ts';
+import { createDatabase, useTestDatabase, withRole } from '../support/db.ts';
 import { pgError } from '../support/pgq.ts';
 
 const db = useTestDatabase();
@@ -1044,12 +1043,7 @@ describe('the manifest', () => {
     try {
       await fresh.query(`create role ${role} login password 'pw'`);
       await fresh.query(`grant create on database ${fresh.name} to ${role}`);
-      const u = new URL(fresh.url);
-      u.username = role;
-      u.password = 'pw';
-      const c = new pg.Client({ connectionString: u.toString() });
-      await c.connect();
-      try {
+      await withRole(fresh.url, role, async (c) => {
         await install(c);
         await c.query("select * from pgq_node.register_location('q', 'n1', 'dbname=n1', false)");
         await c.query("select * from pgq_node.create_node('q', 'root', 'n1', 'w', null, null, null)");
@@ -1059,9 +1053,7 @@ describe('the manifest', () => {
         await c.query('insert into app.t values (1)');
         const ev = await c.query("select ev_type, ev_data from pgq.event_template where ev_type = 'I:id'");
         expect(ev.rows).toEqual([{ ev_type: 'I:id', ev_data: 'id=1' }]);
-      } finally {
-        await c.end();
-      }
+      });
       const owner = await fresh.one(
         "select nspowner::regrole::text as o from pg_namespace where nspname = 'londiste'",
       );

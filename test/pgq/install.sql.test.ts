@@ -7,32 +7,19 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { InstallError, install } from '../../layers/install/installer.ts';
 import { loadManifest } from '../../layers/install/manifest.ts';
-import { useTestDatabase } from '../support/db.ts';
+import { useTestDatabase, withRole } from '../support/db.ts';
 import { drain, tick } from '../support/pgq.ts';
 
 const db = useTestDatabase({ empty: true });
 const repoRoot = path.resolve(import.meta.dirname, '../..');
 const hasPsql = spawnSync('psql', ['--version']).status === 0;
 
-async function asRole(url: string, fn: (c: pg.Client) => Promise<void>) {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    await fn(c);
-  } finally {
-    await c.end();
-  }
-}
-
 describe('install', () => {
   it('installs as a role that has only CREATE on the database (no superuser)', async () => {
     const role = `app_${randomBytes(4).toString('hex')}`;
     await db.query(`create role ${role} login password 'pw'`);
     await db.query(`grant create on database ${db.name} to ${role}`);
-    const u = new URL(db.url);
-    u.username = role;
-    u.password = 'pw';
-    await asRole(u.toString(), async (c) => {
+    await withRole(db.url, role, async (c) => {
       const res = await install(c);
       expect(res.pgqVersion).toMatch(/^3\./);
       await c.query("select pgq.create_queue('q1')");
@@ -70,10 +57,13 @@ describe('install', () => {
           },
         );
       }
-      await asRole(u.toString(), async (c) => {
-        const r = await c.query("select pgq.create_queue('p') as r");
-        expect(r.rows[0].r).toBe(1);
-      });
+      const c = new pg.Client({ connectionString: u.toString() });
+      await c.connect();
+      try {
+        expect((await c.query("select pgq.create_queue('p') as r")).rows[0].r).toBe(1);
+      } finally {
+        await c.end();
+      }
     } finally {
       await db.query(`drop database ${fresh} with (force)`);
     }

@@ -2,10 +2,9 @@
 // when the next batch starts), last-tick tracking, subconsumers kept apart, privileges, a
 // standalone install into a database without pgq, and the upgrade of pre-subconsumer tables.
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { loadManifest } from '../../layers/install/manifest.ts';
-import { createDatabase, useTestDatabase } from '../support/db.ts';
+import { createDatabase, useTestDatabase, withRole } from '../support/db.ts';
 import { pgError } from '../support/pgq.ts';
 
 const db = useTestDatabase();
@@ -119,18 +118,8 @@ describe('pgq_ext schema', () => {
     const writer = `${role}_w`;
     await db.query(`create role ${role} login password 'pw'`);
     await db.query(`create role ${writer} login password 'pw' in role pgq_writer`);
-    const as = async (user: string, sql: string) => {
-      const u = new URL(db.url);
-      u.username = user;
-      u.password = 'pw';
-      const c = new pg.Client({ connectionString: u.toString() });
-      await c.connect();
-      try {
-        return (await c.query(sql)).rows[0];
-      } finally {
-        await c.end();
-      }
-    };
+    const as = async (user: string, sql: string) =>
+      (await withRole(db.url, user, (c) => c.query(sql))).rows[0];
     try {
       expect(await as(role, 'select pgq_ext.version() as v')).toEqual({ v: '3.0.0.3' });
       const denied = await pgError(as(role, "select pgq_ext.set_batch_done('x', 1)"));

@@ -1,27 +1,16 @@
 // Least privilege: the roles of the original. A writer may only produce, a reader only
 // consume, an admin runs the ticker; a role with no grant can do none of it.
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { useTestDatabase } from '../support/db.ts';
+import { useTestDatabase, withRole } from '../support/db.ts';
 import { pgError } from '../support/pgq.ts';
 
 const db = useTestDatabase();
 const suffix = randomBytes(3).toString('hex');
 const roles = { writer: `w_${suffix}`, reader: `r_${suffix}`, admin: `a_${suffix}`, nobody: `n_${suffix}` };
 
-async function as(role: string, sql: string, params: unknown[] = []) {
-  const u = new URL(db.url);
-  u.username = role;
-  u.password = 'pw';
-  const c = new pg.Client({ connectionString: u.toString() });
-  await c.connect();
-  try {
-    return await c.query(sql, params);
-  } finally {
-    await c.end();
-  }
-}
+const as = (role: string, sql: string, params: unknown[] = []) =>
+  withRole(db.url, role, (c) => c.query(sql, params));
 
 beforeAll(async () => {
   for (const r of Object.values(roles)) await db.query(`create role ${r} login password 'pw'`);

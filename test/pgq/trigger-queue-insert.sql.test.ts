@@ -4,9 +4,8 @@
 // pgq.insert_event must still hold, only pgq.insert_event's users may fire the triggers, and
 // the caller's search_path must not reach the security-definer code.
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { useTestDatabase } from '../support/db.ts';
+import { useTestDatabase, withRole } from '../support/db.ts';
 import { pgError } from '../support/pgq.ts';
 
 const db = useTestDatabase();
@@ -14,18 +13,7 @@ const suffix = randomBytes(3).toString('hex');
 const writer = `qiw_${suffix}`;
 const nobody = `qin_${suffix}`;
 
-async function as(role: string, sql: string) {
-  const u = new URL(db.url);
-  u.username = role;
-  u.password = 'pw';
-  const c = new pg.Client({ connectionString: u.toString() });
-  await c.connect();
-  try {
-    return await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
+const as = (role: string, sql: string) => withRole(db.url, role, (c) => c.query(sql));
 
 async function queueId(name: string): Promise<number> {
   const r = await db.query<{ id: number }>('select queue_id as id from pgq.queue where queue_name = $1', [

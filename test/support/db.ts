@@ -91,3 +91,20 @@ export function useTestDatabase(opts: { empty?: boolean } = {}): TestDb {
     },
   });
 }
+
+/**
+ * Runs `fn` on a new connection to `url`'s database as `role` (the password the tests give
+ * their roles: 'pw'); the connection is closed after.
+ */
+export async function withRole<T>(url: string, role: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const u = new URL(url);
+  u.username = role;
+  u.password = 'pw';
+  const c = new pg.Client({ connectionString: u.toString() });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
