@@ -10,6 +10,7 @@
 
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import { getCompileCacheDir } from 'node:module';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import {
   type ByteRange,
@@ -182,6 +183,9 @@ if (!isMainThread && parentPort) {
   });
 }
 
+/** The workers' entry: enables the compile cache, then loads this module (piece-worker-start.js). */
+const START = new URL('./piece-worker-start.js', import.meta.url);
+
 /** A fixed set of workers taking jobs by least outstanding work. */
 export class PieceWorkers {
   private readonly workers: { w: Worker; busy: number; dead: Error | null }[] = [];
@@ -195,7 +199,7 @@ export class PieceWorkers {
   /** `spec`: the workers read objects themselves; null: every job brings its body. */
   constructor(count: number, spec: ReaderSpec | null = null) {
     for (let i = 0; i < count; i++) {
-      const w = new Worker(new URL(import.meta.url), { workerData: { spec } });
+      const w = new Worker(START, { workerData: { spec, cacheDir: getCompileCacheDir() } });
       const slot = { w, busy: 0, dead: null as Error | null };
       w.on('message', (m: { id: number; result?: FetchResult; fail?: string }) => {
         slot.busy--;
