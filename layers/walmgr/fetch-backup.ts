@@ -38,10 +38,11 @@ export interface FetchBackupOptions {
   /** Verify mode: report a bad file and go on (restore stops at the first one). */
   onProblem?: (msg: string) => void;
   /**
-   * Worker threads that fetch, decompress, check and write (piece-worker.ts); 0 or absent: all
-   * in this thread (what the Lambda bundles need).
+   * Worker threads that fetch, decompress, check and write (piece-worker.ts): how many to start,
+   * or ones the caller started (without a spec: it is given here; the caller closes them); 0 or
+   * absent: all in this thread (what the Lambda bundles need).
    */
-  workers?: number;
+  workers?: number | PieceWorkers;
   /** Called after each finished file. */
   onFile?: (f: ManifestFile) => void;
   /** Called with the path of each piece or file written and checked (restore's early flush). */
@@ -217,7 +218,9 @@ export async function fetchBackupFiles(
 
   // Workers read objects themselves when the storage says how; else they get the bodies.
   const spec = opts.workers ? ((await storage.readerSpec?.()) ?? null) : null;
-  const workers = opts.workers ? new PieceWorkers(opts.workers, spec) : null;
+  const given = opts.workers instanceof PieceWorkers ? opts.workers : null;
+  given?.setSpec(spec);
+  const workers = given ?? (opts.workers ? new PieceWorkers(opts.workers as number, spec) : null);
   const refresh =
     workers && spec?.kind === 's3'
       ? setInterval(() => {
@@ -316,7 +319,7 @@ export async function fetchBackupFiles(
     ]);
   } finally {
     if (refresh) clearInterval(refresh);
-    await workers?.close();
+    if (!given) await workers?.close();
   }
   if (!firstError) meter.finish();
   if (firstError) throw firstError;
