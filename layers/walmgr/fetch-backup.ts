@@ -46,7 +46,7 @@ export interface FetchBackupOptions {
   /** Called after each finished file. */
   onFile?: (f: ManifestFile) => void;
   /** Called with the path of each piece or file written and checked (restore's early flush). */
-  onWritten?: (dest: string) => void;
+  onWritten?: (dest: string, bytes: number) => void;
   /** Bytes and files as they are fetched and checked (pieces count as they land). */
   meter?: Progress;
 }
@@ -254,7 +254,7 @@ export async function fetchBackupFiles(
   };
 
   const finishPart = (p: Part, ok: boolean) => {
-    if (ok && p.x.dest) opts.onWritten?.(p.x.dest);
+    if (ok && p.x.dest) opts.onWritten?.(p.x.dest, p.x.size);
     if (!p.pieced) {
       meter.add(p.file.size, true);
       if (ok) opts.onFile?.(p.file);
