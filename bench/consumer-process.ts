@@ -2,14 +2,13 @@
 // options but the queue, the consumer and the handler — as a user would start one beside
 // `skytools pgqd`. Prints one line per event, "<data> <Date.now() at the handler>", so the bench
 // (same machine, same clock) computes commit → handler. Usage: node consumer-process.ts URL CONSUMER QUEUE...
-import pg from 'pg';
-import { typeParsers } from '../layers/db/connection.ts';
+import { createPool } from '../layers/db/connection.ts';
 import { runConsumer } from '../layers/pgq/consumer-loop.ts';
 
 const [url, consumer, ...queues] = process.argv.slice(2);
 if (!url || !consumer || queues.length === 0)
   throw new Error('usage: consumer-process.ts URL CONSUMER QUEUE...');
-const pool = new pg.Pool({ connectionString: url, types: typeParsers, max: queues.length + 1 });
+const pool = createPool({ connectionString: url, max: queues.length + 1 });
 const ac = new AbortController();
 process.on('SIGTERM', () => ac.abort());
 const out: string[] = [];

@@ -10,8 +10,7 @@ import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
-import { typeParsers } from '../layers/db/connection.ts';
+import { connectClient, createPool } from '../layers/db/connection.ts';
 import { newConsumerStats } from '../layers/dev/stack.ts';
 import { install } from '../layers/install/installer.ts';
 import { type BatchHandler, processNextBatch, registerConsumer } from '../layers/pgq/consumer.ts';
@@ -44,8 +43,7 @@ function libpq(url: string): string {
 }
 
 async function freshDb(adminUrl: string, name: string): Promise<string> {
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
+  const admin = await connectClient({ connectionString: adminUrl });
   await admin.query(`drop database if exists ${name} with (force)`);
   await admin.query(`create database ${name}`);
   await admin.end();
@@ -55,8 +53,7 @@ async function freshDb(adminUrl: string, name: string): Promise<string> {
 }
 
 async function dropDb(adminUrl: string, name: string) {
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
+  const admin = await connectClient({ connectionString: adminUrl });
   await admin.query(`drop database if exists ${name} with (force)`);
   await admin.end();
 }
@@ -65,8 +62,7 @@ const progress = (msg: string) => process.stderr.write(`\r${msg.padEnd(70)}`);
 
 export async function benchDrain(opts: { adminUrl: string; events: number; python: string }) {
   const url = await freshDb(opts.adminUrl, `bench_drain_${process.pid}`);
-  const c = new pg.Client({ connectionString: url, types: typeParsers });
-  await c.connect();
+  const c = await connectClient({ connectionString: url });
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-drain-'));
   let py: ChildProcess | null = null;
   try {
@@ -90,8 +86,7 @@ export async function benchDrain(opts: { adminUrl: string; events: number; pytho
     // ours
     const t0 = performance.now();
     let events = 0;
-    const oc = new pg.Client({ connectionString: url, types: typeParsers });
-    await oc.connect();
+    const oc = await connectClient({ connectionString: url });
     for (;;) {
       const res = await processNextBatch(oc, {
         queue: 'drain',
@@ -172,8 +167,7 @@ async function produce(
   let next = 0;
   await Promise.all(
     Array.from({ length: conns }, async (_, c) => {
-      const pc = new pg.Client({ connectionString: url });
-      await pc.connect();
+      const pc = await connectClient({ connectionString: url });
       const t0 = Date.now() + c * (1000 / txPerSec / conns);
       const end = t0 + seconds * 1000;
       for (let j = 0; ; j++) {
@@ -220,8 +214,7 @@ async function waitSeen(seen: Map<string, unknown>, want: number, ms: number) {
 }
 
 async function prepareQueues(url: string, prefix: string, n: number, active: number): Promise<string[]> {
-  const c = new pg.Client({ connectionString: url, types: typeParsers });
-  await c.connect();
+  const c = await connectClient({ connectionString: url });
   const names: string[] = [];
   for (let i = 0; i < n; i++) {
     const q = `${prefix}_${i}`;
@@ -247,8 +240,7 @@ async function ready(
   tickerApp: string | null,
   tickerStats: TickerStats | null,
 ) {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
+  const c = await connectClient({ connectionString: url });
   try {
     const end = Date.now() + 60_000;
     for (;;) {
@@ -382,13 +374,12 @@ export async function latencyDefaults(
       });
     } else if (kind === 'inproc') {
       const ac = new AbortController();
-      const pool = new pg.Pool({ connectionString: url, types: typeParsers, max: names.length + 2 });
+      const pool = createPool({ connectionString: url, max: names.length + 2 });
       const wakers = new Map(names.map((q) => [q, new Waker()]));
       const ticker = runTicker({
         stats: tickerStats!,
         connect: async () => {
-          const c = new pg.Client({ connectionString: url, types: typeParsers });
-          await c.connect();
+          const c = await connectClient({ connectionString: url });
           return c;
         },
         signal: ac.signal,
@@ -495,7 +486,7 @@ export async function latencyPgqd(url: string, seconds: number): Promise<Latency
   );
   const pgqd = spawn('pgqd', [path.join(dir, 'pgqd.ini')], { stdio: 'ignore' });
   const [queue] = await prepareQueues(url, 'lat_pgqd', 1, 1);
-  const pool = new pg.Pool({ connectionString: url, types: typeParsers, max: 2 });
+  const pool = createPool({ connectionString: url, max: 2 });
   const ac = new AbortController();
   const seen = new Map<string, number>();
   const consumer = runConsumer({
@@ -526,8 +517,7 @@ export async function latencyPgqd(url: string, seconds: number): Promise<Latency
 
 /** What the latency figures stand on: a round trip and a (fsynced) commit, medians. */
 async function machine(url: string): Promise<{ rtt: number; commit: number }> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
+  const c = await connectClient({ connectionString: url });
   const time = async (n: number, sql: string) => {
     const xs: number[] = [];
     for (let i = 0; i < n; i++) {
@@ -571,8 +561,7 @@ export async function idleCost(url: string, queues: number, seconds: number): Pr
   await prepareQueues(url, `lmany${queues}`, queues, 0);
   const root = path.resolve(import.meta.dirname, '..');
   const dbname = new URL(url).pathname.slice(1);
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
+  const c = await connectClient({ connectionString: url });
   const rows: IdleRow[] = [];
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-idle-'));
   try {
@@ -669,8 +658,7 @@ export async function benchConsumer(opts: {
   const want = new Set(opts.setups ?? ['pgqd', 'inproc', 'lambda', 'many', 'orig', 'idle']);
   const url = await freshDb(opts.adminUrl, `bench_latency_${process.pid}`);
   try {
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
+    const c = await connectClient({ connectionString: url });
     await install(c);
     await c.end();
     const s = opts.latencySeconds;

@@ -235,29 +235,30 @@ export function batchInfoFromRow(row: Record<string, unknown>, queue: string, co
  * Returns null when no batch is ready. Throws (after rolling back) when the handler throws or
  * leaves events untagged; the same batch is then handed out again next time.
  *
- * Three round trips for a batch (BEGIN + next_batch + the batch's SQL; the events; finish_batch +
- * the ticker's wake-up + COMMIT) and two when there is none, instead of six and three: on the latency path from a tick to
- * the handler each round trip counts. Statements sent together go by the simple protocol, so
- * their values are inlined as literals.
+ * Two round trips for a batch of up to INLINE_SPAN events (BEGIN + next_batch + its events; finish_batch
+ * + the ticker's wake-up + COMMIT), three for a bigger one (its events are read by the batch's own SQL)
+ * and two when there is none, instead of six and three: on the latency path from a tick to the
+ * handler each round trip counts. Statements sent together go by the simple protocol, so their
+ * values are inlined as literals.
  */
 export async function processNextBatch(
   client: pg.ClientBase,
   opts: BatchOptions,
 ): Promise<BatchResult | null> {
-  let base: BatchInfo | null;
-  let sql: string | null;
+  let opened: OpenedBatch | null;
   try {
-    ({ base, sql } = await beginNextBatch(client, opts));
+    opened = await beginNextBatch(client, opts);
   } catch (err) {
     await client.query('rollback').catch(() => {});
     throw err;
   }
   try {
-    if (!base || sql == null) {
+    if (!opened) {
       await client.query('commit');
       return null;
     }
-    const result = await runBatch(client, opts, base, sql);
+    const { base } = opened;
+    const result = await runBatch(client, opts, opened);
     // With the batch finished the consumer waits for the next tick: say so to the ticker
     // (WAITING_CHANNEL), delivered at this commit, in the same round trip.
     await client.query(
@@ -272,50 +273,91 @@ export async function processNextBatch(
 }
 
 /**
- * BEGIN, then pgq.next_batch_custom and, when a batch is open, pgq.batch_event_sql for it — one
- * round trip. The transaction stays open (the caller commits or rolls back).
+ * Batches whose event sequence span (an upper bound of their size) is at most this come with
+ * their events in the round trip that opens them: what a consumer keeping up with its queue sees.
+ * Bigger ones are read by their own SQL (no copy through a set-returning function's tuple store).
  */
-async function beginNextBatch(
-  client: pg.ClientBase,
-  opts: BatchOptions,
-): Promise<{ base: BatchInfo | null; sql: string | null }> {
+export const INLINE_SPAN = 1000;
+
+/** An open batch, with its events when they came along (small batches), else the SQL that reads them. */
+type OpenedBatch =
+  | { base: BatchInfo; sql: string; rows: null }
+  | { base: BatchInfo; sql: null; rows: RawEventRow[] };
+
+/** Columns of the opening statement before the event's (RawEventRow) columns. */
+const OPEN_COLUMNS = 9;
+
+/**
+ * BEGIN, then pgq.next_batch_custom and, when a batch is open, its events (a small batch:
+ * pgq.get_batch_events, in the same statement) or pgq.batch_event_sql — one round trip. The
+ * transaction stays open (the caller commits or rolls back). Rows come as raw text: a small
+ * batch's rows are its events, the batch's columns repeated in front.
+ */
+async function beginNextBatch(client: pg.ClientBase, opts: BatchOptions): Promise<OpenedBatch | null> {
   const lit = (v: string | undefined | null) => (v == null ? 'null' : quoteLiteral(v));
   const minCount = opts.minCount == null ? 'null' : String(Math.trunc(Number(opts.minCount)));
-  let rows: Record<string, unknown>[];
+  // A lazily fetched batch is read through a cursor whatever its size.
+  const inlineSpan = opts.lazyFetch && opts.lazyFetch > 0 ? -1 : INLINE_SPAN;
+  let rows: string[][];
   try {
-    const r = (await client.query(
-      `begin; select b.*, case when b.batch_id is not null then pgq.batch_event_sql(b.batch_id) end as pgq_batch_sql
+    // The WHERE of the lateral subquery refers to the outer row only, and OFFSET 0 keeps the
+    // planner from pulling it up into the join's condition: a one-time filter, so a big batch's
+    // (or no batch's) get_batch_events is never run.
+    const r = (await client.query({
+      text: `begin; select b.batch_id, b.cur_tick_id, b.prev_tick_id, b.cur_tick_time, b.prev_tick_time,
+                    b.cur_tick_event_seq, b.prev_tick_event_seq, x.small,
+                    case when b.batch_id is not null and not x.small then pgq.batch_event_sql(b.batch_id) end,
+                    e.*
          from pgq.next_batch_custom(${lit(opts.queue)}, ${lit(opts.consumer)}, ${lit(msInterval(opts.minLagMs))}::interval,
-                                    ${minCount}::int4, ${lit(msInterval(opts.minIntervalMs))}::interval) b`,
-    )) as unknown as pg.QueryResult[];
+                                    ${minCount}::int4, ${lit(msInterval(opts.minIntervalMs))}::interval) b
+         cross join lateral (select b.cur_tick_event_seq - b.prev_tick_event_seq <= ${inlineSpan} as small) x
+         left join lateral (select * from pgq.get_batch_events(b.batch_id) where b.batch_id is not null and x.small offset 0) e on true`,
+      rowMode: 'array',
+      types: RAW_TEXT,
+    })) as unknown as pg.QueryResult<string[]>[];
     rows = r[1]!.rows;
   } catch (err) {
     throw asPgqError(err, `next_batch for ${opts.queue}/${opts.consumer}`);
   }
   const row = rows[0];
-  if (!row || row.batch_id == null) return { base: null, sql: null };
-  return { base: batchInfoFromRow(row, opts.queue, opts.consumer), sql: row.pgq_batch_sql as string };
+  if (!row || row[0] == null) return null;
+  const base: BatchInfo = {
+    batchId: BigInt(row[0]),
+    queue: opts.queue,
+    consumer: opts.consumer,
+    tickId: BigInt(row[1]!),
+    prevTickId: BigInt(row[2]!),
+    tickTime: parseTimestamptz(row[3]!),
+    prevTickTime: parseTimestamptz(row[4]!),
+    eventSeqSpan: BigInt(row[5]!) - BigInt(row[6]!),
+  };
+  if (row[7] !== 't') return { base, sql: row[8]!, rows: null };
+  // An empty small batch is one row without an event.
+  const events = row[OPEN_COLUMNS] == null ? [] : rows.map((r) => r.slice(OPEN_COLUMNS) as RawEventRow);
+  return { base, sql: null, rows: events };
 }
 
 /** The batch's events, the handler, the retries and beforeFinish: everything up to finish_batch. */
 async function runBatch(
   client: pg.ClientBase,
   opts: BatchOptions,
-  base: BatchInfo,
-  sql: string,
+  opened: OpenedBatch,
 ): Promise<BatchResult> {
+  const { base, sql } = opened;
   const batchId = base.batchId;
   const tally: TagTally = { untagged: 0, retries: new Map() };
   let count = 0;
   let batch: Batch;
   let lazy: LazyBatch | null = null;
-  if (opts.lazyFetch && opts.lazyFetch > 0) {
+  if (sql != null && opts.lazyFetch && opts.lazyFetch > 0) {
     lazy = lazyBatch(client, base, sql, opts.lazyFetch, tally, () => count++);
     batch = lazy.batch;
   } else {
-    // Running the batch's SELECT directly (instead of through get_batch_events) skips
-    // materializing the rows in a PL/pgSQL function; both give the same rows.
-    const rows = (await client.query<RawEventRow>({ text: sql, rowMode: 'array', types: RAW_TEXT })).rows;
+    // A big batch's SELECT runs directly (instead of through get_batch_events): no materializing
+    // of its rows in a PL/pgSQL function; both give the same rows.
+    const rows =
+      opened.rows ??
+      (await client.query<RawEventRow>({ text: sql!, rowMode: 'array', types: RAW_TEXT })).rows;
     const events = rows.map((row) => new BatchEvent(row, tally));
     count = events.length;
     batch = {

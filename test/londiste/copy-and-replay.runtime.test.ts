@@ -1,7 +1,7 @@
 // add-table on a leaf: the copy job copies the table while the root keeps writing, catches up,
 // hands over to the main worker; afterwards the leaf follows every insert, update and delete.
 import { describe, expect, it } from 'vitest';
-import { useLondisteSet, waitUntil } from './replication.ts';
+import { useLondisteSet } from './replication.ts';
 
 const DDL = 'create table public.t (id bigint primary key, v text, n int, ts timestamptz)';
 
@@ -17,20 +17,9 @@ describe('londiste copy and replay (root → leaf)', () => {
       .query("insert into t select g, 'v' || g, g % 100, now() from generate_series(1, 5000) g");
     await s.build('root', [['leaf', 'leaf', 'root']]);
     s.startAll();
-    const add = await s
-      .db('root')
-      .one('select * from londiste.local_add_table($1, $2)', [s.queue, 'public.t']);
-    expect(add.ret_code).toBe(200);
+    await s.addTable('root', 'public.t');
     // the leaf learns about the table from the root's londiste.add-table event
-    await waitUntil(
-      'leaf knows the table',
-      async () =>
-        (
-          await s
-            .db('leaf')
-            .query('select 1 from londiste.get_table_list($1) where table_name = $2', [s.queue, 'public.t'])
-        ).rows.length > 0,
-    );
+    await s.knows('leaf', 'public.t');
     // writes on the root while the copy runs
     let stop = false;
     let next = 5001;
@@ -43,11 +32,8 @@ describe('londiste copy and replay (root → leaf)', () => {
       }
     })();
     const started = Date.now();
-    const leafAdd = await s
-      .db('leaf')
-      .one('select * from londiste.local_add_table($1, $2)', [s.queue, 'public.t']);
-    expect(leafAdd.ret_code).toBe(200);
-    await waitUntil('table ok on the leaf', async () => (await s.tableState('leaf', 'public.t')) === 'ok');
+    await s.addTable('leaf', 'public.t');
+    await s.waitOk('leaf', 'public.t');
     const tookMs = Date.now() - started;
     await new Promise((r) => setTimeout(r, 300));
     stop = true;

@@ -71,20 +71,12 @@ describe('londiste copy survives kill -9 at every step', () => {
       await s.db('root').query(ddl);
       await s.db('leaf').query(ddl);
       await s.db('root').query(`insert into ${table} select g, 'v' || g, g from generate_series(1, 3000) g`);
-      await s.db('root').query('select * from londiste.local_add_table($1, $2)', [s.queue, table]);
+      await s.addTable('root', table);
       const killFile = path.join(dir, point);
       writeFileSync(killFile, '');
       await stopMain();
       startMain({ LONDISTE_KILL_AT: point, LONDISTE_KILL_FILE: killFile });
-      await waitUntil(
-        'leaf knows the table',
-        async () =>
-          (
-            await s
-              .db('leaf')
-              .query('select 1 from londiste.get_table_list($1) where table_name = $2', [s.queue, table])
-          ).rows.length > 0,
-      );
+      await s.knows('leaf', table);
       let stop = false;
       let next = 3001;
       const writer = (async () => {
@@ -97,7 +89,7 @@ describe('londiste copy survives kill -9 at every step', () => {
           await new Promise((r) => setTimeout(r, 2));
         }
       })();
-      await s.db('leaf').query('select * from londiste.local_add_table($1, $2)', [s.queue, table]);
+      await s.addTable('leaf', table);
       await waitUntil(`the kill at ${point}`, async () => !existsSync(killFile));
       if (point.startsWith('main:')) {
         await waitUntil('main worker gone', async () => main?.exitCode !== null || main?.signalCode !== null);

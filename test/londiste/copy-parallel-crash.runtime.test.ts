@@ -65,20 +65,12 @@ describe('parallel copy survives kill -9 while its streams run', () => {
         .db('root')
         .query(`insert into ${table} select g, repeat('v', 200) || g, g from generate_series(1, ${ROWS}) g`);
       await s.db('root').query(`analyze ${table}`);
-      await s.db('root').query('select * from londiste.local_add_table($1, $2)', [s.queue, table]);
+      await s.addTable('root', table);
       const killFile = path.join(dir, point);
       writeFileSync(killFile, '');
       await stopMain();
       startMain({ LONDISTE_KILL_AT: point, LONDISTE_KILL_FILE: killFile });
-      await waitUntil(
-        'leaf knows the table',
-        async () =>
-          (
-            await s
-              .db('leaf')
-              .query('select 1 from londiste.get_table_list($1) where table_name = $2', [s.queue, table])
-          ).rows.length > 0,
-      );
+      await s.knows('leaf', table);
       let stop = false;
       let next = ROWS + 1;
       const writer = (async () => {
@@ -91,7 +83,7 @@ describe('parallel copy survives kill -9 while its streams run', () => {
           await new Promise((r) => setTimeout(r, 2));
         }
       })();
-      await s.db('leaf').query('select * from londiste.local_add_table($1, $2)', [s.queue, table]);
+      await s.addTable('leaf', table);
       await waitUntil(`the kill at ${point}`, async () => !existsSync(killFile), 90_000);
       await waitUntil(
         'table ok on the leaf',

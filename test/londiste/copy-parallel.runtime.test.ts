@@ -92,16 +92,8 @@ describe('parallel copy root → leaf', () => {
     await s.db('leaf').query(`create index on ${table} (v)`);
     await s.db('root').query(fill);
     await s.db('root').query(`analyze ${table}`);
-    await s.db('root').query('select * from londiste.local_add_table($1, $2)', [s.queue, table]);
-    await waitUntil(
-      'leaf knows the table',
-      async () =>
-        (
-          await s
-            .db('leaf')
-            .query('select 1 from londiste.get_table_list($1) where table_name = $2', [s.queue, table])
-        ).rows.length > 0,
-    );
+    await s.addTable('root', table);
+    await s.knows('leaf', table);
     let stop = false;
     let i = 0;
     const writer = (async () => {
@@ -110,7 +102,7 @@ describe('parallel copy root → leaf', () => {
         await new Promise((r) => setTimeout(r, 2));
       }
     })();
-    await s.db('leaf').query('select * from londiste.local_add_table($1, $2)', [s.queue, table]);
+    await s.addTable('leaf', table);
     await waitUntil(
       'table ok on the leaf',
       async () => (await s.tableState('leaf', table)) === 'ok',

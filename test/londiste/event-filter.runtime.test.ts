@@ -3,7 +3,7 @@
 // the set's own events (sequences, table registrations) and the cascade's still pass, so the node
 // keeps its position and state.
 import { describe, expect, it } from 'vitest';
-import { useLondisteSet, waitUntil } from './replication.ts';
+import { useLondisteSet } from './replication.ts';
 
 describe('londiste event filters (root → branch → leaf)', () => {
   const f = useLondisteSet(['root', 'branch', 'leaf']);
@@ -11,18 +11,9 @@ describe('londiste event filters (root → branch → leaf)', () => {
 
   const addOn = async (node: string, table: string) => {
     const { s } = f;
-    await waitUntil(
-      `${node} knows ${table}`,
-      async () =>
-        (
-          await s
-            .db(node)
-            .query('select 1 from londiste.get_table_list($1) where table_name = $2', [s.queue, table])
-        ).rows.length > 0,
-    );
-    const r = await s.db(node).one('select * from londiste.local_add_table($1, $2)', [s.queue, table]);
-    expect(r.ret_code).toBe(200);
-    await waitUntil(`${table} ok on ${node}`, async () => (await s.tableState(node, table)) === 'ok');
+    await s.knows(node, table);
+    await s.addTable(node, table);
+    await s.waitOk(node, table);
   };
 
   /** Events of `table` in the branch's own queue (what it passed on to the leaf). */
@@ -47,8 +38,7 @@ describe('londiste event filters (root → branch → leaf)', () => {
     s.patch.branch = { localOnly: true };
     s.patch.leaf = { tableFilter: ['a'] };
     s.startAll();
-    for (const t of TABLES)
-      await s.db('root').one('select * from londiste.local_add_table($1, $2)', [s.queue, t]);
+    for (const t of TABLES) await s.addTable('root', t);
     for (const t of ['public.a', 'public.b']) {
       await addOn('branch', t);
       await addOn('leaf', t);
@@ -76,15 +66,7 @@ describe('londiste event filters (root → branch → leaf)', () => {
     expect((await s.db('leaf').one('select count(*)::int as n from public.b')).n).toBe(0);
     // a table registered on the root later still reaches the leaf's table list (a set event)
     await s.db('root').query('create table public.d (id int primary key)');
-    await s.db('root').one('select * from londiste.local_add_table($1, $2)', [s.queue, 'public.d']);
-    await waitUntil(
-      'leaf knows public.d',
-      async () =>
-        (
-          await s
-            .db('leaf')
-            .query('select 1 from londiste.get_table_list($1) where table_name = $2', [s.queue, 'public.d'])
-        ).rows.length > 0,
-    );
+    await s.addTable('root', 'public.d');
+    await s.knows('leaf', 'public.d');
   });
 });

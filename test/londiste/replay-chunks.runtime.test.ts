@@ -4,7 +4,7 @@
 // (updates and deletes of rows inserted in an earlier chunk of the same batch included).
 import { describe, expect, it } from 'vitest';
 import type { SetApplier } from '../../layers/londiste/apply/applier.ts';
-import { useLondisteSet, waitUntil } from './replication.ts';
+import { useLondisteSet } from './replication.ts';
 
 const DDL = 'create table public.t (id bigint primary key, v text, n int, ts timestamptz)';
 
@@ -19,18 +19,7 @@ describe('londiste replay of a backlog read in chunks', () => {
     await s.build('root', [['leaf', 'leaf', 'root']]);
     s.patch.leaf = { eventChunk: 7 };
     s.startAll();
-    await s.db('root').one('select * from londiste.local_add_table($1, $2)', [s.queue, 'public.t']);
-    await waitUntil(
-      'leaf knows the table',
-      async () =>
-        (
-          await s
-            .db('leaf')
-            .query('select 1 from londiste.get_table_list($1) where table_name = $2', [s.queue, 'public.t'])
-        ).rows.length > 0,
-    );
-    await s.db('leaf').one('select * from londiste.local_add_table($1, $2)', [s.queue, 'public.t']);
-    await waitUntil('table ok on the leaf', async () => (await s.tableState('leaf', 'public.t')) === 'ok');
+    await s.replicate('public.t');
     await s.caughtUp('leaf', 'root');
 
     // the backlog: the leaf's worker stopped, one row per transaction, over several ticks

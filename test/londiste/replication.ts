@@ -178,6 +178,49 @@ export class LondisteSet {
     return r.rows[0]?.local ? r.rows[0].merge_state : undefined;
   }
 
+  /** Waits until the node has the table registered (its provider's add reached it). */
+  async knows(node: string, table: string, timeoutMs = 60_000) {
+    await waitUntil(
+      `${node} knows ${table}`,
+      async () =>
+        (
+          await this.db(node).query('select 1 from londiste.get_table_list($1) where table_name = $2', [
+            this.queue,
+            table,
+          ])
+        ).rows.length > 0,
+      timeoutMs,
+    );
+  }
+
+  /** londiste.local_add_table on the node; a result other than 200 is an error. */
+  async addTable(node: string, table: string) {
+    const r = await this.db(node).one('select * from londiste.local_add_table($1, $2)', [this.queue, table]);
+    if (r.ret_code !== 200) throw new Error(`add ${table} on ${node}: ${r.ret_code} ${r.ret_note}`);
+  }
+
+  /** Waits until the table is `ok` (copied, replaying) on the node. */
+  async waitOk(node: string, table: string, timeoutMs = 60_000) {
+    await waitUntil(
+      `${table} ok on ${node}`,
+      async () => (await this.tableState(node, table)) === 'ok',
+      timeoutMs,
+    );
+  }
+
+  /**
+   * Adds the table on `root` and on each of `nodes` in order (each once it knows the table), then
+   * waits until it is `ok` on every one of them: the usual start of a replication test.
+   */
+  async replicate(table: string, nodes: string[] = ['leaf'], root = 'root', timeoutMs = 60_000) {
+    await this.addTable(root, table);
+    for (const n of nodes) {
+      await this.knows(n, table, timeoutMs);
+      await this.addTable(n, table);
+    }
+    for (const n of nodes) await this.waitOk(n, table, timeoutMs);
+  }
+
   /** count + an order-independent checksum of every row's text. */
   async fingerprint(node: string, table: string): Promise<{ n: string; sum: string | null }> {
     const r = await this.db(node).query(

@@ -9,19 +9,7 @@ describe('londiste set events (root → leaf)', () => {
 
   const addOnBoth = async (table: string) => {
     const { s } = f;
-    await s.db('root').query('select * from londiste.local_add_table($1, $2)', [s.queue, table]);
-    await waitUntil(
-      `leaf knows ${table}`,
-      async () =>
-        (
-          await s
-            .db('leaf')
-            .query('select 1 from londiste.get_table_list($1) where table_name = $2', [s.queue, table])
-        ).rows.length > 0,
-    );
-    const r = await s.db('leaf').one('select * from londiste.local_add_table($1, $2)', [s.queue, table]);
-    expect(r.ret_code).toBe(200);
-    await waitUntil(`${table} ok on the leaf`, async () => (await s.tableState('leaf', table)) === 'ok');
+    await s.replicate(table);
   };
 
   it('sets up root and leaf with two tables joined by a foreign key', async () => {

@@ -16,18 +16,7 @@ describe('tick wake-ups (root → branch → leaf)', () => {
       ['leaf', 'leaf', 'branch'],
     ]);
     s.startAll();
-    for (const n of ['root', 'branch', 'leaf']) {
-      await waitUntil(`${n} knows ${T}`, async () => {
-        if (n === 'root') return true;
-        const r = await s
-          .db(n)
-          .query('select 1 from londiste.get_table_list($1) where table_name = $2', [s.queue, T]);
-        return r.rows.length > 0;
-      });
-      await s.db(n).one('select * from londiste.local_add_table($1, $2)', [s.queue, T]);
-    }
-    for (const n of ['branch', 'leaf'])
-      await waitUntil(`${T} ok on ${n}`, async () => (await s.tableState(n, T)) === 'ok');
+    await s.replicate(T, ['branch', 'leaf']);
   });
 
   it('a row reaches the leaf long before a 60 s loop delay would let it', async () => {

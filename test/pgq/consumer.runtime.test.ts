@@ -53,10 +53,12 @@ describe.each(targetNames)('consumer on %s', (name) => {
     expect(written.join('')).toMatch(/(WARN|ERROR).*rt_no_such_queue/);
   });
 
-  it('a batch costs three round trips (begin + next_batch + its SQL, events, finish + commit), none two', async () => {
+  it('a batch costs two round trips (begin + next_batch + its events, finish + commit), a big one three, none two', async () => {
     await setup('rt_trips');
+    // Ticked by the ticker's own rule (one event is enough): the batch's event span is 1.
+    await t.pool.query("select pgq.set_queue_config('rt_trips', 'ticker_max_count', '1')");
     await insertEvent(t.pool, 'rt_trips', 'T', "it's");
-    await tick(t.pool, 'rt_trips');
+    expect((await t.pool.query("select pgq.ticker('rt_trips') as t")).rows[0].t).not.toBeNull();
     const c = await t.pool.connect();
     const sent: string[] = [];
     const query = c.query;
@@ -66,16 +68,27 @@ describe.each(targetNames)('consumer on %s', (name) => {
       return (query as (...a: unknown[]) => unknown).apply(c, args);
     }) as typeof query;
     try {
+      let want = ["it's"];
       const opts = {
         queue: 'rt_trips',
         consumer: 'c',
-        minCount: 1,
         handler: async (b: { events: { data: string | null; tagDone(): void }[] }) => {
-          expect(b.events.map((e) => e.data)).toEqual(["it's"]);
+          expect(b.events.map((e) => e.data)).toEqual(want);
           for (const e of b.events) e.tagDone();
         },
       };
       expect((await processNextBatch(c, opts))?.events).toBe(1);
+      expect(sent).toHaveLength(2);
+      // A forced tick moves the event sequence on by thousands (pgq.force_tick): the batch's
+      // span says "big", so its events are read by the batch's SQL — the same events.
+      want = ['a', 'b'];
+      await insertEvents(t.pool, 'rt_trips', [
+        { type: 'T', data: 'a' },
+        { type: 'T', data: 'b' },
+      ]);
+      await tick(t.pool, 'rt_trips');
+      sent.length = 0;
+      expect((await processNextBatch(c, opts))?.events).toBe(2);
       expect(sent).toHaveLength(3);
       sent.length = 0;
       expect(await processNextBatch(c, opts)).toBeNull();
@@ -84,6 +97,30 @@ describe.each(targetNames)('consumer on %s', (name) => {
       expect((await c.query('select now() = statement_timestamp() as idle')).rows[0].idle).toBe(true);
     } finally {
       c.query = query;
+      c.release();
+    }
+  });
+
+  it('a small batch with no event in it (rolled-back inserts) opens and finishes in two round trips', async () => {
+    await setup('rt_empty');
+    await t.pool.query("select pgq.set_queue_config('rt_empty', 'ticker_max_count', '1')");
+    const c = await t.pool.connect();
+    try {
+      await c.query('begin');
+      await insertEvent(c, 'rt_empty', 'T', 'gone');
+      await c.query('rollback');
+      expect((await c.query("select pgq.ticker('rt_empty') as t")).rows[0].t).not.toBeNull();
+      const seen: number[] = [];
+      const res = await processNextBatch(c, {
+        queue: 'rt_empty',
+        consumer: 'c',
+        handler: async (b) => {
+          seen.push(b.events.length);
+        },
+      });
+      expect(res?.events).toBe(0);
+      expect(seen).toEqual([0]);
+    } finally {
       c.release();
     }
   });

@@ -1,4 +1,5 @@
--- pgq._trigger_gen_branch(i_kind, i_nsp, i_tbl, i_cols, i_types, i_pkeys, i_args, i_opt, i_before) returns text
+-- pgq._trigger_gen_branch(i_kind, i_nsp, i_tbl, i_cols, i_types, i_pkeys, i_args, i_opt, i_before,
+--                         i_insert_fn) returns text
 --
 -- Code generation for pgq._trigger_prepare: the PL/pgSQL statements that encode one row event
 -- for one trigger, inside the generated encoder (variables _pgq_n/_pgq_o = NEW/OLD, $2 = TG_OP).
@@ -8,12 +9,15 @@
 --   i_pkeys   primary key columns in index order
 --   i_args    all trigger arguments (queue first); i_opt = pgq._trigger_parse_args(i_args)
 --   i_before  true for a BEFORE trigger
+--   i_insert_fn  the function that inserts the event, with pgq.insert_event's arguments
+--             (pgq._trigger_queue_insert: the queue's own, or pgq.insert_event)
 -- Event formats (identical to PgQ 3.5's C triggers) are described in README.md beside this file.
 -- Misconfiguration (unknown argument, SKIP on AFTER, deny, unknown _pgq_ev_* column, no
 -- queue name) becomes a RAISE in the generated code, so only that trigger fails, when it fires.
+drop function if exists pgq._trigger_gen_branch(text, text, text, text[], oid[], text[], text[], jsonb, boolean);
 create or replace function pgq._trigger_gen_branch(
     i_kind text, i_nsp text, i_tbl text, i_cols text[], i_types oid[], i_pkeys text[],
-    i_args text[], i_opt jsonb, i_before boolean)
+    i_args text[], i_opt jsonb, i_before boolean, i_insert_fn text)
 returns text
 language plpgsql
 stable
@@ -269,8 +273,9 @@ begin
                 || ind || 'if _pgq_w = ''f'' then ' || no_event || E' end if;\n';
     end if;
     -- the encoder inserts the event itself (the queue is the trigger's first argument), so the
-    -- row's fields never travel back to the trigger through an array
-    return code || ind || '_pgq_id := pgq.insert_event(' || quote_literal(i_args[1])
+    -- row's fields never travel back to the trigger through an array; the queue's own insert
+    -- function when it has one (pgq._trigger_queue_insert), which skips the partition routing
+    return code || ind || '_pgq_id := ' || i_insert_fn || '(' || quote_literal(i_args[1])
            || case when need_r then ', _pgq_t, _pgq_d, _pgq_e1' else ', ' || t_expr || ', _pgq_d, ' || quote_literal(tbl_name) end
            || E', _pgq_e2, _pgq_e3, _pgq_e4);\n'
            || ind || case when i_before then 'return array[null, null, null, null, null, null, ''d'', ' || skip_lit || ']::text[];'

@@ -2,11 +2,13 @@
 --
 -- Code generation: text expression giving the urlencoded row of record variable i_rec, as
 -- logutriga's ev_data:  col=value&col2=value2  with NULL written as the bare column name;
--- columns flagged in i_skip are left out. One concat() (pgq._trigger_gen_concat), and per
+-- columns flagged in i_skip are left out. One concat() (pgq._trigger_gen_concat) with one
+-- argument per column, coalesce('&col=' || value, '&col'), and per
 -- value only the escaping its type's output can need: none for integers, numeric, uuid and
 -- boolean; '+' for floats; of ':', '+', '/' and ' ' those a date/time type can print (every
 -- DateStyle);
--- pgq._urlenc_opt for text types; eight characters for arrays of numbers and booleans; '\'
+-- pgq._urlenc_opt for text types; seven characters for arrays of numbers and booleans (eight
+-- for floats: the exponent's '+'); '\'
 -- for bytea in hex output; pgq._urlenc_struct (a test, then eight replace() calls for the
 -- usual json/array value) for the rest. Every value comes out fully encoded: the types with
 -- a fixed rule only ever print ASCII, and the tests of the others send any character outside
@@ -31,9 +33,11 @@ as $$
       -- look-ups of its set-up (byte-wise either way for a deterministic collation)
       cross join lateral (select pgq._trigger_outexpr(i_rec || '.' || pgq._trigger_field(c.col), c.typ) as o) as v0
       cross join lateral (select v0.o, '(' || v0.o || ') collate pg_catalog."C"' as oc) as v
+      cross join lateral (select case when c.rn = 1 then '' else '&' end || pgq._urlenc(c.col) as name) as nm
+      -- one argument per column: coalesce('&col=' || value, '&col'), NULL giving the bare name
+      -- (concat's cost is per argument: a type output look-up, a call and a copy each)
       cross join lateral (values
-          (1, pg_catalog.quote_literal(case when c.rn = 1 then '' else '&' end || pgq._urlenc(c.col))),
-          (2, '''='' || '
+          (1, 'coalesce(' || pg_catalog.quote_literal(nm.name || '=') || ' || '
               || case when b.base in (20, 21, 23, 26, 1700, 2950, 16) then v.o
                       when b.base in (700, 701) then 'pg_catalog.replace(' || v.oc || ', ''+'', ''%2b'')'
                       -- what each date/time type can print in any DateStyle: date '/' and ' '
@@ -51,14 +55,16 @@ as $$
                           'pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(' || v.oc
                           || ', ''+'', ''%2b''), '':'', ''%3a''), ''/'', ''%2f''), '' '', ''+'')'
                       when b.base in (25, 1043, 1042, 19) then 'pgq._urlenc_opt(' || v.o || ')'
-                      -- arrays of numbers and booleans: braces, commas, the bounds decoration
-                      -- ([1:2]=) and a float's exponent sign are all their output can hold
+                      -- arrays of numbers and booleans: braces, commas and the bounds decoration
+                      -- ([1:2]=) are all their output can hold, and a float's exponent sign
                       when ae.elem in (20, 21, 23, 26, 1700, 700, 701, 16) then
-                          'pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace('
-                          || v.oc || ', ''+'', ''%2b''), '','', ''%2c''), '':'', ''%3a''), ''='', ''%3d''), ''['', ''%5b''), '']'', ''%5d''), ''{'', ''%7b''), ''}'', ''%7d'')'
+                          'pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace('
+                          || case when ae.elem in (700, 701) then 'pg_catalog.replace(' || v.oc || ', ''+'', ''%2b'')' else v.oc end
+                          || ', '','', ''%2c''), '':'', ''%3a''), ''='', ''%3d''), ''['', ''%5b''), '']'', ''%5d''), ''{'', ''%7b''), ''}'', ''%7d'')'
                       -- bytea in hex output is \x and hex digits; the escape output can hold anything
                       when b.base = 17 then
                           'case when pg_catalog.current_setting(''bytea_output'') = ''hex'' then pg_catalog.replace('
                           || v.oc || ', ''\'', ''%5c'') else pgq._urlenc_call(' || v.o || ') end'
-                      else 'pgq._urlenc_struct(' || v.o || ')' end)) as a(k, arg);
+                      else 'pgq._urlenc_struct(' || v.o || ')' end
+              || ', ' || pg_catalog.quote_literal(nm.name) || ')')) as a(k, arg);
 $$;

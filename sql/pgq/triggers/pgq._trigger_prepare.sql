@@ -18,7 +18,8 @@
 -- The encoder first compares its plan token (see pgq._trigger_plantoken) with the session's
 -- (setting pgq.tgt<relid>); when they differ it returns array[its token, null x 5, 'T', null]
 -- and does nothing else (pgq._trigger_reencode then checks the table and records the token).
--- Otherwise it inserts the event (pgq.insert_event into the trigger's queue) and returns
+-- Otherwise it inserts the event (into the trigger's queue, with the function
+-- pgq._trigger_queue_insert names: the queue's own, or pgq.insert_event) and returns
 --   array[null x 6, status ('d' = event inserted, 'y' = no event, '?' = trigger unknown to the
 --   encoder), skip_row ('y' for SKIP)]; for an AFTER trigger, whose return value is ignored, it
 --   returns NULL instead of 'd' or 'y'.
@@ -98,7 +99,9 @@ begin
         end loop;
         opt := pgq._trigger_parse_args(args);
         br := pgq._trigger_gen_branch(tg.kind, nsp, tbl, col_names, col_types, pk_names, args, opt,
-                                      (tg.tgtype & 2) = 2);
+                                      (tg.tgtype & 2) = 2,
+                                      case when args[1] is null then 'pgq.insert_event'
+                                           else pgq._trigger_queue_insert(args[1]) end);
         body := body || format(E'    if $1 = %L then\n%s    end if;\n', tg.tgname, br);
         n_tg := n_tg + 1;
     end loop;
