@@ -17,13 +17,14 @@ const run = promisify(execFile);
 export type SyncMethod = 'syncfs' | 'fsync';
 
 /**
- * Restore leaves writes below this to the final syncfs. Each fdatasync of a new small file is a
+ * Restore leaves files below this to the final syncfs (a big file's pieces are synced as they
+ * land, whatever the piece size). Each fdatasync of a new small file is a
  * journal commit for a few KiB, and a commit holds up the file creations and timestamp updates
  * behind it: in a restore of the bench's data the ~970 small files of a bundle (one worker creates them all)
  * spent 2.0 s of that worker's 13 s in open(2) while they were flushed one by one. Their bytes
  * are few (the big files' pieces are what the early flush is for), so syncfs takes them at once.
  */
-export const SMALL_WRITE = 1024 * 1024;
+export const SMALL_FILE = 1024 * 1024;
 
 /**
  * Starts the writeback of restored files while the restore goes on: `file(path)` after each piece
@@ -43,15 +44,15 @@ export class Flusher {
   private readonly limit: number;
   private readonly minBytes: number;
 
-  /** `minBytes`: a write smaller than this is left to the final syncRestored (see SMALL_WRITE). */
+  /** `minBytes`: a file smaller than this is left to the final syncRestored (see SMALL_FILE). */
   constructor(limit = 2, minBytes = 0) {
     this.limit = limit;
     this.minBytes = minBytes;
   }
 
-  /** `bytes`: how much was just written to `p` (absent: always synced). */
-  file(p: string, bytes = Number.POSITIVE_INFINITY): void {
-    if (bytes < this.minBytes) return;
+  /** `size`: the size of the file `p` (absent: always synced); each of its pieces is synced. */
+  file(p: string, size = Number.POSITIVE_INFINITY): void {
+    if (size < this.minBytes) return;
     const st = this.state.get(p);
     if (st) {
       st.again = true;

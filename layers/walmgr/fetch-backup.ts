@@ -45,8 +45,11 @@ export interface FetchBackupOptions {
   workers?: number | PieceWorkers;
   /** Called after each finished file. */
   onFile?: (f: ManifestFile) => void;
-  /** Called with the path of each piece or file written and checked (restore's early flush). */
-  onWritten?: (dest: string, bytes: number) => void;
+  /**
+   * Called with the path of each piece or file written and checked, and the size of that whole
+   * file (restore's early flush).
+   */
+  onWritten?: (dest: string, fileSize: number) => void;
   /** Bytes and files as they are fetched and checked (pieces count as they land). */
   meter?: Progress;
 }
@@ -254,7 +257,7 @@ export async function fetchBackupFiles(
   };
 
   const finishPart = (p: Part, ok: boolean) => {
-    if (ok && p.x.dest) opts.onWritten?.(p.x.dest, p.x.size);
+    if (ok && p.x.dest) opts.onWritten?.(p.x.dest, p.file.size);
     if (!p.pieced) {
       meter.add(p.file.size, true);
       if (ok) opts.onFile?.(p.file);

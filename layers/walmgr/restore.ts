@@ -4,7 +4,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Storage } from '../storage/types.ts';
-import { Flusher, SMALL_WRITE, type SyncMethod, syncRestored } from './durable.ts';
+import { Flusher, SMALL_FILE, type SyncMethod, syncRestored } from './durable.ts';
 import { WalError } from './errors.ts';
 import { fetchBackupFiles } from './fetch-backup.ts';
 import { checkReferences } from './incremental.ts';
@@ -150,7 +150,7 @@ async function restoreWith(
     await fs.mkdir(path.join(opts.pgdata, d.path), { recursive: true, mode: d.mode || 0o700 });
   let done = 0;
   // Writeback starts as pieces and files land, overlapped with the transfer (durable.ts).
-  const flusher = new Flusher(2, SMALL_WRITE);
+  const flusher = new Flusher(2, SMALL_FILE);
   await fetchBackupFiles(opts.storage, m, {
     pgdata: opts.pgdata,
     parallel: opts.parallel,
@@ -159,7 +159,7 @@ async function restoreWith(
     onFile: () => {
       done++;
     },
-    onWritten: (d, bytes) => flusher.file(d, bytes),
+    onWritten: (d, fileSize) => flusher.file(d, fileSize),
   });
   await flusher.done();
   say(`restore: ${done}/${m.files.length} files verified`);
