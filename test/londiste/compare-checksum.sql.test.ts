@@ -39,4 +39,28 @@ describe('compare row hash', () => {
       c.release();
     }
   });
+
+  it('hashes rows with and without NULLs as the per-column form (a NULL = its seed)', async () => {
+    const c = await db.pool.connect();
+    try {
+      await c.query('create table public.n (id bigint, v text, n int, ts timestamptz)');
+      await c.query(`insert into n values (1, 'a', 1, '2026-01-01Z'), (2, null, 1, '2026-01-01Z'),
+        (3, 'a', null, null), (4, '', 0, 'infinity'), (5, null, null, null), (6, 'b', 2, '-infinity')`);
+      const types = ['bigint', 'text', 'integer', 'timestamp with time zone'];
+      const h = await c.query(
+        `select id, (${rowHashSql(['id', 'v', 'n', 'ts'], types)})::text as h from n order by id`,
+      );
+      // the reference: each column's hash or, for NULL, its position, XORed (written out here)
+      const ref = await c.query(`select id, (coalesce(hashint8extended(id, 1), 1)
+          # coalesce(hashtextextended(v, 2), 2) # coalesce(hashint8extended(n::int8, 3), 3)
+          # coalesce(timestamp_hash_extended(ts at time zone 'UTC', 4), 4))::text as h from n order by id`);
+      expect(h.rows).toEqual(ref.rows);
+      // for one key: NULL and '' differ, and so do the same values in other columns
+      const one = await c.query(`select (${rowHashSql(['id', 'v', 'n', 'ts'], types)})::text as h from (values
+        (1::bigint, null::text, 1, null::timestamptz), (1, '', 1, null), (1, '1', null, null)) x(id, v, n, ts)`);
+      expect(new Set(one.rows.map((x) => x.h)).size).toBe(3);
+    } finally {
+      c.release();
+    }
+  });
 });

@@ -2,8 +2,11 @@
 // key window in buckets and only the differing buckets merged, on several connection pairs per
 // side. Whatever the drift — at window borders, in a key gap where the provider has no rows, a
 // window the leaf lost entirely, negative keys and 0, sparse keys up to the end of int8, an int4
-// key — the statements are the same, in the same order, as from one merge of the whole table;
-// text and composite keys keep the whole merge. Then --apply by buckets makes compare equal.
+// key — the statements are the same, in the same order, as from one merge of the whole table.
+// So for text (C), composite and uuid keys by hash buckets in windows of the first key column:
+// windows lost entirely, keys below and above the provider's, NULL ↔ '' in non-key columns, at
+// windows of ~100 rows (differences at many borders). A key whose collation is neither C nor
+// POSIX keeps the whole merge. Then --apply by buckets makes compare equal.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,6 +22,10 @@ const TABLES = {
   'public.ik': 'create table public.ik (id int primary key, v text)',
   'public.tk': 'create table public.tk (k text primary key, v int)',
   'public.ck': 'create table public.ck (a int, b text, v int, primary key (a, b))',
+  'public.tc': 'create table public.tc (k text, n int, v text, primary key (k, n))',
+  'public.uk': 'create table public.uk (u uuid primary key, v text)',
+  // a collation other than C / POSIX (even one that sorts as C): the whole merge
+  'public.lk': 'create table public.lk (k text collate "ucs_basic" primary key, v int)',
 };
 const ROWS = [
   `insert into bk select g, 'b' || g, g % 5 from generate_series(-3000, 30000) g`,
@@ -28,6 +35,9 @@ const ROWS = [
   `insert into ik select g, 'i' || g from generate_series(1, 6000) g`,
   `insert into tk select 'k' || g, g from generate_series(1, 3000) g`,
   `insert into ck select g % 50, 'c' || g, g from generate_series(1, 3000) g`,
+  `insert into tc select 'k' || (g % 100), g, case when g % 7 = 0 then null else 'v' || g end from generate_series(1, 4000) g`,
+  `insert into uk select md5(g::text)::uuid, 'u' || g from generate_series(1, 3000) g`,
+  `insert into lk select 'l' || g, g from generate_series(1, 1000) g`,
 ];
 const DRIFT = `
   update bk set v = 'drift' where id % 97 = 0;
@@ -47,7 +57,16 @@ const DRIFT = `
   insert into tk values ('zz', 1);
   update ck set v = 0 where v % 211 = 0;
   delete from ck where a = 3 and b = 'c3';
-  insert into ck values (99, 'x', 1)`;
+  insert into ck values (99, 'x', 1);
+  update tc set v = '' where n % 21 = 0;
+  update tc set v = null where n % 53 = 0 and n % 7 <> 0;
+  update tc set v = 'x' || v where n % 97 = 0;
+  delete from tc where k >= 'k3' and k < 'k4';
+  insert into tc values ('a', 1, 'below'), ('zzz', 1, null), ('k5', 0, 'new'), ('k', 2, '');
+  update uk set v = 'd' where v like '%7';
+  delete from uk where v like 'u1__';
+  insert into uk values ('00000000-0000-0000-0000-000000000000', 'min'), ('ffffffff-ffff-ffff-ffff-ffffffffffff', 'max');
+  update lk set v = 0 where v % 10 = 0`;
 
 describe('londiste repair by buckets', () => {
   const f = useLondisteSet(['root', 'leaf']);
@@ -114,9 +133,30 @@ describe('londiste repair by buckets', () => {
     expect(counts['public.ik']).toEqual([2, 59, 2]);
     expect(body(buckets)).toContain("delete from only public.bk where id = '9223372036854775807';");
     expect(b.tables.find((t) => t.table === 'public.bk')).toMatchObject({ providerRows: 33308 });
-    // bk and ik went by buckets in many windows, merging only some of their rows; tk, ck whole
+    // every table but lk went by buckets in many windows, merging only some of their rows
     const windows = said.filter((m) => / key window\(s\); /.test(m));
-    expect(windows.map((m) => m.split(':')[0])).toEqual(['public.bk', 'public.ik']);
+    expect(windows.map((m) => m.split(':')[0])).toEqual([
+      'public.bk',
+      'public.ik',
+      'public.tk',
+      'public.ck',
+      'public.tc',
+      'public.uk',
+    ]);
+    for (const m of windows.slice(2)) {
+      const [, n, rows] = /(\d+) key window\(s\); (\d+) provider rows merged/.exec(m)!;
+      expect(Number(n), m).toBeGreaterThan(1);
+      expect(Number(rows), m).toBeLessThan(3000);
+    }
+    // k3, k30–k39 lost on the leaf (40 rows each); four keys only there, below, between, above
+    expect(counts['public.tc']![0]).toBe(11 * 40);
+    expect(counts['public.tc']![2]).toBe(4);
+    expect(body(buckets)).toContain("update only public.tc set v = null where k = 'k21' and n = '21';");
+    expect(body(buckets)).toContain("update only public.tc set v = 'v97' where k = 'k97' and n = '97';");
+    // windows of ~100 rows: differences at many window borders, windows lost entirely
+    const small = await repair({ output: buckets, bucketRows: 1, windowRows: 100, parallel: 2 });
+    expect(small.tables).toEqual(a.tables);
+    expect(body(buckets)).toBe(body(whole));
     const bk = /(\d+) key window\(s\); (\d+) provider rows merged/.exec(windows[0]!)!;
     expect(Number(bk[1])).toBeGreaterThan(10);
     expect(Number(bk[2])).toBeLessThan(33308);

@@ -16,7 +16,7 @@ import type { Queryable } from '../../db/index.ts';
 import { quoteFqname, quoteIdent } from '../../db/index.ts';
 import { rowHashSql } from './checksum.ts';
 import { CopyLines } from './copy-text.ts';
-import { andWhere } from './sql-text.ts';
+import { andWhere, quoteLiteral } from './sql-text.ts';
 
 /**
  * Rows per bucket aimed at: few enough that a drifted row drags few equal ones into the merge,
@@ -132,13 +132,9 @@ export interface WindowBuckets {
   rows: number;
 }
 
-/** One side's buckets of one window. `copy` runs a COPY TO STDOUT on the connection. */
-export async function readBuckets(
-  copy: (sql: string) => Readable,
-  q: BucketQuery,
-  window: KeyWindow,
-): Promise<WindowBuckets> {
-  const lines = new CopyLines(copy(bucketSql(q, window)));
+/** One side's buckets of one window (`sql`: bucketSql, hashBucketSql). `copy` runs a COPY TO STDOUT on the connection. */
+export async function readBuckets(copy: (sql: string) => Readable, sql: string): Promise<WindowBuckets> {
+  const lines = new CopyLines(copy(sql));
   const out = new Map<string, string>();
   let rows = 0;
   for (;;) {
@@ -209,4 +205,116 @@ export function rangesFrom(
     ` cross join lateral (select * from only ${quoteFqname(table)}` +
     ` where ${andWhere(`${quoteIdent(key)} between ${LO} and ${HI}`, cond)} offset 0) as ${quoteIdent(table.slice(table.indexOf('.') + 1))}`
   );
+}
+
+// Any other key (text, uuid, composite) whose first column both sides order alike: windows of
+// the first key column's index order at quantiles of a sample (`k >= lo and k < hi`, the
+// column's own type and collation, so each window is an index range scan), and within a window
+// buckets by the hash of the whole key (`keyhash & mask`, ~ROWS_PER_BUCKET rows each): both
+// sides put the same keys in the same bucket whatever their physical order. A differing
+// bucket's rows come from the window's range again, filtered by bucket. Only when both sides
+// order the first key column alike may the windows be conditions on it: an integer, a type
+// without collation that is the same on both sides, or a collatable one whose collation is C
+// (or POSIX) on both sides — any other collation could order the two servers' rows differently
+// (glibc versions), and a row in different windows on the two sides would be fixed twice.
+
+export interface HashWindow {
+  /** The condition on the first key column ('' = every row). */
+  where: string;
+  /** Buckets in this window − 1 (a power of two − 1): `keyhash & mask`. */
+  mask: bigint;
+}
+
+/**
+ * The first key column's collation, when it orders by bytes or has none: 'C' / 'POSIX' / ''
+ * (not collatable); null for any other (a libc or ICU locale, or an ICU default).
+ */
+export async function byteOrderCollation(
+  db: Queryable,
+  table: string,
+  column: string,
+): Promise<string | null> {
+  const r = await db.query<{ coll: string | null }>(
+    `select case when a.attcollation = 0 then ''
+                 when c.collname <> 'default' then c.collname
+                 when coalesce(to_jsonb(d) ->> 'datlocprovider', 'c') = 'c' then d.datcollate::text
+            end as coll
+       from pg_attribute a
+       left join pg_collation c on c.oid = a.attcollation
+       cross join pg_database d
+      where a.attrelid = to_regclass($1) and a.attname = $2 and d.datname = current_database()`,
+    [quoteFqname(table), column],
+  );
+  const coll = r.rows[0]?.coll;
+  return coll === '' || coll === 'C' || coll === 'POSIX' ? coll : null;
+}
+
+/** Buckets per window: the power of two that puts ~ROWS_PER_BUCKET rows in one. */
+function maskFor(rows: number): bigint {
+  let n = 1n;
+  while (n * BigInt(ROWS_PER_BUCKET) < rows && n < 1n << 20n) n <<= 1n;
+  return n - 1n;
+}
+
+/**
+ * The first key column split into windows of ~windowRows rows at quantiles of a sample of the
+ * provider (TABLESAMPLE SYSTEM, ~500 rows per window, sorted by the server in the column's own
+ * order), the bounds as untyped literals (they take the column's type). One window when the
+ * table is small or the sample has nothing to split on.
+ */
+export async function hashWindows(
+  db: Queryable,
+  table: string,
+  key: string,
+  estimated: number,
+  windowRows = WINDOW_ROWS,
+): Promise<HashWindow[]> {
+  const count = Math.min(MAX_WINDOWS, Math.max(1, Math.ceil(estimated / windowRows)));
+  if (count <= 1) return [{ where: '', mask: maskFor(estimated) }];
+  const pct = Math.min(100, ((count * 500) / Math.max(estimated, 1)) * 100);
+  const k = quoteIdent(key);
+  const r = await db.query<{ v: string }>(
+    `select ${k}::text as v from only ${quoteFqname(table)} tablesample system (${pct.toFixed(6)}) order by ${k}`,
+  );
+  const bounds: string[] = [];
+  for (let i = 1; i < count; i++) {
+    const v = r.rows[Math.floor((i * r.rows.length) / count)]?.v;
+    if (v !== undefined && bounds.at(-1) !== v) bounds.push(v);
+  }
+  if (bounds.length === 0) return [{ where: '', mask: maskFor(estimated) }];
+  const mask = maskFor(estimated / (bounds.length + 1));
+  const lit = (v: string) => quoteLiteral(v);
+  return [
+    { where: `${k} < ${lit(bounds[0]!)}`, mask },
+    ...bounds.slice(1).map((b, i) => ({ where: `${k} >= ${lit(bounds[i]!)} and ${k} < ${lit(b)}`, mask })),
+    { where: `${k} >= ${lit(bounds.at(-1)!)}`, mask },
+  ];
+}
+
+export interface HashBucketQuery {
+  table: string;
+  /** The key's columns and their types (null: hashed by text). */
+  key: readonly string[];
+  keyTypes: readonly (string | null)[];
+  columns: readonly string[];
+  types: readonly (string | null)[];
+  where: string;
+}
+
+/** A row's bucket in a window: the key's hash (compare's row hash over the key) masked. */
+export function hashBucketExpr(q: HashBucketQuery, mask: bigint): string {
+  return `((${rowHashSql(q.key, q.keyTypes)}) & ${mask})`;
+}
+
+export function hashBucketSql(q: HashBucketQuery, w: HashWindow): string {
+  const where = andWhere(q.where, w.where);
+  return (
+    `copy (select ${hashBucketExpr(q, w.mask)}, count(*), sum(${rowHashSql(q.columns, q.types)}) ` +
+    `from only ${quoteFqname(q.table)}${where ? ` where ${where}` : ''} group by 1) to stdout`
+  );
+}
+
+/** The condition for the rows of these buckets of a window (with the window's and the table's). */
+export function hashBucketWhere(q: HashBucketQuery, w: HashWindow, buckets: readonly bigint[]): string {
+  return andWhere(q.where, w.where, `${hashBucketExpr(q, w.mask)} = any('{${buckets.join(',')}}'::int8[])`);
 }

@@ -20,7 +20,13 @@ import { LondisteError } from '../errors.ts';
 import {
   type BucketQuery,
   bucketRanges,
+  bucketSql,
+  byteOrderCollation,
   differingBuckets,
+  type HashBucketQuery,
+  hashBucketSql,
+  hashBucketWhere,
+  hashWindows,
   keySpan,
   keyWindows,
   rangesFrom,
@@ -305,36 +311,115 @@ async function mergeRange(
 export const DEFAULT_BUCKET_ROWS = 20_000;
 
 /**
- * A table with a single integer key above `bucketRows`: per key window, the buckets of both sides
- * (buckets.ts), then the merge of the differing buckets' rows only (all of the window's when
- * most of them differ: the filter would only add work). Windows in key order, so the statements
- * come in the same order as from one merge of the whole table.
+ * How a table's bucket pass reads it: its key windows, per window and side the COPY of its
+ * buckets, and where the rows of some of its buckets are (for mergeRange).
  */
-async function repairByBuckets(
+interface WindowPass {
+  windows: number;
+  bucketSql(side: 'provider' | 'subscriber', j: number): string;
+  /** The rows of these buckets of window j: a FROM (default `only table`) and a condition. */
+  rows(j: number, buckets: readonly bigint[]): { from?: (table: string) => string; where: string };
+  /** The condition of window j as a whole (with the table's). */
+  whole(j: number): string;
+}
+
+/** A single integer key: buckets of consecutive key values, their rows by index range scans. */
+async function integerPass(
   t: TablePlan,
   cond: string,
-  streams: readonly { p: pg.ClientBase; s: pg.ClientBase }[],
-  fix: Fixer,
+  p0: pg.ClientBase,
+  s0: pg.ClientBase,
   windowRows: number | undefined,
-  log: Logger,
-): Promise<{ providerRows: number; subscriberRows: number }> {
+): Promise<WindowPass | null> {
   const key = t.key[0]!.name;
-  const { p: p0, s: s0 } = streams[0]!;
   const [ps, ss, pe, se] = await Promise.all([
     keySpan(p0, t.providerTable, key, cond),
     keySpan(s0, t.subscriberTable, key, cond),
     estimateRows(p0, t.providerTable),
     estimateRows(s0, t.subscriberTable),
   ]);
-  if (!ps && !ss) return { providerRows: 0, subscriberRows: 0 };
+  if (!ps && !ss) return null;
   const lo = (a?: bigint, b?: bigint) => (a === undefined ? b! : b === undefined || a < b ? a : b);
   const hi = (a?: bigint, b?: bigint) => (a === undefined ? b! : b === undefined || a > b ? a : b);
   const span = { min: lo(ps?.min, ss?.min), max: hi(ps?.max, ss?.max) };
-  const est = Math.max(pe, se, 1);
-  const windows = await keyWindows(p0, t.providerTable, key, est, span, windowRows);
+  const windows = await keyWindows(p0, t.providerTable, key, Math.max(pe, se, 1), span, windowRows);
   const q = (table: string): BucketQuery => ({ table, key, columns: t.columns, types: t.types, where: cond });
   const pq = q(t.providerTable);
   const sq = q(t.subscriberTable);
+  return {
+    windows: windows.length,
+    bucketSql: (side, j) => bucketSql(side === 'provider' ? pq : sq, windows[j]!),
+    rows: (j, buckets) => {
+      const ranges = bucketRanges(windows[j]!.width, buckets);
+      const where = andWhere(cond, windows[j]!.where);
+      // The ranges' rows: the condition goes inside, on the table (rangesFrom).
+      return { from: (table) => rangesFrom(table, key, ranges, where), where: '' };
+    },
+    whole: (j) => andWhere(cond, windows[j]!.where),
+  };
+}
+
+/** Any other key: windows of the first key column, buckets by the key's hash (buckets.ts). */
+async function hashPass(
+  t: TablePlan,
+  cond: string,
+  p0: pg.ClientBase,
+  s0: pg.ClientBase,
+  windowRows: number | undefined,
+): Promise<WindowPass> {
+  const [pe, se] = await Promise.all([
+    estimateRows(p0, t.providerTable),
+    estimateRows(s0, t.subscriberTable),
+  ]);
+  const windows = await hashWindows(p0, t.providerTable, t.key[0]!.name, Math.max(pe, se, 1), windowRows);
+  const q = (table: string): HashBucketQuery => ({
+    table,
+    key: t.key.map((k) => k.name),
+    keyTypes: t.key.map((k) => t.types[t.columns.indexOf(k.name)] ?? null),
+    columns: t.columns,
+    types: t.types,
+    where: cond,
+  });
+  const pq = q(t.providerTable);
+  const sq = q(t.subscriberTable);
+  return {
+    windows: windows.length,
+    bucketSql: (side, j) => hashBucketSql(side === 'provider' ? pq : sq, windows[j]!),
+    // the same condition text on both sides: the bucket expression names only key columns
+    rows: (j, buckets) => ({ where: hashBucketWhere(pq, windows[j]!, buckets) }),
+    whole: (j) => andWhere(cond, windows[j]!.where),
+  };
+}
+
+/**
+ * Whether the first key column orders alike on both sides, so that windows on it hold the same
+ * keys there (buckets.ts): an integer, or the same type on both sides with no collation or C.
+ */
+async function windowsOnFirstKey(t: TablePlan, p0: pg.ClientBase, s0: pg.ClientBase): Promise<boolean> {
+  const k = t.key[0]!;
+  if (k.integer) return true;
+  if (!t.types[t.columns.indexOf(k.name)]) return false;
+  const [pc, sc] = await Promise.all([
+    byteOrderCollation(p0, t.providerTable, k.name),
+    byteOrderCollation(s0, t.subscriberTable, k.name),
+  ]);
+  return pc !== null && sc !== null;
+}
+
+/**
+ * A table above `bucketRows` whose first key column orders alike on both sides: per key window,
+ * the buckets of both sides (buckets.ts), then the merge of the differing buckets' rows only
+ * (all of the window's when most of them differ: the filter would only add work). Windows in
+ * key order, so the statements come in the order of one merge of the whole table (for a key
+ * whose first column's own order is that of the merge: integers, text in C, uuid).
+ */
+async function repairByBuckets(
+  t: TablePlan,
+  pass: WindowPass,
+  streams: readonly { p: pg.ClientBase; s: pg.ClientBase }[],
+  fix: Fixer,
+  log: Logger,
+): Promise<{ providerRows: number; subscriberRows: number }> {
   // The aggregate of a window in memory (one batch), whatever the server's default work_mem.
   await Promise.all(streams.flatMap((c) => [c.p.query(BUCKET_SETTINGS), c.s.query(BUCKET_SETTINGS)]));
   let providerRows = 0;
@@ -343,7 +428,7 @@ async function repairByBuckets(
   // Each connection pair takes the next window: its buckets, then the merge of its differing
   // ones, the differences kept until the windows before it are out (statements in key order).
   // At most AHEAD windows' differences wait, so memory stays bounded by the window size.
-  const found: Deferred<RowDiff[]>[] = windows.map(() => deferred());
+  const found: Deferred<RowDiff[]>[] = Array.from({ length: pass.windows }, () => deferred());
   let emitted = 0;
   const waiting: (() => void)[] = [];
   const wake = () => {
@@ -353,13 +438,12 @@ async function repairByBuckets(
   let failed = false;
   const ahead = Math.max(2, streams.length * 2);
   const work = async ({ p, s }: { p: pg.ClientBase; s: pg.ClientBase }) => {
-    for (let j = next++; j < windows.length && !failed; j = next++) {
+    for (let j = next++; j < pass.windows && !failed; j = next++) {
       while (j - emitted >= ahead && !failed) await new Promise<void>((r) => waiting.push(r));
-      const w = windows[j]!;
       try {
         const [pb, sb] = await Promise.all([
-          readBuckets((sql) => p.query(copyTo(sql)), pq, w),
-          readBuckets((sql) => s.query(copyTo(sql)), sq, w),
+          readBuckets((sql) => p.query(copyTo(sql)), pass.bucketSql('provider', j)),
+          readBuckets((sql) => s.query(copyTo(sql)), pass.bucketSql('subscriber', j)),
         ]);
         providerRows += pb.rows;
         subscriberRows += sb.rows;
@@ -368,12 +452,8 @@ async function repairByBuckets(
         if (diff.length) {
           // Most buckets differ: the window's index range as a whole is the cheaper read.
           const all = diff.length * 2 > Math.max(pb.lines.size, sb.lines.size);
-          const ranges = bucketRanges(w.width, diff);
-          const where = andWhere(cond, w.where);
-          // The ranges' rows: the condition goes inside, on the table (rangesFrom).
-          const from = all ? undefined : (table: string) => rangesFrom(table, key, ranges, where);
-          const outer = all ? where : '';
-          merged += (await mergeRange(t, outer, p, s, (d) => void diffs.push(d), log, from)).providerRows;
+          const { from, where } = all ? { from: undefined, where: pass.whole(j) } : pass.rows(j, diff);
+          merged += (await mergeRange(t, where, p, s, (d) => void diffs.push(d), log, from)).providerRows;
         }
         found[j]!.resolve(diffs);
       } catch (err) {
@@ -399,7 +479,7 @@ async function repairByBuckets(
     await Promise.allSettled(workers);
     throw err;
   }
-  log.info(`${t.table}: ${windows.length} key window(s); ${merged} provider rows merged`);
+  log.info(`${t.table}: ${pass.windows} key window(s); ${merged} provider rows merged`);
   return { providerRows, subscriberRows };
 }
 
@@ -443,13 +523,16 @@ async function repairOne(
   const streams = provider.slice(0, n).map((p, i) => ({ p, s: subscriber[i]! }));
   const counts: Counts = { inserts: 0, updates: 0, deletes: 0 };
   const fix = fixer(t, provider[n]!, subscriber[n]!, sink, counts);
-  const byBuckets =
-    t.key.length === 1 &&
-    t.key[0]!.integer &&
-    (await estimateRows(provider[0]!, t.providerTable)) >= tuning.bucketRows;
-  const stats = byBuckets
-    ? await repairByBuckets(t, cond, streams, fix, tuning.windowRows, log)
-    : await mergeRange(t, cond, provider[0]!, subscriber[0]!, fix.add, log);
+  const [p0, s0] = [provider[0]!, subscriber[0]!];
+  let pass: WindowPass | null = null;
+  if ((await estimateRows(p0, t.providerTable)) >= tuning.bucketRows && (await windowsOnFirstKey(t, p0, s0)))
+    pass =
+      t.key.length === 1 && t.key[0]!.integer
+        ? await integerPass(t, cond, p0, s0, tuning.windowRows)
+        : await hashPass(t, cond, p0, s0, tuning.windowRows);
+  const stats = pass
+    ? await repairByBuckets(t, pass, streams, fix, log)
+    : await mergeRange(t, cond, p0, s0, fix.add, log);
   await fix.flush();
   log.info(
     `${t.table}: ${counts.inserts} insert(s), ${counts.updates} update(s), ${counts.deletes} delete(s) ` +
