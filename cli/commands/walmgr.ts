@@ -57,6 +57,16 @@ export function register(program: Command): void {
     });
 
   walmgr
+    .command('archive-ahead', { hidden: true })
+    .description('background part of archive: store the .ready files of <dir> after <name>, leaving markers')
+    .argument('<dir>')
+    .argument('<name>')
+    .action(async (walDir: string, skip: string, _o: unknown, cmd: Command) => {
+      const { archiveAheadCommand } = await import('../../layers/walmgr/command/archive.ts');
+      await archiveAheadCommand(walDir, skip, settings(cmd));
+    });
+
+  walmgr
     .command('restore-wal')
     .description(
       'restore_command: fetch WAL file %f into %p; exit 1 when not archived, 126 (recovery stops) on corruption or errors',

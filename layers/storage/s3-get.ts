@@ -1,15 +1,14 @@
 // Whole-object S3 GETs with the object's user metadata, without the AWS SDK: for short-lived
 // processes that read a few objects and exit (walmgr restore-wal, one process per WAL segment,
 // and its prefetcher). Loading the SDK and building its client was most of such a call's CPU
-// (bench/README.md, walmgr, session 8); here a call costs node:https, our SigV4 signer and one
-// keep-alive connection per GET in flight.
+// (bench/README.md, walmgr, session 8); here a call costs http1.ts (the HTTP/1.1 client of
+// direct-read.ts: plain or TLS, one kept-alive connection per GET in flight), our SigV4 signer.
 // Bounds as s3.ts and direct-read.ts: connect timeout, socket idle timeout, an overall deadline
 // per GET, retries with backoff of network errors, 5xx and 429; a timeout is a StorageError that
 // says "timed out". The body is a fresh buffer the caller owns (GETs run in parallel).
-import type http from 'node:http';
-import type https from 'node:https';
 import { isIP } from 'node:net';
 import type { ReaderSpec } from './direct-read.ts';
+import { Http1Connection, type Http1Response, TransientHttpError } from './http1.ts';
 import { type Credentials, SigV4, s3UriPath } from './sigv4.ts';
 import { checkKey, type ObjectInfo, StorageError } from './types.ts';
 
@@ -92,20 +91,46 @@ export function envCredentials(env: NodeJS.ProcessEnv = process.env): Credential
   };
 }
 
-class Retryable extends Error {}
-
 const META_PREFIX = 'x-amz-meta-';
 
-/** GETs objects over up to `maxSockets` kept-alive connections. */
+/**
+ * GETs objects over up to `maxSockets` kept-alive connections of http1.ts (the client of
+ * direct-read.ts too: one HTTP client, plain or TLS, reading into a static buffer), each body
+ * copied once into a fresh buffer the caller owns.
+ */
 export function openS3Getter(spec: S3ReaderSpec, maxSockets = 4): ObjectGetter {
   const url = new URL(spec.endpoint);
-  // getBuiltinModule, not an import: importing node:http builds its ESM facade, which reads
-  // every export, and so loads undici (fetch, WebSocket) for ~30 ms of CPU per process.
-  const mod: typeof http | typeof https =
-    url.protocol === 'http:' ? process.getBuiltinModule('node:http') : process.getBuiltinModule('node:https');
-  const agent = new mod.Agent({ keepAlive: true, maxSockets });
   const host = spec.pathStyle ? url.host : `${spec.bucket}.${url.host}`;
   const signer = new SigV4(spec.credentials, spec.region);
+  const tls = url.protocol === 'https:';
+  const target = {
+    tls,
+    hostname: url.hostname,
+    port: Number(url.port) || (tls ? 443 : 80),
+    // SNI only for a name (an IP address is not allowed there, RFC 6066).
+    ...(isIP(url.hostname) ? {} : { servername: host.replace(/:\d+$/, '') }),
+    connectTimeoutMs: spec.connectTimeoutMs,
+    idleTimeoutMs: spec.idleTimeoutMs,
+  };
+  // Connections not in use; a GET takes one, or opens one while fewer than maxSockets exist.
+  const idle: Http1Connection[] = [];
+  const waiting: ((c: Http1Connection) => void)[] = [];
+  const all = new Set<Http1Connection>();
+  const acquire = (): Promise<Http1Connection> => {
+    const c = idle.pop();
+    if (c) return Promise.resolve(c);
+    if (all.size < Math.max(1, maxSockets)) {
+      const fresh = new Http1Connection(target);
+      all.add(fresh);
+      return Promise.resolve(fresh);
+    }
+    return new Promise((resolve) => waiting.push(resolve));
+  };
+  const release = (c: Http1Connection) => {
+    const next = waiting.shift();
+    if (next) next(c);
+    else idle.push(c);
+  };
 
   const uriPath = (key: string) => {
     const k = spec.prefix ? `${spec.prefix}/${checkKey(key)}` : checkKey(key);
@@ -128,95 +153,37 @@ export function openS3Getter(spec: S3ReaderSpec, maxSockets = 4): ObjectGetter {
         );
   };
 
-  const once = (key: string, p: string) =>
-    new Promise<{ body: Buffer; info: ObjectInfo } | null>((resolve, reject) => {
-      let settled = false;
-      const done = (err: Error | null, v: { body: Buffer; info: ObjectInfo } | null = null) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(deadline);
-        clearTimeout(connect);
-        if (err) {
-          req.destroy();
-          reject(err);
-        } else resolve(v);
-      };
-      const req = mod.request({
-        protocol: url.protocol,
-        hostname: url.hostname,
-        port: url.port || undefined,
-        // SNI only for a name (an IP address is not allowed there, RFC 6066).
-        ...(isIP(url.hostname) ? {} : { servername: host.replace(/:\d+$/, '') }),
-        method: 'GET',
-        path: p,
-        headers: signer.sign('GET', host, p),
-        agent,
-      });
-      const deadline = setTimeout(
-        () => done(new Retryable(`no complete answer within ${spec.deadlineMs} ms (timed out)`)),
-        spec.deadlineMs,
-      );
-      let connect: NodeJS.Timeout | undefined;
-      req.on('socket', (s) => {
-        if (!s.connecting) return; // kept alive: connected already
-        connect = setTimeout(
-          () => done(new Retryable(`connect timed out after ${spec.connectTimeoutMs} ms`)),
-          spec.connectTimeoutMs,
-        );
-        s.once('connect', () => clearTimeout(connect));
-      });
-      req.setTimeout(spec.idleTimeoutMs, () =>
-        done(new Retryable(`no byte for ${spec.idleTimeoutMs} ms (socket idle, timed out)`)),
-      );
-      req.on('error', (err) => done(new Retryable(err.message)));
-      req.on('response', (res) => {
-        const st = res.statusCode ?? 0;
-        if (st === 404) {
-          res.resume();
-          res.on('end', () => done(null, null));
-          return;
-        }
-        if (st !== 200) {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (c: string) => {
-            if (text.length < 2000) text += c;
-          });
-          res.on('end', () => {
-            const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1] ?? 'error';
-            const msg = `${code} (HTTP ${st}): ${/<Message>([^<]*)<\/Message>/.exec(text)?.[1] ?? text.slice(0, 200)}`;
-            done(st >= 500 || st === 429 ? new Retryable(msg) : new Error(msg));
-          });
-          return;
-        }
-        const len = Number(res.headers['content-length']);
-        if (!Number.isFinite(len)) return done(new Error('response without Content-Length'));
-        const metadata: Record<string, string> = {};
-        for (const [name, value] of Object.entries(res.headers))
-          if (name.startsWith(META_PREFIX) && typeof value === 'string')
-            metadata[name.slice(META_PREFIX.length)] = value;
-        const lm = res.headers['last-modified'];
-        const body = Buffer.allocUnsafe(len);
-        let off = 0;
-        res.on('data', (c: Buffer) => {
-          if (off + c.length > len)
-            return done(new Error(`response body longer than its Content-Length ${len}`));
-          c.copy(body, off);
-          off += c.length;
-        });
-        res.on('end', () =>
-          off === len
-            ? done(null, {
-                body,
-                info: { key, size: len, metadata, ...(lm ? { lastModified: new Date(lm) } : {}) },
-              })
-            : done(new Retryable(`response body ended after ${off} of ${len} bytes`)),
-        );
-        res.on('error', (err) => done(new Retryable(err.message)));
-        res.on('aborted', () => done(new Retryable('response aborted')));
-      });
-      req.end();
-    });
+  const once = async (key: string, p: string): Promise<{ body: Buffer; info: ObjectInfo } | null> => {
+    const conn = await acquire();
+    const deadline = setTimeout(
+      () => conn.abort(new TransientHttpError(`no complete answer within ${spec.deadlineMs} ms (timed out)`)),
+      spec.deadlineMs,
+    );
+    let res: Http1Response;
+    try {
+      res = await conn.get(p, signer.sign('GET', host, p), (n) => Buffer.allocUnsafe(n));
+    } finally {
+      clearTimeout(deadline);
+      release(conn);
+    }
+    const st = res.status;
+    if (st === 404) return null;
+    if (st !== 200) {
+      const text = res.body.toString('utf8');
+      const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1] ?? 'error';
+      const msg = `${code} (HTTP ${st}): ${/<Message>([^<]*)<\/Message>/.exec(text)?.[1] ?? text.slice(0, 200)}`;
+      throw st >= 500 || st === 429 ? new TransientHttpError(msg) : new Error(msg);
+    }
+    const metadata: Record<string, string> = {};
+    for (const [name, value] of res.headers)
+      if (name.startsWith(META_PREFIX)) metadata[name.slice(META_PREFIX.length)] = value;
+    const lm = res.headers.get('last-modified');
+    const body = res.body as Buffer;
+    return {
+      body,
+      info: { key, size: body.length, metadata, ...(lm ? { lastModified: new Date(lm) } : {}) },
+    };
+  };
 
   return {
     description: spec.description,
@@ -226,11 +193,15 @@ export function openS3Getter(spec: S3ReaderSpec, maxSockets = 4): ObjectGetter {
         try {
           return await once(key, p);
         } catch (err) {
-          if (!(err instanceof Retryable) || attempt >= spec.maxAttempts) throw fail(key, err);
+          if (!(err instanceof TransientHttpError) || attempt >= spec.maxAttempts) throw fail(key, err);
           await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
         }
       }
     },
-    close: () => agent.destroy(),
+    close: () => {
+      for (const c of all) c.close();
+      all.clear();
+      idle.length = 0;
+    },
   };
 }

@@ -1,8 +1,11 @@
-// `walmgr archive %p %f`: stores one WAL file and, in the same call, the next `.ready` files
-// ("archive ahead"), leaving a marker for each of those so the following calls return
-// at once (spool.ts, archive-fast.sh). Success is reported only for a file whose object is
-// durable in storage with the same SHA-256: an object that exists with other content is
-// refused, never overwritten.
+// `walmgr archive %p %f`: stores one WAL file. With `--ahead`, the next `.ready` files are
+// stored by a background process (`archiveAhead`, `walmgr archive-ahead`), started by the first
+// call that sees a backlog, which keeps `--parallel` uploads going in `.ready` order and leaves
+// a marker for each file once it is stored, so the calls for them return at once (spool.ts,
+// archive-fast.sh) — the archiver's queue moves while the uploads go on, as with pgBackRest's
+// archive-async. Success is reported only for a file whose object is durable in storage with
+// the same SHA-256: an object that exists with other content is refused, never overwritten.
+import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Storage } from '../storage/types.ts';
@@ -10,7 +13,7 @@ import { type Codec, compress, sha256 } from './codec.ts';
 import { WalError } from './errors.ts';
 import { META, walKey } from './layout.ts';
 import { readAt } from './read-at.ts';
-import { fileStamp, writeMarker } from './spool.ts';
+import { aheadErrorPath, aheadLockPath, dirWaiter, fileStamp, markerPath, writeMarker } from './spool.ts';
 import { checkSegment, parseWalName, readSystemId, type WalName } from './wal.ts';
 
 export interface ArchiveOptions {
@@ -26,14 +29,20 @@ export interface ArchiveOptions {
   codec: Codec;
   /** Concurrent uploads. */
   parallel: number;
-  /** How many further .ready files to store in this call (0: only %f). */
+  /** How many further .ready files may be stored ahead of the archiver (0: only %f). */
   ahead: number;
+  /**
+   * Starts the background `archive-ahead` process (skipping %f, which this call stores) and
+   * returns its pid; called when other `.ready` files wait and none runs.
+   */
+  startAhead?: () => Promise<number | undefined>;
   log?: (msg: string) => void;
 }
 
 export interface ArchiveResult {
   status: 'stored' | 'already';
-  aheadStored: number;
+  /** True when this call started the background process for the files after %f. */
+  aheadStarted: boolean;
 }
 
 export type StoreStatus = 'stored' | 'already';
@@ -87,9 +96,10 @@ export async function storeWalFile(
         'Two clusters may share this repository/system id, or the file was changed; investigate before archiving resumes (do not delete the stored object blindly)',
     );
   };
-  const before = await compare();
+  // The HEAD overlaps the compression (on zlib's threads): a round trip less per segment on
+  // the common path; only an object stored already wastes its compression.
+  const [before, body] = await Promise.all([compare(), compress(codec, data)]);
   if (before) return before;
-  const body = await compress(codec, data);
   const res = await storage.put(key, body, {
     ifAbsent: true,
     metadata: {
@@ -116,36 +126,50 @@ function readyOrder(a: string, b: string): number {
   return ha - hb || (a < b ? -1 : a > b ? 1 : 0);
 }
 
-async function pool<T>(
-  items: T[],
-  width: number,
-  fn: (item: T, scratch: ReadBuffer) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    const scratch = new ReadBuffer();
-    while (next < items.length) {
-      const item = items[next++]!;
-      await fn(item, scratch);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(width, items.length)) }, worker));
-}
-
 export async function archiveWal(opts: ArchiveOptions): Promise<ArchiveResult> {
   const wal = parseWalName(opts.walName);
   const walFile = path.resolve(opts.pgdata, opts.walPath);
-  const controlSysid = readSystemId(opts.pgdata);
-  const sysidOf = async (file: string, w: WalName): Promise<string> => {
+  const sysidOf = sysidReader(opts.pgdata);
+  const fault = process.env.SKYTOOLS_WALMGR_FAULT;
+  // A failure of the background process for %f is reported by this call, which stores it anew.
+  await fs.rm(aheadErrorPath(opts.spool, wal.name), { force: true });
+
+  let aheadStarted = false;
+  if (opts.ahead > 0 && opts.startAhead && !aheadRunning(opts.spool)) {
+    const statusDir = path.join(path.dirname(walFile), 'archive_status');
+    const names = await fs.readdir(statusDir).catch(() => [] as string[]);
+    // Started before %f is stored, so its Node start overlaps this upload.
+    if (names.some((n) => n.endsWith('.ready') && n !== `${wal.name}.ready`)) {
+      const pid = await opts.startAhead();
+      if (pid) aheadStarted = claimAheadLock(opts.spool, pid, wal.name);
+    }
+  }
+  const sysid = await sysidOf(walFile, wal);
+  const status = await storeWalFile(
+    opts.storage,
+    walFile,
+    wal,
+    sysid,
+    opts.codec,
+    () => {
+      if (fault === 'crash-after-upload') process.kill(process.pid, 'SIGKILL');
+    },
+    new ReadBuffer(),
+  );
+  return { status, aheadStarted };
+}
+
+/** Reads the system id for a WAL file: pg_control's, else (a segment) its page header's. */
+function sysidReader(pgdata: string) {
+  const controlSysid = readSystemId(pgdata);
+  return async (file: string, w: WalName): Promise<string> => {
     if (w.kind === 'segment' || w.kind === 'partial') {
       if (controlSysid) return controlSysid; // checkSegment() then compares it with the page header
       const fh = await fs.open(file, 'r').catch((err: Error) => {
         throw new WalError(
           'io',
           `cannot open WAL file ${file}: ${err.message}; archive_command must run in the data directory (or pass --pgdata)`,
-          {
-            cause: err,
-          },
+          { cause: err },
         );
       });
       try {
@@ -159,62 +183,169 @@ export async function archiveWal(opts: ArchiveOptions): Promise<ArchiveResult> {
     if (!controlSysid) {
       throw new WalError(
         'invalid',
-        `cannot read the system identifier from ${path.join(opts.pgdata, 'global/pg_control')}; run in PGDATA or pass --pgdata`,
+        `cannot read the system identifier from ${path.join(pgdata, 'global/pg_control')}; run in PGDATA or pass --pgdata`,
       );
     }
     return controlSysid;
   };
-  const fault = process.env.SKYTOOLS_WALMGR_FAULT;
+}
 
-  // Collect the ahead candidates before uploading, so the current file starts at once.
-  let ahead: string[] = [];
-  if (opts.ahead > 0) {
-    const statusDir = path.join(path.dirname(walFile), 'archive_status');
+/** The background process's lock: "<pid>\n<the file its starter stores itself>\n". */
+function readAheadLock(spool: string): { pid: number; skip: string } | null {
+  try {
+    const [pid, skip] = fsSync.readFileSync(aheadLockPath(spool), 'utf8').split('\n');
+    return { pid: Number(pid), skip: skip ?? '' };
+  } catch {
+    return null;
+  }
+}
+
+function alive(pid: number): boolean {
+  if (!(pid > 0)) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** True while a background archive-ahead process holds the lock (archive-fast.sh: `kill -0`). */
+export function aheadRunning(spool: string): boolean {
+  const l = readAheadLock(spool);
+  return Boolean(l && alive(l.pid));
+}
+
+/**
+ * Written by the starter for the process it spawned (so the next archive_command call, often
+ * sooner than the child's Node start, waits for it instead of uploading itself); false when
+ * another one holds the lock (the new one then finds it and exits).
+ */
+function claimAheadLock(spool: string, pid: number, skip: string): boolean {
+  const lock = aheadLockPath(spool);
+  fsSync.mkdirSync(path.dirname(lock), { recursive: true });
+  for (let i = 0; i < 2; i++) {
+    try {
+      fsSync.writeFileSync(lock, `${pid}\n${skip}\n`, { flag: 'wx', mode: 0o600 });
+      return true;
+    } catch {
+      const l = readAheadLock(spool);
+      if (l && alive(l.pid)) return l.pid === pid;
+      fsSync.rmSync(lock, { force: true }); // a dead process's
+    }
+  }
+  return false;
+}
+
+export interface ArchiveAheadOptions {
+  storage: Storage;
+  pgdata: string;
+  /** The directory of the WAL files (pg_wal), holding archive_status/. */
+  walDir: string;
+  spool: string;
+  codec: Codec;
+  parallel: number;
+  /** At most this many of the oldest `.ready` files are stored ahead of the archiver. */
+  ahead: number;
+  /** Stored by the call that started this process: never by it. */
+  skip?: string;
+  /** Exits once nothing was left to store for this long. */
+  idleMs?: number;
+  log?: (msg: string) => void;
+}
+
+/**
+ * `walmgr archive-ahead` (background, one per spool): stores the oldest `.ready` files (up to
+ * `ahead`, in the archiver's order) with `parallel` uploads, each slot taking the next file as
+ * soon as it is free, and writes each file's marker only once its object is durable with the
+ * same SHA-256. A file that fails is not retried here: its marker never comes, an error note
+ * (`<spool>/archive/<name>.error`) tells the waiting archive-fast.sh to run `walmgr archive`,
+ * which stores it or reports why. Killed at any step, a file without its marker is stored again
+ * (or found stored) by its own call: nothing is reported archived before it is.
+ */
+export async function archiveAhead(opts: ArchiveAheadOptions): Promise<{ stored: number }> {
+  const lock = aheadLockPath(opts.spool);
+  await fs.mkdir(path.dirname(markerPath(opts.spool, 'x')), { recursive: true });
+  const mine = readAheadLock(opts.spool);
+  if (mine?.pid !== process.pid && !claimAheadLock(opts.spool, process.pid, opts.skip ?? ''))
+    return { stored: 0 };
+  const fault = process.env.SKYTOOLS_WALMGR_FAULT;
+  const sysidOf = sysidReader(opts.pgdata);
+  const statusDir = path.join(opts.walDir, 'archive_status');
+  const done = new Set<string>(opts.skip ? [opts.skip] : []);
+  const failed = new Set<string>();
+  const inFlight = new Set<string>();
+  let window: string[] = [];
+  let lastLook = 0;
+  let lastWork = Date.now();
+  let stored = 0;
+  const idleMs = opts.idleMs ?? 3_000;
+  // One listing of archive_status serves every slot that asks within 20 ms.
+  const look = async () => {
+    if (Date.now() - lastLook < 20) return;
+    lastLook = Date.now();
     const names = await fs.readdir(statusDir).catch(() => [] as string[]);
-    ahead = names
+    window = names
       .filter((n) => n.endsWith('.ready'))
       .map((n) => n.slice(0, -'.ready'.length))
-      .filter((n) => n !== wal.name)
       .sort(readyOrder)
       .slice(0, opts.ahead);
-  }
-
-  let current: StoreStatus | undefined;
-  let currentErr: unknown;
-  let aheadStored = 0;
-  const jobs = [wal.name, ...ahead];
-  await pool(jobs, opts.parallel, async (name, scratch) => {
-    if (name === wal.name) {
+  };
+  const pick = (): string | undefined =>
+    window.find(
+      (n) =>
+        !done.has(n) && !failed.has(n) && !inFlight.has(n) && !fsSync.existsSync(markerPath(opts.spool, n)),
+    );
+  const slot = async () => {
+    const scratch = new ReadBuffer();
+    for (;;) {
+      await look();
+      const name = pick();
+      if (!name) {
+        if (inFlight.size === 0 && Date.now() - lastWork >= idleMs) return;
+        // The archiver marking a file done (.ready → .done) or a new .ready wakes the slot.
+        await changes.wait(250);
+        lastLook = 0;
+        continue;
+      }
+      inFlight.add(name);
+      const file = path.join(opts.walDir, name);
       try {
-        const sysid = await sysidOf(walFile, wal);
-        current = await storeWalFile(
+        const w = parseWalName(name);
+        const st = await fs.stat(file);
+        await storeWalFile(
           opts.storage,
-          walFile,
-          wal,
-          sysid,
+          file,
+          w,
+          await sysidOf(file, w),
           opts.codec,
           () => {
-            if (fault === 'crash-after-upload') process.kill(process.pid, 'SIGKILL');
+            if (fault === 'crash-ahead-after-upload') process.kill(process.pid, 'SIGKILL');
           },
           scratch,
         );
+        await writeMarker(opts.spool, name, fileStamp(st), { key: name, at: new Date().toISOString() });
+        await fs.rm(aheadErrorPath(opts.spool, name), { force: true });
+        done.add(name);
+        stored++;
       } catch (err) {
-        currentErr = err;
+        failed.add(name);
+        const msg = (err as Error).message;
+        opts.log?.(`archive ahead of ${name} failed (its own call stores it or reports why): ${msg}`);
+        await fs.writeFile(aheadErrorPath(opts.spool, name), `${msg}\n`).catch(() => {});
+      } finally {
+        inFlight.delete(name);
+        lastWork = Date.now();
+        await fs.utimes(lock, new Date(), new Date()).catch(() => {});
       }
-      return;
     }
-    const file = path.join(path.dirname(walFile), name);
-    try {
-      const w = parseWalName(name);
-      const st = await fs.stat(file);
-      await storeWalFile(opts.storage, file, w, await sysidOf(file, w), opts.codec, undefined, scratch);
-      await writeMarker(opts.spool, name, fileStamp(st), { key: name, at: new Date().toISOString() });
-      aheadStored++;
-    } catch (err) {
-      // The archiver will call us for this file later and report the error then.
-      opts.log?.(`archive ahead of ${name} skipped: ${(err as Error).message}`);
-    }
-  });
-  if (currentErr) throw currentErr;
-  return { status: current!, aheadStored };
+  };
+  const changes = dirWaiter(statusDir);
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, opts.parallel) }, slot));
+  } finally {
+    changes.close();
+    if (readAheadLock(opts.spool)?.pid === process.pid) await fs.rm(lock, { force: true });
+  }
+  return { stored };
 }

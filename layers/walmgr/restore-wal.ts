@@ -10,7 +10,7 @@ import { Decompressor, decompress, sha256 } from './codec.ts';
 import { WalError } from './errors.ts';
 import { META, walKey } from './layout.ts';
 import { requireRepository } from './repository.ts';
-import { restoreSpoolPath } from './spool.ts';
+import { dirWaiter, restoreSpoolPath } from './spool.ts';
 import {
   checkSegment,
   checkSegmentHead,
@@ -152,7 +152,9 @@ export async function fetchWalInto(
     checkSum(key, where, hash.digest('hex'), m.sum);
     if (wal.kind === 'segment' || wal.kind === 'partial')
       named(key, where, () => checkSegmentHead(head.subarray(0, headLen), total, wal, sysid));
-    fsSync.fsyncSync(fd);
+    // On libuv's pool, not this thread: a prefetcher's other slots keep reading their sockets
+    // through the 16–25 ms an fsync of a segment takes.
+    await new Promise<void>((resolve, reject) => fsSync.fsync(fd, (err) => (err ? reject(err) : resolve())));
     fsSync.closeSync(fd);
     open = false;
     await fs.rename(tmp, dest);
@@ -339,6 +341,14 @@ async function missingInWindow(opts: RestoreWalOptions, wal: WalName, segSize: n
  * The background prefetcher: one at a time per spool (lock file). It keeps the window after
  * the segment recovery last took filled, following recovery as it consumes spooled segments,
  * and exits once recovery has taken nothing for a few seconds (or the archive ends).
+ *
+ * A sliding window: each of the `parallel` slots takes the lowest segment of the window that
+ * is neither spooled nor in flight as soon as it is free, so a segment recovery takes is
+ * fetched again while the others are still in flight. (Fetching the window in batches, where
+ * the next batch started only once the whole previous one was in, left one transfer going in
+ * the steady state while recovery took one segment at a time: bench/README.md, session 9.)
+ * A segment found not archived, or failing, ends the window there: nothing at or past it is
+ * taken, the slots finish what they hold, and the call for that segment reports it.
  */
 export async function prefetchWindow(
   opts: RestoreWalOptions,
@@ -358,47 +368,105 @@ export async function prefetchWindow(
   await fs.rm(startingPath(opts.spool), { force: true });
   try {
     const wal = parseWalName(walName);
-    let base = segmentNumber(wal.segment!, segSize);
-    const fetched = new Set<string>();
-    let lastProgress = Date.now();
+    const numberOf = (name: string) => segmentNumber(parseWalName(name).segment!, segSize);
     for (const f of await fs.readdir(dir)) {
       if (/^[0-9A-F]{24}$/.test(f) && f <= walName) await fs.rm(path.join(dir, f), { force: true });
     }
-    for (;;) {
+    const source = await (opts.getter ?? opts.storage)();
+    const window: SlidingWindow = {
+      base: numberOf(walName),
+      known: new Set(),
+      inFlight: new Set(),
+      lastProgress: Date.now(),
+    };
+    let present = new Set<string>();
+    let lastLook = 0;
+    // What recovery took: a segment of the window seen in the spool (ours or an earlier
+    // prefetcher's) that is gone now moves the window past it. One readdir serves every slot
+    // that asks within 20 ms.
+    const look = async () => {
+      if (Date.now() - lastLook < 20) return;
+      lastLook = Date.now();
       await fs.utimes(lock, new Date(), new Date()).catch(() => {});
-      const present = new Set(await fs.readdir(dir));
-      // A segment we spooled that is gone was taken by recovery: move the window past it.
-      for (const name of fetched) {
-        if (!present.has(name)) {
-          fetched.delete(name);
-          const n = segmentNumber(parseWalName(name).segment!, segSize);
-          if (n > base) base = n;
-          lastProgress = Date.now();
+      present = new Set((await fs.readdir(dir)).filter((f) => /^[0-9A-F]{24}$/.test(f)));
+      for (const name of window.known) {
+        if (present.has(name)) continue;
+        window.known.delete(name);
+        const n = numberOf(name);
+        if (n > window.base) window.base = n;
+        window.lastProgress = Date.now();
+      }
+      for (const name of present) if (numberOf(name) > window.base) window.known.add(name);
+    };
+    const pick = (): string | null | 'wait' => {
+      for (let i = 1n; i <= BigInt(opts.prefetch); i++) {
+        const n = window.base + i;
+        if (window.stopAt !== undefined && n >= window.stopAt) break;
+        const name = segmentName(wal.tli, n, segSize);
+        if (!present.has(name) && !window.known.has(name) && !window.inFlight.has(name)) return name;
+      }
+      // Nothing left below the end of the archive: this slot is done once nothing can follow.
+      return window.stopAt !== undefined ? null : 'wait';
+    };
+    const slot = async () => {
+      const dec = new Decompressor();
+      for (;;) {
+        await look();
+        // Idle: recovery took nothing for idleMs while the window stood full.
+        if (Date.now() - window.lastProgress >= idleMs) return;
+        const name = pick();
+        if (name === null) return;
+        if (name === 'wait') {
+          // Recovery taking a segment (a rename out of the spool) wakes the slot; the timeout
+          // bounds the idle check and the lock's freshness.
+          await changes.wait(500);
+          lastLook = 0;
+          continue;
+        }
+        window.inFlight.add(name);
+        try {
+          const spooled = restoreSpoolPath(opts.spool, name);
+          if ((await fetchWalInto(source, opts.sysid, parseWalName(name), spooled, dec)) === null) {
+            stopAt(window, numberOf(name));
+            if (!window.missing || name < window.missing) window.missing = name;
+          } else window.known.add(name);
+        } catch (err) {
+          // Not fatal here: the call for that segment fetches it again and reports.
+          opts.log?.(`prefetch of ${name} failed: ${(err as Error).message}`);
+          stopAt(window, numberOf(name));
+        } finally {
+          window.inFlight.delete(name);
         }
       }
-      // Idle: recovery took nothing for idleMs (looked at after each batch, so a batch slower
-      // than idleMs on a loaded machine does not end the prefetcher while recovery consumes).
-      if (Date.now() - lastProgress >= idleMs) break;
-      const want: string[] = [];
-      for (let i = 1n; i <= BigInt(opts.prefetch); i++) {
-        const name = segmentName(wal.tli, base + i, segSize);
-        if (!present.has(name) && !fetched.has(name)) want.push(name);
-      }
-      if (want.length === 0) {
-        await new Promise((r) => setTimeout(r, 50));
-        continue;
-      }
-      const { got, missing } = await fetchIntoSpool(opts, want);
-      for (const name of got) fetched.add(name);
-      if (got.length === 0) {
-        // The end of the archive (for now), or errors: the calls for these segments report them.
-        if (missing) await fs.writeFile(endPath(opts.spool), `${missing}\n`).catch(() => {});
-        break;
-      }
+    };
+    const changes = dirWaiter(dir);
+    try {
+      await Promise.all(Array.from({ length: Math.max(1, opts.parallel) }, slot));
+    } finally {
+      changes.close();
     }
+    // The end of the archive (for now): no new prefetcher for a few seconds.
+    if (window.missing) await fs.writeFile(endPath(opts.spool), `${window.missing}\n`).catch(() => {});
   } finally {
     await fs.rm(lock, { force: true });
   }
+}
+
+interface SlidingWindow {
+  /** The newest segment recovery took (the window is the `prefetch` segments after it). */
+  base: bigint;
+  /** Segments of the window in the spool, as last seen or just written. */
+  known: Set<string>;
+  inFlight: Set<string>;
+  /** Nothing at or past this segment is fetched: not archived (yet), or failing. */
+  stopAt?: bigint;
+  /** The first segment found not archived. */
+  missing?: string;
+  lastProgress: number;
+}
+
+function stopAt(w: SlidingWindow, n: bigint): void {
+  if (w.stopAt === undefined || n < w.stopAt) w.stopAt = n;
 }
 
 /**

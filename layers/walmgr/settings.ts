@@ -57,7 +57,7 @@ export const WALMGR_SETTINGS = defineSettings('walmgr', {
     default: 32,
     min: 0,
     max: 10000,
-    doc: 'archive: also store up to n further .ready files',
+    doc: 'archive: store up to n further .ready files ahead of the archiver (in a background process)',
   }),
   prefetch: setting.integer({
     env: 'WALMGR_PREFETCH',

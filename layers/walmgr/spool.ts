@@ -18,6 +18,16 @@ export function markerPath(spool: string, walName: string): string {
   return path.join(spool, 'archive', `${walName}.ok`);
 }
 
+/** The lock of the background `archive-ahead` process: its pid, and the file its starter stores. */
+export function aheadLockPath(spool: string): string {
+  return path.join(spool, '.archive-ahead.lock');
+}
+
+/** Left by `archive-ahead` for a file it failed to store: its own call stores it (or says why). */
+export function aheadErrorPath(spool: string, walName: string): string {
+  return path.join(spool, 'archive', `${walName}.error`);
+}
+
 export function fileStamp(st: fs.Stats): string {
   return `${st.size} ${st.ino} ${Math.floor(st.mtimeMs / 1000)}`;
 }
@@ -63,4 +73,36 @@ export async function writeMarker(
 
 export function restoreSpoolPath(spool: string, walName: string): string {
   return path.join(spool, 'restore', walName);
+}
+
+/**
+ * Wakes the background processes (restore's prefetcher, archive-ahead) when `dir` changes
+ * (inotify through fs.watch) instead of polling it: a slot waits for a change or `ms`,
+ * whichever comes first. Polling every 25 ms from each slot cost more CPU than it saved.
+ */
+export function dirWaiter(dir: string): { wait(ms: number): Promise<void>; close(): void } {
+  let wake: (() => void)[] = [];
+  let watcher: fs.FSWatcher | null = null;
+  try {
+    watcher = fs.watch(dir, { persistent: false }, () => {
+      const w = wake;
+      wake = [];
+      for (const f of w) f();
+    });
+    watcher.on('error', () => {});
+  } catch {
+    // No inotify (or the directory is gone): the timeout alone wakes the slots.
+  }
+  return {
+    wait: (ms) =>
+      new Promise<void>((resolve) => {
+        const t = setTimeout(done, ms);
+        function done() {
+          clearTimeout(t);
+          resolve();
+        }
+        wake.push(done);
+      }),
+    close: () => watcher?.close(),
+  };
 }

@@ -6,7 +6,7 @@ import { LondisteAdmin } from '../../layers/londiste/admin.ts';
 import { compareTables } from '../../layers/londiste/compare/compare.ts';
 import { repairTables } from '../../layers/londiste/compare/repair.ts';
 import { silentLogger } from '../../layers/util/log.ts';
-import { useLondisteSet, waitUntil } from './replication.ts';
+import { useLondisteSet } from './replication.ts';
 
 describe('londiste compare with a branch as provider', () => {
   const f = useLondisteSet(['root', 'branch', 'leaf']);
@@ -34,19 +34,11 @@ describe('londiste compare with a branch as provider', () => {
       ['leaf', 'leaf', 'branch'],
     ]);
     s.startAll();
-    await s.db('root').one('select * from londiste.local_add_table($1, $2)', [s.queue, 'public.t']);
+    await s.addTable('root', 'public.t');
     for (const node of ['branch', 'leaf']) {
-      await waitUntil(
-        `${node} knows public.t`,
-        async () =>
-          (
-            await s
-              .db(node)
-              .query('select 1 from londiste.get_table_list($1) where table_name = $2', [s.queue, 'public.t'])
-          ).rows.length > 0,
-      );
-      await s.db(node).one('select * from londiste.local_add_table($1, $2)', [s.queue, 'public.t']);
-      await waitUntil(`public.t ok on ${node}`, async () => (await s.tableState(node, 'public.t')) === 'ok');
+      await s.knows(node, 'public.t');
+      await s.addTable(node, 'public.t');
+      await s.waitOk(node, 'public.t');
     }
     let stop = false;
     const writer = (async () => {

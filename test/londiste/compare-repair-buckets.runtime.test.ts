@@ -15,7 +15,7 @@ import { LondisteAdmin } from '../../layers/londiste/admin.ts';
 import { compareTables } from '../../layers/londiste/compare/compare.ts';
 import { type RepairOptions, repairTables } from '../../layers/londiste/compare/repair.ts';
 import { type Logger, silentLogger } from '../../layers/util/log.ts';
-import { useLondisteSet, waitUntil } from './replication.ts';
+import { useLondisteSet } from './replication.ts';
 
 const TABLES = {
   'public.bk': 'create table public.bk (id bigint primary key, v text, n int)',
@@ -98,20 +98,11 @@ describe('londiste repair by buckets', () => {
     await s.build('root', [['leaf', 'leaf', 'root']]);
     s.startAll();
     for (const t of Object.keys(TABLES)) {
-      await s.db('root').one('select * from londiste.local_add_table($1, $2)', [s.queue, t]);
-      await waitUntil(
-        `leaf knows ${t}`,
-        async () =>
-          (
-            await s
-              .db('leaf')
-              .query('select 1 from londiste.get_table_list($1) where table_name = $2', [s.queue, t])
-          ).rows.length > 0,
-      );
-      await s.db('leaf').one('select * from londiste.local_add_table($1, $2)', [s.queue, t]);
+      await s.addTable('root', t);
+      await s.knows('leaf', t);
+      await s.addTable('leaf', t);
     }
-    for (const t of Object.keys(TABLES))
-      await waitUntil(`${t} ok`, async () => (await s.tableState('leaf', t)) === 'ok');
+    for (const t of Object.keys(TABLES)) await s.waitOk('leaf', t);
     await s.db('leaf').query(`begin; set local session_replication_role = replica; ${DRIFT}; commit`);
     await s.db('leaf').query('analyze');
   }, 120_000);

@@ -10,7 +10,7 @@ import { LondisteAdmin } from '../../layers/londiste/admin.ts';
 import { type CompareOptions, compareTables } from '../../layers/londiste/compare/compare.ts';
 import { type RepairOptions, repairTables } from '../../layers/londiste/compare/repair.ts';
 import { silentLogger } from '../../layers/util/log.ts';
-import { useLondisteSet, waitUntil } from './replication.ts';
+import { useLondisteSet } from './replication.ts';
 
 const ODD = `create table public.odd (id int primary key, b bytea, a int[], j jsonb, js json, n numeric,
   ts timestamptz, t text, f float8, iv interval, d date)`;
@@ -63,20 +63,11 @@ describe('londiste compare and repair', () => {
     await s.build('root', [['leaf', 'leaf', 'root']]);
     s.startAll();
     for (const t of ['public.odd', 'public.comp', 'public.big', 'public.live']) {
-      await s.db('root').one('select * from londiste.local_add_table($1, $2)', [s.queue, t]);
-      await waitUntil(
-        `leaf knows ${t}`,
-        async () =>
-          (
-            await s
-              .db('leaf')
-              .query('select 1 from londiste.get_table_list($1) where table_name = $2', [s.queue, t])
-          ).rows.length > 0,
-      );
-      await s.db('leaf').one('select * from londiste.local_add_table($1, $2)', [s.queue, t]);
+      await s.addTable('root', t);
+      await s.knows('leaf', t);
+      await s.addTable('leaf', t);
     }
-    for (const t of ['public.odd', 'public.comp', 'public.big', 'public.live'])
-      await waitUntil(`${t} ok`, async () => (await s.tableState('leaf', t)) === 'ok');
+    for (const t of ['public.odd', 'public.comp', 'public.big', 'public.live']) await s.waitOk('leaf', t);
   }, 120_000);
 
   it('finds equal tables equal, at one tick', async () => {

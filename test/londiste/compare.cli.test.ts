@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useLondisteSet, waitUntil } from './replication.ts';
+import { useLondisteSet } from './replication.ts';
 
 const cli = path.resolve(import.meta.dirname, '../../bin/skytools.ts');
 const dir = mkdtempSync(path.join(os.tmpdir(), 'londiste-compare-cli-'));
@@ -38,18 +38,10 @@ describe('skytools londiste compare / repair', () => {
     await s.build('root', [['leaf', 'leaf', 'root']]);
     s.startAll();
     for (const t of ['public.a', 'public.b']) {
-      await s.db('root').one('select * from londiste.local_add_table($1, $2)', [s.queue, t]);
-      await waitUntil(
-        `leaf knows ${t}`,
-        async () =>
-          (
-            await s
-              .db('leaf')
-              .query('select 1 from londiste.get_table_list($1) where table_name = $2', [s.queue, t])
-          ).rows.length > 0,
-      );
-      await s.db('leaf').one('select * from londiste.local_add_table($1, $2)', [s.queue, t]);
-      await waitUntil(`${t} ok`, async () => (await s.tableState('leaf', t)) === 'ok');
+      await s.addTable('root', t);
+      await s.knows('leaf', t);
+      await s.addTable('leaf', t);
+      await s.waitOk('leaf', t);
     }
     ini = path.join(dir, 'leaf.ini');
     writeFileSync(ini, `[londiste]\njob_name = w_leaf\nqueue_name = ${s.queue}\ndb = ${s.db('leaf').url}\n`);

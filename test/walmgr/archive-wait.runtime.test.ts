@@ -2,14 +2,15 @@
 // through walmgr into a local repository: the wait ends once the archiver's statistics show the
 // file and the repository has it, asking the repository only when the statistics changed (or
 // every headEveryMs), and a failing archive_command ends it at the deadline, named.
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStorage, type Storage } from '../../layers/storage/index.ts';
 import { archivedPast, waitForArchived } from '../../layers/walmgr/archive-wait.ts';
 import { walKey } from '../../layers/walmgr/layout.ts';
 import { parseWalName } from '../../layers/walmgr/wal.ts';
-import { archiveCommand, type Cluster, createCluster, initRepo, tempDir } from './harness.ts';
+import { archiveCommand, type Cluster, createCluster, initRepo, tempDir, waitFor } from './harness.ts';
 
 describe('waitForArchived', () => {
   let c: Cluster;
@@ -81,6 +82,10 @@ describe('waitForArchived', () => {
     try {
       // The reload reaches the archiver before the next file it archives.
       await new Promise((r) => setTimeout(r, 500));
+      // A background archive-ahead an earlier call started stores any .ready file it sees
+      // until it exits, idle: only then does a failing archive_command leave the file out.
+      const lock = path.join(c.pgdata, 'pg_wal/skytools_walmgr/.archive-ahead.lock');
+      await waitFor(async () => !existsSync(lock), 30_000, 'archive-ahead to exit');
       await client.query('insert into t select generate_series(1, 10)');
       const name = await switchWal();
       const t0 = Date.now();

@@ -3,7 +3,6 @@
 // segment is verified and written, a missing one is "not archived" only after the marker check
 // (the one request that goes through the full storage), a corrupted or impostor object stops
 // recovery, the prefetch uses the same getter, and the CLI loads no @aws-sdk module for a hit.
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
@@ -16,25 +15,13 @@ import { storeWalFile } from '../../layers/walmgr/archive.ts';
 import { restoreWal } from '../../layers/walmgr/restore-wal.ts';
 import { parseWalName } from '../../layers/walmgr/wal.ts';
 import { fakeS3, type S3Handler } from '../support/s3-endpoint.ts';
+import { fakeSegment } from './fake-segment.ts';
 import { initRepo, type S3Endpoint, startS3, tempDir, walmgr } from './harness.ts';
 
 const SYSID = '7300000000000000001';
 const SEG = 1 << 20;
 
-/** A 1 MiB segment whose first page header is what checkSegment expects (PostgreSQL 15 magic). */
-function segment(name: string): Buffer {
-  const buf = randomBytes(SEG);
-  const n =
-    (BigInt(`0x${name.slice(8, 16)}`) * 0x100000000n) / BigInt(SEG) + BigInt(`0x${name.slice(16, 24)}`);
-  buf.writeUInt16LE(0xd110, 0);
-  buf.writeUInt16LE(0x0002, 2); // XLP_LONG_HEADER
-  buf.writeUInt32LE(Number.parseInt(name.slice(0, 8), 16), 4);
-  buf.writeBigUInt64LE(n * BigInt(SEG), 8);
-  buf.writeBigUInt64LE(BigInt(SYSID), 24);
-  buf.writeUInt32LE(SEG, 32);
-  buf.writeUInt32LE(8192, 36);
-  return buf;
-}
+const segment = (name: string) => fakeSegment(name, SYSID, SEG);
 
 const NAMES = ['000000010000000000000003', '000000010000000000000004', '000000010000000000000005'];
 
@@ -188,6 +175,36 @@ describe('SDK-less S3 GET (s3-get.ts)', () => {
       expect(seen[0]!['x-amz-security-token']).toBe('t');
       expect(await g.get('gone')).toBeNull();
       await expect(g.get('denied')).rejects.toThrow(/GET denied on s3:\/\/b\/p.*AccessDenied \(HTTP 403\)/);
+    } finally {
+      g.close();
+      await close();
+    }
+  });
+
+  it('runs at most maxSockets GETs at once over kept-alive connections, each body its own', async () => {
+    let now = 0;
+    let most = 0;
+    const sockets = new Set<unknown>();
+    const { spec, close } = await endpoint((req, res) => {
+      sockets.add(req.socket);
+      now++;
+      most = Math.max(most, now);
+      const body = Buffer.alloc(100_000, req.url!.slice(-1));
+      setTimeout(() => {
+        now--;
+        res.writeHead(200, { 'content-length': body.length }).end(body);
+      }, 30);
+    });
+    const g = openS3Getter(spec, 2);
+    try {
+      const keys = ['a', 'b', 'c', 'd', 'e', 'f'];
+      const got = await Promise.all(keys.map((k) => g.get(k)));
+      got.forEach((r, i) => {
+        expect(r!.body.length).toBe(100_000);
+        expect(r!.body.every((b) => b === keys[i]!.charCodeAt(0))).toBe(true);
+      });
+      expect(most).toBe(2);
+      expect(sockets.size).toBe(2);
     } finally {
       g.close();
       await close();
