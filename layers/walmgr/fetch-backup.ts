@@ -38,14 +38,18 @@ export interface FetchBackupOptions {
   /** Verify mode: report a bad file and go on (restore stops at the first one). */
   onProblem?: (msg: string) => void;
   /**
-   * Worker threads that fetch, decompress, check and write (piece-worker.ts); 0 or absent: all
-   * in this thread (what the Lambda bundles need).
+   * Worker threads that fetch, decompress, check and write (piece-worker.ts): how many to start,
+   * or ones the caller started (without a spec: it is given here; the caller closes them); 0 or
+   * absent: all in this thread (what the Lambda bundles need).
    */
-  workers?: number;
+  workers?: number | PieceWorkers;
   /** Called after each finished file. */
   onFile?: (f: ManifestFile) => void;
-  /** Called with the path of each piece or file written and checked (restore's early flush). */
-  onWritten?: (dest: string) => void;
+  /**
+   * Called with the path of each piece or file written and checked, and the size of that whole
+   * file (restore's early flush).
+   */
+  onWritten?: (dest: string, fileSize: number) => void;
   /** Bytes and files as they are fetched and checked (pieces count as they land). */
   meter?: Progress;
 }
@@ -217,7 +221,9 @@ export async function fetchBackupFiles(
 
   // Workers read objects themselves when the storage says how; else they get the bodies.
   const spec = opts.workers ? ((await storage.readerSpec?.()) ?? null) : null;
-  const workers = opts.workers ? new PieceWorkers(opts.workers, spec) : null;
+  const given = opts.workers instanceof PieceWorkers ? opts.workers : null;
+  given?.setSpec(spec);
+  const workers = given ?? (opts.workers ? new PieceWorkers(opts.workers as number, spec) : null);
   const refresh =
     workers && spec?.kind === 's3'
       ? setInterval(() => {
@@ -251,7 +257,7 @@ export async function fetchBackupFiles(
   };
 
   const finishPart = (p: Part, ok: boolean) => {
-    if (ok && p.x.dest) opts.onWritten?.(p.x.dest);
+    if (ok && p.x.dest) opts.onWritten?.(p.x.dest, p.file.size);
     if (!p.pieced) {
       meter.add(p.file.size, true);
       if (ok) opts.onFile?.(p.file);
@@ -316,7 +322,7 @@ export async function fetchBackupFiles(
     ]);
   } finally {
     if (refresh) clearInterval(refresh);
-    await workers?.close();
+    if (!given) await workers?.close();
   }
   if (!firstError) meter.finish();
   if (firstError) throw firstError;

@@ -10,6 +10,7 @@
 
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import { getCompileCacheDir } from 'node:module';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import {
   type ByteRange,
@@ -152,7 +153,8 @@ export async function runFetchJob(
 
 if (!isMainThread && parentPort) {
   const port = parentPort;
-  const spec = (workerData as { spec: ReaderSpec | null } | undefined)?.spec ?? null;
+  // The spec may come later, in a message before the first job (PieceWorkers.setSpec).
+  let spec = (workerData as { spec?: ReaderSpec | null } | undefined)?.spec ?? null;
   // One reader (its connection and read buffer) per job in flight: a worker overlaps the GETs
   // of its next objects with the CPU work of the current one, which runs synchronously, so
   // the decompression buffer is never shared.
@@ -169,18 +171,28 @@ if (!isMainThread && parentPort) {
       idle.push(r);
     }
   };
-  port.on('message', (msg: { id: number; job: FetchJob } | { credentials: Credentials }) => {
-    if ('credentials' in msg) {
-      for (const r of all) r.setCredentials(msg.credentials);
-      if (spec?.kind === 's3') spec.credentials = msg.credentials;
-      return;
-    }
-    withReader((r) => runFetchJob(state, r, msg.job)).then(
-      (result) => port.postMessage({ id: msg.id, result }),
-      (err: Error) => port.postMessage({ id: msg.id, fail: err.message }),
-    );
-  });
+  port.on(
+    'message',
+    (msg: { id: number; job: FetchJob } | { credentials: Credentials } | { spec: ReaderSpec | null }) => {
+      if ('spec' in msg) {
+        spec = msg.spec;
+        return;
+      }
+      if ('credentials' in msg) {
+        for (const r of all) r.setCredentials(msg.credentials);
+        if (spec?.kind === 's3') spec.credentials = msg.credentials;
+        return;
+      }
+      withReader((r) => runFetchJob(state, r, msg.job)).then(
+        (result) => port.postMessage({ id: msg.id, result }),
+        (err: Error) => port.postMessage({ id: msg.id, fail: err.message }),
+      );
+    },
+  );
 }
+
+/** The workers' entry: enables the compile cache, then loads this module (piece-worker-start.js). */
+const START = new URL('./piece-worker-start.js', import.meta.url);
 
 /** A fixed set of workers taking jobs by least outstanding work. */
 export class PieceWorkers {
@@ -192,10 +204,14 @@ export class PieceWorkers {
   private nextId = 0;
   private closing = false;
 
-  /** `spec`: the workers read objects themselves; null: every job brings its body. */
-  constructor(count: number, spec: ReaderSpec | null = null) {
+  /**
+   * `spec`: the workers read objects themselves; null: every job brings its body; undefined:
+   * given later by `setSpec` (restore starts the workers before it has read the manifest, so
+   * their start-up overlaps the main thread's).
+   */
+  constructor(count: number, spec?: ReaderSpec | null) {
     for (let i = 0; i < count; i++) {
-      const w = new Worker(new URL(import.meta.url), { workerData: { spec } });
+      const w = new Worker(START, { workerData: { spec: spec ?? null, cacheDir: getCompileCacheDir() } });
       const slot = { w, busy: 0, dead: null as Error | null };
       w.on('message', (m: { id: number; result?: FetchResult; fail?: string }) => {
         slot.busy--;
@@ -219,6 +235,11 @@ export class PieceWorkers {
       });
       this.workers.push(slot);
     }
+  }
+
+  /** How the workers read objects, before the first job (messages arrive in order). */
+  setSpec(spec: ReaderSpec | null): void {
+    for (const s of this.workers) if (!s.dead) s.w.postMessage({ spec });
   }
 
   setCredentials(credentials: Credentials): void {

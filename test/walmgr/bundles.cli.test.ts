@@ -13,6 +13,7 @@ import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStorage } from '../../layers/storage/index.ts';
 import { BUNDLE_FILE_MAX } from '../../layers/walmgr/bundle.ts';
+import { SMALL_FILE } from '../../layers/walmgr/durable.ts';
 import { backupFileKey, backupPrefix, bundleKey, manifestKey, pieceKey } from '../../layers/walmgr/layout.ts';
 import { type Manifest, readManifest } from '../../layers/walmgr/manifest.ts';
 import { verifyObject } from '../../layers/walmgr/verify-object.ts';
@@ -249,7 +250,7 @@ describe('walmgr bundles', () => {
   }, 240_000);
 
   it.runIf(existsSync('/usr/bin/strace'))(
-    'makes the restore durable: files fdatasynced as they land, one syncfs of the target before success',
+    'makes the restore durable: big files fdatasynced as their pieces land, one syncfs of the target before success',
     async () => {
       const dir = await tempDir('bundles-sync');
       cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
@@ -262,6 +263,7 @@ describe('walmgr bundles', () => {
           '-qq',
           '-e',
           'trace=syncfs,fdatasync,exit_group',
+          '-y', // paths of the descriptors
           '-o',
           trace,
           process.execPath,
@@ -278,12 +280,20 @@ describe('walmgr bundles', () => {
         { maxBuffer: 1 << 24 },
       );
       const lines = readFileSync(trace, 'utf8').split('\n');
-      const sync = lines.findIndex((l) => /syncfs\(\d+\)\s+= 0/.test(l));
+      const sync = lines.findIndex((l) => /syncfs\(\d+(<[^>]*>)?\)\s+= 0/.test(l));
       expect(sync, lines.join('\n')).toBeGreaterThanOrEqual(0);
-      // Writeback started while the restore went on: the files were fdatasynced before it.
-      expect(lines.slice(0, sync).filter((l) => /fdatasync\(\d+\)\s+= 0/.test(l)).length).toBeGreaterThan(
-        100,
+      // Writeback started while the restore went on: every file of 1 MiB or more (here stored in
+      // 256 KiB pieces) was fdatasynced before it, and no smaller one (left to the syncfs).
+      const synced = new Set(
+        lines
+          .slice(0, sync)
+          .map((l) => /fdatasync\(\d+<([^>]+)>\)\s+= 0/.exec(l)?.[1])
+          .filter((p): p is string => p !== undefined)
+          .map((p) => path.relative(pgdata, p)),
       );
+      const big = m.files.filter((f) => f.size >= SMALL_FILE).map((f) => f.path);
+      expect(big.length).toBeGreaterThan(0);
+      expect([...synced].sort()).toEqual(big.sort());
       // After every file was written: the last thing before the processes exit.
       expect(lines.slice(sync + 1).filter((l) => l.includes('syncfs')).length).toBe(0);
       expect(existsSync(path.join(pgdata, 'recovery.signal'))).toBe(true);

@@ -1,6 +1,7 @@
 // Restore's early flush (layers/walmgr/durable.ts Flusher): every queued file is fdatasynced
 // (a file queued again while its sync runs is synced once more), done() waits for all of them
-// and reports the first failure instead of dropping it.
+// and reports the first failure instead of dropping it; files below its minimum size are left
+// to the final sync.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,6 +23,17 @@ describe('Flusher', () => {
     await f.done();
     expect(state.size).toBe(0);
     await f.done(); // idle: resolves at once
+  });
+
+  it('leaves files below its minimum size to the final sync', async () => {
+    const f = new Flusher(2, 1000);
+    const state = (f as unknown as { state: Map<string, unknown> }).state;
+    f.file(path.join(dir, 'small-gone'), 999); // never opened: no ENOENT from done()
+    expect(state.size).toBe(0);
+    writeFileSync(path.join(dir, 'big'), Buffer.alloc(1000, 1));
+    f.file(path.join(dir, 'big'), 1000);
+    expect(state.size).toBe(1);
+    await f.done();
   });
 
   it('reports the first failure from done()', async () => {

@@ -14,6 +14,7 @@ import {
   type Cluster,
   chownR,
   createCluster,
+  startRestored,
   switchAndWaitArchived,
   tempDir,
   waitFor,
@@ -31,19 +32,9 @@ async function restoreAndCount(
   expect(r.stderr).toContain('restore: done');
   expect(r.code).toBe(0);
   await chownR(dir);
-  const c = await createCluster({ pgdata, conf: { archive_mode: 'off' } });
-  cleanup.push(async () => {
-    await c.destroy();
-    const { rmSync } = await import('node:fs');
-    rmSync(dir, { recursive: true, force: true });
-  });
-  await c.start();
-  await waitFor(
-    async () => (await c.query<{ r: boolean }>('select pg_is_in_recovery() as r'))[0]?.r === false,
-    60_000,
-    'end of recovery',
-    c,
-  );
+  cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
+  const c = await startRestored(pgdata);
+  cleanup.push(() => c.destroy());
   const rows = await c.query<{ batch: string; n: number }>(
     'select batch, count(*)::int as n from t group by batch order by batch',
   );

@@ -14,9 +14,9 @@ import {
   type Cluster,
   chownR,
   createCluster,
+  startRestored,
   switchAndWaitArchived,
   tempDir,
-  waitFor,
   walmgr,
 } from './harness.ts';
 import { damageStoredFile } from './stored-object.ts';
@@ -78,15 +78,8 @@ describe('walmgr with a tablespace', () => {
     expect(r.stderr).toContain(`tablespace ${spcOid} (spc) into ${spcTarget}`);
     expect(await fs.readlink(path.join(pgdata, 'pg_tblspc', String(spcOid)))).toBe(spcTarget);
     await chownR(dir);
-    const c = await createCluster({ pgdata, conf: { archive_mode: 'off' } });
+    const c = await startRestored(pgdata);
     cleanup.push(() => c.destroy());
-    await c.start();
-    await waitFor(
-      async () => (await c.query<{ r: boolean }>('select pg_is_in_recovery() as r'))[0]?.r === false,
-      60_000,
-      'end of recovery',
-      c,
-    );
     const rows = await c.query<{ batch: string; n: number; lo: number; hi: number }>(
       'select batch, count(*)::int as n, min(id) as lo, max(id) as hi from ts_t group by batch order by batch',
     );
