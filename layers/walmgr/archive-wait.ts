@@ -22,6 +22,14 @@ export interface WaitTiming {
 
 const DEFAULT_TIMING: WaitTiming = { pollMs: 25, maxPollMs: 200, headEveryMs: 2000, sayEveryMs: 5000 };
 
+/**
+ * `check`'s wait: the object counts only once this server's archiver says it archived the file.
+ * An object stored otherwise — the background archive-ahead of an archive_command that was just
+ * replaced, which keeps storing `.ready` files for a few seconds — does not prove that the
+ * current archive_command works.
+ */
+export const BY_ARCHIVER: WaitTiming = { ...DEFAULT_TIMING, headEveryMs: Number.POSITIVE_INFINITY };
+
 interface ArchiverRow {
   last_ok: string | null;
   failed: string | null;

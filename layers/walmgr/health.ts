@@ -13,7 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Storage } from '../storage/types.ts';
-import { waitForArchived } from './archive-wait.ts';
+import { BY_ARCHIVER, waitForArchived } from './archive-wait.ts';
 import { manifestKey, walKey } from './layout.ts';
 import { findBackup, listBackupRefs, type Manifest, readManifest } from './manifest.ts';
 import { requireRepository } from './repository.ts';
@@ -110,8 +110,13 @@ async function checkArchive(o: CheckOptions, sysid: string): Promise<CheckResult
   await c.query(`select pg_logical_emit_message(false, 'skytools-walmgr-check', $1)`, [randomUUID()]);
   const seg = (await c.query<{ f: string }>('select pg_walfile_name(pg_switch_wal()) as f')).rows[0]!.f;
   const wal = parseWalName(seg);
-  await waitForArchived(o.storage, c, walKey(sysid, wal), o.archiveTimeoutMs, (m) =>
-    o.progress?.(`check: ${m}`),
+  await waitForArchived(
+    o.storage,
+    c,
+    walKey(sysid, wal),
+    o.archiveTimeoutMs,
+    (m) => o.progress?.(`check: ${m}`),
+    BY_ARCHIVER,
   );
   const data = await fetchWal(o.storage, sysid, wal);
   if (!data)
