@@ -27,7 +27,9 @@ function readPid(file: string): number | null {
   }
 }
 
-function isAlive(pid: number): boolean {
+/** Whether a process with this pid exists (ours or another user's: EPERM still means alive). */
+export function processAlive(pid: number): boolean {
+  if (!(pid > 0)) return false;
   try {
     process.kill(pid, 0);
     return true;
@@ -46,7 +48,7 @@ export function claimPidfile(file: string): () => void {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const pid = readPid(file);
-      if (pid !== null && pid !== process.pid && isAlive(pid)) throw new PidfileBusyError(file, pid);
+      if (pid !== null && pid !== process.pid && processAlive(pid)) throw new PidfileBusyError(file, pid);
       rmSync(file, { force: true }); // stale: its process is gone
       continue;
     }

@@ -9,6 +9,7 @@ import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Storage } from '../storage/types.ts';
+import { processAlive } from '../util/pidfile.ts';
 import { type Codec, compress, sha256 } from './codec.ts';
 import { WalError } from './errors.ts';
 import { META, walKey } from './layout.ts';
@@ -200,20 +201,10 @@ function readAheadLock(spool: string): { pid: number; skip: string } | null {
   }
 }
 
-function alive(pid: number): boolean {
-  if (!(pid > 0)) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** True while a background archive-ahead process holds the lock (archive-fast.sh: `kill -0`). */
 export function aheadRunning(spool: string): boolean {
   const l = readAheadLock(spool);
-  return Boolean(l && alive(l.pid));
+  return Boolean(l && processAlive(l.pid));
 }
 
 /**
@@ -230,7 +221,7 @@ function claimAheadLock(spool: string, pid: number, skip: string): boolean {
       return true;
     } catch {
       const l = readAheadLock(spool);
-      if (l && alive(l.pid)) return l.pid === pid;
+      if (l && processAlive(l.pid)) return l.pid === pid;
       fsSync.rmSync(lock, { force: true }); // a dead process's
     }
   }

@@ -6,6 +6,7 @@ import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Storage } from '../storage/types.ts';
+import { processAlive } from '../util/pidfile.ts';
 import { Decompressor, decompress, sha256 } from './codec.ts';
 import { WalError } from './errors.ts';
 import { META, walKey } from './layout.ts';
@@ -253,12 +254,7 @@ async function prefetcherRunning(spool: string): Promise<boolean> {
   // And one whose process is gone, at once (restore-fast.sh checks the same with `kill -0`).
   const pid = Number((await fs.readFile(lock, 'utf8').catch(() => '')).trim());
   if (!(pid > 0)) return true; // just created, its pid not written yet
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return processAlive(pid);
 }
 
 async function waitForSpooled(file: string, ms: number): Promise<boolean> {
