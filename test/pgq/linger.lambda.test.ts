@@ -120,6 +120,27 @@ async function sink(): Promise<string[]> {
   return r.rows.map((x) => x.ev_data);
 }
 
+// When the drain last sent LISTEN: it does so only when it first lingers (linger.ts). Seen by
+// wrapping pg's query in this test file only (vitest isolates each file's modules).
+let listenedAt = 0;
+const query = pg.Client.prototype.query;
+pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+  if (typeof args[0] === 'string' && /^listen /i.test(args[0])) listenedAt = performance.now();
+  return (query as (...a: unknown[]) => unknown).apply(this, args);
+} as typeof query;
+
+/**
+ * Resolves once the drain lingers: it has sent LISTEN, and a little more for the one look it
+ * takes after the LISTEN. A fixed delay after the batch is not enough on a loaded machine: the
+ * late events would be ticked before the drain is done with the batch, and the drain would take
+ * them without lingering.
+ */
+async function lingering(): Promise<void> {
+  const since = performance.now();
+  for (let i = 0; i < 500 && listenedAt < since; i++) await new Promise((r) => setTimeout(r, 10));
+  await new Promise((r) => setTimeout(r, 100));
+}
+
 describe('the drain lingers for the next tick', () => {
   it('takes an event committed while it lingers in the same invocation, then returns about a linger after its last batch', async () => {
     await produce(20);
@@ -132,8 +153,8 @@ describe('the drain lingers for the next tick', () => {
         lingerMs: 1000,
         handler: async (batch, tx) => {
           await sinkHandler(batch, tx);
-          // Committed after this batch, while the drain waits: no wake-up is ever delivered for it.
-          late ??= new Promise((r) => setTimeout(r, 150)).then(() => produce(3));
+          // Committed while the drain waits: no wake-up is ever delivered for it.
+          late ??= lingering().then(() => produce(3));
         },
       },
       deps,
