@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { connectClient, createPool } from '../layers/db/connection.ts';
+import { quoteIdent } from '../layers/db/ident.ts';
 import { newConsumerStats } from '../layers/dev/stack.ts';
 import { install } from '../layers/install/installer.ts';
 import { type BatchHandler, processNextBatch, registerConsumer } from '../layers/pgq/consumer.ts';
@@ -515,24 +516,35 @@ export async function latencyPgqd(url: string, seconds: number): Promise<Latency
   return summarize('original pgqd defaults + 1 s polling', 20, commits, seen);
 }
 
-/** What the latency figures stand on: a round trip and a (fsynced) commit, medians. */
-async function machine(url: string): Promise<{ rtt: number; commit: number }> {
+/**
+ * What the latency figures stand on: a round trip (median) and a (flushed) commit — its median,
+ * p99 and slowest: every tick and every batch's finish is such a commit, so the disk's flush tail
+ * is in every latency tail.
+ */
+async function machine(
+  url: string,
+): Promise<{ rtt: number; commit: number; commitP99: number; commitMax: number }> {
   const c = await connectClient({ connectionString: url });
-  const time = async (n: number, sql: string) => {
+  const times = async (n: number, sql: string) => {
     const xs: number[] = [];
     for (let i = 0; i < n; i++) {
       const t0 = performance.now();
       await c.query(sql);
       xs.push(performance.now() - t0);
     }
-    return percentile(xs, 50)!;
+    return xs;
   };
   await c.query('create table if not exists bench_commit (a int)');
-  const rtt = await time(200, 'select 1');
-  const commit = await time(50, 'insert into bench_commit values (1)');
+  const rtt = await times(200, 'select 1');
+  const commits = await times(300, 'insert into bench_commit values (1)');
   await c.query('drop table bench_commit');
   await c.end();
-  return { rtt, commit };
+  return {
+    rtt: percentile(rtt, 50)!,
+    commit: percentile(commits, 50)!,
+    commitP99: percentile(commits, 99)!,
+    commitMax: Math.max(...commits),
+  };
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
@@ -639,7 +651,7 @@ export async function benchConsumer(opts: {
   adminUrl: string;
   events: number;
   latencySeconds: number;
-  /** Skip the drain (BENCH_DRAIN=0) or pick latency setups (BENCH_LATENCY=pgqd,inproc,lambda,many,orig,idle). */
+  /** Skip the drain (BENCH_DRAIN=0) or pick latency setups (BENCH_LATENCY=pgqd,inproc,lambda,many,nosync,orig,idle). */
   drain?: boolean;
   setups?: string[];
 }) {
@@ -655,7 +667,7 @@ export async function benchConsumer(opts: {
   } else {
     console.log('drain: python3-pgq not installed (apt-get install python3-pgq); skipped');
   }
-  const want = new Set(opts.setups ?? ['pgqd', 'inproc', 'lambda', 'many', 'orig', 'idle']);
+  const want = new Set(opts.setups ?? ['pgqd', 'inproc', 'lambda', 'many', 'nosync', 'orig', 'idle']);
   const url = await freshDb(opts.adminUrl, `bench_latency_${process.pid}`);
   try {
     const c = await connectClient({ connectionString: url });
@@ -664,7 +676,7 @@ export async function benchConsumer(opts: {
     const s = opts.latencySeconds;
     const m = await machine(url);
     console.log(
-      `\nthis machine now: load average ${os.loadavg()[0]!.toFixed(1)}, a round trip (select 1) p50 ${m.rtt.toFixed(2)} ms, a commit p50 ${m.commit.toFixed(2)} ms`,
+      `\nthis machine now: load average ${os.loadavg()[0]!.toFixed(1)}, a round trip (select 1) p50 ${m.rtt.toFixed(2)} ms, a commit p50 ${m.commit.toFixed(2)} ms, p99 ${m.commitP99.toFixed(2)} ms, slowest ${m.commitMax.toFixed(1)} ms`,
     );
     console.log('end-to-end latency, commit → handler, every setting at its default');
     console.log(
@@ -700,6 +712,25 @@ export async function benchConsumer(opts: {
         progress(`latency: 1000 queues, ${rate} events/s, steady`);
         const row = await latencyDefaults(url, 'pgqd', rate, s, 1000, 10);
         print({ ...row, setup: `${row.setup}, steady` });
+      }
+    }
+    if (want.has('nosync')) {
+      // The same 1,000 queues with commits that do not wait for the disk's flush: what the design
+      // costs by itself. Ten active queues make three commits per producer transaction (it, the
+      // tick, the batch's finish), so the disk's flush tail (the commit p99 above) is in their
+      // tail more often than in one busy queue's, whose ticks and batches grow with the load.
+      const dbName = new URL(url).pathname.slice(1);
+      const admin = await connectClient({ connectionString: opts.adminUrl });
+      await admin.query(`alter database ${quoteIdent(dbName)} set synchronous_commit = off`);
+      try {
+        for (const rate of [20, 2000]) {
+          progress(`latency: 1000 queues, ${rate} events/s, synchronous_commit off`);
+          const row = await latencyDefaults(url, 'pgqd', rate, s, 1000, 10);
+          print({ ...row, setup: `${row.setup}, commits not flushed` });
+        }
+      } finally {
+        await admin.query(`alter database ${quoteIdent(dbName)} reset synchronous_commit`);
+        await admin.end();
       }
     }
     if (want.has('orig') && spawnSync('pgqd', ['-V']).status === 0) print(await latencyPgqd(url, s));
