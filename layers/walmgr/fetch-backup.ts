@@ -26,6 +26,15 @@ import {
 } from './piece-worker.ts';
 import { noProgress, type Progress } from './progress.ts';
 
+/**
+ * With worker threads, each of the `parallel` transfer slots keeps this many objects in flight:
+ * a worker's CPU work (decompress, hash, write) runs synchronously, so the GETs of the objects
+ * after it must already be on their way. With only `parallel` in flight a restore on two cores
+ * used 1.4–1.5 of them, waiting for GETs; with three per slot 1.8–1.9 (bench/README.md).
+ */
+const READ_AHEAD = 3;
+/** At most this many objects in flight however high --parallel is (memory: each holds its body). */
+const MAX_IN_FLIGHT = 48;
 /** Objects up to this size are fetched whole and decompressed in one call. */
 const WHOLE_LIMIT = 32 * 1024 * 1024;
 /** Temporary credentials are handed to the workers again this often (the SDK refreshes them). */
@@ -202,6 +211,12 @@ export function planFetch(m: Manifest, pgdata: string | null): { units: Unit[]; 
   return { units, streamed };
 }
 
+/** Objects in flight for `parallel` transfers: read ahead when worker threads do the CPU work. */
+export function inFlight(parallel: number, threads: boolean): number {
+  const n = Math.max(1, parallel);
+  return threads ? Math.max(n, Math.min(n * READ_AHEAD, MAX_IN_FLIGHT)) : n;
+}
+
 export async function fetchBackupFiles(
   storage: Storage,
   m: Manifest,
@@ -306,7 +321,7 @@ export async function fetchBackupFiles(
   };
   try {
     await Promise.all([
-      ...Array.from({ length: Math.max(1, opts.parallel) }, loop),
+      ...Array.from({ length: inFlight(opts.parallel, workers != null) }, loop),
       (async () => {
         for (const f of streamed) {
           if (firstError) break;
