@@ -14,7 +14,15 @@ import { type Codec, compress, sha256 } from './codec.ts';
 import { WalError } from './errors.ts';
 import { META, walKey } from './layout.ts';
 import { readAt } from './read-at.ts';
-import { aheadErrorPath, aheadLockPath, dirWaiter, fileStamp, markerPath, writeMarker } from './spool.ts';
+import {
+  aheadErrorPath,
+  aheadLockPath,
+  consumeMarker,
+  dirWaiter,
+  fileStamp,
+  markerPath,
+  writeMarker,
+} from './spool.ts';
 import { checkSegment, parseWalName, readSystemId, type WalName } from './wal.ts';
 
 export interface ArchiveOptions {
@@ -205,6 +213,41 @@ function readAheadLock(spool: string): { pid: number; skip: string } | null {
 export function aheadRunning(spool: string): boolean {
   const l = readAheadLock(spool);
   return Boolean(l && processAlive(l.pid));
+}
+
+/**
+ * The bare `walmgr archive %p %f` (archive_command without archive-fast.sh) for a file the
+ * background archive-ahead process may be storing right now: waits, as archive-fast.sh does,
+ * until its marker comes (true: stored, the marker consumed), it fails there (an `.error`
+ * note), the process is gone or this call is the one its starter stores itself, or `ms`
+ * passes (false: store it here). Without the wait both would upload the same file.
+ */
+export async function waitForAhead(
+  spool: string,
+  walName: string,
+  walPath: string,
+  ms = 30_000,
+): Promise<boolean> {
+  const busy = () => {
+    const l = readAheadLock(spool);
+    return Boolean(l && l.skip !== walName && processAlive(l.pid));
+  };
+  if (!busy()) return false;
+  const dir = path.dirname(markerPath(spool, walName));
+  const waiter = dirWaiter(dir);
+  try {
+    const end = performance.now() + ms;
+    for (;;) {
+      if (consumeMarker(spool, walName, walPath)) return true;
+      if (fsSync.existsSync(aheadErrorPath(spool, walName))) return false;
+      if (!busy() || performance.now() >= end) return consumeMarker(spool, walName, walPath);
+      // The marker's rename wakes this through inotify; the timeout covers a missed event and
+      // the process dying without a word.
+      await waiter.wait(100);
+    }
+  } finally {
+    waiter.close();
+  }
 }
 
 /**

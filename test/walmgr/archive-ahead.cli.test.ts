@@ -5,12 +5,23 @@
 // a file it cannot store is reported by its own call. On a local repository, with made-up
 // segments (their system id from the page header, as archive reads it without pg_control).
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalStorage } from '../../layers/storage/index.ts';
+import { waitForAhead } from '../../layers/walmgr/archive.ts';
+import { fileStamp, writeMarker } from '../../layers/walmgr/spool.ts';
 import { fakeSegment } from './fake-segment.ts';
-import { FAST_ARCHIVE, initRepo, tempDir, waitFor } from './harness.ts';
+import { CLI, FAST_ARCHIVE, initRepo, tempDir, waitFor } from './harness.ts';
 
 const SYSID = '7300000000000000003';
 const name = (n: number) => `00000001000000000000${n.toString(16).toUpperCase().padStart(4, '0')}`;
@@ -115,5 +126,86 @@ describe('archive-ahead: the backlog stored in the background', () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/magic|page header|not a WAL/i);
     expect(await stored(3)).toBe(false);
+    // What the background process said is kept, with its time: it has no terminal.
+    const log = readFileSync(path.join(spool(), 'archive-ahead.log'), 'utf8');
+    expect(log).toMatch(
+      new RegExp(
+        `^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z skytools walmgr archive-ahead: archive ahead of ${name(3)} failed`,
+        'm',
+      ),
+    );
+  });
+
+  /** A lock as a running archive-ahead holds it: a live pid (this test's) and its starter's file. */
+  function fakeAhead(skip: number) {
+    mkdirSync(path.join(spool(), 'archive'), { recursive: true });
+    writeFileSync(path.join(spool(), '.archive-ahead.lock'), `${process.pid}\n${name(skip)}\n`);
+  }
+  const markLater = (n: number, ms: number) =>
+    new Promise<void>((resolve) =>
+      setTimeout(async () => {
+        await writeMarker(spool(), name(n), fileStamp(statSync(path.join(pgdata, 'pg_wal', name(n)))), {});
+        resolve();
+      }, ms),
+    );
+
+  it('the bare `walmgr archive` waits for a file archive-ahead is storing instead of uploading it too', async () => {
+    backlog([1, 2]);
+    fakeAhead(1);
+    // The marker comes while the call waits: it trusts it, so nothing is uploaded by the call
+    // (the fake process never uploaded it, so the repository stays without it).
+    const later = markLater(2, 700);
+    const t0 = performance.now();
+    const r = await new Promise<{ code: number; stderr: string }>((resolve) =>
+      execFile(
+        process.execPath,
+        [CLI, 'walmgr', 'archive', `pg_wal/${name(2)}`, name(2), '--repo', repo, '--ahead', '0'],
+        { cwd: pgdata },
+        (err, _o, stderr) =>
+          resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stderr }),
+      ),
+    );
+    await later;
+    expect(r.code, r.stderr).toBe(0);
+    expect(performance.now() - t0).toBeGreaterThan(600);
+    expect(await stored(2)).toBe(false);
+    expect(marker(2)).toBe(false); // consumed
+    rmSync(path.join(spool(), '.archive-ahead.lock'));
+  });
+
+  it('waits only while it is worth it: its own starter’s file, an error note, a dead process, the time limit', async () => {
+    backlog([1, 2]);
+    const walPath = path.join(pgdata, 'pg_wal', name(2));
+    const quick = async (ms = 5000) => {
+      const t0 = performance.now();
+      const got = await waitForAhead(spool(), name(2), walPath, ms);
+      return { got, ms: performance.now() - t0 };
+    };
+    // No archive-ahead: at once.
+    expect(await quick()).toMatchObject({ got: false });
+    expect((await quick()).ms).toBeLessThan(100);
+    // The file its starter stores itself.
+    fakeAhead(2);
+    expect((await quick()).ms).toBeLessThan(100);
+    // Running and storing it: the marker ends the wait, consumed.
+    fakeAhead(1);
+    const later = markLater(2, 300);
+    const r = await quick();
+    await later;
+    expect(r.got).toBe(true);
+    expect(r.ms).toBeGreaterThan(250);
+    expect(marker(2)).toBe(false);
+    // It failed there: the call stores it (or says why) itself.
+    writeFileSync(path.join(spool(), 'archive', `${name(2)}.error`), 'no\n');
+    expect(await quick()).toMatchObject({ got: false });
+    rmSync(path.join(spool(), 'archive', `${name(2)}.error`));
+    // Nothing comes: the limit.
+    const slow = await quick(400);
+    expect(slow.got).toBe(false);
+    expect(slow.ms).toBeGreaterThan(350);
+    // The process is gone (a pid no process has).
+    writeFileSync(path.join(spool(), '.archive-ahead.lock'), `2147483646\n${name(1)}\n`);
+    expect((await quick()).ms).toBeLessThan(100);
+    rmSync(path.join(spool(), '.archive-ahead.lock'));
   });
 });
