@@ -103,6 +103,49 @@ describe('per-queue insert of the encoders', () => {
     await db.query("select pgq.create_queue('qi')");
   });
 
+  it('is dropped with its queue once no encoder calls it, not before', async () => {
+    const exists = async (id: number) =>
+      (
+        await db.query(
+          `select to_regprocedure('pgq._queue_insert_${id}(text,text,text,text,text,text,text)') is not null as ok`,
+        )
+      ).rows[0].ok;
+    await db.query("select pgq.create_queue('qs1'), pgq.create_queue('qs2')");
+    await db.query('create table qs_t (id int primary key, v text)');
+    await db.query(
+      "create trigger t after insert on qs_t for each row execute procedure pgq.logutriga('qs1')",
+    );
+    await db.query("insert into qs_t values (1, 'a')");
+    const one = await queueId('qs1');
+    const two = await queueId('qs2');
+    expect(await exists(one)).toBe(true);
+    // Dropped while the table's encoder still calls it: kept (the encoder falls back through it).
+    await db.query("select pgq.drop_queue('qs1')");
+    expect(await exists(one)).toBe(true);
+    // The trigger moves to another queue: the regenerated encoder no longer calls it, so it goes.
+    await db.query('drop trigger t on qs_t');
+    await db.query(
+      "create trigger t after insert on qs_t for each row execute procedure pgq.logutriga('qs2')",
+    );
+    await db.query("insert into qs_t values (2, 'b')");
+    expect(await exists(two)).toBe(true);
+    expect(await exists(one)).toBe(false);
+    // No encoder calls it any more: drop_queue takes it at once.
+    await db.query('drop trigger t on qs_t');
+    await db.query(
+      "create trigger t after insert on qs_t for each row execute procedure pgq.logutriga('qi')",
+    );
+    await db.query("insert into qs_t values (3, 'c')");
+    expect(await exists(two)).toBe(true); // its queue still exists
+    await db.query("select pgq.drop_queue('qs2')");
+    expect(await exists(two)).toBe(false);
+    const r = await db.query(
+      "select ev_data from pgq.event_all e join pgq.queue q on q.queue_id = e.ev_queue where q.queue_name = 'qi' and ev_extra1 = 'public.qs_t'",
+    );
+    expect(r.rows).toEqual([{ ev_data: 'id=3&v=c' }]);
+    await db.query('drop table qs_t');
+  });
+
   it("carries pgq.insert_event's privileges: a pgq_writer fires the trigger, a role without may not", async () => {
     await db.query(`create role ${writer} login password 'pw'`);
     await db.query(`create role ${nobody} login password 'pw'`);

@@ -33,6 +33,8 @@ begin
     execute 'drop sequence ' || pgq.quote_fqname(q.queue_tick_seq);
     execute 'drop sequence ' || pgq.quote_fqname(q.queue_event_seq);
     delete from pgq.queue where queue_id = q.queue_id;
+    -- Its per-queue insert function, unless a trigger's encoder still calls it.
+    perform pgq._queue_insert_sweep();
     return 1;
 end;
 $$;

@@ -24,6 +24,7 @@
 \ir pgq._trigger_gen_urlassign.sql
 \ir pgq._trigger_gen_jsonrow.sql
 \ir pgq._trigger_queue_insert.sql
+\ir pgq._queue_insert_sweep.sql
 \ir pgq._trigger_gen_branch.sql
 \ir pgq._trigger_gen_case.sql
 \ir pgq._trigger_gen_iftree.sql

@@ -135,5 +135,7 @@ begin
     if new_rel then
         perform pgq._trigger_gen_dispatcher();
     end if;
+    -- The encoder it replaced may have been the last to call a dropped queue's insert function.
+    perform pgq._queue_insert_sweep();
 end;
 $$;

@@ -16,7 +16,8 @@
 -- privileges (copied whenever they differ), so the same users may fire the triggers. Every name in it is
 -- schema-qualified, the comparisons as operator(pg_catalog.=). A queue that does not exist yet
 -- (or whose tables are not the partitions create_queue makes) gives 'pgq.insert_event'.
--- Left behind when the queue is dropped (an encoder may still call it; it then falls back).
+-- Dropped with the queue once no encoder calls it (pgq._queue_insert_sweep); until then an
+-- encoder still calling it falls back.
 create or replace function pgq._trigger_queue_insert(i_queue text)
 returns text
 language plpgsql
