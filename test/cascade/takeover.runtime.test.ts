@@ -66,7 +66,15 @@ for (const target of targetNames) {
       // B falls behind (worker stopped), A takes 50 more events that B will never see
       await c.stopWorker('B');
       await p.many(50);
-      await new Promise((r) => setTimeout(r, 300)); // ticked on A
+      // ticked on A (a fixed pause was not always enough on a loaded machine)
+      await waitUntil(
+        'A ticked the 50',
+        async () =>
+          Number(
+            (await c.nodes.A!.query('select ev_new from pgq.get_queue_info($1)', [c.queue])).rows[0]
+              ?.ev_new ?? 1,
+          ) === 0,
+      );
       const lostFrom = 101;
       const lostTo = p.last;
 
