@@ -3,7 +3,8 @@
 //   * when something committed since the last look (txid_current_snapshot() changed — an idle
 //     database costs one tiny query per scan period and writes nothing): the queues that have a
 //     consumer ("subscribed", listed at each full pass; up to CHUNK_QUEUES of them), at most
-//     every scan period or that poll's duration, so a queue's first events in a while are
+//     every scan period or that poll's duration (the look itself slows down while nothing
+//     commits, up to 50 ms: QUIET_SHARE), so a queue's first events in a while are
 //     ticked at once even among thousands of queues
 //     without consumers; and every queue, at most every 20× the last full pass's duration, so
 //     that pass never costs more than ~5 % of a core however many queues there are;
@@ -36,6 +37,16 @@ const POLL_SQL = 'select queue_name, tick_id, new_events from pgq.ticker_poll($1
 /** A full pass may take at most 1/SCAN_SHARE of the time between two of them. */
 const SCAN_SHARE = 20;
 const MIN_SCAN_MS = 10;
+/**
+ * The snapshot look slows down while nothing commits: its period is the time since the last
+ * commit it saw ÷ QUIET_SHARE, between the scan period and QUIET_SCAN_MAX_MS. An idle database
+ * with subscribed queues then costs a few looks a second instead of a hundred (each one a
+ * round trip and a timer wake-up: ~5 % of a core at 100 a second, bench/README.md), and the
+ * first event after a quiet gap waits at most 1/50 of the gap (at most 50 ms) more; at 20
+ * events a second and above the period stays the scan period.
+ */
+const QUIET_SHARE = 50;
+const QUIET_SCAN_MAX_MS = 50;
 /** Queues per statement of a full pass; up to this many, the pass is one statement over all. */
 export const CHUNK_QUEUES = 100;
 /**
@@ -71,6 +82,8 @@ export class TickPoller {
   /** The queues that have a consumer, subscribed ones first in a full pass. */
   #subscribed: string[] = [];
   #snapshot: string | null = null;
+  /** When the snapshot look last saw a commit. */
+  #changedAt = 0;
   /** A commit seen by a snapshot look that no poll or pass has covered yet. */
   #dirty = false;
   #pollStart = 0;
@@ -217,13 +230,21 @@ export class TickPoller {
    */
   async #committed(now: number): Promise<boolean> {
     const r = await this.#client.query<{ s: string }>('select txid_current_snapshot()::text as s');
-    if (r.rows[0]!.s !== this.#snapshot) this.#dirty = true;
+    if (r.rows[0]!.s !== this.#snapshot) {
+      this.#dirty = true;
+      this.#changedAt = now;
+    }
     const changed = this.#dirty;
     this.#snapshot = r.rows[0]!.s;
     // Nothing subscribed: only a full pass could follow, at most every fullScanMs; look as rarely.
     this.#nextScan =
-      now + (this.#subscribed.length > 0 ? this.#scanMs : Math.max(this.#scanMs, this.#fullScanMs));
+      now + (this.#subscribed.length > 0 ? this.quietScanMs(now) : Math.max(this.#scanMs, this.#fullScanMs));
     return changed;
+  }
+
+  /** The snapshot look's period now: longer the longer nothing committed (QUIET_SHARE). */
+  quietScanMs(now: number): number {
+    return Math.max(this.#scanMs, Math.min(QUIET_SCAN_MAX_MS, (now - this.#changedAt) / QUIET_SHARE));
   }
 
   #subDue(now: number): boolean {

@@ -174,3 +174,51 @@ describe('the ticker’s schedule over many queues', () => {
     }
   });
 });
+
+describe('the snapshot look while nothing commits', () => {
+  /** Just enough of a connection for TickPoller: our SQL, one subscribed queue, a fixed snapshot. */
+  function fakeClient(snapshot: { s: string }) {
+    const looks: number[] = [];
+    const client = {
+      on() {},
+      async query(sql: string) {
+        if (sql.includes('to_regprocedure')) return { rows: [{ ok: true }] };
+        if (sql.startsWith('listen')) return { rows: [] };
+        if (sql.includes('txid_current_snapshot')) {
+          looks.push(Date.now());
+          return { rows: [{ s: snapshot.s }] };
+        }
+        if (sql.includes('array_agg')) return { rows: [{ s: ['q1'], n: null }] };
+        return { rows: [] }; // pgq.ticker_poll: nothing to tick
+      },
+    };
+    return { client: client as unknown as pg.ClientBase, looks };
+  }
+
+  it('looks every scan period after a commit, slower the longer nothing commits, at most every 50 ms', async () => {
+    const snap = { s: '100:100:' };
+    const { client } = fakeClient(snap);
+    const poller = (await TickPoller.open(client, { tickMs: 60_000, pollMs: 5 }))!;
+    const stats = newTickerStats();
+    const t0 = Date.now();
+    // The first pass (one statement over every queue) lists the subscribed queue.
+    const first = await poller.due(t0);
+    await poller.pass(first!, stats, undefined, silentLogger);
+    // The first look sees a snapshot (a change): the next one a scan period later.
+    await poller.due(t0 + 20);
+    expect(poller.nextAt() - (t0 + 20)).toBe(10);
+    expect(poller.quietScanMs(t0 + 20)).toBe(10);
+    // Nothing commits: 1 s later the period is 20 ms, 2.5 s later and after that 50 ms.
+    expect(poller.quietScanMs(t0 + 1020)).toBe(20);
+    expect(poller.quietScanMs(t0 + 2520)).toBe(50);
+    expect(poller.quietScanMs(t0 + 60_000)).toBe(50);
+    await poller.due(t0 + 2520);
+    expect(poller.nextAt() - (t0 + 2520)).toBe(50);
+    // A commit: back to the scan period at once.
+    snap.s = '100:101:';
+    const look = await poller.due(t0 + 2580);
+    // (a pass over every queue here: a pass over one queue costs nothing, so it may follow any commit)
+    expect(look?.kind).toBe('full');
+    expect(poller.quietScanMs(t0 + 2580)).toBe(10);
+  });
+});
