@@ -715,10 +715,9 @@ export async function benchConsumer(opts: {
       }
     }
     if (want.has('nosync')) {
-      // The same 1,000 queues with commits that do not wait for the disk's flush: what the design
-      // costs by itself. Ten active queues make three commits per producer transaction (it, the
-      // tick, the batch's finish), so the disk's flush tail (the commit p99 above) is in their
-      // tail more often than in one busy queue's, whose ticks and batches grow with the load.
+      // The same 1,000 queues with commits that do not wait for the disk's flush: how much of
+      // their tail is the disk's (ten active queues make three commits per producer transaction:
+      // it, the tick, the batch's finish; one busy queue batches them).
       const dbName = new URL(url).pathname.slice(1);
       const admin = await connectClient({ connectionString: opts.adminUrl });
       await admin.query(`alter database ${quoteIdent(dbName)} set synchronous_commit = off`);

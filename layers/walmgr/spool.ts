@@ -23,6 +23,11 @@ export function aheadLockPath(spool: string): string {
   return path.join(spool, '.archive-ahead.lock');
 }
 
+/** What `archive-ahead` says (its failures, a crash): it has no terminal or server log. */
+export function aheadLogPath(spool: string): string {
+  return path.join(spool, 'archive-ahead.log');
+}
+
 /** Left by `archive-ahead` for a file it failed to store: its own call stores it (or says why). */
 export function aheadErrorPath(spool: string, walName: string): string {
   return path.join(spool, 'archive', `${walName}.error`);

@@ -7,15 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startEmbedded } from '../../layers/dev/embedded.ts';
+import { processAlive } from '../../layers/util/pidfile.ts';
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 async function until(what: string, ok: () => boolean, ms = 20_000) {
   const end = Date.now() + ms;
   while (!ok()) {
@@ -62,9 +55,9 @@ describe('embedded server watchdog', () => {
       owner.once('exit', (code) => reject(new Error(`owner exited early (${code})`)));
     });
     const pm = postmaster(dataDir);
-    expect(alive(pm)).toBe(true);
+    expect(processAlive(pm)).toBe(true);
     owner.kill('SIGKILL');
-    await until('the postmaster to stop', () => !alive(pm));
+    await until('the postmaster to stop', () => !processAlive(pm));
     await until('the data directory to go', () => !existsSync(dataDir));
   }, 60_000);
 
@@ -75,7 +68,7 @@ describe('embedded server watchdog', () => {
     // The shell, and its `sleep` when it is asleep (which inherits the environment).
     expect(watchdogsOf(pm).length).toBeGreaterThan(0);
     await s.stop();
-    expect(alive(pm)).toBe(false);
+    expect(processAlive(pm)).toBe(false);
     // The watchdog (killed by stop()) is the one process with this postmaster's pid as PM.
     await new Promise((r) => setTimeout(r, 200));
     expect(watchdogsOf(pm)).toEqual([]);

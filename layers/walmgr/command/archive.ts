@@ -3,7 +3,7 @@
 // .ready files that process is started for the ones after it. `walmgr archive-ahead` is it.
 import path from 'node:path';
 import type { WalmgrSettings } from '../settings.ts';
-import { consumeMarker, spoolDir } from '../spool.ts';
+import { aheadLogPath, consumeMarker, spoolDir } from '../spool.ts';
 import { type CommandIo, processIo, withRepository } from './context.ts';
 
 export async function archiveCommand(
@@ -40,10 +40,6 @@ export async function archiveCommand(
   );
 }
 
-/** What archive-ahead says (its failures, a crash) goes here: it has no terminal or server log. */
-export function aheadLogPath(spool: string): string {
-  return path.join(spool, 'archive-ahead.log');
-}
 /** The log is moved to `.1` (one generation kept) when it has grown past this at a start. */
 const AHEAD_LOG_MAX = 1 << 20;
 
