@@ -34,7 +34,7 @@ begin
     -- Trigger functions are listed from the catalog so this file does not repeat their names.
     select string_agg(p.oid::regprocedure::text, ', ') into trigger_fns
       from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-     where n.nspname = 'pgq' and p.proname in ('logutriga', 'sqltriga', 'jsontriga');
+     where n.nspname = 'pgq' and p.proname in ('logutriga', 'sqltriga', 'jsontriga', '_trigger_rowfn');
 
     execute 'revoke all on function ' || reader_fns || ', ' || writer_fns || ', ' || admin_fns || ' from public';
     if trigger_fns is not null then

@@ -107,12 +107,17 @@ describe.runIf(ready)('python3-londiste on nodes running our SQL', () => {
     expect(
       await rows('leaf', "select local, merge_state from londiste.table_info where queue_name = 'lq'"),
     ).toEqual([{ local: true, merge_state: null }]);
-    // the root's trigger is ours, as the original would create it over its C trigger
+    // the root's trigger is ours: the original's, with the table's own logutriga
+    // (pgq._tgrow_<its oid>) where the original puts pgq.logutriga
     expect(
-      await rows('root', "select pg_get_triggerdef(oid) as d from pg_trigger where tgname = '_londiste_lq'"),
+      await rows(
+        'root',
+        `select replace(pg_get_triggerdef(oid), 'pgq._tgrow_' || tgrelid::int4 || '(', 'pgq._tgrow_<self>(') as d
+           from pg_trigger where tgname = '_londiste_lq'`,
+      ),
     ).toEqual([
       {
-        d: "CREATE TRIGGER _londiste_lq AFTER INSERT OR DELETE OR UPDATE ON public.t FOR EACH ROW EXECUTE FUNCTION pgq.logutriga('lq')",
+        d: "CREATE TRIGGER _londiste_lq AFTER INSERT OR DELETE OR UPDATE ON public.t FOR EACH ROW EXECUTE FUNCTION pgq._tgrow_<self>('lq')",
       },
     ]);
   });

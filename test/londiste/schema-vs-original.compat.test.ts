@@ -182,7 +182,10 @@ const script: string[] = [
 // Triggers, copy coordination, foreign keys, EXECUTE and partitions, on queues of their own: tr
 // root, tb branch, tl leaf, and a merge-leaf pair p1/p2 feeding the combined root cq.
 const triggers = [
-  `select tgrelid::regclass::text as t, tgname, tgenabled, pg_get_triggerdef(oid) as def
+  // Ours puts the table's own logutriga (pgq._tgrow_<oid>: the same arguments) where the
+  // original puts pgq.logutriga; the events query below checks that their events are the same.
+  `select tgrelid::regclass::text as t, tgname, tgenabled,
+          regexp_replace(pg_get_triggerdef(oid), 'pgq[.]_tgrow_[0-9]+[(]', 'pgq.logutriga(') as def
      from pg_trigger where not tgisinternal and tgrelid::regclass::text like 'tt.%' order by 1, 2`,
   // every queue's events: the original's parent table, our view on pgq.event_all
   `select ev_id, ev_type, ev_data, ev_extra1, ev_extra2, ev_extra3, ev_extra4

@@ -386,10 +386,16 @@ describe('root_notify_change', () => {
   });
 });
 
-/** The non-internal triggers of a table: name, enabled mode and definition. */
+/**
+ * The non-internal triggers of a table: name, enabled mode and definition, the table's own
+ * logutriga (pgq._tgrow_<its oid>, which create_trigger uses on a provider) written
+ * pgq._tgrow_<self>.
+ */
 const triggersOf = (table: string) =>
   rows(
-    `select tgname, tgenabled, pg_get_triggerdef(oid) as def from pg_trigger
+    `select tgname, tgenabled,
+            replace(pg_get_triggerdef(oid), 'pgq._tgrow_' || tgrelid::int4 || '(', 'pgq._tgrow_<self>(') as def
+       from pg_trigger
       where tgrelid = $1::regclass and not tgisinternal order by 1`,
     [table],
   );
@@ -469,7 +475,7 @@ describe('replication triggers and local tables', () => {
       {
         tgname: '_londiste_xr',
         tgenabled: 'O',
-        def: "CREATE TRIGGER _londiste_xr AFTER INSERT OR DELETE OR UPDATE ON x.a FOR EACH ROW EXECUTE FUNCTION pgq.logutriga('xr')",
+        def: "CREATE TRIGGER _londiste_xr AFTER INSERT OR DELETE OR UPDATE ON x.a FOR EACH ROW EXECUTE FUNCTION pgq._tgrow_<self>('xr')",
       },
       {
         tgname: '_londiste_xr_truncate',
@@ -487,7 +493,7 @@ describe('replication triggers and local tables', () => {
       "CREATE TRIGGER zzz__londiste_xr BEFORE INSERT OR DELETE OR UPDATE ON x.s FOR EACH ROW EXECUTE FUNCTION pgq.logutriga('xr', 'backup', 'SKIP')",
     ]);
     expect((await triggersOf('x.r_local')).map((t) => t.def)[0]).toBe(
-      "CREATE TRIGGER _londiste_xr AFTER INSERT OR DELETE OR UPDATE ON x.r_local FOR EACH ROW EXECUTE FUNCTION pgq.logutriga('xr', 'ev_extra1=''x.r''')",
+      "CREATE TRIGGER _londiste_xr AFTER INSERT OR DELETE OR UPDATE ON x.r_local FOR EACH ROW EXECUTE FUNCTION pgq._tgrow_<self>('xr', 'ev_extra1=''x.r''')",
     );
   });
 
@@ -529,7 +535,7 @@ describe('replication triggers and local tables', () => {
         .trigger_name,
     ).toBeNull();
     expect((await triggersOf('x.a')).map((t) => t.def)).toEqual([
-      "CREATE TRIGGER _londiste_xr AFTER INSERT OR DELETE OR UPDATE ON x.a FOR EACH ROW EXECUTE FUNCTION pgq.logutriga('xr')",
+      "CREATE TRIGGER _londiste_xr AFTER INSERT OR DELETE OR UPDATE ON x.a FOR EACH ROW EXECUTE FUNCTION pgq._tgrow_<self>('xr')",
       "CREATE TRIGGER _londiste_xr_truncate AFTER TRUNCATE ON x.a FOR EACH STATEMENT EXECUTE FUNCTION pgq.sqltriga('xr')",
     ]);
     expect(
@@ -625,10 +631,10 @@ describe('replication triggers and local tables', () => {
       { table_name: 'x.r', table_attrs: 'handler=r' },
     ]);
     expect((await triggersOf('x.c')).find((t) => t.tgname === '_londiste_xr')?.def).toBe(
-      "CREATE TRIGGER _londiste_xr AFTER INSERT OR DELETE ON x.c FOR EACH ROW EXECUTE FUNCTION pgq.logutriga('xr')",
+      "CREATE TRIGGER _londiste_xr AFTER INSERT OR DELETE ON x.c FOR EACH ROW EXECUTE FUNCTION pgq._tgrow_<self>('xr')",
     );
     expect((await triggersOf('x.r_local')).map((t) => t.def)[0]).toBe(
-      "CREATE TRIGGER _londiste_xr AFTER INSERT ON x.r_local FOR EACH ROW EXECUTE FUNCTION pgq.logutriga('xr', 'ev_extra1=''x.r''')",
+      "CREATE TRIGGER _londiste_xr AFTER INSERT ON x.r_local FOR EACH ROW EXECUTE FUNCTION pgq._tgrow_<self>('xr', 'ev_extra1=''x.r''')",
     );
   });
 });

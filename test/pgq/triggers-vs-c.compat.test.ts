@@ -23,6 +23,10 @@ const ALL = 'after insert or update or delete';
 const trig = (table: string, name: string, fn: string, args: string, when = ALL) =>
   `create trigger ${name} ${when} on ${table} for each row execute procedure pgq.${fn}(${args})`;
 
+/** A logutriga row trigger as trig() writes it: name, timing and events, table, arguments. */
+const OWN_TRIGGER =
+  /^create trigger (\S+) (.+) on (.+) for each row execute procedure pgq\.logutriga\((.*)\)$/s;
+
 const MULTI_ROW = '20 mixed columns, multi-row statements, DateStyle / bytea_output / TimeZone variants';
 /** Scenarios whose events are compared as a set (multi-row statements after updates). */
 const UNORDERED = new Set([MULTI_ROW]);
@@ -272,33 +276,60 @@ describe.skipIf(!env.ok)('event triggers: ours vs the original C triggers', () =
     return r.rows;
   }
 
-  for (const [name, statements] of Object.entries(scenarios)) {
-    it(`gives identical events and errors: ${name}`, async () => {
-      const outcomes: Array<[string, Outcome, Outcome]> = [];
-      for (const c of [dbs.original, dbs.ours]) {
-        await c.query('drop schema if exists s cascade');
-        await c.query('create schema s');
-      }
-      for (const sql of statements) {
-        outcomes.push([sql, await run(dbs.original, sql), await run(dbs.ours, sql)]);
-      }
-      let cEvents = await events(dbs.original, 'pgq.event_template');
-      let oEvents = await events(dbs.ours, 'pgq.event_all');
-      if (UNORDERED.has(name)) {
-        // a multi-row UPDATE/DELETE fires in heap order, which page pruning on either side can
-        // change after earlier updates: compare these events as a set
-        const byText = (a: Ev, b: Ev) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1);
-        cEvents = [...cEvents].sort(byText);
-        oEvents = [...oEvents].sort(byText);
-      }
-      expect(cEvents.length).toBeGreaterThan(0);
-      // the first differing event, whole (a diff of hundreds of events gets truncated)
-      const at = cEvents.findIndex((e, i) => JSON.stringify(e) !== JSON.stringify(oEvents[i]));
-      expect({ at, ours: oEvents[at] }).toEqual({ at, ours: cEvents[at] });
-      expect(oEvents).toEqual(cEvents);
-      for (const [sql, c, o] of outcomes) {
-        expect({ sql, outcome: o }).toEqual({ sql, outcome: c });
-      }
-    });
+  /**
+   * The statement as ours runs it: with `own`, a logutriga row trigger becomes one with the
+   * table's own logutriga (pgq._trigger_rowfn), as londiste.create_trigger makes them.
+   */
+  async function oursSql(sql: string, own: boolean): Promise<string> {
+    const m = own ? OWN_TRIGGER.exec(sql) : null;
+    if (!m) return sql;
+    const [, name, when, table, args] = m;
+    const r = await dbs.ours.query<{ fn: string }>('select pgq._trigger_rowfn($1::regclass) as fn', [table]);
+    return `create trigger ${name} ${when} on ${table} for each row execute procedure ${r.rows[0]?.fn}(${args})`;
+  }
+
+  for (const [label, own] of [
+    ['', false],
+    ["the tables' own logutriga: ", true],
+  ] as const) {
+    for (const [name, statements] of Object.entries(scenarios)) {
+      it(`gives identical events and errors: ${label}${name}`, async () => {
+        await compare(name, statements, own);
+      });
+    }
+  }
+
+  async function compare(name: string, statements: string[], own: boolean) {
+    const outcomes: Array<[string, Outcome, Outcome]> = [];
+    for (const c of [dbs.original, dbs.ours]) {
+      await c.query('drop schema if exists s cascade');
+      await c.query('create schema s');
+    }
+    for (const sql of statements) {
+      outcomes.push([sql, await run(dbs.original, sql), await run(dbs.ours, await oursSql(sql, own))]);
+    }
+    if (own && statements.some((sql) => OWN_TRIGGER.test(sql))) {
+      const n = await dbs.ours.query<{ n: number }>(
+        "select count(*)::int as n from pg_trigger where tgfoid::regproc::text ~ '^pgq[.]_tgrow_[0-9]+$'",
+      );
+      expect(n.rows[0]?.n).toBeGreaterThan(0);
+    }
+    let cEvents = await events(dbs.original, 'pgq.event_template');
+    let oEvents = await events(dbs.ours, 'pgq.event_all');
+    if (UNORDERED.has(name)) {
+      // a multi-row UPDATE/DELETE fires in heap order, which page pruning on either side can
+      // change after earlier updates: compare these events as a set
+      const byText = (a: Ev, b: Ev) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1);
+      cEvents = [...cEvents].sort(byText);
+      oEvents = [...oEvents].sort(byText);
+    }
+    expect(cEvents.length).toBeGreaterThan(0);
+    // the first differing event, whole (a diff of hundreds of events gets truncated)
+    const at = cEvents.findIndex((e, i) => JSON.stringify(e) !== JSON.stringify(oEvents[i]));
+    expect({ at, ours: oEvents[at] }).toEqual({ at, ours: cEvents[at] });
+    expect(oEvents).toEqual(cEvents);
+    for (const [sql, c, o] of outcomes) {
+      expect({ sql, outcome: o }).toEqual({ sql, outcome: c });
+    }
   }
 });

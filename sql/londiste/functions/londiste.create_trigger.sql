@@ -5,7 +5,9 @@
 -- Creates (or re-creates) the replication triggers of queue i_queue_name on table i_dest_table
 -- (the local name of the replicated table i_table_name) on a node of type i_node_type:
 --   _londiste_<queue>           row trigger: pgq.logutriga('<queue>', <args>...) after insert
---                               or update or delete
+--                               or update or delete — on a root or branch with our pgq, the
+--                               table's own logutriga pgq._tgrow_<relid>('<queue>', <args>...)
+--                               (pgq._trigger_rowfn: the same events, a quarter less cost)
 --   _londiste_<queue>_truncate  statement trigger: pgq.sqltriga('<queue>') after truncate,
 --                               created only when missing
 -- On a leaf both get the argument 'deny' (local writes refused; the replay runs as replica).
@@ -139,6 +141,15 @@ begin
         end if;
     end if;
 
+    -- The table's own logutriga (pgq._trigger_rowfn): pgq.logutriga's arguments and events, at
+    -- a quarter less cost per row. Only for the AFTER row trigger of a provider (a leaf's trigger
+    -- only refuses writes), and only with our pgq (the C extension has no such function).
+    if tg_func = 'pgq.logutriga' and tg_when = 'after' and not want_skip and i_node_type <> 'leaf'
+       and to_regprocedure('pgq._trigger_rowfn(oid)') is not null
+       and has_function_privilege('pgq._trigger_rowfn(oid)', 'execute') then
+        tg_func := pgq._trigger_rowfn(rel);
+    end if;
+
     if exists (select 1 from pg_catalog.pg_trigger t where t.tgrelid = rel and t.tgname = tg_name) then
         execute 'drop trigger if exists ' || quote_ident(tg_name) || ' on ' || qtbl;
     end if;
@@ -146,6 +157,10 @@ begin
          || array_to_string(tg_events, ' or ') || ' on ' || qtbl
          || ' for each row execute procedure ' || tg_func || '('
          || array_to_string(tg_args || extra_args, ', ') || ')';
+    if tg_func like 'pgq._tgrow_%' then
+        -- its code now, not on the first row (which would go through pgq.logutriga's path)
+        perform pgq._trigger_prepare(rel);
+    end if;
 
     if not exists (select 1 from pg_catalog.pg_trigger t where t.tgrelid = rel and t.tgname = trunc_name) then
         execute 'create trigger ' || quote_ident(trunc_name) || ' after truncate on ' || qtbl

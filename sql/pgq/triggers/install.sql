@@ -23,12 +23,16 @@
 \ir pgq._trigger_gen_urlrow.sql
 \ir pgq._trigger_gen_urlassign.sql
 \ir pgq._trigger_gen_jsonrow.sql
+\ir pgq._trigger_copy_acl.sql
+\ir pgq._trigger_gen_insert.sql
 \ir pgq._trigger_queue_insert.sql
 \ir pgq._queue_insert_sweep.sql
 \ir pgq._trigger_gen_branch.sql
 \ir pgq._trigger_gen_case.sql
 \ir pgq._trigger_gen_iftree.sql
 \ir pgq._trigger_gen_dispatcher.sql
+\ir pgq._trigger_gen_rowfast.sql
+\ir pgq._trigger_gen_rowfn.sql
 \ir pgq._trigger_plantoken.sql
 \ir pgq._trigger_prepare.sql
 \ir pgq._trigger_encode.sql
@@ -39,5 +43,6 @@
 \ir pgq.logutriga.sql
 \ir pgq.sqltriga.sql
 \ir pgq.jsontriga.sql
+\ir pgq._trigger_rowfn.sql
 
 \ir pgq._trigger_install_refresh.sql

@@ -26,7 +26,7 @@ begin
                             where q.queue_id::text = substr(p.proname, length('_queue_insert_') + 1))
            and not exists (select 1 from pg_proc e
                             where e.pronamespace = 'pgq'::regnamespace
-                              and e.proname like '\_tgenc\_%'
+                              and (e.proname like '\_tgenc\_%' or e.proname like '\_tgrow\_%')
                               and strpos(e.prosrc, 'pgq.' || p.proname || '(') > 0)
     loop
         execute format('drop function %s', f.sig);

@@ -1,8 +1,9 @@
 -- pgq._trigger_gen_branch(i_kind, i_nsp, i_tbl, i_cols, i_types, i_pkeys, i_args, i_opt, i_before,
---                         i_insert_fn) returns text
+--                         i_insert_fn, i_op) returns text
 --
 -- Code generation for pgq._trigger_prepare: the PL/pgSQL statements that encode one row event
--- for one trigger, inside the generated encoder (variables _pgq_n/_pgq_o = NEW/OLD, $2 = TG_OP).
+-- for one trigger, inside the generated encoder or a table's own trigger function (variables
+-- _pgq_n/_pgq_o = NEW/OLD; i_op the expression that is TG_OP there: '$2' in the encoder).
 --   i_kind    'logutriga', 'sqltriga' or 'jsontriga'
 --   i_nsp, i_tbl  schema and table name (ev_extra1 is "<schema>.<table>", unquoted, as in C)
 --   i_cols, i_types  live columns in attnum order and their type oids
@@ -11,13 +12,15 @@
 --   i_before  true for a BEFORE trigger
 --   i_insert_fn  the function that inserts the event, with pgq.insert_event's arguments
 --             (pgq._trigger_queue_insert: the queue's own, or pgq.insert_event)
+--   i_op      TG_OP as the generated code sees it ('$2' in the encoder, 'TG_OP' in a trigger)
 -- Event formats (identical to PgQ 3.5's C triggers) are described in README.md beside this file.
 -- Misconfiguration (unknown argument, SKIP on AFTER, deny, unknown _pgq_ev_* column, no
 -- queue name) becomes a RAISE in the generated code, so only that trigger fails, when it fires.
 drop function if exists pgq._trigger_gen_branch(text, text, text, text[], oid[], text[], text[], jsonb, boolean);
+drop function if exists pgq._trigger_gen_branch(text, text, text, text[], oid[], text[], text[], jsonb, boolean, text);
 create or replace function pgq._trigger_gen_branch(
     i_kind text, i_nsp text, i_tbl text, i_cols text[], i_types oid[], i_pkeys text[],
-    i_args text[], i_opt jsonb, i_before boolean, i_insert_fn text)
+    i_args text[], i_opt jsonb, i_before boolean, i_insert_fn text, i_op text)
 returns text
 language plpgsql
 stable
@@ -97,7 +100,7 @@ begin
 
     -- checks done before anything else, in the C order
     if cardinality(pkl) = 0 then
-        code := code || ind || 'if $2 <> ''INSERT'' then raise exception ''Update/Delete on table without pkey'''
+        code := code || ind || 'if ' || i_op || ' <> ''INSERT'' then raise exception ''Update/Delete on table without pkey'''
                 || E' using errcode = ''PQ020''; end if;\n';
     end if;
     if (i_opt->>'skip')::boolean and not i_before then
@@ -105,7 +108,7 @@ begin
     end if;
     if (i_opt->>'deny')::boolean then
         return code || ind || 'raise exception ''Table ''''%'''' to queue ''''%'''': change not allowed (%)'', '
-               || quote_literal(tbl_name) || ', ' || quote_literal(i_args[1]) || E', $2 using errcode = ''PQ020'';\n';
+               || quote_literal(tbl_name) || ', ' || quote_literal(i_args[1]) || ', ' || i_op || E' using errcode = ''PQ020'';\n';
     end if;
 
     -- the row is read from _pgq_n / _pgq_o directly; _pgq_r (a copy) only when expressions or
@@ -124,10 +127,10 @@ begin
             vals := vals || ('coalesce(pg_catalog.quote_literal('
                              || pgq._trigger_outexpr('_pgq_n.' || pgq._trigger_field(i_cols[i]), i_types[i]) || '), ''null'')');
         end loop;
-        code := code || ind || E'if $2 = ''INSERT'' then\n'
+        code := code || ind || 'if ' || i_op || E' = ''INSERT'' then\n'
                 || ind || '    _pgq_d := ' || pgq._trigger_gen_concat(null, array[quote_literal('(' || parts || ') values (')] || vals || array['''' || ')' || '''']) || E';\n'
                 || case when need_r then ind || E'    _pgq_r := _pgq_n;\n' else '' end
-                || ind || E'elsif $2 = ''UPDATE'' then\n';
+                || ind || 'elsif ' || i_op || E' = ''UPDATE'' then\n';
         -- UPDATE: a changed key is an error; the changed columns, one concat_ws of CASEs;
         -- none changed: no event if only ignored columns changed, else the first key = its value
         pkchg := '{}';
@@ -169,7 +172,7 @@ begin
                 || ind || '    _pgq_d := ' || pgq._trigger_gen_where('_pgq_o', i_cols, i_types, is_pk) || E';\n'
                 || case when need_r then ind || E'    _pgq_r := _pgq_o;\n' else '' end
                 || ind || E'end if;\n';
-        t_expr := 'left($2, 1)';
+        t_expr := 'left(' || i_op || ', 1)';
     else
         -- logutriga / jsontriga: an UPDATE that changed only ignored columns gives no event;
         -- a changed key column is an error (checked up to the first interesting change, as in C)
@@ -188,13 +191,13 @@ begin
             end if;
         end loop;
         if ign is null and not coalesce((i_opt->>'backup')::boolean, false) then
-            -- only key checks: one statement for an UPDATE, one test of $2 for the others
+            -- only key checks: one statement for an UPDATE, one test of the op for the others
             if cardinality(pkchg) > 0 then
-                code := code || ind || 'if $2 = ''UPDATE'' and (' || array_to_string(pkchg, ' or ')
+                code := code || ind || 'if ' || i_op || ' = ''UPDATE'' and (' || array_to_string(pkchg, ' or ')
                         || E') then raise exception ''primary key update not allowed'' using errcode = ''PQ020''; end if;\n';
             end if;
         else
-            code := code || ind || E'if $2 = ''UPDATE'' then\n';
+            code := code || ind || 'if ' || i_op || E' = ''UPDATE'' then\n';
             if ign is not null then
                 code := code || ind || E'    _pgq_ic := 0;\n'
                         || ind || E'    <<_pgq_chk>> begin\n' || chk_code
@@ -221,12 +224,12 @@ begin
             end if;
             js_head := ',"table":[' || to_json(i_nsp)::text || ',' || to_json(i_tbl)::text || '],"pkey":['
                        || coalesce(js_head, '') || ']}';
-            t_expr := '''{"op":"'' || $2 || ''"'' || ' || quote_literal(js_head);
+            t_expr := '''{"op":"'' || ' || i_op || ' || ''"'' || ' || quote_literal(js_head);
         else
-            t_expr := 'left($2, 1) || ' || quote_literal(':' || pkstr);
+            t_expr := 'left(' || i_op || ', 1) || ' || quote_literal(':' || pkstr);
         end if;
         -- the row: OLD for DELETE, NEW otherwise
-        code := code || ind || E'if $2 = ''DELETE'' then\n';
+        code := code || ind || 'if ' || i_op || E' = ''DELETE'' then\n';
         for i in 1 .. 2 loop
             rec := case when i = 1 then '_pgq_o' else '_pgq_n' end;
             if i = 2 then

@@ -3,7 +3,7 @@
 -- (Re)creates pgq._trigger_encode, the dispatcher the triggers call: it calls the table's
 -- generated encoder pgq._tgenc_<relid> — an SQL CASE over the table oid for up to two tables, a
 -- PL/pgSQL tree of IFs above (why: see below and pgq._trigger_gen_iftree). Tables that no longer exist
--- are forgotten and their encoders dropped. Called by pgq._trigger_prepare when a table gets
+-- are forgotten and their encoders (and own logutrigas, pgq._tgrow[x]_<relid>) dropped. Called by pgq._trigger_prepare when a table gets
 -- its first encoder, and by the installer. Security definer; serialised with an advisory lock.
 create or replace function pgq._trigger_gen_dispatcher()
 returns void
@@ -24,6 +24,14 @@ begin
     loop
         execute format('drop function if exists %s(text, text, record, record)', dead.fn_name);
         delete from pgq._trigger_state s where s.relid = dead.relid;
+    end loop;
+    -- the tables' own logutrigas (pgq._trigger_rowfn) and their twins outlive a dropped table too
+    for dead in
+        select p.oid::regprocedure as sig from pg_proc p
+         where p.pronamespace = 'pgq'::regnamespace and p.proname ~ '^_tgrowx?_[0-9]+$'
+           and not exists (select 1 from pg_class c where c.oid = substring(p.proname from '[0-9]+$')::oid)
+    loop
+        execute format('drop function if exists %s', dead.sig);
     end loop;
     select coalesce(array_agg(s.relid order by s.relid), '{}'), coalesce(array_agg(s.fn_name order by s.relid), '{}')
       into rels, fns

@@ -12,7 +12,8 @@
 -- for bytea in hex output; pgq._urlenc_struct (a test, then eight replace() calls for the
 -- usual json/array value) for the rest. Every value comes out fully encoded: the types with
 -- a fixed rule only ever print ASCII, and the tests of the others send any character outside
--- printable ASCII to pgq._urlenc_call.
+-- printable ASCII to pgq._urlenc_call. Every operator in the expression is schema-qualified
+-- (the tables' own logutrigas run it as security definer: see pgq._trigger_gen_rowfast).
 drop function if exists pgq._trigger_gen_urlrow(text, text[], oid[], boolean[], boolean);
 create or replace function pgq._trigger_gen_urlrow(i_rec text, i_cols text[], i_types oid[], i_skip boolean[])
 returns text
@@ -37,7 +38,7 @@ as $$
       -- one argument per column: coalesce('&col=' || value, '&col'), NULL giving the bare name
       -- (concat's cost is per argument: a type output look-up, a call and a copy each)
       cross join lateral (values
-          (1, 'coalesce(' || pg_catalog.quote_literal(nm.name || '=') || ' || '
+          (1, 'coalesce(' || pg_catalog.quote_literal(nm.name || '=') || ' operator(pg_catalog.||) '
               || case when b.base in (20, 21, 23, 26, 1700, 2950, 16) then v.o
                       when b.base in (700, 701) then 'pg_catalog.replace(' || v.oc || ', ''+'', ''%2b'')'
                       -- what each date/time type can print in any DateStyle: date '/' and ' '
@@ -63,7 +64,7 @@ as $$
                           || ', '','', ''%2c''), '':'', ''%3a''), ''='', ''%3d''), ''['', ''%5b''), '']'', ''%5d''), ''{'', ''%7b''), ''}'', ''%7d'')'
                       -- bytea in hex output is \x and hex digits; the escape output can hold anything
                       when b.base = 17 then
-                          'case when pg_catalog.current_setting(''bytea_output'') = ''hex'' then pg_catalog.replace('
+                          'case when pg_catalog.current_setting(''bytea_output'') operator(pg_catalog.=) ''hex'' then pg_catalog.replace('
                           || v.oc || ', ''\'', ''%5c'') else pgq._urlenc_call(' || v.o || ') end'
                       else 'pgq._urlenc_struct(' || v.o || ')' end
               || ', ' || pg_catalog.quote_literal(nm.name) || ')')) as a(k, arg);

@@ -7,7 +7,11 @@ do $$
 declare
     r oid;
 begin
-    for r in select s.relid from pgq._trigger_state s where exists (select 1 from pg_class c where c.oid = s.relid) loop
+    for r in select s.relid from pgq._trigger_state s where exists (select 1 from pg_class c where c.oid = s.relid)
+             union
+             -- tables' own logutrigas that never fired (still pgq.logutriga's body of the time)
+             select c.oid from pg_proc p join pg_class c on c.oid = substr(p.proname, 8)::oid
+              where p.pronamespace = 'pgq'::regnamespace and p.proname ~ '^_tgrow_[0-9]+$' loop
         perform pgq._trigger_prepare(r);
     end loop;
     perform pgq._trigger_gen_dispatcher();

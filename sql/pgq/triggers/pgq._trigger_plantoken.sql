@@ -15,6 +15,6 @@ language plpgsql
 immutable
 as $$
 begin
-    return pg_catalog.clock_timestamp()::text || ' ' || pg_catalog.random()::text;
+    return pg_catalog.concat(pg_catalog.clock_timestamp(), ' ', pg_catalog.random());
 end;
 $$;

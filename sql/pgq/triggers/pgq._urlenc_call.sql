@@ -52,9 +52,7 @@ begin
         -- no control character is left: the first match is a character outside ASCII
         c := pg_catalog.substring(s collate "C", '[^ -~]');
         h := pg_catalog.encode(pg_catalog.convert_to(c, 'UTF8'), 'hex');
-        s := pg_catalog.replace(s, c, pg_catalog.concat('%', pg_catalog.substr(h, 1, 2),
-                 '%' || pg_catalog.substr(h, 3, 2), '%' || nullif(pg_catalog.substr(h, 5, 2), ''),
-                 '%' || nullif(pg_catalog.substr(h, 7, 2), '')));
+        s := pg_catalog.replace(s, c, pg_catalog.regexp_replace(h, '(..)', E'%\\1', 'g'));
         if pg_catalog.octet_length(s) operator(pg_catalog.=) pg_catalog.length(s) then
             return s;
         end if;

@@ -26,9 +26,7 @@ begin
         end if;
         -- a character is at most 4 bytes in every server encoding
         h := pg_catalog.encode(pg_catalog.convert_to(c, pg_catalog.getdatabaseencoding()), 'hex');
-        s := pg_catalog.replace(s, c, pg_catalog.concat('%', pg_catalog.substr(h, 1, 2),
-                 '%' || nullif(pg_catalog.substr(h, 3, 2), ''), '%' || nullif(pg_catalog.substr(h, 5, 2), ''),
-                 '%' || nullif(pg_catalog.substr(h, 7, 2), '')));
+        s := pg_catalog.replace(s, c, pg_catalog.regexp_replace(h, '(..)', E'%\\1', 'g'));
     end loop;
     if s operator(pg_catalog.!~) '[^ -~]' then
         return s;
@@ -37,7 +35,7 @@ begin
                        case when m[1] is not null then m[1]
                             else pg_catalog.regexp_replace(
                                      pg_catalog.encode(pg_catalog.convert_to(m[2], pg_catalog.getdatabaseencoding()), 'hex'),
-                                     '(..)', '%\1', 'g')
+                                     '(..)', E'%\\1', 'g')
                        end, ''), '')
               from pg_catalog.regexp_matches(s, '([ -~]+)|([^ -~]+)', 'g') as m);
 end;
