@@ -1,4 +1,5 @@
--- pgq.ticker_poll(i_queue_names text[], i_max_ticks integer) returns setof (queue_name text, tick_id bigint, new_events bigint)
+-- pgq.ticker_poll(i_queue_names text[], i_max_ticks integer)
+--     returns setof (queue_name text, tick_id bigint, new_events bigint, waited boolean)
 --
 -- Our ticker's pass (layers/pgq/ticker.ts; the original pgqd calls pgq.ticker() instead): ticks
 -- the given queues (NULL: every queue neither paused nor externally ticked), in name order, when
@@ -22,13 +23,26 @@
 -- i_max_ticks (NULL: no limit): stop after this many ticks by PgQ's rules, so that a pass over
 -- many queues all due at once (a thousand new queues' idle ticks) commits, and wakes their
 -- consumers, in pieces rather than in one long transaction; the caller passes again soon.
--- Returns one row per new tick: the queue, the tick id, and how far the event sequence moved (at
+-- Returns one row per new tick: the queue, the tick id, how far the event sequence moved (at
 -- least 1 for a tick made for committed events waiting, which may have taken their ids before
--- the last tick).
+-- the last tick), and whether a consumer was waiting for it (had finished every earlier tick and
+-- had no batch open): the ticker polls a queue every few milliseconds only while its ticks are
+-- waited for — a queue whose consumers are busy or stopped gets PgQ's rules at the ticker's
+-- period, and a consumer that catches up says so (tick-notify.ts).
 -- Errors: those of pgq.ticker(queue) ('Invalid PgQ state', …).
 -- Locks: the ticked queues' pgq.queue rows (FOR NO KEY UPDATE) until commit, as pgq.ticker(queue).
+-- Its result gained a column (waited): made again.
+do $old$
+begin
+    if exists (select 1 from pg_catalog.pg_proc p
+                where p.oid = to_regprocedure('pgq.ticker_poll(text[], integer)')
+                  and not ('waited' = any (p.proargnames))) then
+        drop function pgq.ticker_poll(text[], integer);
+    end if;
+end
+$old$;
 create or replace function pgq.ticker_poll(i_queue_names text[], i_max_ticks integer,
-    out queue_name text, out tick_id bigint, out new_events bigint)
+    out queue_name text, out tick_id bigint, out new_events bigint, out waited boolean)
 returns setof record
 language plpgsql
 security definer
@@ -43,6 +57,7 @@ declare
 begin
     for r in select * from pgq._ticker_due(i_queue_names, true) loop
         new_id := null;
+        waited := null;
         if r.due <> 'latency' then
             exit when by_rule >= i_max_ticks;
             by_rule := by_rule + 1;
@@ -64,6 +79,11 @@ begin
             end if;
         end if;
         if new_id is not null then
+            -- a consumer that finished the tick before this one and holds no batch waits for it
+            waited := r.due = 'latency'
+                   or exists (select 1 from pgq.subscription s
+                               where s.sub_queue = r.queue_id and s.sub_last_tick = r.last_tick_id
+                                 and s.sub_batch is null);
             -- No NOTIFY where no consumer is registered: nobody waits for it, and after a
             -- thousand new queues' idle ticks every LISTENing backend would read them all.
             perform pg_notify(case when octet_length(r.queue_name) <= 59 then 'pgq.' || r.queue_name
