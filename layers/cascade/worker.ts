@@ -15,11 +15,12 @@
 // must hold exactly the provider's events for tick ids to mean the same position on every node.
 import type pg from 'pg';
 import { guardClient, toBigInt } from '../db/connection.ts';
+import { quoteIdent } from '../db/ident.ts';
 import { inTransaction } from '../db/transaction.ts';
 import { runBatchLoop } from '../pgq/batch-loop.ts';
 import type { PgqEvent } from '../pgq/consumer.ts';
 import { requeueEvents } from '../pgq/producer.ts';
-import { listenForTicks, tickChannel } from '../pgq/tick-notify.ts';
+import { listenForTicks, tickChannel, workerWakeChannel } from '../pgq/tick-notify.ts';
 import { Backoff } from '../util/backoff.ts';
 import { defaultLogger, type Logger } from '../util/log.ts';
 import { sleep, Waker } from '../util/sleep.ts';
@@ -718,6 +719,17 @@ export class CascadeWorker {
         'node_state',
         `another worker for ${this.opts.queue}/${this.opts.worker} is running on this node`,
       );
+    }
+    // An admin command on this node (a table added, …) ends an idle wait at once.
+    const wake = workerWakeChannel(this.opts.queue);
+    c.on('notification', (msg) => {
+      if (msg.channel === wake) this.waker.wake();
+    });
+    try {
+      await c.query(`listen ${quoteIdent(wake)}`);
+    } catch (err) {
+      await c.end().catch(() => {});
+      throw err;
     }
     this.localConn = c;
     return c;

@@ -18,6 +18,7 @@ import type pg from 'pg';
 import { CascadeAdmin, type CascadeAdminOptions } from '../cascade/admin.ts';
 import type { NodeStatus } from '../cascade/admin-status.ts';
 import type { NodeInfo, NodeType } from '../cascade/node.ts';
+import { workerWakeChannel } from '../pgq/tick-notify.ts';
 import { LONDISTE_COMMANDS, LONDISTE_OPTIONS } from './admin-commands.ts';
 import {
   DEFAULT_ADMIN_CONFIG,
@@ -80,34 +81,47 @@ export class LondisteAdmin extends CascadeAdmin {
 
   // ---- commands -------------------------------------------------------------------------------
 
+  /**
+   * Wakes this node's worker for the queue (workerWakeChannel): a table or sequence command
+   * changes what it does with no tick to announce it, so it would see the change only after
+   * its loop delay (half a second of every add-table went there).
+   */
+  async #wakeWorker(res: CommandResult): Promise<CommandResult> {
+    await (await this.session.local()).query('select pg_notify($1, $2)', [
+      workerWakeChannel(this.queue),
+      'tables',
+    ]);
+    return res;
+  }
+
   async addTables(args: readonly string[], flags: TableFlags = {}): Promise<CommandResult> {
     const { addTables } = await import('./admin-tables.ts');
-    return addTables(this.#ctx(), args, flags);
+    return this.#wakeWorker(await addTables(this.#ctx(), args, flags));
   }
 
   async removeTables(args: readonly string[], flags: { all?: boolean } = {}): Promise<CommandResult> {
     const { removeTables } = await import('./admin-tables.ts');
-    return removeTables(this.#ctx(), args, flags);
+    return this.#wakeWorker(await removeTables(this.#ctx(), args, flags));
   }
 
   async changeHandler(table: string | undefined, flags: TableFlags = {}): Promise<CommandResult> {
     const { changeHandler } = await import('./admin-tables.ts');
-    return changeHandler(this.#ctx(), table, flags);
+    return this.#wakeWorker(await changeHandler(this.#ctx(), table, flags));
   }
 
   async resync(args: readonly string[], flags: TableFlags = {}): Promise<CommandResult> {
     const { resyncTables } = await import('./admin-tables.ts');
-    return resyncTables(this.#ctx(), args, flags);
+    return this.#wakeWorker(await resyncTables(this.#ctx(), args, flags));
   }
 
   async addSeqs(args: readonly string[], flags: TableFlags = {}): Promise<CommandResult> {
     const { addSeqs } = await import('./admin-seqs.ts');
-    return addSeqs(this.#ctx(), args, flags);
+    return this.#wakeWorker(await addSeqs(this.#ctx(), args, flags));
   }
 
   async removeSeqs(args: readonly string[], flags: { all?: boolean } = {}): Promise<CommandResult> {
     const { removeSeqs } = await import('./admin-seqs.ts');
-    return removeSeqs(this.#ctx(), args, flags);
+    return this.#wakeWorker(await removeSeqs(this.#ctx(), args, flags));
   }
 
   async tables() {

@@ -20,6 +20,7 @@ import {
 import { toBigInt } from '../db/connection.ts';
 import { quoteLiteral } from '../db/ident.ts';
 import type { PgqEvent } from '../pgq/consumer.ts';
+import { tickChannel } from '../pgq/tick-notify.ts';
 import { failedApplyTable, SetApplier } from './apply/applier.ts';
 import { performTableCopy, restoreStructure } from './copy-job.ts';
 import { LondisteError } from './errors.ts';
@@ -818,7 +819,15 @@ export class LondisteWorker extends CascadeWorker {
     this.lastForcedTick = Date.now();
     await provider.query('select pgq.force_tick($1)', [this.opts.queue]);
     const info = await getNodeInfo(provider, this.opts.queue);
-    if (info.nodeType === 'root') await provider.query('select pgq.ticker($1)', [this.opts.queue]);
+    if (info.nodeType !== 'root') return;
+    // A tick made here is announced here, as our ticker announces its own (tick-notify.ts): the
+    // main worker and copy jobs that wait for it wake at once instead of after their loop delay
+    // (a second of every add-table's handover went there).
+    const r = await provider.query<{ t: string | null }>('select pgq.ticker($1)::text as t', [
+      this.opts.queue,
+    ]);
+    const tick = r.rows[0]?.t;
+    if (tick != null) await provider.query('select pg_notify($1, $2)', [tickChannel(this.opts.queue), tick]);
   }
 
   /**

@@ -18,9 +18,23 @@ export const WAITING_CHANNEL = 'pgq_consumer_waiting';
 
 /** The NOTIFY channel of a queue's ticks: 'pgq.<queue>', or 'pgq.<md5>' past 59 bytes (NAMEDATALEN). */
 export function tickChannel(queue: string): string {
-  return Buffer.byteLength(queue, 'utf8') <= 59
-    ? `pgq.${queue}`
-    : `pgq.${createHash('md5').update(queue, 'utf8').digest('hex')}`;
+  return channel('pgq.', queue);
+}
+
+/**
+ * The channel on which a node's admin commands (a table added, removed, copied again) wake the
+ * node's own cascade worker for the queue, LISTENed on the worker's local connection: such a
+ * change arrives with no tick, and the worker would otherwise see it after its loop delay.
+ */
+export function workerWakeChannel(queue: string): string {
+  return channel('pgq_node.', queue);
+}
+
+/** prefix + queue, or prefix + md5(queue) when that would pass NAMEDATALEN (63 bytes). */
+function channel(prefix: string, queue: string): string {
+  return Buffer.byteLength(prefix + queue, 'utf8') <= 63
+    ? `${prefix}${queue}`
+    : `${prefix}${createHash('md5').update(queue, 'utf8').digest('hex')}`;
 }
 
 /** The SQL expression of tickChannel for a queue-name expression (for the ticker's own NOTIFY). */

@@ -91,7 +91,8 @@ export class ProgressMeter {
 
   snapshot(t = this.now(), done = false): CopyProgress {
     const elapsedMs = Math.max(0, t - this.started);
-    const secs = elapsedMs / 1000;
+    // Rows within the first millisecond (a fast pipe's first chunk) still give a rate and an ETA.
+    const secs = (this.rows > 0 ? Math.max(elapsedMs, 1) : elapsedMs) / 1000;
     const rowsPerSec = secs > 0 ? this.rows / secs : 0;
     const bytesPerSec = secs > 0 ? this.bytes / secs : 0;
     const est = this.opts.estimate?.rows ?? null;
