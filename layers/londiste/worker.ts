@@ -20,7 +20,7 @@ import {
 import { toBigInt } from '../db/connection.ts';
 import { quoteLiteral } from '../db/ident.ts';
 import type { PgqEvent } from '../pgq/consumer.ts';
-import { tickChannel } from '../pgq/tick-notify.ts';
+import { tickChannel, workerWakeChannel } from '../pgq/tick-notify.ts';
 import { failedApplyTable, SetApplier } from './apply/applier.ts';
 import { performTableCopy, restoreStructure } from './copy-job.ts';
 import { LondisteError } from './errors.ts';
@@ -802,6 +802,9 @@ export class LondisteWorker extends CascadeWorker {
   ) {
     const snap = snapshot === undefined ? (t.snapshot?.text ?? null) : snapshot;
     await setTableState(local, this.opts.queue, t.name, snap, state);
+    // The other side of a handover (the main worker, or the table's copy job) may be asleep
+    // waiting for this: wake it (a second of every add-table went to wanna-sync → do-sync).
+    await local.query('select pg_notify($1, $2)', [workerWakeChannel(this.opts.queue), t.name]);
     t.state = state;
     if (snapshot !== undefined) t.snapshot = null;
     this.log.info('table state', { table: t.name, state: t.mergeState, copy: this.copyOf != null });

@@ -2,9 +2,10 @@
 --
 -- (Re)creates pgq._trigger_encode, the dispatcher the triggers call: it calls the table's
 -- generated encoder pgq._tgenc_<relid> — an SQL CASE over the table oid for up to two tables, a
--- PL/pgSQL tree of IFs above (why: see below and pgq._trigger_gen_iftree). Tables that no longer exist
--- are forgotten and their encoders (and own logutrigas, pgq._tgrow[x]_<relid>) dropped. Called by pgq._trigger_prepare when a table gets
--- its first encoder, and by the installer. Security definer; serialised with an advisory lock.
+-- PL/pgSQL tree of IFs above (why: see below and pgq._trigger_gen_iftree). Tables that no longer
+-- exist are forgotten and their encoders (and own logutrigas, pgq._tgrow[x]_<relid>) dropped.
+-- Called by pgq._trigger_prepare when a table gets its first encoder, and by the installer.
+-- Security definer; serialised with an advisory lock.
 create or replace function pgq._trigger_gen_dispatcher()
 returns void
 language plpgsql

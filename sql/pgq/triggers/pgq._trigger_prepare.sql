@@ -5,9 +5,9 @@
 -- that the dispatcher pgq._trigger_encode knows it; and, when the table has its own logutriga
 -- (pgq._tgrow_<relid>, see pgq._trigger_rowfn), generates that function's code too (the
 -- encoder also gets branches for its triggers: the function's generic path uses them). Called
--- by the triggers when the table's
--- plan token changed (see pgq._trigger_plantoken: the first transaction of a session, or after
--- DDL on the table) and when a trigger is missing from the encoder.
+-- by the triggers when the table's plan token changed (see pgq._trigger_plantoken: the first
+-- transaction of a session, or after DDL on the table) and when a trigger is missing from the
+-- encoder.
 --
 -- The encoder is regenerated when the table's signature changes: schema or table name,
 -- columns (name, type, position), primary key, or the set of pgq triggers and their
