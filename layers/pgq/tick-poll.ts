@@ -35,6 +35,9 @@ import { SideLane } from './ticker-side.ts';
 
 const HOT_MS = 30_000;
 const POLL_SQL = 'select queue_name, tick_id, new_events, waited from pgq.ticker_poll($1::text[], $2)';
+/** The same on SQL from before `waited` (not upgraded yet): every tick counts as waited for. */
+const POLL_SQL_OLD =
+  'select queue_name, tick_id, new_events, null as waited from pgq.ticker_poll($1::text[], $2)';
 /** A full pass may take at most 1/SCAN_SHARE of the time between two of them. */
 const SCAN_SHARE = 20;
 const MIN_SCAN_MS = 10;
@@ -83,6 +86,8 @@ export class TickPoller {
    * waiting (a busy or stopped one; or commits elsewhere on the server).
    */
   #subScanMs = 0;
+  /** POLL_SQL, or POLL_SQL_OLD on SQL installed before pgq.ticker_poll reported `waited`. */
+  #pollSql = POLL_SQL;
   readonly #scanMs: number;
   /** 20× the last full pass's duration (at most tickMs): the least time between two. */
   #fullScanMs = 0;
@@ -132,11 +137,14 @@ export class TickPoller {
     /** connect: a second connection for chunked passes and maintenance (SideLane), opened when needed. */
     o: { tickMs: number; pollMs: number; chunkQueues?: number; connect?: () => Promise<pg.Client> },
   ): Promise<TickPoller | null> {
-    const r = await client.query<{ ok: boolean }>(
-      "select to_regprocedure('pgq.ticker_poll(text[], integer)') is not null as ok",
+    const r = await client.query<{ ok: boolean; waited: boolean }>(
+      `select p.oid is not null as ok, coalesce('waited' = any (p.proargnames), false) as waited
+         from (select to_regprocedure('pgq.ticker_poll(text[], integer)') as f) x
+         left join pg_catalog.pg_proc p on p.oid = x.f`,
     );
     if (!r.rows[0]?.ok) return null;
     const poller = new TickPoller(client, o.tickMs, o.pollMs, o.chunkQueues ?? CHUNK_QUEUES, o.connect);
+    poller.#pollSql = r.rows[0].waited ? POLL_SQL : POLL_SQL_OLD;
     // The connection is the ticker's own for its whole life (it holds the advisory lock), so the
     // LISTEN needs no UNLISTEN: it ends with the session.
     client.on('notification', (msg) => {
@@ -302,7 +310,7 @@ export class TickPoller {
       tick_id: unknown;
       new_events: unknown;
       waited: unknown;
-    }>(POLL_SQL, [look.queues, MAX_RULE_TICKS]);
+    }>(this.#pollSql, [look.queues, MAX_RULE_TICKS]);
     const now = Date.now();
     // Hot (polled every pollMs) only while a consumer waits for the queue's ticks: one that is
     // busy or stopped gets them by PgQ's rules, and says so when it catches up (WAITING_CHANNEL).

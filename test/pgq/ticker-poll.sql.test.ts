@@ -26,6 +26,21 @@ async function waitingQueue(q: string) {
 }
 
 describe('pgq.ticker_poll', () => {
+  it('says whether a consumer waited for each tick: yes when it had read every tick, no when it is behind', async () => {
+    await waitingQueue('lp_w');
+    const ticks = async () =>
+      (await db.query("select waited from pgq.ticker_poll(array['lp_w'], null)")).rows.map((r) => r.waited);
+    await db.query("select pgq.insert_event('lp_w', 'T', 'one')");
+    expect(await ticks()).toEqual([true]);
+    // The consumer has not read that tick: the ticks made by PgQ's rules now are not waited for.
+    await db.query("select pgq.set_queue_config('lp_w', 'ticker_max_count', '1')");
+    await db.query("select pgq.insert_event('lp_w', 'T', 'two')");
+    expect(await ticks()).toEqual([false]);
+    expect(await drain(db, 'lp_w', 'c')).toEqual(['one', 'two']);
+    await db.query("select pgq.insert_event('lp_w', 'T', 'three')");
+    expect(await ticks()).toEqual([true]);
+  });
+
   it('ticks a default queue once its event commits, and announces the tick on the queue channel', async () => {
     await waitingQueue('lp_a');
     const listener = await db.connect();
