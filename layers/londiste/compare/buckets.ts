@@ -74,10 +74,7 @@ export async function keyWindows(
   if (count <= 1) return whole;
   const pct = Math.min(100, ((count * 500) / Math.max(estimated, 1)) * 100);
   const k = quoteIdent(key);
-  const r = await db.query<{ v: string }>(
-    `select ${k}::text as v from only ${quoteFqname(table)} tablesample system (${pct.toFixed(6)}) order by ${k}`,
-  );
-  const sample = r.rows.map((x) => BigInt(x.v));
+  const sample = (await sampleKeys(db, table, k, pct, count)).map((v) => BigInt(v));
   const bounds: bigint[] = [];
   for (let i = 1; i < count; i++) {
     const v = sample[Math.floor((i * sample.length) / count)];
@@ -94,6 +91,30 @@ export async function keyWindows(
     ...inner,
     { where: `${k} >= ${bounds.at(-1)}`, width: inner.at(-1)!.width },
   ];
+}
+
+/**
+ * The key column's values (text) in a sample of ~pct % of the table, in its order: TABLESAMPLE
+ * SYSTEM (whole pages, cheap on any size), or BERNOULLI (rows, every page read) when the pages
+ * drawn held too few values to split into `windows` — a small table's few pages were often all
+ * missed, and the table then went as one window.
+ */
+async function sampleKeys(
+  db: Queryable,
+  table: string,
+  k: string,
+  pct: number,
+  windows: number,
+): Promise<string[]> {
+  let rows: string[] = [];
+  for (const method of ['system', 'bernoulli']) {
+    const r = await db.query<{ v: string }>(
+      `select ${k}::text as v from only ${quoteFqname(table)} tablesample ${method} (${pct.toFixed(6)}) order by ${k}`,
+    );
+    rows = r.rows.map((x) => x.v);
+    if (rows.length >= windows * 50) break;
+  }
+  return rows;
 }
 
 /** Key values per bucket for `rows` rows over `span` key values (≥ 1). */
@@ -273,12 +294,10 @@ export async function hashWindows(
   if (count <= 1) return [{ where: '', mask: maskFor(estimated) }];
   const pct = Math.min(100, ((count * 500) / Math.max(estimated, 1)) * 100);
   const k = quoteIdent(key);
-  const r = await db.query<{ v: string }>(
-    `select ${k}::text as v from only ${quoteFqname(table)} tablesample system (${pct.toFixed(6)}) order by ${k}`,
-  );
+  const sample = await sampleKeys(db, table, k, pct, count);
   const bounds: string[] = [];
   for (let i = 1; i < count; i++) {
-    const v = r.rows[Math.floor((i * r.rows.length) / count)]?.v;
+    const v = sample[Math.floor((i * sample.length) / count)];
     if (v !== undefined && bounds.at(-1) !== v) bounds.push(v);
   }
   if (bounds.length === 0) return [{ where: '', mask: maskFor(estimated) }];
