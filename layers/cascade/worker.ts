@@ -15,12 +15,11 @@
 // must hold exactly the provider's events for tick ids to mean the same position on every node.
 import type pg from 'pg';
 import { guardClient, toBigInt } from '../db/connection.ts';
-import { quoteIdent } from '../db/ident.ts';
 import { inTransaction } from '../db/transaction.ts';
 import { runBatchLoop } from '../pgq/batch-loop.ts';
 import type { PgqEvent } from '../pgq/consumer.ts';
 import { requeueEvents } from '../pgq/producer.ts';
-import { listenForTicks, tickChannel, workerWakeChannel } from '../pgq/tick-notify.ts';
+import { listenForTicks, listenOn, tickChannel, workerWakeChannel } from '../pgq/tick-notify.ts';
 import { Backoff } from '../util/backoff.ts';
 import { defaultLogger, type Logger } from '../util/log.ts';
 import { sleep, Waker } from '../util/sleep.ts';
@@ -721,12 +720,8 @@ export class CascadeWorker {
       );
     }
     // An admin command on this node (a table added, …) ends an idle wait at once.
-    const wake = workerWakeChannel(this.opts.queue);
-    c.on('notification', (msg) => {
-      if (msg.channel === wake) this.waker.wake();
-    });
     try {
-      await c.query(`listen ${quoteIdent(wake)}`);
+      await listenOn(c, workerWakeChannel(this.opts.queue), () => this.waker.wake());
     } catch (err) {
       await c.end().catch(() => {});
       throw err;

@@ -51,9 +51,20 @@ export async function listenForTicks(
   queue: string,
   onTick: () => void,
 ): Promise<(discard?: boolean) => Promise<void>> {
-  const channel = tickChannel(queue);
+  return listenOn(client, tickChannel(queue), onTick);
+}
+
+/**
+ * LISTENs on `channel` on this connection and calls onNotify for each notification there.
+ * Returns the way back: stop listening (UNLISTEN unless the connection is being discarded).
+ */
+export async function listenOn(
+  client: pg.ClientBase,
+  channel: string,
+  onNotify: () => void,
+): Promise<(discard?: boolean) => Promise<void>> {
   const handler = (msg: pg.Notification) => {
-    if (msg.channel === channel) onTick();
+    if (msg.channel === channel) onNotify();
   };
   client.on('notification', handler);
   try {

@@ -58,6 +58,8 @@ declare
     body text := '';
     br text;
     n_tg int := 0;
+    -- the function a trigger's code calls to insert its event (pgq._trigger_queue_insert)
+    ins_fn text;
     row_body text := '';
     row_br text;
     n_row int := 0;
@@ -119,18 +121,16 @@ begin
             b := substring(b from p + 1);
         end loop;
         opt := pgq._trigger_parse_args(args);
+        ins_fn := case when args[1] is null then 'pgq.insert_event' else pgq._trigger_queue_insert(args[1]) end;
         br := pgq._trigger_gen_branch(tg.kind, nsp, tbl, col_names, col_types, pk_names, args, opt,
-                                      (tg.tgtype & 2) = 2,
-                                      case when args[1] is null then 'pgq.insert_event'
-                                           else pgq._trigger_queue_insert(args[1]) end, '$2');
+                                      (tg.tgtype & 2) = 2, ins_fn, '$2');
         body := body || format(E'    if $1 = %L then\n%s    end if;\n', tg.tgname, br);
         n_tg := n_tg + 1;
         -- the table's own logutriga encodes its AFTER triggers' rows itself (BEFORE ones take
         -- its generic path, through this encoder)
         if tg.tgfoid = row_fn and (tg.tgtype & 2) = 0 then
             row_br := pgq._trigger_gen_branch(tg.kind, nsp, tbl, col_names, col_types, pk_names, args, opt, false,
-                                              case when args[1] is null then 'pgq.insert_event'
-                                                   else pgq._trigger_queue_insert(args[1]) end, 'TG_OP');
+                                              ins_fn, 'TG_OP');
             row_body := row_body || format(E'    if TG_NAME = %L then\n%s    end if;\n', tg.tgname, row_br);
             n_row := n_row + 1;
         end if;
