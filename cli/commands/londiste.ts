@@ -16,7 +16,8 @@ import { registerAdminProgram } from './setadm.ts';
 export function register(program: Command): void {
   registerAdminProgram(program, {
     name: 'londiste',
-    description: 'Londiste table replication: setup, status and (soon) the replay worker, like londiste3',
+    description:
+      'Londiste table replication, like londiste3: setup, table copy, the replay worker, compare and repair',
     admin: LondisteAdmin,
     loadConfig: (file, section) => loadLondisteConfig(file, { section }),
     fromEnv: {
