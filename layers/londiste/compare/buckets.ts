@@ -14,7 +14,7 @@
 import type { Readable } from 'node:stream';
 import type { Queryable } from '../../db/index.ts';
 import { quoteFqname, quoteIdent } from '../../db/index.ts';
-import { rowHashSql } from './checksum.ts';
+import { rowHashSql, sampleKeys } from './checksum.ts';
 import { CopyLines } from './copy-text.ts';
 import { andWhere, quoteLiteral } from './sql-text.ts';
 
@@ -74,7 +74,7 @@ export async function keyWindows(
   if (count <= 1) return whole;
   const pct = Math.min(100, ((count * 500) / Math.max(estimated, 1)) * 100);
   const k = quoteIdent(key);
-  const sample = (await sampleKeys(db, table, k, pct, count)).map((v) => BigInt(v));
+  const sample = (await sampleKeys(db, table, k, pct, count * 50)).map((v) => BigInt(v));
   const bounds: bigint[] = [];
   for (let i = 1; i < count; i++) {
     const v = sample[Math.floor((i * sample.length) / count)];
@@ -91,30 +91,6 @@ export async function keyWindows(
     ...inner,
     { where: `${k} >= ${bounds.at(-1)}`, width: inner.at(-1)!.width },
   ];
-}
-
-/**
- * The key column's values (text) in a sample of ~pct % of the table, in its order: TABLESAMPLE
- * SYSTEM (whole pages, cheap on any size), or BERNOULLI (rows, every page read) when the pages
- * drawn held too few values to split into `windows` — a small table's few pages were often all
- * missed, and the table then went as one window.
- */
-async function sampleKeys(
-  db: Queryable,
-  table: string,
-  k: string,
-  pct: number,
-  windows: number,
-): Promise<string[]> {
-  let rows: string[] = [];
-  for (const method of ['system', 'bernoulli']) {
-    const r = await db.query<{ v: string }>(
-      `select ${k}::text as v from only ${quoteFqname(table)} tablesample ${method} (${pct.toFixed(6)}) order by ${k}`,
-    );
-    rows = r.rows.map((x) => x.v);
-    if (rows.length >= windows * 50) break;
-  }
-  return rows;
 }
 
 /** Key values per bucket for `rows` rows over `span` key values (≥ 1). */
@@ -294,7 +270,7 @@ export async function hashWindows(
   if (count <= 1) return [{ where: '', mask: maskFor(estimated) }];
   const pct = Math.min(100, ((count * 500) / Math.max(estimated, 1)) * 100);
   const k = quoteIdent(key);
-  const sample = await sampleKeys(db, table, k, pct, count);
+  const sample = await sampleKeys(db, table, k, pct, count * 50);
   const bounds: string[] = [];
   for (let i = 1; i < count; i++) {
     const v = sample[Math.floor((i * sample.length) / count)];

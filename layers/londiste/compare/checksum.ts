@@ -128,6 +128,30 @@ export async function blockChunks(db: Queryable, table: string, count: number): 
 }
 
 /**
+ * The values (text) of column `col` (quoted) in a sample of ~pct % of the table, in its order:
+ * TABLESAMPLE SYSTEM (whole pages, cheap on any size), drawn again by BERNOULLI (rows, every page
+ * read) when the pages drawn held fewer than `minRows` values (0: never) — a small table's few
+ * pages were often all missed, and the table then went as one window.
+ */
+export async function sampleKeys(
+  db: Queryable,
+  table: string,
+  col: string,
+  pct: number,
+  minRows: number,
+): Promise<string[]> {
+  let rows: string[] = [];
+  for (const method of ['system', 'bernoulli']) {
+    const r = await db.query<{ v: string }>(
+      `select ${col}::text as v from only ${quoteFqname(table)} tablesample ${method} (${pct.toFixed(6)}) order by ${col}`,
+    );
+    rows = r.rows.map((x) => x.v);
+    if (rows.length >= minRows) break;
+  }
+  return rows;
+}
+
+/**
  * `count` ranges on the first key column: `k < b1`, `k >= b1 and k < b2`, …, `k >= bn`, boundaries
  * the quantiles of a sample (about 500 rows per range, TABLESAMPLE SYSTEM). Fewer ranges come back
  * when the sample has fewer distinct values; one range ('') when there is nothing to split on.
@@ -144,10 +168,7 @@ export async function keyRanges(
   const want = count * 500;
   const pct = Math.min(100, (want / estimated) * 100);
   const col = quoteIdent(k.name);
-  const r = await db.query<{ v: string }>(
-    `select ${col}::text as v from only ${quoteFqname(table)} tablesample system (${pct.toFixed(6)}) order by ${col}`,
-  );
-  const sample = r.rows.map((x) => x.v);
+  const sample = await sampleKeys(db, table, col, pct, 0);
   const bounds: string[] = [];
   for (let i = 1; i < count; i++) {
     const v = sample[Math.floor((i * sample.length) / count)];
