@@ -8,6 +8,7 @@
 // table over (wanna-sync:W → do-sync:M, then waits while the copy job replays up to M). The same
 // class in copy mode (copyTable set) is the copy job: its own consumer `<worker>.copy.<table>`
 // registered at the provider, the COPY itself, then replay of that one table until the handover.
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type pg from 'pg';
 import { connectLocation, getConsumerState, getNodeInfo, type NodeInfo, nodeCmd } from '../cascade/node.ts';
 import {
@@ -39,6 +40,9 @@ import {
   setTableState,
   type TableState,
 } from './tables.ts';
+
+/** Events replayed between two turns of the event loop (see processRemoteBatch). */
+const EVENTS_PER_TURN = 256;
 
 export interface LondisteWorkerOptions extends CascadeWorkerOptions {
   /** Copy mode: the table this job copies; `worker` is then the main worker's name. */
@@ -566,9 +570,16 @@ export class LondisteWorker extends CascadeWorker {
           await h.flush(ctx);
         });
     };
+    let sinceTurn = 0;
     try {
       for await (const chunk of this.eventChunks(batch))
         for (const ev of chunk) {
+          // Decoding a chunk is one long run of promise jobs: the replies to the chunk being
+          // written behind (flushBehind) would wait for its end and the server sit idle. Let them in.
+          if (++sinceTurn === EVENTS_PER_TURN) {
+            sinceTurn = 0;
+            await nextTurn();
+          }
           if (isCascadeEvent(ev)) continue;
           const data = isDataEvent(ev);
           if (data || isTruncateEvent(ev)) {

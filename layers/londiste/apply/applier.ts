@@ -113,23 +113,28 @@ export class SetApplier {
       const changes = this.pending.get(table);
       if (!changes || changes.length === 0) continue;
       this.pending.delete(table);
-      await this.flushTable(client, table, changes);
+      await this.write(client, await this.prepare(client, table, changes));
     }
   }
 
   /**
    * Starts writing `destTable`'s buffered changes and returns once the flush started before it
    * has finished, without waiting for this one: the caller decodes the next chunk while the
-   * server writes this one, and at most one chunk is in flight. Its error (or the one before it)
-   * surfaces at the next flush / flushBehind / settle. Every other query on the connection queues
-   * behind it in order, and any error fails the whole batch, so the overlap changes no outcome.
+   * server writes this one, and at most one chunk is in flight. The chunk is planned (collapsed,
+   * its statements' rows encoded) while the one before is still being written, so that the
+   * statements go out back to back once it is done. Its error (or the one before it) surfaces at
+   * the next flush / flushBehind / settle. Every other query on the connection queues behind it
+   * in order, and any error fails the whole batch, so the overlap changes no outcome.
    */
   async flushBehind(client: pg.ClientBase, destTable: string): Promise<void> {
     const changes = this.pending.get(destTable);
     if (!changes || changes.length === 0) return;
     this.pending.delete(destTable);
+    // Reading a shape not cached yet queries the connection: not behind a flush that may fail.
+    if (!this.shapes.peek(destTable)) await this.settle();
+    const prepared = await this.prepare(client, destTable, changes);
     await this.settle();
-    const p = this.flushTable(client, destTable, changes);
+    const p = this.write(client, prepared);
     p.catch(() => {}); // observed by settle()
     this.behind = p;
   }
@@ -141,18 +146,36 @@ export class SetApplier {
     if (p) await p;
   }
 
-  private async flushTable(client: pg.ClientBase, table: string, changes: TableChange[]): Promise<void> {
+  /** A table's changes planned and encoded: what is left is sending them (write). */
+  private async prepare(
+    client: pg.ClientBase,
+    table: string,
+    changes: TableChange[],
+  ): Promise<PreparedFlush> {
     let shape: TableShape;
     try {
       shape = await this.shapes.get(client, table);
     } catch (err) {
       throw tagTable(asApplyError(err, table), table);
     }
-    await client.query(`savepoint ${SAVEPOINT}`);
     try {
       const plan = planTable(shape, changes);
+      return { table, shape, plan, changes: changes.length, ops: this.setOps(shape, plan, shape.copyable) };
+    } catch (err) {
+      // A change the table cannot take (no key, a column it lacks): its definition may have moved.
+      const mapped = asApplyError(err, table);
+      if (mapped instanceof LondisteError) this.shapes.invalidate(table);
+      throw tagTable(mapped, table);
+    }
+  }
+
+  /** Writes a prepared flush under its savepoint (see the file's head for the fallbacks). */
+  private async write(client: pg.ClientBase, f: PreparedFlush): Promise<void> {
+    const { table, shape, plan } = f;
+    await client.query(`savepoint ${SAVEPOINT}`);
+    try {
       try {
-        await this.runSetBased(client, shape, plan, shape.copyable);
+        await this.runOps(client, shape, f.ops);
       } catch (err) {
         if (!isSetConflict(err)) throw err;
         await client.query(`rollback to savepoint ${SAVEPOINT}`);
@@ -161,7 +184,7 @@ export class SetApplier {
         let done = false;
         if ((err as { fromCopy?: boolean }).fromCopy) {
           try {
-            await this.runSetBased(client, shape, plan, false);
+            await this.runOps(client, shape, this.setOps(shape, plan, false));
             done = true;
           } catch (again) {
             if (!isSetConflict(again)) throw again;
@@ -174,7 +197,7 @@ export class SetApplier {
         }
       }
       await client.query(`release savepoint ${SAVEPOINT}`);
-      this.stats.changes += changes.length;
+      this.stats.changes += f.changes;
     } catch (err) {
       const mapped = asApplyError(err, table, (err as { evId?: bigint }).evId);
       if (mapped instanceof LondisteError) {
@@ -224,9 +247,8 @@ export class SetApplier {
     if (fresh.length > 0) await this.exec(client, setInsert(shape, cols), [JSON.stringify(fresh)]);
   }
 
-  /** COPY `rows` in; an error from it is marked `fromCopy`. */
-  private async copyIn(client: pg.ClientBase, shape: TableShape, cols: string[], rows: Row[]): Promise<void> {
-    const { text, data } = copyInsert(shape, cols, rows);
+  /** COPY `data` in (copyInsert); an error from it is marked `fromCopy`. */
+  private async copyIn(client: pg.ClientBase, text: string, data: string): Promise<void> {
     this.stats.statements++;
     this.stats.copies++;
     try {
@@ -237,20 +259,16 @@ export class SetApplier {
   }
 
   /**
-   * The plan as set-based statements. `copy`: the inserts of a run whose key is the table's
-   * primary key go in by COPY (the caller checked the table may take them so): the rows of a
-   * run are new keys or keys deleted just before, so a conflict means a key that exists, and
-   * the caller writes the plan again with the upsert.
+   * The plan as set-based statements, their rows encoded. `copy`: the inserts of a run whose key
+   * is the table's primary key go in by COPY (the caller checked the table may take them so):
+   * the rows of a run are new keys or keys deleted just before, so a conflict means a key that
+   * exists, and the caller writes the plan again with the upsert.
    */
-  private async runSetBased(
-    client: pg.ClientBase,
-    shape: TableShape,
-    plan: PlanStep[],
-    copy: boolean,
-  ): Promise<void> {
+  private setOps(shape: TableShape, plan: PlanStep[], copy: boolean): SetOp[] {
+    const ops: SetOp[] = [];
     for (const step of plan) {
       if (step.kind === 'raw') {
-        await this.execRaw(client, shape, step);
+        ops.push(step);
         continue;
       }
       const { key, collapsed } = step;
@@ -277,16 +295,27 @@ export class SetApplier {
       }
       for (const row of collapsed.keyless) group(inserts, Object.keys(row), row);
 
-      if (dels.length > 0) await this.exec(client, setDelete(shape, key), [JSON.stringify(dels)]);
-      for (const g of updates.values()) {
-        await this.exec(client, setUpdate(shape, key, g.cols), [JSON.stringify(g.rows)]);
-      }
+      if (dels.length > 0)
+        ops.push({ kind: 'exec', stmt: setDelete(shape, key), json: JSON.stringify(dels) });
+      for (const g of updates.values())
+        ops.push({ kind: 'exec', stmt: setUpdate(shape, key, g.cols), json: JSON.stringify(g.rows) });
       const byCopy = copy && sameKey(key, shape.pkey);
       for (const g of inserts.values()) {
-        if (byCopy) await this.copyIn(client, shape, g.cols, g.rows);
-        else if (shape.hasRules) await this.upsertWithRules(client, shape, key, g.cols, g.rows);
-        else await this.exec(client, setUpsert(shape, key, g.cols), [JSON.stringify(g.rows)]);
+        if (byCopy) ops.push({ kind: 'copy', ...copyInsert(shape, g.cols, g.rows) });
+        else if (shape.hasRules) ops.push({ kind: 'rules', key, cols: g.cols, rows: g.rows });
+        else ops.push({ kind: 'exec', stmt: setUpsert(shape, key, g.cols), json: JSON.stringify(g.rows) });
       }
+    }
+    return ops;
+  }
+
+  /** Sends the statements of setOps in order. */
+  private async runOps(client: pg.ClientBase, shape: TableShape, ops: SetOp[]): Promise<void> {
+    for (const op of ops) {
+      if (op.kind === 'exec') await this.exec(client, op.stmt, [op.json]);
+      else if (op.kind === 'copy') await this.copyIn(client, op.text, op.data);
+      else if (op.kind === 'rules') await this.upsertWithRules(client, shape, op.key, op.cols, op.rows);
+      else await this.execRaw(client, shape, op);
     }
   }
 
@@ -387,6 +416,22 @@ interface RawStep {
   sql: string;
 }
 type PlanStep = RunStep | RawStep;
+
+/** One statement of a set-based flush, its rows already encoded. */
+type SetOp =
+  | { kind: 'exec'; stmt: Stmt; json: string }
+  | { kind: 'copy'; text: string; data: string }
+  | { kind: 'rules'; key: readonly string[]; cols: string[]; rows: Row[] }
+  | RawStep;
+
+interface PreparedFlush {
+  table: string;
+  shape: TableShape;
+  plan: PlanStep[];
+  /** Changes (events) it writes. */
+  changes: number;
+  ops: SetOp[];
+}
 
 /**
  * Splits a table's changes into ordered steps: runs of row changes naming the same key (collapsed)

@@ -53,6 +53,11 @@ export class ShapeCache {
     return shape;
   }
 
+  /** The cached shape, without reading it. */
+  peek(table: string): TableShape | undefined {
+    return this.shapes.get(table);
+  }
+
   /** Forget one table's shape (or all). */
   invalidate(table?: string): void {
     if (table === undefined) this.shapes.clear();
