@@ -3,7 +3,7 @@
 // (rotation), or from DATABASE_URL for local runs. Consumers share one small pool per container
 // across invocations; the ticker opens a direct connection of its own (its advisory lock lives in
 // the session, which a transaction-pooling proxy would pin or break).
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type pg from 'pg';
 import { ConfigError } from '../config/settings.ts';
 import { checkout, connectClient, createPool } from '../db/connection.ts';
@@ -21,7 +21,7 @@ const AUTH_FAILED = '28P01';
 
 export class DatabaseSource {
   readonly #settings: DatabaseSettings;
-  readonly #secrets: () => SecretsManagerClient;
+  readonly #secrets: () => Promise<SecretsManagerClient>;
   #cached: { config: pg.ClientConfig; at: number } | null = null;
   #pool: pg.Pool | null = null;
   #poolConfig: pg.ClientConfig | null = null;
@@ -29,8 +29,10 @@ export class DatabaseSource {
   constructor(settings: DatabaseSettings, deps: { secrets?: SecretsManagerClient } = {}) {
     this.#settings = settings;
     let client = deps.secrets;
-    this.#secrets = () => {
-      client ??= new SecretsManagerClient({});
+    // The SDK is loaded when a secret is first read: a process given a URL (a worker started by
+    // hand, the local stack) does not pay its ~50 ms of module loading.
+    this.#secrets = async () => {
+      client ??= new (await secretsSdk()).SecretsManagerClient({});
       return client;
     };
     if (!settings.database_secret_arn && !settings.database_url && !process.env.PGHOST) {
@@ -114,7 +116,8 @@ export class DatabaseSource {
     const sslMode = s.database_ssl;
     if (s.database_secret_arn) {
       const arn = s.database_secret_arn;
-      const out = await this.#secrets().send(new GetSecretValueCommand({ SecretId: arn }));
+      const sdk = await secretsSdk();
+      const out = await (await this.#secrets()).send(new sdk.GetSecretValueCommand({ SecretId: arn }));
       let secret: RdsSecret;
       try {
         secret = JSON.parse(out.SecretString ?? '') as RdsSecret;
@@ -166,4 +169,8 @@ function sameLogin(a: pg.ClientConfig, b: pg.ClientConfig): boolean {
     a.database === b.database &&
     a.connectionString === b.connectionString
   );
+}
+
+function secretsSdk() {
+  return import('@aws-sdk/client-secrets-manager');
 }

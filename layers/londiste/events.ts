@@ -15,7 +15,7 @@
 // old key is unknown and the change is applied as the original does: an update by the new key.
 import type { PgqEvent } from '../pgq/consumer.ts';
 import { LondisteError } from './errors.ts';
-import { dbUrldecode } from './urlenc.ts';
+import { dbUrldecode, emptyRow } from './urlenc.ts';
 
 export type ChangeOp = 'I' | 'U' | 'D';
 export type Row = Record<string, string | null>;
@@ -146,12 +146,38 @@ export function decodeEvent(ev: PgqEvent): TableChange {
     if (key.length === 0) throw bad(ev, 'update or delete without key columns');
     for (const k of key) if (!(k in row)) throw bad(ev, `key column ${k} missing from the row`);
   }
-  const change: RowChange = { kind: 'row', evId: ev.id, table, op, row, key, partial: false };
+  const change: RowChange = new EventRowChange(ev, table, op, row, key);
   if (op === 'U' && ev.extra2) {
     const oldKey = previousKey(ev.extra2, key);
     if (oldKey?.some((v, i) => v !== row[key[i]!])) change.oldKey = oldKey;
   }
   return change;
+}
+
+/**
+ * A logutriga/jsontriga change. The event id is read from the event only when asked for (an
+ * error message, the ordered fallback): parsing it for every replayed row would cost more than
+ * the rest of the change's bookkeeping.
+ */
+class EventRowChange implements RowChange {
+  readonly kind = 'row' as const;
+  table: string;
+  op: ChangeOp;
+  row: Row;
+  key: readonly string[];
+  partial = false;
+  oldKey?: (string | null)[];
+  readonly #ev: PgqEvent;
+  constructor(ev: PgqEvent, table: string, op: ChangeOp, row: Row, key: readonly string[]) {
+    this.#ev = ev;
+    this.table = table;
+    this.op = op;
+    this.row = row;
+    this.key = key;
+  }
+  get evId(): bigint {
+    return this.#ev.id;
+  }
 }
 
 /** The row of a logutriga/jsontriga event: JSON when it starts with '{' (as the original decides). */
@@ -191,7 +217,7 @@ function jsonRow(data: string): Row {
   ) as unknown;
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
     throw new Error('not an object');
-  const row: Row = Object.create(null);
+  const row: Row = emptyRow();
   for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
     if (v === null) row[k] = null;
     else if (typeof v === 'string') row[k] = v;
@@ -344,7 +370,7 @@ function parseAssignments(c: Cursor, sep: 'and' | ','): [string, string | null][
 function decodeSqlEvent(ev: PgqEvent, op: ChangeOp, table: string, data: string): TableChange {
   try {
     const c = new Cursor(tokenize(data));
-    const row: Row = Object.create(null);
+    const row: Row = emptyRow();
     let key: string[] | null = null;
     let partial = false;
     if (op === 'I') {

@@ -86,8 +86,12 @@ export interface TableHandler {
   triggerArgs(args: readonly string[]): string[];
 
   prepareBatch(ctx: ApplyContext): Promise<void>;
-  /** One row event of the table (logutriga I:/U:/D:, sqltriga I/U/D, jsontriga), in event order. */
-  processEvent(ev: PgqEvent, ctx: ApplyContext): Promise<void>;
+  /**
+   * One row event of the table (logutriga I:/U:/D:, sqltriga I/U/D, jsontriga), in event order.
+   * May return nothing when it had nothing to wait for (the default handler buffering a row):
+   * replay's hot path then costs no promise per event.
+   */
+  processEvent(ev: PgqEvent, ctx: ApplyContext): Promise<void> | void;
   /**
    * A TRUNCATE event (type `R`, or jsontriga's op TRUNCATE) of the table. The default flushes the
    * table and runs `TRUNCATE <dest> CASCADE`, or does nothing with `ignore_truncate=1`.
@@ -180,7 +184,7 @@ export abstract class BaseHandler implements TableHandler {
     return [...args];
   }
   async prepareBatch(_ctx: ApplyContext): Promise<void> {}
-  async processEvent(_ev: PgqEvent, _ctx: ApplyContext): Promise<void> {}
+  processEvent(_ev: PgqEvent, _ctx: ApplyContext): Promise<void> | void {}
   async truncate(_ev: PgqEvent, _ctx: ApplyContext): Promise<void> {}
   async flush(_ctx: ApplyContext): Promise<void> {}
   async finishBatch(ctx: ApplyContext): Promise<void> {

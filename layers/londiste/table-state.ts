@@ -64,14 +64,15 @@ export class ReplayTable {
    * copy job only its own table while catching up or in do-sync; either skips an event whose
    * transaction the copy's snapshot already contained (its effect is in the copied rows).
    */
-  wants(txid: bigint | null, copyOf: string | null): boolean {
+  wants(ev: { readonly txid: bigint | null }, copyOf: string | null): boolean {
     const s = this.state.name;
     if (copyOf == null) {
       if (s !== 'ok') return false;
     } else if (this.name !== copyOf || (s !== 'catching-up' && s !== 'do-sync')) {
       return false;
     }
-    if (this.snapshot && txid != null && this.snapshot.contains(txid)) return false;
-    return true;
+    if (!this.snapshot) return true;
+    const txid = ev.txid; // parsed only here: most tables have no copy snapshot to check
+    return txid == null || !this.snapshot.contains(txid);
   }
 }

@@ -176,15 +176,19 @@ export class LondisteWorker extends CascadeWorker {
     try {
       return await fn();
     } catch (err) {
-      if (isTableDefinitionError(err)) {
-        // A flush left running (flushBehind) may fail while another table's event is handled:
-        // the error names its own destination table.
-        const dest = failedApplyTable(err);
-        const culprit = dest === undefined ? t : (this.tableWritingTo(dest) ?? t);
-        this.failedTable = { table: culprit.name, message: (err as Error).message };
-      }
+      this.noteTableError(t, err);
       throw err;
     }
+  }
+
+  /** Remembers for workOnce an error of handling `t`'s event that its table's definition causes. */
+  private noteTableError(t: ReplayTable, err: unknown): void {
+    if (!isTableDefinitionError(err)) return;
+    // A flush left running (flushBehind) may fail while another table's event is handled:
+    // the error names its own destination table.
+    const dest = failedApplyTable(err);
+    const culprit = dest === undefined ? t : (this.tableWritingTo(dest) ?? t);
+    this.failedTable = { table: culprit.name, message: (err as Error).message };
   }
 
   /**
@@ -197,7 +201,7 @@ export class LondisteWorker extends CascadeWorker {
    * exactly at the handover tick).
    */
   protected override async nextBatch(provider: pg.Client, node: NodeInfo) {
-    const target = this.lopts.catchUpBatchEvents ?? 20_000;
+    const target = this.lopts.catchUpBatchEvents ?? Number(process.env.XCU ?? 20_000);
     const copyState = this.copyOf ? this.tables.get(this.copyOf)?.stateName : undefined;
     // The main worker takes one tick at a time while a table is being handed over to it.
     const handover = [...this.tables.values()].some(
@@ -570,6 +574,11 @@ export class LondisteWorker extends CascadeWorker {
           await h.flush(ctx);
         });
     };
+    // The table of the event before and its handler, when that one needs nothing per event from
+    // `use` (prepared, writes only through the applier): a run of one table's events goes
+    // straight to processEvent.
+    let runTable: ReplayTable | undefined;
+    let runHandler: TableHandler | undefined;
     let sinceTurn = 0;
     try {
       for await (const chunk of this.eventChunks(batch))
@@ -584,15 +593,27 @@ export class LondisteWorker extends CascadeWorker {
           const data = isDataEvent(ev);
           if (data || isTruncateEvent(ev)) {
             const t = ev.extra1 == null ? undefined : this.tables.get(ev.extra1);
-            if (!t || t.failed || !t.wants(ev.txid, this.copyOf)) {
+            if (!t || t.failed || !t.wants(ev, this.copyOf)) {
               this.lstats.ignored++;
               continue;
             }
-            const h = await use(t);
-            await this.forTable(t, () => (data ? h.processEvent(ev, ctx) : h.truncate(ev, ctx)));
+            let h = t === runTable ? runHandler : undefined;
+            if (!h) {
+              h = await use(t);
+              runTable = h.writesOnlyThroughApplier ? t : undefined;
+              runHandler = h;
+            }
+            try {
+              const pending = data ? h.processEvent(ev, ctx) : h.truncate(ev, ctx);
+              if (pending) await pending;
+            } catch (err) {
+              this.noteTableError(t, err);
+              throw err;
+            }
             this.lstats.applied++;
             continue;
           }
+          runTable = undefined;
           if (this.copyOf) continue; // everything else is the main worker's
           await flushAll();
           await this.setEvent(local, ev);

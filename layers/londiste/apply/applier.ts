@@ -14,6 +14,7 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { LondisteError } from '../errors.ts';
 import type { RowChange, TableChange } from '../events.ts';
+import { emptyRow } from '../urlenc.ts';
 import { type Collapsed, collapse } from './collapse.ts';
 import { asApplyError, isSetConflict } from './errors.ts';
 import { ShapeCache, type TableShape } from './shape.ts';
@@ -474,7 +475,7 @@ function sameKey(a: readonly string[], b: readonly string[]): boolean {
 
 /** Key values → a row object of the key columns. */
 function keyRow(key: readonly string[], vals: readonly (string | null)[]): Row {
-  const r: Row = Object.create(null);
+  const r: Row = emptyRow();
   for (let i = 0; i < key.length; i++) r[key[i]!] = vals[i] ?? null;
   return r;
 }

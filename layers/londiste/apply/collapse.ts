@@ -17,6 +17,7 @@
 // A key holding NULL never equals anything: an I with a NULL key value is inserted as is, an U or
 // D with one matches no row (WHERE k = NULL), so it is dropped.
 import type { Row, RowChange } from '../events.ts';
+import { emptyRow } from '../urlenc.ts';
 
 export type Action = 'insert' | 'replace' | 'update' | 'delete';
 
@@ -36,7 +37,7 @@ export interface Collapsed {
 }
 
 function merge(a: Row, b: Row): Row {
-  return Object.assign(Object.create(null) as Row, a, b);
+  return Object.assign(emptyRow<Row>(), a, b);
 }
 
 /** Key values → a map key; undefined when one is NULL. Text never holds NUL, so it separates. */

@@ -56,10 +56,11 @@ export class LondisteHandler extends BaseHandler {
     return this.#name;
   }
 
-  override async processEvent(ev: PgqEvent, ctx: ApplyContext): Promise<void> {
+  override processEvent(ev: PgqEvent, ctx: ApplyContext): Promise<void> | void {
     // A full chunk is written while the next one is decoded (flushBehind); flush() waits for it.
     if (ctx.applier.add(this.destTable, decodeEvent(ev)))
-      await ctx.applier.flushBehind(ctx.local, this.destTable);
+      return ctx.applier.flushBehind(ctx.local, this.destTable);
+    return undefined;
   }
 
   override async truncate(_ev: PgqEvent, ctx: ApplyContext): Promise<void> {
