@@ -52,8 +52,11 @@ export interface CascadeBatch {
   /**
    * Every event of the batch in id order, cascade events (type pgq.*) included: complete once the
    * batch is applied; while it is, the events read so far (they arrive in chunks: eventChunks).
+   * When the worker streams the batch (streamsEvents), only the chunk being applied.
    */
   events: PgqEvent[];
+  /** How many events have been read from the provider (all of them once the batch is applied). */
+  eventCount: number;
 }
 
 /**
@@ -254,6 +257,7 @@ export class CascadeWorker {
       nodeName: state.nodeName,
       ...(node.combinedQueue ? { combinedQueue: node.combinedQueue } : {}),
       events: [],
+      eventCount: 0,
     };
     const log = this.log.child({ batchId: batch.batchId, tickId: batch.tickId });
 
@@ -290,15 +294,15 @@ export class CascadeWorker {
     this.stats.batches++;
     this.stats.lastTick = batch.tickId;
     if (skipped) this.stats.skipped++;
-    else this.stats.events += batch.events.length;
+    else this.stats.events += batch.eventCount;
     log.debug(skipped ? 'batch was applied before; finished it' : 'batch applied', {
-      events: batch.events.length,
+      events: batch.eventCount,
     });
     const res: WorkResult = {
       kind: 'batch',
       batchId: batch.batchId,
       tickId: batch.tickId,
-      events: batch.events.length,
+      events: batch.eventCount,
       skipped,
     };
     this.opts.onBatch?.(res);
@@ -370,15 +374,30 @@ export class CascadeWorker {
     const r = this.reading;
     if (!r || r.batch !== batch)
       throw new CascadeError('protocol', `batch ${batch.batchId} is not being read`);
+    const forget = this.streamsEvents(batch);
     for (;;) {
       if (r.handed < batch.events.length) {
         const chunk = r.handed === 0 ? batch.events : batch.events.slice(r.handed);
         r.handed = batch.events.length;
         yield chunk;
+        if (forget) {
+          // applied: a big batch holds only the chunks in flight, not every event it had
+          batch.events = [];
+          r.handed = 0;
+        }
         continue;
       }
       if (!(await this.readChunk(batch))) return;
     }
+  }
+
+  /**
+   * True when nothing needs the batch's events once eventChunks has handed them out, so they are
+   * dropped as they are applied (memory bounded by the chunk, whatever the batch's size). Only
+   * for a leaf that passes nothing on (no combined queue). Default: false (batch.events is whole).
+   */
+  protected streamsEvents(_batch: CascadeBatch): boolean {
+    return false;
   }
 
   /** Reads every event not read yet into batch.events (handing out nothing). */
@@ -398,6 +417,7 @@ export class CascadeWorker {
     const chunk = await r.reader.next();
     if (!chunk) return false;
     for (const ev of chunk) batch.events.push(ev);
+    batch.eventCount += chunk.length;
     if (this.mainWorker && batch.nodeType !== 'branch' && this.localConn) {
       for (const ev of chunk) if (isCascadeEvent(ev)) await this.cascadeEvent(this.localConn, batch, ev);
     }

@@ -3,7 +3,9 @@
 // of new keys by COPY. The leaf ends equal to the root, every event applied once and in order
 // (updates and deletes of rows inserted in an earlier chunk of the same batch included).
 import { describe, expect, it } from 'vitest';
+import type { CascadeBatch, WorkResult } from '../../layers/cascade/worker.ts';
 import type { SetApplier } from '../../layers/londiste/apply/applier.ts';
+import { LondisteWorker } from '../../layers/londiste/worker.ts';
 import { useLondisteSet } from './replication.ts';
 
 const DDL = 'create table public.t (id bigint primary key, v text, n int, ts timestamptz)';
@@ -32,9 +34,32 @@ describe('londiste replay of a backlog read in chunks', () => {
       if (i % 5 === 0) await s.db('root').query('delete from t where id = $1', [id - 2]);
       if (i % 50 === 0) await s.db('root').query('select pgq.force_tick($1)', [s.queue]);
     }
-    s.startWorker('leaf');
-    await s.caughtUp('leaf', 'root');
+    // A leaf keeps only the chunk being applied, however big the batch (streamsEvents): watch
+    // batch.events at each chunk, and the events each batch reports.
+    type Chunks = (batch: CascadeBatch) => AsyncGenerator<unknown[]>;
+    const proto = LondisteWorker.prototype as unknown as { eventChunks: Chunks };
+    const original = proto.eventChunks;
+    let held = 0;
+    proto.eventChunks = async function* (this: unknown, batch: CascadeBatch) {
+      for await (const chunk of original.call(this, batch)) {
+        held = Math.max(held, batch.events.length);
+        yield chunk;
+      }
+    };
+    const batches: WorkResult[] = [];
+    s.patch.leaf = { eventChunk: 7, onBatch: (r) => batches.push(r) };
+    try {
+      s.startWorker('leaf');
+      await s.caughtUp('leaf', 'root');
+    } finally {
+      proto.eventChunks = original;
+    }
     expect(await s.fingerprint('leaf', 't')).toEqual(await s.fingerprint('root', 't'));
+    expect(held).toBeGreaterThan(0);
+    expect(held).toBeLessThanOrEqual(7);
+    // 300 inserts, 300 updates, 100 more updates, 60 deletes: every one counted once
+    const counted = batches.reduce((n, r) => n + (r.kind === 'batch' && !r.skipped ? r.events : 0), 0);
+    expect(counted).toBeGreaterThanOrEqual(760);
     // the worker's applier (protected: read for the test) wrote the new keys by COPY
     const leaf = s.workers.get('leaf');
     if (!leaf) throw new Error('no leaf worker');

@@ -52,6 +52,9 @@ export interface ApplierStats {
 
 const SAVEPOINT = 'londiste_apply';
 
+/** Chunks written behind at most at once (flushBehind): two keeps the server busy between them. */
+const MAX_BEHIND = 2;
+
 // Prepared statement names by SQL text. pg prepares a name once per connection and refuses one
 // name for two texts, so the name is derived from the text: any applier on any connection agrees.
 const statementNames = new Map<string, string>();
@@ -61,8 +64,11 @@ export class SetApplier {
   readonly stats: ApplierStats = { changes: 0, statements: 0, fallbacks: 0, copies: 0 };
   private readonly maxPending: number;
   private readonly pending = new Map<string, TableChange[]>();
-  /** The flush started by flushBehind that has not been waited for (its rejection is handled). */
-  private behind: Promise<void> | null = null;
+  /**
+   * The flushes flushBehind started and nobody has waited for, oldest first, each chained after
+   * the one before (a failure skips those after it; every rejection is handled).
+   */
+  private behind: Promise<void>[] = [];
 
   constructor(opts: ApplierOptions = {}) {
     // Small enough that decoding the next chunk overlaps the server writing this one (flushBehind),
@@ -93,7 +99,7 @@ export class SetApplier {
   reset(destTable?: string): void {
     if (destTable === undefined) {
       this.pending.clear();
-      this.behind = null; // its outcome no longer matters: the transaction is rolled back
+      this.behind = []; // their outcome no longer matters: the transaction is rolled back
     } else this.pending.delete(destTable);
   }
 
@@ -119,13 +125,14 @@ export class SetApplier {
   }
 
   /**
-   * Starts writing `destTable`'s buffered changes and returns once the flush started before it
-   * has finished, without waiting for this one: the caller decodes the next chunk while the
-   * server writes this one, and at most one chunk is in flight. The chunk is planned (collapsed,
-   * its statements' rows encoded) while the one before is still being written, so that the
-   * statements go out back to back once it is done. Its error (or the one before it) surfaces at
-   * the next flush / flushBehind / settle. Every other query on the connection queues behind it
-   * in order, and any error fails the whole batch, so the overlap changes no outcome.
+   * Starts writing `destTable`'s buffered changes without waiting for them: the caller decodes
+   * the next chunk while the server writes this one. Up to MAX_BEHIND chunks are in flight, each
+   * written as soon as the one before it is done, so that the server never waits for this
+   * process between two chunks; when that many are, this waits for the oldest. The chunk is
+   * planned (collapsed, its statements' rows encoded) before that wait. Its error (or one before
+   * it) surfaces at the next flush / flushBehind / settle. Every other query on the connection
+   * queues behind them in order, and any error fails the whole batch, so the overlap changes no
+   * outcome.
    */
   async flushBehind(client: pg.ClientBase, destTable: string): Promise<void> {
     const changes = this.pending.get(destTable);
@@ -134,17 +141,18 @@ export class SetApplier {
     // Reading a shape not cached yet queries the connection: not behind a flush that may fail.
     if (!this.shapes.peek(destTable)) await this.settle();
     const prepared = await this.prepare(client, destTable, changes);
-    await this.settle();
-    const p = this.write(client, prepared);
-    p.catch(() => {}); // observed by settle()
-    this.behind = p;
+    while (this.behind.length >= MAX_BEHIND) await this.behind.shift();
+    const before = this.behind.at(-1);
+    const p = before ? before.then(() => this.write(client, prepared)) : this.write(client, prepared);
+    p.catch(() => {}); // observed by settle() or the wait above
+    this.behind.push(p);
   }
 
-  /** Waits for the flush flushBehind left running; throws its error. */
+  /** Waits for the flushes flushBehind left running; throws the first one's error. */
   async settle(): Promise<void> {
-    const p = this.behind;
-    this.behind = null;
-    if (p) await p;
+    const last = this.behind.at(-1);
+    this.behind = [];
+    if (last) await last; // chained: it fails when any before it failed
   }
 
   /** A table's changes planned and encoded: what is left is sending them (write). */
