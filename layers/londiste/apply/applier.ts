@@ -282,34 +282,22 @@ export class SetApplier {
       }
       const { key, collapsed } = step;
       const dels: Row[] = [];
-      const updates = new Map<string, { cols: string[]; rows: Row[] }>();
-      const inserts = new Map<string, { cols: string[]; rows: Row[] }>();
-      const group = (m: typeof updates, cols: string[], row: Row) => {
-        const sig = cols.join('\0');
-        let g = m.get(sig);
-        if (!g) {
-          g = { cols, rows: [] };
-          m.set(sig, g);
-        }
-        g.rows.push(row);
-      };
+      const updates = new ColumnGroups(key);
+      const inserts = new ColumnGroups([]);
       for (const p of collapsed.entries) {
         if (p.action === 'delete' || p.action === 'replace') dels.push(keyRow(key, p.key));
-        if (p.action === 'update') {
-          const cols = Object.keys(p.row!).filter((c) => !key.includes(c));
-          if (cols.length > 0) group(updates, cols, p.row!);
-        } else if (p.action !== 'delete') {
-          group(inserts, Object.keys(p.row!), p.row!);
-        }
+        if (p.action === 'update') updates.add(p.row!);
+        else if (p.action !== 'delete') inserts.add(p.row!);
       }
-      for (const row of collapsed.keyless) group(inserts, Object.keys(row), row);
+      for (const row of collapsed.keyless) inserts.add(row);
 
       if (dels.length > 0)
         ops.push({ kind: 'exec', stmt: setDelete(shape, key), json: JSON.stringify(dels) });
-      for (const g of updates.values())
-        ops.push({ kind: 'exec', stmt: setUpdate(shape, key, g.cols), json: JSON.stringify(g.rows) });
+      for (const g of updates.list())
+        if (g.cols.length > 0)
+          ops.push({ kind: 'exec', stmt: setUpdate(shape, key, g.cols), json: JSON.stringify(g.rows) });
       const byCopy = copy && sameKey(key, shape.pkey);
-      for (const g of inserts.values()) {
+      for (const g of inserts.list()) {
         if (byCopy) ops.push({ kind: 'copy', ...copyInsert(shape, g.cols, g.rows) });
         else if (shape.hasRules) ops.push({ kind: 'rules', key, cols: g.cols, rows: g.rows });
         else ops.push({ kind: 'exec', stmt: setUpsert(shape, key, g.cols), json: JSON.stringify(g.rows) });
@@ -396,6 +384,61 @@ export class SetApplier {
 }
 
 type Row = Record<string, string | null>;
+
+interface ColumnGroup {
+  /** The rows' columns, in their order. */
+  all: string[];
+  /** The columns to write: `all` without the ones left out (an update's key). */
+  cols: string[];
+  rows: Row[];
+}
+
+/**
+ * Rows grouped by their column list, for one statement per group. Consecutive rows of one table
+ * almost always carry the same columns: a row with the previous row's columns joins its group
+ * without building its column list (no arrays or strings per row).
+ */
+class ColumnGroups {
+  private readonly groups = new Map<string, ColumnGroup>();
+  private last: ColumnGroup | undefined;
+  private readonly leaveOut: readonly string[];
+
+  constructor(leaveOut: readonly string[]) {
+    this.leaveOut = leaveOut;
+  }
+
+  add(row: Row): void {
+    const last = this.last;
+    if (last && hasColumns(row, last.all)) {
+      last.rows.push(row);
+      return;
+    }
+    const all = Object.keys(row);
+    const sig = all.join('\0');
+    let g = this.groups.get(sig);
+    if (!g) {
+      const cols = this.leaveOut.length ? all.filter((c) => !this.leaveOut.includes(c)) : all;
+      g = { all, cols, rows: [] };
+      this.groups.set(sig, g);
+    }
+    g.rows.push(row);
+    this.last = g;
+  }
+
+  list(): Iterable<ColumnGroup> {
+    return this.groups.values();
+  }
+}
+
+/** Are `cols` exactly the row's columns, in order? (Rows have no inherited properties: ROW_PROTO.) */
+function hasColumns(row: Row, cols: readonly string[]): boolean {
+  let i = 0;
+  for (const k in row) {
+    if (k !== cols[i]) return false;
+    i++;
+  }
+  return i === cols.length;
+}
 
 /**
  * Marks a table's apply error with the table (`applyTable`): a worker that learns of it later,
