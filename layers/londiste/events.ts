@@ -156,8 +156,8 @@ export function decodeEvent(ev: PgqEvent): TableChange {
 
 /**
  * A logutriga/jsontriga change. The event id is read from the event only when asked for (an
- * error message, the ordered fallback): parsing it for every replayed row would cost more than
- * the rest of the change's bookkeeping.
+ * error message, the ordered fallback): parsing it into a BigInt for every replayed row took
+ * ~20 ms per 100k events in the drain's profile, for a value almost never read.
  */
 class EventRowChange implements RowChange {
   readonly kind = 'row' as const;
