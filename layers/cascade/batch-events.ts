@@ -13,6 +13,14 @@ export const EVENT_CHUNK = 5000;
 
 const CURSOR = 'cascade_batch_events';
 
+// The first FETCH is small: the local node starts writing while the rest of the first full
+// chunk is still on its way, instead of after a whole chunk was sent and decoded.
+const FIRST_CHUNK = 1000;
+
+// The batch query sorts every event of the batch before its first row; a catch-up batch of 100k
+// events needs ~20 MB, which at the default work_mem (4 MB) is an external merge on disk.
+const SORT_WORK_MEM = '64MB';
+
 // Every column as the text the server sends: parsing happens in the getters, when needed.
 const RAW_TEXT = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
 
@@ -75,20 +83,30 @@ export class BatchEventReader {
   private readonly provider: pg.ClientBase;
   private readonly chunk: number;
   private pending: Promise<RawEvent[]> | null;
+  /** Rows the pending read asked for: fewer back means the cursor is at its end. */
+  private asked: number;
   private done = false;
   private open = true;
 
-  constructor(provider: pg.ClientBase, batchId: bigint, filter: string | null, chunk = EVENT_CHUNK) {
+  /** `first`: the size of the first FETCH (smaller than `chunk`: see FIRST_CHUNK). */
+  constructor(
+    provider: pg.ClientBase,
+    batchId: bigint,
+    filter: string | null,
+    chunk = EVENT_CHUNK,
+    first = Math.min(chunk, FIRST_CHUNK),
+  ) {
     this.provider = provider;
     this.chunk = chunk;
     // begin and the cursor's first chunk go out now; the caller's other work overlaps them
-    const begun = provider.query('begin');
+    const begun = provider.query(`begin; set local work_mem = '${SORT_WORK_MEM}'`);
     begun.catch(() => {});
+    this.asked = Math.max(1, Math.min(first, chunk));
     this.pending = this.rows(
       begun.then(() =>
         provider.query<Row>({
           text: 'select * from pgq.get_batch_cursor($1, $2, $3, $4)',
-          values: [batchId, CURSOR, chunk, filter],
+          values: [batchId, CURSOR, this.asked, filter],
           rowMode: 'array',
           types: RAW_TEXT,
         }),
@@ -107,10 +125,11 @@ export class BatchEventReader {
     if (this.done || !this.pending) return null;
     const events = await this.pending;
     this.pending = null;
-    if (events.length < this.chunk) {
+    if (events.length < this.asked) {
       this.done = true;
       await this.close();
     } else {
+      this.asked = this.chunk;
       this.pending = this.rows(
         this.provider.query<Row>({
           text: `fetch ${this.chunk} from ${CURSOR}`,

@@ -42,7 +42,7 @@ beforeAll(async () => {
 
 describe('BatchEventReader', () => {
   it('returns the batch in chunks, in id order, equal to get_batch_events', async () => {
-    const reader = new BatchEventReader(client, batchId, null, 3);
+    const reader = new BatchEventReader(client, batchId, null, 3, 3);
     const sizes: number[] = [];
     const got: unknown[] = [];
     for (let chunk = await reader.next(); chunk; chunk = await reader.next()) {
@@ -82,7 +82,7 @@ describe('BatchEventReader', () => {
   });
 
   it('an exact multiple of the chunk size ends with an empty fetch; a filter keeps its events only', async () => {
-    const all = new BatchEventReader(client, batchId, null, 5);
+    const all = new BatchEventReader(client, batchId, null, 5, 5);
     const sizes: number[] = [];
     for (let chunk = await all.next(); chunk; chunk = await all.next()) sizes.push(chunk.length);
     expect(sizes).toEqual([5, 5]);
@@ -92,6 +92,25 @@ describe('BatchEventReader', () => {
       types.push(...chunk.map((e) => e.type));
     expect(types).toEqual(['a', 'a', 'a', 'a']);
     expect(await inTransaction(client)).toBe(false);
+  });
+
+  it('the first fetch is the small one; the batch sorts in memory (work_mem raised in its transaction)', async () => {
+    const reader = new BatchEventReader(client, batchId, null, 4, 2);
+    const sizes: number[] = [];
+    let workMem = '';
+    for (let chunk = await reader.next(); chunk; chunk = await reader.next()) {
+      if (sizes.length === 0) workMem = (await client.query('show work_mem')).rows[0].work_mem;
+      sizes.push(chunk.length);
+    }
+    expect(sizes).toEqual([2, 4, 4]);
+    expect(workMem).toBe('64MB');
+    // local to the cursor's transaction: the session's setting is back
+    expect((await client.query('show work_mem')).rows[0].work_mem).not.toBe('64MB');
+    // by default the first fetch is min(chunk, 1000)
+    const dflt = new BatchEventReader(client, batchId, null, 6);
+    const d: number[] = [];
+    for (let chunk = await dflt.next(); chunk; chunk = await dflt.next()) d.push(chunk.length);
+    expect(d).toEqual([6, 4]);
   });
 
   it('close() before the end and abort() after a failure leave no transaction open', async () => {

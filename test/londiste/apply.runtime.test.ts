@@ -6,10 +6,10 @@
 import type pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { failedApplyTable, SetApplier } from '../../layers/londiste/apply/applier.ts';
-import { decodeEvent } from '../../layers/londiste/events.ts';
+import { decodeEvent, type TableChange } from '../../layers/londiste/events.ts';
 import type { TableHandler } from '../../layers/londiste/handler.ts';
 import { buildHandler } from '../../layers/londiste/handlers/index.ts';
-import { dbUrlencode } from '../../layers/londiste/urlenc.ts';
+import { dbUrlencode, emptyRow } from '../../layers/londiste/urlenc.ts';
 import type { PgqEvent } from '../../layers/pgq/consumer.ts';
 import { useTestDatabase } from '../support/db.ts';
 import { applyBatch, contextFor, setupQueue, tableText, takeBatch } from './fixtures/trigger-events.ts';
@@ -257,6 +257,43 @@ describe('order barriers', () => {
       barrier: (_e, i) => i % 5 === 0,
     });
     await expectEqual('fl');
+  });
+
+  it('the first chunk after an idle pipeline is small, the chunks written behind it full size', async () => {
+    await db.query('create table dst.ramp (id int primary key, v text)');
+    const applier = new SetApplier({ maxPending: 1500 });
+    let next = 0;
+    /** Adds changes until the table's buffer says it is full; how many it took. */
+    const fill = () => {
+      for (let n = 1; ; n++) {
+        const row = emptyRow<Record<string, string | null>>();
+        row.id = String(++next);
+        row.v = 'x';
+        const change: TableChange = {
+          kind: 'row',
+          evId: BigInt(next),
+          table: 'src.ramp',
+          op: 'I',
+          row,
+          key: null,
+          partial: false,
+        };
+        if (applier.add('dst.ramp', change)) return n;
+      }
+    };
+    await client.query('begin');
+    try {
+      expect(fill()).toBe(1000);
+      await applier.flushBehind(client, 'dst.ramp');
+      expect(fill()).toBe(1500);
+      await applier.flushBehind(client, 'dst.ramp');
+      await applier.flush(client); // the pipeline is idle again: the next first chunk is small
+      expect(fill()).toBe(1000);
+      await applier.flush(client);
+      expect((await client.query('select count(*)::int as n from dst.ramp')).rows[0].n).toBe(3500);
+    } finally {
+      await client.query('rollback');
+    }
   });
 
   it('truncates the destination in order, or ignores it with ignore_truncate=1', async () => {

@@ -55,6 +55,9 @@ const SAVEPOINT = 'londiste_apply';
 /** Chunks written behind at most at once (flushBehind): two keeps the server busy between them. */
 const MAX_BEHIND = 2;
 
+/** Changes of a table's first chunk after the pipeline was idle (see add). */
+const FIRST_PENDING = 1_000;
+
 // Prepared statement names by SQL text. pg prepares a name once per connection and refuses one
 // name for two texts, so the name is derived from the text: any applier on any connection agrees.
 const statementNames = new Map<string, string>();
@@ -63,6 +66,8 @@ export class SetApplier {
   readonly shapes = new ShapeCache();
   readonly stats: ApplierStats = { changes: 0, statements: 0, fallbacks: 0, copies: 0 };
   private readonly maxPending: number;
+  /** Whether a chunk is being written behind since the pipeline was last idle (settle, flush). */
+  private streaming = false;
   private readonly pending = new Map<string, TableChange[]>();
   /**
    * The flushes flushBehind started and nobody has waited for, oldest first, each chained after
@@ -84,7 +89,9 @@ export class SetApplier {
       this.pending.set(destTable, list);
     }
     list.push(change);
-    return list.length >= this.maxPending;
+    // The first chunk after the pipeline was idle is small, so the server starts writing early
+    // (a catch-up batch otherwise waits for a whole chunk to be fetched and decoded first).
+    return list.length >= (this.streaming ? this.maxPending : Math.min(this.maxPending, FIRST_PENDING));
   }
 
   /** Buffered changes, of one table or of all. */
@@ -140,6 +147,7 @@ export class SetApplier {
     this.pending.delete(destTable);
     // Reading a shape not cached yet queries the connection: not behind a flush that may fail.
     if (!this.shapes.peek(destTable)) await this.settle();
+    this.streaming = true;
     const prepared = await this.prepare(client, destTable, changes);
     while (this.behind.length >= MAX_BEHIND) await this.behind.shift();
     const before = this.behind.at(-1);
@@ -150,6 +158,7 @@ export class SetApplier {
 
   /** Waits for the flushes flushBehind left running; throws the first one's error. */
   async settle(): Promise<void> {
+    this.streaming = false;
     const last = this.behind.at(-1);
     this.behind = [];
     if (last) await last; // chained: it fails when any before it failed
