@@ -62,7 +62,7 @@ export const LONDISTE_SETTINGS = defineSettings('londiste', {
   pgq_lazy_fetch: setting.integer({
     default: 300,
     min: 0,
-    doc: "accepted for the original's configs; ours reads each batch in one query (its memory grows with the batch)",
+    doc: "accepted for the original's configs; ours always reads a batch through a cursor, 5000 events per FETCH",
   }),
   handler_modules: setting.list({
     doc: 'extra handler modules to load: ES module paths (relative to the config file) or packages that register handlers',
@@ -71,7 +71,7 @@ export const LONDISTE_SETTINGS = defineSettings('londiste', {
     default: DEFAULT_COPY_STREAMS,
     min: 1,
     max: 64,
-    doc: 'COPY streams per table copy, each a primary-key range under one provider snapshot (tables of threaded_copy_tables: threaded_copy_pool_size)',
+    doc: 'COPY streams per table copy, each a primary-key range under one provider snapshot (tables of threaded_copy_tables: threaded_copy_pool_size); one stream loads frozen (COPY FREEZE), several need a VACUUM after and pay off only with cores to spare',
   }),
   copy_min_rows_per_stream: setting.integer({
     default: DEFAULT_MIN_ROWS_PER_STREAM,

@@ -30,8 +30,8 @@ describe('loadLondisteConfig', () => {
   it('gives a copy copy_streams, or threaded_copy_pool_size for the tables threaded_copy_tables names', () => {
     const base = ['[londiste]', 'db = dbname=db1', 'queue_name = q'];
     const dflt = loadLondisteConfig(ini('cs1.ini', base.join('\n')), { env });
-    expect([dflt.copyStreams, dflt.copyMinRowsPerStream]).toEqual([2, 250_000]);
-    expect(copyStreamsFor(dflt, 'public.big')).toBe(2);
+    expect([dflt.copyStreams, dflt.copyMinRowsPerStream]).toEqual([1, 250_000]);
+    expect(copyStreamsFor(dflt, 'public.big')).toBe(1);
     const cfg = loadLondisteConfig(
       ini(
         'cs2.ini',

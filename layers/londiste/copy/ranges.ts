@@ -12,10 +12,14 @@ import { quoteFqname, quoteIdent } from '../../db/index.ts';
 import { quoteLiteral } from './structure.ts';
 
 /**
- * COPY streams per table copy by default: on this 2-core machine 2 streams copied 1M rows in
- * 0.86–0.94× the time of one (bench/README.md, "parallel copy"); more cores take more.
+ * COPY streams per table copy by default: one. A single stream loads in the transaction that
+ * emptied the table, so its rows go in frozen (COPY FREEZE) and no VACUUM or hint-bit pass
+ * follows; several streams cannot have that. On the 2-core bench machine 2 streams took 0.86–0.94×
+ * the time of one while its disk was slow (load 12–21), but 1.05–1.27× once it was fast
+ * (bench/README.md, "parallel copy", session 14): one stream already kept both cores busy.
+ * Servers with cores to spare for a big table set copy_streams.
  */
-export const DEFAULT_COPY_STREAMS = 2;
+export const DEFAULT_COPY_STREAMS = 1;
 
 /** Rows per stream below which a table is not split further (bench/README.md, parallel copy). */
 export const DEFAULT_MIN_ROWS_PER_STREAM = 250_000;
