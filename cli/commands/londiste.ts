@@ -10,7 +10,7 @@ import { LondisteAdmin } from '../../layers/londiste/admin.ts';
 import { LondisteError } from '../../layers/londiste/errors.ts';
 import { loadLondisteConfig } from '../../layers/londiste/settings.ts';
 import { fqName } from '../../layers/londiste/tables.ts';
-import { createLogger } from '../../layers/util/log.ts';
+import { commandLogLevel, createLogger } from '../../layers/util/log.ts';
 import { registerAdminProgram } from './setadm.ts';
 
 export function register(program: Command): void {
@@ -23,7 +23,7 @@ export function register(program: Command): void {
     fromEnv: {
       commands: ['worker', 'copy'],
       async run(command, args, flags) {
-        const log = createLogger({ level: flags.verbose ? 'debug' : flags.quiet ? 'warn' : 'info' });
+        const log = createLogger({ level: commandLogLevel(flags) });
         if (command === 'copy' && args.length !== 1)
           throw new LondisteError('usage', 'copy needs exactly one table name: copy TBL');
         if (command === 'worker' && args.length)

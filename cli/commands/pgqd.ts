@@ -3,7 +3,7 @@ import { appendFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { runPgqd } from '../../layers/pgq/pgqd.ts';
 import { loadPgqdConfig, PGQD_SETTINGS } from '../../layers/pgq/settings.ts';
-import { createLogger } from '../../layers/util/log.ts';
+import { commandLogLevel, createLogger } from '../../layers/util/log.ts';
 import { claimPidfile } from '../../layers/util/pidfile.ts';
 
 interface Flags {
@@ -28,7 +28,7 @@ export function register(program: Command): void {
         return;
       }
       // -v / -q apply to the log wherever it goes, stderr or the ini's logfile.
-      const level = flags.verbose ? 'debug' : flags.quiet ? 'warn' : 'info';
+      const level = commandLogLevel(flags);
       let log = createLogger({ level });
       let cfg = loadPgqdConfig(file, flags as Record<string, unknown>, (w) => log.warn(w));
       const { logfile, pidfile } = cfg.settings;

@@ -13,7 +13,7 @@ import {
 } from '../../layers/cascade/admin-commands.ts';
 import { CascadeError } from '../../layers/cascade/node.ts';
 import { type CascadeConfig, loadCascadeConfig } from '../../layers/cascade/settings.ts';
-import { createLogger } from '../../layers/util/log.ts';
+import { commandLogLevel, createLogger } from '../../layers/util/log.ts';
 
 export interface AdminProgram<A extends CascadeAdmin> {
   name: string;
@@ -63,11 +63,12 @@ export function registerAdminProgram<A extends CascadeAdmin>(program: Command, p
       if (command === undefined)
         throw new CascadeError('usage', `no command given; see skytools ${p.name} --help`);
       const cfg = (p.loadConfig ?? loadCascadeConfig)(file, flags.section);
-      let log = createLogger({ level: flags.verbose ? 'debug' : flags.quiet ? 'warn' : 'info' });
+      let log = createLogger({ level: commandLogLevel(flags) });
       if (cfg.logfile) {
         const lf = cfg.logfile;
         log = createLogger({
-          level: flags.verbose ? 'debug' : 'info',
+          // -q quiets the terminal only: the logfile keeps its lines
+          level: commandLogLevel({ verbose: flags.verbose }),
           write: (l) => appendFileSync(lf, `${l}\n`),
         });
       }

@@ -32,10 +32,27 @@ export interface Logger {
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
+const isLevel = (v: string | undefined): v is LogLevel => v !== undefined && Object.hasOwn(ORDER, v);
+
+/**
+ * A command's log level: `-v` debug, `-q` warn, else LOG_LEVEL when it names a level, else
+ * `fallback`. (A LOG_LEVEL that names none is ignored rather than letting every line through.)
+ */
+export function commandLogLevel(
+  flags: { verbose?: boolean; quiet?: boolean },
+  fallback: LogLevel = 'info',
+): LogLevel {
+  if (flags.verbose) return 'debug';
+  if (flags.quiet) return 'warn';
+  const env = process.env.LOG_LEVEL;
+  return isLevel(env) ? env : fallback;
+}
+
 export function createLogger(
   opts: { level?: LogLevel; json?: boolean; write?: (line: string) => void; fields?: LogFields } = {},
 ): Logger {
-  const level = opts.level ?? (process.env.LOG_LEVEL as LogLevel | undefined) ?? 'info';
+  const env = process.env.LOG_LEVEL;
+  const level = opts.level ?? (isLevel(env) ? env : 'info');
   const json = opts.json ?? (process.env.LOG_FORMAT === 'json' || !!process.env.AWS_LAMBDA_FUNCTION_NAME);
   const write = opts.write ?? ((line: string) => process.stderr.write(`${line}\n`));
   const base = opts.fields ?? {};
@@ -68,7 +85,7 @@ export function createLogger(
  * database down) is never silent. LOG_LEVEL lowers or raises it.
  */
 export function defaultLogger(): Logger {
-  return createLogger({ level: (process.env.LOG_LEVEL as LogLevel | undefined) ?? 'warn' });
+  return createLogger({ level: commandLogLevel({}, 'warn') });
 }
 
 /** A logger that drops everything (for callers that report through their own channel). */
