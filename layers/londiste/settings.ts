@@ -62,7 +62,7 @@ export const LONDISTE_SETTINGS = defineSettings('londiste', {
   pgq_lazy_fetch: setting.integer({
     default: 300,
     min: 0,
-    doc: "accepted for the original's configs; ours always reads a batch through a cursor, 5000 events per FETCH",
+    doc: "accepted for the original's configs; ours always reads a batch through a cursor, 5000 events per FETCH (the first 1000)",
   }),
   handler_modules: setting.list({
     doc: 'extra handler modules to load: ES module paths (relative to the config file) or packages that register handlers',

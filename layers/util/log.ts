@@ -51,8 +51,7 @@ export function commandLogLevel(
 export function createLogger(
   opts: { level?: LogLevel; json?: boolean; write?: (line: string) => void; fields?: LogFields } = {},
 ): Logger {
-  const env = process.env.LOG_LEVEL;
-  const level = opts.level ?? (isLevel(env) ? env : 'info');
+  const level = opts.level ?? commandLogLevel({});
   const json = opts.json ?? (process.env.LOG_FORMAT === 'json' || !!process.env.AWS_LAMBDA_FUNCTION_NAME);
   const write = opts.write ?? ((line: string) => process.stderr.write(`${line}\n`));
   const base = opts.fields ?? {};
