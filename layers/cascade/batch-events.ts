@@ -88,13 +88,13 @@ export class BatchEventReader {
   private done = false;
   private open = true;
 
-  /** `first`: the size of the first FETCH (smaller than `chunk`: see FIRST_CHUNK). */
+  /** `first`: the size of the first FETCH (at most `chunk`; see FIRST_CHUNK). */
   constructor(
     provider: pg.ClientBase,
     batchId: bigint,
     filter: string | null,
     chunk = EVENT_CHUNK,
-    first = Math.min(chunk, FIRST_CHUNK),
+    first = FIRST_CHUNK,
   ) {
     this.provider = provider;
     this.chunk = chunk;
