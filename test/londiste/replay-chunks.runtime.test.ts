@@ -57,9 +57,11 @@ describe('londiste replay of a backlog read in chunks', () => {
     expect(await s.fingerprint('leaf', 't')).toEqual(await s.fingerprint('root', 't'));
     expect(held).toBeGreaterThan(0);
     expect(held).toBeLessThanOrEqual(7);
-    // 300 inserts, 300 updates, 100 more updates, 60 deletes: every one counted once
+    // 300 inserts, 300 updates, 100 more updates, 59 deletes (the first, of id 998, finds no row
+    // and makes no event): every one counted once. Batches may also carry the cascade's own
+    // events, so this is a lower bound (it was 760, and failed when a run had none of those).
     const counted = batches.reduce((n, r) => n + (r.kind === 'batch' && !r.skipped ? r.events : 0), 0);
-    expect(counted).toBeGreaterThanOrEqual(760);
+    expect(counted).toBeGreaterThanOrEqual(759);
     // the worker's applier (protected: read for the test) wrote the new keys by COPY
     const leaf = s.workers.get('leaf');
     if (!leaf) throw new Error('no leaf worker');
