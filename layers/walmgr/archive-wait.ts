@@ -63,9 +63,11 @@ export async function waitForArchived(
   timeoutMs: number,
   say: (msg: string) => void,
   timing: WaitTiming = DEFAULT_TIMING,
+  /** When the wait began, if before this call (a backup's earlier waits count against its timeout). */
+  startedAt: number = Date.now(),
 ): Promise<void> {
   const name = path.basename(key);
-  const started = Date.now();
+  const started = startedAt;
   say(`waiting for WAL ${name} to be archived into ${storage.description}`);
   const archiver = async (): Promise<ArchiverRow | undefined> =>
     (

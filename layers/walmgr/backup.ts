@@ -9,21 +9,24 @@ import path from 'node:path';
 import type pg from 'pg';
 import type { Storage } from '../storage/types.ts';
 import { waitForArchived } from './archive-wait.ts';
+import { storeStopWal } from './backup-wal.ts';
 import { BundleWriter } from './bundle.ts';
 import { type Codec, compress, sha256 } from './codec.ts';
 import { WalError } from './errors.ts';
 import {
   type BackupType,
+  changedPages,
   chooseReference,
   isRelationMainFork,
+  pageDelta,
   pageLsnRule,
-  pagesOlderThan,
   referencedBackups,
   unchangedByMtime,
 } from './incremental.ts';
 import { backupFileKey, manifestKey, pieceKey, walKey } from './layout.ts';
 import {
   MANIFEST_FORMAT,
+  MANIFEST_FORMAT_DELTAS,
   type Manifest,
   type ManifestFile,
   type ManifestPiece,
@@ -33,7 +36,7 @@ import { noProgress, type Progress } from './progress.ts';
 import { readAt } from './read-at.ts';
 import { stageClock } from './stages.ts';
 import { checkPrimary, freshRestartpoint, switchOnPrimary } from './standby-backup.ts';
-import { fmtLsn, parseLsn, parseWalName, segmentName } from './wal.ts';
+import { fmtLsn, parseLsn, parseWalName, segmentName, segmentNumber } from './wal.ts';
 
 export interface BackupOptions {
   storage: Storage;
@@ -264,6 +267,8 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
   let reused = 0;
   /** Of `reused`: pieces taken as unchanged by their pages' LSNs, without hashing. */
   let byLsn = 0;
+  /** Pieces stored as their changed pages only (counted in `reused` for the pages left out). */
+  let deltaPieces = 0;
   for (const f of walked.files) {
     const prior = ref?.files.get(f.path);
     // Unchanged by size + mtime: referenced without reading (incremental.ts says when that is sound).
@@ -306,15 +311,29 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     const got = await readAt(fh, data, len, n * pieceSize);
     data.fill(0, got); // what a shrunk file no longer has is zero
     const was = big.prior?.[n]?.size === len ? big.prior[n] : undefined;
-    if (was && big.byLsn && pagesOlderThan(data, lsnRule!.blockSize, lsnRule!.before)) {
+    // The pages the page-LSN rule cannot vouch for (incremental.ts): none → the reference's copy.
+    const changed = was && big.byLsn ? changedPages(data, lsnRule!.blockSize, lsnRule!.before) : null;
+    if (was && changed?.length === 0) {
       big.pieces[n] = was; // no page changed since the reference started (incremental.ts)
       reused += len;
       byLsn += len;
     } else {
       const sum = sha256(data);
+      const delta =
+        was && changed
+          ? pageDelta(data, was as ManifestPiece & { ref: string }, changed, lsnRule!.blockSize)
+          : null;
       if (was?.sha256 === sum) {
         big.pieces[n] = was; // same bytes as the reference's piece: refer to it
         reused += len;
+      } else if (delta) {
+        // Only the changed pages, over the base piece of an earlier backup (incremental.ts).
+        const body = await compress(opts.codec, delta.body, { checksum: true });
+        const storedSha256 = sha256(body);
+        await storage.put(pieceKey(backupFileKey(sysid, id, big.f.path), n), body, { metadata });
+        big.pieces[n] = { size: len, storedSize: body.length, sha256: sum, storedSha256, pages: delta.pages };
+        reused += len - delta.body.length;
+        deltaPieces++;
       } else {
         const body = await compress(opts.codec, data, { checksum: true });
         const storedSha256 = sha256(body);
@@ -413,20 +432,44 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
   clock.begin('WAL wait');
   // The archiver that stores the stop segment is the primary's (a standby archives nothing
   // unless archive_mode=always): its statistics say why a wait is stuck.
-  await waitForArchived(
-    storage,
-    primary ?? client,
-    walKey(sysid, parseWalName(stopWal)),
-    opts.archiveTimeoutMs ?? 300_000,
-    (m) => say(`backup ${id}: ${m}`),
-  );
+  // One deadline for every wait of this stage, as --archive-timeout says.
+  const waitStarted = Date.now();
+  const timeoutMs = opts.archiveTimeoutMs ?? 300_000;
+  const deadline = waitStarted + timeoutMs;
+  const waitFor = (name: string) =>
+    waitForArchived(
+      storage,
+      primary ?? client,
+      walKey(sysid, parseWalName(name)),
+      timeoutMs,
+      (m) => say(`backup ${id}: ${m}`),
+      undefined,
+      waitStarted,
+    );
+  // On a primary the stop segment is stored by this process once it is complete (backup-wal.ts);
+  // the segments before it are the archiver's, which archives in order.
+  const startSeg = segmentNumber(startM[2]!, segSize);
+  if (!fromStandby && startSeg < stopSeg) await waitFor(segmentName(timeline, stopSeg - 1n, segSize));
+  const storedOwn =
+    !fromStandby &&
+    (await storeStopWal({
+      storage,
+      client,
+      pgdata,
+      sysid,
+      codec: opts.codec,
+      stopWal,
+      deadline,
+    }));
+  if (storedOwn) say(`backup ${id}: stored WAL ${stopWal} itself`);
+  else await waitFor(stopWal);
   files.sort((a, b) => (a.path < b.path ? -1 : 1));
   const references = referencedBackups({ id, files });
   // Only what this backup stored itself: referenced objects count for their own backup.
   const own = (f: ManifestFile) =>
     f.pieces ? f.pieces.reduce((t, p) => t + (p.ref ? 0 : p.storedSize), 0) : f.ref ? 0 : f.storedSize;
   const manifest: Manifest = {
-    format: MANIFEST_FORMAT,
+    format: deltaPieces > 0 ? MANIFEST_FORMAT_DELTAS : MANIFEST_FORMAT,
     id,
     ...(type !== 'full' && ref ? { type, reference: ref.manifest.id, references } : {}),
     systemId: sysid,
@@ -457,7 +500,7 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
   clock.end();
   if (ref)
     say(
-      `backup ${id}: ${(reused / 1048576).toFixed(1)} MiB unchanged since ${ref.manifest.id} (${(byLsn / 1048576).toFixed(1)} MiB of it by page LSN), referred to from ${references.length} backup(s)`,
+      `backup ${id}: ${(reused / 1048576).toFixed(1)} MiB unchanged since ${ref.manifest.id} (${(byLsn / 1048576).toFixed(1)} MiB of it by page LSN), referred to from ${references.length} backup(s); ${deltaPieces} piece(s) stored as their changed pages`,
     );
   say(
     `backup ${id}: done, ${files.length} files, ${(manifest.totalSize / 1048576).toFixed(1)} MiB (${(manifest.storedSize / 1048576).toFixed(1)} MiB stored), WAL ${manifest.startWal}..${manifest.stopWal}`,

@@ -14,7 +14,7 @@ import type { Storage } from '../storage/types.ts';
 import { decompressStream, HashCounter, Rechunk } from './codec.ts';
 import { WalError } from './errors.ts';
 import { backupFileKey, bundleKey, pieceKey } from './layout.ts';
-import type { Manifest, ManifestFile } from './manifest.ts';
+import type { Manifest, ManifestFile, ManifestPiece, PageDelta } from './manifest.ts';
 import {
   type Extract,
   ExtractState,
@@ -85,6 +85,8 @@ interface Part {
   file: ManifestFile;
   /** Counts in the meter as this many bytes; `last` when it completes its file. */
   pieced?: PiecedFile;
+  /** Bytes it counts for in the meter (default: its size; a page delta's base counted them). */
+  bytes?: number;
 }
 
 interface PiecedFile {
@@ -132,8 +134,12 @@ async function fetchStreamed(
 }
 
 /** Every object to GET and the files it holds; legacy single-object big files apart. */
-export function planFetch(m: Manifest, pgdata: string | null): { units: Unit[]; streamed: ManifestFile[] } {
+export function planFetch(
+  m: Manifest,
+  pgdata: string | null,
+): { units: Unit[]; deltas: Unit[]; streamed: ManifestFile[] } {
   const units: Unit[] = [];
+  const deltas: Unit[] = [];
   const streamed: ManifestFile[] = [];
   const bundles = new Map<string, { holder: string; n: number; parts: Part[] }>();
   const dest = (f: ManifestFile) => (pgdata ? path.join(pgdata, f.path) : null);
@@ -146,28 +152,36 @@ export function planFetch(m: Manifest, pgdata: string | null): { units: Unit[]; 
           'corrupt',
           `backup ${m.id}: ${f.path} is stored in pieces but the manifest has no pieceSize`,
         );
-      const pieced: PiecedFile = { left: f.pieces.length, failed: false };
-      for (const [n, p] of f.pieces.entries())
+      const pieced: PiecedFile = {
+        left: f.pieces.length + f.pieces.filter((p) => p.pages).length,
+        failed: false,
+      };
+      for (const [n, p] of f.pieces.entries()) {
+        const offset = n * m.pieceSize;
+        const whole = p.pages ? p.pages.base : p;
+        const holder = p.pages ? p.pages.base.ref : p.ref;
         units.push({
-          key: pieceKey(backupFileKey(m.systemId, p.ref ?? m.id, f.path), n),
+          key: pieceKey(backupFileKey(m.systemId, holder ?? m.id, f.path), n),
           parts: [
             {
               x: {
                 srcOffset: 0,
-                srcLength: p.storedSize,
-                size: p.size,
-                sha256: p.sha256,
-                ...(p.storedSha256 !== undefined ? { storedSha256: p.storedSha256 } : {}),
+                srcLength: whole.storedSize,
+                size: whole.size,
+                sha256: whole.sha256,
+                ...(whole.storedSha256 !== undefined ? { storedSha256: whole.storedSha256 } : {}),
                 dest: dest(f),
-                offset: n * m.pieceSize,
+                offset,
                 mode,
               },
-              what: `${f.path} piece ${n}${refNote(p.ref)}`,
+              what: `${f.path} piece ${n}${p.pages ? ' (the base of its page delta)' : ''}${refNote(holder)}`,
               file: f,
               pieced,
             },
           ],
         });
+        if (p.pages) deltas.push(deltaUnit(m, f, n, p, p.pages, dest(f), mode, pieced));
+      }
       continue;
     }
     const x: Extract = {
@@ -208,7 +222,54 @@ export function planFetch(m: Manifest, pgdata: string | null): { units: Unit[]; 
     for (const p of b.parts) p.what = `${p.what} in bundle ${key}`;
     units.unshift({ key, range: { start, end }, parts: b.parts, holder: b.holder });
   }
-  return { units, streamed };
+  return { units, deltas, streamed };
+}
+
+/** The unit of a page delta: its pages written over the base piece (after every other unit). */
+function deltaUnit(
+  m: Manifest,
+  f: ManifestFile,
+  n: number,
+  p: ManifestPiece,
+  pages: PageDelta,
+  dest: string | null,
+  mode: number,
+  pieced: PiecedFile,
+): Unit {
+  const offset = n * (m.pieceSize as number);
+  const spans = pages.runs.map(([first, count]): [number, number] => [
+    offset + first * pages.blockSize,
+    count * pages.blockSize,
+  ]);
+  const end = spans.reduce((e, [at, len]) => Math.max(e, at + len), 0);
+  if (p.storedSha256 === undefined || end > offset + p.size)
+    throw new WalError(
+      'corrupt',
+      `backup ${m.id}: ${f.path} piece ${n} is a page delta ${p.storedSha256 === undefined ? 'without a stored checksum' : 'with pages past the piece'}; use another backup`,
+    );
+  const holder = p.ref;
+  return {
+    key: pieceKey(backupFileKey(m.systemId, holder ?? m.id, f.path), n),
+    parts: [
+      {
+        x: {
+          srcOffset: 0,
+          srcLength: p.storedSize,
+          size: spans.reduce((t, [, len]) => t + len, 0),
+          sha256: '',
+          storedSha256: p.storedSha256,
+          dest,
+          offset,
+          mode,
+          spans,
+        },
+        what: `${f.path} piece ${n} (page delta over backup ${pages.base.ref})${holder ? ` (stored in backup ${holder})` : ''}`,
+        file: f,
+        pieced,
+        bytes: 0,
+      },
+    ],
+  };
 }
 
 /** Objects in flight for `parallel` transfers: read ahead when worker threads do the CPU work. */
@@ -222,7 +283,7 @@ export async function fetchBackupFiles(
   m: Manifest,
   opts: FetchBackupOptions,
 ): Promise<void> {
-  const { units, streamed } = planFetch(m, opts.pgdata);
+  const { units, deltas, streamed } = planFetch(m, opts.pgdata);
   const meter = opts.meter ?? noProgress;
   meter.start(
     m.files.length,
@@ -280,7 +341,7 @@ export async function fetchBackupFiles(
     }
     if (!ok) p.pieced.failed = true;
     const last = --p.pieced.left === 0;
-    meter.add(p.x.size, last);
+    meter.add(p.bytes ?? p.x.size, last);
     if (last && !p.pieced.failed) opts.onFile?.(p.file);
   };
   const unitDone = (u: Unit, r: FetchResult) => {
@@ -306,10 +367,12 @@ export async function fetchBackupFiles(
     }
   };
 
+  // Page deltas go last: their pages are written over base pieces that must have landed.
+  let queue = units;
   let next = 0;
   const loop = async () => {
-    while (next < units.length && !firstError) {
-      const u = units[next++]!;
+    while (next < queue.length && !firstError) {
+      const u = queue[next++]!;
       try {
         unitDone(u, await run(u));
       } catch (err) {
@@ -319,9 +382,15 @@ export async function fetchBackupFiles(
       }
     }
   };
+  const slots = inFlight(opts.parallel, workers != null);
   try {
     await Promise.all([
-      ...Array.from({ length: inFlight(opts.parallel, workers != null) }, loop),
+      (async () => {
+        await Promise.all(Array.from({ length: slots }, loop));
+        queue = deltas;
+        next = 0;
+        await Promise.all(Array.from({ length: slots }, loop));
+      })(),
       (async () => {
         for (const f of streamed) {
           if (firstError) break;

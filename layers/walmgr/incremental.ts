@@ -26,11 +26,28 @@
 //     GiST's fake LSNs: those relations are reset from their init fork at the end of recovery
 //     anyway) falls back to the SHA-256 comparison. Only when the LSNs are of one history: the
 //     same timeline as the reference, and never with `--checksum`.
+//   - Page deltas (`pageDelta`): a changed piece of a relation's main fork whose reference copy is
+//     known is stored as only its changed pages — those the page-LSN rule cannot vouch for — over
+//     a base, the whole copy of the piece in an earlier backup (manifest format 4). A delta's base
+//     is never another delta: a piece whose reference is a delta keeps that delta's base and
+//     stores the union of both page sets, the current content of each, so restore writes one
+//     base and one delta whatever the chain's length. Sound by the same argument as the rule: a
+//     page left out carries an LSN older than the reference's start, so it is as it was in the
+//     reference, which (by induction) is the base with the reference's own delta pages over it.
+//     When more than DELTA_MAX_FRACTION of the piece's pages would go in, the piece is stored
+//     whole and becomes a base for later backups.
 // A reference with another codec or (for pieces) another piece size is not used for those objects.
 import type { Storage } from '../storage/types.ts';
 import { WalError } from './errors.ts';
 import { manifestKey } from './layout.ts';
-import { listBackupRefs, type Manifest, type ManifestFile, readManifest } from './manifest.ts';
+import {
+  listBackupRefs,
+  type Manifest,
+  type ManifestFile,
+  type ManifestPiece,
+  type PageDelta,
+  readManifest,
+} from './manifest.ts';
 import { parseLsn } from './wal.ts';
 
 export type BackupType = 'full' | 'diff' | 'incr';
@@ -110,7 +127,10 @@ export function referencedBackups(m: Pick<Manifest, 'id' | 'files'>): string[] {
   const ids = new Set<string>();
   for (const f of m.files) {
     if (f.ref && f.ref !== m.id) ids.add(f.ref);
-    for (const p of f.pieces ?? []) if (p.ref && p.ref !== m.id) ids.add(p.ref);
+    for (const p of f.pieces ?? []) {
+      if (p.ref && p.ref !== m.id) ids.add(p.ref);
+      if (p.pages && p.pages.base.ref !== m.id) ids.add(p.pages.base.ref);
+    }
   }
   return [...ids].sort();
 }
@@ -139,27 +159,6 @@ export function isRelationMainFork(p: string): boolean {
 }
 
 /**
- * Whether every page of `data` (a piece of a relation main fork, from a page boundary) is a
- * standard, initialised page whose LSN is older than `before`: `data` must be whole pages of
- * `blockSize` bytes; page header (bufpage.h): pd_lsn as two u32 (high, low) @0, pd_upper u16 @14
- * (0: a new page), pd_pagesize_version u16 @18 (block size | layout version 4).
- */
-export function pagesOlderThan(data: Buffer, blockSize: number, before: bigint): boolean {
-  if (data.length === 0 || data.length % blockSize !== 0) return false;
-  const hiLimit = Number(before >> 32n);
-  const loLimit = Number(before & 0xffffffffn);
-  const sizeVersion = blockSize | 4;
-  for (let off = 0; off < data.length; off += blockSize) {
-    const hi = data.readUInt32LE(off);
-    const lo = data.readUInt32LE(off + 4);
-    if (hi === 0 && lo === 0) return false;
-    if (hi > hiLimit || (hi === hiLimit && lo >= loLimit)) return false;
-    if (data.readUInt16LE(off + 14) === 0 || data.readUInt16LE(off + 18) !== sizeVersion) return false;
-  }
-  return true;
-}
-
-/**
  * The page-LSN rule for this backup, or null when it does not apply: no reference, --checksum,
  * or another timeline than the reference's (LSNs of two histories do not compare).
  */
@@ -173,4 +172,89 @@ export function pageLsnRule(
   const before = parseLsn(ref.manifest.startLsn);
   if (before > startLsn) return null;
   return { before, blockSize };
+}
+
+/**
+ * A piece is stored as a page delta only while at most this share of its pages goes in; above
+ * it the delta saves little upload, and a whole piece gives later backups a fresh base.
+ */
+export const DELTA_MAX_FRACTION = 0.5;
+
+/**
+ * The pages of `data` (a piece of a relation main fork, whole pages) that the page-LSN rule
+ * cannot take as unchanged since `before`: any page that is not a standard, initialised page
+ * with an older LSN. Page header (bufpage.h): pd_lsn as two u32 (high, low) @0, pd_upper u16 @14
+ * (0: a new page), pd_pagesize_version u16 @18 (block size | layout version 4). Ascending page
+ * numbers within the piece.
+ */
+export function changedPages(data: Buffer, blockSize: number, before: bigint): number[] {
+  const out: number[] = [];
+  const hiLimit = Number(before >> 32n);
+  const loLimit = Number(before & 0xffffffffn);
+  const sizeVersion = blockSize | 4;
+  const pages = Math.floor(data.length / blockSize);
+  for (let i = 0; i < pages; i++) {
+    const off = i * blockSize;
+    const hi = data.readUInt32LE(off);
+    const lo = data.readUInt32LE(off + 4);
+    const older = (hi !== 0 || lo !== 0) && (hi < hiLimit || (hi === hiLimit && lo < loLimit));
+    if (!older || data.readUInt16LE(off + 14) === 0 || data.readUInt16LE(off + 18) !== sizeVersion)
+      out.push(i);
+  }
+  // A piece that ends inside a page (a file caught mid-extension): that page counts as changed.
+  if (data.length % blockSize !== 0) out.push(pages);
+  return out;
+}
+
+/** Runs [first, count] of ascending, distinct page numbers. */
+export function pageRuns(pages: readonly number[]): Array<[number, number]> {
+  const runs: Array<[number, number]> = [];
+  for (const p of pages) {
+    const last = runs.at(-1);
+    if (last && last[0] + last[1] === p) last[1]++;
+    else runs.push([p, 1]);
+  }
+  return runs;
+}
+
+/** The page numbers of runs, ascending. */
+export function runPages(runs: readonly (readonly [number, number])[]): number[] {
+  const out: number[] = [];
+  for (const [first, count] of runs) for (let i = 0; i < count; i++) out.push(first + i);
+  return out;
+}
+
+/**
+ * The page delta that stores piece `data` over `was`'s base, with its body (the pages back to
+ * back), or null when the piece is to be stored whole: not whole pages, or more than
+ * DELTA_MAX_FRACTION of its pages would go in. `changed`: changedPages() of `data`; `was`: the
+ * reference's record of this piece (same size), whole (it becomes the base) or itself a delta
+ * (its base is kept and its pages join `changed`).
+ */
+export function pageDelta(
+  data: Buffer,
+  was: ManifestPiece & { ref: string },
+  changed: readonly number[],
+  blockSize: number,
+): { pages: PageDelta; body: Buffer } | null {
+  if (data.length % blockSize !== 0 || (was.pages && was.pages.blockSize !== blockSize)) return null;
+  const total = data.length / blockSize;
+  let pages: number[] = [...changed];
+  if (was.pages) pages = [...new Set([...pages, ...runPages(was.pages.runs)])].sort((a, b) => a - b);
+  if (pages.length > total * DELTA_MAX_FRACTION || pages.some((p) => p >= total)) return null;
+  const base = was.pages
+    ? was.pages.base
+    : {
+        ref: was.ref,
+        size: was.size,
+        storedSize: was.storedSize,
+        sha256: was.sha256,
+        ...(was.storedSha256 !== undefined ? { storedSha256: was.storedSha256 } : {}),
+      };
+  const runs = pageRuns(pages);
+  const body = Buffer.allocUnsafe(pages.length * blockSize);
+  let at = 0;
+  for (const [first, count] of runs)
+    at += data.copy(body, at, first * blockSize, (first + count) * blockSize);
+  return { pages: { base, blockSize, runs }, body };
 }

@@ -45,6 +45,31 @@ export interface ManifestPiece {
   storedSha256?: string;
   /** The backup whose object holds this piece (absent: this backup). */
   ref?: string;
+  /**
+   * Format 4: the object holds only the pages that differ from `base`, an earlier backup's
+   * whole copy of this piece (incremental.ts, "page deltas"): restore writes the base, then
+   * these pages over it. `sha256` stays the whole piece's (later backups compare with it);
+   * `storedSize` / `storedSha256` are the delta object's.
+   */
+  pages?: PageDelta;
+}
+
+/** The pages of a piece stored on their own, over a base piece held by another backup. */
+export interface PageDelta {
+  /** The whole piece they go over: always a piece stored whole, never another delta. */
+  base: PieceBase;
+  blockSize: number;
+  /** [first page, count] of each run of pages stored, in order; the object holds them back to back. */
+  runs: Array<[number, number]>;
+}
+
+export interface PieceBase {
+  /** The backup whose object holds it. */
+  ref: string;
+  size: number;
+  storedSize: number;
+  sha256: string;
+  storedSha256?: string;
 }
 
 /**
@@ -65,12 +90,15 @@ export interface ManifestTablespace {
  * (`ManifestFile.bundle`). 3: files and pieces also carry `storedSha256`, the SHA-256 of their
  * stored bytes, and zstd objects their frame checksum; restore and verify check that instead
  * of the plain bytes' SHA-256. Formats 1 and 2 are still read (checked by the plain SHA-256).
+ * 4: pieces may be page deltas (`ManifestPiece.pages`); written only by a backup that has one,
+ * so that a walmgr that reads up to format 3 refuses only what it could not restore.
  */
 export const MANIFEST_FORMAT = 3;
-const FORMATS_READ: readonly number[] = [1, 2, 3];
+export const MANIFEST_FORMAT_DELTAS = 4;
+const FORMATS_READ: readonly number[] = [1, 2, 3, 4];
 
 export interface Manifest {
-  format: 1 | 2 | 3;
+  format: 1 | 2 | 3 | 4;
   id: string;
   systemId: string;
   pgVersion: number;

@@ -41,6 +41,11 @@ export interface Extract {
   /** Write at this offset of a file (pieces), or create the file whole (-1). */
   offset: number;
   mode: number;
+  /**
+   * A page delta (manifest format 4): the bytes go, in order, into these [file offset, length]
+   * spans instead of from `offset` on (written after the base piece they go over).
+   */
+  spans?: Array<[number, number]>;
 }
 
 export interface FetchJob {
@@ -92,6 +97,7 @@ export function runExtracts(
     let fd = -1;
     let size = 0;
     let r: ExtractResult;
+    const place = x.spans ? spanWriter(x.spans) : null;
     try {
       state.dec.each(
         codec,
@@ -101,9 +107,8 @@ export function runExtracts(
           if (!stored) hash.update(chunk);
           if (x.dest && size + chunk.length <= x.size) {
             if (fd < 0) fd = open(x);
-            const at = Math.max(0, x.offset) + size;
-            let off = 0;
-            while (off < chunk.length) off += fs.writeSync(fd, chunk, off, chunk.length - off, at + off);
+            if (place) place(fd, chunk);
+            else writeAll(fd, chunk, Math.max(0, x.offset) + size);
           }
           size += chunk.length;
         },
@@ -120,6 +125,34 @@ export function runExtracts(
       fs.rmSync(x.dest, { force: true });
     return r;
   });
+}
+
+function writeAll(fd: number, chunk: Uint8Array, at: number): void {
+  let off = 0;
+  while (off < chunk.length) off += fs.writeSync(fd, chunk, off, chunk.length - off, at + off);
+}
+
+/** Writes a stream of chunks into [offset, length] spans in order (a page delta's pages). */
+function spanWriter(
+  spans: ReadonlyArray<readonly [number, number]>,
+): (fd: number, chunk: Uint8Array) => void {
+  let i = 0;
+  let into = 0; // bytes of spans[i] written so far
+  return (fd, chunk) => {
+    let off = 0;
+    while (off < chunk.length) {
+      const span = spans[i];
+      if (!span) throw new Error('a page delta holds more bytes than its pages');
+      const n = Math.min(span[1] - into, chunk.length - off);
+      writeAll(fd, chunk.subarray(off, off + n), span[0] + into);
+      off += n;
+      into += n;
+      if (into === span[1]) {
+        i++;
+        into = 0;
+      }
+    }
+  };
 }
 
 /**

@@ -262,7 +262,12 @@ async function verifyBackupObject(
       expect(f.ref, rel, f.bundle.offset + f.storedSize);
       if ((f.ref ?? id) !== id) atLeast.add(`${f.ref}/${rel}`);
     } else if (!f.pieces) expect(f.ref, f.path, f.storedSize);
-    else for (const [n, p] of f.pieces.entries()) expect(p.ref, pieceKey(f.path, n), p.storedSize);
+    else
+      for (const [n, p] of f.pieces.entries()) {
+        expect(p.ref, pieceKey(f.path, n), p.storedSize);
+        // A page delta's base: the whole piece in the backup it names.
+        if (p.pages) expect(p.pages.base.ref, pieceKey(f.path, n), p.pages.base.storedSize);
+      }
   }
   for (const [holder, want] of expected) {
     const dataPrefix = `${backupPrefix(sysid, holder)}/data/`;

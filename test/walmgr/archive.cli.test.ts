@@ -255,6 +255,21 @@ describe('walmgr archive while S3 goes away', () => {
   it('a backup whose WAL cannot be archived fails after --archive-timeout and says why', async () => {
     proxy.down();
     try {
+      // The archiver fails before the backup ends (else the backup stores its own stop segment,
+      // backup-wal.ts, and succeeds: a failure it has not seen yet it cannot report).
+      const [{ n: before }] = (await c.query<{ n: string }>(
+        'select failed_count::text as n from pg_stat_archiver',
+      )) as [{ n: string }];
+      await c.query(`insert into y select g, 'w' from generate_series(1, 10) g`);
+      await c.query('select pg_switch_wal()');
+      await waitFor(
+        async () =>
+          (await c.query<{ n: string }>('select failed_count::text as n from pg_stat_archiver'))[0]!.n !==
+          before,
+        60_000,
+        'an archiver failure',
+        c,
+      );
       const t0 = Date.now();
       // The backup's own files go straight to S3; only the archiver's path is cut.
       const repo = ['--repo', `s3://${s3.bucket}/o`, '--endpoint', s3.endpoint];

@@ -1,8 +1,9 @@
 // Incremental and differential backups on a real cluster: full → incr → incr, each after a
 // small change; unchanged files and pieces are referred to (not stored again), the chain restores
 // to a point in time with the table exactly as it was then, a diff refers to the full backup
-// only, retention keeps what a kept backup refers to, and a corrupted object stored in the middle
-// backup of the chain is caught by verify and restore of the last one.
+// only, retention keeps what a kept backup refers to, pieces where few pages changed are stored as
+// those pages over the full backup's piece, and a corrupted object stored in the middle backup of
+// the chain (a page delta, the base under it, a file) is caught by verify and restore of the last.
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -111,6 +112,18 @@ describe('walmgr incremental backups', () => {
     expect(incr1.storedSize).toBeLessThan(full.storedSize / 2);
     expect(incr2.storedSize).toBeLessThan(full.storedSize / 2);
     expect(incr2.files.find((f) => f.path === frozenPath)!.ref).toBe(incr1.id);
+    // Pieces where few pages changed are stored as those pages over the full backup's piece
+    // (format 4); a delta of a delta keeps that base, so a chain never goes deeper than one.
+    const ownDeltas = (mm: Manifest) =>
+      mm.files.flatMap((f) => (f.pieces ?? []).filter((p) => p.pages && !p.ref));
+    expect(ownDeltas(incr1).length).toBeGreaterThan(0);
+    expect(ownDeltas(incr2).length).toBeGreaterThan(0);
+    expect([full.format, incr1.format, incr2.format]).toEqual([3, 4, 4]);
+    for (const p of [...ownDeltas(incr1), ...ownDeltas(incr2)]) {
+      expect(p.pages!.base.ref).toBe(full.id);
+      expect(p.storedSize).toBeLessThan(p.pages!.base.storedSize);
+    }
+    expect(stderr.incr1).toMatch(/; [1-9]\d* piece\(s\) stored as their changed pages/);
     expect(stderr.incr1).toMatch(/incr against \S+/);
     expect(stderr.incr1).toMatch(/MiB unchanged since/);
     // Most of the big table's pieces were taken as unchanged by their pages' LSNs, unhashed.
@@ -163,6 +176,43 @@ describe('walmgr incremental backups', () => {
     // The newest (the diff) is kept with the full backup it refers to; the incrementals go.
     expect(dry.stdout).toContain(`kept 2 backup(s) [${[ids.full, diffId].sort().join(', ')}]`);
     expect(dry.stdout).toContain(`would delete 2 backup(s) [${[ids.incr1, ids.incr2].sort().join(', ')}]`);
+  });
+
+  it('names a corrupted page delta and a corrupted base piece under it, on verify', async () => {
+    const tPath = (await primary.query<{ p: string }>(`select pg_relation_filepath('t') as p`))[0]!.p;
+    const pieces = m.incr2!.files.find((f) => f.path === tPath)!.pieces!;
+    const n = pieces.findIndex((p) => p.pages && !p.ref);
+    expect(n).toBeGreaterThanOrEqual(0);
+    const storage = await openStorage(repo);
+    try {
+      const cases = [
+        [
+          pieceKey(backupFileKey(sysid, ids.incr2, tPath), n),
+          `${tPath} piece ${n} (page delta over backup ${ids.full})`,
+        ],
+        [
+          pieceKey(backupFileKey(sysid, ids.full, tPath), n),
+          `${tPath} piece ${n} (the base of its page delta) (stored in backup ${ids.full})`,
+        ],
+      ] as const;
+      for (const [key, named] of cases) {
+        const obj = (await storage.get(key))!;
+        const bad = Buffer.from(obj.body);
+        bad[bad.length >> 1]! ^= 0xff;
+        await storage.put(key, bad, { metadata: obj.info.metadata });
+        try {
+          const v = await walmgr(['verify', '--repo', repo, '--backup', ids.incr2]);
+          expect(v.code).toBe(1);
+          expect(v.stdout).toContain(named);
+        } finally {
+          await storage.put(key, Buffer.from(obj.body), { metadata: obj.info.metadata });
+        }
+      }
+      const v = await walmgr(['verify', '--repo', repo, '--backup', ids.incr2]);
+      expect(v.code, v.stdout).toBe(0);
+    } finally {
+      storage.close();
+    }
   });
 
   // Last: it damages the middle backup.

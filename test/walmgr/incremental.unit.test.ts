@@ -4,12 +4,15 @@
 // when a piece of a relation file is unchanged by its pages' LSNs.
 import { describe, expect, it } from 'vitest';
 import {
+  changedPages,
   isRelationMainFork,
   MTIME_MARGIN_MS,
+  pageDelta,
   pageLsnRule,
-  pagesOlderThan,
+  pageRuns,
   type Reference,
   referencedBackups,
+  runPages,
   unchangedByMtime,
 } from '../../layers/walmgr/incremental.ts';
 import type { Manifest, ManifestFile } from '../../layers/walmgr/manifest.ts';
@@ -60,11 +63,18 @@ describe('incremental rules', () => {
           pieces: [
             { size: 1, storedSize: 1, sha256: 'x', ref: 'B' },
             { size: 1, storedSize: 1, sha256: 'y' },
+            // A page delta of this backup over a base piece held by D.
+            {
+              size: 1,
+              storedSize: 1,
+              sha256: 'z',
+              pages: { base: { ref: 'D', size: 1, storedSize: 1, sha256: 'w' }, blockSize: 8192, runs: [] },
+            },
           ],
         }),
       ],
     });
-    expect(referencedBackups(m)).toEqual(['A', 'B']);
+    expect(referencedBackups(m)).toEqual(['A', 'B', 'D']);
   });
 
   it('retention keeps the backups a kept one refers to, transitively', () => {
@@ -95,23 +105,74 @@ describe('incremental rules', () => {
     return b;
   }
 
-  it('takes a piece as unchanged only when every page is a standard page older than the reference start', () => {
+  it('names the pages that are not standard pages older than the reference start', () => {
     const before = 0x1_2000_0000n; // 1/20000000
-    expect(pagesOlderThan(pages(0x28n, 0x1_1fff_ffffn, 0x0_ffff_ffffn), 8192, before)).toBe(true);
-    // One page at or past the reference's start: changed since.
-    expect(pagesOlderThan(pages(0x28n, before), 8192, before)).toBe(false);
-    expect(pagesOlderThan(pages(0x28n, 0x2_0000_0000n), 8192, before)).toBe(false);
-    // LSN 0 (a new page, or an unlogged relation's): never.
-    expect(pagesOlderThan(pages(0x28n, 0n), 8192, before)).toBe(false);
+    expect(changedPages(pages(0x28n, 0x1_1fff_ffffn, 0x0_ffff_ffffn), 8192, before)).toEqual([]);
+    // A page at or past the reference's start: changed since.
+    expect(changedPages(pages(0x28n, before), 8192, before)).toEqual([1]);
+    expect(changedPages(pages(0x2_0000_0000n, 0x28n, 0x2_0000_0000n), 8192, before)).toEqual([0, 2]);
+    // LSN 0 (a new page, or an unlogged relation's): always.
+    expect(changedPages(pages(0x28n, 0n), 8192, before)).toEqual([1]);
     const fresh = pages(0x28n, 0x30n);
     fresh.writeUInt16LE(0, 8192 + 14); // pd_upper 0: PageIsNew
-    expect(pagesOlderThan(fresh, 8192, before)).toBe(false);
+    expect(changedPages(fresh, 8192, before)).toEqual([1]);
     const odd = pages(0x28n);
     odd.writeUInt16LE(4096 | 4, 18); // not this block size's page layout
-    expect(pagesOlderThan(odd, 8192, before)).toBe(false);
-    // Not whole pages (a shrunk file's zero padding is caught by LSN 0 anyway).
-    expect(pagesOlderThan(pages(0x28n).subarray(0, 8000), 8192, before)).toBe(false);
-    expect(pagesOlderThan(Buffer.alloc(0), 8192, before)).toBe(false);
+    expect(changedPages(odd, 8192, before)).toEqual([0]);
+    // A piece ending inside a page: that page counts as changed.
+    expect(changedPages(Buffer.concat([pages(0x28n), Buffer.alloc(100)]), 8192, before)).toEqual([1]);
+    expect(changedPages(Buffer.alloc(0), 8192, before)).toEqual([]);
+  });
+
+  it('groups pages into runs and back', () => {
+    expect(pageRuns([])).toEqual([]);
+    expect(pageRuns([0, 1, 2, 5, 7, 8])).toEqual([
+      [0, 3],
+      [5, 1],
+      [7, 2],
+    ]);
+    expect(runPages(pageRuns([3, 4, 9]))).toEqual([3, 4, 9]);
+  });
+
+  it('stores a changed piece as its pages over a whole base, and keeps that base for a delta of a delta', () => {
+    const before = 0x1_2000_0000n;
+    const lsns = Array.from({ length: 8 }, () => 0x28n);
+    const piece = pages(...lsns);
+    piece.fill(0x11, 3 * 8192 + 100, 3 * 8192 + 200);
+    piece.writeUInt32LE(0x2, 3 * 8192); // page 3: LSN 2/28, changed
+    const whole = { size: piece.length, storedSize: 999, sha256: 'aa', storedSha256: 'bb', ref: 'FULL' };
+    const first = pageDelta(piece, whole, changedPages(piece, 8192, before), 8192);
+    expect(first?.pages).toEqual({
+      base: { ref: 'FULL', size: piece.length, storedSize: 999, sha256: 'aa', storedSha256: 'bb' },
+      blockSize: 8192,
+      runs: [[3, 1]],
+    });
+    expect(first?.body.equals(piece.subarray(3 * 8192, 4 * 8192))).toBe(true);
+    // The next backup: page 5 changed since; page 3 (in the reference's delta) goes in again with
+    // its current content, over the same base.
+    const next = Buffer.from(piece);
+    next.writeUInt32LE(0x0, 3 * 8192);
+    next.writeUInt32LE(0x3, 5 * 8192);
+    const asDelta = { ...whole, ref: 'INCR1', pages: first!.pages };
+    const second = pageDelta(next, asDelta, changedPages(next, 8192, 0x2_0000_0100n), 8192);
+    expect(second?.pages.base.ref).toBe('FULL');
+    expect(second?.pages.runs).toEqual([
+      [3, 1],
+      [5, 1],
+    ]);
+    expect(
+      second?.body.equals(
+        Buffer.concat([next.subarray(3 * 8192, 4 * 8192), next.subarray(5 * 8192, 6 * 8192)]),
+      ),
+    ).toBe(true);
+    // More than half the pages: stored whole instead.
+    expect(pageDelta(piece, whole, [0, 1, 2, 3, 4], 8192)).toBeNull();
+    expect(pageDelta(piece, whole, [0, 1, 2, 3], 8192)).not.toBeNull();
+    // Not whole pages, or a base of another block size: whole.
+    expect(pageDelta(piece.subarray(0, 8000), whole, [0], 8192)).toBeNull();
+    expect(
+      pageDelta(piece, { ...asDelta, pages: { ...first!.pages, blockSize: 4096 } }, [1], 8192),
+    ).toBeNull();
   });
 
   it('applies the page-LSN rule to relation main forks, on the reference’s timeline, without --checksum', () => {
