@@ -319,8 +319,9 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
       byLsn += len;
     } else {
       const sum = sha256(data);
+      // The reference's pieces have `ref` resolved (chooseReference): the base a delta names.
       const delta =
-        was && changed
+        was && changed && was.sha256 !== sum
           ? pageDelta(data, was as ManifestPiece & { ref: string }, changed, lsnRule!.blockSize)
           : null;
       if (was?.sha256 === sum) {
