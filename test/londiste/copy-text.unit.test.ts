@@ -1,10 +1,9 @@
 // The copy's pure parts: the dropped_ddl text (join → split gives the statements back, `;` inside
-// quotes, dollar quotes, comments and a rule's parentheses does not split), the row counters of
-// the COPY stream in both formats across any chunk boundary, and the progress meter's rate / ETA.
+// quotes, dollar quotes, comments and a rule's parentheses does not split), and the progress
+// meter's rate / ETA. (Rows are counted as CopyData messages: copy-frames.unit.test.ts.)
 import { describe, expect, it } from 'vitest';
 import { joinDdl, splitDdl } from '../../layers/londiste/copy/ddl-text.ts';
 import { ProgressMeter } from '../../layers/londiste/copy/progress.ts';
-import { binaryRowCounter, textRowCounter } from '../../layers/londiste/copy/row-count.ts';
 import { quoteLiteral } from '../../layers/londiste/copy/structure.ts';
 import { createLogger } from '../../layers/util/log.ts';
 
@@ -41,51 +40,6 @@ describe('dropped_ddl text', () => {
   it('quotes literals as quote_literal does', () => {
     expect(quoteLiteral("it's")).toBe("'it''s'");
     expect(quoteLiteral('a\\b')).toBe("E'a\\\\b'");
-  });
-});
-
-// A binary COPY stream: header, tuples (int16 count, then int32 length + bytes per field), trailer.
-function binaryCopy(rows: (Buffer | null)[][], extension = Buffer.alloc(0)): Buffer {
-  const parts = [Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), int32(0), int32(extension.length), extension];
-  for (const row of rows) {
-    const n = Buffer.alloc(2);
-    n.writeInt16BE(row.length);
-    parts.push(n);
-    for (const f of row) parts.push(f == null ? int32(-1) : Buffer.concat([int32(f.length), f]));
-  }
-  parts.push(Buffer.from([0xff, 0xff]));
-  return Buffer.concat(parts);
-}
-
-function int32(v: number) {
-  const b = Buffer.alloc(4);
-  b.writeInt32BE(v);
-  return b;
-}
-
-function countInChunks(counter: { count(b: Buffer): number }, data: Buffer, size: number) {
-  let rows = 0;
-  for (let i = 0; i < data.length; i += size) rows += counter.count(data.subarray(i, i + size));
-  return rows;
-}
-
-describe('COPY row counters', () => {
-  it('text: one row per newline, whatever the chunking', () => {
-    const data = Buffer.from('1\ta\\nb\n2\t\\N\n3\tüñï\n');
-    for (const size of [1, 2, 3, 7, 100]) expect(countInChunks(textRowCounter(), data, size)).toBe(3);
-  });
-
-  it('binary: walks tuple headers across every chunk boundary, NULLs, empty values, zero-column rows and a header extension', () => {
-    const rows = [
-      [Buffer.from('abc'), null, Buffer.alloc(0)],
-      [Buffer.alloc(300, 10), Buffer.from([0xff, 0xff])],
-      [],
-      [null],
-    ];
-    const data = binaryCopy(rows, Buffer.from('ext'));
-    for (const size of [1, 2, 3, 5, 17, 64, data.length]) {
-      expect(countInChunks(binaryRowCounter(), data, size)).toBe(4);
-    }
   });
 });
 

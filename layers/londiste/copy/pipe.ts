@@ -9,11 +9,12 @@
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
-import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { from as copyFrom } from 'pg-copy-streams';
 import { quoteFqname, quoteIdent } from '../../db/index.ts';
 import type { Logger } from '../../util/log.ts';
 import { LondisteError } from '../errors.ts';
 import { sendCancelRequest } from './cancel.ts';
+import { CopyOutFrames, FRAME_HEADER, passFramesThrough } from './frames.ts';
 import {
   COPY_APPLICATION_PREFIX,
   type CopyEstimate,
@@ -21,7 +22,6 @@ import {
   estimateTable,
   ProgressMeter,
 } from './progress.ts';
-import { binaryRowCounter, type RowCounter, textRowCounter } from './row-count.ts';
 
 export interface CopyTableOptions {
   /** Provider table ("schema.name"). */
@@ -139,16 +139,22 @@ export async function copyTable(
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     ...(opts.progressIntervalMs === undefined ? {} : { intervalMs: opts.progressIntervalMs }),
   });
-  const counter: RowCounter = opts.format === 'binary' ? binaryRowCounter() : textRowCounter();
+  // The provider's CopyData messages go to the subscriber as they are (frames.ts); a message is
+  // a row (the total is still the subscriber's command tag) and its payload is what the meter
+  // counts as bytes.
+  const copyOut = new CopyOutFrames(sql.out);
+  let framesSeen = 0;
   const measure = new Transform({
     transform(chunk: Buffer, _enc, cb) {
-      meter.add(wantProgress ? counter.count(chunk) : 0, chunk.length);
+      const frames = copyOut.frames - framesSeen;
+      framesSeen = copyOut.frames;
+      meter.add(wantProgress ? frames : 0, chunk.length - FRAME_HEADER * frames);
       cb(null, chunk);
     },
   });
 
-  const copyIn = dst.query(copyFrom(sql.in));
-  const out = outbound(src.query(copyTo(sql.out)));
+  const copyIn = dst.query(passFramesThrough(copyFrom(sql.in)));
+  const out = outbound(src.query(copyOut));
   try {
     await pipeline(out.readable, measure, copyIn, ...(opts.signal ? [{ signal: opts.signal }] : []));
   } catch (err) {
