@@ -96,6 +96,7 @@ describe('CopyOutFrames', () => {
       expect(Buffer.concat(r.pushed).equals(Buffer.concat(frames))).toBe(true);
       for (const p of r.pushed) expect(wholeFrames(p)).toBe(true);
       expect(r.frames).toBe(40);
+      expect(r.bytes).toBe(Buffer.concat(rows).length);
       // pg reads what follows CopyDone: CommandComplete and ReadyForQuery, and has its socket back.
       expect(r.handedBack.equals(Buffer.concat([complete, ready]))).toBe(true);
       expect(r.pgGotSocket).toBe(true);

@@ -23,8 +23,7 @@ const ERROR = 0x45; // E
 /** Dropped inside COPY OUT: CopyOutResponse, NoticeResponse, ParameterStatus, NotificationResponse. */
 const SKIPPED = new Set([0x48, 0x4e, 0x53, 0x41]);
 /** Message code (1 byte) + length (int32, counting itself). */
-export const FRAME_HEADER = 5;
-const HEADER = FRAME_HEADER;
+const HEADER = 5;
 
 type DataHandler = (chunk: Buffer) => void;
 
@@ -53,12 +52,15 @@ function isTrailer(b: Buffer, at: number, total: number): boolean {
 
 /**
  * `COPY … TO STDOUT` as a pg submittable (`client.query(new CopyOutFrames(sql))`) whose readable
- * side gives whole CopyData messages. `frames`: the rows so far (one CopyData message each; the
- * binary header travels in the first row's); `rowCount`: the server's count, once complete.
+ * side gives whole CopyData messages. `frames` / `bytes`: the rows and their bytes read so far
+ * (one CopyData message each; the binary header travels in the first row's); `rowCount`: the
+ * server's count, once complete.
  */
 export class CopyOutFrames extends Readable {
   rowCount = 0;
   frames = 0;
+  /** The rows' bytes read so far (CopyData payloads). */
+  bytes = 0;
   private connection: Connection | null = null;
   private pgHandler: DataHandler | null = null;
   /** The start of a message the last chunk cut off. */
@@ -138,7 +140,7 @@ export class CopyOutFrames extends Readable {
       const total = chunk.readUInt32BE(at + 1) + 1;
       if (code === COPY_DATA) {
         if (at + total > end) break;
-        if (!isTrailer(chunk, at, total)) this.frames++;
+        if (!isTrailer(chunk, at, total)) this.row(total);
         at += total;
         continue;
       }
@@ -166,7 +168,7 @@ export class CopyOutFrames extends Readable {
   private message(message: Buffer, rest: Buffer): boolean {
     const code = message[0] as number;
     if (code === COPY_DATA) {
-      if (!isTrailer(message, 0, message.length)) this.frames++;
+      if (!isTrailer(message, 0, message.length)) this.row(message.length);
       this.emitData(message);
       return true;
     }
@@ -178,6 +180,12 @@ export class CopyOutFrames extends Readable {
     // CopyDone, or anything else: the COPY is over; pg reads what follows.
     this.handBack(code === COPY_DONE ? rest : Buffer.concat([message, rest]));
     return false;
+  }
+
+  /** A row's CopyData message of `total` bytes read. */
+  private row(total: number): void {
+    this.frames++;
+    this.bytes += total - HEADER;
   }
 
   private emitData(bytes: Buffer): void {

@@ -14,7 +14,7 @@ import { quoteFqname, quoteIdent } from '../../db/index.ts';
 import type { Logger } from '../../util/log.ts';
 import { LondisteError } from '../errors.ts';
 import { sendCancelRequest } from './cancel.ts';
-import { CopyOutFrames, FRAME_HEADER, passFramesThrough } from './frames.ts';
+import { CopyOutFrames, passFramesThrough } from './frames.ts';
 import {
   COPY_APPLICATION_PREFIX,
   type CopyEstimate,
@@ -140,15 +140,16 @@ export async function copyTable(
     ...(opts.progressIntervalMs === undefined ? {} : { intervalMs: opts.progressIntervalMs }),
   });
   // The provider's CopyData messages go to the subscriber as they are (frames.ts); a message is
-  // a row (the total is still the subscriber's command tag) and its payload is what the meter
+  // a row (the total is still the subscriber's command tag) and its payload what the meter
   // counts as bytes.
   const copyOut = new CopyOutFrames(sql.out);
-  let framesSeen = 0;
+  const seen = { rows: 0, bytes: 0 };
   const measure = new Transform({
     transform(chunk: Buffer, _enc, cb) {
-      const frames = copyOut.frames - framesSeen;
-      framesSeen = copyOut.frames;
-      meter.add(wantProgress ? frames : 0, chunk.length - FRAME_HEADER * frames);
+      // What the reader has counted by now (it may be a chunk or two ahead of this one).
+      meter.add(copyOut.frames - seen.rows, copyOut.bytes - seen.bytes);
+      seen.rows = copyOut.frames;
+      seen.bytes = copyOut.bytes;
       cb(null, chunk);
     },
   });
