@@ -65,6 +65,7 @@ async function run(stream: Buffer, size: number) {
     pushed,
     handedBack: Buffer.concat(handedBack),
     frames: out.frames,
+    bytes: out.bytes,
     pgGotSocket: dataHandlers.length === 1,
   };
 }
