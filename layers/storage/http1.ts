@@ -1,12 +1,16 @@
-// A minimal HTTP/1.1 GET client over one kept-alive socket (plain or TLS) that reads into one
-// static buffer (`onread`), for direct-read.ts. Why not node:http(s): over TLS Node hands every
-// record up as a fresh Buffer; that external memory made V8 run a full collection every
-// ~64 MiB read, per worker. Measured on 93 GETs of 4 MiB over TLS here: node:https 1.8–2.0 s of
-// CPU with 38–50 collections, this 0.7 s with 2 (bench/README.md, session 8).
-// Only what S3 GETs need: status line, headers, a 2xx body framed by Content-Length (into a
-// buffer the caller gives), an error body framed by Content-Length, chunked or the end of the
-// connection (kept as text for the message; the socket is then closed). No pipelining: one
-// request at a time per connection.
+// A minimal HTTP/1.1 client over one kept-alive socket (plain or TLS) that reads into one
+// static buffer (`onread`), for the SDK-free S3 paths (direct-read.ts, s3-http.ts). Why not
+// node:http(s): over TLS Node hands every record up as a fresh Buffer; that external memory made
+// V8 run a full collection every ~64 MiB read, per worker. Measured on 93 GETs of 4 MiB over TLS
+// here: node:https 1.8–2.0 s of CPU with 38–50 collections, this 0.7 s with 2 (bench/README.md,
+// session 8).
+// Only what S3 requests need: a request with an optional body (sent as given, Content-Length set
+// by the caller), the status line, headers, and a body framed by Content-Length or chunked (none
+// for HEAD, 204 and 304). A 2xx body framed by Content-Length goes into a buffer the caller
+// gives; a chunked 2xx body (listings) is gathered, up to MAX_CHUNKED_BODY; an error body is kept
+// (its first MAX_ERROR_BODY bytes, framed by Content-Length, chunked or the end of the
+// connection) as text for the message, and the socket is then closed. No pipelining: one request
+// at a time per connection.
 import net from 'node:net';
 import tls from 'node:tls';
 
@@ -24,7 +28,10 @@ export interface Http1Response {
   status: number;
   /** Lower-cased names. */
   headers: Map<string, string>;
-  /** 2xx: a view of the buffer `alloc` gave, exactly Content-Length bytes; else the error body. */
+  /**
+   * 2xx framed by Content-Length: a view of the buffer `alloc` gave, exactly that many bytes; a
+   * chunked 2xx: the gathered body; no body (HEAD, 204, 304): empty; else the error body.
+   */
   body: Buffer<ArrayBufferLike>;
 }
 
@@ -34,22 +41,27 @@ export class TransientHttpError extends Error {}
 const READ_BUF = 256 * 1024;
 const MAX_HEAD = 64 * 1024;
 const MAX_ERROR_BODY = 8 * 1024;
+/** A chunked 2xx body (an S3 listing: ~1000 keys per page) larger than this is refused. */
+const MAX_CHUNKED_BODY = 64 * 1024 * 1024;
 const HEAD_END = Buffer.from('\r\n\r\n');
-const CHUNKED_END = Buffer.from('0\r\n\r\n');
+const EMPTY = Buffer.alloc(0);
 
 interface Pending {
+  /** HEAD: the answer has no body whatever its headers say. */
+  headOnly: boolean;
   alloc: (n: number) => Buffer;
   resolve: (r: Http1Response) => void;
   reject: (e: Error) => void;
   head: Buffer;
   headLen: number;
   res: Http1Response | null;
-  /** Body bytes expected (-1: until chunked end / close). */
+  /** Body bytes expected (-1: until the chunked body's end, or the end of the connection). */
   want: number;
   got: number;
-  chunked: boolean;
-  /** Last bytes of a chunked error body, to see its last-chunk marker. */
-  tail: Buffer;
+  /** The decoder of a chunked body; null for other framings. */
+  dechunk: Dechunker | null;
+  /** A chunked 2xx body, gathered (copies: the read buffer is reused). */
+  parts: Buffer[] | null;
   close: boolean;
 }
 
@@ -65,19 +77,35 @@ export class Http1Connection {
   }
 
   /** GET `path`; `alloc(n)` gives the buffer for a 2xx body of n bytes. */
-  async get(
+  get(path: string, headers: Record<string, string>, alloc: (n: number) => Buffer): Promise<Http1Response> {
+    return this.request('GET', path, headers, null, alloc);
+  }
+
+  /**
+   * `method path` with `headers` (sent as given: the caller sets Content-Length for a body) and
+   * an optional body; `alloc(n)` gives the buffer for a 2xx body of n bytes.
+   */
+  async request(
+    method: string,
     path: string,
     headers: Record<string, string>,
-    alloc: (n: number) => Buffer,
+    body: Buffer | null,
+    alloc: (n: number) => Buffer = (n) => Buffer.allocUnsafe(n),
   ): Promise<Http1Response> {
     if (this.cur) throw new Error('Http1Connection: one request at a time');
     await this.connect();
     const sock = this.sock!;
-    let req = `GET ${path} HTTP/1.1\r\n`;
-    for (const [k, v] of Object.entries(headers)) req += `${k}: ${v}\r\n`;
+    let req = `${method} ${path} HTTP/1.1\r\n`;
+    for (const [k, v] of Object.entries(headers)) {
+      // A line break in a header would end it early and start another (header injection).
+      if (/[\r\n]/.test(k) || /[\r\n]/.test(v))
+        throw new Error(`header ${JSON.stringify(k)} holds a line break`);
+      req += `${k}: ${v}\r\n`;
+    }
     req += '\r\n';
     return new Promise<Http1Response>((resolve, reject) => {
       this.cur = {
+        headOnly: method === 'HEAD',
         alloc,
         resolve,
         reject,
@@ -86,12 +114,18 @@ export class Http1Connection {
         res: null,
         want: 0,
         got: 0,
-        chunked: false,
-        tail: Buffer.alloc(0),
+        dechunk: null,
+        parts: null,
         close: false,
       };
       sock.setTimeout(this.target.idleTimeoutMs);
-      sock.write(req);
+      if (body && body.length > 0) {
+        // One write of the head and the body (no copy: the socket takes both buffers).
+        sock.cork();
+        sock.write(req);
+        sock.write(body);
+        sock.uncork();
+      } else sock.write(req);
     });
   }
 
@@ -157,7 +191,7 @@ export class Http1Connection {
     if (this.sock !== sock) return;
     const p = this.cur;
     // An error body framed by the end of the connection is complete now.
-    if (p?.res && p.want < 0 && !p.chunked) {
+    if (p?.res && p.want < 0 && !p.dechunk) {
       this.finish(p);
       return;
     }
@@ -221,23 +255,39 @@ export class Http1Connection {
       }
       chunk = head.subarray(end + 4);
     }
-    const res = p.res!;
+    if (p.dechunk) {
+      const r = chunk.length > 0 ? p.dechunk.feed(chunk, (d) => this.bodyData(p, d)) : false;
+      if (r instanceof Error) {
+        this.drop(r);
+        return false;
+      }
+      if (p.parts && p.got > MAX_CHUNKED_BODY) {
+        this.drop(new Error(`chunked response body longer than ${MAX_CHUNKED_BODY} bytes`));
+        return false;
+      }
+      if (r) this.finish(p);
+      return true;
+    }
     if (chunk.length > 0) {
       if (p.want >= 0 && p.got + chunk.length > p.want) {
         this.drop(new Error(`response body longer than its Content-Length ${p.want}`));
         return false;
       }
-      // A 2xx body has room for all of it; an error body keeps its first bytes.
-      const room = res.body.length - p.got;
-      if (room > 0) chunk.copy(res.body, p.got, 0, Math.min(chunk.length, room));
-      p.got += chunk.length;
-      if (p.chunked) {
-        p.tail = Buffer.concat([p.tail, chunk]).subarray(-CHUNKED_END.length);
-        if (p.tail.equals(CHUNKED_END)) p.want = p.got;
-      }
+      this.bodyData(p, chunk);
     }
     if (p.want >= 0 && p.got === p.want) this.finish(p);
     return true;
+  }
+
+  /** Body bytes: into the 2xx buffer, the gathered parts, or the error body's first bytes. */
+  private bodyData(p: Pending, data: Buffer): void {
+    const res = p.res!;
+    if (p.parts) p.parts.push(Buffer.from(data));
+    else {
+      const room = res.body.length - p.got;
+      if (room > 0) data.copy(res.body, p.got, 0, Math.min(data.length, room));
+    }
+    p.got += data.length;
   }
 
   private parseHead(p: Pending, head: string): Error | null {
@@ -255,19 +305,30 @@ export class Http1Connection {
     const cl = headers.get('content-length');
     const len = cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : -1;
     const chunked = /chunked/i.test(headers.get('transfer-encoding') ?? '');
-    if (status >= 200 && status < 300) {
-      if (len < 0 || chunked) return new Error('response without Content-Length');
-      p.want = len;
-      p.res = { status, headers, body: p.alloc(len) };
+    if (p.headOnly || status === 204 || status === 304) {
+      // No body, whatever Content-Length says (it is the GET's size for a HEAD).
+      p.want = 0;
+      p.res = { status, headers, body: EMPTY };
+    } else if (status >= 200 && status < 300) {
+      if (chunked) {
+        p.want = -1;
+        p.dechunk = new Dechunker();
+        p.parts = [];
+        p.res = { status, headers, body: EMPTY };
+      } else {
+        if (len < 0) return new Error('response without Content-Length');
+        p.want = len;
+        p.res = { status, headers, body: p.alloc(len) };
+      }
     } else {
       // Error bodies only feed a message: at most MAX_ERROR_BODY kept; the socket is closed after.
       p.close = true;
-      p.chunked = chunked;
+      p.dechunk = chunked ? new Dechunker() : null;
       p.want = chunked ? -1 : len;
       p.res = {
         status,
         headers,
-        body: Buffer.allocUnsafe(len >= 0 ? Math.min(len, MAX_ERROR_BODY) : MAX_ERROR_BODY),
+        body: Buffer.allocUnsafe(len >= 0 && !chunked ? Math.min(len, MAX_ERROR_BODY) : MAX_ERROR_BODY),
       };
     }
     return null;
@@ -275,10 +336,9 @@ export class Http1Connection {
 
   private finish(p: Pending): void {
     const res = p.res!;
-    if (res.status < 200 || res.status >= 300) {
+    if (p.parts) res.body = Buffer.concat(p.parts, p.got);
+    else if (res.status < 200 || res.status >= 300)
       res.body = res.body.subarray(0, Math.min(p.got, res.body.length));
-      if (p.chunked) res.body = dechunk(res.body);
-    }
     this.cur = null;
     if (p.close) this.drop(null);
     else this.sock?.setTimeout(0);
@@ -286,17 +346,59 @@ export class Http1Connection {
   }
 }
 
-/** The data of a chunked body (as much of it as `raw` holds). */
-function dechunk(raw: Buffer): Buffer {
-  const parts: Buffer[] = [];
-  let at = 0;
-  for (;;) {
-    const eol = raw.indexOf('\r\n', at);
-    if (eol < 0) break;
-    const n = Number.parseInt(raw.toString('latin1', at, eol).split(';')[0]!, 16);
-    if (!Number.isFinite(n) || n <= 0) break;
-    parts.push(raw.subarray(eol + 2, Math.min(raw.length, eol + 2 + n)));
-    at = eol + 2 + n + 2;
+/**
+ * The chunked transfer coding, decoded as bytes arrive (RFC 9112 §7.1): size lines (extensions
+ * ignored), data, the CRLF after each chunk, the last chunk and any trailer lines up to the
+ * empty one.
+ */
+class Dechunker {
+  private state: 'size' | 'data' | 'data-end' | 'trailer' | 'done' = 'size';
+  private line = '';
+  private left = 0;
+
+  /** Feeds bytes; `out` gets each run of data. True once the body has ended. */
+  feed(b: Buffer, out: (data: Buffer) => void): boolean | Error {
+    let at = 0;
+    while (at < b.length) {
+      switch (this.state) {
+        case 'data': {
+          const n = Math.min(this.left, b.length - at);
+          out(b.subarray(at, at + n));
+          at += n;
+          this.left -= n;
+          if (this.left === 0) this.state = 'data-end';
+          break;
+        }
+        case 'done':
+          return new Error('bytes after the end of a chunked response body');
+        default: {
+          // size, data-end (the CRLF after a chunk's data) and trailer: one line each.
+          const nl = b.indexOf(10, at);
+          const end = nl < 0 ? b.length : nl;
+          this.line += b.toString('latin1', at, end);
+          if (this.line.length > 4096) return new Error('chunked response body: line too long');
+          at = end;
+          if (nl < 0) break;
+          at++;
+          const line = this.line.replace(/\r$/, '');
+          this.line = '';
+          if (this.state === 'data-end') {
+            if (line !== '') return new Error('chunked response body: no line end after a chunk');
+            this.state = 'size';
+          } else if (this.state === 'size') {
+            const size = /^([0-9a-fA-F]+)[ \t]*(?:;.*)?$/.exec(line);
+            if (!size)
+              return new Error(`chunked response body: bad chunk size ${JSON.stringify(line.slice(0, 40))}`);
+            this.left = Number.parseInt(size[1]!, 16);
+            this.state = this.left === 0 ? 'trailer' : 'data';
+          } else if (line === '') {
+            this.state = 'done';
+            if (at < b.length) return new Error('bytes after the end of a chunked response body');
+            return true;
+          }
+        }
+      }
+    }
+    return false;
   }
-  return Buffer.concat(parts);
 }

@@ -1,5 +1,5 @@
 // Opens a storage from a repository URL: `s3://bucket/prefix` or a local directory path
-// (`/path`, `./path` or `file:///path`). The S3 backend (and the AWS SDK) loads only here.
+// (`/path`, `./path` or `file:///path`). The S3 backends (and the AWS SDK) load only here.
 import { LocalStorage } from './local.ts';
 import type { S3StorageOptions } from './s3.ts';
 import type { ObjectGetter } from './s3-get.ts';
@@ -35,11 +35,23 @@ function locate(repo: string): Location {
   return { kind: 'local', root: repo.startsWith('file://') ? new URL(repo).pathname : repo };
 }
 
+/**
+ * The storage of a repository. On S3 with the credentials in the environment, requests go
+ * without the AWS SDK (`s3-direct.ts`, which still hands streams and multipart uploads to the
+ * SDK backend); with credentials from a profile, SSO or a role, through the SDK (`s3.ts`).
+ */
 export async function openStorage(repo: string, opts: OpenOptions = {}): Promise<Storage> {
   const at = locate(repo);
   if (at.kind === 'local') return new LocalStorage(at.root);
+  const s3 = { ...opts, bucket: at.bucket, prefix: at.prefix };
+  const { envCredentials, s3ReaderSpec } = await import('./s3-get.ts');
+  const creds = envCredentials();
+  if (creds) {
+    const { DirectS3Storage } = await import('./s3-direct.ts');
+    return new DirectS3Storage(s3ReaderSpec(s3, creds), s3);
+  }
   const { S3Storage } = await import('./s3.ts');
-  return new S3Storage({ ...opts, bucket: at.bucket, prefix: at.prefix });
+  return new S3Storage(s3);
 }
 
 /**

@@ -1,16 +1,14 @@
 // Whole-object S3 GETs with the object's user metadata, without the AWS SDK: for short-lived
 // processes that read a few objects and exit (walmgr restore-wal, one process per WAL segment,
 // and its prefetcher). Loading the SDK and building its client was most of such a call's CPU
-// (bench/README.md, walmgr, session 8); here a call costs http1.ts (the HTTP/1.1 client of
-// direct-read.ts: plain or TLS, one kept-alive connection per GET in flight), our SigV4 signer.
-// Bounds as s3.ts and direct-read.ts: connect timeout, socket idle timeout, an overall deadline
-// per GET, retries with backoff of network errors, 5xx and 429; a timeout is a StorageError that
-// says "timed out". The body is a fresh buffer the caller owns (GETs run in parallel).
-import { isIP } from 'node:net';
+// (bench/README.md, walmgr, session 8); here a call costs s3-http.ts (http1.ts connections, our
+// SigV4 signer, the bounds of s3.ts). The body is a fresh buffer the caller owns (GETs run in
+// parallel). Also the addressing every S3 path shares (endpoint, region, path style,
+// description) and `envCredentials`.
 import type { ReaderSpec } from './direct-read.ts';
-import { Http1Connection, type Http1Response, TransientHttpError } from './http1.ts';
-import { type Credentials, SigV4, s3UriPath } from './sigv4.ts';
-import { checkKey, type ObjectInfo, StorageError } from './types.ts';
+import { S3Requests, s3AnswerError, s3Failure, s3Metadata } from './s3-http.ts';
+import type { Credentials } from './sigv4.ts';
+import type { ObjectInfo } from './types.ts';
 
 export type S3ReaderSpec = Extract<ReaderSpec, { kind: 's3' }>;
 
@@ -91,117 +89,30 @@ export function envCredentials(env: NodeJS.ProcessEnv = process.env): Credential
   };
 }
 
-const META_PREFIX = 'x-amz-meta-';
-
 /**
- * GETs objects over up to `maxSockets` kept-alive connections of http1.ts (the client of
- * direct-read.ts too: one HTTP client, plain or TLS, reading into a static buffer), each body
- * copied once into a fresh buffer the caller owns.
+ * GETs objects over up to `maxSockets` kept-alive connections (s3-http.ts), each body copied
+ * once into a fresh buffer the caller owns.
  */
 export function openS3Getter(spec: S3ReaderSpec, maxSockets = 4): ObjectGetter {
-  const url = new URL(spec.endpoint);
-  const host = spec.pathStyle ? url.host : `${spec.bucket}.${url.host}`;
-  const signer = new SigV4(spec.credentials, spec.region);
-  const tls = url.protocol === 'https:';
-  const target = {
-    tls,
-    hostname: url.hostname,
-    port: Number(url.port) || (tls ? 443 : 80),
-    // SNI only for a name (an IP address is not allowed there, RFC 6066).
-    ...(isIP(url.hostname) ? {} : { servername: host.replace(/:\d+$/, '') }),
-    connectTimeoutMs: spec.connectTimeoutMs,
-    idleTimeoutMs: spec.idleTimeoutMs,
-  };
-  // Connections not in use; a GET takes one, or opens one while fewer than maxSockets exist.
-  const idle: Http1Connection[] = [];
-  const waiting: ((c: Http1Connection) => void)[] = [];
-  const all = new Set<Http1Connection>();
-  const acquire = (): Promise<Http1Connection> => {
-    const c = idle.pop();
-    if (c) return Promise.resolve(c);
-    if (all.size < Math.max(1, maxSockets)) {
-      const fresh = new Http1Connection(target);
-      all.add(fresh);
-      return Promise.resolve(fresh);
-    }
-    return new Promise((resolve) => waiting.push(resolve));
-  };
-  const release = (c: Http1Connection) => {
-    const next = waiting.shift();
-    if (next) next(c);
-    else idle.push(c);
-  };
-
-  const uriPath = (key: string) => {
-    const k = spec.prefix ? `${spec.prefix}/${checkKey(key)}` : checkKey(key);
-    return s3UriPath(spec.pathStyle ? `/${spec.bucket}/${k}` : `/${k}`);
-  };
-
-  const fail = (key: string, err: unknown): StorageError => {
-    if (err instanceof StorageError) return err;
-    const msg = (err as Error).message;
-    return /timed out/.test(msg)
-      ? new StorageError(
-          'io',
-          `GET ${key} on ${spec.description} timed out: ${msg}; check the endpoint answers (--endpoint, network, proxy) and raise --timeout only for a slow link`,
-          { key, cause: err },
-        )
-      : new StorageError(
-          'io',
-          `GET ${key} on ${spec.description} failed: ${msg}; check the endpoint is reachable, the bucket exists and the credentials allow GET`,
-          { key, cause: err },
-        );
-  };
-
-  const once = async (key: string, p: string): Promise<{ body: Buffer; info: ObjectInfo } | null> => {
-    const conn = await acquire();
-    const deadline = setTimeout(
-      () => conn.abort(new TransientHttpError(`no complete answer within ${spec.deadlineMs} ms (timed out)`)),
-      spec.deadlineMs,
-    );
-    let res: Http1Response;
-    try {
-      res = await conn.get(p, signer.sign('GET', host, p), (n) => Buffer.allocUnsafe(n));
-    } finally {
-      clearTimeout(deadline);
-      release(conn);
-    }
-    const st = res.status;
-    if (st === 404) return null;
-    if (st !== 200) {
-      const text = res.body.toString('utf8');
-      const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1] ?? 'error';
-      const msg = `${code} (HTTP ${st}): ${/<Message>([^<]*)<\/Message>/.exec(text)?.[1] ?? text.slice(0, 200)}`;
-      throw st >= 500 || st === 429 ? new TransientHttpError(msg) : new Error(msg);
-    }
-    const metadata: Record<string, string> = {};
-    for (const [name, value] of res.headers)
-      if (name.startsWith(META_PREFIX)) metadata[name.slice(META_PREFIX.length)] = value;
-    const lm = res.headers.get('last-modified');
-    const body = res.body as Buffer;
-    return {
-      body,
-      info: { key, size: body.length, metadata, ...(lm ? { lastModified: new Date(lm) } : {}) },
-    };
-  };
-
+  const requests = new S3Requests(spec, maxSockets);
   return {
     description: spec.description,
     async get(key) {
-      const p = uriPath(key);
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await once(key, p);
-        } catch (err) {
-          if (!(err instanceof TransientHttpError) || attempt >= spec.maxAttempts) throw fail(key, err);
-          await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
-        }
-      }
+      const res = await requests.send('GET', key, { method: 'GET', key });
+      if (res.status === 404) return null;
+      if (res.status !== 200) throw s3Failure('GET', key, spec.description, s3AnswerError(res));
+      const lm = res.headers.get('last-modified');
+      const body = res.body as Buffer;
+      return {
+        body,
+        info: {
+          key,
+          size: body.length,
+          metadata: s3Metadata(res),
+          ...(lm ? { lastModified: new Date(lm) } : {}),
+        },
+      };
     },
-    close: () => {
-      for (const c of all) c.close();
-      all.clear();
-      idle.length = 0;
-    },
+    close: () => requests.close(),
   };
 }

@@ -1,4 +1,4 @@
-// AWS Signature Version 4 for the S3 GETs of direct-read.ts (header form, payload not signed).
+// AWS Signature Version 4 for the SDK-free S3 requests (direct-read.ts, s3-http.ts; header form).
 // Ours rather than @smithy/signature-v4 (which the SDK ships): restore's worker threads sign one
 // GET per object, and the few lines below need no SDK module loaded in each worker. Checked
 // against AWS's published example and against the SDK's signer (test/walmgr/sigv4.unit.test.ts).
@@ -10,14 +10,25 @@ export interface Credentials {
   sessionToken?: string;
 }
 
+/** RFC 3986 percent-encoding: everything but the unreserved characters, as SigV4 wants it. */
+const uriEncode = (s: string) =>
+  encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+
 /** S3's canonical URI: each path segment percent-encoded once (RFC 3986 unreserved kept). */
 export function s3UriPath(path: string): string {
-  return path
-    .split('/')
-    .map((s) =>
-      encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`),
-    )
-    .join('/');
+  return path.split('/').map(uriEncode).join('/');
+}
+
+/**
+ * A query string in SigV4's canonical form, which is also what the request sends: names and
+ * values percent-encoded (RFC 3986), sorted by name.
+ */
+export function canonicalQuery(params: Record<string, string>): string {
+  return Object.entries(params)
+    .map(([k, v]) => [uriEncode(k), uriEncode(v)] as const)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k, v]) => `${k}=${v}`)
+    .join('&');
 }
 
 const hmac = (key: Buffer | string, data: string) => createHmac('sha256', key).update(data).digest();
@@ -42,8 +53,9 @@ export class SigV4 {
   }
 
   /**
-   * Headers to send for `method host path` (path already encoded with s3UriPath, no query),
-   * with `extra` (lower-case names, e.g. range) signed too.
+   * Headers to send for `method host path` (path already encoded with s3UriPath; `query` in
+   * the form canonicalQuery gives, '' for none), with `extra` (lower-case names, e.g. range)
+   * signed too.
    */
   sign(
     method: string,
@@ -52,6 +64,7 @@ export class SigV4 {
     extra: Record<string, string> = {},
     now: Date = new Date(),
     payloadHash = 'UNSIGNED-PAYLOAD',
+    query = '',
   ): Record<string, string> {
     const amzDate = now
       .toISOString()
@@ -69,7 +82,7 @@ export class SigV4 {
     const canonical = [
       method,
       path,
-      '',
+      query,
       ...names.map((n) => `${n}:${headers[n]!.trim().replace(/\s+/g, ' ')}`),
       '',
       names.join(';'),

@@ -16,7 +16,7 @@ import { restoreWal } from '../../layers/walmgr/restore-wal.ts';
 import { parseWalName } from '../../layers/walmgr/wal.ts';
 import { fakeS3, type S3Handler } from '../support/s3-endpoint.ts';
 import { fakeSegment } from './fake-segment.ts';
-import { initRepo, type S3Endpoint, startS3, tempDir, walmgr } from './harness.ts';
+import { initRepo, type S3Endpoint, s3Env, startS3, tempDir, walmgr } from './harness.ts';
 
 const SYSID = '7300000000000000001';
 const SEG = 1 << 20;
@@ -140,10 +140,22 @@ registerHooks({ resolve(s, c, next) { const r = next(s, c); if (r.url.includes('
     expect(hit.code, hit.stderr).toBe(0);
     expect(hit.stderr).not.toContain('SDK-LOADED');
     expect(readFileSync(path.join(dir, 'pg_wal/CLI')).equals(data.get(NAMES[1]!)!)).toBe(true);
-    // The hook works: a miss checks the marker through the SDK client.
+    // A miss checks the repository marker: without the SDK too (s3-direct.ts).
     const miss = await walmgr(['restore-wal', '00000002.history', 'pg_wal/H', ...flags], { env });
     expect(miss.code, miss.stderr).toBe(1);
-    expect(miss.stderr).toContain('SDK-LOADED');
+    expect(miss.stderr).not.toContain('SDK-LOADED');
+    // The hook works: with the credentials in a profile file, the SDK client is what reads.
+    const profile = path.join(dir, 'aws-credentials');
+    writeFileSync(
+      profile,
+      `[default]\naws_access_key_id = ${s3Env().AWS_ACCESS_KEY_ID}\naws_secret_access_key = ${s3Env().AWS_SECRET_ACCESS_KEY}\n`,
+    );
+    const viaSdk = await walmgr(['restore-wal', NAMES[1]!, 'pg_wal/SDK', ...flags], {
+      env: { ...env, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_SHARED_CREDENTIALS_FILE: profile },
+    });
+    expect(viaSdk.code, viaSdk.stderr).toBe(0);
+    expect(viaSdk.stderr).toContain('SDK-LOADED');
+    expect(readFileSync(path.join(dir, 'pg_wal/SDK')).equals(data.get(NAMES[1]!)!)).toBe(true);
   });
 });
 

@@ -1,4 +1,5 @@
-// Every S3 storage call is bounded by the idle timeout, not only by the overall deadline: against
+// Every S3 storage call, through the SDK (s3.ts) and without it (s3-direct.ts), is bounded by the
+// idle timeout, not only by the overall deadline: against
 // an endpoint that accepts TCP and never answers, and one that sends the headers and then stalls
 // the body, and a multipart upload whose part is never answered, each method fails with a
 // StorageError that says it timed out, well before the deadline.
@@ -6,8 +7,10 @@ import http from 'node:http';
 import net from 'node:net';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { S3Storage } from '../../layers/storage/s3.ts';
-import { StorageError } from '../../layers/storage/types.ts';
+import { S3Storage, type S3StorageOptions } from '../../layers/storage/s3.ts';
+import { DirectS3Storage } from '../../layers/storage/s3-direct.ts';
+import { envCredentials, s3ReaderSpec } from '../../layers/storage/s3-get.ts';
+import { type Storage, StorageError } from '../../layers/storage/types.ts';
 
 const IDLE_MS = 400;
 /** Far above what the test allows: a call that only stops at the deadline fails the test. */
@@ -41,8 +44,15 @@ async function stallServer(onConnect: (s: net.Socket) => void): Promise<Stall> {
   };
 }
 
-function storageAt(endpoint: string, extra: Partial<ConstructorParameters<typeof S3Storage>[0]> = {}) {
-  return new S3Storage({
+type Backend = 'the AWS SDK' | 'no SDK';
+
+/** The S3 storage of either backend (s3.ts or s3-direct.ts), with the same bounds. */
+function storageAt(
+  endpoint: string,
+  backend: Backend = 'the AWS SDK',
+  extra: Partial<S3StorageOptions> = {},
+): Storage {
+  const opts: S3StorageOptions = {
     bucket: 'stalled',
     prefix: 'p',
     endpoint,
@@ -51,8 +61,12 @@ function storageAt(endpoint: string, extra: Partial<ConstructorParameters<typeof
     connectTimeoutMs: 1_000,
     maxAttempts: 1,
     ...extra,
-  });
+  };
+  if (backend === 'the AWS SDK') return new S3Storage(opts);
+  return new DirectS3Storage(s3ReaderSpec(opts, envCredentials()!), opts);
 }
+
+const BACKENDS: Backend[] = ['the AWS SDK', 'no SDK'];
 
 /** Runs a call that must fail with a timeout StorageError within BOUND_MS. */
 async function expectTimedOut(what: string, call: () => Promise<unknown>): Promise<StorageError> {
@@ -91,14 +105,14 @@ beforeAll(() => {
   process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
 });
 
-describe('S3 storage against an endpoint that accepts and never answers', () => {
+describe.each(BACKENDS)('S3 storage (%s) against an endpoint that accepts and never answers', (backend) => {
   let server: Stall;
-  let storage: S3Storage;
+  let storage: Storage;
   beforeAll(async () => {
     // Reads whatever the client sends (so uploads are not held up by TCP flow control) and
     // never writes a byte back.
     server = await stallServer((s) => s.resume());
-    storage = storageAt(server.endpoint);
+    storage = storageAt(server.endpoint, backend);
   });
   afterAll(async () => {
     storage.close();
@@ -120,51 +134,54 @@ describe('S3 storage against an endpoint that accepts and never answers', () => 
   });
 });
 
-describe('S3 storage against an endpoint that sends headers and stalls the body', () => {
-  let server: Stall;
-  let storage: S3Storage;
-  beforeAll(async () => {
-    server = await stallServer((s) => {
-      let seen = '';
-      const onData = (d: Buffer) => {
-        seen += d.toString('latin1');
-        if (!seen.includes('\r\n\r\n')) return;
-        s.off('data', onData);
-        s.resume();
-        // 1 MiB announced, 16 bytes sent, then nothing.
-        s.write(
-          'HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 1048576\r\nx-amz-meta-k: v\r\n\r\n',
-        );
-        s.write(Buffer.alloc(16, 1));
-      };
-      s.on('data', onData);
+describe.each(BACKENDS)(
+  'S3 storage (%s) against an endpoint that sends headers and stalls the body',
+  (backend) => {
+    let server: Stall;
+    let storage: Storage;
+    beforeAll(async () => {
+      server = await stallServer((s) => {
+        let seen = '';
+        const onData = (d: Buffer) => {
+          seen += d.toString('latin1');
+          if (!seen.includes('\r\n\r\n')) return;
+          s.off('data', onData);
+          s.resume();
+          // 1 MiB announced, 16 bytes sent, then nothing.
+          s.write(
+            'HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 1048576\r\nx-amz-meta-k: v\r\n\r\n',
+          );
+          s.write(Buffer.alloc(16, 1));
+        };
+        s.on('data', onData);
+      });
+      storage = storageAt(server.endpoint, backend);
     });
-    storage = storageAt(server.endpoint);
-  });
-  afterAll(async () => {
-    storage.close();
-    await server.stop();
-  });
-
-  it('get fails with a timeout mid-body', async () => {
-    await expectTimedOut('get', () => storage.get('k'));
-  });
-
-  it('list fails with a timeout mid-body', async () => {
-    await expectTimedOut('list', () => storage.list(''));
-  });
-
-  it('a getStream body fails with a timeout StorageError mid-body, instead of hanging', async () => {
-    const res = await storage.getStream('k');
-    expect(res?.info.size).toBe(1048576);
-    const err = await expectTimedOut('reading the getStream body', async () => {
-      for await (const _ of res!.body) {
-        // drain until the stall
-      }
+    afterAll(async () => {
+      storage.close();
+      await server.stop();
     });
-    expect(err.key).toBe('k');
-  });
-});
+
+    it('get fails with a timeout mid-body', async () => {
+      await expectTimedOut('get', () => storage.get('k'));
+    });
+
+    it('list fails with a timeout mid-body', async () => {
+      await expectTimedOut('list', () => storage.list(''));
+    });
+
+    it('a getStream body fails with a timeout StorageError mid-body, instead of hanging', async () => {
+      const res = await storage.getStream('k');
+      expect(res?.info.size).toBe(1048576);
+      const err = await expectTimedOut('reading the getStream body', async () => {
+        for await (const _ of res!.body) {
+          // drain until the stall
+        }
+      });
+      expect(err.key).toBe('k');
+    });
+  },
+);
 
 describe('S3 storage: a multipart upload whose part never gets an answer', () => {
   let server: http.Server;
@@ -195,8 +212,9 @@ describe('S3 storage: a multipart upload whose part never gets an answer', () =>
   });
 
   it('fails with a timeout instead of waiting for the part forever', async () => {
-    const storage = storageAt(endpoint);
+    const storage = storageAt(endpoint, 'no SDK');
     try {
+      // Without the SDK too: the multipart upload is the SDK backend's, with the same bounds.
       await expectTimedOut('multipart put', () => storage.put('k', bigStream()));
     } finally {
       storage.close();

@@ -5,7 +5,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { describe, expect, it } from 'vitest';
-import { SigV4, s3UriPath } from '../../layers/storage/sigv4.ts';
+import { canonicalQuery, SigV4, s3UriPath } from '../../layers/storage/sigv4.ts';
 
 const EXAMPLE = {
   accessKeyId: 'AKIAIOSFODNN7EXAMPLE',
@@ -68,5 +68,76 @@ describe('SigV4', () => {
     expect(ours.authorization).toBe(req.headers.authorization);
     expect(ours['x-amz-security-token']).toBe(creds.sessionToken);
     expect(s3UriPath('/b/a~1/x y+z')).toBe('/b/a~1/x%20y%2Bz');
+  });
+  it("signs a listing's query and an upload's headers as the SDK's signer does", async () => {
+    const creds = { ...EXAMPLE, sessionToken: 'tok' };
+    const when = new Date('2026-12-03T19:10:00Z');
+    const sdk = new SignatureV4({
+      credentials: creds,
+      region: 'us-east-1',
+      service: 's3',
+      sha256: Sha256,
+      uriEscapePath: false,
+      applyChecksum: false,
+    });
+    // A listing: names and values that need encoding, given out of order.
+    const params = {
+      prefix: '7301/backups/a b+c/',
+      'list-type': '2',
+      delimiter: '/',
+      'continuation-token': '1/x+y=z~',
+    };
+    const q = canonicalQuery(params);
+    expect(q).toBe(
+      'continuation-token=1%2Fx%2By%3Dz~&delimiter=%2F&list-type=2&prefix=7301%2Fbackups%2Fa%20b%2Bc%2F',
+    );
+    const ours = new SigV4(creds, 'us-east-1').sign(
+      'GET',
+      '127.0.0.1:9000',
+      '/bucket',
+      {},
+      when,
+      undefined,
+      q,
+    );
+    const req = await sdk.sign(
+      {
+        method: 'GET',
+        protocol: 'http:',
+        hostname: '127.0.0.1',
+        port: 9000,
+        path: '/bucket',
+        query: params,
+        headers: { host: '127.0.0.1:9000', 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
+      },
+      { signingDate: when },
+    );
+    expect(ours.authorization).toBe(req.headers.authorization);
+    // An upload: its headers signed, and the body's SHA-256 as the payload hash.
+    const body = Buffer.from('walmgr');
+    const sha = createHash('sha256').update(body).digest('hex');
+    const extra = {
+      'content-length': String(body.length),
+      'x-amz-checksum-crc32': 'AAAAAA==',
+      'x-amz-meta-compression': 'zstd',
+      'if-none-match': '*',
+    };
+    const put = new SigV4(creds, 'us-east-1').sign('PUT', '127.0.0.1:9000', '/bucket/k', extra, when, sha);
+    const sdkPut = await sdk.sign(
+      {
+        method: 'PUT',
+        protocol: 'http:',
+        hostname: '127.0.0.1',
+        port: 9000,
+        path: '/bucket/k',
+        headers: { ...extra, host: '127.0.0.1:9000', 'x-amz-content-sha256': sha },
+        body,
+      },
+      { signingDate: when },
+    );
+    expect(put.authorization).toBe(sdkPut.headers.authorization);
+    expect(put.authorization).toContain(
+      'SignedHeaders=content-length;host;if-none-match;x-amz-checksum-crc32',
+    );
   });
 });

@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStorage } from '../../layers/storage/index.ts';
 import { S3Storage } from '../../layers/storage/s3.ts';
+import { DirectS3Storage } from '../../layers/storage/s3-direct.ts';
 import type { Storage } from '../../layers/storage/types.ts';
 import { type S3Endpoint, startS3, tempDir } from './harness.ts';
 
@@ -147,15 +148,46 @@ describe('local directory owned by another user', () => {
   );
 });
 
-contract('S3 over HTTP', async () => {
-  const s3: S3Endpoint = await startS3('storage-contract');
+const s3Options = (s3: S3Endpoint) => ({
+  endpoint: s3.endpoint,
   // fauxqs ignores If-None-Match, so the check-then-put mode is what runs against it.
-  const storage = await openStorage(`s3://${s3.bucket}/c`, {
-    endpoint: s3.endpoint,
-    conditionalPut: Boolean(process.env.AWS_ENDPOINT_URL),
-    multipartThreshold: 6 * 1024 * 1024,
-  });
+  conditionalPut: Boolean(process.env.AWS_ENDPOINT_URL),
+  multipartThreshold: 6 * 1024 * 1024,
+});
+
+contract('S3 over HTTP, without the SDK (credentials in the environment)', async () => {
+  const s3: S3Endpoint = await startS3('storage-contract');
+  const storage = await openStorage(`s3://${s3.bucket}/c`, s3Options(s3));
+  expect(storage).toBeInstanceOf(DirectS3Storage);
   return { storage, done: () => s3.stop() };
+});
+
+contract('S3 over HTTP, through the AWS SDK', async () => {
+  const s3: S3Endpoint = await startS3('storage-contract-sdk');
+  const storage = new S3Storage({ bucket: s3.bucket, prefix: 'c', ...s3Options(s3) });
+  return { storage, done: () => s3.stop() };
+});
+
+describe('openStorage on S3', () => {
+  it('goes without the SDK when the credentials are in the environment, through it otherwise', async () => {
+    const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
+    try {
+      process.env.AWS_ACCESS_KEY_ID = 'k';
+      process.env.AWS_SECRET_ACCESS_KEY = 's';
+      const direct = await openStorage('s3://b/p', { endpoint: 'http://127.0.0.1:9' });
+      expect(direct).toBeInstanceOf(DirectS3Storage);
+      direct.close();
+      delete process.env.AWS_ACCESS_KEY_ID;
+      const sdk = await openStorage('s3://b/p', { endpoint: 'http://127.0.0.1:9' });
+      expect(sdk).toBeInstanceOf(S3Storage);
+      sdk.close();
+    } finally {
+      if (saved.id === undefined) delete process.env.AWS_ACCESS_KEY_ID;
+      else process.env.AWS_ACCESS_KEY_ID = saved.id;
+      if (saved.secret === undefined) delete process.env.AWS_SECRET_ACCESS_KEY;
+      else process.env.AWS_SECRET_ACCESS_KEY = saved.secret;
+    }
+  });
 });
 
 // Timeouts against endpoints that never answer: s3-timeouts.runtime.test.ts.
