@@ -8,7 +8,10 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CLI, type Cluster, ROOT as REPO_ROOT, s3Env } from '../test/walmgr/harness.ts';
+import { type Cluster, ROOT as REPO_ROOT, s3Env } from '../test/walmgr/harness.ts';
+
+/** The installed `skytools` command's entry (package.json "bin"), as a user runs it. */
+const CLI = path.join(REPO_ROOT, 'bin/skytools.js');
 
 export interface BenchBackupRow {
   tool: string;

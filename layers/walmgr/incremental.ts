@@ -37,6 +37,7 @@
 //     When more than DELTA_MAX_FRACTION of the piece's pages would go in, the piece is stored
 //     whole and becomes a base for later backups.
 // A reference with another codec or (for pieces) another piece size is not used for those objects.
+import os from 'node:os';
 import type { Storage } from '../storage/types.ts';
 import { WalError } from './errors.ts';
 import { manifestKey } from './layout.ts';
@@ -51,6 +52,8 @@ import {
 import { parseLsn } from './wal.ts';
 
 export type BackupType = 'full' | 'diff' | 'incr';
+
+const LITTLE_ENDIAN = os.endianness() === 'LE';
 
 /** A file's mtime must be this much older than the reference backup's start to be trusted. */
 export const MTIME_MARGIN_MS = 2000;
@@ -193,13 +196,32 @@ export function changedPages(data: Buffer, blockSize: number, before: bigint): n
   const loLimit = Number(before & 0xffffffffn);
   const sizeVersion = blockSize | 4;
   const pages = Math.floor(data.length / blockSize);
+  // The header's words through one little-endian 32-bit view (a Buffer's readUInt32LE per field
+  // was a tenth of a small incremental's CPU): [0] xlogid, [1] xrecoff, [3] pd_lower | pd_upper
+  // << 16, [4] pd_special | pd_pagesize_version << 16. A view needs 4-byte alignment.
+  const aligned = data.byteOffset % 4 === 0 && LITTLE_ENDIAN;
+  const words = aligned ? new Uint32Array(data.buffer, data.byteOffset, data.length >>> 2) : null;
+  const perPage = blockSize >>> 2;
   for (let i = 0; i < pages; i++) {
-    const off = i * blockSize;
-    const hi = data.readUInt32LE(off);
-    const lo = data.readUInt32LE(off + 4);
+    let hi: number;
+    let lo: number;
+    let upper: number;
+    let version: number;
+    if (words) {
+      const w = i * perPage;
+      hi = words[w]!;
+      lo = words[w + 1]!;
+      upper = words[w + 3]! >>> 16;
+      version = words[w + 4]! >>> 16;
+    } else {
+      const off = i * blockSize;
+      hi = data.readUInt32LE(off);
+      lo = data.readUInt32LE(off + 4);
+      upper = data.readUInt16LE(off + 14);
+      version = data.readUInt16LE(off + 18);
+    }
     const older = (hi !== 0 || lo !== 0) && (hi < hiLimit || (hi === hiLimit && lo < loLimit));
-    if (!older || data.readUInt16LE(off + 14) === 0 || data.readUInt16LE(off + 18) !== sizeVersion)
-      out.push(i);
+    if (!older || upper === 0 || version !== sizeVersion) out.push(i);
   }
   // A piece that ends inside a page (a file caught mid-extension): that page counts as changed.
   if (data.length % blockSize !== 0) out.push(pages);

@@ -122,6 +122,13 @@ describe('incremental rules', () => {
     // A piece ending inside a page: that page counts as changed.
     expect(changedPages(Buffer.concat([pages(0x28n), Buffer.alloc(100)]), 8192, before)).toEqual([1]);
     expect(changedPages(Buffer.alloc(0), 8192, before)).toEqual([]);
+    // A buffer not 4-byte aligned (read through the Buffer instead of a word view): the same.
+    const mixed = Buffer.concat([pages(0x28n, before, 0n, 0x1_1fff_ffffn), Buffer.alloc(100)]);
+    const unaligned = Buffer.alloc(mixed.length + 1).subarray(1);
+    mixed.copy(unaligned);
+    expect(unaligned.byteOffset % 4).not.toBe(0);
+    expect(changedPages(unaligned, 8192, before)).toEqual([1, 2, 4]);
+    expect(changedPages(mixed, 8192, before)).toEqual([1, 2, 4]);
   });
 
   it('groups pages into runs and back', () => {

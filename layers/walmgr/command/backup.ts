@@ -1,4 +1,5 @@
 // `walmgr backup`: a base backup of the running cluster into the repository; prints its id.
+import type { Storage } from '../../storage/types.ts';
 import type { WalmgrSettings } from '../settings.ts';
 import { type CommandIo, commandMeters, processIo, withRepository } from './context.ts';
 
@@ -27,11 +28,24 @@ export async function backupCommand(
     import('../../db/connection.ts'),
   ]);
   const meters = await commandMeters(s, io);
-  await withRepository(s, async (storage) => {
-    const client = await connectClient({
-      ...(s.db ? { connectionString: s.db } : {}),
-      applicationName: 'skytools walmgr backup',
+  // Connected while the repository is opened and its marker read: two round trips at once.
+  const connecting = connectClient({
+    ...(s.db ? { connectionString: s.db } : {}),
+    applicationName: 'skytools walmgr backup',
+  });
+  connecting.catch(() => {}); // surfaces where it is awaited; never as an unhandled rejection
+  let used = false;
+  try {
+    await withRepository(s, async (storage) => {
+      used = true;
+      await run(storage, await connecting);
     });
+  } finally {
+    // A repository that failed before the backup began leaves the connection to close here.
+    if (!used) await connecting.then((c) => c.end()).catch(() => {});
+  }
+
+  async function run(storage: Storage, client: Awaited<typeof connecting>) {
     const primary = o.primaryDb
       ? await connectClient({
           connectionString: o.primaryDb,
@@ -62,5 +76,5 @@ export async function backupCommand(
       await client.end();
       await primary?.end();
     }
-  });
+  }
 }
