@@ -14,7 +14,8 @@ import { type CommandIo, openRepository, openRepositoryGetter, processIo } from 
 /**
  * The repository opened on first use: a segment served from a full spool needs none. Segments
  * are read through `getter` (no AWS SDK when the credentials are in the environment); the
- * full storage (`open`, the SDK on S3) only for what a miss needs: the marker, a listing.
+ * full storage (`open`; on S3 without the SDK too when the keys are in the environment) only for
+ * what a miss needs: the marker, a listing.
  */
 function lazyRepository(s: WalmgrSettings) {
   let storage: Promise<Storage> | undefined;
