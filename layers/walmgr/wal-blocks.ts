@@ -1,0 +1,268 @@
+// The blocks a stretch of WAL changed, read from its records' generic headers: what an
+// incremental backup needs to know to leave unread the pieces of relation files nothing wrote
+// to (PostgreSQL 17 keeps this as WAL summaries; 15 and 16 do not). Every WAL record names the
+// blocks it modifies in block references (relation, fork, block number) in a format shared by
+// all resource managers, so no record's own body needs decoding — except for the few that
+// change relation files without naming blocks: a relation file created (smgr create: a new
+// relfilenode, or one reused) or truncated (smgr truncate), which this reports as whole
+// relations, and database or tablespace records (files copied, moved or dropped as
+// directories), for which it gives no answer at all. Records are read from a record boundary
+// (a checkpoint's redo point, i.e. a backup's start) up to another; every page header on the
+// way is checked (magic, address, continuation flag), so a recycled or foreign segment is
+// refused rather than misread.
+// Layout (PostgreSQL 15–17, src/include/access/xlogrecord.h, xlog_internal.h): pages of
+// XLOG_BLCKSZ with a 24-byte header (40 on a segment's first page); records 8-byte aligned, any
+// part of one may continue on the next page after its header; a record is XLogRecord (24 bytes:
+// xl_tot_len, xl_xid, xl_prev, xl_info, xl_rmid, 2 padding, xl_crc) followed by headers — block
+// headers (id 0–32: fork_flags, data_length, optional image header, optional RelFileNode, block
+// number), origin (253), top-level xid (252), and last the main data's length (255 short, 254
+// long) — then the blocks' data and the main data.
+
+/** `spc/db/rel` of a relation. */
+export type RelKey = string;
+
+export interface WalChanges {
+  /** Main-fork blocks named by block references, per relation. */
+  blocks: Map<RelKey, Set<number>>;
+  /** Relations whose files the WAL changed without naming blocks (created or truncated). */
+  whole: Set<RelKey>;
+  /** Records read. */
+  records: number;
+}
+
+/** Why no answer could be given (a missing segment, a database-level change, bad data). */
+export class NoWalChanges extends Error {}
+
+const XLP_FIRST_IS_CONTRECORD = 0x0001;
+const XLP_LONG_HEADER = 0x0002;
+const SHORT_PAGE_HEADER = 24;
+const LONG_PAGE_HEADER = 40;
+const RECORD_HEADER = 24;
+const RM_XLOG_ID = 0;
+const RM_SMGR_ID = 2;
+const RM_DBASE_ID = 4;
+const RM_TBLSPC_ID = 5;
+const XLOG_SWITCH = 0x40;
+const XLOG_SMGR_CREATE = 0x10;
+const XLOG_SMGR_TRUNCATE = 0x20;
+const BKPBLOCK_FORK_MASK = 0x0f;
+const BKPBLOCK_HAS_IMAGE = 0x10;
+const BKPBLOCK_SAME_REL = 0x80;
+const BKPIMAGE_HAS_HOLE = 0x01;
+const BKPIMAGE_COMPRESSED = 0x04 | 0x08 | 0x10; // pglz, lz4, zstd (15+)
+const XLR_MAX_BLOCK_ID = 32;
+const MAIN_FORK = 0;
+
+export interface WalChangesOptions {
+  /** The first record's LSN (a record boundary: a checkpoint's redo point). */
+  from: bigint;
+  /** Where to stop (a record boundary too); records from here on are not read. */
+  to: bigint;
+  segSize: number;
+  /** WAL page size (XLOG_BLCKSZ), 8192 unless the server was built otherwise. */
+  pageSize: number;
+  /** The whole segment `segNo`, or null when it cannot be had. */
+  segment: (segNo: bigint) => Promise<Buffer | null>;
+}
+
+/** Reads the records in [from, to) and collects what they changed; throws NoWalChanges when it cannot. */
+export async function walChanges(o: WalChangesOptions): Promise<WalChanges> {
+  const out: WalChanges = { blocks: new Map(), whole: new Set(), records: 0 };
+  if (o.to <= o.from) return out;
+  const wal = new WalReader(o);
+  let pos = o.from;
+  for (;;) {
+    pos = await wal.recordStart(pos);
+    if (pos >= o.to) break;
+    const head = await wal.read(pos, RECORD_HEADER);
+    const total = head.data.readUInt32LE(0);
+    if (total < RECORD_HEADER)
+      throw new NoWalChanges(`no valid record at ${fmt(pos)} (length ${total}) before ${fmt(o.to)}`);
+    const rec = total === RECORD_HEADER ? head : await wal.read(pos, total);
+    const info = rec.data[16]!;
+    const rmid = rec.data[17]!;
+    out.records++;
+    decodeRecord(rec.data, pos, out);
+    if (rmid === RM_DBASE_ID || rmid === RM_TBLSPC_ID)
+      throw new NoWalChanges(
+        `a ${rmid === RM_DBASE_ID ? 'database' : 'tablespace'} was created, moved or dropped at ${fmt(pos)}`,
+      );
+    if (rmid === RM_SMGR_ID) smgrRecord(rec.data, info, pos, out);
+    if (rmid === RM_XLOG_ID && (info & 0xf0) === XLOG_SWITCH) {
+      // The rest of the segment is unused: the next record starts the next segment.
+      const seg = BigInt(o.segSize);
+      pos = ((rec.end + seg - 1n) / seg) * seg;
+    } else pos = (rec.end + 7n) & ~7n;
+  }
+  return out;
+}
+
+const fmt = (lsn: bigint) =>
+  `${(lsn >> 32n).toString(16).toUpperCase()}/${(lsn & 0xffffffffn).toString(16).toUpperCase()}`;
+
+/** The block references of one record (DecodeXLogRecord's header walk) into `out`. */
+function decodeRecord(rec: Buffer, pos: bigint, out: WalChanges): void {
+  const total = rec.length;
+  let off = RECORD_HEADER;
+  let dataTotal = 0;
+  let rel: RelKey | null = null;
+  const bad = (why: string) => new NoWalChanges(`record at ${fmt(pos)}: ${why}`);
+  while (total - off > dataTotal) {
+    const id = rec[off++]!;
+    if (id === 255) {
+      dataTotal += rec[off]!; // main data, short: always last
+      break;
+    }
+    if (id === 254) {
+      dataTotal += rec.readUInt32LE(off);
+      break;
+    }
+    if (id === 253) {
+      off += 2; // replication origin
+      continue;
+    }
+    if (id === 252) {
+      off += 4; // top-level transaction id
+      continue;
+    }
+    if (id > XLR_MAX_BLOCK_ID) throw bad(`block id ${id}`);
+    if (off + 3 > total) throw bad('block header past its end');
+    const forkFlags = rec[off]!;
+    dataTotal += rec.readUInt16LE(off + 1);
+    off += 3;
+    if (forkFlags & BKPBLOCK_HAS_IMAGE) {
+      dataTotal += rec.readUInt16LE(off);
+      const bimgInfo = rec[off + 4]!;
+      off += 5;
+      if (bimgInfo & BKPIMAGE_HAS_HOLE && bimgInfo & BKPIMAGE_COMPRESSED) off += 2;
+    }
+    if (!(forkFlags & BKPBLOCK_SAME_REL)) {
+      rel = `${rec.readUInt32LE(off)}/${rec.readUInt32LE(off + 4)}/${rec.readUInt32LE(off + 8)}`;
+      off += 12;
+    } else if (rel === null) throw bad('BKPBLOCK_SAME_REL on its first block');
+    if (off + 4 > total) throw bad('block number past its end');
+    const block = rec.readUInt32LE(off);
+    off += 4;
+    if ((forkFlags & BKPBLOCK_FORK_MASK) === MAIN_FORK) {
+      const set = out.blocks.get(rel);
+      if (set) set.add(block);
+      else out.blocks.set(rel, new Set([block]));
+    }
+  }
+  if (off > total) throw bad('headers longer than the record');
+}
+
+/** smgr create / truncate: the relation's files changed without a block reference. */
+function smgrRecord(rec: Buffer, info: number, pos: bigint, out: WalChanges): void {
+  const kind = info & 0xf0;
+  if (kind !== XLOG_SMGR_CREATE && kind !== XLOG_SMGR_TRUNCATE) return;
+  // Main data is the record's last bytes: create {rnode, forkNum}, truncate {blkno, rnode, flags}.
+  const size = kind === XLOG_SMGR_CREATE ? 16 : 20;
+  if (rec.length < RECORD_HEADER + size)
+    throw new NoWalChanges(`smgr record at ${fmt(pos)} too short (${rec.length} bytes)`);
+  const at = rec.length - size + (kind === XLOG_SMGR_CREATE ? 0 : 4);
+  out.whole.add(`${rec.readUInt32LE(at)}/${rec.readUInt32LE(at + 4)}/${rec.readUInt32LE(at + 8)}`);
+}
+
+/** The WAL as a stream of record bytes: page headers checked and skipped. */
+class WalReader {
+  private readonly o: WalChangesOptions;
+  private segNo = -1n;
+  private seg: Buffer | null = null;
+  private magic = -1;
+
+  constructor(o: WalChangesOptions) {
+    this.o = o;
+  }
+
+  private async page(lsn: bigint): Promise<{ buf: Buffer; at: number }> {
+    const segNo = lsn / BigInt(this.o.segSize);
+    if (segNo !== this.segNo) {
+      const buf = await this.o.segment(segNo);
+      if (!buf)
+        throw new NoWalChanges(
+          `WAL segment ${segNo} of [${fmt(this.o.from)}, ${fmt(this.o.to)}) is not available`,
+        );
+      if (buf.length !== this.o.segSize)
+        throw new NoWalChanges(`WAL segment ${segNo} is ${buf.length} bytes, not ${this.o.segSize}`);
+      this.seg = buf;
+      this.segNo = segNo;
+    }
+    return { buf: this.seg!, at: Number(lsn % BigInt(this.o.segSize)) };
+  }
+
+  /** Checks the header of the page starting at `lsn` and returns its length. */
+  private async header(lsn: bigint, continuing: boolean): Promise<number> {
+    const { buf, at } = await this.page(lsn);
+    const magic = buf.readUInt16LE(at);
+    const info = buf.readUInt16LE(at + 2);
+    const addr = buf.readBigUInt64LE(at + 8);
+    if (this.magic < 0) this.magic = magic;
+    if ((magic & 0xff00) !== 0xd100 || magic !== this.magic || addr !== lsn)
+      throw new NoWalChanges(
+        `WAL page at ${fmt(lsn)} is not that page (magic 0x${magic.toString(16)}, address ${fmt(addr)})`,
+      );
+    if (continuing && !(info & XLP_FIRST_IS_CONTRECORD))
+      throw new NoWalChanges(`WAL page at ${fmt(lsn)} does not continue the record before it`);
+    const long = at === 0;
+    if (long !== Boolean(info & XLP_LONG_HEADER))
+      throw new NoWalChanges(`WAL page at ${fmt(lsn)}: long header flag where it does not belong`);
+    return long ? LONG_PAGE_HEADER : SHORT_PAGE_HEADER;
+  }
+
+  /** `pos`, moved past a page header when it is at a page's start. */
+  async recordStart(pos: bigint): Promise<bigint> {
+    if (pos % BigInt(this.o.pageSize) !== 0n) return pos;
+    return pos + BigInt(await this.header(pos, false));
+  }
+
+  /** `n` bytes of record from `pos` (never inside a page header), and the LSN after them. */
+  async read(pos: bigint, n: number): Promise<{ data: Buffer; end: bigint }> {
+    const pageSize = BigInt(this.o.pageSize);
+    const first = await this.page(pos);
+    const room = Number(pageSize - (pos % pageSize));
+    if (n <= room) return { data: first.buf.subarray(first.at, first.at + n), end: pos + BigInt(n) };
+    const data = Buffer.allocUnsafe(n);
+    first.buf.copy(data, 0, first.at, first.at + room);
+    let got = room;
+    let lsn = pos + BigInt(room);
+    while (got < n) {
+      const h = await this.header(lsn, true);
+      const { buf, at } = await this.page(lsn);
+      const take = Math.min(n - got, this.o.pageSize - h);
+      buf.copy(data, got, at + h, at + h + take);
+      got += take;
+      lsn += BigInt(h + take);
+    }
+    return { data, end: lsn };
+  }
+}
+
+/** The data-directory path of a relation's main-fork file holding `block`, and the block in it. */
+export function relationFile(
+  rel: RelKey,
+  block: number,
+  segBlocks: number,
+  versionDir: string,
+): { path: string; block: number } {
+  const [spc, db, relNode] = rel.split('/');
+  const seg = Math.floor(block / segBlocks);
+  const base =
+    spc === '1663'
+      ? `base/${db}/${relNode}`
+      : spc === '1664'
+        ? `global/${relNode}`
+        : `pg_tblspc/${spc}/${versionDir}/${db}/${relNode}`;
+  return { path: seg === 0 ? base : `${base}.${seg}`, block: block % segBlocks };
+}
+
+/** The relation (`spc/db/rel`) of a main-fork file path, or null for anything else. */
+export function relationOf(filePath: string): RelKey | null {
+  let m = /^base\/(\d+)\/(\d+)(?:\.\d+)?$/.exec(filePath);
+  if (m) return `1663/${m[1]}/${m[2]}`;
+  m = /^global\/(\d+)(?:\.\d+)?$/.exec(filePath);
+  if (m) return `1664/0/${m[1]}`;
+  m = /^pg_tblspc\/(\d+)\/[^/]+\/(\d+)\/(\d+)(?:\.\d+)?$/.exec(filePath);
+  if (m) return `${m[1]}/${m[2]}/${m[3]}`;
+  return null;
+}
