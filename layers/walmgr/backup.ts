@@ -38,6 +38,7 @@ import { readAt } from './read-at.ts';
 import { stageClock } from './stages.ts';
 import { checkPrimary, freshRestartpoint, switchOnPrimary } from './standby-backup.ts';
 import { fmtLsn, parseLsn, parseWalName, segmentName, segmentNumber } from './wal.ts';
+import { type WalWindow, walWindow } from './wal-window.ts';
 
 export interface BackupOptions {
   storage: Storage;
@@ -94,6 +95,18 @@ const SKIP_FILES = new Set([
  * a full backup 6–12 % more (bench/README.md, session 8).
  */
 export const PIECE_SIZE = 4 * 1024 * 1024;
+
+/** The ascending union of two ascending lists of distinct numbers. */
+function unionSorted(a: readonly number[], b: readonly number[]): number[] {
+  const out: number[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    const x = j >= b.length || (i < a.length && a[i]! <= b[j]!) ? a[i++]! : b[j++]!;
+    if (out.at(-1) !== x) out.push(x);
+  }
+  return out;
+}
 
 async function openIfExists(file: string): Promise<fs.FileHandle | null> {
   try {
@@ -191,6 +204,8 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     segsize: string;
     catversion: string;
     blcksz: string;
+    walblcksz: string;
+    relseg: string;
     rec: boolean;
   }>(
     `select (select system_identifier::text from pg_control_system()) as sysid,
@@ -198,6 +213,8 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
             (select catalog_version_no::text from pg_control_system()) as catversion,
             current_setting('server_version_num') as ver,
             current_setting('block_size') as blcksz,
+            current_setting('wal_block_size') as walblcksz,
+            (select setting from pg_settings where name = 'segment_size') as relseg,
             current_setting('data_directory') as datadir,
             (select setting from pg_settings where name = 'wal_segment_size') as segsize`,
   );
@@ -271,13 +288,48 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     prior?: ManifestPiece[];
     /** A relation main fork: pieces whose pages all predate the reference are not hashed. */
     byLsn: boolean;
+    /** The WAL's changed pages of this file, when known (not for a relation created or truncated since). */
+    wal: WalWindow | null;
   };
   type Job = { f: Walked['files'][number]; big?: Big; n?: number };
   const jobs: Job[] = [];
   const samePieces = ref !== null && ref.manifest.pieceSize === pieceSize;
+  // The WAL since the reference says which pieces of relation files changed (wal-window.ts):
+  // the others are referred to without being read.
+  let window: WalWindow | null = null;
+  if (ref && lsnRule && samePieces) {
+    const candidateBytes = walked.files.reduce((sum, f) => {
+      const prior = ref.files.get(f.path);
+      const read =
+        f.size > pieceSize && isRelationMainFork(f.path) && prior?.pieces && !unchangedByMtime(ref, prior, f);
+      return read ? sum + f.size : sum;
+    }, 0);
+    if (candidateBytes > 0) {
+      clock.begin('WAL since the reference');
+      const w = await walWindow({
+        pgdata,
+        storage,
+        sysid,
+        timeline: Number(started.rows[0]!.tli),
+        from: lsnRule.before,
+        to: parseLsn(started.rows[0]!.lsn),
+        segSize,
+        walPageSize: Number(row.walblcksz),
+        segBlocks: Number(row.relseg),
+        blockSize: Number(row.blcksz),
+        pieceSize,
+        versionDir,
+        candidateBytes,
+      });
+      window = w.window;
+      say(`backup ${id}: ${w.note}`);
+    }
+  }
   let reused = 0;
   /** Of `reused`: pieces taken as unchanged by their pages' LSNs, without hashing. */
   let byLsn = 0;
+  /** Of `byLsn`: pieces the WAL since the reference names no page of, not even read. */
+  let byWal = 0;
   /** Pieces stored as their changed pages only (counted in `reused` for the pages left out). */
   let deltaPieces = 0;
   for (const f of walked.files) {
@@ -301,6 +353,7 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
       pieces: [],
       ...(prior?.pieces && samePieces ? { prior: prior.pieces } : {}),
       byLsn: lsnRule !== null && isRelationMainFork(f.path),
+      wal: window && isRelationMainFork(f.path) && !window.whole(f.path) ? window : null,
     };
     // Errors surface in the worker that awaits it; never as an unhandled rejection.
     big.fh.catch(() => {});
@@ -315,15 +368,29 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     // Exactly the walk-time length, zero-padded if the file shrank meanwhile (as
     // pg_basebackup does): a torn or truncated relation file is fixed by WAL replay.
     const len = Math.min(pieceSize, big.f.size - n * pieceSize);
+    const was = big.prior?.[n]?.size === len ? big.prior[n] : undefined;
+    const walPages = was && big.byLsn && big.wal ? big.wal.pages(big.f.path, n) : null;
+    if (was && walPages?.length === 0) {
+      // No record since the reference began names a page of it (wal-window.ts): not even read.
+      big.pieces[n] = was;
+      reused += len;
+      byLsn += len;
+      byWal += len;
+      const last = --big.left === 0;
+      meter.add(len, last);
+      if (last) await finishBig(big, fh);
+      return;
+    }
     // One buffer per worker, reused (compress is done with it before the next read): a fresh
     // zeroed 16 MiB per piece was a tenth of an incremental backup's CPU.
     if (scratch.buf.length < len) scratch.buf = Buffer.allocUnsafe(pieceSize);
     const data = scratch.buf.subarray(0, len);
     const got = await readAt(fh, data, len, n * pieceSize);
     data.fill(0, got); // what a shrunk file no longer has is zero
-    const was = big.prior?.[n]?.size === len ? big.prior[n] : undefined;
     // The pages the page-LSN rule cannot vouch for (incremental.ts): none → the reference's copy.
-    const changed = was && big.byLsn ? changedPages(data, lsnRule!.blockSize, lsnRule!.before) : null;
+    // With the WAL's pages too: a page it names counts as changed whatever its LSN says.
+    const byPage = was && big.byLsn ? changedPages(data, lsnRule!.blockSize, lsnRule!.before) : null;
+    const changed = byPage && walPages?.length ? unionSorted(byPage, walPages) : byPage;
     if (was && changed?.length === 0) {
       big.pieces[n] = was; // no page changed since the reference started (incremental.ts)
       reused += len;
@@ -512,7 +579,7 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
   clock.end();
   if (ref)
     say(
-      `backup ${id}: ${(reused / 1048576).toFixed(1)} MiB unchanged since ${ref.manifest.id} (${(byLsn / 1048576).toFixed(1)} MiB of it by page LSN), referred to from ${references.length} backup(s); ${deltaPieces} piece(s) stored as their changed pages`,
+      `backup ${id}: ${(reused / 1048576).toFixed(1)} MiB unchanged since ${ref.manifest.id} (${(byLsn / 1048576).toFixed(1)} MiB of it by page LSN${byWal ? `, ${(byWal / 1048576).toFixed(1)} MiB of that by the WAL's block references, not read` : ''}), referred to from ${references.length} backup(s); ${deltaPieces} piece(s) stored as their changed pages`,
     );
   say(
     `backup ${id}: done, ${files.length} files, ${(manifest.totalSize / 1048576).toFixed(1)} MiB (${(manifest.storedSize / 1048576).toFixed(1)} MiB stored), WAL ${manifest.startWal}..${manifest.stopWal}`,

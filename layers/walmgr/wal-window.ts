@@ -1,0 +1,124 @@
+// Which pages of which relation files the WAL between an incremental backup's reference and its
+// own start changed (wal-blocks.ts over the segments of that window), so that a piece of a
+// relation file nothing wrote to is referred to without being read. The segments come from the
+// server's pg_wal when they are still there (the file's own header is checked: a recycled one
+// carries another address), else from the repository, checked as restore checks them. No
+// answer — the page-LSN rule then reads every piece as before — when a segment cannot be had,
+// a database or tablespace changed, or the window holds more WAL than the bytes it could spare
+// reading (reading WAL costs about what reading data does).
+// Sound by the page-LSN rule's argument (incremental.ts): a page no record of [reference start,
+// start) names was not WAL-logged since the reference began, so the reference's copy is as good
+// as a new one; a relation the WAL changed without naming blocks (created, truncated) is read
+// whole. Writes that name no block (hint bits) and unlogged relations are as for that rule.
+import fsSync from 'node:fs';
+import path from 'node:path';
+import type { Storage } from '../storage/types.ts';
+import { fetchWal } from './restore-wal.ts';
+import { checkSegment, parseWalName, segmentName } from './wal.ts';
+import { NoWalChanges, type RelKey, relationFile, relationOf, walChanges } from './wal-blocks.ts';
+
+export interface WalWindow {
+  /** Changed pages of a relation main-fork file (by path), per piece: page numbers within the piece. */
+  pages(filePath: string, piece: number): readonly number[];
+  /** True when the WAL changed the file's relation without naming blocks: read it all. */
+  whole(filePath: string): boolean;
+  /** Segments read, and from where. */
+  readonly note: string;
+}
+
+export interface WalWindowOptions {
+  pgdata: string;
+  storage: Storage;
+  sysid: string;
+  timeline: number;
+  /** The reference backup's start and this one's (record boundaries). */
+  from: bigint;
+  to: bigint;
+  segSize: number;
+  walPageSize: number;
+  /** Blocks per relation file segment (`segment_size`). */
+  segBlocks: number;
+  blockSize: number;
+  pieceSize: number;
+  versionDir: string;
+  /** Bytes of relation main-fork pieces the window could spare reading. */
+  candidateBytes: number;
+}
+
+/** The window's changes, or null with the reason when the page-LSN rule has to read everything. */
+export async function walWindow(o: WalWindowOptions): Promise<{ window: WalWindow | null; note: string }> {
+  const seg = BigInt(o.segSize);
+  const segments = Number(o.to / seg - o.from / seg) + 1;
+  const walBytes = segments * o.segSize;
+  if (walBytes > o.candidateBytes)
+    return {
+      window: null,
+      note: `${segments} WAL segment(s) since the reference: more to read than the ${(o.candidateBytes / 1048576).toFixed(0)} MiB of relation pieces they could spare; reading their page LSNs instead`,
+    };
+  let local = 0;
+  let fetched = 0;
+  const segment = async (segNo: bigint): Promise<Buffer | null> => {
+    const name = segmentName(o.timeline, segNo, o.segSize);
+    const wal = parseWalName(name);
+    try {
+      const buf = fsSync.readFileSync(path.join(o.pgdata, 'pg_wal', name));
+      checkSegment(buf, wal, o.sysid);
+      local++;
+      return buf;
+    } catch {
+      // gone (recycled or removed after a checkpoint), or another segment's bytes under its name
+    }
+    try {
+      const buf = await fetchWal(o.storage, o.sysid, wal);
+      if (buf) fetched++;
+      return buf;
+    } catch {
+      return null; // corrupt in the repository: no answer from the WAL
+    }
+  };
+  let changes: Awaited<ReturnType<typeof walChanges>>;
+  try {
+    changes = await walChanges({
+      from: o.from,
+      to: o.to,
+      segSize: o.segSize,
+      pageSize: o.walPageSize,
+      segment,
+    });
+  } catch (err) {
+    if (err instanceof NoWalChanges)
+      return { window: null, note: `${err.message}; reading page LSNs instead` };
+    throw err;
+  }
+  // file path → piece → page numbers in the piece
+  const byFile = new Map<string, Map<number, number[]>>();
+  const pagesPerPiece = Math.floor(o.pieceSize / o.blockSize);
+  for (const [rel, blocks] of changes.blocks) {
+    for (const b of blocks) {
+      const f = relationFile(rel, b, o.segBlocks, o.versionDir);
+      const piece = Math.floor(f.block / pagesPerPiece);
+      let pieces = byFile.get(f.path);
+      if (!pieces) {
+        pieces = new Map();
+        byFile.set(f.path, pieces);
+      }
+      const list = pieces.get(piece);
+      if (list) list.push(f.block - piece * pagesPerPiece);
+      else pieces.set(piece, [f.block - piece * pagesPerPiece]);
+    }
+  }
+  for (const pieces of byFile.values()) for (const list of pieces.values()) list.sort((a, b) => a - b);
+  const whole: Set<RelKey> = changes.whole;
+  const note = `${changes.records} WAL record(s) in ${segments} segment(s) since the reference (${local} from pg_wal, ${fetched} from the repository)`;
+  return {
+    note,
+    window: {
+      note,
+      pages: (filePath, piece) => byFile.get(filePath)?.get(piece) ?? [],
+      whole: (filePath) => {
+        const rel = relationOf(filePath);
+        return rel === null || whole.has(rel);
+      },
+    },
+  };
+}
