@@ -38,7 +38,7 @@ import { readAt } from './read-at.ts';
 import { stageClock } from './stages.ts';
 import { checkPrimary, freshRestartpoint, switchOnPrimary } from './standby-backup.ts';
 import { fmtLsn, parseLsn, parseWalName, segmentName, segmentNumber } from './wal.ts';
-import { type WalWindow, walWindow } from './wal-window.ts';
+import { HeldWal, type WalWindow, walWindow } from './wal-window.ts';
 
 export interface BackupOptions {
   storage: Storage;
@@ -95,18 +95,6 @@ const SKIP_FILES = new Set([
  * a full backup 6–12 % more (bench/README.md, session 8).
  */
 export const PIECE_SIZE = 4 * 1024 * 1024;
-
-/** The ascending union of two ascending lists of distinct numbers. */
-function unionSorted(a: readonly number[], b: readonly number[]): number[] {
-  const out: number[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < a.length || j < b.length) {
-    const x = j >= b.length || (i < a.length && a[i]! <= b[j]!) ? a[i++]! : b[j++]!;
-    if (out.at(-1) !== x) out.push(x);
-  }
-  return out;
-}
 
 async function openIfExists(file: string): Promise<fs.FileHandle | null> {
   try {
@@ -255,6 +243,12 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
   if (note) say(`backup ${id}: ${note}`);
   const type: BackupType = ref ? (opts.type ?? 'full') : 'full';
   if (ref) say(`backup ${id}: ${type} against ${ref.manifest.id}`);
+  // The reference's WAL still in pg_wal, held open before the start's checkpoint may remove it
+  // (wal-window.ts); closed when this function returns or throws.
+  using held =
+    ref && type !== 'full' && !opts.checksum
+      ? new HeldWal(pgdata, ref.manifest.timeline, parseLsn(ref.manifest.startLsn), segSize)
+      : null;
   clock.begin(`pg_backup_start (${opts.fast !== false ? 'fast' : 'spread'} checkpoint)`);
   const started = await client.query<{ lsn: string; tli: number }>(
     `select pg_backup_start($1, $2)::text as lsn, (select timeline_id from pg_control_checkpoint()) as tli`,
@@ -307,6 +301,7 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     if (candidateBytes > 0) {
       clock.begin('WAL since the reference');
       const w = await walWindow({
+        held,
         pgdata,
         storage,
         sysid,
@@ -322,6 +317,7 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
         candidateBytes,
       });
       window = w.window;
+      held?.close(); // read: no need to keep the files
       say(`backup ${id}: ${w.note}`);
     }
   }
@@ -388,9 +384,9 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     const got = await readAt(fh, data, len, n * pieceSize);
     data.fill(0, got); // what a shrunk file no longer has is zero
     // The pages the page-LSN rule cannot vouch for (incremental.ts): none → the reference's copy.
-    // With the WAL's pages too: a page it names counts as changed whatever its LSN says.
-    const byPage = was && big.byLsn ? changedPages(data, lsnRule!.blockSize, lsnRule!.before) : null;
-    const changed = byPage && walPages?.length ? unionSorted(byPage, walPages) : byPage;
+    // The WAL only says which pieces to read: a page it names whose LSN predates the reference
+    // was changed without one (the visibility bit, with data checksums off), as a hint bit is.
+    const changed = was && big.byLsn ? changedPages(data, lsnRule!.blockSize, lsnRule!.before) : null;
     if (was && changed?.length === 0) {
       big.pieces[n] = was; // no page changed since the reference started (incremental.ts)
       reused += len;

@@ -20,7 +20,9 @@
 //     WAL-logged change since then, so the reference's copy of it is as good as a new one (what
 //     pg_probackup's DELTA mode relies on): the piece is still read, but neither hashed nor
 //     stored — on a 1 GiB segment where 1 % of the pages changed, SHA-256 of the other 99 % was
-//     most of an incremental backup's time. Writes that set no LSN (hint bits) may differ from
+//     most of an incremental backup's time (and with the WAL since the reference at hand,
+//     wal-window.ts, a piece no record names a page of is not even read). Writes that set no
+//     LSN (hint bits) may differ from
 //     the reference's copy; such a copy is valid, as a torn hint-bit write is for pg_basebackup.
 //     A page that is new (all zero), not a standard page, or of an unlogged relation (LSN 0, or
 //     GiST's fake LSNs: those relations are reset from their init fork at the end of recovery

@@ -69,52 +69,68 @@ export interface WalChangesOptions {
 export async function walChanges(o: WalChangesOptions): Promise<WalChanges> {
   const out: WalChanges = { blocks: new Map(), whole: new Set(), records: 0 };
   if (o.to <= o.from) return out;
-  const wal = new WalReader(o);
-  let pos = o.from;
+  // Positions as plain numbers (exact below 2^53 bytes of WAL): BigInt arithmetic per record
+  // made most of the parse's garbage.
+  const from = Number(o.from);
+  const to = Number(o.to);
+  const wal = new WalReader(o, from, to);
+  let pos = from;
   for (;;) {
-    pos = await wal.recordStart(pos);
-    if (pos >= o.to) break;
-    const head = await wal.read(pos, RECORD_HEADER);
-    const total = head.data.readUInt32LE(0);
-    if (total < RECORD_HEADER)
-      throw new NoWalChanges(`no valid record at ${fmt(pos)} (length ${total}) before ${fmt(o.to)}`);
-    const rec = total === RECORD_HEADER ? head : await wal.read(pos, total);
-    const info = rec.data[16]!;
-    const rmid = rec.data[17]!;
-    out.records++;
-    decodeRecord(rec.data, pos, out);
-    if (rmid === RM_DBASE_ID || rmid === RM_TBLSPC_ID)
-      throw new NoWalChanges(
-        `a ${rmid === RM_DBASE_ID ? 'database' : 'tablespace'} was created, moved or dropped at ${fmt(pos)}`,
-      );
-    if (rmid === RM_SMGR_ID) smgrRecord(rec.data, info, pos, out);
-    if (rmid === RM_XLOG_ID && (info & 0xf0) === XLOG_SWITCH) {
-      // The rest of the segment is unused: the next record starts the next segment.
-      const seg = BigInt(o.segSize);
-      pos = ((rec.end + seg - 1n) / seg) * seg;
-    } else pos = (rec.end + 7n) & ~7n;
+    // Synchronous within loaded segments; a segment not loaded yet is fetched and the step retried.
+    let step: number;
+    try {
+      pos = wal.recordStart(pos);
+      if (pos >= to) break;
+      step = readRecord(wal, pos, out);
+    } catch (err) {
+      if (!(err instanceof NeedSegment)) throw err;
+      await wal.load(err.segNo);
+      continue;
+    }
+    pos = step;
   }
   return out;
 }
 
-const fmt = (lsn: bigint) =>
-  `${(lsn >> 32n).toString(16).toUpperCase()}/${(lsn & 0xffffffffn).toString(16).toUpperCase()}`;
+/** Decodes the record at `pos` into `out`; returns where the next one starts. */
+function readRecord(wal: WalReader, pos: number, out: WalChanges): number {
+  const head = wal.read(pos, RECORD_HEADER);
+  const total = head.buf.readUInt32LE(head.at);
+  if (total < RECORD_HEADER) throw new NoWalChanges(`no valid record at ${fmt(pos)} (length ${total})`);
+  const rec = total === RECORD_HEADER ? head : wal.read(pos, total);
+  const info = rec.buf[rec.at + 16]!;
+  const rmid = rec.buf[rec.at + 17]!;
+  decodeRecord(rec.buf, rec.at, total, pos, out);
+  if (rmid === RM_DBASE_ID || rmid === RM_TBLSPC_ID)
+    throw new NoWalChanges(
+      `a ${rmid === RM_DBASE_ID ? 'database' : 'tablespace'} was created, moved or dropped at ${fmt(pos)}`,
+    );
+  if (rmid === RM_SMGR_ID) smgrRecord(rec.buf, rec.at, total, info, pos, out);
+  out.records++;
+  // After a segment switch the rest of the segment is unused: the next record starts the next one.
+  if (rmid === RM_XLOG_ID && (info & 0xf0) === XLOG_SWITCH)
+    return Math.ceil(rec.end / wal.segSize) * wal.segSize;
+  return Math.ceil(rec.end / 8) * 8;
+}
 
-/** The block references of one record (DecodeXLogRecord's header walk) into `out`. */
-function decodeRecord(rec: Buffer, pos: bigint, out: WalChanges): void {
-  const total = rec.length;
-  let off = RECORD_HEADER;
+const hex = (n: number) => n.toString(16).toUpperCase();
+const fmt = (lsn: number) => `${hex(Math.floor(lsn / 2 ** 32))}/${hex(lsn % 2 ** 32)}`;
+
+/** The block references of the record at `buf[at…at+total)` (DecodeXLogRecord's header walk) into `out`. */
+function decodeRecord(buf: Buffer, at: number, total: number, pos: number, out: WalChanges): void {
+  const end = at + total;
+  let off = at + RECORD_HEADER;
   let dataTotal = 0;
   let rel: RelKey | null = null;
   const bad = (why: string) => new NoWalChanges(`record at ${fmt(pos)}: ${why}`);
-  while (total - off > dataTotal) {
-    const id = rec[off++]!;
+  while (end - off > dataTotal) {
+    const id = buf[off++]!;
     if (id === 255) {
-      dataTotal += rec[off]!; // main data, short: always last
+      dataTotal += buf[off]!; // main data, short: always last
       break;
     }
     if (id === 254) {
-      dataTotal += rec.readUInt32LE(off);
+      dataTotal += buf.readUInt32LE(off);
       break;
     }
     if (id === 253) {
@@ -126,22 +142,22 @@ function decodeRecord(rec: Buffer, pos: bigint, out: WalChanges): void {
       continue;
     }
     if (id > XLR_MAX_BLOCK_ID) throw bad(`block id ${id}`);
-    if (off + 3 > total) throw bad('block header past its end');
-    const forkFlags = rec[off]!;
-    dataTotal += rec.readUInt16LE(off + 1);
+    if (off + 3 > end) throw bad('block header past its end');
+    const forkFlags = buf[off]!;
+    dataTotal += buf.readUInt16LE(off + 1);
     off += 3;
     if (forkFlags & BKPBLOCK_HAS_IMAGE) {
-      dataTotal += rec.readUInt16LE(off);
-      const bimgInfo = rec[off + 4]!;
+      dataTotal += buf.readUInt16LE(off);
+      const bimgInfo = buf[off + 4]!;
       off += 5;
       if (bimgInfo & BKPIMAGE_HAS_HOLE && bimgInfo & BKPIMAGE_COMPRESSED) off += 2;
     }
     if (!(forkFlags & BKPBLOCK_SAME_REL)) {
-      rel = `${rec.readUInt32LE(off)}/${rec.readUInt32LE(off + 4)}/${rec.readUInt32LE(off + 8)}`;
+      rel = `${buf.readUInt32LE(off)}/${buf.readUInt32LE(off + 4)}/${buf.readUInt32LE(off + 8)}`;
       off += 12;
     } else if (rel === null) throw bad('BKPBLOCK_SAME_REL on its first block');
-    if (off + 4 > total) throw bad('block number past its end');
-    const block = rec.readUInt32LE(off);
+    if (off + 4 > end) throw bad('block number past its end');
+    const block = buf.readUInt32LE(off);
     off += 4;
     if ((forkFlags & BKPBLOCK_FORK_MASK) === MAIN_FORK) {
       const set = out.blocks.get(rel);
@@ -149,54 +165,81 @@ function decodeRecord(rec: Buffer, pos: bigint, out: WalChanges): void {
       else out.blocks.set(rel, new Set([block]));
     }
   }
-  if (off > total) throw bad('headers longer than the record');
+  if (off > end) throw bad('headers longer than the record');
 }
 
 /** smgr create / truncate: the relation's files changed without a block reference. */
-function smgrRecord(rec: Buffer, info: number, pos: bigint, out: WalChanges): void {
+function smgrRecord(
+  buf: Buffer,
+  at: number,
+  total: number,
+  info: number,
+  pos: number,
+  out: WalChanges,
+): void {
   const kind = info & 0xf0;
   if (kind !== XLOG_SMGR_CREATE && kind !== XLOG_SMGR_TRUNCATE) return;
   // Main data is the record's last bytes: create {rnode, forkNum}, truncate {blkno, rnode, flags}.
   const size = kind === XLOG_SMGR_CREATE ? 16 : 20;
-  if (rec.length < RECORD_HEADER + size)
-    throw new NoWalChanges(`smgr record at ${fmt(pos)} too short (${rec.length} bytes)`);
-  const at = rec.length - size + (kind === XLOG_SMGR_CREATE ? 0 : 4);
-  out.whole.add(`${rec.readUInt32LE(at)}/${rec.readUInt32LE(at + 4)}/${rec.readUInt32LE(at + 8)}`);
+  if (total < RECORD_HEADER + size)
+    throw new NoWalChanges(`smgr record at ${fmt(pos)} too short (${total} bytes)`);
+  const r = at + total - size + (kind === XLOG_SMGR_CREATE ? 0 : 4);
+  out.whole.add(`${buf.readUInt32LE(r)}/${buf.readUInt32LE(r + 4)}/${buf.readUInt32LE(r + 8)}`);
 }
 
-/** The WAL as a stream of record bytes: page headers checked and skipped. */
-class WalReader {
-  private readonly o: WalChangesOptions;
-  private segNo = -1n;
-  private seg: Buffer | null = null;
-  private magic = -1;
+/** A read that needs segment `segNo`, which is not loaded yet. */
+class NeedSegment extends Error {
+  readonly segNo: number;
+  constructor(segNo: number) {
+    super(`segment ${segNo} needed`);
+    this.segNo = segNo;
+  }
+}
 
-  constructor(o: WalChangesOptions) {
+/** The WAL as a stream of record bytes, page headers checked and skipped; reads are synchronous. */
+class WalReader {
+  readonly segSize: number;
+  private readonly o: WalChangesOptions;
+  private readonly pageSize: number;
+  private readonly from: number;
+  private readonly to: number;
+  /** Loaded segments: the current one and the one after (a record may continue there). */
+  private readonly segs = new Map<number, Buffer>();
+  private magic = -1;
+  /** A record split over pages is copied here, reused. */
+  private scratch = Buffer.alloc(0);
+
+  constructor(o: WalChangesOptions, from: number, to: number) {
     this.o = o;
+    this.segSize = o.segSize;
+    this.pageSize = o.pageSize;
+    this.from = from;
+    this.to = to;
   }
 
-  private async page(lsn: bigint): Promise<{ buf: Buffer; at: number }> {
-    const segNo = lsn / BigInt(this.o.segSize);
-    if (segNo !== this.segNo) {
-      const buf = await this.o.segment(segNo);
-      if (!buf)
-        throw new NoWalChanges(
-          `WAL segment ${segNo} of [${fmt(this.o.from)}, ${fmt(this.o.to)}) is not available`,
-        );
-      if (buf.length !== this.o.segSize)
-        throw new NoWalChanges(`WAL segment ${segNo} is ${buf.length} bytes, not ${this.o.segSize}`);
-      this.seg = buf;
-      this.segNo = segNo;
-    }
-    return { buf: this.seg!, at: Number(lsn % BigInt(this.o.segSize)) };
+  async load(segNo: number): Promise<void> {
+    const buf = await this.o.segment(BigInt(segNo));
+    if (!buf)
+      throw new NoWalChanges(`WAL segment ${segNo} of [${fmt(this.from)}, ${fmt(this.to)}) is not available`);
+    if (buf.length !== this.segSize)
+      throw new NoWalChanges(`WAL segment ${segNo} is ${buf.length} bytes, not ${this.segSize}`);
+    for (const k of this.segs.keys()) if (k < segNo - 1) this.segs.delete(k);
+    this.segs.set(segNo, buf);
+  }
+
+  private page(lsn: number): { buf: Buffer; at: number } {
+    const segNo = Math.floor(lsn / this.segSize);
+    const buf = this.segs.get(segNo);
+    if (!buf) throw new NeedSegment(segNo);
+    return { buf, at: lsn - segNo * this.segSize };
   }
 
   /** Checks the header of the page starting at `lsn` and returns its length. */
-  private async header(lsn: bigint, continuing: boolean): Promise<number> {
-    const { buf, at } = await this.page(lsn);
+  private header(lsn: number, continuing: boolean): number {
+    const { buf, at } = this.page(lsn);
     const magic = buf.readUInt16LE(at);
     const info = buf.readUInt16LE(at + 2);
-    const addr = buf.readBigUInt64LE(at + 8);
+    const addr = buf.readUInt32LE(at + 12) * 2 ** 32 + buf.readUInt32LE(at + 8);
     if (this.magic < 0) this.magic = magic;
     if ((magic & 0xff00) !== 0xd100 || magic !== this.magic || addr !== lsn)
       throw new NoWalChanges(
@@ -211,30 +254,35 @@ class WalReader {
   }
 
   /** `pos`, moved past a page header when it is at a page's start. */
-  async recordStart(pos: bigint): Promise<bigint> {
-    if (pos % BigInt(this.o.pageSize) !== 0n) return pos;
-    return pos + BigInt(await this.header(pos, false));
+  recordStart(pos: number): number {
+    if (pos % this.pageSize !== 0) return pos;
+    return pos + this.header(pos, false);
   }
 
-  /** `n` bytes of record from `pos` (never inside a page header), and the LSN after them. */
-  async read(pos: bigint, n: number): Promise<{ data: Buffer; end: bigint }> {
-    const pageSize = BigInt(this.o.pageSize);
-    const first = await this.page(pos);
-    const room = Number(pageSize - (pos % pageSize));
-    if (n <= room) return { data: first.buf.subarray(first.at, first.at + n), end: pos + BigInt(n) };
-    const data = Buffer.allocUnsafe(n);
-    first.buf.copy(data, 0, first.at, first.at + room);
+  /**
+   * `n` bytes of record from `pos` (never inside a page header) as `buf[at…at+n)` — a view of
+   * the segment when on one page, else a copy in a scratch buffer valid until the next read —
+   * and the LSN after them.
+   */
+  read(pos: number, n: number): { buf: Buffer; at: number; end: number } {
+    const first = this.page(pos);
+    const room = this.pageSize - (pos % this.pageSize);
+    if (n <= room) return { buf: first.buf, at: first.at, end: pos + n };
+    if (this.scratch.length < n)
+      this.scratch = Buffer.allocUnsafe(Math.max(n, 2 * this.scratch.length, 65536));
+    const out = this.scratch;
+    first.buf.copy(out, 0, first.at, first.at + room);
     let got = room;
-    let lsn = pos + BigInt(room);
+    let lsn = pos + room;
     while (got < n) {
-      const h = await this.header(lsn, true);
-      const { buf, at } = await this.page(lsn);
-      const take = Math.min(n - got, this.o.pageSize - h);
-      buf.copy(data, got, at + h, at + h + take);
+      const h = this.header(lsn, true);
+      const { buf, at } = this.page(lsn);
+      const take = Math.min(n - got, this.pageSize - h);
+      buf.copy(out, got, at + h, at + h + take);
       got += take;
-      lsn += BigInt(h + take);
+      lsn += h + take;
     }
-    return { data, end: lsn };
+    return { buf: out, at: 0, end: lsn };
   }
 }
 

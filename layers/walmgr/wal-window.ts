@@ -9,7 +9,9 @@
 // Sound by the page-LSN rule's argument (incremental.ts): a page no record of [reference start,
 // start) names was not WAL-logged since the reference began, so the reference's copy is as good
 // as a new one; a relation the WAL changed without naming blocks (created, truncated) is read
-// whole. Writes that name no block (hint bits) and unlogged relations are as for that rule.
+// whole. Pieces it names are read and go through the page-LSN rule as before: the WAL only
+// decides what is read. Writes that name no block (hint bits) and unlogged relations are as for
+// that rule.
 import fsSync from 'node:fs';
 import path from 'node:path';
 import type { Storage } from '../storage/types.ts';
@@ -26,7 +28,65 @@ export interface WalWindow {
   readonly note: string;
 }
 
+/**
+ * The segments of the window still in pg_wal, held open: the checkpoint of pg_backup_start lets
+ * the server remove or recycle every segment before its redo point — the whole window — and an
+ * open file keeps its content readable (a recycled one is written over only when WAL reaches its
+ * new name; its page addresses then say so). Taken just before pg_backup_start.
+ */
+export class HeldWal {
+  private readonly fds = new Map<string, number>();
+
+  constructor(pgdata: string, timeline: number, from: bigint, segSize: number) {
+    const first = segmentName(timeline, from / BigInt(segSize), segSize);
+    const tli = first.slice(0, 8);
+    let names: string[] = [];
+    try {
+      names = fsSync.readdirSync(path.join(pgdata, 'pg_wal'));
+    } catch {
+      return; // no pg_wal to read (the caller reads from the repository)
+    }
+    for (const name of names.sort()) {
+      if (!/^[0-9A-F]{24}$/.test(name) || !name.startsWith(tli) || name < first) continue;
+      if (this.fds.size >= MAX_HELD) break;
+      try {
+        this.fds.set(name, fsSync.openSync(path.join(pgdata, 'pg_wal', name), 'r'));
+      } catch {
+        // removed meanwhile
+      }
+    }
+  }
+
+  /** The whole segment `name` from its held file, or null. */
+  read(name: string, segSize: number): Buffer | null {
+    const fd = this.fds.get(name);
+    if (fd === undefined) return null;
+    const buf = Buffer.allocUnsafe(segSize);
+    let got = 0;
+    while (got < segSize) {
+      const n = fsSync.readSync(fd, buf, got, segSize - got, got);
+      if (n === 0) return null;
+      got += n;
+    }
+    return buf;
+  }
+
+  close(): void {
+    for (const fd of this.fds.values()) fsSync.closeSync(fd);
+    this.fds.clear();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** Segments held open at most (1 GiB of 16 MiB segments beyond that is more than it spares). */
+const MAX_HELD = 4096;
+
 export interface WalWindowOptions {
+  /** pg_wal's segments of the window, held open before pg_backup_start. */
+  held?: HeldWal | null;
   pgdata: string;
   storage: Storage;
   sysid: string;
@@ -61,7 +121,7 @@ export async function walWindow(o: WalWindowOptions): Promise<{ window: WalWindo
     const name = segmentName(o.timeline, segNo, o.segSize);
     const wal = parseWalName(name);
     try {
-      const buf = fsSync.readFileSync(path.join(o.pgdata, 'pg_wal', name));
+      const buf = o.held?.read(name, o.segSize) ?? fsSync.readFileSync(path.join(o.pgdata, 'pg_wal', name));
       checkSegment(buf, wal, o.sysid);
       local++;
       return buf;
