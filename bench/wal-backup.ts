@@ -189,6 +189,9 @@ async function oursBackup(t: BackupTools, type: 'full' | 'incr'): Promise<BenchB
   if (stages) t.say(`    stages: ${stages}`);
   const unchanged = /[\d.]+ MiB unchanged since .*$/m.exec(r.stderr)?.[0];
   if (unchanged) t.say(`    ${unchanged}`);
+  // What the WAL since the reference said (or why it could not).
+  const wal = /: ((?:\d+ WAL record\(s\)|.*reading page LSNs instead).*)$/m.exec(r.stderr)?.[1];
+  if (wal) t.say(`    ${wal}`);
   return row;
 }
 

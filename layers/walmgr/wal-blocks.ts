@@ -61,13 +61,18 @@ export interface WalChangesOptions {
   segSize: number;
   /** WAL page size (XLOG_BLCKSZ), 8192 unless the server was built otherwise. */
   pageSize: number;
-  /** The whole segment `segNo`, or null when it cannot be had. */
-  segment: (segNo: bigint) => Promise<Buffer | null>;
+  /**
+   * The whole segment `segNo`, or null when it cannot be had. `spare`, when given, is a buffer
+   * of a segment this reader is done with, to read into (a fresh 16 MiB per segment made the
+   * collector run and the kernel fault every page in).
+   */
+  segment: (segNo: bigint, spare?: Buffer) => Promise<Buffer | null>;
 }
 
 /** Reads the records in [from, to) and collects what they changed; throws NoWalChanges when it cannot. */
 export async function walChanges(o: WalChangesOptions): Promise<WalChanges> {
   const out: WalChanges = { blocks: new Map(), whole: new Set(), records: 0 };
+  const last: LastRel = { spc: -1, db: -1, rel: -1, set: null };
   if (o.to <= o.from) return out;
   // Positions as plain numbers (exact below 2^53 bytes of WAL): BigInt arithmetic per record
   // made most of the parse's garbage.
@@ -81,7 +86,7 @@ export async function walChanges(o: WalChangesOptions): Promise<WalChanges> {
     try {
       pos = wal.recordStart(pos);
       if (pos >= to) break;
-      step = readRecord(wal, pos, out);
+      step = readRecord(wal, pos, out, last);
     } catch (err) {
       if (!(err instanceof NeedSegment)) throw err;
       await wal.load(err.segNo);
@@ -93,14 +98,14 @@ export async function walChanges(o: WalChangesOptions): Promise<WalChanges> {
 }
 
 /** Decodes the record at `pos` into `out`; returns where the next one starts. */
-function readRecord(wal: WalReader, pos: number, out: WalChanges): number {
+function readRecord(wal: WalReader, pos: number, out: WalChanges, last: LastRel): number {
   const head = wal.read(pos, RECORD_HEADER);
   const total = head.buf.readUInt32LE(head.at);
   if (total < RECORD_HEADER) throw new NoWalChanges(`no valid record at ${fmt(pos)} (length ${total})`);
   const rec = total === RECORD_HEADER ? head : wal.read(pos, total);
   const info = rec.buf[rec.at + 16]!;
   const rmid = rec.buf[rec.at + 17]!;
-  decodeRecord(rec.buf, rec.at, total, pos, out);
+  decodeRecord(rec.buf, rec.at, total, pos, out, last);
   if (rmid === RM_DBASE_ID || rmid === RM_TBLSPC_ID)
     throw new NoWalChanges(
       `a ${rmid === RM_DBASE_ID ? 'database' : 'tablespace'} was created, moved or dropped at ${fmt(pos)}`,
@@ -116,12 +121,48 @@ function readRecord(wal: WalReader, pos: number, out: WalChanges): number {
 const hex = (n: number) => n.toString(16).toUpperCase();
 const fmt = (lsn: number) => `${hex(Math.floor(lsn / 2 ** 32))}/${hex(lsn % 2 ** 32)}`;
 
+/**
+ * The block set of the relation last named, kept across records: consecutive records mostly
+ * name the same relation, and building its key string per block reference was most of the
+ * parse's garbage.
+ */
+interface LastRel {
+  spc: number;
+  db: number;
+  rel: number;
+  set: Set<number> | null;
+}
+
+function blockSet(out: WalChanges, lastRel: LastRel, spc: number, db: number, rel: number): Set<number> {
+  if (lastRel.set && lastRel.spc === spc && lastRel.db === db && lastRel.rel === rel) return lastRel.set;
+  const key = `${spc}/${db}/${rel}`;
+  let set = out.blocks.get(key);
+  if (!set) {
+    set = new Set();
+    out.blocks.set(key, set);
+  }
+  lastRel.spc = spc;
+  lastRel.db = db;
+  lastRel.rel = rel;
+  lastRel.set = set;
+  return set;
+}
+
 /** The block references of the record at `buf[at…at+total)` (DecodeXLogRecord's header walk) into `out`. */
-function decodeRecord(buf: Buffer, at: number, total: number, pos: number, out: WalChanges): void {
+function decodeRecord(
+  buf: Buffer,
+  at: number,
+  total: number,
+  pos: number,
+  out: WalChanges,
+  last: LastRel,
+): void {
   const end = at + total;
   let off = at + RECORD_HEADER;
   let dataTotal = 0;
-  let rel: RelKey | null = null;
+  let spc = -1;
+  let db = -1;
+  let rel = -1;
   const bad = (why: string) => new NoWalChanges(`record at ${fmt(pos)}: ${why}`);
   while (end - off > dataTotal) {
     const id = buf[off++]!;
@@ -153,17 +194,15 @@ function decodeRecord(buf: Buffer, at: number, total: number, pos: number, out: 
       if (bimgInfo & BKPIMAGE_HAS_HOLE && bimgInfo & BKPIMAGE_COMPRESSED) off += 2;
     }
     if (!(forkFlags & BKPBLOCK_SAME_REL)) {
-      rel = `${buf.readUInt32LE(off)}/${buf.readUInt32LE(off + 4)}/${buf.readUInt32LE(off + 8)}`;
+      spc = buf.readUInt32LE(off);
+      db = buf.readUInt32LE(off + 4);
+      rel = buf.readUInt32LE(off + 8);
       off += 12;
-    } else if (rel === null) throw bad('BKPBLOCK_SAME_REL on its first block');
+    } else if (rel < 0) throw bad('BKPBLOCK_SAME_REL on its first block');
     if (off + 4 > end) throw bad('block number past its end');
     const block = buf.readUInt32LE(off);
     off += 4;
-    if ((forkFlags & BKPBLOCK_FORK_MASK) === MAIN_FORK) {
-      const set = out.blocks.get(rel);
-      if (set) set.add(block);
-      else out.blocks.set(rel, new Set([block]));
-    }
+    if ((forkFlags & BKPBLOCK_FORK_MASK) === MAIN_FORK) blockSet(out, last, spc, db, rel).add(block);
   }
   if (off > end) throw bad('headers longer than the record');
 }
@@ -218,12 +257,17 @@ class WalReader {
   }
 
   async load(segNo: number): Promise<void> {
-    const buf = await this.o.segment(BigInt(segNo));
+    let spare: Buffer | undefined;
+    for (const [k, b] of this.segs)
+      if (k < segNo - 1) {
+        this.segs.delete(k);
+        spare = b;
+      }
+    const buf = await this.o.segment(BigInt(segNo), spare);
     if (!buf)
       throw new NoWalChanges(`WAL segment ${segNo} of [${fmt(this.from)}, ${fmt(this.to)}) is not available`);
     if (buf.length !== this.segSize)
       throw new NoWalChanges(`WAL segment ${segNo} is ${buf.length} bytes, not ${this.segSize}`);
-    for (const k of this.segs.keys()) if (k < segNo - 1) this.segs.delete(k);
     this.segs.set(segNo, buf);
   }
 

@@ -57,18 +57,10 @@ export class HeldWal {
     }
   }
 
-  /** The whole segment `name` from its held file, or null. */
-  read(name: string, segSize: number): Buffer | null {
+  /** The whole segment `name` from its held file (into `into` when it fits), or null. */
+  read(name: string, segSize: number, into?: Buffer): Buffer | null {
     const fd = this.fds.get(name);
-    if (fd === undefined) return null;
-    const buf = Buffer.allocUnsafe(segSize);
-    let got = 0;
-    while (got < segSize) {
-      const n = fsSync.readSync(fd, buf, got, segSize - got, got);
-      if (n === 0) return null;
-      got += n;
-    }
-    return buf;
+    return fd === undefined ? null : readWhole(fd, segSize, into);
   }
 
   close(): void {
@@ -78,6 +70,28 @@ export class HeldWal {
 
   [Symbol.dispose](): void {
     this.close();
+  }
+}
+
+/** `size` bytes of file `fd` from its start, into `into` when it is that size; null if shorter. */
+function readWhole(fd: number, size: number, into?: Buffer): Buffer | null {
+  const buf = into?.length === size ? into : Buffer.allocUnsafe(size);
+  let got = 0;
+  while (got < size) {
+    const n = fsSync.readSync(fd, buf, got, size - got, got);
+    if (n === 0) return null;
+    got += n;
+  }
+  return buf;
+}
+
+/** A segment file of pg_wal not held open (written after the hold began). */
+function readLocal(file: string, size: number, into?: Buffer): Buffer | null {
+  const fd = fsSync.openSync(file, 'r');
+  try {
+    return readWhole(fd, size, into);
+  } finally {
+    fsSync.closeSync(fd);
   }
 }
 
@@ -117,11 +131,14 @@ export async function walWindow(o: WalWindowOptions): Promise<{ window: WalWindo
     };
   let local = 0;
   let fetched = 0;
-  const segment = async (segNo: bigint): Promise<Buffer | null> => {
+  const segment = async (segNo: bigint, spare?: Buffer): Promise<Buffer | null> => {
     const name = segmentName(o.timeline, segNo, o.segSize);
     const wal = parseWalName(name);
     try {
-      const buf = o.held?.read(name, o.segSize) ?? fsSync.readFileSync(path.join(o.pgdata, 'pg_wal', name));
+      const buf =
+        o.held?.read(name, o.segSize, spare) ??
+        readLocal(path.join(o.pgdata, 'pg_wal', name), o.segSize, spare);
+      if (!buf) throw new Error('short');
       checkSegment(buf, wal, o.sysid);
       local++;
       return buf;
