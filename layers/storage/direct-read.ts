@@ -8,9 +8,9 @@
 // Same bounds as s3.ts: connect timeout, socket idle timeout, overall deadline per GET, retries
 // with backoff for network errors and 5xx; a timeout is a StorageError that says "timed out".
 import fs from 'node:fs';
-import { isIP } from 'node:net';
 import { Http1Connection, TransientHttpError } from './http1.ts';
-import { type Credentials, SigV4, s3UriPath } from './sigv4.ts';
+import { s3AnswerError, s3Failure, s3Path, s3Target } from './s3-http.ts';
+import { type Credentials, SigV4 } from './sigv4.ts';
 import { checkKey, StorageError } from './types.ts';
 
 export type ReaderSpec =
@@ -127,19 +127,10 @@ class S3Reader implements DirectReader {
   constructor(spec: Extract<ReaderSpec, { kind: 's3' }>) {
     this.spec = spec;
     this.signer = new SigV4(spec.credentials, spec.region);
-    const url = new URL(spec.endpoint);
-    this.host = spec.pathStyle ? url.host : `${spec.bucket}.${url.host}`;
-    const tls = url.protocol === 'https:';
     // One transfer at a time per reader: one socket, kept alive across objects.
-    this.conn = new Http1Connection({
-      tls,
-      hostname: url.hostname,
-      port: Number(url.port) || (tls ? 443 : 80),
-      // SNI only for a name (an IP address is not allowed there, RFC 6066).
-      ...(isIP(url.hostname) ? {} : { servername: this.host.replace(/:\d+$/, '') }),
-      connectTimeoutMs: spec.connectTimeoutMs,
-      idleTimeoutMs: spec.idleTimeoutMs,
-    });
+    const { host, target } = s3Target(spec);
+    this.host = host;
+    this.conn = new Http1Connection(target);
   }
 
   setCredentials(c: Credentials): void {
@@ -150,38 +141,17 @@ class S3Reader implements DirectReader {
     this.conn.close();
   }
 
-  private path(key: string): string {
-    const k = this.spec.prefix ? `${this.spec.prefix}/${checkKey(key)}` : checkKey(key);
-    return s3UriPath(this.spec.pathStyle ? `/${this.spec.bucket}/${k}` : `/${k}`);
-  }
-
   async read(key: string, range?: ByteRange): Promise<Buffer | null> {
-    const p = this.path(key);
+    const p = s3Path(this.spec, key);
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.once(p, range);
       } catch (err) {
         if (!(err instanceof TransientHttpError) || attempt >= this.spec.maxAttempts)
-          throw this.fail(key, err);
+          throw s3Failure('GET', key, this.spec.description, err);
         await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
       }
     }
-  }
-
-  private fail(key: string, err: unknown): StorageError {
-    if (err instanceof StorageError) return err;
-    const msg = (err as Error).message;
-    if (/timed out/.test(msg))
-      return new StorageError(
-        'io',
-        `GET ${key} on ${this.spec.description} timed out: ${msg}; check the endpoint answers (--endpoint, network, proxy) and raise --timeout only for a slow link`,
-        { key, cause: err },
-      );
-    return new StorageError(
-      'io',
-      `GET ${key} on ${this.spec.description} failed: ${msg}; check the endpoint is reachable, the bucket exists and the credentials allow GET`,
-      { key, cause: err },
-    );
   }
 
   private async once(p: string, range?: ByteRange): Promise<Buffer | null> {
@@ -202,12 +172,7 @@ class S3Reader implements DirectReader {
     }
     const st = res.status;
     if (st === 404) return null;
-    if (st !== 200 && st !== 206) {
-      const text = res.body.toString('utf8');
-      const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1] ?? 'error';
-      const msg = `${code} (HTTP ${st}): ${/<Message>([^<]*)<\/Message>/.exec(text)?.[1] ?? text.slice(0, 200)}`;
-      throw st >= 500 || st === 429 ? new TransientHttpError(msg) : new Error(msg);
-    }
+    if (st !== 200 && st !== 206) throw s3AnswerError(res);
     if (range && st !== 206 && !(range.start === 0 && res.body.length === range.end))
       throw new Error(`asked for bytes ${range.start}-${range.end - 1}, got HTTP ${st} without a range`);
     return res.body;
