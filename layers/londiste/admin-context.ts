@@ -36,3 +36,20 @@ export function registers(only: readonly string[], skip: readonly string[], name
 export async function setLockTimeout(db: Queryable, ms: number): Promise<void> {
   if (ms > 0) await db.query(`set local statement_timeout = ${Math.round(ms)}`);
 }
+
+/**
+ * Runs `add` (registering on this node what its provider has) inside a savepoint, and takes a
+ * unique violation as done: this node's worker, replaying the provider's own add event, may
+ * insert the same row meanwhile (seen in CI: `add-seq` on a leaf failed with a duplicate key
+ * in londiste.seq_info while the worker applied the root's add-seq event).
+ */
+export async function addUnlessWorkerDid(db: Queryable, add: () => Promise<unknown>): Promise<void> {
+  await db.query('savepoint skytools_sync_list');
+  try {
+    await add();
+    await db.query('release savepoint skytools_sync_list');
+  } catch (err) {
+    if ((err as { code?: string }).code !== '23505') throw err;
+    await db.query('rollback to savepoint skytools_sync_list');
+  }
+}

@@ -2,7 +2,7 @@
 // cmd_remove_seq), each in one transaction on this node after every name is checked.
 import type { Queryable } from '../db/transaction.ts';
 import { inTransaction } from '../db/transaction.ts';
-import { type LondisteContext, registers } from './admin-context.ts';
+import { addUnlessWorkerDid, type LondisteContext, registers } from './admin-context.ts';
 import { sequenceDdl, sequenceExists } from './admin-create.ts';
 import { expandNames } from './admin-names.ts';
 import type { CommandResult } from './admin-tables.ts';
@@ -31,7 +31,7 @@ export async function syncSeqList(
     if (have.has(x.seqName)) continue;
     if (!registers(ctx.cfg.registerOnlySeqs, ctx.cfg.registerSkipSeqs, x.seqName)) continue;
     ctx.s.log.info(`sequence ${x.seqName} info missing from this node, adding`);
-    await globalUpdateSeq(dst, q, x.seqName, x.lastValue);
+    await addUnlessWorkerDid(dst, () => globalUpdateSeq(dst, q, x.seqName, x.lastValue));
   }
   for (const x of dstList) {
     if (there.has(x.seqName)) continue;

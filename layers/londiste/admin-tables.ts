@@ -6,7 +6,7 @@ import type pg from 'pg';
 import { getNodeInfo } from '../cascade/node.ts';
 import type { Queryable } from '../db/transaction.ts';
 import { inTransaction } from '../db/transaction.ts';
-import { type LondisteContext, registers, setLockTimeout } from './admin-context.ts';
+import { addUnlessWorkerDid, type LondisteContext, registers, setLockTimeout } from './admin-context.ts';
 import { tableDdl, tableExists } from './admin-create.ts';
 import { expandNames } from './admin-names.ts';
 import { LondisteError } from './errors.ts';
@@ -109,7 +109,7 @@ export async function syncTableList(
     if (have.has(t.tableName)) continue;
     if (!registers(ctx.cfg.registerOnlyTables, ctx.cfg.registerSkipTables, t.tableName)) continue;
     ctx.s.log.info(`table ${t.tableName} info missing from this node, adding`);
-    await globalAddTable(dst, q, t.tableName);
+    await addUnlessWorkerDid(dst, () => globalAddTable(dst, q, t.tableName));
   }
   for (const t of dstList) {
     if (there.has(t.tableName)) continue;

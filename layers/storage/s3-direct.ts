@@ -115,7 +115,7 @@ export class DirectS3Storage implements Storage {
       // every body on this thread buys nothing there (s3.ts does the same with the SDK).
       ...(this.requests.tls ? {} : { payloadHash: createHash('sha256').update(body).digest('hex') }),
     });
-    if (res.status === 200) return 'created';
+    if (res.status >= 200 && res.status < 300) return 'created';
     if (opts.ifAbsent && (res.status === 412 || res.status === 409)) return 'exists';
     throw s3Failure('PUT', key, this.description, s3AnswerError(res));
   }
@@ -194,7 +194,7 @@ export class DirectS3Storage implements Storage {
 
   async delete(key: string): Promise<void> {
     const res = await this.send('DELETE', key, { method: 'DELETE', key });
-    if (res.status === 204 || res.status === 200 || res.status === 404) return;
+    if ((res.status >= 200 && res.status < 300) || res.status === 404) return;
     throw s3Failure('DELETE', key, this.description, s3AnswerError(res));
   }
 

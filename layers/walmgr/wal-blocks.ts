@@ -101,7 +101,9 @@ export async function walChanges(o: WalChangesOptions): Promise<WalChanges> {
 function readRecord(wal: WalReader, pos: number, out: WalChanges, last: LastRel): number {
   const head = wal.read(pos, RECORD_HEADER);
   const total = head.buf.readUInt32LE(head.at);
-  if (total < RECORD_HEADER) throw new NoWalChanges(`no valid record at ${fmt(pos)} (length ${total})`);
+  // A record is at most ~1 GiB (XLogRecordMaxSize); a longer length is not a record.
+  if (total < RECORD_HEADER || total > 2 ** 30)
+    throw new NoWalChanges(`no valid record at ${fmt(pos)} (length ${total})`);
   const rec = total === RECORD_HEADER ? head : wal.read(pos, total);
   const info = rec.buf[rec.at + 16]!;
   const rmid = rec.buf[rec.at + 17]!;

@@ -52,7 +52,7 @@ export class HeldWal {
       try {
         this.fds.set(name, fsSync.openSync(path.join(pgdata, 'pg_wal', name), 'r'));
       } catch {
-        // removed meanwhile
+        // removed meanwhile, or no file descriptor left: read later by name or from the repository
       }
     }
   }
@@ -95,8 +95,11 @@ function readLocal(file: string, size: number, into?: Buffer): Buffer | null {
   }
 }
 
-/** Segments held open at most (1 GiB of 16 MiB segments beyond that is more than it spares). */
-const MAX_HELD = 4096;
+/**
+ * Segments held open at most: 4 GiB of 16 MiB segments, well inside the usual limit of 1024 open
+ * files (the window's budget, `candidateBytes`, rarely lets more be read anyway).
+ */
+const MAX_HELD = 256;
 
 export interface WalWindowOptions {
   /** pg_wal's segments of the window, held open before pg_backup_start. */
