@@ -6,7 +6,7 @@
 // parallel). Also the addressing every S3 path shares (endpoint, region, path style,
 // description) and `envCredentials`.
 import type { ReaderSpec } from './direct-read.ts';
-import { S3Requests, s3AnswerError, s3Failure, s3Metadata } from './s3-http.ts';
+import { DirectS3Storage } from './s3-direct.ts';
 import type { Credentials } from './sigv4.ts';
 import type { ObjectInfo } from './types.ts';
 
@@ -90,29 +90,21 @@ export function envCredentials(env: NodeJS.ProcessEnv = process.env): Credential
 }
 
 /**
- * GETs objects over up to `maxSockets` kept-alive connections (s3-http.ts), each body copied
- * once into a fresh buffer the caller owns.
+ * GETs objects over up to `maxSockets` kept-alive connections (s3-http.ts), each body a fresh
+ * buffer the caller owns: the SDK-free storage's own `get` (s3-direct.ts), which loads no SDK
+ * module for it.
  */
 export function openS3Getter(spec: S3ReaderSpec, maxSockets = 4): ObjectGetter {
-  const requests = new S3Requests(spec, maxSockets);
-  return {
-    description: spec.description,
-    async get(key) {
-      const res = await requests.send('GET', key, { method: 'GET', key });
-      if (res.status === 404) return null;
-      if (res.status !== 200) throw s3Failure('GET', key, spec.description, s3AnswerError(res));
-      const lm = res.headers.get('last-modified');
-      const body = res.body as Buffer;
-      return {
-        body,
-        info: {
-          key,
-          size: body.length,
-          metadata: s3Metadata(res),
-          ...(lm ? { lastModified: new Date(lm) } : {}),
-        },
-      };
-    },
-    close: () => requests.close(),
+  const opts = {
+    bucket: spec.bucket,
+    prefix: spec.prefix,
+    region: spec.region,
+    endpoint: spec.endpoint,
+    forcePathStyle: spec.pathStyle,
+    connectTimeoutMs: spec.connectTimeoutMs,
+    idleTimeoutMs: spec.idleTimeoutMs,
+    requestDeadlineMs: spec.deadlineMs,
+    maxAttempts: spec.maxAttempts,
   };
+  return new DirectS3Storage(spec, opts, maxSockets);
 }

@@ -52,6 +52,7 @@ import {
   readManifest,
 } from './manifest.ts';
 import { parseLsn } from './wal.ts';
+import { relationOf } from './wal-blocks.ts';
 
 export type BackupType = 'full' | 'diff' | 'incr';
 
@@ -160,7 +161,7 @@ export async function checkReferences(storage: Storage, m: Manifest): Promise<vo
  * changed. Free space maps (`_fsm`, not WAL-logged), visibility maps and init forks are not.
  */
 export function isRelationMainFork(p: string): boolean {
-  return /^(base\/\d+|global|pg_tblspc\/\d+\/PG_[^/]+\/\d+)\/\d+(\.\d+)?$/.test(p);
+  return relationOf(p) !== null;
 }
 
 /**

@@ -356,7 +356,7 @@ export function relationOf(filePath: string): RelKey | null {
   if (m) return `1663/${m[1]}/${m[2]}`;
   m = /^global\/(\d+)(?:\.\d+)?$/.exec(filePath);
   if (m) return `1664/0/${m[1]}`;
-  m = /^pg_tblspc\/(\d+)\/[^/]+\/(\d+)\/(\d+)(?:\.\d+)?$/.exec(filePath);
+  m = /^pg_tblspc\/(\d+)\/PG_[^/]+\/(\d+)\/(\d+)(?:\.\d+)?$/.exec(filePath);
   if (m) return `${m[1]}/${m[2]}/${m[3]}`;
   return null;
 }
