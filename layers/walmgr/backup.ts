@@ -18,10 +18,14 @@ import {
   type BackupType,
   changedPages,
   chooseReference,
+  deltaBase,
   isRelationMainFork,
+  namedPagesToRead,
   pageDelta,
   pageLsnRule,
+  pageRuns,
   referencedBackups,
+  runPages,
   unchangedByMtime,
 } from './incremental.ts';
 import { backupFileKey, manifestKey, pieceKey, walKey } from './layout.ts';
@@ -380,6 +384,14 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     // One buffer per worker, reused (compress is done with it before the next read): a fresh
     // zeroed 16 MiB per piece was a tenth of an incremental backup's CPU.
     if (scratch.buf.length < len) scratch.buf = Buffer.allocUnsafe(pieceSize);
+    const toRead = was && walPages ? namedPagesToRead(walPages, was, len, lsnRule!.blockSize) : null;
+    if (toRead) {
+      await storeNamedPages(big, n, fh, was as ManifestPiece & { ref: string }, toRead, scratch.buf);
+      const last = --big.left === 0;
+      meter.add(len, last);
+      if (last) await finishBig(big, fh);
+      return;
+    }
     const data = scratch.buf.subarray(0, len);
     const got = await readAt(fh, data, len, n * pieceSize);
     data.fill(0, got); // what a shrunk file no longer has is zero
@@ -419,6 +431,60 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     const last = --big.left === 0;
     meter.add(len, last);
     if (last) await finishBig(big, fh);
+  };
+  /**
+   * A piece the WAL names some pages of, stored as a page delta from those pages alone
+   * (namedPagesToRead): the rest of it is not read. Its `sha256` is '' — the whole piece was not
+   * read to hash — so a later backup stores its delta again rather than compare bytes; restore
+   * checks the delta by its stored checksum and the base by its own, as for every delta.
+   */
+  const storeNamedPages = async (
+    big: Big,
+    n: number,
+    fh: fs.FileHandle,
+    was: ManifestPiece & { ref: string },
+    pages: number[],
+    buf: Buffer,
+  ) => {
+    const bs = lsnRule!.blockSize;
+    const len = was.size;
+    let at = 0;
+    for (const [first, count] of pageRuns(pages)) {
+      const want = count * bs;
+      const got = await readAt(fh, buf.subarray(at, at + want), want, n * pieceSize + first * bs);
+      buf.fill(0, at + got, at + want); // past a file that shrank meanwhile: zero, as a whole read has it
+      at += want;
+    }
+    // The page-LSN rule on what was read; the reference delta's pages stay in whatever their LSN.
+    const prior = new Set(was.pages ? runPages(was.pages.runs) : []);
+    const newer = new Set(changedPages(buf.subarray(0, at), bs, lsnRule!.before));
+    const keep: number[] = [];
+    for (const [i, p] of pages.entries()) {
+      if (!prior.has(p) && !newer.has(i)) continue;
+      if (keep.length !== i) buf.copy(buf, keep.length * bs, i * bs, (i + 1) * bs);
+      keep.push(p);
+    }
+    const unread = len - pages.length * bs;
+    byLsn += unread;
+    byWal += unread;
+    if (keep.length === 0) {
+      big.pieces[n] = was; // every page it names predates the reference (incremental.ts)
+      reused += len;
+      byLsn += len - unread;
+      return;
+    }
+    const body = await compress(opts.codec, buf.subarray(0, keep.length * bs), { checksum: true });
+    const storedSha256 = sha256(body);
+    await storage.put(pieceKey(backupFileKey(sysid, id, big.f.path), n), body, { metadata });
+    big.pieces[n] = {
+      size: len,
+      storedSize: body.length,
+      sha256: '',
+      storedSha256,
+      pages: { base: deltaBase(was), blockSize: bs, runs: pageRuns(keep) },
+    };
+    reused += len - keep.length * bs;
+    deltaPieces++;
   };
   const finishBig = async (big: Big, fh: fs.FileHandle) => {
     await fh.close();

@@ -37,7 +37,8 @@
 //     page left out carries an LSN older than the reference's start, so it is as it was in the
 //     reference, which (by induction) is the base with the reference's own delta pages over it.
 //     When more than DELTA_MAX_FRACTION of the piece's pages would go in, the piece is stored
-//     whole and becomes a base for later backups.
+//     whole and becomes a base for later backups. With the WAL since the reference at hand, a
+//     piece it names few pages of is read only at those pages (`namedPagesToRead`).
 // A reference with another codec or (for pieces) another piece size is not used for those objects.
 import os from 'node:os';
 import type { Storage } from '../storage/types.ts';
@@ -267,19 +268,49 @@ export function pageDelta(
   let pages: number[] = [...changed];
   if (was.pages) pages = [...new Set([...pages, ...runPages(was.pages.runs)])].sort((a, b) => a - b);
   if (pages.length > total * DELTA_MAX_FRACTION || pages.some((p) => p >= total)) return null;
-  const base = was.pages
-    ? was.pages.base
-    : {
-        ref: was.ref,
-        size: was.size,
-        storedSize: was.storedSize,
-        sha256: was.sha256,
-        ...(was.storedSha256 !== undefined ? { storedSha256: was.storedSha256 } : {}),
-      };
+  const base = deltaBase(was);
   const runs = pageRuns(pages);
   const body = Buffer.allocUnsafe(pages.length * blockSize);
   let at = 0;
   for (const [first, count] of runs)
     at += data.copy(body, at, first * blockSize, (first + count) * blockSize);
   return { pages: { base, blockSize, runs }, body };
+}
+
+/** The whole piece a delta over `was` goes on: `was` itself, or the base of the delta `was` is. */
+export function deltaBase(was: ManifestPiece & { ref: string }): PageDelta['base'] {
+  if (was.pages) return was.pages.base;
+  return {
+    ref: was.ref,
+    size: was.size,
+    storedSize: was.storedSize,
+    sha256: was.sha256,
+    ...(was.storedSha256 !== undefined ? { storedSha256: was.storedSha256 } : {}),
+  };
+}
+
+/**
+ * The pages to read of a piece the WAL since the reference names pages of (wal-window.ts), to
+ * store it as a page delta without reading the rest: those pages and the reference's own delta
+ * pages (a delta holds the current content of every page that differs from its base), ascending.
+ * Null when the whole piece is to be read as before: not whole pages, a page past the piece, a
+ * reference delta of another page size, or more than DELTA_MAX_FRACTION of its pages.
+ * Sound by the argument of the WAL window: a page no record of [reference start, start) names
+ * carries no LSN of that window, so it is as the reference has it (the page-LSN rule would take
+ * it from there too, after reading it); one changed after the start gets a full-page image in the
+ * backup's own WAL, which recovery replays over whatever the backup holds.
+ */
+export function namedPagesToRead(
+  named: readonly number[],
+  was: ManifestPiece,
+  pieceLength: number,
+  blockSize: number,
+): number[] | null {
+  if (pieceLength % blockSize !== 0 || (was.pages && was.pages.blockSize !== blockSize)) return null;
+  const total = pieceLength / blockSize;
+  const pages = was.pages
+    ? [...new Set([...named, ...runPages(was.pages.runs)])].sort((a, b) => a - b)
+    : [...named];
+  if (pages.length > total * DELTA_MAX_FRACTION || pages.some((p) => p >= total)) return null;
+  return pages;
 }

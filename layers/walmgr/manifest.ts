@@ -40,6 +40,11 @@ export interface ManifestFile {
 export interface ManifestPiece {
   size: number;
   storedSize: number;
+  /**
+   * SHA-256 of the piece's bytes; '' for a page delta stored from the pages the WAL named alone
+   * (backup.ts, `namedPagesToRead`): the piece was not read whole. Restore never checks it for
+   * a delta (the delta's `storedSha256` and the base's own checksum are checked).
+   */
   sha256: string;
   /** Format 3: SHA-256 of the stored bytes (see ManifestFile.storedSha256). */
   storedSha256?: string;
@@ -48,7 +53,8 @@ export interface ManifestPiece {
   /**
    * Format 4: the object holds only the pages that differ from `base`, an earlier backup's
    * whole copy of this piece (incremental.ts, "page deltas"): restore writes the base, then
-   * these pages over it. `sha256` stays the whole piece's (later backups compare with it);
+   * these pages over it. `sha256` stays the whole piece's (later backups compare with it) when
+   * it was read whole;
    * `storedSize` / `storedSha256` are the delta object's.
    */
   pages?: PageDelta;

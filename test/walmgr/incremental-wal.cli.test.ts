@@ -3,11 +3,15 @@
 // table and new rows extend it again, a TRUNCATE gives a table a new file, an index is rebuilt,
 // and so much WAL is written that the server has recycled the window's first segments (they
 // come from the repository then); a later window holds a CREATE DATABASE, where the WAL gives no
-// answer and every piece is read as before. Each backup of the chain restores to exactly the
-// rows the primary had.
+// answer and every piece is read as before; then two windows of a few changed rows, where a
+// piece is stored as a page delta from the pages the WAL names alone, the second over the
+// first's delta. Each backup of the chain restores to exactly the rows the primary had.
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStorage } from '../../layers/storage/index.ts';
+import { runPages } from '../../layers/walmgr/incremental.ts';
+import { type ManifestPiece, readManifest } from '../../layers/walmgr/manifest.ts';
 import {
   archiveCommand,
   type Cluster,
@@ -87,6 +91,16 @@ describe('walmgr incremental backups by the WAL since the reference', () => {
     await primary.query(`update t set v = 'c' where id between 100 and 150`);
     ids.push(await backup('--type', 'incr'));
     await mark(ids.at(-1)!);
+
+    // Windows 3 and 4: a few rows of t changed each time — pieces stored from the pages the WAL
+    // names alone; in window 4 the reference's delta pages of those pieces are named by no record
+    // and are read all the same (a delta holds every page that differs from its base).
+    await primary.query(`update t set v = 'd' where id in (1000, 1001, 90000)`);
+    ids.push(await backup('--type', 'incr'));
+    await mark(ids.at(-1)!);
+    await primary.query(`update t set v = 'e' where id in (1300, 90001, 200000)`); // 1300: a page beside 1000's
+    ids.push(await backup('--type', 'incr'));
+    await mark(ids.at(-1)!);
     await primary.query(`update t set v = 'after' where id < 50`); // past the targets
     await switchAndWaitArchived(primary);
   }, 240_000);
@@ -108,7 +122,49 @@ describe('walmgr incremental backups by the WAL since the reference', () => {
     expect(second).not.toMatch(/by the WAL's block references/);
   });
 
-  it.each([1, 2])('restores incremental %i of the chain exactly', async (n) => {
+  it('stores a piece the WAL names a few pages of from those pages alone, over a chain', async () => {
+    const storage = await openStorage(repo);
+    try {
+      const sysid = (
+        await primary.query<{ s: string }>('select system_identifier::text as s from pg_control_system()')
+      )[0]!.s;
+      const deltas = async (id: string) =>
+        new Map(
+          (await readManifest(storage, sysid, id)).files
+            .filter((f) => f.path.startsWith('base/'))
+            .flatMap((f) =>
+              (f.pieces ?? []).flatMap((p, n) => (p.pages && !p.ref ? [[`${f.path}~${n}`, p] as const] : [])),
+            ),
+        );
+      const pagesOf = (p: ManifestPiece) => runPages(p.pages!.runs);
+      const [third, fourth] = [await deltas(ids[3]!), await deltas(ids[4]!)];
+      for (const [id, d] of [
+        [ids[3]!, third],
+        [ids[4]!, fourth],
+      ] as const) {
+        // Not read whole, so not hashed whole: '' as the whole piece's SHA-256.
+        const named = [...d.values()].filter((p) => p.sha256 === '');
+        expect(named.length, id).toBeGreaterThan(0);
+        for (const p of named) expect(p.pages!.base.ref).not.toBe(id);
+      }
+      // A piece both windows changed: window 4's delta still holds window 3's pages, which no
+      // record of window 4 names, beside its own.
+      const both = [...fourth].filter(([k, p]) => {
+        const before = third.get(k);
+        return (
+          before &&
+          pagesOf(before).every((x) => pagesOf(p).includes(x)) &&
+          pagesOf(p).length > pagesOf(before).length
+        );
+      });
+      expect(both.length).toBeGreaterThan(0);
+      expect(stderr[ids[4]!]!).toMatch(/; [1-9]\d* piece\(s\) stored as their changed pages/);
+    } finally {
+      storage.close();
+    }
+  });
+
+  it.each([1, 2, 3, 4])('restores incremental %i of the chain exactly', async (n) => {
     const dir = await tempDir(`restore-walmap-${n}`);
     cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
     const pgdata = path.join(dir, 'data');
