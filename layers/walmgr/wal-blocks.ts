@@ -84,6 +84,7 @@ export async function walChanges(o: WalChangesOptions): Promise<WalChanges> {
     // Synchronous within loaded segments; a segment not loaded yet is fetched and the step retried.
     let step: number;
     try {
+      if (pos >= to) break; // `to` may be where a page starts: its header is not ours to read
       pos = wal.recordStart(pos);
       if (pos >= to) break;
       step = readRecord(wal, pos, out, last);
@@ -99,25 +100,27 @@ export async function walChanges(o: WalChangesOptions): Promise<WalChanges> {
 
 /** Decodes the record at `pos` into `out`; returns where the next one starts. */
 function readRecord(wal: WalReader, pos: number, out: WalChanges, last: LastRel): number {
-  const head = wal.read(pos, RECORD_HEADER);
-  const total = head.buf.readUInt32LE(head.at);
+  // The reader's fields say where the bytes are (no result object per read: a cold parse of a
+  // few hundred thousand records ran mostly unoptimised, where such garbage costs).
+  wal.read(pos, RECORD_HEADER);
+  const total = wal.buf.readUInt32LE(wal.at);
   // A record is at most ~1 GiB (XLogRecordMaxSize); a longer length is not a record.
   if (total < RECORD_HEADER || total > 2 ** 30)
     throw new NoWalChanges(`no valid record at ${fmt(pos)} (length ${total})`);
-  const rec = total === RECORD_HEADER ? head : wal.read(pos, total);
-  const info = rec.buf[rec.at + 16]!;
-  const rmid = rec.buf[rec.at + 17]!;
-  decodeRecord(rec.buf, rec.at, total, pos, out, last);
+  if (total !== RECORD_HEADER) wal.read(pos, total);
+  const { buf, at, end } = wal;
+  const info = buf[at + 16]!;
+  const rmid = buf[at + 17]!;
+  decodeRecord(buf, at, total, pos, out, last);
   if (rmid === RM_DBASE_ID || rmid === RM_TBLSPC_ID)
     throw new NoWalChanges(
       `a ${rmid === RM_DBASE_ID ? 'database' : 'tablespace'} was created, moved or dropped at ${fmt(pos)}`,
     );
-  if (rmid === RM_SMGR_ID) smgrRecord(rec.buf, rec.at, total, info, pos, out);
+  if (rmid === RM_SMGR_ID) smgrRecord(buf, at, total, info, pos, out);
   out.records++;
   // After a segment switch the rest of the segment is unused: the next record starts the next one.
-  if (rmid === RM_XLOG_ID && (info & 0xf0) === XLOG_SWITCH)
-    return Math.ceil(rec.end / wal.segSize) * wal.segSize;
-  return Math.ceil(rec.end / 8) * 8;
+  if (rmid === RM_XLOG_ID && (info & 0xf0) === XLOG_SWITCH) return Math.ceil(end / wal.segSize) * wal.segSize;
+  return Math.ceil(end / 8) * 8;
 }
 
 const hex = (n: number) => n.toString(16).toUpperCase();
@@ -165,7 +168,6 @@ function decodeRecord(
   let spc = -1;
   let db = -1;
   let rel = -1;
-  const bad = (why: string) => new NoWalChanges(`record at ${fmt(pos)}: ${why}`);
   while (end - off > dataTotal) {
     const id = buf[off++]!;
     if (id === 255) {
@@ -184,8 +186,8 @@ function decodeRecord(
       off += 4; // top-level transaction id
       continue;
     }
-    if (id > XLR_MAX_BLOCK_ID) throw bad(`block id ${id}`);
-    if (off + 3 > end) throw bad('block header past its end');
+    if (id > XLR_MAX_BLOCK_ID) throw badRecord(pos, `block id ${id}`);
+    if (off + 3 > end) throw badRecord(pos, 'block header past its end');
     const forkFlags = buf[off]!;
     dataTotal += buf.readUInt16LE(off + 1);
     off += 3;
@@ -200,13 +202,17 @@ function decodeRecord(
       db = buf.readUInt32LE(off + 4);
       rel = buf.readUInt32LE(off + 8);
       off += 12;
-    } else if (rel < 0) throw bad('BKPBLOCK_SAME_REL on its first block');
-    if (off + 4 > end) throw bad('block number past its end');
+    } else if (rel < 0) throw badRecord(pos, 'BKPBLOCK_SAME_REL on its first block');
+    if (off + 4 > end) throw badRecord(pos, 'block number past its end');
     const block = buf.readUInt32LE(off);
     off += 4;
     if ((forkFlags & BKPBLOCK_FORK_MASK) === MAIN_FORK) blockSet(out, last, spc, db, rel).add(block);
   }
-  if (off > end) throw bad('headers longer than the record');
+  if (off > end) throw badRecord(pos, 'headers longer than the record');
+}
+
+function badRecord(pos: number, why: string): NoWalChanges {
+  return new NoWalChanges(`record at ${fmt(pos)}: ${why}`);
 }
 
 /** smgr create / truncate: the relation's files changed without a block reference. */
@@ -249,6 +255,13 @@ class WalReader {
   private magic = -1;
   /** A record split over pages is copied here, reused. */
   private scratch = Buffer.alloc(0);
+  /** The segment last looked up, and its first LSN. */
+  private cur: Buffer = Buffer.alloc(0);
+  private curStart = Number.NEGATIVE_INFINITY;
+  /** What the last read() made available: bytes from `at` in `buf`, and the LSN after them. */
+  buf: Buffer = Buffer.alloc(0);
+  at = 0;
+  end = 0;
 
   constructor(o: WalChangesOptions, from: number, to: number) {
     this.o = o;
@@ -271,18 +284,24 @@ class WalReader {
     if (buf.length !== this.segSize)
       throw new NoWalChanges(`WAL segment ${segNo} is ${buf.length} bytes, not ${this.segSize}`);
     this.segs.set(segNo, buf);
+    this.curStart = Number.NEGATIVE_INFINITY; // a spare read into may be the segment looked up last
   }
 
-  private page(lsn: number): { buf: Buffer; at: number } {
+  /** The segment holding `lsn` (the last one looked up is kept: most lookups are in it). */
+  private segmentOf(lsn: number): Buffer {
+    if (lsn >= this.curStart && lsn < this.curStart + this.segSize) return this.cur;
     const segNo = Math.floor(lsn / this.segSize);
     const buf = this.segs.get(segNo);
     if (!buf) throw new NeedSegment(segNo);
-    return { buf, at: lsn - segNo * this.segSize };
+    this.cur = buf;
+    this.curStart = segNo * this.segSize;
+    return buf;
   }
 
   /** Checks the header of the page starting at `lsn` and returns its length. */
   private header(lsn: number, continuing: boolean): number {
-    const { buf, at } = this.page(lsn);
+    const buf = this.segmentOf(lsn);
+    const at = lsn - this.curStart;
     const magic = buf.readUInt16LE(at);
     const info = buf.readUInt16LE(at + 2);
     const addr = buf.readUInt32LE(at + 12) * 2 ** 32 + buf.readUInt32LE(at + 8);
@@ -306,29 +325,38 @@ class WalReader {
   }
 
   /**
-   * `n` bytes of record from `pos` (never inside a page header) as `buf[at…at+n)` — a view of
+   * Makes `n` bytes of record from `pos` (never inside a page header) `buf[at…at+n)` — a view of
    * the segment when on one page, else a copy in a scratch buffer valid until the next read —
-   * and the LSN after them.
+   * and `end` the LSN after them.
    */
-  read(pos: number, n: number): { buf: Buffer; at: number; end: number } {
-    const first = this.page(pos);
+  read(pos: number, n: number): void {
+    const seg = this.segmentOf(pos);
     const room = this.pageSize - (pos % this.pageSize);
-    if (n <= room) return { buf: first.buf, at: first.at, end: pos + n };
+    if (n <= room) {
+      this.buf = seg;
+      this.at = pos - this.curStart;
+      this.end = pos + n;
+      return;
+    }
     if (this.scratch.length < n)
       this.scratch = Buffer.allocUnsafe(Math.max(n, 2 * this.scratch.length, 65536));
     const out = this.scratch;
-    first.buf.copy(out, 0, first.at, first.at + room);
+    const first = pos - this.curStart;
+    seg.copy(out, 0, first, first + room);
     let got = room;
     let lsn = pos + room;
     while (got < n) {
       const h = this.header(lsn, true);
-      const { buf, at } = this.page(lsn);
+      const page = this.segmentOf(lsn);
+      const at = lsn - this.curStart;
       const take = Math.min(n - got, this.pageSize - h);
-      buf.copy(out, got, at + h, at + h + take);
+      page.copy(out, got, at + h, at + h + take);
       got += take;
       lsn += h + take;
     }
-    return { buf: out, at: 0, end: lsn };
+    this.buf = out;
+    this.at = 0;
+    this.end = lsn;
   }
 }
 
