@@ -286,15 +286,20 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     prior?: ManifestPiece[];
     /** A relation main fork: pieces whose pages all predate the reference are not hashed. */
     byLsn: boolean;
-    /** The WAL's changed pages of this file, when known (not for a relation created or truncated since). */
-    wal: WalWindow | null;
+    /**
+     * A relation main fork while the WAL since the reference is being read: its changed pages
+     * (`window`), once known, say which pieces to read.
+     */
+    walCandidate: boolean;
   };
   type Job = { f: Walked['files'][number]; big?: Big; n?: number };
   const jobs: Job[] = [];
+  const waitingJobs: Job[] = [];
   const samePieces = ref !== null && ref.manifest.pieceSize === pieceSize;
   // The WAL since the reference says which pieces of relation files changed (wal-window.ts):
-  // the others are referred to without being read.
-  let window: WalWindow | null = null;
+  // the others are referred to without being read. It is read while the files that do not
+  // depend on it are stored (they are queued first), and the held segments closed once read.
+  let window: Promise<WalWindow | null> | null = null;
   if (ref && lsnRule && samePieces) {
     const candidateBytes = walked.files.reduce((sum, f) => {
       const prior = ref.files.get(f.path);
@@ -303,8 +308,8 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
       return read ? sum + f.size : sum;
     }, 0);
     if (candidateBytes > 0) {
-      clock.begin('WAL since the reference');
-      const w = await walWindow({
+      const began = performance.now();
+      window = walWindow({
         held,
         pgdata,
         storage,
@@ -319,10 +324,19 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
         pieceSize,
         versionDir,
         candidateBytes,
-      });
-      window = w.window;
-      held?.close(); // read: no need to keep the files
-      say(`backup ${id}: ${w.note}`);
+      }).then(
+        (w) => {
+          held?.close(); // read: no need to keep the files
+          clock.aside('WAL since the reference', performance.now() - began);
+          say(`backup ${id}: ${w.note}`);
+          return w.window;
+        },
+        (err: unknown) => {
+          held?.close();
+          throw err;
+        },
+      );
+      window.catch(() => {}); // surfaces where it is awaited (every piece that needs it, and below)
     }
   }
   let reused = 0;
@@ -353,12 +367,14 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
       pieces: [],
       ...(prior?.pieces && samePieces ? { prior: prior.pieces } : {}),
       byLsn: lsnRule !== null && isRelationMainFork(f.path),
-      wal: window && isRelationMainFork(f.path) && !window.whole(f.path) ? window : null,
+      walCandidate: window !== null && isRelationMainFork(f.path),
     };
     // Errors surface in the worker that awaits it; never as an unhandled rejection.
     big.fh.catch(() => {});
-    for (let n = 0; n < count; n++) jobs.push({ f, big, n });
+    for (let n = 0; n < count; n++) (big.walCandidate && big.prior ? waitingJobs : jobs).push({ f, big, n });
   }
+  // Pieces the WAL may leave unread go last: the others need not wait for it.
+  jobs.push(...waitingJobs);
   const storePiece = async (big: Big, n: number, scratch: { buf: Buffer }) => {
     const fh = await big.fh;
     if (!fh) {
@@ -369,7 +385,8 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     // pg_basebackup does): a torn or truncated relation file is fixed by WAL replay.
     const len = Math.min(pieceSize, big.f.size - n * pieceSize);
     const was = big.prior?.[n]?.size === len ? big.prior[n] : undefined;
-    const walPages = was && big.byLsn && big.wal ? big.wal.pages(big.f.path, n) : null;
+    const w = was && big.byLsn && big.walCandidate ? await window : null;
+    const walPages = w && !w.whole(big.f.path) ? w.pages(big.f.path, n) : null;
     if (was && walPages?.length === 0) {
       // No record since the reference began names a page of it (wal-window.ts): not even read.
       big.pieces[n] = was;
@@ -547,6 +564,7 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
   };
   clock.begin('files');
   await Promise.all(Array.from({ length: Math.max(1, opts.parallel) }, worker));
+  await window; // read and closed even if no piece came to need it (its error surfaces here)
   await bundles.finish();
   meter.finish();
   say(`backup ${id}: files stored; stopping backup`);

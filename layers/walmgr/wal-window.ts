@@ -135,6 +135,9 @@ export async function walWindow(o: WalWindowOptions): Promise<{ window: WalWindo
   let local = 0;
   let fetched = 0;
   const segment = async (segNo: bigint, spare?: Buffer): Promise<Buffer | null> => {
+    // The parse runs alongside the backup's other work (backup.ts): between segments, let the
+    // I/O that finished meanwhile be handled (an await alone would only run microtasks).
+    await new Promise((r) => setImmediate(r));
     const name = segmentName(o.timeline, segNo, o.segSize);
     const wal = parseWalName(name);
     try {

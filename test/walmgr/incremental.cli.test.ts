@@ -135,7 +135,7 @@ describe('walmgr incremental backups', () => {
     expect(stderr.incr2).toMatch(/, (?!0\.0 )[\d.]+ MiB of that by the WAL's block references, not read\)/);
     // Where its time went, stage by stage (the fixed cost of a small incremental is in them).
     expect(stderr.incr1).toMatch(
-      /stages: server \+ reference [\d.]+ s, pg_backup_start \(fast checkpoint\) [\d.]+ s, walk [\d.]+ s, WAL since the reference [\d.]+ s, files [\d.]+ s, pg_backup_stop [\d.]+ s, WAL wait [\d.]+ s, manifest [\d.]+ s \(this process: CPU [\d.]+ s/,
+      /stages: server \+ reference [\d.]+ s, pg_backup_start \(fast checkpoint\) [\d.]+ s, walk [\d.]+ s, WAL since the reference \(alongside\) [\d.]+ s, files [\d.]+ s, pg_backup_stop [\d.]+ s, WAL wait [\d.]+ s, manifest [\d.]+ s \(this process: CPU [\d.]+ s/,
     );
     const v = await walmgr(['verify', '--repo', repo, '--backup', 'all']);
     expect(v.code, v.stdout + v.stderr).toBe(0);
