@@ -371,7 +371,12 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     };
     // Errors surface in the worker that awaits it; never as an unhandled rejection.
     big.fh.catch(() => {});
-    for (let n = 0; n < count; n++) (big.walCandidate && big.prior ? waitingJobs : jobs).push({ f, big, n });
+    for (let n = 0; n < count; n++) {
+      // Only a piece with a reference copy of its length asks the WAL (storePiece).
+      const asksWal =
+        big.walCandidate && big.prior?.[n]?.size === Math.min(pieceSize, f.size - n * pieceSize);
+      (asksWal ? waitingJobs : jobs).push({ f, big, n });
+    }
   }
   // Pieces the WAL may leave unread go last: the others need not wait for it.
   jobs.push(...waitingJobs);

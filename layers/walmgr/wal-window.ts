@@ -13,6 +13,7 @@
 // decides what is read. Writes that name no block (hint bits) and unlogged relations are as for
 // that rule.
 import fsSync from 'node:fs';
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Storage } from '../storage/types.ts';
 import { fetchWal } from './restore-wal.ts';
@@ -57,14 +58,18 @@ export class HeldWal {
     }
   }
 
-  /** The whole segment `name` from its held file (into `into` when it fits), or null. */
-  read(name: string, segSize: number, into?: Buffer): Buffer | null {
+  /** The whole segment `name` from its held file (into `into` when it fits); null when not held. */
+  read(name: string, segSize: number, into?: Buffer): Promise<Buffer | null> | null {
     const fd = this.fds.get(name);
     return fd === undefined ? null : readWhole(fd, segSize, into);
   }
 
+  /**
+   * Closes the files in the thread pool: closing the last handle of a segment the checkpoint
+   * removed frees its pages, ~13 ms of the main thread for a five-segment window.
+   */
   close(): void {
-    for (const fd of this.fds.values()) fsSync.closeSync(fd);
+    for (const fd of this.fds.values()) fsSync.close(fd, () => {});
     this.fds.clear();
   }
 
@@ -74,11 +79,13 @@ export class HeldWal {
 }
 
 /** `size` bytes of file `fd` from its start, into `into` when it is that size; null if shorter. */
-function readWhole(fd: number, size: number, into?: Buffer): Buffer | null {
+async function readWhole(fd: number, size: number, into?: Buffer): Promise<Buffer | null> {
   const buf = into?.length === size ? into : Buffer.allocUnsafe(size);
   let got = 0;
   while (got < size) {
-    const n = fsSync.readSync(fd, buf, got, size - got, got);
+    const n = await new Promise<number>((resolve, reject) =>
+      fsSync.read(fd, buf, got, size - got, got, (err, bytes) => (err ? reject(err) : resolve(bytes))),
+    );
     if (n === 0) return null;
     got += n;
   }
@@ -86,12 +93,12 @@ function readWhole(fd: number, size: number, into?: Buffer): Buffer | null {
 }
 
 /** A segment file of pg_wal not held open (written after the hold began). */
-function readLocal(file: string, size: number, into?: Buffer): Buffer | null {
-  const fd = fsSync.openSync(file, 'r');
+async function readLocal(file: string, size: number, into?: Buffer): Promise<Buffer | null> {
+  const fh = await fs.open(file, 'r');
   try {
-    return readWhole(fd, size, into);
+    return await readWhole(fh.fd, size, into);
   } finally {
-    fsSync.closeSync(fd);
+    await fh.close();
   }
 }
 
@@ -134,25 +141,38 @@ export async function walWindow(o: WalWindowOptions): Promise<{ window: WalWindo
     };
   let local = 0;
   let fetched = 0;
+  const last = o.to / seg;
+  /** The segment from pg_wal, checked; null when it is not there as itself. Never throws. */
+  const fromPgWal = async (segNo: bigint, into?: Buffer): Promise<Buffer | null> => {
+    const name = segmentName(o.timeline, segNo, o.segSize);
+    try {
+      const buf =
+        (await o.held?.read(name, o.segSize, into)) ??
+        (await readLocal(path.join(o.pgdata, 'pg_wal', name), o.segSize, into));
+      if (!buf) return null;
+      checkSegment(buf, parseWalName(name), o.sysid);
+      return buf;
+    } catch {
+      return null; // gone (recycled or removed after a checkpoint), or another segment's bytes under its name
+    }
+  };
+  // The next segment is read (in the thread pool) while this one is parsed.
+  const ahead = new Map<bigint, Promise<Buffer | null>>();
   const segment = async (segNo: bigint, spare?: Buffer): Promise<Buffer | null> => {
     // The parse runs alongside the backup's other work (backup.ts): between segments, let the
     // I/O that finished meanwhile be handled (an await alone would only run microtasks).
     await new Promise((r) => setImmediate(r));
-    const name = segmentName(o.timeline, segNo, o.segSize);
-    const wal = parseWalName(name);
-    try {
-      const buf =
-        o.held?.read(name, o.segSize, spare) ??
-        readLocal(path.join(o.pgdata, 'pg_wal', name), o.segSize, spare);
-      if (!buf) throw new Error('short');
-      checkSegment(buf, wal, o.sysid);
+    const reading = ahead.get(segNo) ?? fromPgWal(segNo);
+    ahead.delete(segNo);
+    // The buffer the reader is done with takes the next segment.
+    if (segNo + 1n <= last && !ahead.has(segNo + 1n)) ahead.set(segNo + 1n, fromPgWal(segNo + 1n, spare));
+    const local1 = await reading;
+    if (local1) {
       local++;
-      return buf;
-    } catch {
-      // gone (recycled or removed after a checkpoint), or another segment's bytes under its name
+      return local1;
     }
     try {
-      const buf = await fetchWal(o.storage, o.sysid, wal);
+      const buf = await fetchWal(o.storage, o.sysid, parseWalName(segmentName(o.timeline, segNo, o.segSize)));
       if (buf) fetched++;
       return buf;
     } catch {
