@@ -18,6 +18,7 @@ import {
   type BackupType,
   changedPages,
   chooseReference,
+  DELTA_MAX_FRACTION,
   deltaBase,
   isRelationMainFork,
   namedPagesToRead,
@@ -407,8 +408,10 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     // zeroed 16 MiB per piece was a tenth of an incremental backup's CPU.
     if (scratch.buf.length < len) scratch.buf = Buffer.allocUnsafe(pieceSize);
     const toRead = was && walPages ? namedPagesToRead(walPages, was, len, lsnRule!.blockSize) : null;
-    if (toRead) {
-      await storeNamedPages(big, n, fh, was as ManifestPiece & { ref: string }, toRead, scratch.buf);
+    if (
+      toRead &&
+      (await storeNamedPages(big, n, fh, was as ManifestPiece & { ref: string }, toRead, scratch.buf))
+    ) {
       const last = --big.left === 0;
       meter.add(len, last);
       if (last) await finishBig(big, fh);
@@ -459,6 +462,8 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
    * (namedPagesToRead): the rest of it is not read. Its `sha256` is '' — the whole piece was not
    * read to hash — so a later backup stores its delta again rather than compare bytes; restore
    * checks the delta by its stored checksum and the base by its own, as for every delta.
+   * False, with nothing stored, when the page-LSN rule keeps too many pages for a delta: the
+   * caller reads the piece whole.
    */
   const storeNamedPages = async (
     big: Big,
@@ -467,7 +472,7 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     was: ManifestPiece & { ref: string },
     pages: number[],
     buf: Buffer,
-  ) => {
+  ): Promise<boolean> => {
     const bs = lsnRule!.blockSize;
     const len = was.size;
     let at = 0;
@@ -486,6 +491,7 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
       if (keep.length !== i) buf.copy(buf, keep.length * bs, i * bs, (i + 1) * bs);
       keep.push(p);
     }
+    if (keep.length > (len / bs) * DELTA_MAX_FRACTION) return false;
     const unread = len - pages.length * bs;
     byLsn += unread;
     byWal += unread;
@@ -493,7 +499,7 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
       big.pieces[n] = was; // every page it names predates the reference (incremental.ts)
       reused += len;
       byLsn += len - unread;
-      return;
+      return true;
     }
     const body = await compress(opts.codec, buf.subarray(0, keep.length * bs), { checksum: true });
     const storedSha256 = sha256(body);
@@ -507,6 +513,7 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     };
     reused += len - keep.length * bs;
     deltaPieces++;
+    return true;
   };
   const finishBig = async (big: Big, fh: fs.FileHandle) => {
     await fh.close();

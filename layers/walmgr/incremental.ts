@@ -294,7 +294,7 @@ export function deltaBase(was: ManifestPiece & { ref: string }): PageDelta['base
  * store it as a page delta without reading the rest: those pages and the reference's own delta
  * pages (a delta holds the current content of every page that differs from its base), ascending.
  * Null when the whole piece is to be read as before: not whole pages, a page past the piece, a
- * reference delta of another page size, or more than DELTA_MAX_FRACTION of its pages.
+ * reference delta of another page size, or more than NAMED_READ_MAX_FRACTION of its pages.
  * Sound by the argument of the WAL window: a page no record of [reference start, start) names
  * carries no LSN of that window, so it is as the reference has it (the page-LSN rule would take
  * it from there too, after reading it); one changed after the start gets a full-page image in the
@@ -311,6 +311,14 @@ export function namedPagesToRead(
   const pages = was.pages
     ? [...new Set([...named, ...runPages(was.pages.runs)])].sort((a, b) => a - b)
     : [...named];
-  if (pages.length > total * DELTA_MAX_FRACTION || pages.some((p) => p >= total)) return null;
+  if (pages.length > total * NAMED_READ_MAX_FRACTION || pages.some((p) => p >= total)) return null;
   return pages;
 }
+
+/**
+ * Above this fraction of a piece's pages named, the whole piece is read at once. Below it the
+ * named pages are read even past DELTA_MAX_FRACTION: the page-LSN rule often keeps far fewer (a
+ * vacuum's visibility-map records name heap pages whose LSN they do not move, with data
+ * checksums off), and when it keeps too many for a delta the piece is read whole after all.
+ */
+export const NAMED_READ_MAX_FRACTION = 0.9;
