@@ -408,10 +408,8 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     // zeroed 16 MiB per piece was a tenth of an incremental backup's CPU.
     if (scratch.buf.length < len) scratch.buf = Buffer.allocUnsafe(pieceSize);
     const toRead = was && walPages ? namedPagesToRead(walPages, was, len, lsnRule!.blockSize) : null;
-    if (
-      toRead &&
-      (await storeNamedPages(big, n, fh, was as ManifestPiece & { ref: string }, toRead, scratch.buf))
-    ) {
+    if (toRead) {
+      await storeNamedPages(big, n, fh, was as ManifestPiece & { ref: string }, toRead, scratch.buf);
       const last = --big.left === 0;
       meter.add(len, last);
       if (last) await finishBig(big, fh);
@@ -420,10 +418,14 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     const data = scratch.buf.subarray(0, len);
     const got = await readAt(fh, data, len, n * pieceSize);
     data.fill(0, got); // what a shrunk file no longer has is zero
-    // The pages the page-LSN rule cannot vouch for (incremental.ts): none → the reference's copy.
-    // The WAL only says which pieces to read: a page it names whose LSN predates the reference
-    // was changed without one (the visibility bit, with data checksums off), as a hint bit is.
-    const changed = was && big.byLsn ? changedPages(data, lsnRule!.blockSize, lsnRule!.before) : null;
+    // The pages that may differ from the reference's copy (incremental.ts): none → that copy.
+    // With the WAL's map, the pages its records name and those the page-LSN rule cannot vouch
+    // for; without it, the rule alone, which then also counts every all-visible page (marking
+    // one moves no LSN unless hints are WAL-logged).
+    const changed =
+      was && big.byLsn
+        ? changedPages(data, lsnRule!.blockSize, lsnRule!.before, walPages === null, walPages)
+        : null;
     if (was && changed?.length === 0) {
       big.pieces[n] = was; // no page changed since the reference started (incremental.ts)
       reused += len;
@@ -462,8 +464,6 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
    * (namedPagesToRead): the rest of it is not read. Its `sha256` is '' — the whole piece was not
    * read to hash — so a later backup stores its delta again rather than compare bytes; restore
    * checks the delta by its stored checksum and the base by its own, as for every delta.
-   * False, with nothing stored, when the page-LSN rule keeps too many pages for a delta: the
-   * caller reads the piece whole.
    */
   const storeNamedPages = async (
     big: Big,
@@ -472,7 +472,7 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     was: ManifestPiece & { ref: string },
     pages: number[],
     buf: Buffer,
-  ): Promise<boolean> => {
+  ): Promise<void> => {
     const bs = lsnRule!.blockSize;
     const len = was.size;
     let at = 0;
@@ -482,25 +482,13 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
       buf.fill(0, at + got, at + want); // past a file that shrank meanwhile: zero, as a whole read has it
       at += want;
     }
-    // The page-LSN rule on what was read; the reference delta's pages stay in whatever their LSN.
-    const prior = new Set(was.pages ? runPages(was.pages.runs) : []);
-    const newer = new Set(changedPages(buf.subarray(0, at), bs, lsnRule!.before));
-    const keep: number[] = [];
-    for (const [i, p] of pages.entries()) {
-      if (!prior.has(p) && !newer.has(i)) continue;
-      if (keep.length !== i) buf.copy(buf, keep.length * bs, i * bs, (i + 1) * bs);
-      keep.push(p);
-    }
-    if (keep.length > (len / bs) * DELTA_MAX_FRACTION) return false;
+    // Every page a record names is stored, whatever its LSN: marking a page all-visible sets its
+    // flag without moving the LSN (unless hints are WAL-logged), and a page that lost that flag
+    // under a visibility map that has the bit would keep the bit through later writes.
     const unread = len - pages.length * bs;
     byLsn += unread;
     byWal += unread;
-    if (keep.length === 0) {
-      big.pieces[n] = was; // every page it names predates the reference (incremental.ts)
-      reused += len;
-      byLsn += len - unread;
-      return true;
-    }
+    const keep = pages;
     const body = await compress(opts.codec, buf.subarray(0, keep.length * bs), { checksum: true });
     const storedSha256 = sha256(body);
     await storage.put(pieceKey(backupFileKey(sysid, id, big.f.path), n), body, { metadata });
@@ -513,7 +501,6 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     };
     reused += len - keep.length * bs;
     deltaPieces++;
-    return true;
   };
   const finishBig = async (big: Big, fh: fs.FileHandle) => {
     await fh.close();

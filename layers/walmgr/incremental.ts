@@ -24,6 +24,11 @@
 //     wal-window.ts, a piece no record names a page of is not even read). Writes that set no
 //     LSN (hint bits) may differ from
 //     the reference's copy; such a copy is valid, as a torn hint-bit write is for pg_basebackup.
+//     One flag is not a hint: a page marked all-visible (PD_ALL_VISIBLE, set by vacuum with the
+//     visibility map's bit) keeps its LSN unless hints are WAL-logged, and a restored page
+//     without the flag under a map with the bit keeps the bit through later writes (wrong
+//     index-only scans). So the rule alone counts every all-visible page as changed; with the
+//     WAL's map (whose visibility records name the page) the named pages count instead.
 //     A page that is new (all zero), not a standard page, or of an unlogged relation (LSN 0, or
 //     GiST's fake LSNs: those relations are reset from their init fork at the end of recovery
 //     anyway) falls back to the SHA-256 comparison. Only when the LSNs are of one history: the
@@ -187,15 +192,27 @@ export function pageLsnRule(
  */
 export const DELTA_MAX_FRACTION = 0.5;
 
+/** pd_flags: every tuple on the page is visible to all (bufpage.h); the visibility map's bit needs it. */
+const PD_ALL_VISIBLE = 0x0004;
+
 /**
  * The pages of `data` (a piece of a relation main fork, whole pages) that the page-LSN rule
  * cannot take as unchanged since `before`: any page that is not a standard, initialised page
- * with an older LSN. Page header (bufpage.h): pd_lsn as two u32 (high, low) @0, pd_upper u16 @14
- * (0: a new page), pd_pagesize_version u16 @18 (block size | layout version 4). Ascending page
- * numbers within the piece.
+ * with an older LSN, and — `allVisibleChanged`, for the rule without the WAL's map — any page
+ * marked all-visible (the mark moves no LSN); `named`: pages the WAL since `before` names
+ * (ascending), changed whatever their header says. Page header (bufpage.h): pd_lsn as two u32
+ * (high, low) @0, pd_flags u16 @10, pd_upper u16 @14 (0: a new page), pd_pagesize_version u16
+ * @18 (block size | layout version 4). Ascending page numbers within the piece.
  */
-export function changedPages(data: Buffer, blockSize: number, before: bigint): number[] {
+export function changedPages(
+  data: Buffer,
+  blockSize: number,
+  before: bigint,
+  allVisibleChanged = true,
+  named: readonly number[] | null = null,
+): number[] {
   const out: number[] = [];
+  let k = 0; // next of `named` (ascending) not yet passed
   const hiLimit = Number(before >> 32n);
   const loLimit = Number(before & 0xffffffffn);
   const sizeVersion = blockSize | 4;
@@ -207,25 +224,34 @@ export function changedPages(data: Buffer, blockSize: number, before: bigint): n
   const words = aligned ? new Uint32Array(data.buffer, data.byteOffset, data.length >>> 2) : null;
   const perPage = blockSize >>> 2;
   for (let i = 0; i < pages; i++) {
+    while (named && k < named.length && named[k]! < i) k++;
+    if (named && named[k] === i) {
+      out.push(i);
+      continue;
+    }
     let hi: number;
     let lo: number;
+    let flags: number;
     let upper: number;
     let version: number;
     if (words) {
       const w = i * perPage;
       hi = words[w]!;
       lo = words[w + 1]!;
+      flags = words[w + 2]! >>> 16;
       upper = words[w + 3]! >>> 16;
       version = words[w + 4]! >>> 16;
     } else {
       const off = i * blockSize;
       hi = data.readUInt32LE(off);
       lo = data.readUInt32LE(off + 4);
+      flags = data.readUInt16LE(off + 10);
       upper = data.readUInt16LE(off + 14);
       version = data.readUInt16LE(off + 18);
     }
     const older = (hi !== 0 || lo !== 0) && (hi < hiLimit || (hi === hiLimit && lo < loLimit));
-    if (!older || upper === 0 || version !== sizeVersion) out.push(i);
+    const allVisible = allVisibleChanged && (flags & PD_ALL_VISIBLE) !== 0;
+    if (!older || upper === 0 || version !== sizeVersion || allVisible) out.push(i);
   }
   // A piece that ends inside a page (a file caught mid-extension): that page counts as changed.
   if (data.length % blockSize !== 0) out.push(pages);
@@ -294,11 +320,12 @@ export function deltaBase(was: ManifestPiece & { ref: string }): PageDelta['base
  * store it as a page delta without reading the rest: those pages and the reference's own delta
  * pages (a delta holds the current content of every page that differs from its base), ascending.
  * Null when the whole piece is to be read as before: not whole pages, a page past the piece, a
- * reference delta of another page size, or more than NAMED_READ_MAX_FRACTION of its pages.
+ * reference delta of another page size, or more than DELTA_MAX_FRACTION of its pages (all of
+ * them go into the delta).
  * Sound by the argument of the WAL window: a page no record of [reference start, start) names
- * carries no LSN of that window, so it is as the reference has it (the page-LSN rule would take
- * it from there too, after reading it); one changed after the start gets a full-page image in the
- * backup's own WAL, which recovery replays over whatever the backup holds.
+ * was not changed in it, so it is as the reference has it; one changed after the start gets a
+ * full-page image in the backup's own WAL, which recovery replays over whatever the backup
+ * holds. Every named page goes into the delta, whatever its LSN (`changedPages`, all-visible).
  */
 export function namedPagesToRead(
   named: readonly number[],
@@ -311,14 +338,6 @@ export function namedPagesToRead(
   const pages = was.pages
     ? [...new Set([...named, ...runPages(was.pages.runs)])].sort((a, b) => a - b)
     : [...named];
-  if (pages.length > total * NAMED_READ_MAX_FRACTION || pages.some((p) => p >= total)) return null;
+  if (pages.length > total * DELTA_MAX_FRACTION || pages.some((p) => p >= total)) return null;
   return pages;
 }
-
-/**
- * Above this fraction of a piece's pages named, the whole piece is read at once. Below it the
- * named pages are read even past DELTA_MAX_FRACTION: the page-LSN rule often keeps far fewer (a
- * vacuum's visibility-map records name heap pages whose LSN they do not move, with data
- * checksums off), and when it keeps too many for a delta the piece is read whole after all.
- */
-export const NAMED_READ_MAX_FRACTION = 0.9;

@@ -9,9 +9,9 @@
 // Sound by the page-LSN rule's argument (incremental.ts): a page no record of [reference start,
 // start) names was not WAL-logged since the reference began, so the reference's copy is as good
 // as a new one; a relation the WAL changed without naming blocks (created, truncated) is read
-// whole. Pieces it names are read and go through the page-LSN rule as before: the WAL only
-// decides what is read. Writes that name no block (hint bits) and unlogged relations are as for
-// that rule.
+// whole. The pages it names are stored whatever their LSN (a vacuum's all-visible mark moves
+// none); the page-LSN rule adds the pages it cannot vouch for. Writes that name no block (hint
+// bits) and unlogged relations are as for that rule.
 import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';

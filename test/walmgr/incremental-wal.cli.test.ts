@@ -3,7 +3,8 @@
 // table and new rows extend it again, a TRUNCATE gives a table a new file, an index is rebuilt,
 // and so much WAL is written that the server has recycled the window's first segments (they
 // come from the repository then); a later window holds a CREATE DATABASE, where the WAL gives no
-// answer and every piece is read as before; then two windows of a few changed rows, where a
+// answer and every piece is read as before; then two windows of a few changed rows (and a
+// vacuum marking a table all-visible, which names its pages but changes none), where a
 // piece is stored as a page delta from the pages the WAL names alone, the second over the
 // first's delta. Each backup of the chain restores to exactly the rows the primary had.
 import { rmSync } from 'node:fs';
@@ -89,12 +90,14 @@ describe('walmgr incremental backups by the WAL since the reference', () => {
     // Window 2: a database created — the WAL gives no answer, the page-LSN rule reads it all.
     await primary.query('create database other');
     await primary.query(`update t set v = 'c' where id between 100 and 150`);
+    await primary.query('vacuum t'); // marks the updated pages all-visible again, moving no LSN
     ids.push(await backup('--type', 'incr'));
     await mark(ids.at(-1)!);
 
     // Windows 3 and 4: a few rows of t changed each time — pieces stored from the pages the WAL
     // names alone; in window 4 the reference's delta pages of those pieces are named by no record
     // and are read all the same (a delta holds every page that differs from its base).
+    await primary.query('vacuum u'); // all-visible marking: names every page of u, moves no LSN
     await primary.query(`update t set v = 'd' where id in (1000, 1001, 90000)`);
     ids.push(await backup('--type', 'incr'));
     await mark(ids.at(-1)!);
@@ -185,6 +188,19 @@ describe('walmgr incremental backups by the WAL since the reference', () => {
     cleanup.push(() => c.destroy());
     expect((await c.query(DIGEST))[0]).toEqual(digests[ids[n]!]);
     expect((await c.query<{ n: number }>('select count(*)::int as n from u where id < 100'))[0]!.n).toBe(99);
+    // The visibility map and the pages agree: a page the map calls all-visible says so itself
+    // (vacuum marks a page without moving its LSN; taken from the reference, it would not say so,
+    // and a later write to it would leave the map's bit set: wrong index-only scans).
+    await c.query('create extension if not exists pg_visibility');
+    for (const table of ['t', 'u'])
+      expect(
+        (
+          await c.query<{ n: number }>(
+            `select count(*)::int as n from pg_visibility('${table}') where all_visible and not pd_all_visible`,
+          )
+        )[0]!.n,
+        table,
+      ).toBe(0);
     await c.stop();
   });
 });

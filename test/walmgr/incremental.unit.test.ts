@@ -131,6 +131,24 @@ describe('incremental rules', () => {
     expect(changedPages(mixed, 8192, before)).toEqual([1, 2, 4]);
   });
 
+  it('counts all-visible pages without the WAL, and the pages the WAL names with it', () => {
+    const before = 0x1_2000_0000n;
+    const visible = pages(0x28n, 0x30n, 0x38n);
+    visible.writeUInt16LE(0x0004, 8192 + 10); // pd_flags PD_ALL_VISIBLE on page 1, an old LSN
+    // The page-LSN rule alone: marking a page all-visible moves no LSN, so it counts as changed…
+    expect(changedPages(visible, 8192, before)).toEqual([1]);
+    // …not when the WAL's map is at hand (its records name such a page).
+    expect(changedPages(visible, 8192, before, false)).toEqual([]);
+    // Pages the WAL names are changed whatever their LSN; with the rule's own, in order.
+    const withNew = pages(0x28n, 0x30n, 0x2_0000_0000n, 0x38n);
+    expect(changedPages(withNew, 8192, before, false, [0, 3])).toEqual([0, 2, 3]);
+    expect(changedPages(withNew, 8192, before, false, [])).toEqual([2]);
+    // Also through the Buffer reads of an unaligned piece.
+    const unaligned = Buffer.alloc(visible.length + 1).subarray(1);
+    visible.copy(unaligned);
+    expect(changedPages(unaligned, 8192, before)).toEqual([1]);
+  });
+
   it('groups pages into runs and back', () => {
     expect(pageRuns([])).toEqual([]);
     expect(pageRuns([0, 1, 2, 5, 7, 8])).toEqual([
