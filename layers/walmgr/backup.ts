@@ -18,7 +18,6 @@ import {
   type BackupType,
   changedPages,
   chooseReference,
-  DELTA_MAX_FRACTION,
   deltaBase,
   isRelationMainFork,
   namedPagesToRead,
@@ -26,7 +25,6 @@ import {
   pageLsnRule,
   pageRuns,
   referencedBackups,
-  runPages,
   unchangedByMtime,
 } from './incremental.ts';
 import { backupFileKey, manifestKey, pieceKey, walKey } from './layout.ts';
@@ -488,8 +486,7 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     const unread = len - pages.length * bs;
     byLsn += unread;
     byWal += unread;
-    const keep = pages;
-    const body = await compress(opts.codec, buf.subarray(0, keep.length * bs), { checksum: true });
+    const body = await compress(opts.codec, buf.subarray(0, pages.length * bs), { checksum: true });
     const storedSha256 = sha256(body);
     await storage.put(pieceKey(backupFileKey(sysid, id, big.f.path), n), body, { metadata });
     big.pieces[n] = {
@@ -497,9 +494,9 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
       storedSize: body.length,
       sha256: '',
       storedSha256,
-      pages: { base: deltaBase(was), blockSize: bs, runs: pageRuns(keep) },
+      pages: { base: deltaBase(was), blockSize: bs, runs: pageRuns(pages) },
     };
-    reused += len - keep.length * bs;
+    reused += len - pages.length * bs;
     deltaPieces++;
   };
   const finishBig = async (big: Big, fh: fs.FileHandle) => {
