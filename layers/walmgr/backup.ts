@@ -442,14 +442,14 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
         // Only the changed pages, over the base piece of an earlier backup (incremental.ts).
         const body = await compress(opts.codec, delta.body, { checksum: true });
         const storedSha256 = sha256(body);
-        await upload(pieceKey(backupFileKey(sysid, id, big.f.path), n), body);
+        await storage.put(pieceKey(backupFileKey(sysid, id, big.f.path), n), body, { metadata });
         big.pieces[n] = { size: len, storedSize: body.length, sha256: sum, storedSha256, pages: delta.pages };
         reused += len - delta.body.length;
         deltaPieces++;
       } else {
         const body = await compress(opts.codec, data, { checksum: true });
         const storedSha256 = sha256(body);
-        await upload(pieceKey(backupFileKey(sysid, id, big.f.path), n), body);
+        await storage.put(pieceKey(backupFileKey(sysid, id, big.f.path), n), body, { metadata });
         big.pieces[n] = { size: len, storedSize: body.length, sha256: sum, storedSha256 };
       }
     }
@@ -488,7 +488,7 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     byWal += unread;
     const body = await compress(opts.codec, buf.subarray(0, pages.length * bs), { checksum: true });
     const storedSha256 = sha256(body);
-    await upload(pieceKey(backupFileKey(sysid, id, big.f.path), n), body);
+    await storage.put(pieceKey(backupFileKey(sysid, id, big.f.path), n), body, { metadata });
     big.pieces[n] = {
       size: len,
       storedSize: body.length,
@@ -512,30 +512,6 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     });
   };
   const metadata = { compression: opts.codec };
-  // Uploads run behind the reads: a worker starts its object's PUT and goes on to the next job,
-  // with at most two per worker in flight, so the repository's answers overlap reading and
-  // compressing (an incremental's small delta PUTs were mostly waiting). All are done, and the
-  // first failure thrown, before the backup stops (`uploaded`).
-  const uploads = new Set<Promise<void>>();
-  let uploadFailed: { err: unknown } | null = null;
-  const upload = async (key: string, body: Buffer): Promise<void> => {
-    while (uploads.size >= 2 * Math.max(1, opts.parallel)) await Promise.race(uploads);
-    if (uploadFailed) throw uploadFailed.err;
-    const put: Promise<void> = storage.put(key, body, { metadata }).then(
-      () => {
-        uploads.delete(put);
-      },
-      (err: unknown) => {
-        uploads.delete(put);
-        uploadFailed ??= { err };
-      },
-    );
-    uploads.add(put);
-  };
-  const uploaded = async () => {
-    await Promise.all(uploads);
-    if (uploadFailed) throw uploadFailed.err;
-  };
   // Small files go into bundles (bundle.ts): a few objects instead of one per file.
   const bundles = new BundleWriter(storage, sysid, id, metadata);
   let next = 0;
@@ -568,7 +544,7 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
       const body = await compress(opts.codec, data, { checksum: true });
       const storedSum = sha256(body);
       const bundle = BundleWriter.takes(body.length) ? await bundles.add(body) : null;
-      if (!bundle) await upload(backupFileKey(sysid, id, f.path), body);
+      if (!bundle) await storage.put(backupFileKey(sysid, id, f.path), body, { metadata });
       meter.add(data.length, true);
       files.push({
         path: f.path,
@@ -583,10 +559,7 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     }
   };
   clock.begin('files');
-  await Promise.all(Array.from({ length: Math.max(1, opts.parallel) }, worker)).finally(() =>
-    Promise.allSettled(uploads),
-  );
-  await uploaded();
+  await Promise.all(Array.from({ length: Math.max(1, opts.parallel) }, worker));
   await window; // read and closed even if no piece came to need it (its error surfaces here)
   await bundles.finish();
   meter.finish();

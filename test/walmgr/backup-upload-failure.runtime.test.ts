@@ -1,6 +1,6 @@
-// A backup whose upload fails part-way (layers/walmgr/backup.ts runs its PUTs behind the reads):
-// the first failure is what backup() throws, after the PUTs in flight have settled, and no
-// manifest is written — the backup does not exist for restore, listbackups or retention.
+// A backup whose upload fails part-way (layers/walmgr/backup.ts, several workers storing at once):
+// the failure is what backup() throws, and no manifest is written — the backup does not exist
+// for restore, listbackups or retention.
 import { rmSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
