@@ -166,10 +166,10 @@ export async function walWindow(o: WalWindowOptions): Promise<{ window: WalWindo
     ahead.delete(segNo);
     // The buffer the reader is done with takes the next segment.
     if (segNo + 1n <= last && !ahead.has(segNo + 1n)) ahead.set(segNo + 1n, fromPgWal(segNo + 1n, spare));
-    const local1 = await reading;
-    if (local1) {
+    const fromDisk = await reading;
+    if (fromDisk) {
       local++;
-      return local1;
+      return fromDisk;
     }
     try {
       const buf = await fetchWal(o.storage, o.sysid, parseWalName(segmentName(o.timeline, segNo, o.segSize)));
