@@ -397,9 +397,7 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
       reused += len;
       byLsn += len;
       byWal += len;
-      const last = --big.left === 0;
-      meter.add(len, last);
-      if (last) await finishBig(big, fh);
+      await pieceDone(big, len, fh);
       return;
     }
     // One buffer per worker, reused (compress is done with it before the next read): a fresh
@@ -408,9 +406,7 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
     const toRead = was && walPages ? namedPagesToRead(walPages, was, len, lsnRule!.blockSize) : null;
     if (toRead) {
       await storeNamedPages(big, n, fh, was as ManifestPiece & { ref: string }, toRead, scratch.buf);
-      const last = --big.left === 0;
-      meter.add(len, last);
-      if (last) await finishBig(big, fh);
+      await pieceDone(big, len, fh);
       return;
     }
     const data = scratch.buf.subarray(0, len);
@@ -453,6 +449,10 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
         big.pieces[n] = { size: len, storedSize: body.length, sha256: sum, storedSha256 };
       }
     }
+    await pieceDone(big, len, fh);
+  };
+  /** One more piece of `big` stored or referred to; the file's entry once it was the last. */
+  const pieceDone = async (big: Big, len: number, fh: fs.FileHandle) => {
     const last = --big.left === 0;
     meter.add(len, last);
     if (last) await finishBig(big, fh);

@@ -289,11 +289,8 @@ export function pageDelta(
   changed: readonly number[],
   blockSize: number,
 ): { pages: PageDelta; body: Buffer } | null {
-  if (data.length % blockSize !== 0 || (was.pages && was.pages.blockSize !== blockSize)) return null;
-  const total = data.length / blockSize;
-  let pages: number[] = [...changed];
-  if (was.pages) pages = [...new Set([...pages, ...runPages(was.pages.runs)])].sort((a, b) => a - b);
-  if (pages.length > total * DELTA_MAX_FRACTION || pages.some((p) => p >= total)) return null;
+  const pages = deltaPages(changed, was, data.length, blockSize);
+  if (!pages) return null;
   const base = deltaBase(was);
   const runs = pageRuns(pages);
   const body = Buffer.allocUnsafe(pages.length * blockSize);
@@ -333,11 +330,26 @@ export function namedPagesToRead(
   pieceLength: number,
   blockSize: number,
 ): number[] | null {
+  return deltaPages(named, was, pieceLength, blockSize);
+}
+
+/**
+ * The pages a delta over `was` holds for a piece of `pieceLength` whose `changed` pages are
+ * known: those and, when `was` is itself a delta, its pages (their current content), ascending.
+ * Null when the piece is to be stored whole: not whole pages, a reference delta of another page
+ * size, a page past the piece, or more than DELTA_MAX_FRACTION of its pages.
+ */
+function deltaPages(
+  changed: readonly number[],
+  was: ManifestPiece,
+  pieceLength: number,
+  blockSize: number,
+): number[] | null {
   if (pieceLength % blockSize !== 0 || (was.pages && was.pages.blockSize !== blockSize)) return null;
   const total = pieceLength / blockSize;
   const pages = was.pages
-    ? [...new Set([...named, ...runPages(was.pages.runs)])].sort((a, b) => a - b)
-    : [...named];
+    ? [...new Set([...changed, ...runPages(was.pages.runs)])].sort((a, b) => a - b)
+    : [...changed];
   if (pages.length > total * DELTA_MAX_FRACTION || pages.some((p) => p >= total)) return null;
   return pages;
 }
