@@ -94,6 +94,53 @@ describe('pgq.ticker_poll', () => {
     expect(await drain(db, 'lp_rule', 'c')).toEqual(['open']);
   });
 
+  it('finds committed events by index look-ups, not by reading the event table since its rotation', async () => {
+    // The events of a busy queue stay in its table until the next rotation (hours): the check a
+    // latency poll makes must not grow with them. It once was an EXISTS planned as a
+    // sequential scan that stopped at the first new row — the last ones in the table.
+    await waitingQueue('lp_big');
+    await db.query("select pgq.insert_event('lp_big', 'T', i::text) from generate_series(1, 5000) i");
+    expect(await poll(['lp_big'])).toHaveLength(1);
+    expect(await drain(db, 'lp_big', 'c')).toHaveLength(5000);
+    // The child table holding them (the others are empty: a scan of those reads nothing). No
+    // ANALYZE: an insert-only table's statistics are always behind its newest rows.
+    const { t } = await db.one(
+      "select format('event_%s_%s', queue_id, queue_cur_table) as t from pgq.queue where queue_name = 'lp_big'",
+    );
+    const c = await db.connect();
+    const producer = await db.connect();
+    const scans = async () =>
+      (
+        await c.query(
+          `select coalesce(sum(seq_scan), 0)::int as seq, coalesce(sum(idx_scan), 0)::int as idx
+             from pg_catalog.pg_stat_xact_user_tables where schemaname = 'pgq' and relname = $1`,
+          [t],
+        )
+      ).rows[0];
+    const pollScans = async (what: string, ticks: number) => {
+      await c.query('begin');
+      const rows = (await c.query("select tick_id from pgq.ticker_poll(array['lp_big'], null)")).rows;
+      expect(rows, what).toHaveLength(ticks);
+      const s = await scans();
+      expect(s.seq, what).toBe(0);
+      expect(s.idx, what).toBeGreaterThan(0);
+      await c.query('commit');
+    };
+    // A transaction open at the next tick (in its snapshot's xip), then committed; then a new one.
+    await producer.query('begin');
+    await producer.query("select pgq.insert_event('lp_big', 'T', 'late')");
+    await db.query("select pgq.insert_event('lp_big', 'T', 'early')");
+    expect(await poll(['lp_big'])).toHaveLength(1);
+    expect(await drain(db, 'lp_big', 'c')).toEqual(['early']);
+    await pollScans('still open', 0);
+    await producer.query('commit');
+    await pollScans('committed since', 1);
+    expect(await drain(db, 'lp_big', 'c')).toEqual(['late']);
+    await db.query("select pgq.insert_event('lp_big', 'T', 'new')");
+    await pollScans('a new transaction', 1);
+    expect(await drain(db, 'lp_big', 'c')).toEqual(['new']);
+  });
+
   it('while the consumer is busy, events wait for it and its next batch takes them all', async () => {
     await waitingQueue('lp_busy');
     await db.query("select pgq.insert_event('lp_busy', 'T', '1')");
