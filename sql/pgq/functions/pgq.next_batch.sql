@@ -32,11 +32,8 @@ begin
   -- and our delete (two next_batch calls of one consumer at once): the next read sees its row.
   loop
     select k.sub_id, k.sub_queue, k.sub_consumer, st.state_seq, st.sub_batch,
-           t1.tick_id, t1.tick_time, t1.tick_event_seq,
-           t2.tick_id, t2.tick_time, t2.tick_event_seq
-      into sid, qid, cid, sseq, batch_id,
-           prev_tick_id, prev_tick_time, prev_tick_event_seq,
-           cur_tick_id, cur_tick_time, cur_tick_event_seq
+           st.sub_last_tick, st.sub_next_tick
+      into sid, qid, cid, sseq, batch_id, prev_tick_id, cur_tick_id
       from pgq.queue q
       join pgq.consumer c on c.co_name = i_consumer_name
       join pgq.subscription_key k on k.sub_queue = q.queue_id and k.sub_consumer = c.co_id
@@ -46,12 +43,25 @@ begin
             where x.sub_queue = k.sub_queue and x.sub_consumer = k.sub_consumer
             order by x.sub_queue desc, x.sub_consumer desc, x.state_seq desc
             limit 1) st
-      left join pgq.tick t1 on t1.tick_queue = k.sub_queue and t1.tick_id = st.sub_last_tick
-      left join pgq.tick t2 on t2.tick_queue = k.sub_queue and t2.tick_id = st.sub_next_tick
      where q.queue_name = i_queue_name;
     if not found then
         raise exception '%', 'Not subscriber to queue: ' || coalesce(i_queue_name, 'NULL')
             || '/' || coalesce(i_consumer_name, 'NULL') using errcode = 'PQ002';
+    end if;
+    -- The ticks by their whole key, each its own statement: joined to the state row above (the
+    -- output of a LIMIT subquery), the planner found them by queue alone and filtered every
+    -- tick of the queue — all since the last cleanup, 0.3 ms per 1,500 and growing.
+    select t.tick_time, t.tick_event_seq into prev_tick_time, prev_tick_event_seq
+      from pgq.tick t where t.tick_queue = qid and t.tick_id = prev_tick_id;
+    if not found then
+        prev_tick_id := null;
+    end if;
+    if cur_tick_id is not null then
+        select t.tick_time, t.tick_event_seq into cur_tick_time, cur_tick_event_seq
+          from pgq.tick t where t.tick_queue = qid and t.tick_id = cur_tick_id;
+        if not found then
+            cur_tick_id := null;
+        end if;
     end if;
     if prev_tick_id is null then
         raise exception 'PgQ corruption: Consumer % on queue % does not see tick %',
