@@ -51,7 +51,7 @@ describe('registration', () => {
 });
 
 describe('batches', () => {
-  it('next_batch reads its two ticks by key, not every tick of the queue', async () => {
+  it('next_batch and get_consumer_info read ticks by key, not every tick of the queue', async () => {
     // A queue ticked for every event (our ticker's latency ticks) keeps its ticks until the
     // next rotation, hours later: next_batch's cost must not grow with them.
     await freshQueue('manyticks');
@@ -84,6 +84,13 @@ describe('batches', () => {
     expect((await read()) - before).toBeLessThan(20);
     await c.query('commit');
     expect(await drain(db, 'manyticks', 'c')).toEqual(['last']);
+    // get_consumer_info (the cascade worker asks it every batch) finds the last tick by key too.
+    await c.query('begin');
+    const from = await read();
+    const [info] = (await c.query("select * from pgq.get_consumer_info('manyticks', 'c')")).rows;
+    expect(info.pending_events).toBe(0n);
+    expect((await read()) - from).toBeLessThan(20);
+    await c.query('commit');
   });
 
   it('a batch holds exactly the events committed between its two ticks', async () => {

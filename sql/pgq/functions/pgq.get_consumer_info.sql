@@ -22,7 +22,13 @@ as $$
       from pgq.subscription s
       join pgq.queue q on q.queue_id = s.sub_queue
       join pgq.consumer c on c.co_id = s.sub_consumer
-      left join pgq.tick t on t.tick_queue = s.sub_queue and t.tick_id = s.sub_last_tick
+      -- The last tick by its whole key, per subscription (limit 1 keeps the planner from
+      -- flattening it): as a plain join it was a hash join over every tick of every queue, and
+      -- a queue ticked per event keeps its ticks until its next rotation.
+      left join lateral (
+            select x.tick_time, x.tick_event_seq from pgq.tick x
+             where x.tick_queue = s.sub_queue and x.tick_id = s.sub_last_tick
+             limit 1) t on true
       left join lateral (
             select x.tick_event_seq from pgq.tick x
              where x.tick_queue = s.sub_queue
