@@ -56,7 +56,8 @@ begin
     if not found then
         prev_tick_id := null;
     end if;
-    if cur_tick_id is not null then
+    -- The closing tick matters only for an open batch (else the next tick is looked up below).
+    if batch_id is not null and cur_tick_id is not null then
         select t.tick_time, t.tick_event_seq into cur_tick_time, cur_tick_event_seq
           from pgq.tick t where t.tick_queue = qid and t.tick_id = cur_tick_id;
         if not found then
