@@ -473,8 +473,9 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
   ): Promise<void> => {
     const bs = lsnRule!.blockSize;
     const len = was.size;
+    const runs = pageRuns(pages);
     let at = 0;
-    for (const [first, count] of pageRuns(pages)) {
+    for (const [first, count] of runs) {
       const want = count * bs;
       const got = await readAt(fh, buf.subarray(at, at + want), want, n * pieceSize + first * bs);
       buf.fill(0, at + got, at + want); // past a file that shrank meanwhile: zero, as a whole read has it
@@ -494,9 +495,9 @@ export async function backup(opts: BackupOptions): Promise<Manifest> {
       storedSize: body.length,
       sha256: '',
       storedSha256,
-      pages: { base: deltaBase(was), blockSize: bs, runs: pageRuns(pages) },
+      pages: { base: deltaBase(was), blockSize: bs, runs },
     };
-    reused += len - pages.length * bs;
+    reused += unread;
     deltaPieces++;
   };
   const finishBig = async (big: Big, fh: fs.FileHandle) => {

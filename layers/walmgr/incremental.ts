@@ -314,11 +314,8 @@ export function deltaBase(was: ManifestPiece & { ref: string }): PageDelta['base
 
 /**
  * The pages to read of a piece the WAL since the reference names pages of (wal-window.ts), to
- * store it as a page delta without reading the rest: those pages and the reference's own delta
- * pages (a delta holds the current content of every page that differs from its base), ascending.
- * Null when the whole piece is to be read as before: not whole pages, a page past the piece, a
- * reference delta of another page size, or more than DELTA_MAX_FRACTION of its pages (all of
- * them go into the delta).
+ * store it as a page delta without reading the rest: the delta's pages (deltaPages) for the
+ * named ones; null when the whole piece is to be read as before.
  * Sound by the argument of the WAL window: a page no record of [reference start, start) names
  * was not changed in it, so it is as the reference has it; one changed after the start gets a
  * full-page image in the backup's own WAL, which recovery replays over whatever the backup
